@@ -1,0 +1,22 @@
+//! tickroom's wire protocol: the messages a client and a server exchange over a
+//! WebSocket, and the one binary codec that turns them into bytes.
+//!
+//! This crate is sans-IO: it never touches a socket, a thread or a clock. The
+//! server, the bots and the browser client (mirrored by hand in
+//! `assets/protocol.js`, kept honest by cross-language test vectors) all speak
+//! exactly these types, and only these types cross the wire: the simulation's
+//! ECS components are free to change, the protocol is versioned by
+//! [`PROTOCOL_VERSION`].
+//!
+//! Every WebSocket binary message carries exactly one [`ClientMsg`] or
+//! [`ServerMsg`], encoded by [`codec`]. Text messages are not part of the
+//! protocol.
+
+pub mod codec;
+mod error;
+mod messages;
+pub mod quant;
+
+pub use codec::{decode_client, decode_server, encode_client, encode_server};
+pub use error::{Error, Result};
+pub use messages::*;

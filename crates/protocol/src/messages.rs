@@ -1,0 +1,184 @@
+//! The protocol's message types: plain data, integers and short strings only.
+//!
+//! Positions and velocities are quantized (see [`crate::quant`]); nothing here
+//! depends on the simulation's types. Changing any type in this file changes
+//! the wire format and needs a [`PROTOCOL_VERSION`] bump and new test vectors
+//! for the JS client.
+
+use bincode::{Decode, Encode};
+
+/// Version of this wire format. A client sends it in [`Join`]; the server
+/// closes a connection that speaks another version (close code 1002).
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Longest player name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 24;
+
+/// Longest encoded client message the server accepts, in bytes. Larger
+/// WebSocket messages are refused with close code 1009.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 128;
+
+/// Longest encoded server message a client should accept, in bytes.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum ClientMsg {
+    /// First message on a connection: the protocol version spoken and a
+    /// display name. The room comes from the WebSocket URL (`/ws?room=`).
+    Join(Join),
+    /// One steering input.
+    Input(Input),
+    /// Round-trip probe; the server answers with [`ServerMsg::Pong`] at once.
+    Ping(Ping),
+    /// The player leaves the room; the server closes with code 1000.
+    Leave,
+}
+
+/// Opens a session in the room named by the WebSocket URL.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Join {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub version: u16,
+    /// Display name, at most [`MAX_NAME_BYTES`]; empty means "use the URL's
+    /// `name` parameter, or a generated one".
+    pub name: String,
+}
+
+/// A steering input, sent at the client's input rate (typically 30 Hz).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Input {
+    /// Client-chosen sequence number, increasing by one per input. Snapshots
+    /// report the newest sequence number the room has applied for each player
+    /// ([`PlayerState::last_input_seq`]).
+    pub seq: u32,
+    /// The newest snapshot tick this client had received when it sent the input.
+    pub ack_tick: u32,
+    /// Steering direction, each component in -127..=127 (see
+    /// [`crate::quant::steer_to_wire`]); the simulation clamps its length to 1.
+    pub steer: [i8; 2],
+}
+
+/// Round-trip probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Ping {
+    /// Echoed back in the [`Pong`].
+    pub nonce: u32,
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub enum ServerMsg {
+    /// Answer to [`ClientMsg::Join`]: who you are and how the room runs.
+    Welcome(Welcome),
+    /// The room's state after one tick.
+    Snapshot(Snapshot),
+    /// Answer to a [`ClientMsg::Ping`].
+    Pong(Pong),
+    /// A non-fatal problem; fatal ones close the WebSocket with a close code.
+    Error(ErrorMsg),
+}
+
+/// Sent once, right after a successful join.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct Welcome {
+    /// The protocol version the server speaks (equal to the client's).
+    pub version: u16,
+    /// The id of this client's player in snapshots.
+    pub player_id: u32,
+    /// The room's id, as given in the URL.
+    pub room: String,
+    /// Ticks per second (snapshots arrive at this rate).
+    pub tick_rate_hz: u16,
+    /// The room's current tick.
+    pub tick: u32,
+    /// The arena and movement rules, so clients can predict their own player.
+    pub arena: Arena,
+}
+
+/// The arena's size and the movement rules of the simulation, for client-side
+/// prediction. Values are in world units and seconds.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct Arena {
+    /// Width of the arena (x from 0 to width).
+    pub width: f32,
+    /// Height of the arena (y from 0 to height).
+    pub height: f32,
+    /// Radius of every player's circle.
+    pub player_radius: f32,
+    /// Radius of every pellet.
+    pub pellet_radius: f32,
+    /// Acceleration at full steering deflection, units/s².
+    pub accel: f32,
+    /// Speed limit, units/s.
+    pub max_speed: f32,
+    /// Velocity decay per second when not steering (fraction kept after 1 s).
+    pub friction: f32,
+}
+
+/// The room's state after tick `tick`. One encoded snapshot is shared by every
+/// player in the room: each finds its own entry by id.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Snapshot {
+    /// The tick this state is the result of; strictly increasing per room.
+    pub tick: u32,
+    /// Every player in the room.
+    pub players: Vec<PlayerState>,
+    /// Every live pellet; present only when the set changed this tick or on a
+    /// keyframe, absent means "same as the last list you received".
+    pub pellets: Option<Vec<Pellet>>,
+    /// Player names; present only when the roster changed this tick or on a
+    /// keyframe, absent means "unchanged".
+    pub roster: Option<Vec<PlayerInfo>>,
+}
+
+/// One player's state in a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct PlayerState {
+    /// Player id (see [`Welcome::player_id`]).
+    pub id: u32,
+    /// Position, quantized with [`crate::quant::pos_to_wire`].
+    pub pos: [u16; 2],
+    /// Velocity, quantized with [`crate::quant::vel_to_wire`].
+    pub vel: [i16; 2],
+    /// Pellets collected.
+    pub score: u32,
+    /// Newest [`Input::seq`] the room has applied for this player (0: none).
+    pub last_input_seq: u32,
+}
+
+/// One live pellet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Pellet {
+    /// Pellet slot id, stable across respawns.
+    pub id: u16,
+    /// Position, quantized with [`crate::quant::pos_to_wire`].
+    pub pos: [u16; 2],
+}
+
+/// A player's display data.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PlayerInfo {
+    /// Player id.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+}
+
+/// Answer to a [`Ping`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Pong {
+    /// The ping's nonce.
+    pub nonce: u32,
+    /// The room's newest tick when the ping was answered.
+    pub tick: u32,
+}
+
+/// A non-fatal error report.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ErrorMsg {
+    /// A stable machine-readable code.
+    pub code: u16,
+    /// A short human-readable explanation.
+    pub message: String,
+}
