@@ -229,7 +229,8 @@ mod tests {
         let mut trailing = encode_client(&ClientMsg::Leave);
         trailing.push(0);
         let huge_len = [0u8, 1, 0xFC, 0xFF, 0xFF, 0xFF, 0x7F]; // Join, version 1, name of 2^31 bytes
-        let cases: Vec<(&str, Vec<u8>, fn(&Error) -> bool)> = vec![
+        type Case = (&'static str, Vec<u8>, fn(&Error) -> bool);
+        let cases: Vec<Case> = vec![
             ("empty", vec![], |e| matches!(e, Error::Malformed(_))),
             ("unknown variant", vec![9], |e| {
                 matches!(e, Error::Malformed(_))

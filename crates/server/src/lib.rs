@@ -1,1 +1,36 @@
-//! placeholder
+//! tickroom's server runtime: the only crate that knows about sockets, threads
+//! and clocks.
+//!
+//! # Data path
+//! ```text
+//!  WebSocket ──► reader task ──decode/validate──► crossbeam input queue ─┐
+//!  (tokio I/O runtime)                                                   │
+//!                                    tick-worker thread (20 Hz, per room)◄┘
+//!                                    drain → sim.step → encode once (Bytes)
+//!                                                   │
+//!  WebSocket ◄── writer task ◄── newest-frame mailbox (one slot per player)
+//! ```
+//! Rooms run on dedicated tick-worker threads ([`worker`]), never on the tokio
+//! runtime; the tick never waits on a socket ([`mailbox`]). See [`room`] for
+//! the order of work in one tick and [`conn`] for how bad input is answered.
+
+pub mod config;
+pub mod conn;
+mod error;
+pub mod http;
+pub mod mailbox;
+pub mod metrics;
+pub mod ratelimit;
+pub mod registry;
+pub mod room;
+pub mod server;
+pub mod worker;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use server::Server;
+
+/// Starts a server with `config` and serves until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<()> {
+    Server::start(config).await?.run_until_signal().await
+}

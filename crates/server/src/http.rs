@@ -1,0 +1,184 @@
+//! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`,
+//! Prometheus metrics at `/metrics`, a health check, and the landing page.
+//!
+//! The upgrade is done here by hand (hyper's `upgrade::on` plus the RFC 6455
+//! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
+//! own `ws` feature would pin an older tungstenite.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Query, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{handshake::derive_accept_key, protocol::Role},
+};
+
+use crate::{conn, registry::valid_room_id, server::Shared};
+
+/// The room a client joins when the URL names none.
+pub const DEFAULT_ROOM: &str = "lobby";
+
+/// The server's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/ws", get(ws_upgrade))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/", get(index))
+        .with_state(shared)
+}
+
+/// A JSON error body: a stable `code` and a human-readable `message`.
+#[derive(Debug, serde::Serialize)]
+struct ApiError {
+    code: &'static str,
+    message: String,
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ApiError {
+            code,
+            message: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct WsParams {
+    room: Option<String>,
+    name: Option<String>,
+}
+
+fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+async fn ws_upgrade(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<WsParams>,
+    mut req: Request,
+) -> Response {
+    let room = params.room.unwrap_or_else(|| DEFAULT_ROOM.to_owned());
+    if !valid_room_id(&room) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_room_id",
+            "room ids are 1 to 64 characters of A-Z a-z 0-9 - _ .",
+        );
+    }
+    if let Some(name) = &params.name
+        && name.len() > tickroom_protocol::MAX_NAME_BYTES
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_name",
+            "names are at most 24 bytes",
+        );
+    }
+    let headers = req.headers();
+    if !header_has_token(headers, header::UPGRADE, "websocket")
+        || !header_has_token(headers, header::CONNECTION, "upgrade")
+    {
+        return error(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            "this endpoint speaks WebSocket only: send an Upgrade: websocket request",
+        );
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        let mut resp = error(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_version",
+            "only WebSocket version 13 is supported",
+        );
+        resp.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return resp;
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "websocket_key",
+            "missing Sec-WebSocket-Key",
+        );
+    };
+    if shared.registry.is_draining() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the server is shutting down",
+        );
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let ws_config = shared.ws_config;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+                conn::serve(ws, room, params.name, shared).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.registry.is_draining() {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the server is shutting down",
+        )
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
+    }
+}
+
+async fn index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "tickroom game server\n\nWebSocket: /ws?room=<id>&name=<name>\nMetrics:   /metrics\nHealth:    /healthz\n",
+    )
+        .into_response()
+}

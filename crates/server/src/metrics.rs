@@ -1,0 +1,327 @@
+//! Every metric the server exports, grouped in one place.
+//!
+//! Each [`Server`](crate::Server) owns its own Prometheus recorder (no global
+//! state, so several servers in one test process keep separate figures) and
+//! registers handles up front: the hot paths increment pre-resolved atomics and
+//! never look a metric up by name. No metric carries a per-room or per-player
+//! label (cardinality); labels are small closed sets (drop reason, close code).
+
+use std::sync::Arc;
+
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
+};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// Bucket bounds for tick duration, in seconds (20 µs … 100 ms).
+const TICK_BUCKETS: &[f64] = &[
+    0.000_02, 0.000_05, 0.000_1, 0.000_2, 0.000_3, 0.000_5, 0.000_75, 0.001, 0.001_5, 0.002, 0.003,
+    0.005, 0.007_5, 0.01, 0.025, 0.05, 0.1,
+];
+
+/// Bucket bounds for tick start lateness, in seconds (50 µs … 250 ms).
+const LATENESS_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+];
+
+/// Bucket bounds for encoded snapshot size, in bytes.
+const SNAPSHOT_BYTES_BUCKETS: &[f64] = &[
+    64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
+];
+
+/// Close codes that get their own `code` label; anything else is "other".
+const CLOSE_CODES: &[u16] = &[1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1013];
+
+/// Handles to every metric. Cheap to clone (each handle is an `Arc`).
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    /// Wall time one room tick took (drain, step, encode, broadcast).
+    pub tick_duration: Histogram,
+    /// How late a room tick started against its absolute deadline.
+    pub tick_lateness: Histogram,
+    /// Room ticks run.
+    pub ticks: Counter,
+    /// Ticks that took longer than the tick period.
+    pub ticks_overrun: Counter,
+    /// Ticks skipped because a room fell more than the catch-up bound behind.
+    pub ticks_skipped: Counter,
+    /// Inputs accepted into a room's queue.
+    pub inputs_received: Counter,
+    /// Inputs dropped because the room's queue was full.
+    pub inputs_dropped_queue_full: Counter,
+    /// Snapshot frames written to sockets.
+    pub snapshots_sent: Counter,
+    /// Encoded snapshot sizes.
+    pub snapshot_bytes: Histogram,
+    /// Frames overwritten in a mailbox before they were sent.
+    pub frames_dropped_stale: Counter,
+    /// Frames discarded because the connection was closing.
+    pub frames_dropped_closed: Counter,
+    /// WebSocket payload bytes written.
+    pub bytes_sent: Counter,
+    /// WebSocket payload bytes read.
+    pub bytes_received: Counter,
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// WebSocket connections accepted.
+    pub connections_opened: Counter,
+    closed: Arc<[(u16, Counter)]>,
+    closed_other: Counter,
+    /// Live rooms.
+    pub rooms: Gauge,
+    /// Players in rooms.
+    pub players: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics { .. }")
+    }
+}
+
+impl Metrics {
+    /// A fresh recorder with every metric registered and described.
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        let builder = [
+            ("tickroom_tick_duration_seconds", TICK_BUCKETS),
+            ("tickroom_tick_lateness_seconds", LATENESS_BUCKETS),
+            ("tickroom_snapshot_bytes", SNAPSHOT_BYTES_BUCKETS),
+        ]
+        .into_iter()
+        .fold(builder, |b, (name, buckets)| {
+            b.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
+                .expect("bucket lists are non-empty constants")
+        });
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let r = Reg(&recorder);
+
+        let tick_duration = r.histogram(
+            "tickroom_tick_duration_seconds",
+            Unit::Seconds,
+            "Wall time of one room tick: drain inputs, step, encode, broadcast.",
+        );
+        let tick_lateness = r.histogram(
+            "tickroom_tick_lateness_seconds",
+            Unit::Seconds,
+            "How late a room tick started against its absolute deadline.",
+        );
+        let ticks = r.counter("tickroom_ticks_total", &[], "Room ticks run.");
+        let ticks_overrun = r.counter(
+            "tickroom_ticks_overrun_total",
+            &[],
+            "Room ticks that took longer than the tick period.",
+        );
+        let ticks_skipped = r.counter(
+            "tickroom_ticks_skipped_total",
+            &[],
+            "Room ticks skipped because the room fell too far behind.",
+        );
+        let inputs_received = r.counter(
+            "tickroom_inputs_received_total",
+            &[],
+            "Player inputs accepted into a room queue.",
+        );
+        let inputs_dropped_queue_full = r.counter(
+            "tickroom_inputs_dropped_total",
+            &[("reason", "queue_full")],
+            "Player inputs dropped, by reason.",
+        );
+        let snapshots_sent = r.counter(
+            "tickroom_snapshots_sent_total",
+            &[],
+            "Snapshot frames written to sockets.",
+        );
+        let snapshot_bytes = r.histogram(
+            "tickroom_snapshot_bytes",
+            Unit::Bytes,
+            "Encoded size of one room snapshot.",
+        );
+        let frames_dropped_stale = r.counter(
+            "tickroom_frames_dropped_total",
+            &[("reason", "stale")],
+            "Outbound frames dropped, by reason.",
+        );
+        let frames_dropped_closed = r.counter(
+            "tickroom_frames_dropped_total",
+            &[("reason", "closed")],
+            "Outbound frames dropped, by reason.",
+        );
+        let bytes_sent = r.counter(
+            "tickroom_bytes_sent_total",
+            &[],
+            "WebSocket payload bytes written.",
+        );
+        let bytes_received = r.counter(
+            "tickroom_bytes_received_total",
+            &[],
+            "WebSocket payload bytes read.",
+        );
+        let connections = r.gauge("tickroom_connections", "Open WebSocket connections.");
+        let connections_opened = r.counter(
+            "tickroom_connections_opened_total",
+            &[],
+            "WebSocket connections accepted.",
+        );
+        let closed: Arc<[(u16, Counter)]> = CLOSE_CODES
+            .iter()
+            .map(|&code| {
+                let label = code.to_string();
+                (
+                    code,
+                    r.counter_owned(
+                        "tickroom_connections_closed_total",
+                        vec![Label::new("code", label)],
+                        "WebSocket connections closed, by close code.",
+                    ),
+                )
+            })
+            .collect();
+        let closed_other = r.counter(
+            "tickroom_connections_closed_total",
+            &[("code", "other")],
+            "WebSocket connections closed, by close code.",
+        );
+        let rooms = r.gauge("tickroom_rooms", "Live rooms.");
+        let players = r.gauge("tickroom_players", "Players in rooms.");
+
+        Metrics {
+            handle,
+            tick_duration,
+            tick_lateness,
+            ticks,
+            ticks_overrun,
+            ticks_skipped,
+            inputs_received,
+            inputs_dropped_queue_full,
+            snapshots_sent,
+            snapshot_bytes,
+            frames_dropped_stale,
+            frames_dropped_closed,
+            bytes_sent,
+            bytes_received,
+            connections,
+            connections_opened,
+            closed,
+            closed_other,
+            rooms,
+            players,
+        }
+    }
+
+    /// Counts a closed connection under its close code.
+    pub fn connection_closed(&self, code: u16) {
+        match self.closed.iter().find(|(c, _)| *c == code) {
+            Some((_, counter)) => counter.increment(1),
+            None => self.closed_other.increment(1),
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram samples into their buckets; run periodically so memory
+    /// stays bounded when nobody scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Registration helper over one recorder.
+struct Reg<'a>(&'a PrometheusRecorder);
+
+impl Reg<'_> {
+    fn meta() -> Metadata<'static> {
+        Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+    }
+
+    fn counter(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &'static str)],
+        help: &'static str,
+    ) -> Counter {
+        let labels = labels
+            .iter()
+            .map(|&(k, v)| Label::from_static_parts(k, v))
+            .collect();
+        self.counter_owned(name, labels, help)
+    }
+
+    fn counter_owned(&self, name: &'static str, labels: Vec<Label>, help: &'static str) -> Counter {
+        self.0.describe_counter(
+            KeyName::from_const_str(name),
+            None,
+            SharedString::const_str(help),
+        );
+        self.0
+            .register_counter(&Key::from_parts(name, labels), &Self::meta())
+    }
+
+    fn gauge(&self, name: &'static str, help: &'static str) -> Gauge {
+        self.0.describe_gauge(
+            KeyName::from_const_str(name),
+            None,
+            SharedString::const_str(help),
+        );
+        self.0
+            .register_gauge(&Key::from_static_name(name), &Self::meta())
+    }
+
+    fn histogram(&self, name: &'static str, unit: Unit, help: &'static str) -> Histogram {
+        self.0.describe_histogram(
+            KeyName::from_const_str(name),
+            Some(unit),
+            SharedString::const_str(help),
+        );
+        self.0
+            .register_histogram(&Key::from_static_name(name), &Self::meta())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_renders_with_its_labels() {
+        let m = Metrics::new();
+        m.ticks.increment(3);
+        m.frames_dropped_stale.increment(2);
+        m.connection_closed(1009);
+        m.connection_closed(4999);
+        m.tick_duration.record(0.0004);
+        m.connections.set(5.0);
+        let text = m.render();
+        for needle in [
+            "tickroom_ticks_total 3",
+            "tickroom_frames_dropped_total{reason=\"stale\"} 2",
+            "tickroom_connections_closed_total{code=\"1009\"} 1",
+            "tickroom_connections_closed_total{code=\"other\"} 1",
+            "tickroom_tick_duration_seconds_bucket{le=\"0.0005\"} 1",
+            "tickroom_connections 5",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn two_servers_keep_separate_figures() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.ticks.increment(1);
+        assert!(b.render().contains("tickroom_ticks_total 0"));
+    }
+}

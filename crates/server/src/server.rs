@@ -1,0 +1,216 @@
+//! The running server: binds the port, starts the tick workers, serves HTTP,
+//! and drains on shutdown (stop accepting, close every client with 1001, wait
+//! up to the drain timeout, stop the workers).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use axum::serve::ListenerExt;
+use tickroom_sim::SimConfig;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle as TaskHandle};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::{
+    Config, Error, Result, conn, http,
+    metrics::Metrics,
+    registry::{Registry, WorkerSlot},
+    room::RoomSettings,
+    worker,
+};
+
+/// State shared by every connection and route.
+#[derive(Debug)]
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// This server's metrics.
+    pub metrics: Metrics,
+    /// Live rooms.
+    pub registry: Arc<Registry>,
+    /// Becomes `true` when the server starts draining.
+    pub drain: watch::Receiver<bool>,
+    /// Open WebSocket connections (for the drain to wait on).
+    pub live_connections: AtomicUsize,
+    /// WebSocket limits applied to every connection.
+    pub ws_config: WebSocketConfig,
+}
+
+/// A running server. Drop it only after [`Server::shutdown`]: dropping it
+/// without shutting down leaves the tick workers running.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    drain_tx: watch::Sender<bool>,
+    http: TaskHandle<std::io::Result<()>>,
+    upkeep: TaskHandle<()>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Validates `config`, binds its address, starts the tick workers and
+    /// serves. Must be called inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<Server> {
+        config.validate()?;
+        let metrics = Metrics::new();
+        let period = config.tick_period();
+        let settings = RoomSettings {
+            capacity: config.room_capacity,
+            input_queue: config.input_queue,
+            idle_timeout: Config::secs(config.room_idle_secs),
+            sim: SimConfig {
+                tick_rate_hz: config.tick_rate,
+                ..SimConfig::default()
+            },
+        };
+        let mut receivers = Vec::new();
+        let mut slots = Vec::new();
+        for _ in 0..config.worker_count() {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            receivers.push(rx);
+            slots.push(WorkerSlot {
+                tx,
+                rooms: Arc::new(AtomicUsize::new(0)),
+            });
+        }
+        let registry = Arc::new(Registry::new(slots, settings, metrics.clone()));
+        let mut workers = Vec::new();
+        for (i, rx) in receivers.into_iter().enumerate() {
+            let handle = worker::spawn(i, rx, period, Arc::clone(&registry), metrics.clone())
+                .map_err(Error::Worker)?;
+            workers.push(handle);
+        }
+
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(config.ws_read_buffer)
+            .write_buffer_size(0)
+            .max_write_buffer_size(config.ws_max_write_buffer)
+            .max_message_size(Some(config.max_message_bytes))
+            .max_frame_size(Some(config.max_message_bytes));
+        let (drain_tx, drain) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config,
+            metrics: metrics.clone(),
+            registry,
+            drain,
+            live_connections: AtomicUsize::new(0),
+            ws_config,
+        });
+
+        let app = http::router(Arc::clone(&shared));
+        let send_buffer = shared.config.tcp_send_buffer;
+        let listener = listener.tap_io(move |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+            if let Some(size) = send_buffer
+                && let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(size)
+            {
+                tracing::warn!(error = %e, "could not set SO_SNDBUF");
+            }
+        });
+        let mut stop = shared.drain.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|d| *d).await;
+                })
+                .await
+        });
+        let upkeep_metrics = metrics.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                upkeep_metrics.upkeep();
+            }
+        });
+        tracing::info!(%addr, workers = workers.len(), tick_rate = shared.config.tick_rate, "tickroom listening");
+        Ok(Server {
+            addr,
+            shared,
+            drain_tx,
+            http,
+            upkeep,
+            workers,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Prometheus text of this server's metrics (as served at `/metrics`).
+    pub fn render_metrics(&self) -> String {
+        self.shared.metrics.render()
+    }
+
+    /// Open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.shared.live_connections.load(Ordering::Acquire)
+    }
+
+    /// Drains and stops: no new connections, every client closed with 1001
+    /// ("going away"), then waits up to the drain timeout for them to go.
+    pub async fn shutdown(self) {
+        let deadline = Instant::now() + Config::secs(self.shared.config.drain_secs);
+        tracing::info!(connections = self.connections(), "draining");
+        let _ = self.drain_tx.send(true);
+        self.shared.registry.drain(conn::DRAIN);
+        while self.connections() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if self.connections() > 0 {
+            tracing::warn!(
+                left = self.connections(),
+                "drain timeout: exiting with clients still connected"
+            );
+        }
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(100));
+        let _ = tokio::time::timeout(remaining, self.http).await;
+        self.upkeep.abort();
+        self.shared.registry.stop_workers();
+        let workers = self.workers;
+        let _ = tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        })
+        .await;
+        tracing::info!("stopped");
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down.
+    pub async fn run_until_signal(self) -> Result<()> {
+        shutdown_signal().await?;
+        self.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Tick workers: dedicated OS threads (not the tokio runtime) that each own
+//! many rooms and step every one of them against absolute deadlines.
+//!
+//! Room `r`'s tick `k` is due at `t0(r) + k·period`, so ticks never drift. Each
+//! room's `t0` is staggered across the period (golden-ratio spacing) so rooms
+//! created together do not all tick at the same instant. A tick that starts
+//! late is measured (lateness histogram); a room that falls more than
+//! [`MAX_CATCH_UP`] periods behind skips the missed ticks (counted) instead of
+//! running them back to back, so catch-up is bounded.
+
+use std::{
+    sync::Arc,
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::{
+    metrics::Metrics,
+    registry::Registry,
+    room::{RoomHost, RoomStatus},
+};
+
+/// How many periods behind a room may fall before missed ticks are skipped.
+pub const MAX_CATCH_UP: u32 = 2;
+
+/// Messages to a worker thread.
+#[derive(Debug)]
+pub enum WorkerMsg {
+    /// Start ticking this room.
+    AddRoom(Box<RoomHost>),
+    /// Exit now; rooms still present are dropped.
+    Shutdown,
+}
+
+struct Scheduled {
+    room: Box<RoomHost>,
+    next_due: Instant,
+}
+
+/// Deadline bookkeeping for one room, separated from the thread for testing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Ticks skipped before running this one.
+    pub skipped: u32,
+    /// How late this tick starts.
+    pub lateness: Duration,
+}
+
+/// Given a tick due at `due` and the time `now` it can start, how late it is
+/// and how many ticks to skip; advances `due` to this tick's (possibly moved)
+/// deadline plus one period.
+pub fn advance(due: &mut Instant, now: Instant, period: Duration) -> Due {
+    let mut lateness = now.saturating_duration_since(*due);
+    let mut skipped = 0;
+    if lateness > period * MAX_CATCH_UP {
+        skipped = (lateness.as_nanos() / period.as_nanos().max(1)) as u32;
+        *due += period * skipped;
+        lateness = now.saturating_duration_since(*due);
+    }
+    *due += period;
+    Due { skipped, lateness }
+}
+
+/// Starts worker thread `index`.
+pub fn spawn(
+    index: usize,
+    rx: Receiver<WorkerMsg>,
+    period: Duration,
+    registry: Arc<Registry>,
+    metrics: Metrics,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("tick-worker-{index}"))
+        .spawn(move || run(index, rx, period, registry, metrics))
+}
+
+fn run(
+    index: usize,
+    rx: Receiver<WorkerMsg>,
+    period: Duration,
+    registry: Arc<Registry>,
+    metrics: Metrics,
+) {
+    let mut rooms: Vec<Scheduled> = Vec::new();
+    let mut added: u64 = 0;
+    loop {
+        let next_due = rooms.iter().map(|r| r.next_due).min();
+        let msg = match next_due {
+            Some(due) => rx.recv_deadline(due),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match msg {
+            Ok(WorkerMsg::AddRoom(room)) => {
+                // Golden-ratio phase: successive rooms land far apart in the period.
+                let phase = (added as f64 * 0.618_033_988_75).fract();
+                added += 1;
+                rooms.push(Scheduled {
+                    room,
+                    next_due: Instant::now() + period.mul_f64(phase),
+                });
+            }
+            // Rooms were already asked to close (a drain); whatever is left is dropped.
+            Ok(WorkerMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let mut i = 0;
+        while i < rooms.len() {
+            let now = Instant::now();
+            let slot = &mut rooms[i];
+            if slot.next_due > now {
+                i += 1;
+                continue;
+            }
+            let due = advance(&mut slot.next_due, now, period);
+            if due.skipped > 0 {
+                metrics.ticks_skipped.increment(u64::from(due.skipped));
+            }
+            metrics.tick_lateness.record(due.lateness.as_secs_f64());
+            let status = slot.room.tick(now);
+            let took = now.elapsed();
+            metrics.tick_duration.record(took.as_secs_f64());
+            metrics.ticks.increment(1);
+            if took > period {
+                metrics.ticks_overrun.increment(1);
+            }
+            if status == RoomStatus::Closed {
+                let gone = rooms.swap_remove(i);
+                tracing::debug!(room = gone.room.id(), worker = index, "room closed");
+                registry.room_dropped(index);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    for slot in &rooms {
+        tracing::debug!(
+            room = slot.room.id(),
+            worker = index,
+            "room dropped at shutdown"
+        );
+    }
+    for _ in rooms.drain(..) {
+        registry.room_dropped(index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Duration = Duration::from_millis(50);
+
+    #[test]
+    fn on_time_ticks_follow_absolute_deadlines_without_drift() {
+        let t0 = Instant::now();
+        let mut due = t0;
+        for k in 0..100u32 {
+            // Start each tick a little late; the next deadline still lands on the grid.
+            let d = advance(&mut due, t0 + P * k + Duration::from_millis(3), P);
+            assert_eq!(d.skipped, 0);
+            assert_eq!(d.lateness, Duration::from_millis(3));
+            assert_eq!(due, t0 + P * (k + 1));
+        }
+    }
+
+    #[test]
+    fn a_slightly_late_room_catches_up_without_skipping() {
+        let t0 = Instant::now();
+        let mut due = t0;
+        let d = advance(&mut due, t0 + Duration::from_millis(80), P);
+        assert_eq!(d.skipped, 0);
+        assert_eq!(due, t0 + P, "the next tick is already due: it runs at once");
+    }
+
+    #[test]
+    fn a_room_far_behind_skips_and_rejoins_the_grid() {
+        let t0 = Instant::now();
+        let mut due = t0;
+        let d = advance(&mut due, t0 + Duration::from_millis(1030), P);
+        assert_eq!(d.skipped, 20);
+        assert_eq!(d.lateness, Duration::from_millis(30));
+        assert_eq!(due, t0 + P * 21);
+    }
+}
