@@ -1,1 +1,18 @@
-//! placeholder
+//! End-to-end tests: real servers on ephemeral loopback ports, real
+//! tokio-tungstenite clients, no mocks. One binary, a module per area.
+//! Tests assert counts and order, never wall-clock figures.
+
+/// Shared helpers: start a server, connect clients, read metrics.
+mod util;
+
+/// Joining, snapshots, inputs moving players, room isolation, pings.
+mod gameplay;
+
+/// Every kind of bad input closes only the offending connection, with its code.
+mod bad_input;
+
+/// Slow readers lose stale frames without slowing anyone else.
+mod slow_client;
+
+/// Room capacity, draining, metrics and HTTP endpoints.
+mod lifecycle;

@@ -1,0 +1,158 @@
+//! The happy path: players join rooms, send inputs and receive 20 Hz snapshots.
+
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant};
+
+use crate::util::{Client, recv, send, start, test_config};
+
+/// Steers toward the arena's centre along x, so a wall cannot stop the player.
+fn steer_inward(c: &Client, s: &proto::Snapshot) -> i8 {
+    let x = quant::pos_from_wire(c.me(s).pos[0]);
+    if x < c.welcome.arena.width / 2.0 {
+        127
+    } else {
+        -127
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        clients.push(Client::join(addr, "arena-1", name).await);
+    }
+    for c in &clients {
+        assert_eq!(c.welcome.version, proto::PROTOCOL_VERSION);
+        assert_eq!(c.welcome.tick_rate_hz, 20);
+        assert_eq!(c.welcome.room, "arena-1");
+    }
+    let ids: Vec<u32> = clients.iter().map(|c| c.player_id).collect();
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "ids are unique: {ids:?}"
+    );
+
+    for c in &mut clients {
+        let first = c.snapshot().await;
+        let dir = steer_inward(c, &first);
+        let start_x = quant::pos_from_wire(c.me(&first).pos[0]);
+        let mut prev = first.tick;
+        let mut last_seq = 0;
+        let mut acked = 0;
+        let mut roster_names = Vec::new();
+        let mut last = first;
+        for _ in 0..12 {
+            last_seq = c.input([dir, 0]).await;
+            let s = c.snapshot().await;
+            assert!(
+                s.tick > prev,
+                "ticks strictly increase: {} after {prev}",
+                s.tick
+            );
+            prev = s.tick;
+            acked = c.me(&s).last_input_seq;
+            if let Some(roster) = &s.roster {
+                roster_names = roster.iter().map(|p| p.name.clone()).collect();
+            }
+            last = s;
+        }
+        // Inputs are applied within a tick or two: drain until the last one is acknowledged.
+        while acked < last_seq {
+            last = c.snapshot().await;
+            acked = c.me(&last).last_input_seq;
+        }
+        assert_eq!(acked, last_seq, "the newest input is acknowledged");
+        let moved = quant::pos_from_wire(c.me(&last).pos[0]) - start_x;
+        assert!(
+            moved * f32::from(dir) > 20.0,
+            "player {} steered {dir} along x but moved {moved}",
+            c.player_id
+        );
+        // Every snapshot lists every player; the roster (sent on change and on keyframes) has the names.
+        assert_eq!(last.players.len(), 3);
+        if !roster_names.is_empty() {
+            roster_names.sort();
+            assert_eq!(roster_names, ["ann", "bob", "cy"]);
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_players_get_the_pellets_and_roster_at_once() {
+    let server = start(test_config()).await;
+    let mut c = Client::join(server.local_addr(), "fresh", "zed").await;
+    let s = c.snapshot().await;
+    let pellets = s
+        .pellets
+        .expect("the first snapshot after a join carries the pellets");
+    assert_eq!(pellets.len(), 100);
+    let roster = s.roster.expect("and the roster");
+    assert_eq!(roster.len(), 1);
+    assert_eq!(roster[0].name, "zed");
+    assert_eq!(roster[0].id, c.player_id);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_are_isolated() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    let mut a = Client::join(addr, "iso-a", "alice").await;
+    let mut b1 = Client::join(addr, "iso-b", "bob").await;
+    let _b2 = Client::join(addr, "iso-b", "bea").await;
+    b1.wait_players(2).await;
+    for _ in 0..5 {
+        b1.input([127, 127]).await;
+        let sa = a.snapshot().await;
+        assert_eq!(sa.players.len(), 1, "room a sees only its own player");
+        assert_eq!(sa.players[0].id, a.player_id);
+        let sb = b1.snapshot().await;
+        assert_eq!(sb.players.len(), 2, "room b sees its two players");
+    }
+    // Player ids are per room: each room numbers its own players from 1.
+    assert_eq!(a.player_id, 1);
+    assert_eq!(b1.player_id, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_is_answered_with_its_nonce() {
+    let server = start(test_config()).await;
+    let mut c = Client::join(server.local_addr(), "pings", "p").await;
+    for nonce in [7, 8, 9] {
+        send(&mut c.ws, &ClientMsg::Ping(proto::Ping { nonce })).await;
+        loop {
+            match recv(&mut c.ws).await {
+                ServerMsg::Pong(p) => {
+                    assert_eq!(p.nonce, nonce);
+                    break;
+                }
+                ServerMsg::Snapshot(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leave_closes_normally_and_frees_the_slot() {
+    let server = start(tickroom_server::Config {
+        room_capacity: 1,
+        ..test_config()
+    })
+    .await;
+    let addr = server.local_addr();
+    let mut c = Client::join(addr, "solo", "one").await;
+    send(&mut c.ws, &ClientMsg::Leave).await;
+    let (code, _) = crate::util::expect_close(&mut c.ws).await;
+    assert_eq!(code, 1000);
+    // The slot is free again once the room processed the leave.
+    let mut again = Client::join(addr, "solo", "two").await;
+    let s = again.snapshot().await;
+    assert_eq!(s.players.len(), 1);
+    assert_eq!(s.players[0].id, again.player_id);
+    server.shutdown().await;
+}

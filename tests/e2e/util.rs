@@ -1,0 +1,220 @@
+//! Test helpers: a server on `127.0.0.1:0`, a WebSocket test client that
+//! speaks the protocol, and a plain HTTP/1.1 GET for `/metrics`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
+use tickroom_server::{Config, Server};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+use tokio_tungstenite::{
+    WebSocketStream, client_async,
+    tungstenite::{Message, protocol::frame::coding::CloseCode},
+};
+
+/// Generous bound for anything that should happen within a few ticks; only a
+/// hang trips it (tests never assert durations).
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A config for tests: ephemeral port, two workers.
+pub fn test_config() -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        workers: 2,
+        ..Config::default()
+    }
+}
+
+/// Starts a server with `config`.
+pub async fn start(config: Config) -> Server {
+    Server::start(config).await.expect("server starts")
+}
+
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// Opens a WebSocket to `/ws?{query}` without joining. `recv_buffer` shrinks
+/// the client's kernel receive buffer (to make a slow reader back up fast).
+pub async fn open(addr: SocketAddr, query: &str, recv_buffer: Option<u32>) -> Ws {
+    let socket = TcpSocket::new_v4().expect("socket");
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    }
+    let tcp = socket.connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let url = format!("ws://{addr}/ws?{query}");
+    let (ws, _) = client_async(url, tcp).await.expect("WebSocket handshake");
+    ws
+}
+
+/// A joined player.
+pub struct Client {
+    pub ws: Ws,
+    pub player_id: u32,
+    pub welcome: proto::Welcome,
+    pub seq: u32,
+    pub last_tick: u32,
+}
+
+pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
+    ws.send(Message::Binary(Bytes::from(proto::encode_client(msg))))
+        .await
+        .expect("send");
+}
+
+pub fn join_msg(name: &str) -> ClientMsg {
+    ClientMsg::Join(proto::Join {
+        version: proto::PROTOCOL_VERSION,
+        name: name.into(),
+    })
+}
+
+/// Reads the next protocol message; panics on close, error or timeout.
+pub async fn recv(ws: &mut Ws) -> ServerMsg {
+    loop {
+        let msg = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a message within the patience bound")
+            .expect("stream open")
+            .expect("no WebSocket error");
+        match msg {
+            Message::Binary(b) => return proto::decode_server(&b).expect("server message decodes"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code and reason.
+/// Snapshots before the close are skipped.
+pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
+    loop {
+        let next = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("server closes within the patience bound");
+        match next {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (u16::from(frame.code), frame.reason.to_string());
+            }
+            Some(Ok(Message::Close(None))) => return (u16::from(CloseCode::Status), String::new()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+            None => panic!("connection ended without a close frame"),
+        }
+    }
+}
+
+impl Client {
+    /// Connects to `room` and joins as `name`.
+    pub async fn join(addr: SocketAddr, room: &str, name: &str) -> Client {
+        let mut ws = open(addr, &format!("room={room}"), None).await;
+        send(&mut ws, &join_msg(name)).await;
+        match recv(&mut ws).await {
+            ServerMsg::Welcome(welcome) => Client {
+                ws,
+                player_id: welcome.player_id,
+                seq: 0,
+                last_tick: 0,
+                welcome,
+            },
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    }
+
+    /// The next snapshot (pongs are skipped).
+    pub async fn snapshot(&mut self) -> proto::Snapshot {
+        loop {
+            if let ServerMsg::Snapshot(s) = recv(&mut self.ws).await {
+                self.last_tick = s.tick;
+                return s;
+            }
+        }
+    }
+
+    /// Reads snapshots until one lists exactly `n` players (joins and leaves
+    /// land on the room's next tick); returns it.
+    pub async fn wait_players(&mut self, n: usize) -> proto::Snapshot {
+        for _ in 0..200 {
+            let s = self.snapshot().await;
+            if s.players.len() == n {
+                return s;
+            }
+        }
+        panic!("the room never had {n} players");
+    }
+
+    /// Sends one input steering `steer`; returns its sequence number.
+    pub async fn input(&mut self, steer: [i8; 2]) -> u32 {
+        self.seq += 1;
+        let msg = ClientMsg::Input(proto::Input {
+            seq: self.seq,
+            ack_tick: self.last_tick,
+            steer,
+        });
+        send(&mut self.ws, &msg).await;
+        self.seq
+    }
+
+    /// This client's own entry in a snapshot.
+    pub fn me<'a>(&self, s: &'a proto::Snapshot) -> &'a proto::PlayerState {
+        s.players
+            .iter()
+            .find(|p| p.id == self.player_id)
+            .expect("own player in snapshot")
+    }
+}
+
+/// GET `path` over a fresh HTTP/1.1 connection; returns status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of one sample line in `/metrics` (e.g. `tickroom_ticks_total` or
+/// `tickroom_frames_dropped_total{reason="stale"}`); 0 when absent.
+pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
+    let (status, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Waits (polling `/metrics`) until `series` reaches at least `at_least`.
+pub async fn wait_metric(addr: SocketAddr, series: &str, at_least: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let v = metric(addr, series).await;
+        if v >= at_least || tokio::time::Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
