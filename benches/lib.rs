@@ -1,1 +1,68 @@
-//! Benchmarks live in the bench targets of this package.
+//! Shared fixtures for the micro-benchmarks in `benches/benches/`: rooms with a
+//! given number of players in a realistic mid-game state, and the snapshot the
+//! server would encode for them.
+
+use tickroom_protocol::{self as proto, quant};
+use tickroom_sim::{PlayerId, Room, SimConfig, Vec2};
+
+/// A room with `players` players after `warmup` steps of everyone steering in
+/// slowly rotating directions (so players are spread out, moving and bumping).
+pub fn busy_room(players: u32, warmup: u32) -> Room {
+    let mut room = Room::new(SimConfig::default());
+    for id in 1..=players {
+        room.add_player(PlayerId(id));
+    }
+    for t in 0..warmup {
+        room.step(&inputs(players, t));
+    }
+    room
+}
+
+/// One steering input per player for tick `t`.
+pub fn inputs(players: u32, t: u32) -> Vec<(PlayerId, Vec2)> {
+    (1..=players)
+        .map(|id| {
+            let a = (id * 37 + t) as f32 * 0.1;
+            (PlayerId(id), Vec2::new(a.cos(), a.sin()))
+        })
+        .collect()
+}
+
+/// The snapshot the server would send for `room`, with or without the pellet list and roster.
+pub fn snapshot_of(room: &Room, with_pellets: bool) -> proto::ServerMsg {
+    let mut players = Vec::new();
+    room.read_players(&mut players);
+    let mut pellets = Vec::new();
+    room.read_pellets(&mut pellets);
+    proto::ServerMsg::Snapshot(proto::Snapshot {
+        tick: room.tick() as u32,
+        players: players
+            .iter()
+            .map(|p| proto::PlayerState {
+                id: p.id.0,
+                pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
+                vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
+                score: p.score,
+                last_input_seq: 1000 + p.id.0,
+            })
+            .collect(),
+        pellets: with_pellets.then(|| {
+            pellets
+                .iter()
+                .map(|p| proto::Pellet {
+                    id: p.id,
+                    pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
+                })
+                .collect()
+        }),
+        roster: with_pellets.then(|| {
+            players
+                .iter()
+                .map(|p| proto::PlayerInfo {
+                    id: p.id.0,
+                    name: format!("player-{}", p.id.0),
+                })
+                .collect()
+        }),
+    })
+}
