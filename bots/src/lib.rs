@@ -1,1 +1,36 @@
-//! placeholder
+//! tickroom-bots: a headless swarm of real WebSocket players, for load tests
+//! and for the end-to-end tests that need many clients at once.
+//!
+//! Each bot is one lightweight tokio task speaking the real protocol
+//! ([`tickroom_protocol`]) over tokio-tungstenite: it joins a room, sends
+//! steering inputs at a fixed rate, reads every snapshot and measures what a
+//! player would feel (connect time, snapshot gaps and jitter, and the latency
+//! from sending an input until a snapshot acknowledges it). How a bot steers
+//! and reads is its [`BehaviourKind`] (see [`behaviour`]).
+//!
+//! The library entry point is [`run`]: it takes a [`SwarmConfig`] and a
+//! shutdown future and returns a [`Report`] with the merged figures. The
+//! `tickroom-bots` binary is a thin CLI around it.
+
+pub mod behaviour;
+mod bot;
+pub mod config;
+pub mod duration;
+mod error;
+pub mod fail_if;
+pub mod process;
+mod progress;
+mod report;
+mod rng;
+mod stats;
+mod swarm;
+pub mod url;
+
+pub use behaviour::{Behaviour, BehaviourKind, View};
+pub use config::{BotPlan, Mix, Placement, SwarmConfig};
+pub use error::Error;
+pub use fail_if::FailIf;
+pub use report::{GroupReport, ProcessReport, Report, Summary};
+pub use rng::Rng;
+pub use stats::Counters;
+pub use swarm::run;

@@ -1,1 +1,160 @@
-fn main() {}
+//! The `tickroom-bots` command: parse the flags, start logging, run the
+//! swarm until `--duration` or Ctrl-C, print the summary, write `--json`, and
+//! exit with code 2 when a `--fail-if` condition is met.
+
+use std::{
+    io::IsTerminal,
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::Context;
+use clap::Parser;
+use tickroom_bots::{BehaviourKind, FailIf, Mix, Placement, SwarmConfig, duration::parse_duration};
+use tracing_subscriber::EnvFilter;
+
+/// Headless bot swarm for tickroom: thousands of real WebSocket players in
+/// one process, with latency, gap and cost figures at the end.
+#[derive(Debug, Parser)]
+#[command(name = "tickroom-bots", version, about)]
+struct Args {
+    /// Base URL of the server; the bots open `ws://HOST:PORT/ws?room=..&name=..`.
+    #[arg(long, env = "TICKROOM_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Total number of bots, filling rooms of --per-room in order
+    /// [default: --per-room].
+    #[arg(long, conflicts_with = "rooms")]
+    bots: Option<usize>,
+    /// Number of rooms, each with exactly --per-room bots.
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Bots per room.
+    #[arg(long, default_value_t = 50)]
+    per_room: usize,
+    /// Room ids are PREFIX-0, PREFIX-1, ...
+    #[arg(long, default_value = "bots")]
+    room_prefix: String,
+    /// Bot names are PREFIX-0, PREFIX-1, ... (at most 24 bytes).
+    #[arg(long, default_value = "bot")]
+    name_prefix: String,
+    /// New connections per second while ramping up.
+    #[arg(long, default_value_t = 200.0)]
+    ramp: f64,
+    /// Inputs per second per bot (the server accepts about 60).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+    input_hz: u32,
+    /// One behaviour for every bot: wander, chase, idle, slow-reader, churn.
+    #[arg(long, alias = "behavior", conflicts_with = "mix")]
+    behaviour: Option<BehaviourKind>,
+    /// Weighted mix of behaviours, e.g. wander=80,chase=10,slow-reader=5,churn=5
+    /// [default: wander].
+    #[arg(long)]
+    mix: Option<Mix>,
+    /// How long to run (30s, 2m, 1h30m); until Ctrl-C when absent.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Seed for the bots' RNGs [default: from the clock; printed in the summary].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Show the live progress line even when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
+    /// Never show the live progress line.
+    #[arg(long, conflicts_with = "progress")]
+    no_progress: bool,
+    /// Also write the figures as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Exit with code 2 when a condition holds, e.g. p99-latency>100ms,
+    /// missed-ticks>0.1%, connect-errors>0, disconnects>0 (repeatable,
+    /// comma-separated).
+    #[arg(long = "fail-if", value_name = "COND", value_delimiter = ',')]
+    fail_if: Vec<FailIf>,
+    /// Do not reconnect after the server closes a connection or a connect fails.
+    #[arg(long)]
+    no_reconnect: bool,
+    /// Limit for TCP connect + WebSocket handshake + Welcome.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+}
+
+impl From<&Args> for SwarmConfig {
+    fn from(a: &Args) -> Self {
+        let placement = match a.rooms {
+            Some(rooms) => Placement::Rooms {
+                rooms,
+                per_room: a.per_room,
+            },
+            None => Placement::Fill {
+                bots: a.bots.unwrap_or(a.per_room),
+                per_room: a.per_room,
+            },
+        };
+        let mix = match (&a.mix, a.behaviour) {
+            (Some(mix), _) => mix.clone(),
+            (None, Some(kind)) => Mix::single(kind),
+            (None, None) => Mix::single(BehaviourKind::Wander),
+        };
+        let seed = a.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+        SwarmConfig {
+            url: a.url.clone(),
+            placement,
+            room_prefix: a.room_prefix.clone(),
+            name_prefix: a.name_prefix.clone(),
+            ramp_per_sec: a.ramp,
+            input_hz: a.input_hz,
+            mix,
+            duration: a.duration,
+            seed,
+            progress: !a.no_progress && (a.progress || std::io::stderr().is_terminal()),
+            reconnect: !a.no_reconnect,
+            connect_timeout: a.connect_timeout,
+            ..SwarmConfig::default()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = SwarmConfig::from(&args);
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let report = tickroom_bots::run(config, ctrl_c)
+        .await
+        .context("bot swarm failed to start")?;
+    print!("{report}");
+
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let failed: Vec<String> = args
+        .fail_if
+        .iter()
+        .filter_map(|c| c.evaluate(&report))
+        .collect();
+    for f in &failed {
+        eprintln!("FAIL: {f}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

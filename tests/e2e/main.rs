@@ -16,3 +16,6 @@ mod slow_client;
 
 /// Room capacity, draining, metrics and HTTP endpoints.
 mod lifecycle;
+
+/// The bot swarm against a real server.
+mod bots;

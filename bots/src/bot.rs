@@ -1,0 +1,502 @@
+//! One bot: a tokio task that connects, joins its room, plays until the run
+//! stops, and reconnects when its connection ends (churn by design, or the
+//! server/network by accident).
+//!
+//! Per connection it keeps only what a player keeps: the newest tick, its own
+//! position, the pellet list if it chases, and a ring of recent input send
+//! times. Measurements go into the bot's [`Pending`] buffer and reach a shared
+//! shard about once a second, so the hot path (decode a snapshot, find our
+//! entry, record two numbers) never takes a contended lock.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
+use tickroom_protocol::{
+    ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
+    decode_server, encode_client,
+    quant::{pos_from_wire, vel_from_wire},
+};
+use tokio::{
+    net::{TcpSocket, TcpStream},
+    sync::watch,
+    time::{self, MissedTickBehavior},
+};
+use tokio_tungstenite::{
+    WebSocketStream, client_async_with_config,
+    tungstenite::{
+        self, Message,
+        error::ProtocolError,
+        protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode},
+    },
+};
+
+use crate::{
+    Behaviour, BotPlan, View,
+    stats::{AckRing, Pending, Shard, TickTracker, us32},
+    url::Target,
+};
+
+/// State shared by every bot of a run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub shards: Box<[Mutex<Shard>]>,
+    /// Bots currently past Welcome.
+    pub connected: AtomicUsize,
+    /// Time origin for the `u64` microsecond stamps in [`AckRing`].
+    pub epoch: Instant,
+}
+
+impl Shared {
+    pub(crate) fn new(shards: usize, live: bool) -> Self {
+        Shared {
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new(Shard::new(live)))
+                .collect(),
+            connected: AtomicUsize::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn us_since_epoch(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+}
+
+/// Run-wide settings every bot reads.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub shared: Arc<Shared>,
+    pub target: Target,
+    pub addrs: Vec<SocketAddr>,
+    pub input_hz: u32,
+    pub reconnect: bool,
+    pub connect_timeout: Duration,
+    pub close_timeout: Duration,
+}
+
+type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
+type WsSource = SplitStream<WebSocketStream<TcpStream>>;
+
+/// How often a bot moves its measurements into its shard.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Reconnect backoff after a failure: doubles from MIN to MAX, with jitter.
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// "Never" for timers that must exist but not fire.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
+
+/// A small WebSocket configuration: thousands of bots must fit in memory, and
+/// a snapshot is a few KiB at most.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_SERVER_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_SERVER_MESSAGE_BYTES))
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The run is stopping.
+    Stop,
+    /// A churning bot left on purpose.
+    Churn,
+    /// The server or network ended a connection that had reached Welcome.
+    Lost,
+    /// The connection never reached Welcome.
+    Failed,
+}
+
+/// Per-connection state.
+struct Session {
+    player_id: u32,
+    welcome_tick: u32,
+    ticks: TickTracker,
+    ring: AckRing,
+    seq: u32,
+    last_arrival: Option<Instant>,
+    missed: u64,
+    non_increasing: u64,
+    view: View,
+}
+
+struct Bot {
+    plan: BotPlan,
+    ctx: Arc<Ctx>,
+    url: String,
+    behaviour: Behaviour,
+    pending: Pending,
+    next_flush: Instant,
+}
+
+/// Runs one bot until `stop` turns true (or, without reconnecting, until its
+/// connection ends), then flushes its last measurements.
+pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let mut behaviour = Behaviour::new(plan.kind, plan.seed, ctx.input_hz);
+    let next_flush = Instant::now() + FLUSH_EVERY.mul_f32(behaviour.jitter());
+    let mut bot = Bot {
+        url: ctx.target.ws_url(&plan.room, &plan.name),
+        plan,
+        ctx,
+        behaviour,
+        pending: Pending::new(),
+        next_flush,
+    };
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let end = bot.session(&mut stop).await;
+        bot.flush();
+        let pause = match end {
+            End::Stop => break,
+            End::Churn => bot.behaviour.reconnect_pause(),
+            End::Lost | End::Failed if !bot.ctx.reconnect => break,
+            End::Lost | End::Failed => {
+                if end == End::Lost {
+                    backoff = BACKOFF_MIN;
+                }
+                let pause = backoff.mul_f32(0.5 + bot.behaviour.jitter());
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                pause
+            }
+        };
+        tokio::select! {
+            _ = time::sleep(pause) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    bot.flush();
+}
+
+impl Bot {
+    fn flush(&mut self) {
+        let shards = &self.ctx.shared.shards;
+        let mut shard = shards[self.plan.index % shards.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        shard.absorb(self.plan.kind, &mut self.pending);
+        self.next_flush = Instant::now() + FLUSH_EVERY;
+    }
+
+    fn maybe_flush(&mut self, now: Instant) {
+        if now >= self.next_flush {
+            self.flush();
+        }
+    }
+
+    /// One connection, from TCP connect to its end.
+    async fn session(&mut self, stop: &mut watch::Receiver<bool>) -> End {
+        let started = Instant::now();
+        let connecting = time::timeout(
+            self.ctx.connect_timeout,
+            connect(
+                &self.ctx,
+                &self.url,
+                &self.plan,
+                self.behaviour.recv_buffer(),
+            ),
+        );
+        let result = tokio::select! {
+            r = connecting => r,
+            _ = stop.changed() => return End::Stop,
+        };
+        let (mut sink, mut stream, welcome) = match result {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(reason)) => return self.connect_failed(reason),
+            Err(_) => return self.connect_failed("timeout".to_owned()),
+        };
+        let connected_at = Instant::now();
+        let shared = self.ctx.shared.clone();
+        shared.connected.fetch_add(1, Ordering::Relaxed);
+        self.pending.c.connections += 1;
+        self.pending
+            .connect_us
+            .push(us32((connected_at - started).as_micros() as u64));
+
+        let mut s = Session {
+            player_id: welcome.player_id,
+            welcome_tick: welcome.tick,
+            ticks: TickTracker::default(),
+            ring: AckRing::new(),
+            seq: 0,
+            last_arrival: None,
+            missed: 0,
+            non_increasing: 0,
+            view: View {
+                arena: [welcome.arena.width, welcome.arena.height],
+                ..View::default()
+            },
+        };
+        let period = Duration::from_secs_f64(1.0 / f64::from(self.ctx.input_hz));
+        let first_input = time::Instant::now() + period.mul_f32(self.behaviour.jitter());
+        let mut inputs = time::interval_at(first_input, period);
+        inputs.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let sends_inputs = self.behaviour.sends_inputs();
+        let lifetime = self.behaviour.session_lifetime();
+        let leave_at = time::sleep(lifetime.unwrap_or(FAR_FUTURE));
+        tokio::pin!(leave_at);
+        let read_interval = self.behaviour.read_interval();
+        let read_gate = time::sleep(Duration::ZERO);
+        tokio::pin!(read_gate);
+        let mut gate_open = true;
+
+        let end = loop {
+            tokio::select! {
+                _ = stop.changed() => {
+                    close(&mut sink, &mut stream, self.ctx.close_timeout).await;
+                    break End::Stop;
+                }
+                msg = stream.next(), if gate_open => {
+                    let now = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Binary(bytes))) => self.on_binary(&bytes, now, &mut s),
+                        Some(Ok(Message::Text(text))) => {
+                            self.pending.c.bytes_received += text.len() as u64;
+                            self.pending.c.messages_received += 1;
+                            self.pending.c.decode_errors += 1;
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            let code = frame.map_or(CloseCode::Status, |f| f.code);
+                            break self.lost(u16::from(code).to_string());
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => break self.lost(ended_by(&e).to_owned()),
+                        None => break self.lost("eof".to_owned()),
+                    }
+                    if let Some(interval) = read_interval {
+                        gate_open = false;
+                        read_gate.as_mut().reset((now + interval).into());
+                    }
+                    self.maybe_flush(now);
+                }
+                _ = &mut read_gate, if !gate_open => gate_open = true,
+                _ = inputs.tick(), if sends_inputs => {
+                    s.seq += 1;
+                    let input = Input {
+                        seq: s.seq,
+                        ack_tick: s.ticks.newest().unwrap_or(s.welcome_tick),
+                        steer: self.behaviour.steer(&s.view),
+                    };
+                    let now = Instant::now();
+                    s.ring.sent(s.seq, shared.us_since_epoch(now));
+                    let bytes = encode_client(&ClientMsg::Input(input));
+                    if let Err(e) = sink.send(Message::binary(bytes)).await {
+                        break self.lost(ended_by(&e).to_owned());
+                    }
+                    self.pending.c.inputs_sent += 1;
+                    self.maybe_flush(now);
+                }
+                _ = &mut leave_at, if lifetime.is_some() => {
+                    leave(&mut sink, &mut stream, self.ctx.close_timeout).await;
+                    self.pending.c.churn_leaves += 1;
+                    break End::Churn;
+                }
+            }
+        };
+        shared.connected.fetch_sub(1, Ordering::Relaxed);
+        let c = &mut self.pending.c;
+        c.connected_us += connected_at.elapsed().as_micros() as u64;
+        c.connections_with_gaps += u64::from(s.missed > 0);
+        c.connections_with_non_increasing += u64::from(s.non_increasing > 0);
+        end
+    }
+
+    fn connect_failed(&mut self, reason: String) -> End {
+        tracing::debug!(bot = self.plan.index, %reason, "connect failed");
+        self.pending.c.connect_errors += 1;
+        self.pending.connect_errors.push(reason);
+        End::Failed
+    }
+
+    fn lost(&mut self, reason: String) -> End {
+        tracing::debug!(bot = self.plan.index, %reason, "disconnected");
+        self.pending.c.disconnects += 1;
+        self.pending.disconnects.push(reason);
+        End::Lost
+    }
+
+    fn on_binary(&mut self, bytes: &[u8], now: Instant, s: &mut Session) {
+        let p = &mut self.pending;
+        p.c.bytes_received += bytes.len() as u64;
+        p.c.messages_received += 1;
+        match decode_server(bytes) {
+            Ok(ServerMsg::Snapshot(snap)) => {
+                p.c.snapshots += 1;
+                let step = s.ticks.observe(snap.tick);
+                p.c.missed_ticks += step.missed;
+                p.c.non_increasing_ticks += step.non_increasing;
+                s.missed += step.missed;
+                s.non_increasing += step.non_increasing;
+                if let Some(prev) = s.last_arrival {
+                    p.interarrival_us
+                        .push(us32((now - prev).as_micros() as u64));
+                }
+                s.last_arrival = Some(now);
+                if let Some(me) = snap.players.iter().find(|m| m.id == s.player_id) {
+                    s.view.me = Some([pos_from_wire(me.pos[0]), pos_from_wire(me.pos[1])]);
+                    s.view.vel = [vel_from_wire(me.vel[0]), vel_from_wire(me.vel[1])];
+                    let now_us = self.ctx.shared.us_since_epoch(now);
+                    let latency = &mut p.latency_us;
+                    let acked = s
+                        .ring
+                        .ack(me.last_input_seq, now_us, |l| latency.push(us32(l)));
+                    p.c.inputs_acked += u64::from(acked);
+                }
+                if let Some(pellets) = snap.pellets
+                    && self.behaviour.wants_pellets()
+                {
+                    s.view.pellets.clear();
+                    s.view.pellets.extend(
+                        pellets
+                            .iter()
+                            .map(|q| [pos_from_wire(q.pos[0]), pos_from_wire(q.pos[1])]),
+                    );
+                }
+            }
+            Ok(ServerMsg::Error(e)) => {
+                tracing::debug!(bot = self.plan.index, code = e.code, message = %e.message, "server error");
+                p.c.server_errors += 1;
+            }
+            Ok(ServerMsg::Welcome(_) | ServerMsg::Pong(_)) => {}
+            Err(e) => {
+                tracing::debug!(bot = self.plan.index, error = %e, "undecodable message");
+                p.c.decode_errors += 1;
+            }
+        }
+    }
+}
+
+/// TCP connect, WebSocket handshake, Join, and the wait for Welcome. Errors
+/// are short reason keys for the report.
+async fn connect(
+    ctx: &Ctx,
+    url: &str,
+    plan: &BotPlan,
+    recv_buffer: Option<u32>,
+) -> Result<(WsSink, WsSource, Welcome), String> {
+    let addr = ctx.addrs[plan.index % ctx.addrs.len()];
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| io_reason("socket", &e))?;
+    if let Some(size) = recv_buffer {
+        // Best effort: the kernel may round it, a refusal only weakens the test.
+        let _ = socket.set_recv_buffer_size(size);
+    }
+    // Inputs are tiny and latency is what we measure: no Nagle.
+    let _ = socket.set_nodelay(true);
+    let tcp = socket
+        .connect(addr)
+        .await
+        .map_err(|e| io_reason("tcp", &e))?;
+    let (ws, _response) = client_async_with_config(url, tcp, Some(ws_config()))
+        .await
+        .map_err(|e| match e {
+            tungstenite::Error::Http(response) => format!("http-{}", response.status().as_u16()),
+            e => format!("handshake-{}", ended_by(&e)),
+        })?;
+    let (mut sink, mut stream) = ws.split();
+    let join = ClientMsg::Join(Join {
+        version: PROTOCOL_VERSION,
+        name: plan.name.clone(),
+    });
+    sink.send(Message::binary(encode_client(&join)))
+        .await
+        .map_err(|e| format!("join-{}", ended_by(&e)))?;
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Binary(bytes))) => match decode_server(&bytes) {
+                Ok(ServerMsg::Welcome(welcome)) => return Ok((sink, stream, welcome)),
+                Ok(_) => {}
+                Err(_) => return Err("decode".to_owned()),
+            },
+            Some(Ok(Message::Close(frame))) => {
+                let code = frame.map_or(CloseCode::Status, |f| f.code);
+                return Err(format!("close-{}", u16::from(code)));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(ended_by(&e).to_owned()),
+            None => return Err("eof".to_owned()),
+        }
+    }
+}
+
+/// Reason key for a connection that ended without a close frame.
+fn ended_by(e: &tungstenite::Error) -> &'static str {
+    match e {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => "eof",
+        tungstenite::Error::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            "eof"
+        }
+        _ => "error",
+    }
+}
+
+fn io_reason(stage: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    let what = match e.kind() {
+        ConnectionRefused => "refused",
+        ConnectionReset => "reset",
+        TimedOut => "timeout",
+        AddrNotAvailable | AddrInUse => "no-local-port",
+        _ if e.raw_os_error() == Some(24) => "too-many-open-files",
+        _ => "error",
+    };
+    format!("{stage}-{what}")
+}
+
+/// Ends a connection politely at the end of a run: a close frame, then
+/// whatever the server still sends until its close reply (bounded).
+async fn close(sink: &mut WsSink, stream: &mut WsSource, limit: Duration) {
+    let _ = time::timeout(limit, async {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "run finished".into(),
+        };
+        if sink.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = stream.next().await {}
+        }
+    })
+    .await;
+}
+
+/// A churning bot leaves: `Leave`, then the server's close (bounded).
+async fn leave(sink: &mut WsSink, stream: &mut WsSource, limit: Duration) {
+    let left = time::timeout(limit, async {
+        if sink
+            .send(Message::binary(encode_client(&ClientMsg::Leave)))
+            .await
+            .is_ok()
+        {
+            while let Some(Ok(_)) = stream.next().await {}
+        }
+    })
+    .await;
+    if left.is_err() {
+        let _ = sink.send(Message::Close(None)).await;
+    }
+}

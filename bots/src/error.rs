@@ -1,0 +1,52 @@
+//! The swarm library's one error type: everything that can stop a run before
+//! it starts (bad configuration, unusable URL, unresolvable host) or a value
+//! from being parsed. Failures of single bots are not errors: they are counted
+//! in the [`crate::Report`].
+
+/// Why a swarm could not run, or why a textual option could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server URL cannot be turned into a WebSocket URL.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `wss://` needs TLS, which this build does not include.
+    #[error("{0}: TLS (wss://) is not supported by this build of the bots")]
+    TlsUnsupported(String),
+    /// The server's host name did not resolve to any address.
+    #[error("could not resolve {host}")]
+    Resolve {
+        /// `host:port` that was looked up.
+        host: String,
+        /// The resolver's error, if it reported one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// The configuration is inconsistent (zero bots, input rate out of range, ...).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A textual value (duration, mix, fail-if condition, ...) did not parse.
+    #[error("invalid {what} {input:?}: {reason}")]
+    Parse {
+        /// What kind of value was being parsed.
+        what: &'static str,
+        /// The offending text.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn parse(what: &'static str, input: &str, reason: impl Into<String>) -> Self {
+        Error::Parse {
+            what,
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The run itself: resolve the server once, spawn the bots at the ramp rate,
+//! show progress, stop on the deadline or the shutdown future, wait for the
+//! bots to close, and merge their measurements into a [`Report`].
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, PoisonError, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use tokio::{sync::watch, task::JoinSet, time};
+
+use crate::{
+    BehaviourKind, BotPlan, Error, GroupReport, ProcessReport, Report, SwarmConfig,
+    bot::{Ctx, Shared, run_bot},
+    process,
+    progress::{ProgressLine, ProgressWriter},
+    stats::{Counters, KindTotals, Summary, new_histogram},
+    url::Target,
+};
+
+/// Bots per shard of the shared measurements (more shards, less contention;
+/// fewer, less memory).
+const BOTS_PER_SHARD: usize = 64;
+const MAX_SHARDS: usize = 64;
+/// Extra time, beyond the close timeout, the bots get to finish after a stop.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Runs a swarm until `config.duration` elapses, `shutdown` completes, or
+/// (without reconnecting) every bot's connection has ended; then returns the
+/// merged figures.
+///
+/// Fails only before any bot starts: invalid configuration, a URL that is not
+/// a server, a host that does not resolve. Everything that goes wrong for a
+/// bot afterwards is counted in the report.
+pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Result<Report, Error> {
+    config.validate()?;
+    let target = Target::parse(&config.url)?;
+    if target.secure {
+        return Err(Error::TlsUnsupported(target.endpoint()));
+    }
+    let addrs = resolve(&target).await?;
+    let plans = config.plan();
+    let bots = plans.len();
+    let mut bots_per_kind = [0usize; BehaviourKind::COUNT];
+    for p in &plans {
+        bots_per_kind[p.kind.index()] += 1;
+    }
+    let rooms = config.placement.room_sizes().len();
+    tracing::info!(bots, rooms, endpoint = %target.endpoint(), ?addrs, "starting swarm");
+
+    let shards = bots.div_ceil(BOTS_PER_SHARD).clamp(1, MAX_SHARDS);
+    let shared = Arc::new(Shared::new(shards, config.progress));
+    let endpoint = target.endpoint();
+    let ctx = Arc::new(Ctx {
+        shared: shared.clone(),
+        target,
+        addrs,
+        input_hz: config.input_hz,
+        reconnect: config.reconnect,
+        connect_timeout: config.connect_timeout,
+        close_timeout: config.close_timeout,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let cpu_start = process::cpu_times();
+    let rss_start = process::memory().map(|m| m.rss_kib);
+    let started = Instant::now();
+    let mut spawner = tokio::spawn(spawn_all(plans, ctx, stop_rx, config.ramp_per_sec));
+
+    tokio::pin!(shutdown);
+    let deadline = time::sleep(config.duration.unwrap_or(Duration::MAX / 4));
+    tokio::pin!(deadline);
+    let mut ticker = time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut progress = config
+        .progress
+        .then(|| Progress::new(ProgressWriter::new()));
+    let mut spawner_done = false;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = &mut deadline, if config.duration.is_some() => break,
+            _ = &mut spawner => {
+                spawner_done = true;
+                break;
+            }
+            _ = ticker.tick() => {
+                if let Some(p) = &mut progress {
+                    p.show(&shared, bots, started.elapsed());
+                }
+            }
+        }
+    }
+    let rss_loaded = process::memory().map(|m| m.rss_kib);
+    let duration = started.elapsed();
+    let _ = stop_tx.send(true);
+    let stopping = Instant::now();
+    if !spawner_done
+        && time::timeout(config.close_timeout + STOP_GRACE, &mut spawner)
+            .await
+            .is_err()
+    {
+        tracing::warn!("some bots did not stop in time; their last second of figures is lost");
+        spawner.abort();
+        let _ = spawner.await;
+    }
+    tracing::debug!(took = ?stopping.elapsed(), "bots stopped");
+    if let Some(p) = &mut progress {
+        p.writer.finish();
+    }
+    let wall = started.elapsed();
+    let cpu_end = process::cpu_times();
+    let mem_end = process::memory();
+
+    let mut per_kind: [KindTotals; BehaviourKind::COUNT] = Default::default();
+    for shard in shared.shards.iter() {
+        let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        for (total, k) in per_kind.iter_mut().zip(&shard.kinds) {
+            total.merge(k);
+        }
+    }
+    let mut all = KindTotals::default();
+    let mut normal = KindTotals::default();
+    let mut slow = KindTotals::default();
+    let mut behaviours = std::collections::BTreeMap::new();
+    let (mut normal_bots, mut slow_bots) = (0, 0);
+    for kind in BehaviourKind::ALL {
+        let totals = &per_kind[kind.index()];
+        let n = bots_per_kind[kind.index()];
+        all.merge(totals);
+        if kind.is_slow_reader() {
+            slow.merge(totals);
+            slow_bots += n;
+        } else {
+            normal.merge(totals);
+            normal_bots += n;
+        }
+        if n > 0 {
+            behaviours.insert(kind.name().to_owned(), GroupReport::from_totals(n, totals));
+        }
+    }
+
+    let mut proc_report = ProcessReport {
+        rss_start_kib: rss_start,
+        rss_loaded_kib: rss_loaded,
+        // VmHWM lags VmRSS slightly (per-thread counters are folded in lazily).
+        rss_peak_kib: mem_end.map(|m| m.peak_kib.max(rss_loaded.unwrap_or(0))),
+        rss_final_kib: mem_end.map(|m| m.rss_kib),
+        rss_per_bot_kib: rss_start
+            .zip(rss_loaded)
+            .map(|(a, b)| b.saturating_sub(a) as f64 / bots as f64),
+        ..ProcessReport::default()
+    };
+    if let (Some(a), Some(b)) = (cpu_start, cpu_end) {
+        let (user, sys) = (b.user_s - a.user_s, b.sys_s - a.sys_s);
+        proc_report.cpu_user_s = Some(user);
+        proc_report.cpu_sys_s = Some(sys);
+        proc_report.cpu_percent = Some((user + sys) / wall.as_secs_f64().max(1e-9) * 100.0);
+    }
+
+    Ok(Report {
+        endpoint,
+        seed: config.seed,
+        bots,
+        rooms,
+        input_hz: config.input_hz,
+        mix: config.mix.to_string(),
+        duration_s: duration.as_secs_f64(),
+        all: GroupReport::from_totals(bots, &all),
+        normal: GroupReport::from_totals(normal_bots, &normal),
+        slow_readers: GroupReport::from_totals(slow_bots, &slow),
+        behaviours,
+        process: proc_report,
+    })
+}
+
+/// Resolves the server once for the whole swarm, IPv4 first (a server bound
+/// to 127.0.0.1 refuses bots that picked `::1` for `localhost`).
+async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Error> {
+    let host = format!("{}:{}", target.host, target.port);
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.resolve_host(), target.port))
+        .await
+        .map_err(|e| Error::Resolve {
+            host: host.clone(),
+            source: Some(e),
+        })?
+        .collect();
+    addrs.sort_by_key(|a| a.is_ipv6());
+    addrs.truncate(1);
+    if addrs.is_empty() {
+        return Err(Error::Resolve { host, source: None });
+    }
+    Ok(addrs)
+}
+
+/// Starts the bots at `ramp` per second, then waits for all of them.
+async fn spawn_all(plans: Vec<BotPlan>, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>, ramp: f64) {
+    let mut set = JoinSet::new();
+    let start = time::Instant::now();
+    for (i, plan) in plans.into_iter().enumerate() {
+        let at = start + Duration::from_secs_f64(i as f64 / ramp);
+        tokio::select! {
+            _ = time::sleep_until(at) => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+        set.spawn(run_bot(plan, ctx.clone(), stop.clone()));
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Collects the live figures from the shards once a second.
+struct Progress {
+    writer: ProgressWriter,
+    last: Instant,
+    errors: u64,
+}
+
+impl Progress {
+    fn new(writer: ProgressWriter) -> Self {
+        Progress {
+            writer,
+            last: Instant::now(),
+            errors: 0,
+        }
+    }
+
+    fn show(&mut self, shared: &Shared, bots: usize, elapsed: Duration) {
+        let mut c = Counters::default();
+        let mut latency = new_histogram();
+        for shard in shared.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(live) = &mut shard.live {
+                c.add(&live.c);
+                live.c = Counters::default();
+                let _ = latency.add(&live.latency);
+                live.latency.reset();
+            }
+        }
+        let now = Instant::now();
+        let secs = now.duration_since(self.last).as_secs_f64().max(1e-3);
+        self.last = now;
+        self.errors += c.connect_errors + c.disconnects;
+        let latency_ms = Summary::from_histogram(&latency).map(|s| (s.p50, s.p99));
+        self.writer.show(&ProgressLine {
+            elapsed,
+            connected: shared.connected.load(Ordering::Relaxed),
+            bots,
+            snapshots_per_s: c.snapshots as f64 / secs,
+            inputs_per_s: c.inputs_sent as f64 / secs,
+            latency_ms,
+            missed_ticks: c.missed_ticks,
+            errors: self.errors,
+        });
+    }
+}
