@@ -38,6 +38,10 @@ pub struct SwarmConfig {
     pub connect_timeout: Duration,
     /// How long a bot waits for the server's close reply at the end of a run.
     pub close_timeout: Duration,
+    /// When set, figures gathered before this point in the run (ramp-up and
+    /// warm-up) are discarded, and the report covers only the rest: the
+    /// steady-state window the bench harness measures.
+    pub measure_after: Option<Duration>,
 }
 
 impl Default for SwarmConfig {
@@ -59,6 +63,7 @@ impl Default for SwarmConfig {
             reconnect: true,
             connect_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(1),
+            measure_after: None,
         }
     }
 }

@@ -41,6 +41,16 @@ pub fn memory() -> Option<Memory> {
 /// Parses utime and stime (fields 14 and 15) out of a `stat` line. The
 /// command name (field 2) may contain spaces and parentheses, so fields are
 /// counted from the last `)`.
+/// CPU times of another process (e.g. the server under test).
+pub fn cpu_times_of(pid: u32) -> Option<CpuTimes> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Resident memory of another process.
+pub fn memory_of(pid: u32) -> Option<Memory> {
+    parse_status(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
 pub fn parse_stat(stat: &str) -> Option<CpuTimes> {
     let after = &stat[stat.rfind(')')? + 1..];
     let mut fields = after.split_whitespace();

@@ -29,7 +29,8 @@ pub struct Report {
     pub input_hz: u32,
     /// The behaviour mix, as `kind=weight,...`.
     pub mix: String,
-    /// Wall-clock seconds from the first connection attempt to the stop.
+    /// Wall-clock seconds from the first connection attempt to the stop, or,
+    /// with `measure_after`, the length of the measured window.
     pub duration_s: f64,
     /// All bots.
     pub all: GroupReport,

@@ -257,6 +257,19 @@ impl KindTotals {
         }
     }
 
+    /// Starts a measurement window: drops the steady-state figures gathered so
+    /// far (counters other than connections and connect errors, snapshot
+    /// inter-arrival, input-to-ack latency).
+    pub(crate) fn start_window(&mut self) {
+        let connections = self.c.connections;
+        let connect_errors = self.c.connect_errors;
+        self.c = Counters::default();
+        self.c.connections = connections;
+        self.c.connect_errors = connect_errors;
+        self.interarrival = None;
+        self.latency = None;
+    }
+
     /// Adds another total (from another shard or behaviour) into this one.
     pub(crate) fn merge(&mut self, other: &KindTotals) {
         self.c.add(&other.c);

@@ -78,9 +78,21 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         .progress
         .then(|| Progress::new(ProgressWriter::new()));
     let mut spawner_done = false;
+    let measure = time::sleep(config.measure_after.unwrap_or(Duration::MAX / 4));
+    tokio::pin!(measure);
+    let mut window_start: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = &mut measure, if config.measure_after.is_some() && window_start.is_none() => {
+                for shard in shared.shards.iter() {
+                    let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                    for kind in shard.kinds.iter_mut() {
+                        kind.start_window();
+                    }
+                }
+                window_start = Some(Instant::now());
+            }
             _ = &mut deadline, if config.duration.is_some() => break,
             _ = &mut spawner => {
                 spawner_done = true;
@@ -94,7 +106,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         }
     }
     let rss_loaded = process::memory().map(|m| m.rss_kib);
-    let duration = started.elapsed();
+    let duration = window_start.unwrap_or(started).elapsed();
     let _ = stop_tx.send(true);
     let stopping = Instant::now();
     if !spawner_done

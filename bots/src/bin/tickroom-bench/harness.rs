@@ -1,0 +1,518 @@
+//! The load harness behind `tickroom-bench`: starts the release server as a
+//! child process, sweeps load levels with the bot swarm, and for each level
+//! records what the server saw (from its own `/metrics` and `/proc`) and what
+//! the players felt (from the bots), over a steady-state window after ramp-up
+//! and warm-up. It stops at the first level past capacity and writes a table,
+//! JSON and an SVG plot.
+//!
+//! **Capacity** is the largest level at which, in the window: tick duration
+//! p99 < 10% of the tick period, tick start lateness p99 < 2 ms, missed ticks
+//! < 0.1% of ticks, and input-to-acknowledgement p99 < 60 ms (normal bots).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use tickroom_bots::{Mix, Placement, Report, SwarmConfig, process};
+
+use crate::{
+    prom::{Scrape, WindowHistogram},
+    svg,
+};
+
+/// Tick period of the server under test (it runs its default 20 Hz).
+const TICK_PERIOD_MS: f64 = 50.0;
+/// Capacity limits (see the module docs).
+pub const LIMIT_TICK_P99_MS: f64 = TICK_PERIOD_MS * 0.10;
+/// Tick start lateness p99 limit.
+pub const LIMIT_LATENESS_P99_MS: f64 = 2.0;
+/// Missed-tick share limit.
+pub const LIMIT_MISSED: f64 = 0.001;
+/// Input-to-ack p99 limit.
+pub const LIMIT_ACK_P99_MS: f64 = 60.0;
+
+/// What to sweep and how.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Rooms per level, in order.
+    pub levels: Vec<usize>,
+    /// Players per room.
+    pub per_room: usize,
+    /// Inputs per second per bot.
+    pub input_hz: u32,
+    /// Behaviour mix of the bots.
+    pub mix: Mix,
+    /// Connections per second while ramping.
+    pub ramp_per_sec: f64,
+    /// Time after the ramp before measuring.
+    pub warmup: Duration,
+    /// Length of the measured window.
+    pub window: Duration,
+    /// The `tickroom` binary to start.
+    pub server_bin: PathBuf,
+    /// Extra flags for the server.
+    pub server_args: Vec<String>,
+    /// `taskset -c` list for the server (None: not pinned).
+    pub server_cpus: Option<String>,
+    /// Tick workers for the server.
+    pub server_workers: usize,
+    /// Where JSON, SVG and server logs go.
+    pub out_dir: PathBuf,
+    /// Measure every level even after one fails.
+    pub keep_going: bool,
+}
+
+/// The server's side of one level, over the window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServerFigures {
+    /// Tick duration p50, ms (interpolated within histogram buckets).
+    pub tick_p50_ms: Option<f64>,
+    /// Tick duration p99, ms.
+    pub tick_p99_ms: Option<f64>,
+    /// Upper bound of the slowest tick's bucket, ms.
+    pub tick_max_bound_ms: Option<f64>,
+    /// Tick start lateness p99, ms.
+    pub lateness_p99_ms: Option<f64>,
+    /// Room ticks run in the window.
+    pub ticks: f64,
+    /// Ticks longer than the period.
+    pub overrun: f64,
+    /// Ticks skipped after falling behind.
+    pub skipped: f64,
+    /// Frames dropped as stale.
+    pub frames_dropped_stale: f64,
+    /// Frames dropped because the connection was closing.
+    pub frames_dropped_closed: f64,
+    /// Inputs dropped because a room queue was full.
+    pub inputs_dropped: f64,
+    /// Bytes written per second.
+    pub bytes_out_per_s: f64,
+    /// CPU use of the server process (100 = one core).
+    pub cpu_percent: Option<f64>,
+    /// Server RSS with no player, MiB.
+    pub rss_idle_mib: Option<f64>,
+    /// Server RSS at the end of the window, MiB.
+    pub rss_loaded_mib: Option<f64>,
+    /// (loaded - idle) / players, KiB.
+    pub kib_per_player: Option<f64>,
+}
+
+/// One measured level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Level {
+    /// Rooms.
+    pub rooms: usize,
+    /// Players (bots).
+    pub players: usize,
+    /// Server figures.
+    pub server: ServerFigures,
+    /// Input-to-ack p50 / p99 / p99.9 of normal bots, ms.
+    pub ack_ms: [Option<f64>; 3],
+    /// Snapshot inter-arrival p99, ms.
+    pub interarrival_p99_ms: Option<f64>,
+    /// Share of ticks normal bots never saw.
+    pub missed_fraction: f64,
+    /// Bytes each player received per second.
+    pub bytes_per_player_s: f64,
+    /// Connect errors and disconnects during the level.
+    pub errors: u64,
+    /// CPU use of the bot process in the window (100 = one core).
+    pub bots_cpu_percent: Option<f64>,
+    /// Within the capacity definition?
+    pub within_capacity: bool,
+    /// Which limits it broke.
+    pub broken: Vec<String>,
+    /// The bots' full report.
+    pub bots: Report,
+}
+
+/// The whole sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Machine description (CPU model, cores, memory).
+    pub machine: String,
+    /// How server and bots were placed on cores.
+    pub pinning: String,
+    /// Measured levels in order.
+    pub levels: Vec<Level>,
+    /// Players at the largest level within capacity.
+    pub capacity_players: Option<usize>,
+}
+
+/// Errors of the harness (binary-level, so anyhow).
+pub type Result<T> = anyhow::Result<T>;
+
+/// Runs the sweep. Call from a tokio runtime; progress goes to stderr.
+pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
+    std::fs::create_dir_all(&config.out_dir)?;
+    let mut levels = Vec::new();
+    for &rooms in &config.levels {
+        let level = run_level(config, rooms).await?;
+        eprintln!("{}", row(&level));
+        let ok = level.within_capacity;
+        levels.push(level);
+        if !ok && !config.keep_going {
+            eprintln!("level over capacity: stopping the sweep");
+            break;
+        }
+    }
+    let capacity_players = levels
+        .iter()
+        .filter(|l| l.within_capacity)
+        .map(|l| l.players)
+        .max();
+    Ok(BenchReport {
+        machine: machine(),
+        pinning: match &config.server_cpus {
+            Some(c) => format!("server on CPU {c}, bots on the others (taskset)"),
+            None => "not pinned".into(),
+        },
+        levels,
+        capacity_players,
+    })
+}
+
+async fn run_level(config: &BenchConfig, rooms: usize) -> Result<Level> {
+    let players = rooms * config.per_room;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let log = config.out_dir.join(format!("server-{rooms}-rooms.log"));
+    let mut server = ServerProcess::start(config, addr, &log)?;
+    let pid = server.pid();
+    wait_ready(addr).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_idle = process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0);
+
+    let ramp = Duration::from_secs_f64(players as f64 / config.ramp_per_sec);
+    let measure_after = ramp + config.warmup;
+    let swarm = SwarmConfig {
+        url: format!("http://{addr}"),
+        placement: Placement::Rooms {
+            rooms,
+            per_room: config.per_room,
+        },
+        ramp_per_sec: config.ramp_per_sec,
+        input_hz: config.input_hz,
+        mix: config.mix.clone(),
+        duration: Some(measure_after + config.window),
+        measure_after: Some(measure_after),
+        progress: false,
+        ..SwarmConfig::default()
+    };
+    let window = config.window;
+    let sampler = async move {
+        tokio::time::sleep(measure_after).await;
+        let t0 = Instant::now();
+        let m0 = scrape(addr).await;
+        let (s0, b0) = (process::cpu_times_of(pid), process::cpu_times());
+        tokio::time::sleep(window).await;
+        let m1 = scrape(addr).await;
+        let (s1, b1) = (process::cpu_times_of(pid), process::cpu_times());
+        let secs = t0.elapsed().as_secs_f64();
+        let rss = process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0);
+        let pct = |a: Option<process::CpuTimes>, b: Option<process::CpuTimes>| {
+            a.zip(b)
+                .map(|(a, b)| ((b.user_s + b.sys_s) - (a.user_s + a.sys_s)) / secs * 100.0)
+        };
+        (m0, m1, pct(s0, s1), pct(b0, b1), rss, secs)
+    };
+    eprintln!(
+        "level: {rooms} rooms × {} = {players} players (ramp {ramp:.1?}, warm-up {:?}, window {window:?})",
+        config.per_room, config.warmup
+    );
+    let (bots, (m0, m1, server_cpu, bots_cpu, rss_loaded, secs)) = tokio::join!(
+        tickroom_bots::run(swarm, std::future::pending::<()>()),
+        sampler
+    );
+    let bots = bots?;
+    server.stop();
+    let (m0, m1) = (m0?, m1?);
+
+    let tick = WindowHistogram::between(&m0, &m1, "tickroom_tick_duration_seconds");
+    let late = WindowHistogram::between(&m0, &m1, "tickroom_tick_lateness_seconds");
+    let ms = |v: Option<f64>| v.map(|s| s * 1e3);
+    let server = ServerFigures {
+        tick_p50_ms: ms(tick.quantile(0.50)),
+        tick_p99_ms: ms(tick.quantile(0.99)),
+        tick_max_bound_ms: ms(tick.max_bound()),
+        lateness_p99_ms: ms(late.quantile(0.99)),
+        ticks: m1.delta(&m0, "tickroom_ticks_total"),
+        overrun: m1.delta(&m0, "tickroom_ticks_overrun_total"),
+        skipped: m1.delta(&m0, "tickroom_ticks_skipped_total"),
+        frames_dropped_stale: m1.delta(&m0, "tickroom_frames_dropped_total{reason=\"stale\"}"),
+        frames_dropped_closed: m1.delta(&m0, "tickroom_frames_dropped_total{reason=\"closed\"}"),
+        inputs_dropped: m1.delta(&m0, "tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
+        bytes_out_per_s: m1.delta(&m0, "tickroom_bytes_sent_total") / secs,
+        cpu_percent: server_cpu,
+        rss_idle_mib: rss_idle,
+        rss_loaded_mib: rss_loaded,
+        kib_per_player: rss_idle
+            .zip(rss_loaded)
+            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+    };
+    let normal = &bots.normal;
+    let ack = normal.ack_latency_ms;
+    let ack_ms = [ack.map(|s| s.p50), ack.map(|s| s.p99), ack.map(|s| s.p999)];
+    let window_secs = bots.duration_s.max(1e-3);
+    let bytes_per_player_s =
+        normal.counts.bytes_received as f64 / window_secs / normal.bots.max(1) as f64;
+    let errors = bots.all.counts.connect_errors + bots.all.counts.disconnects;
+
+    let mut broken = Vec::new();
+    let over = |v: Option<f64>, limit: f64| v.is_none_or(|v| v >= limit);
+    if over(server.tick_p99_ms, LIMIT_TICK_P99_MS) {
+        broken.push(format!("tick p99 ≥ {LIMIT_TICK_P99_MS} ms"));
+    }
+    if over(server.lateness_p99_ms, LIMIT_LATENESS_P99_MS) {
+        broken.push(format!("lateness p99 ≥ {LIMIT_LATENESS_P99_MS} ms"));
+    }
+    if normal.missed_tick_fraction >= LIMIT_MISSED {
+        broken.push(format!("missed ticks ≥ {}%", LIMIT_MISSED * 100.0));
+    }
+    if over(ack_ms[1], LIMIT_ACK_P99_MS) {
+        broken.push(format!("input-to-ack p99 ≥ {LIMIT_ACK_P99_MS} ms"));
+    }
+    if bots.all.counts.connect_errors > 0 {
+        broken.push("connect errors".into());
+    }
+    Ok(Level {
+        rooms,
+        players,
+        ack_ms,
+        interarrival_p99_ms: normal.interarrival_ms.map(|s| s.p99),
+        missed_fraction: normal.missed_tick_fraction,
+        bytes_per_player_s,
+        errors,
+        bots_cpu_percent: bots_cpu,
+        within_capacity: broken.is_empty(),
+        broken,
+        server,
+        bots,
+    })
+}
+
+/// The child server process; stopped with SIGTERM (then SIGKILL) on drop.
+struct ServerProcess {
+    child: Option<Child>,
+}
+
+impl ServerProcess {
+    fn start(config: &BenchConfig, addr: SocketAddr, log: &Path) -> Result<ServerProcess> {
+        let log = std::fs::File::create(log)?;
+        let mut cmd = match &config.server_cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpus).arg(&config.server_bin);
+                c
+            }
+            None => Command::new(&config.server_bin),
+        };
+        cmd.arg("--bind")
+            .arg(addr.to_string())
+            .arg("--workers")
+            .arg(config.server_workers.to_string())
+            .arg("--room-capacity")
+            .arg(config.per_room.to_string())
+            .args(&config.server_args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {}: {e}", config.server_bin.display()))?;
+        Ok(ServerProcess { child: Some(child) })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_ready(addr: SocketAddr) -> Result<()> {
+    for _ in 0..200 {
+        if let Ok((200, _)) = http_get(addr, "/healthz").await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    anyhow::bail!("server at {addr} did not become healthy")
+}
+
+async fn scrape(addr: SocketAddr) -> Result<Scrape> {
+    let (status, body) = http_get(addr, "/metrics").await?;
+    anyhow::ensure!(status == 200, "/metrics answered {status}");
+    Ok(Scrape::parse(&body))
+}
+
+/// A minimal HTTP/1.1 GET (the harness needs nothing more; no client crate).
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf)).await??;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no HTTP status line"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A description of this machine, from `/proc`.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    // Count processors from /proc (the harness itself may be pinned to fewer).
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    format!("{model}, {cores} cores, {mem_gib:.0} GiB")
+}
+
+fn f(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// The table header (Markdown).
+pub fn header() -> String {
+    "| rooms | players | tick p50 ms | tick p99 ms | late p99 ms | overrun | missed % | ack p50 ms | ack p99 ms | ack p99.9 ms | KB/s/player | server CPU % | bots CPU % | server RSS MiB | KiB/player | within capacity |\n\
+     |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        .to_owned()
+}
+
+/// One table row (Markdown).
+pub fn row(l: &Level) -> String {
+    let s = &l.server;
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+        l.rooms,
+        l.players,
+        f(s.tick_p50_ms, 3),
+        f(s.tick_p99_ms, 3),
+        f(s.lateness_p99_ms, 2),
+        s.overrun,
+        l.missed_fraction * 100.0,
+        f(l.ack_ms[0], 1),
+        f(l.ack_ms[1], 1),
+        f(l.ack_ms[2], 1),
+        l.bytes_per_player_s / 1000.0,
+        f(s.cpu_percent, 0),
+        f(l.bots_cpu_percent, 0),
+        f(s.rss_loaded_mib, 1),
+        f(s.kib_per_player, 1),
+        if l.within_capacity {
+            "yes".to_owned()
+        } else {
+            format!("no: {}", l.broken.join(", "))
+        },
+    )
+}
+
+/// The plot of a sweep: latency, tick cost and CPU against players.
+pub fn plot(report: &BenchReport) -> String {
+    let pts = |g: &dyn Fn(&Level) -> Option<f64>| -> Vec<(f64, f64)> {
+        report
+            .levels
+            .iter()
+            .filter_map(|l| Some((l.players as f64, g(l)?)))
+            .collect()
+    };
+    let series = |name: &str, color: &'static str, g: &dyn Fn(&Level) -> Option<f64>| svg::Series {
+        name: name.into(),
+        color,
+        points: pts(g),
+    };
+    svg::render(
+        &format!("tickroom load sweep — {}", report.machine),
+        "players (bots, 50 per room, inputs at 30 Hz)",
+        &[
+            svg::Panel {
+                title: "input-to-acknowledgement latency (bots)".into(),
+                y_label: "ms".into(),
+                limit: Some((LIMIT_ACK_P99_MS, "p99 limit".into())),
+                series: vec![
+                    series("p50", "#1f77b4", &|l| l.ack_ms[0]),
+                    series("p99", "#d62728", &|l| l.ack_ms[1]),
+                ],
+            },
+            svg::Panel {
+                title: "room tick duration (server /metrics)".into(),
+                y_label: "ms".into(),
+                limit: Some((LIMIT_TICK_P99_MS, "p99 limit".into())),
+                series: vec![
+                    series("p50", "#2ca02c", &|l| l.server.tick_p50_ms),
+                    series("p99", "#ff7f0e", &|l| l.server.tick_p99_ms),
+                ],
+            },
+            svg::Panel {
+                title: "CPU (100% = one core)".into(),
+                y_label: "%".into(),
+                limit: None,
+                series: vec![
+                    series("server", "#9467bd", &|l| l.server.cpu_percent),
+                    series("bots", "#8c564b", &|l| l.bots_cpu_percent),
+                ],
+            },
+        ],
+    )
+}

@@ -1,0 +1,162 @@
+//! `tickroom-bench`: the load harness. Builds and starts the release server,
+//! sweeps load levels with the bot swarm (server and bots pinned to different
+//! cores), prints a table, and writes JSON and an SVG plot under
+//! `target/bench/`. See `harness.rs` for what is measured.
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use tickroom_bots::{Mix, duration::parse_duration};
+
+mod harness;
+mod prom;
+mod svg;
+
+use harness as bench;
+
+/// Sweep load levels against a freshly started release server and find its capacity.
+#[derive(Debug, Parser)]
+#[command(name = "tickroom-bench", version, about)]
+struct Args {
+    /// Rooms per level, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,25,50,100,150,200")]
+    levels: Vec<usize>,
+    /// Players per room.
+    #[arg(long, default_value_t = 50)]
+    per_room: usize,
+    /// Inputs per second per bot.
+    #[arg(long, default_value_t = 30)]
+    input_hz: u32,
+    /// Bot behaviour mix.
+    #[arg(long, default_value = "wander=90,chase=10")]
+    mix: Mix,
+    /// New connections per second while ramping.
+    #[arg(long, default_value_t = 1000.0)]
+    ramp: f64,
+    /// Settling time after the ramp, before measuring.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Measured window per level.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    window: Duration,
+    /// The `tickroom` binary [default: built with cargo next to this binary].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Extra server flag (repeatable), e.g. --server-arg=--ws-read-buffer=2048.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+    /// CPUs for the server (taskset list).
+    #[arg(long, default_value = "0")]
+    server_cpus: String,
+    /// CPUs for the bots (taskset list).
+    #[arg(long, default_value = "1")]
+    bot_cpus: String,
+    /// Do not pin server and bots to CPUs.
+    #[arg(long)]
+    no_pin: bool,
+    /// Server tick workers.
+    #[arg(long, default_value_t = 1)]
+    server_workers: usize,
+    /// Output directory.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Measure every level even after one is over capacity.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if !args.no_pin {
+        // Before the runtime exists, so every thread it starts inherits the mask.
+        let status = Command::new("taskset")
+            .args(["-a", "-cp", &args.bot_cpus, &std::process::id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("running taskset (util-linux) to pin the bots; use --no-pin without it")?;
+        if !status.success() {
+            bail!("taskset could not pin the bots to CPUs {}", args.bot_cpus);
+        }
+    }
+    let server_bin = match args.server_bin.clone() {
+        Some(p) => p,
+        None => build_server()?,
+    };
+    let config = bench::BenchConfig {
+        levels: args.levels.clone(),
+        per_room: args.per_room,
+        input_hz: args.input_hz,
+        mix: args.mix.clone(),
+        ramp_per_sec: args.ramp,
+        warmup: args.warmup,
+        window: args.window,
+        server_bin,
+        server_args: args.server_arg.clone(),
+        server_cpus: (!args.no_pin).then(|| args.server_cpus.clone()),
+        server_workers: args.server_workers,
+        out_dir: args.out.clone(),
+        keep_going: args.keep_going,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!("{}", bench::header());
+    let report = runtime.block_on(bench::run(&config))?;
+
+    println!(
+        "\nmachine: {}\npinning: {}\n",
+        report.machine, report.pinning
+    );
+    println!("{}", bench::header());
+    for level in &report.levels {
+        println!("{}", bench::row(level));
+    }
+    match report.capacity_players {
+        Some(n) => println!("\ncapacity: {n} players (largest level within all limits)"),
+        None => println!("\ncapacity: no level was within all limits"),
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let json = args.out.join("latest.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
+    let svg = args.out.join("sweep.svg");
+    std::fs::write(&svg, bench::plot(&report))?;
+    println!("wrote {} and {}", json.display(), svg.display());
+    Ok(())
+}
+
+/// Builds the release server with cargo and returns its path (next to this binary).
+fn build_server() -> anyhow::Result<PathBuf> {
+    let here = std::env::current_exe()?;
+    let dir = here.parent().context("binary has no directory")?;
+    let bin = dir.join("tickroom");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        eprintln!("building the release server…");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "tickroom-server",
+                "--bin",
+                "tickroom",
+            ])
+            .status()?;
+        if !status.success() {
+            bail!("cargo build of the server failed");
+        }
+    }
+    if !bin.exists() {
+        bail!(
+            "no server binary at {}; build it with `cargo build --release -p tickroom-server` or pass --server-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
