@@ -19,3 +19,9 @@ mod lifecycle;
 
 /// The bot swarm against a real server.
 mod bots;
+
+/// The browser client's node tests (codec vectors, movement port, netcode).
+mod js;
+
+/// The demo client over HTTP, and headless Chromium playing it.
+mod browser;

@@ -2,7 +2,7 @@
 //! environment variables by clap, with documented defaults and a `validate()`
 //! that rejects nonsense before anything starts.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -77,6 +77,11 @@ pub struct Config {
     /// Per-connection cap on buffered outgoing bytes before a write fails.
     #[arg(long, env = "TICKROOM_WS_MAX_WRITE_BUFFER", default_value_t = 256 * 1024)]
     pub ws_max_write_buffer: usize,
+
+    /// Serve the browser demo client from this directory instead of the copy built into
+    /// the binary (for editing `assets/` without rebuilding); unset serves the built-in copy.
+    #[arg(long, env = "TICKROOM_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -105,6 +110,7 @@ impl Config {
             ws_read_buffer: 4096,
             tcp_send_buffer: None,
             ws_max_write_buffer: 256 * 1024,
+            assets_dir: None,
         }
     }
 
@@ -150,6 +156,14 @@ impl Config {
         if self.ws_max_write_buffer < 4096 {
             return bad("--ws-max-write-buffer must be at least 4096 bytes");
         }
+        if let Some(dir) = &self.assets_dir
+            && !dir.is_dir()
+        {
+            return Err(Error::Config(format!(
+                "--assets-dir {} is not a directory",
+                dir.display()
+            )));
+        }
         Ok(())
     }
 
@@ -188,11 +202,14 @@ mod tests {
     #[test]
     fn nonsense_is_rejected_with_the_flag_named() {
         type Breaker = fn(&mut Config);
-        let cases: [(&str, Breaker); 4] = [
+        let cases: [(&str, Breaker); 5] = [
             ("--tick-rate", |c| c.tick_rate = 0),
             ("--room-capacity", |c| c.room_capacity = 0),
             ("--drain-secs", |c| c.drain_secs = f64::NAN),
             ("--msg-burst", |c| c.msg_burst = 0.0),
+            ("--assets-dir", |c| {
+                c.assets_dir = Some(PathBuf::from("/nonexistent/tickroom-assets"));
+            }),
         ];
         for (flag, break_it) in cases {
             let mut c = Config::default();

@@ -1,5 +1,6 @@
 //! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`,
-//! Prometheus metrics at `/metrics`, a health check, and the landing page.
+//! Prometheus metrics at `/metrics`, a health check, and the browser demo
+//! client at `/` (every other GET path falls through to [`crate::assets`]).
 //!
 //! The upgrade is done here by hand (hyper's `upgrade::on` plus the RFC 6455
 //! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
@@ -22,7 +23,7 @@ use tokio_tungstenite::{
     tungstenite::{handshake::derive_accept_key, protocol::Role},
 };
 
-use crate::{conn, registry::valid_room_id, server::Shared};
+use crate::{assets, conn, registry::valid_room_id, server::Shared};
 
 /// The room a client joins when the URL names none.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -33,7 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/ws", get(ws_upgrade))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route("/", get(index))
+        .fallback(assets::serve)
         .with_state(shared)
 }
 
@@ -44,7 +45,11 @@ struct ApiError {
     message: String,
 }
 
-fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+pub(crate) fn error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
     (
         status,
         Json(ApiError {
@@ -173,12 +178,4 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     } else {
         (StatusCode::OK, "ok\n").into_response()
     }
-}
-
-async fn index() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "tickroom game server\n\nWebSocket: /ws?room=<id>&name=<name>\nMetrics:   /metrics\nHealth:    /healthz\n",
-    )
-        .into_response()
 }

@@ -14,6 +14,7 @@
 //! runtime; the tick never waits on a socket ([`mailbox`]). See [`room`] for
 //! the order of work in one tick and [`conn`] for how bad input is answered.
 
+pub mod assets;
 pub mod config;
 pub mod conn;
 mod error;

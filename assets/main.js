@@ -1,0 +1,425 @@
+// The demo client's entry point: wires the join menu, keyboard and pointer
+// steering, the network session (net.js), prediction and interpolation
+// (netcode.js) and the renderer (render.js) together, runs the
+// requestAnimationFrame loop, and keeps the HUD, scoreboard and connection
+// banner up to date. Exposes `window.__tickroom` (a read-only summary of the
+// game state) for the browser test in tests/browser/demo.mjs.
+
+import { posFromWire, steerFromWire, steerToWire, truncateName, validRoomId, velFromWire } from './protocol.js';
+import { kinematics } from './sim.js';
+import { Interpolator, Predictor, RateMeter, ServerClock } from './netcode.js';
+import { Session, wsUrl } from './net.js';
+import { Renderer, decorativePellets, playerColor } from './render.js';
+
+const QUICK_ROOM = 'lobby';
+const $ = (id) => document.getElementById(id);
+const ui = {
+  canvas: $('arena'),
+  menu: $('menu'),
+  form: $('join-form'),
+  name: $('name'),
+  room: $('room'),
+  menuError: $('menu-error'),
+  quick: $('quick'),
+  hud: $('hud'),
+  conn: $('conn'),
+  connText: $('conn-text'),
+  hudRoom: $('hud-room'),
+  hudPing: $('hud-ping'),
+  hudTick: $('hud-tick'),
+  hudRate: $('hud-rate'),
+  hudPlayers: $('hud-players'),
+  leave: $('leave'),
+  scoreboard: $('scoreboard'),
+  scores: $('scores'),
+  banner: $('banner'),
+  bannerText: $('banner-text'),
+  bannerRetry: $('banner-retry'),
+  bannerMenu: $('banner-menu'),
+  help: $('help'),
+};
+
+const renderer = new Renderer(ui.canvas);
+const menuPellets = decorativePellets(1600, 1000);
+let session = null;
+let game = null;
+let playersSeen = new Set();
+
+// ---- input: keyboard and pointer ----
+
+const keys = new Set();
+const KEY_DIRS = {
+  KeyW: [0, -1], ArrowUp: [0, -1],
+  KeyS: [0, 1], ArrowDown: [0, 1],
+  KeyA: [-1, 0], ArrowLeft: [-1, 0],
+  KeyD: [1, 0], ArrowRight: [1, 0],
+};
+const pointer = { active: false, id: null, clientX: 0, clientY: 0 };
+
+function typingInForm(ev) {
+  return ev.target instanceof HTMLInputElement;
+}
+
+addEventListener('keydown', (ev) => {
+  if (ev.code in KEY_DIRS && !typingInForm(ev)) {
+    keys.add(ev.code);
+    ev.preventDefault();
+  } else if (ev.code === 'Escape' && session && !ui.menu.classList.contains('shown')) {
+    leaveToMenu();
+  }
+});
+addEventListener('keyup', (ev) => keys.delete(ev.code));
+addEventListener('blur', () => {
+  keys.clear();
+  pointer.active = false;
+});
+
+ui.canvas.addEventListener('pointerdown', (ev) => {
+  pointer.active = true;
+  pointer.id = ev.pointerId;
+  pointer.clientX = ev.clientX;
+  pointer.clientY = ev.clientY;
+  ui.canvas.setPointerCapture(ev.pointerId);
+  ev.preventDefault();
+});
+ui.canvas.addEventListener('pointermove', (ev) => {
+  if (ev.pointerId !== pointer.id) return;
+  pointer.clientX = ev.clientX;
+  pointer.clientY = ev.clientY;
+});
+for (const type of ['pointerup', 'pointercancel', 'lostpointercapture']) {
+  ui.canvas.addEventListener(type, (ev) => {
+    if (ev.pointerId === pointer.id) pointer.active = false;
+  });
+}
+ui.canvas.addEventListener('contextmenu', (ev) => ev.preventDefault());
+
+/** The steering direction right now, as the wire's [i8, i8]. */
+function currentSteer() {
+  let x = 0;
+  let y = 0;
+  for (const code of keys) {
+    const d = KEY_DIRS[code];
+    x += d[0];
+    y += d[1];
+  }
+  if (x !== 0 || y !== 0) return steerToWire(Math.sign(x), Math.sign(y));
+  if (pointer.active && game?.predictor.state) {
+    const target = renderer.toWorld(pointer.clientX, pointer.clientY);
+    const own = game.predictor.renderPos(performance.now()) ?? game.predictor.state;
+    const dx = target.x - own.x;
+    const dy = target.y - own.y;
+    const dist = Math.hypot(dx, dy);
+    if (dist < 4) return [0, 0];
+    // Full deflection beyond ~3 radii, gentler when the pointer is close.
+    const strength = Math.min(1, dist / (game.arena.player_radius * 3));
+    return steerToWire((dx / dist) * strength, (dy / dist) * strength);
+  }
+  return [0, 0];
+}
+
+// ---- the menu ----
+
+function showMenu(error = '') {
+  ui.menu.classList.add('shown');
+  ui.menuError.textContent = error;
+  ui.hud.hidden = true;
+  ui.scoreboard.hidden = true;
+  ui.help.hidden = true;
+  ui.banner.hidden = true;
+  (ui.name.value ? ui.room : ui.name).focus();
+}
+
+function hideMenu() {
+  ui.menu.classList.remove('shown');
+  ui.hud.hidden = false;
+  ui.scoreboard.hidden = false;
+  ui.help.hidden = false;
+  ui.canvas.focus();
+}
+
+const params = new URLSearchParams(location.search);
+ui.name.value = params.get('name') ?? localStorage.getItem('tickroom.name') ?? '';
+ui.room.value = params.get('room') ?? '';
+
+ui.form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const room = ui.room.value.trim() || QUICK_ROOM;
+  if (!validRoomId(room)) {
+    ui.menuError.textContent = 'Room ids are 1–64 letters, digits, "-", "_" or ".".';
+    return;
+  }
+  join(room);
+});
+ui.quick.addEventListener('click', () => join(QUICK_ROOM));
+ui.leave.addEventListener('click', () => leaveToMenu());
+ui.bannerRetry.addEventListener('click', () => session?.retryNow());
+ui.bannerMenu.addEventListener('click', () => leaveToMenu());
+
+function join(room) {
+  const name = truncateName(ui.name.value.trim());
+  ui.name.value = name;
+  localStorage.setItem('tickroom.name', name);
+  if (session) session.leave();
+  const url = new URL(location.href);
+  url.searchParams.set('room', room);
+  history.replaceState(null, '', url);
+  playersSeen = new Set();
+  game = null;
+  hideMenu();
+  ui.hudRoom.textContent = room;
+  session = new Session({
+    url: wsUrl(location, room),
+    name,
+    room,
+    steer: currentSteer,
+    onState: onSessionState,
+    onWelcome,
+    onSnapshot,
+    onServerError: (m) => console.warn(`tickroom: server error ${m.code}: ${m.message}`),
+    onInput: (seq, steer) => {
+      const [sx, sy] = steerFromWire(steer);
+      game?.predictor.hold(seq, sx, sy, performance.now());
+    },
+  }).start();
+}
+
+function leaveToMenu(error = '') {
+  session?.leave();
+  session = null;
+  game = null;
+  showMenu(error);
+}
+
+// ---- network events ----
+
+function onWelcome(msg) {
+  const dtMs = 1000 / msg.tick_rate_hz;
+  const kin = kinematics(msg.arena, msg.tick_rate_hz);
+  const interp = new Interpolator();
+  interp.dtSec = 1 / msg.tick_rate_hz;
+  const names = game?.names ?? new Map();
+  game = {
+    room: msg.room,
+    ownId: msg.player_id,
+    arena: msg.arena,
+    tickRate: msg.tick_rate_hz,
+    dtMs,
+    predictor: new Predictor(kin),
+    interp,
+    clock: new ServerClock(dtMs),
+    rate: new RateMeter(),
+    names,
+    scores: new Map(),
+    pellets: new Map(),
+    tick: msg.tick,
+    snapshots: 0,
+  };
+  renderer.setArena(msg.arena.width, msg.arena.height);
+}
+
+function onSnapshot(msg, now) {
+  if (!game) return;
+  game.snapshots++;
+  game.tick = msg.tick;
+  game.rate.mark(now);
+  game.clock.observe(msg.tick, now);
+  const players = new Map();
+  game.scores.clear();
+  for (const p of msg.players) {
+    const state = { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) };
+    players.set(p.id, state);
+    game.scores.set(p.id, p.score);
+    playersSeen.add(p.id);
+    if (p.id === game.ownId) game.predictor.reconcile(state, msg.tick, p.last_input_seq, now);
+  }
+  game.interp.push(msg.tick, players);
+  if (msg.pellets) {
+    const next = new Map();
+    for (const pel of msg.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
+    const t = performance.now();
+    for (const [id, old] of game.pellets) {
+      const now2 = next.get(id);
+      if (!now2 || now2.x !== old.x || now2.y !== old.y) renderer.pop(old.x, old.y, t);
+    }
+    game.pellets = next;
+  }
+  if (msg.roster) {
+    game.names = new Map(msg.roster.map((p) => [p.id, p.name]));
+  }
+}
+
+function onSessionState(s) {
+  if (s.state === 'closed' && s.closeInfo?.roomFull) {
+    const room = s.room;
+    session = null;
+    game = null;
+    showMenu(`Room "${room}" is full (1013) — pick another room or Quick play.`);
+    ui.room.value = room === QUICK_ROOM ? '' : room;
+    ui.room.select();
+  }
+  updateBanner(performance.now());
+  updateHud(performance.now(), true);
+}
+
+// ---- HUD, scoreboard, banner ----
+
+const STATE_TEXT = {
+  connecting: 'connecting…',
+  joining: 'joining…',
+  connected: 'connected',
+  reconnecting: 'reconnecting',
+  closed: 'disconnected',
+  left: 'left',
+};
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+let lastHud = 0;
+function updateHud(now, force = false) {
+  if (!force && now - lastHud < 200) return;
+  lastHud = now;
+  if (!session) return;
+  ui.conn.dataset.state = session.state;
+  setText(ui.connText, STATE_TEXT[session.state] ?? session.state);
+  setText(ui.hudPing, session.rtt === null ? '–' : `${Math.round(session.rtt)} ms`);
+  setText(ui.hudTick, game ? String(game.tick) : '–');
+  setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s` : '–');
+  setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
+  updateScoreboard();
+}
+
+function updateScoreboard() {
+  if (!game) {
+    ui.scores.replaceChildren();
+    return;
+  }
+  const rows = [...game.scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const top = rows.slice(0, 10);
+  if (!top.some(([id]) => id === game.ownId)) {
+    const own = rows.find(([id]) => id === game.ownId);
+    if (own) top.push(own);
+  }
+  const key = top.map(([id, score]) => `${id}:${score}:${game.names.get(id) ?? ''}`).join('|');
+  if (ui.scores.dataset.key === key) return;
+  ui.scores.dataset.key = key;
+  ui.scores.replaceChildren(
+    ...top.map(([id, score]) => {
+      const li = document.createElement('li');
+      if (id === game.ownId) li.className = 'own';
+      const sw = document.createElement('span');
+      sw.className = 'swatch';
+      sw.style.background = playerColor(id);
+      const nm = document.createElement('span');
+      nm.className = 'who';
+      nm.textContent = game.names.get(id) || `player-${id}`;
+      const sc = document.createElement('span');
+      sc.className = 'score';
+      sc.textContent = String(score);
+      li.append(sw, nm, sc);
+      return li;
+    }),
+  );
+}
+
+function updateBanner(now) {
+  const s = session;
+  if (!s || (s.state !== 'reconnecting' && s.state !== 'closed')) {
+    ui.banner.hidden = true;
+    return;
+  }
+  ui.banner.hidden = false;
+  ui.banner.dataset.state = s.state;
+  const info = s.closeInfo;
+  if (s.state === 'reconnecting') {
+    const wait = Math.max(0, (s.retryAt ?? now) - now) / 1000;
+    setText(ui.bannerText, `${info?.message ?? 'Connection lost'} — reconnecting in ${wait.toFixed(1)} s (attempt ${s.attempt})`);
+    setText(ui.bannerRetry, 'Retry now');
+  } else {
+    setText(ui.bannerText, `${info?.message ?? 'Disconnected'} (code ${info?.code ?? '?'})`);
+    setText(ui.bannerRetry, 'Rejoin');
+  }
+}
+
+// ---- the frame loop ----
+
+let lastFrame = performance.now();
+
+function frame() {
+  const now = performance.now();
+  const elapsed = Math.min(now - lastFrame, 1000);
+  lastFrame = now;
+  const menuShown = ui.menu.classList.contains('shown');
+  const offline = session && session.state !== 'connected';
+  const view = {
+    now,
+    pellets: menuShown && !game ? menuPellets : [],
+    pelletRadius: 6,
+    playerRadius: 18,
+    players: [],
+    dim: menuShown ? 0.55 : offline ? 0.3 : 0,
+  };
+  if (game) {
+    const pred = game.predictor;
+    pred.advance(now);
+    pred.decay(elapsed);
+    view.pelletRadius = game.arena.pellet_radius;
+    view.playerRadius = game.arena.player_radius;
+    view.pellets = game.pellets.values();
+    const others = game.interp.sample(game.clock.renderTick(now));
+    for (const [id, p] of others) {
+      if (id === game.ownId) continue;
+      view.players.push({ id, x: p.x, y: p.y, name: game.names.get(id), own: false });
+    }
+    const own = pred.renderPos(now);
+    if (own && game.scores.has(game.ownId)) {
+      view.players.push({ id: game.ownId, x: own.x, y: own.y, name: game.names.get(game.ownId), own: true });
+    }
+  }
+  renderer.draw(view);
+  updateHud(now);
+  if (session?.state === 'reconnecting') updateBanner(now);
+  requestAnimationFrame(frame);
+}
+
+addEventListener('resize', () => renderer.resize());
+matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener?.('change', () => renderer.resize());
+
+// ---- state for tests and the curious ----
+
+Object.defineProperty(window, '__tickroom', {
+  get() {
+    const pred = game?.predictor;
+    const round = (p) => (p ? { x: p.x, y: p.y } : null);
+    return {
+      state: session?.state ?? 'menu',
+      room: session?.room ?? null,
+      ownId: game?.ownId ?? null,
+      tick: game?.tick ?? null,
+      snapshots: game?.snapshots ?? 0,
+      snapshotRate: game ? game.rate.rate(performance.now()) : 0,
+      rtt: session?.rtt ?? null,
+      predicted: round(pred?.state),
+      server: round(pred?.server),
+      correction: pred ? { x: pred.error.x, y: pred.error.y } : null,
+      corrections: pred?.corrections ?? 0,
+      snaps: pred?.snaps ?? 0,
+      arena: game ? { width: game.arena.width, height: game.arena.height } : null,
+      playersSeen: [...playersSeen],
+      players: game ? [...game.scores.keys()] : [],
+      names: game ? Object.fromEntries(game.names) : {},
+      pellets: game ? game.pellets.size : 0,
+      seq: session?.seq ?? 0,
+      reconnects: session?.reconnects ?? 0,
+      close: session?.closeInfo ?? null,
+      menuShown: ui.menu.classList.contains('shown'),
+      menuError: ui.menuError.textContent,
+      canvas: { width: ui.canvas.width, height: ui.canvas.height, cssWidth: ui.canvas.clientWidth, cssHeight: ui.canvas.clientHeight, dpr: devicePixelRatio },
+    };
+  },
+});
+
+showMenu();
+requestAnimationFrame(frame);

@@ -1,0 +1,491 @@
+// tickroom's wire protocol in JavaScript: the browser client's mirror of
+// crates/protocol (messages.rs, codec.rs, quant.rs). It exists so the demo
+// client needs no build step; it is kept honest by cross-language test vectors
+// (assets/test/vectors.json, written by crates/protocol/tests/vectors.rs and
+// checked by assets/test/protocol.test.mjs).
+//
+// Encoding: bincode 2 "standard" configuration — little-endian; integers other
+// than u8/i8 as varints (below 251: one byte; else a marker 251/252/253 then a
+// u16/u32/u64); signed integers zig-zag encoded first; u8/i8 and Option tags as
+// one raw byte; enums as a varint variant index; Vec/String as a varint length
+// then the items (UTF-8 bytes for strings); fixed arrays and structs as their
+// fields in order; f32 as 4 little-endian bytes.
+//
+// Messages are plain objects with the Rust field names, e.g.
+// { type: 'Input', seq, ack_tick, steer: [x, y] }; an absent Option is null.
+
+/** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
+export const PROTOCOL_VERSION = 1;
+/** Longest player name, in bytes of UTF-8. */
+export const MAX_NAME_BYTES = 24;
+/** Longest encoded client message the server accepts. */
+export const MAX_CLIENT_MESSAGE_BYTES = 128;
+/** Longest encoded server message a client accepts. */
+export const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;
+/** Quantization steps per world unit for positions and velocities (quant.rs). */
+export const QUANT_SCALE = 8;
+
+const CLIENT_VARIANTS = ['Join', 'Input', 'Ping', 'Leave'];
+const SERVER_VARIANTS = ['Welcome', 'Snapshot', 'Pong', 'Error'];
+
+/** Thrown for bytes that are not a valid message (the Rust codec's Error). */
+export class ProtocolError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** Reads bincode values from a byte array; every read is bounds-checked. */
+class Reader {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = 0;
+  }
+
+  need(n) {
+    if (this.pos + n > this.bytes.length) {
+      throw new ProtocolError(`unexpected end of message at byte ${this.pos}`);
+    }
+  }
+
+  u8() {
+    this.need(1);
+    return this.bytes[this.pos++];
+  }
+
+  i8() {
+    this.need(1);
+    return this.view.getInt8(this.pos++);
+  }
+
+  f32() {
+    this.need(4);
+    const v = this.view.getFloat32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  // A varint of at most `bits` (16, 32 or 64). Values that fit a JS number
+  // exactly are returned as numbers; larger u64 values would lose precision and
+  // are refused (no field of this protocol needs them).
+  varuint(bits) {
+    const first = this.u8();
+    if (first < 251) return first;
+    let v;
+    if (first === 251) {
+      this.need(2);
+      v = this.view.getUint16(this.pos, true);
+      this.pos += 2;
+    } else if (first === 252 && bits >= 32) {
+      this.need(4);
+      v = this.view.getUint32(this.pos, true);
+      this.pos += 4;
+    } else if (first === 253 && bits >= 64) {
+      this.need(8);
+      const big = this.view.getBigUint64(this.pos, true);
+      this.pos += 8;
+      if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('integer too large');
+      v = Number(big);
+    } else {
+      throw new ProtocolError(`invalid varint marker ${first} for a u${bits}`);
+    }
+    return v;
+  }
+
+  u16() { return this.varuint(16); }
+  u32() { return this.varuint(32); }
+
+  i16() {
+    const z = this.varuint(16);
+    return (z >>> 1) ^ -(z & 1);
+  }
+
+  len() {
+    const n = this.varuint(64);
+    // Every item takes at least one byte, so a length beyond the remaining
+    // bytes is malformed: refuse it before allocating anything.
+    if (n > this.bytes.length - this.pos) throw new ProtocolError(`length ${n} exceeds the message`);
+    return n;
+  }
+
+  string() {
+    const n = this.len();
+    const slice = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    try {
+      return utf8Decoder.decode(slice);
+    } catch {
+      throw new ProtocolError('invalid UTF-8');
+    }
+  }
+
+  vec(item) {
+    const n = this.len();
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = item(this);
+    return out;
+  }
+
+  option(item) {
+    const tag = this.u8();
+    if (tag === 0) return null;
+    if (tag === 1) return item(this);
+    throw new ProtocolError(`invalid Option tag ${tag}`);
+  }
+
+  variant(names) {
+    const index = this.u32();
+    if (index >= names.length) throw new ProtocolError(`unknown variant ${index}`);
+    return names[index];
+  }
+
+  finish(msg) {
+    if (this.pos !== this.bytes.length) {
+      throw new ProtocolError(`${this.bytes.length - this.pos} trailing bytes after the message`);
+    }
+    return msg;
+  }
+}
+
+/** Writes bincode values into a growable byte array. */
+class Writer {
+  constructor() {
+    this.bytes = new Uint8Array(64);
+    this.view = new DataView(this.bytes.buffer);
+    this.pos = 0;
+  }
+
+  reserve(n) {
+    if (this.pos + n <= this.bytes.length) return;
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.pos + n));
+    bigger.set(this.bytes);
+    this.bytes = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+
+  u8(v) {
+    checkInt(v, 0, 0xff, 'u8');
+    this.reserve(1);
+    this.bytes[this.pos++] = v;
+  }
+
+  i8(v) {
+    checkInt(v, -128, 127, 'i8');
+    this.reserve(1);
+    this.view.setInt8(this.pos++, v);
+  }
+
+  f32(v) {
+    this.reserve(4);
+    this.view.setFloat32(this.pos, v, true);
+    this.pos += 4;
+  }
+
+  varuint(v, max, what) {
+    checkInt(v, 0, max, what);
+    if (v < 251) {
+      this.u8(v);
+    } else if (v <= 0xffff) {
+      this.reserve(3);
+      this.bytes[this.pos++] = 251;
+      this.view.setUint16(this.pos, v, true);
+      this.pos += 2;
+    } else if (v <= 0xffffffff) {
+      this.reserve(5);
+      this.bytes[this.pos++] = 252;
+      this.view.setUint32(this.pos, v, true);
+      this.pos += 4;
+    } else {
+      this.reserve(9);
+      this.bytes[this.pos++] = 253;
+      this.view.setBigUint64(this.pos, BigInt(v), true);
+      this.pos += 8;
+    }
+  }
+
+  u16(v) { this.varuint(v, 0xffff, 'u16'); }
+  u32(v) { this.varuint(v, 0xffffffff, 'u32'); }
+
+  i16(v) {
+    checkInt(v, -32768, 32767, 'i16');
+    this.varuint(v >= 0 ? v * 2 : -v * 2 - 1, 0xffff, 'i16');
+  }
+
+  len(n) { this.varuint(n, Number.MAX_SAFE_INTEGER, 'length'); }
+
+  string(s) {
+    const b = utf8Encoder.encode(s);
+    this.len(b.length);
+    this.reserve(b.length);
+    this.bytes.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  vec(items, item) {
+    this.len(items.length);
+    for (const x of items) item(this, x);
+  }
+
+  option(value, item) {
+    if (value === null || value === undefined) {
+      this.u8(0);
+    } else {
+      this.u8(1);
+      item(this, value);
+    }
+  }
+
+  variant(names, name) {
+    const index = names.indexOf(name);
+    if (index < 0) throw new RangeError(`unknown message type ${name}`);
+    this.u32(index);
+  }
+
+  finish() {
+    return this.bytes.slice(0, this.pos);
+  }
+}
+
+function checkInt(v, min, max, what) {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${what} out of range: ${v}`);
+  }
+}
+
+function toBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('expected an ArrayBuffer or a typed array');
+}
+
+// ---- field codecs, in the order of the Rust structs ----
+
+const readPair16 = (r) => [r.u16(), r.u16()];
+const readPairI16 = (r) => [r.i16(), r.i16()];
+
+const readArena = (r) => ({
+  width: r.f32(),
+  height: r.f32(),
+  player_radius: r.f32(),
+  pellet_radius: r.f32(),
+  accel: r.f32(),
+  max_speed: r.f32(),
+  friction: r.f32(),
+});
+
+const readPlayer = (r) => ({
+  id: r.u32(),
+  pos: readPair16(r),
+  vel: readPairI16(r),
+  score: r.u32(),
+  last_input_seq: r.u32(),
+});
+
+const readPellet = (r) => ({ id: r.u16(), pos: readPair16(r) });
+const readInfo = (r) => ({ id: r.u32(), name: r.string() });
+
+function writeArena(w, a) {
+  for (const k of ['width', 'height', 'player_radius', 'pellet_radius', 'accel', 'max_speed', 'friction']) {
+    w.f32(a[k]);
+  }
+}
+
+function writePlayer(w, p) {
+  w.u32(p.id);
+  w.u16(p.pos[0]);
+  w.u16(p.pos[1]);
+  w.i16(p.vel[0]);
+  w.i16(p.vel[1]);
+  w.u32(p.score);
+  w.u32(p.last_input_seq);
+}
+
+function writePellet(w, p) {
+  w.u16(p.id);
+  w.u16(p.pos[0]);
+  w.u16(p.pos[1]);
+}
+
+function writeInfo(w, p) {
+  w.u32(p.id);
+  w.string(p.name);
+}
+
+// ---- server messages ----
+
+/** Decodes one server message from a whole WebSocket binary payload. Throws ProtocolError. */
+export function decodeServer(data) {
+  const bytes = toBytes(data);
+  if (bytes.length > MAX_SERVER_MESSAGE_BYTES) throw new ProtocolError('message too large');
+  const r = new Reader(bytes);
+  const type = r.variant(SERVER_VARIANTS);
+  let msg;
+  switch (type) {
+    case 'Welcome':
+      msg = {
+        type,
+        version: r.u16(),
+        player_id: r.u32(),
+        room: r.string(),
+        tick_rate_hz: r.u16(),
+        tick: r.u32(),
+        arena: readArena(r),
+      };
+      break;
+    case 'Snapshot':
+      msg = {
+        type,
+        tick: r.u32(),
+        players: r.vec(readPlayer),
+        pellets: r.option((r) => r.vec(readPellet)),
+        roster: r.option((r) => r.vec(readInfo)),
+      };
+      break;
+    case 'Pong':
+      msg = { type, nonce: r.u32(), tick: r.u32() };
+      break;
+    case 'Error':
+      msg = { type, code: r.u16(), message: r.string() };
+      break;
+  }
+  return r.finish(msg);
+}
+
+/** Encodes a server message (the server's side; used by tests and tools). */
+export function encodeServer(msg) {
+  const w = new Writer();
+  w.variant(SERVER_VARIANTS, msg.type);
+  switch (msg.type) {
+    case 'Welcome':
+      w.u16(msg.version);
+      w.u32(msg.player_id);
+      w.string(msg.room);
+      w.u16(msg.tick_rate_hz);
+      w.u32(msg.tick);
+      writeArena(w, msg.arena);
+      break;
+    case 'Snapshot':
+      w.u32(msg.tick);
+      w.vec(msg.players, writePlayer);
+      w.option(msg.pellets, (w, v) => w.vec(v, writePellet));
+      w.option(msg.roster, (w, v) => w.vec(v, writeInfo));
+      break;
+    case 'Pong':
+      w.u32(msg.nonce);
+      w.u32(msg.tick);
+      break;
+    case 'Error':
+      w.u16(msg.code);
+      w.string(msg.message);
+      break;
+  }
+  return w.finish();
+}
+
+// ---- client messages ----
+
+/** Encodes a client message into a Uint8Array ready for WebSocket.send. Throws RangeError on out-of-range fields. */
+export function encodeClient(msg) {
+  const w = new Writer();
+  w.variant(CLIENT_VARIANTS, msg.type);
+  switch (msg.type) {
+    case 'Join':
+      w.u16(msg.version);
+      w.string(msg.name);
+      break;
+    case 'Input':
+      w.u32(msg.seq);
+      w.u32(msg.ack_tick);
+      w.i8(msg.steer[0]);
+      w.i8(msg.steer[1]);
+      break;
+    case 'Ping':
+      w.u32(msg.nonce);
+      break;
+    case 'Leave':
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes a client message (the server's side; used by tests and tools). */
+export function decodeClient(data) {
+  const bytes = toBytes(data);
+  if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) throw new ProtocolError('message too large');
+  const r = new Reader(bytes);
+  const type = r.variant(CLIENT_VARIANTS);
+  let msg;
+  switch (type) {
+    case 'Join':
+      msg = { type, version: r.u16(), name: r.string() };
+      break;
+    case 'Input':
+      msg = { type, seq: r.u32(), ack_tick: r.u32(), steer: [r.i8(), r.i8()] };
+      break;
+    case 'Ping':
+      msg = { type, nonce: r.u32() };
+      break;
+    case 'Leave':
+      msg = { type };
+      break;
+  }
+  return r.finish(msg);
+}
+
+// ---- quantization (quant.rs) ----
+
+/** f32 rounding, half away from zero like Rust's `f32::round`. */
+function roundHalfAway(v) {
+  return Math.sign(v) * Math.round(Math.abs(v));
+}
+
+/** Wire position (u16) to world units. */
+export const posFromWire = (v) => v / QUANT_SCALE;
+/** Wire velocity (i16) to world units per second. */
+export const velFromWire = (v) => v / QUANT_SCALE;
+
+/**
+ * A steering direction (any length; longer than 1 is scaled to 1) to the
+ * wire's [i8, i8], where 127 is full deflection. Mirrors quant::steer_to_wire.
+ */
+export function steerToWire(x, y) {
+  const f = Math.fround;
+  x = f(x);
+  y = f(y);
+  const len = f(Math.sqrt(f(f(x * x) + f(y * y))));
+  if (len > 1) {
+    x = f(x / len);
+    y = f(y / len);
+  }
+  const q = (c) => (Number.isNaN(c) ? 0 : Math.min(127, Math.max(-127, roundHalfAway(f(c * 127)))));
+  return [q(x) + 0, q(y) + 0]; // `+ 0` turns -0 into 0
+}
+
+/** The wire's steering back to components in -1..=1 (-128 counts as -127), as f32 values. */
+export function steerFromWire(s) {
+  return [Math.fround(Math.max(s[0], -127) / 127), Math.fround(Math.max(s[1], -127) / 127)];
+}
+
+/** Truncates a display name to at most MAX_NAME_BYTES of UTF-8 without splitting a character. */
+export function truncateName(name) {
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const n = utf8Encoder.encode(ch).length;
+    if (bytes + n > MAX_NAME_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/** Room ids the server accepts: 1–64 of A-Z a-z 0-9 - _ . */
+export function validRoomId(room) {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(room);
+}

@@ -1,0 +1,179 @@
+// Tests of the client's netcode (assets/netcode.js) without a browser: the
+// reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
+// server with latency (built from the same sim.js rules the Rust fixture
+// checks), the error smoothing, interpolation and the server clock.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock } from '../netcode.js';
+import { kinematics, step } from '../sim.js';
+import { steerFromWire, steerToWire } from '../protocol.js';
+
+const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
+const KIN = kinematics(ARENA, 20);
+const quant = (v) => Math.round(v * 8) / 8;
+
+test('reconcile keeps the acknowledged input, drops older ones and replays up to the present', () => {
+  const p = new Predictor(KIN);
+  p.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0); // tick 100's boundary at local 0 ms
+  const steers = [[1, 0], [1, 0], [0, 1], [0, 1], [-1, 0]];
+  steers.forEach(([x, y], i) => p.hold(i + 1, x, y, 10 + i * 33));
+  p.advance(160); // boundaries at 50, 100, 150: ticks 101..103
+  assert.equal(p.tick, 103);
+  // Input 3 (sent at 76) is the newest the server applied by tick 102, input 4 (109) came later.
+  const server = { x: 810, y: 505, vx: 50, vy: 10 };
+  p.reconcile(server, 102, 3, 170);
+  assert.deepEqual(p.inputs.map((i) => i.seq), [3, 4, 5]);
+  const mid = (76 + 109) / 2 - 102 * 50; // the tick boundary estimate: middle of the window
+  assert.equal(p.offset, mid);
+  assert.equal(p.tick, Math.floor((170 - mid) / 50));
+  let expect = server;
+  let expectPrev = server;
+  for (let k = 103; k <= p.tick; k++) {
+    expectPrev = expect;
+    expect = step(KIN, expect, ...p.steerFor(k));
+  }
+  assert.deepEqual(p.state, expect);
+  assert.deepEqual(p.prev, expectPrev);
+  // Everything acknowledged and no time passed beyond the snapshot's tick: the server state itself.
+  const q = new Predictor(KIN);
+  q.reset(server, 7, 1000);
+  q.reconcile({ ...server, x: 811 }, 8, 0, 1000);
+  assert.deepEqual(q.state, { ...server, x: 811 });
+});
+
+test('corrections are smoothed, large ones snap', () => {
+  const p = new Predictor(KIN);
+  p.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
+  p.reconcile({ x: 104, y: 100, vx: 0, vy: 0 }, 10, 0, 0);
+  assert.deepEqual(p.renderPos(0), { x: 100, y: 100 }, 'the rendered position does not jump');
+  p.decay(1000);
+  assert.deepEqual(p.renderPos(0), { x: 104, y: 100 }, 'and converges to the new state');
+  p.reconcile({ x: 104 + SNAP_DISTANCE + 1, y: 100, vx: 0, vy: 0 }, 10, 0, 0);
+  assert.equal(p.snaps, 1);
+  assert.deepEqual(p.renderPos(0), { x: 104 + SNAP_DISTANCE + 1, y: 100 });
+});
+
+/**
+ * A fake room: server ticks every 50 ms applying the newest input that arrived
+ * before the tick (held steer), snapshots quantized like quant.rs; a client
+ * sending inputs at 30 Hz and rendering frames at 60 Hz with its own phase; both
+ * directions delayed by `oneWayMs`. Returns correction sizes by phase.
+ */
+function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs }) {
+  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [] };
+  const client = new Predictor(KIN);
+  const toClient = [];
+  let seq = 0;
+  let serverTick = 0;
+  let joined = false;
+  const corrections = [];
+  const leads = [];
+  for (let t = 0; t <= durationMs; t++) {
+    // Client sends an input every 1000/30 ms.
+    if (joined && Math.floor((t * 30) / 1000) !== Math.floor(((t - 1) * 30) / 1000)) {
+      seq++;
+      const wire = steerToWire(...steerAt(t));
+      const [sx, sy] = steerFromWire(wire);
+      client.hold(seq, sx, sy, t);
+      server.inbox.push({ at: t + oneWayMs, seq, sx, sy });
+    }
+    // Server tick.
+    if (t % 50 === 0) {
+      serverTick++;
+      const arrived = server.inbox.filter((m) => m.at <= t);
+      server.inbox = server.inbox.filter((m) => m.at > t);
+      if (arrived.length) {
+        const last = arrived[arrived.length - 1];
+        server.steer = [last.sx, last.sy];
+        server.ack = last.seq;
+      }
+      server.state = step(KIN, server.state, ...server.steer);
+      const s = server.state;
+      toClient.push({ at: t + oneWayMs, tick: serverTick, state: { x: quant(s.x), y: quant(s.y), vx: quant(s.vx), vy: quant(s.vy) }, ack: server.ack });
+    }
+    // Client frames (60 Hz, with their own phase).
+    if (joined && Math.floor((t - framePhaseMs) / 16.667) !== Math.floor((t - 1 - framePhaseMs) / 16.667)) client.advance(t);
+    // Snapshots arriving.
+    while (toClient.length && toClient[0].at <= t) {
+      const snap = toClient.shift();
+      if (!joined) {
+        client.reset(snap.state, snap.tick, t);
+        joined = true;
+        continue;
+      }
+      client.advance(t);
+      const before = client.state;
+      client.reconcile(snap.state, snap.tick, snap.ack, t);
+      corrections.push({ t, size: Math.hypot(before.x - client.state.x, before.y - client.state.y) });
+      leads.push({ t, predictedX: client.state.x, serverX: snap.state.x });
+    }
+  }
+  return { corrections, leads };
+}
+
+for (const oneWayMs of [0, 35, 80]) {
+  test(`prediction with ${oneWayMs} ms each way: tiny corrections while the steer is held`, () => {
+    // Idle while the tick boundary is calibrated (as after joining), then steer around.
+    const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+    const { corrections, leads } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000 });
+    // Away from the moments the steer changes (one round trip + two ticks),
+    // the prediction agrees with the server up to quantization.
+    const settle = 2 * oneWayMs + 150;
+    const changes = [500, 1500, 3000, 4500];
+    const steady = corrections.filter((c) => changes.every((ch) => c.t < ch || c.t > ch + settle));
+    assert.ok(steady.length > 40, `enough steady snapshots (${steady.length})`);
+    const worstSteady = Math.max(...steady.map((c) => c.size));
+    assert.ok(worstSteady < 0.5, `steady-state corrections stay below half a unit, worst ${worstSteady}`);
+    // Around a steer change the server applies the change up to a tick earlier
+    // or later than the client guessed: a correction of a few units at most.
+    const worst = Math.max(...corrections.map((c) => c.size));
+    assert.ok(worst < 12, `corrections at steer changes are small, worst ${worst}`);
+    // Moving right with latency, the prediction runs ahead of the last server state.
+    if (oneWayMs > 0) {
+      const moving = leads.filter((l) => l.t > 600 && l.t < 1400);
+      assert.ok(moving.every((l) => l.predictedX > l.serverX), 'the prediction leads the server');
+    }
+  });
+}
+
+test('the interpolator blends between the two snapshots around the render tick', () => {
+  const it = new Interpolator();
+  it.dtSec = 0.05;
+  const frame = (entries) => new Map(entries.map(([id, x, vx = 0]) => [id, { x, y: 0, vx, vy: 0 }]));
+  it.push(10, frame([[1, 0], [2, 100]]));
+  it.push(12, frame([[1, 20, 200], [3, 50]]));
+  it.push(11, frame([[1, 999]])); // out of order: ignored
+  let s = it.sample(10.5);
+  assert.equal(s.get(1).x, 5);
+  assert.equal(s.get(2).x, 100, 'a player gone in the next frame stays until halfway');
+  assert.equal(s.has(3), false, 'a player new in the next frame appears from halfway');
+  s = it.sample(11.75);
+  assert.equal(s.get(1).x, 17.5);
+  assert.equal(s.has(2), false);
+  assert.equal(s.get(3).x, 50);
+  assert.equal(it.sample(9).get(1).x, 0, 'before the oldest frame: hold it');
+  assert.equal(it.sample(13).get(1).x, 30, 'past the newest frame: extrapolate with the velocity');
+  assert.equal(it.sample(50).get(1).x, 40, 'but at most two ticks');
+});
+
+test('the server clock maps ticks to local time and absorbs jitter', () => {
+  const clock = new ServerClock(50);
+  let seed = 7;
+  const jitter = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 30;
+  for (let tick = 100; tick < 300; tick++) clock.observe(tick, 5000 + (tick - 100) * 50 + 40 + jitter());
+  // Arriving at 5000 + (tick - 100) * 50 + 40..70 ms; the clock tracks the early edge.
+  const now = 5000 + 200 * 50 + 40;
+  const rt = clock.renderTick(now, 100);
+  assert.ok(rt > 297 && rt < 298.5, `render tick ${rt} is about two ticks behind the newest (300)`);
+  clock.observe(10_000, 900_000); // a long gap: resync at once
+  assert.ok(Math.abs(clock.renderTick(900_000, 0) - 10_000) < 1e-9);
+});
+
+test('the rate meter counts the last second', () => {
+  const m = new RateMeter();
+  for (let i = 0; i < 40; i++) m.mark(i * 50);
+  assert.equal(m.rate(1999), 20);
+  assert.equal(m.rate(5000), 0);
+});

@@ -1,0 +1,136 @@
+// Cross-language check of the browser's codec (assets/protocol.js) against
+// the Rust one: vectors.json is written by crates/protocol/tests/vectors.rs
+// from the real bincode codec. Every server vector must decode to exactly its
+// fields and every client vector must encode to exactly its bytes (and both
+// directions round-trip). Run with `node --test assets/test/`.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeClient,
+  decodeServer,
+  encodeClient,
+  encodeServer,
+  steerFromWire,
+  steerToWire,
+  truncateName,
+  validRoomId,
+} from '../protocol.js';
+
+const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
+
+const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** The expected decoded message: JSON numbers for f32 fields are rounded to f32, like the wire. */
+function expectedServer(msg) {
+  if (msg.type !== 'Welcome') return msg;
+  const arena = Object.fromEntries(Object.entries(msg.arena).map(([k, v]) => [k, Math.fround(v)]));
+  return { ...msg, arena };
+}
+
+test('the vectors are for this protocol version', () => {
+  assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
+});
+
+test('the vectors cover every message variant', () => {
+  const server = new Set(vectors.server.map((v) => v.msg.type));
+  const client = new Set(vectors.client.map((v) => v.msg.type));
+  assert.deepEqual([...server].sort(), ['Error', 'Pong', 'Snapshot', 'Welcome']);
+  assert.deepEqual([...client].sort(), ['Input', 'Join', 'Leave', 'Ping']);
+  const snaps = vectors.server.filter((v) => v.msg.type === 'Snapshot').map((v) => v.msg);
+  assert.ok(snaps.some((s) => s.pellets === null) && snaps.some((s) => s.pellets !== null), 'pellets absent and present');
+  assert.ok(snaps.some((s) => s.roster === null) && snaps.some((s) => s.roster !== null), 'roster absent and present');
+});
+
+for (const v of vectors.server) {
+  test(`server vector ${v.name} decodes to every field`, () => {
+    const bytes = fromHex(v.hex);
+    const decoded = decodeServer(bytes);
+    assert.deepStrictEqual(decoded, expectedServer(v.msg));
+    // Also from an ArrayBuffer, as WebSocket messages arrive.
+    assert.deepStrictEqual(decodeServer(bytes.slice().buffer), decoded);
+    // And the JS encoder produces the same bytes.
+    assert.equal(toHex(encodeServer(decoded)), v.hex);
+  });
+
+  test(`server vector ${v.name} truncated or extended is an error`, () => {
+    const bytes = fromHex(v.hex);
+    for (let cut = 1; cut <= Math.min(4, bytes.length); cut++) {
+      assert.throws(() => decodeServer(bytes.subarray(0, bytes.length - cut)), ProtocolError);
+    }
+    const longer = new Uint8Array(bytes.length + 1);
+    longer.set(bytes);
+    assert.throws(() => decodeServer(longer), /trailing/);
+  });
+}
+
+for (const v of vectors.client) {
+  test(`client vector ${v.name} encodes to Rust's bytes`, () => {
+    assert.equal(toHex(encodeClient(v.msg)), v.hex);
+    assert.deepStrictEqual(decodeClient(fromHex(v.hex)), v.msg);
+  });
+}
+
+test('the documented layout example from codec.rs', () => {
+  const input = { type: 'Input', seq: 300, ack_tick: 7, steer: [-1, 127] };
+  assert.deepEqual([...encodeClient(input)], [1, 251, 0x2c, 0x01, 7, 0xff, 0x7f]);
+  assert.deepEqual(decodeServer(new Uint8Array([2, 1, 2])), { type: 'Pong', nonce: 1, tick: 2 });
+});
+
+test('malformed server messages are refused, never misread', () => {
+  const bad = {
+    empty: [],
+    'unknown variant': [9],
+    'u16 with a u32 marker': [0, 252, 1, 0, 0, 0],
+    'invalid Option tag': [1, 0, 0, 2],
+    'invalid UTF-8': [3, 1, 2, 0xff, 0xfe],
+    'length beyond the message': [3, 1, 0xfc, 0xff, 0xff, 0xff, 0x7f],
+  };
+  for (const [what, bytes] of Object.entries(bad)) {
+    assert.throws(() => decodeServer(new Uint8Array(bytes)), ProtocolError, what);
+  }
+  assert.throws(() => decodeServer(new Uint8Array(64 * 1024 + 1)), /too large/);
+});
+
+test('out-of-range fields are refused when encoding', () => {
+  assert.throws(() => encodeClient({ type: 'Input', seq: -1, ack_tick: 0, steer: [0, 0] }), RangeError);
+  assert.throws(() => encodeClient({ type: 'Input', seq: 2 ** 32, ack_tick: 0, steer: [0, 0] }), RangeError);
+  assert.throws(() => encodeClient({ type: 'Input', seq: 1, ack_tick: 0, steer: [128, 0] }), RangeError);
+  assert.throws(() => encodeClient({ type: 'Input', seq: 1.5, ack_tick: 0, steer: [0, 0] }), RangeError);
+  assert.throws(() => encodeClient({ type: 'Nope' }), RangeError);
+});
+
+test('steering quantization mirrors quant.rs', () => {
+  assert.deepEqual(steerToWire(1, 0), [127, 0]);
+  assert.deepEqual(steerToWire(-3, 0), [-127, 0]);
+  assert.deepEqual(steerToWire(0, 0), [0, 0]);
+  assert.deepEqual(steerToWire(NaN, 0.5), [0, 64]); // 63.5 rounds half away from zero
+  assert.deepEqual(steerToWire(-0.5, 0.5), [-64, 64]); // ±63.5: Rust rounds half away from zero
+  const [x, y] = steerToWire(1, 1);
+  assert.equal(x, y);
+  assert.ok(Math.abs(x - 127 / Math.SQRT2) <= 1);
+  assert.deepEqual(steerFromWire([-128, 127]), [-1, 1]);
+  assert.deepEqual(steerFromWire([0, 0]), [0, 0]);
+});
+
+test('names are truncated to 24 bytes of UTF-8 on character boundaries', () => {
+  assert.equal(truncateName('alice'), 'alice');
+  assert.equal(truncateName('x'.repeat(30)), 'x'.repeat(24));
+  assert.equal(truncateName('日本語日本語日本語'), '日本語日本語日本'); // 8 × 3 bytes
+  assert.equal(truncateName('🎮'.repeat(7)), '🎮'.repeat(6)); // 6 × 4 bytes
+});
+
+test('room ids follow the server rules', () => {
+  assert.ok(validRoomId('lobby'));
+  assert.ok(validRoomId('a.B-c_9'));
+  assert.ok(validRoomId('x'.repeat(64)));
+  assert.ok(!validRoomId(''));
+  assert.ok(!validRoomId('x'.repeat(65)));
+  assert.ok(!validRoomId('no spaces'));
+  assert.ok(!validRoomId('é'));
+});

@@ -1,0 +1,433 @@
+//! The browser demo client (the workspace's `assets/` folder), served over
+//! HTTP at `/` and every path the other routes do not claim.
+//!
+//! The files are compiled into the binary with `rust-embed` (its `debug-embed`
+//! feature embeds in debug builds too), so an installed `tickroom` serves the
+//! game without the source tree. `assets/test/` (node tests and their
+//! fixtures) is left out. For editing the client without rebuilding,
+//! `--assets-dir` / `TICKROOM_ASSETS_DIR` serves a directory from disk instead.
+//!
+//! Only GET and HEAD, only paths made of `A-Z a-z 0-9 - _ .` segments that do
+//! not start with a dot (so no `..`, no percent-escapes, no dotfiles), and only
+//! outside `test/`. `/` and any path ending in `/` mean its `index.html`.
+//! Embedded files carry a strong `ETag` (their SHA-256) and `Cache-Control:
+//! no-cache`, so browsers revalidate cheaply; files from disk are `no-store`.
+
+use std::{
+    borrow::Cow,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use rust_embed::RustEmbed;
+
+use crate::server::Shared;
+
+/// The demo client as compiled into the binary.
+#[derive(RustEmbed)]
+#[folder = "../../assets/"]
+#[exclude = "test/*"]
+#[exclude = ".*"]
+#[exclude = "*/.*"]
+struct Embedded;
+
+/// The `Content-Type` for a file name, by extension. ES modules must be served
+/// with a JavaScript type or browsers refuse to run them.
+pub fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map_or("", |(_, ext)| ext);
+    match ext.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "wasm" => "application/wasm",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The asset a request path names (`/` and `dir/` mean `index.html`), or
+/// `None` for a path that is not a public asset name.
+pub fn asset_path(request_path: &str) -> Option<String> {
+    let rel = request_path.strip_prefix('/')?;
+    let rel = if rel.is_empty() || rel.ends_with('/') {
+        format!("{rel}index.html")
+    } else {
+        rel.to_owned()
+    };
+    let segments_ok = rel.split('/').all(|seg| {
+        !seg.is_empty()
+            && !seg.starts_with('.')
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    let public = !(rel == "test" || rel.starts_with("test/"));
+    (segments_ok && public).then_some(rel)
+}
+
+/// One file to send.
+#[derive(Debug)]
+pub struct Asset {
+    /// The file's bytes.
+    pub body: Cow<'static, [u8]>,
+    /// Strong validator for embedded files (quoted hex of the SHA-256 prefix).
+    pub etag: Option<String>,
+}
+
+/// The embedded copy of `rel` (as returned by [`asset_path`]).
+pub fn embedded(rel: &str) -> Option<Asset> {
+    let file = Embedded::get(rel)?;
+    let hash = file.metadata.sha256_hash();
+    let etag = hash.iter().take(16).fold(String::from("\""), |mut s, b| {
+        s.push_str(&format!("{b:02x}"));
+        s
+    }) + "\"";
+    Some(Asset {
+        body: file.data,
+        etag: Some(etag),
+    })
+}
+
+/// Every embedded file's path, sorted.
+pub fn embedded_paths() -> Vec<String> {
+    let mut paths: Vec<String> = Embedded::iter().map(Cow::into_owned).collect();
+    paths.sort();
+    paths
+}
+
+/// `rel` read from `dir` (dev mode), refusing anything that resolves outside it.
+pub fn from_dir(dir: &Path, rel: &str) -> Option<Asset> {
+    let root = dir.canonicalize().ok()?;
+    let path = root.join(rel).canonicalize().ok()?;
+    if !path.starts_with(&root) || !path.is_file() {
+        return None;
+    }
+    let body = std::fs::read(&path).ok()?;
+    Some(Asset {
+        body: Cow::Owned(body),
+        etag: None,
+    })
+}
+
+/// The fallback route: serves the demo client's files.
+pub async fn serve(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+        )
+            .into_response();
+    }
+    let Some(rel) = asset_path(uri.path()) else {
+        return not_found();
+    };
+    let dir: Option<PathBuf> = shared.config.assets_dir.clone();
+    let asset = match dir {
+        Some(dir) => {
+            let rel = rel.clone();
+            tokio::task::spawn_blocking(move || from_dir(&dir, &rel))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => embedded(&rel),
+    };
+    let Some(asset) = asset else {
+        return not_found();
+    };
+    let cache = if asset.etag.is_some() {
+        "no-cache"
+    } else {
+        "no-store"
+    };
+    let mut resp = if let Some(etag) = &asset.etag
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, content_type(&rel))],
+            match asset.body {
+                Cow::Borrowed(b) => axum::body::Body::from(b),
+                Cow::Owned(b) => axum::body::Body::from(b),
+            },
+        )
+            .into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(etag) = asset.etag
+        && let Ok(v) = HeaderValue::from_str(&etag)
+    {
+        h.insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn not_found() -> Response {
+    crate::http::error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such page; the demo client is at /",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace_assets() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets")
+    }
+
+    #[test]
+    fn request_paths_map_to_public_asset_names_only() {
+        assert_eq!(asset_path("/").as_deref(), Some("index.html"));
+        assert_eq!(asset_path("/main.js").as_deref(), Some("main.js"));
+        assert_eq!(asset_path("/img/").as_deref(), Some("img/index.html"));
+        for bad in [
+            "",
+            "/..",
+            "/../Cargo.toml",
+            "/a/../../etc/passwd",
+            "/.git/config",
+            "/%2e%2e/x",
+            "/a//b",
+            "/test/vectors.json",
+            "/test",
+            "/a\\b",
+            "/é.js",
+        ] {
+            assert_eq!(asset_path(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("a/b.JS"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("favicon.svg"), "image/svg+xml");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+    }
+
+    /// The embedded set is exactly the public files on disk, byte for byte.
+    /// Adding a file under `assets/` without a rebuild of this crate leaves it
+    /// out of the binary (rust-embed tracks the files it saw, not the folder):
+    /// this test then says so.
+    #[test]
+    fn embedded_files_are_the_public_files_on_disk() {
+        let root = workspace_assets();
+        let mut on_disk = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read assets/") {
+                let path = entry.expect("dir entry").path();
+                let rel = path
+                    .strip_prefix(&root)
+                    .expect("under assets/")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel == "test" || rel.split('/').any(|s| s.starts_with('.')) {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    on_disk.push(rel);
+                }
+            }
+        }
+        on_disk.sort();
+        assert_eq!(
+            embedded_paths(),
+            on_disk,
+            "the binary's embedded assets differ from assets/ on disk: \
+             rebuild the server (build.rs reruns on any change under assets/)"
+        );
+        for rel in &on_disk {
+            let disk = std::fs::read(root.join(rel)).expect("read asset");
+            let asset = embedded(rel).expect("embedded");
+            assert!(asset.body.as_ref() == disk.as_slice(), "{rel} differs");
+            assert!(asset.etag.is_some());
+            assert_eq!(
+                asset_path(&format!("/{rel}")).as_deref(),
+                Some(rel.as_str())
+            );
+        }
+        for required in ["index.html", "main.js", "protocol.js", "sim.js"] {
+            assert!(on_disk.iter().any(|p| p == required), "{required} missing");
+        }
+    }
+
+    #[test]
+    fn dev_mode_reads_from_disk_but_not_outside_the_directory() {
+        let dir = workspace_assets();
+        let index = from_dir(&dir, "index.html").expect("index.html from disk");
+        assert!(index.etag.is_none());
+        assert!(index.body.starts_with(b"<!doctype html>"));
+        assert!(from_dir(&dir, "../Cargo.toml").is_none());
+        assert!(from_dir(&dir, "missing.js").is_none());
+        assert!(
+            from_dir(&dir, "test").is_none(),
+            "directories are not files"
+        );
+    }
+
+    /// The committed fixture `assets/test/sim_vectors.json` replays recorded
+    /// steering inputs through [`tickroom_sim::movement_step`] (rules 1–3);
+    /// `assets/test/sim.test.mjs` checks that the browser's port
+    /// (`assets/sim.js`) agrees within 1e-3. Regenerate after an intended rule
+    /// change with `UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors`.
+    ///
+    /// (It lives here, next to the assets it checks, because this crate is the
+    /// one that already depends on `tickroom-sim`.)
+    #[test]
+    fn sim_vectors_match_the_rust_movement_rules() {
+        let path = workspace_assets().join("test/sim_vectors.json");
+        let fresh = sim_vectors::generate();
+        if std::env::var_os("UPDATE_VECTORS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &fresh).expect("write assets/test/sim_vectors.json");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "assets/test/sim_vectors.json is out of date with tickroom_sim::movement_step; \
+             regenerate it with `UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors` \
+             and check the JS port (`node --test assets/test/`)"
+        );
+    }
+
+    mod sim_vectors {
+        use tickroom_sim::{SimConfig, Vec2, movement_step};
+
+        /// A number for the fixture; non-finite steering inputs become the
+        /// strings "NaN", "inf" and "-inf" (JSON has no such numbers).
+        fn n(v: f32) -> String {
+            if v.is_nan() {
+                "\"NaN\"".into()
+            } else if v == f32::INFINITY {
+                "\"inf\"".into()
+            } else if v == f32::NEG_INFINITY {
+                "\"-inf\"".into()
+            } else {
+                serde_json::to_string(&v).unwrap_or_default()
+            }
+        }
+
+        /// Deterministic pseudo-random steering in [-1.2, 1.2]² (so some
+        /// inputs are longer than 1 and get clamped).
+        struct Lcg(u32);
+        impl Lcg {
+            fn next(&mut self) -> f32 {
+                self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((self.0 >> 8) as f32 / (1u32 << 24) as f32) * 2.4 - 1.2
+            }
+        }
+
+        fn hold(steps: &mut Vec<Vec2>, steer: Vec2, n: usize) {
+            steps.extend(std::iter::repeat_n(steer, n));
+        }
+
+        fn case(name: &str, config: &SimConfig, start: Vec2, inputs: &[Vec2]) -> String {
+            let mut out = format!(
+                "    {{\n      \"name\": \"{name}\",\n      \"tick_rate_hz\": {},\n      \"arena\": {{ \"width\": {}, \"height\": {}, \"player_radius\": {}, \"pellet_radius\": {}, \"accel\": {}, \"max_speed\": {}, \"friction\": {} }},\n      \"start\": {{ \"pos\": [{}, {}], \"vel\": [0.0, 0.0] }},\n      \"steps\": [\n",
+                config.tick_rate_hz,
+                n(config.width),
+                n(config.height),
+                n(config.player_radius),
+                n(config.pellet_radius),
+                n(config.accel),
+                n(config.max_speed),
+                n(config.friction),
+                n(start.x),
+                n(start.y),
+            );
+            let (mut pos, mut vel) = (start, Vec2::ZERO);
+            for (i, steer) in inputs.iter().enumerate() {
+                (pos, vel) = movement_step(pos, vel, *steer, config);
+                out.push_str(&format!(
+                    "        [{}, {}, {}, {}, {}, {}]{}\n",
+                    n(steer.x),
+                    n(steer.y),
+                    n(pos.x),
+                    n(pos.y),
+                    n(vel.x),
+                    n(vel.y),
+                    if i + 1 < inputs.len() { "," } else { "" }
+                ));
+            }
+            out.push_str("      ]\n    }");
+            out
+        }
+
+        pub fn generate() -> String {
+            let default = SimConfig::default();
+            let mut a = Vec::new();
+            hold(&mut a, Vec2::new(1.0, 0.0), 30); // into the right wall
+            hold(&mut a, Vec2::new(-0.6, -0.8), 20);
+            hold(&mut a, Vec2::ZERO, 15); // coasting on friction alone
+            hold(&mut a, Vec2::new(3.0, 4.0), 10); // longer than 1: clamped
+            let (qx, qy) = tickroom_protocol::quant::steer_from_wire([-90, 37]);
+            hold(&mut a, Vec2::new(qx, qy), 10); // as a wire input arrives
+            hold(&mut a, Vec2::new(0.1, -0.05), 10); // gentle analogue steer
+            hold(&mut a, Vec2::new(f32::NAN, 0.5), 3);
+            hold(&mut a, Vec2::new(f32::INFINITY, f32::NEG_INFINITY), 2);
+            hold(&mut a, Vec2::new(1e20, -1e20), 2); // |v|² overflows
+            hold(&mut a, Vec2::new(-1.0, -1.0), 60); // up into the top wall
+            hold(&mut a, Vec2::new(-1.0, 0.0), 60); // along it into the left wall
+            hold(&mut a, Vec2::new(0.0, 1.0), 70); // down to the bottom wall
+            let mut rng = Lcg(0x7157);
+            for _ in 0..12 {
+                let steer = Vec2::new(rng.next(), rng.next());
+                hold(&mut a, steer, 5);
+            }
+            let small = SimConfig {
+                width: 300.0,
+                height: 200.0,
+                player_radius: 10.0,
+                accel: 2000.0,
+                max_speed: 500.0,
+                friction: 0.2,
+                tick_rate_hz: 30,
+                ..SimConfig::default()
+            };
+            let mut b = Vec::new();
+            for _ in 0..40 {
+                let steer = Vec2::new(rng.next(), rng.next());
+                hold(&mut b, steer, 3);
+            }
+            format!(
+                "{{\n  \"about\": \"Generated by crates/server/src/assets.rs (sim_vectors test) from tickroom_sim::movement_step; regenerate with UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors. Each step: [steer_x, steer_y, pos_x, pos_y, vel_x, vel_y] after the step.\",\n  \"cases\": [\n{},\n{}\n  ]\n}}\n",
+                case("default_arena_20hz", &default, Vec2::new(1500.0, 500.0), &a),
+                case("small_arena_30hz", &small, Vec2::new(150.0, 100.0), &b),
+            )
+        }
+    }
+}

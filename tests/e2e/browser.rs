@@ -1,0 +1,273 @@
+//! The browser demo client against a real server: the HTTP side (every asset
+//! with its Content-Type, caching, nothing outside `assets/`), and a real
+//! headless Chromium playing the game (`tests/browser/demo.mjs`, driven by
+//! playwright-core): joining from the menu, a key press moving the own player,
+//! two pages seeing each other, pointer steering, "room full", leaving. The
+//! script writes a screenshot to `target/browser/demo.png` for a person to
+//! look at.
+//!
+//! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
+//! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
+//! `scripts/test` installs both. Without them the Chromium test is skipped
+//! with a loud message, except under `CI=true`, where it fails.
+
+use std::{
+    io::{Read, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::util::{PATIENCE, start, test_config};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The cargo target directory this test binary runs from (`target/debug/deps/e2e-…`).
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A raw HTTP/1.1 request; returns status, lower-cased headers and body.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let body = buf[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_client_is_served_with_the_right_content_types() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    let root = workspace_root().join("assets");
+    for (path, file, ty) in [
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/index.html", "index.html", "text/html; charset=utf-8"),
+        ("/main.js", "main.js", "text/javascript; charset=utf-8"),
+        (
+            "/protocol.js",
+            "protocol.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/style.css", "style.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "favicon.svg", "image/svg+xml"),
+    ] {
+        let (status, headers, body) = request(addr, "GET", path, "").await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&headers, "content-type"), Some(ty), "{path}");
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+        let on_disk = std::fs::read(root.join(file)).expect("asset on disk");
+        assert!(body == on_disk, "{path} serves assets/{file}");
+        // Revalidation with the ETag answers 304 without a body.
+        let etag = header(&headers, "etag").expect("embedded assets have an ETag");
+        let (status, _, body) =
+            request(addr, "GET", path, &format!("If-None-Match: {etag}\r\n")).await;
+        assert_eq!((status, body.len()), (304, 0), "{path} revalidates");
+    }
+    let (status, headers, body) = request(addr, "HEAD", "/main.js", "").await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    for path in [
+        "/nope.js",
+        "/test/vectors.json",
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/.gitignore",
+    ] {
+        let (status, headers, _) = request(addr, "GET", path, "").await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    }
+    let (status, headers, _) = request(addr, "POST", "/", "Content-Length: 0\r\n").await;
+    assert_eq!(status, 405);
+    assert_eq!(header(&headers, "allow"), Some("GET, HEAD"));
+    // The other routes are unchanged.
+    let (status, _, body) = request(addr, "GET", "/healthz", "").await;
+    assert_eq!((status, body.as_slice()), (200, &b"ok\n"[..]));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_serves_assets_from_a_directory() {
+    let dir = std::env::temp_dir().join(format!("tickroom-assets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("index.html"), "<!doctype html>edited").expect("write");
+    let server = start(tickroom_server::Config {
+        assets_dir: Some(dir.clone()),
+        ..test_config()
+    })
+    .await;
+    let (status, headers, body) = request(server.local_addr(), "GET", "/", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, b"<!doctype html>edited");
+    assert_eq!(header(&headers, "cache-control"), Some("no-store"));
+    assert_eq!(header(&headers, "etag"), None);
+    let (status, _, _) = request(server.local_addr(), "GET", "/main.js", "").await;
+    assert_eq!(status, 404, "only the directory's files");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Why the Chromium test cannot run here, if it cannot.
+fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
+    if !chromium.exists() {
+        return Some(format!("chromium not installed ({})", chromium.display()));
+    }
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .exists()
+    {
+        return Some("tests/browser/node_modules missing (npm ci --prefix tests/browser)".into());
+    }
+    if Command::new(crate::js::node())
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return Some("node not installed".into());
+    }
+    None
+}
+
+/// Runs `cmd` to completion or until `limit`, collecting stdout and stderr.
+fn run_with_limit(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String, bool) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait().expect("wait for node") {
+            Some(status) => break status,
+            None if Instant::now() > deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait after kill");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    (
+        status.code(),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+        timed_out,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_the_demo() {
+    let root = workspace_root();
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
+    if let Some(why) = missing_prerequisite(&chromium, &root) {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !in_ci,
+            "the browser test cannot run under CI: {why}; scripts/test installs what it needs"
+        );
+        // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+        let bar = "!".repeat(78);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{bar}\nSKIPPED: headless_chromium_plays_the_demo: {why} — run scripts/test\n{bar}\n"
+        );
+        return;
+    }
+
+    // Capacity 2, so the script's third page finds the room full.
+    let server = start(tickroom_server::Config {
+        room_capacity: 2,
+        ..test_config()
+    })
+    .await;
+    let base = format!("http://{}/", server.local_addr());
+    let screenshot = target_dir().join("browser/demo.png");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/demo.mjs")
+        .arg(&base)
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
+            .await
+            .expect("runner thread");
+    server.shutdown().await;
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/demo.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out { ", killed after 90 s" } else { "" }
+    );
+    assert!(
+        screenshot.exists(),
+        "screenshot {} written",
+        screenshot.display()
+    );
+    eprintln!("browser screenshot: {}", screenshot.display());
+}
