@@ -7,7 +7,7 @@
 
 import { posFromWire, steerFromWire, steerToWire, truncateName, validRoomId, velFromWire } from './protocol.js';
 import { kinematics } from './sim.js';
-import { Interpolator, Predictor, RateMeter, ServerClock } from './netcode.js';
+import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, ServerClock } from './netcode.js';
 import { Session, wsUrl } from './net.js';
 import { Renderer, decorativePellets, playerColor } from './render.js';
 
@@ -175,7 +175,7 @@ function join(room) {
     steer: currentSteer,
     onState: onSessionState,
     onWelcome,
-    onSnapshot,
+    onFrame,
     onServerError: (m) => console.warn(`tickroom: server error ${m.code}: ${m.message}`),
     onInput: (seq, steer) => {
       const [sx, sy] = steerFromWire(steer);
@@ -212,40 +212,54 @@ function onWelcome(msg) {
     names,
     scores: new Map(),
     pellets: new Map(),
+    pelletList: null, // the frame's pellet list `pellets` was built from
+    rosterList: null, // the frame's roster `names` was built from
     tick: msg.tick,
-    snapshots: 0,
+    frames: 0,
   };
   renderer.setArena(msg.arena.width, msg.arena.height);
 }
 
-function onSnapshot(msg, now) {
+/**
+ * A frame from the session's Replica (after a full snapshot or a delta; always
+ * complete): feed the predictor, the interpolator and the HUD. The own
+ * player's velocity in a delta frame may be derived from its move (see the
+ * notes in netcode.js), unless the delta sent its exact state in `changed`.
+ */
+function onFrame(frame, now, type, msg) {
   if (!game) return;
-  game.snapshots++;
-  game.tick = msg.tick;
+  game.frames++;
+  game.tick = frame.tick;
   game.rate.mark(now);
-  game.clock.observe(msg.tick, now);
+  game.clock.observe(frame.tick, now);
   const players = new Map();
   game.scores.clear();
-  for (const p of msg.players) {
+  for (const p of frame.players) {
     const state = { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) };
     players.set(p.id, state);
     game.scores.set(p.id, p.score);
     playersSeen.add(p.id);
-    if (p.id === game.ownId) game.predictor.reconcile(state, msg.tick, p.last_input_seq, now);
+    if (p.id === game.ownId) {
+      const derived = type === 'Delta' && !msg.changed.some((c) => c.id === p.id);
+      game.predictor.reconcile(state, frame.tick, p.last_input_seq, now, derived ? DERIVED_VEL_TOLERANCE : 0);
+    }
   }
-  game.interp.push(msg.tick, players);
-  if (msg.pellets) {
+  game.interp.push(frame.tick, players);
+  // Frames share unchanged lists with the previous one: rebuild only on change.
+  if (frame.pellets !== game.pelletList) {
     const next = new Map();
-    for (const pel of msg.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
+    for (const pel of frame.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
     const t = performance.now();
     for (const [id, old] of game.pellets) {
       const now2 = next.get(id);
       if (!now2 || now2.x !== old.x || now2.y !== old.y) renderer.pop(old.x, old.y, t);
     }
     game.pellets = next;
+    game.pelletList = frame.pellets;
   }
-  if (msg.roster) {
-    game.names = new Map(msg.roster.map((p) => [p.id, p.name]));
+  if (frame.roster !== game.rosterList) {
+    game.names = new Map(frame.roster.map((p) => [p.id, p.name]));
+    game.rosterList = frame.roster;
   }
 }
 
@@ -286,7 +300,10 @@ function updateHud(now, force = false) {
   setText(ui.connText, STATE_TEXT[session.state] ?? session.state);
   setText(ui.hudPing, session.rtt === null ? '–' : `${Math.round(session.rtt)} ms`);
   setText(ui.hudTick, game ? String(game.tick) : '–');
-  setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s` : '–');
+  // Frames applied per second, full snapshots and deltas alike; deltas that
+  // did not apply (there should be none) are shown when there are any.
+  const refused = session.frames.refused;
+  setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s${refused ? ` (${refused} refused)` : ''}` : '–');
   setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
   updateScoreboard();
 }
@@ -398,8 +415,11 @@ Object.defineProperty(window, '__tickroom', {
       room: session?.room ?? null,
       ownId: game?.ownId ?? null,
       tick: game?.tick ?? null,
-      snapshots: game?.snapshots ?? 0,
+      snapshots: game?.frames ?? 0, // frames applied in this game: full snapshots and deltas
       snapshotRate: game ? game.rate.rate(performance.now()) : 0,
+      fullSnapshots: session?.frames.full ?? 0, // since the page joined, across reconnects
+      deltas: session?.frames.delta ?? 0,
+      refusedDeltas: session?.frames.refused ?? 0,
       rtt: session?.rtt ?? null,
       predicted: round(pred?.state),
       server: round(pred?.server),

@@ -1,10 +1,12 @@
 // The client's connection to a room: opens the WebSocket, joins, sends inputs
-// at 30 Hz and pings every second, decodes server messages, and decides what
-// to do when the socket closes (reconnect with backoff, at once, or stop and
-// tell the player why). The WebSocket class, timers, clock and random source
-// are injected so assets/test/net.test.mjs can drive it without a browser.
+// at 30 Hz and pings every second, decodes server messages, keeps the room's
+// state with a Replica (full snapshots and deltas, protocol v2), and decides
+// what to do when the socket closes (reconnect with backoff, at once, or stop
+// and tell the player why). The WebSocket class, timers, clock and random
+// source are injected so assets/test/net.test.mjs can drive it without a
+// browser.
 
-import { PROTOCOL_VERSION, decodeServer, encodeClient, truncateName } from './protocol.js';
+import { PROTOCOL_VERSION, Replica, ReplicaError, decodeServer, encodeClient, truncateName } from './protocol.js';
 
 /** Inputs per second sent to the server. */
 export const INPUT_HZ = 30;
@@ -60,8 +62,17 @@ export function closePolicy(code, reason = '') {
  * waiting for Welcome), 'connected', 'reconnecting' (waiting `retryAt`),
  * 'closed' (stopped; see `closeInfo`), 'left' (the player left).
  *
- * Callbacks (all optional): onState(session), onWelcome(msg), onSnapshot(msg, nowMs),
- * onPong(msg, rttMs), onServerError(msg).
+ * Every `Snapshot` and `Delta` goes through `replica` (one per Welcome); the
+ * frame it yields — { tick, players, pellets, roster }, wire values, always
+ * complete — is handed to onFrame. A delta that does not apply (it should not
+ * happen: the server sends a full snapshot whenever a client might lack the
+ * base) is counted in `frames.refused`, logged once per run of refusals, and
+ * ignored; the replica keeps its frame until the next full snapshot.
+ *
+ * Callbacks (all optional): onState(session), onWelcome(msg),
+ * onFrame(frame, nowMs, type, msg) with type 'Snapshot' or 'Delta' and the
+ * decoded message,
+ * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg).
  */
 export class Session {
   constructor({
@@ -75,14 +86,15 @@ export class Session {
     steer = () => [0, 0],
     onState = () => {},
     onWelcome = () => {},
-    onSnapshot = () => {},
+    onFrame = () => {},
+    onRefused = () => {},
     onPong = () => {},
     onInput = () => {},
     onServerError = () => {},
   }) {
     Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer });
     this.name = truncateName(name ?? '');
-    this.handlers = { onState, onWelcome, onSnapshot, onPong, onInput, onServerError };
+    this.handlers = { onState, onWelcome, onFrame, onRefused, onPong, onInput, onServerError };
     this.state = 'connecting';
     this.ws = null;
     this.attempt = 0; // failed attempts since the last Welcome
@@ -91,6 +103,9 @@ export class Session {
     this.retryTimer = null;
     this.closeInfo = null; // { code, reason, message, roomFull }
     this.welcome = null;
+    this.replica = null; // the room's state, from the Welcome on
+    this.frames = { full: 0, delta: 0, refused: 0 }; // frames applied and deltas refused, across reconnects
+    this.refusing = false; // the last frame message was refused (log only the first of a run)
     this.seq = 0;
     this.lastTick = 0;
     this.nonce = 0;
@@ -114,6 +129,7 @@ export class Session {
     this.retryTimer = null;
     this.retryAt = null;
     this.welcome = null;
+    this.replica = null;
     let ws;
     try {
       ws = new this.WebSocketImpl(this.url);
@@ -156,6 +172,8 @@ export class Session {
     switch (msg.type) {
       case 'Welcome':
         this.welcome = msg;
+        this.replica = new Replica(msg.tick_rate_hz);
+        this.refusing = false;
         this.lastTick = msg.tick;
         this.attempt = 0;
         this.closeInfo = null;
@@ -164,8 +182,8 @@ export class Session {
         this.setState('connected');
         break;
       case 'Snapshot':
-        if (msg.tick > this.lastTick || !this.welcome) this.lastTick = msg.tick;
-        this.handlers.onSnapshot(msg, t);
+      case 'Delta':
+        this.onFrameMessage(msg, t);
         break;
       case 'Pong': {
         const sent = this.pings.get(msg.nonce);
@@ -180,6 +198,26 @@ export class Session {
         this.handlers.onServerError(msg);
         break;
     }
+  }
+
+  onFrameMessage(msg, t) {
+    if (!this.replica) return; // before the Welcome: nothing to apply it to
+    let frame;
+    try {
+      frame = this.replica.apply(msg);
+    } catch (e) {
+      if (!(e instanceof ReplicaError)) throw e;
+      this.frames.refused++;
+      if (!this.refusing) console.warn(`tickroom: ignoring deltas until the next full snapshot: ${e.message}`);
+      this.refusing = true;
+      this.handlers.onRefused(e);
+      return;
+    }
+    this.refusing = false;
+    if (msg.type === 'Snapshot') this.frames.full++;
+    else this.frames.delta++;
+    this.lastTick = frame.tick;
+    this.handlers.onFrame(frame, t, msg.type, msg);
   }
 
   startTimers() {

@@ -15,24 +15,38 @@
 // that local time has passed; tick k is stepped with the steer of the newest
 // input sent before B(k) — what the server will hold in that tick.
 //
-// On each snapshot (tick T, own state, last_input_seq A): inputs with seq < A
-// are dropped (A itself stays: it is the steer the server holds), the state is
-// reset to the server's and ticks T+1..K are replayed, one fixed 50 ms step
-// per tick with the steer held at that tick's boundary. The difference from
-// the state predicted before is added to a visual offset that decays in
-// ~100 ms, so corrections glide instead of snapping.
+// On each frame (tick T, own state, last_input_seq A) — a full snapshot or a
+// delta rebuilt by the Replica (protocol.js), the same to this code: inputs
+// with seq < A are dropped (A itself stays: it is the steer the server holds),
+// the state is reset to the server's and ticks T+1..K are replayed, one fixed
+// 50 ms step per tick with the steer held at that tick's boundary. The
+// difference from the state predicted before is added to a visual offset that
+// decays in ~100 ms, so corrections glide instead of snapping.
 //
-// Approximations (all corrected by the next snapshot, and smoothed):
+// Approximations (all corrected by the next frame, and smoothed):
 // - The boundary offset assumes a steady one-way latency; jitter moves an
 //   input across a tick boundary now and then, so a steer change may be
 //   predicted one tick early or late (a correction of a few units).
 // - Inputs go out at 30 Hz but the server applies one per tick: the replay,
 //   like the server, skips inputs superseded within a tick.
-// - Server positions and velocities arrive quantized to 1/8 unit (quant.rs),
-//   so the replay starts up to 1/16 unit off.
+// - Server positions and velocities arrive quantized to 1/4 unit (quant.rs
+//   SCALE = 4), so the replay starts up to 1/8 unit (and 1/8 unit/s) off.
+// - In a delta the server usually sends only each player's move; the Replica
+//   then derives the velocity as move × tick rate. The sim moves a player by
+//   its end-of-tick velocity × dt, so that is the true velocity up to the
+//   rounding of two positions (up to 5 units/s off; walls and bumps make it
+//   worse), and the server sends the exact state instead whenever it is more
+//   than VEL_TOLERANCE (40 wire units = 10 units/s) off. Replaying from a
+//   velocity even 5 units/s off drifts 0.25 unit per tick predicted, so for
+//   the own player the caller passes that tolerance to reconcile(), which
+//   takes the velocity this predictor had for tick T, clamped into derived ±
+//   tolerance: the exact value when the prediction was right, the nearest
+//   value the server allows otherwise. Other players' derived velocities only
+//   matter for the short extrapolation past the newest frame.
 // - Bumps with other players and pellets are not predicted (rules 4–5); a bump
 //   shows up one round trip late as a correction.
 
+import { QUANT_SCALE, VEL_TOLERANCE } from './protocol.js';
 import { step } from './sim.js';
 
 /** Render other players this far in the past, so two snapshots bracket the render time. */
@@ -45,6 +59,12 @@ export const CORRECTION_TAU_MS = 90;
 export const MAX_PREDICT_TICKS = 40;
 /** Unacknowledged inputs kept at most (4 s at 30 Hz). */
 export const MAX_PENDING_INPUTS = 120;
+/**
+ * How far (units/s) a velocity the Replica derived from a delta's move may be
+ * from the server's true one: VEL_TOLERANCE steps plus half a step of
+ * quantization. Pass it to Predictor.reconcile for such frames.
+ */
+export const DERIVED_VEL_TOLERANCE = (VEL_TOLERANCE + 0.5) / QUANT_SCALE;
 
 /**
  * Client-side prediction of the own player, with reconciliation.
@@ -63,6 +83,7 @@ export class Predictor {
     this.prev = null; // predicted state at `tick - 1`, for rendering between ticks
     this.ackSeq = 0;
     this.error = { x: 0, y: 0 }; // visual offset that decays to 0
+    this.history = new Map(); // tick -> predicted state, for the velocity of delta frames
     this.corrections = 0;
     this.snaps = 0;
     this.calibrated = false;
@@ -84,6 +105,12 @@ export class Predictor {
     this.offset = now - serverTick * this.dtMs; // until inputs are acknowledged: no lead
     this.calibrated = false;
     this.error = { x: 0, y: 0 };
+    this.history = new Map([[serverTick, server]]);
+  }
+
+  remember(tick, state) {
+    this.history.set(tick, state);
+    if (this.history.size > 2 * MAX_PREDICT_TICKS) this.history.delete(this.history.keys().next().value);
   }
 
   /** Records input `seq`, sent at local time `now` with steer (sx, sy) as the server will see it (dequantized). */
@@ -119,21 +146,30 @@ export class Predictor {
       this.tick++;
       this.prev = this.state;
       this.state = step(this.kin, this.state, ...this.steerFor(this.tick));
+      this.remember(this.tick, this.state);
       if (++steps > MAX_PREDICT_TICKS) break;
     }
   }
 
   /**
-   * A snapshot of tick `serverTick` whose own-player state `server` includes
+   * A frame of tick `serverTick` whose own-player state `server` includes
    * every input up to `ackSeq`, received at local time `now`: re-estimate the
    * tick boundary, rebase on the server state and replay up to the present.
+   * `velTolerance` (units/s, 0 = exact): how far the server's velocity may be
+   * from the truth, as for one derived from a delta's move; the velocity
+   * predicted for that tick is used when it lies within it.
    */
-  reconcile(server, serverTick, ackSeq, now) {
+  reconcile(server, serverTick, ackSeq, now, velTolerance = 0) {
     if (!this.state) {
       this.reset(server, serverTick, now);
       return;
     }
     this.advance(now);
+    const guess = velTolerance > 0 ? this.history.get(serverTick) : undefined;
+    if (guess) {
+      const near = (v, c) => Math.min(c + velTolerance, Math.max(c - velTolerance, v));
+      server = { ...server, vx: near(guess.vx, server.vx), vy: near(guess.vy, server.vy) };
+    }
     const before = this.state;
     this.ackSeq = Math.max(this.ackSeq, ackSeq);
     // Keep the acknowledged input (the steer the server holds) and newer ones.
@@ -150,9 +186,12 @@ export class Predictor {
     );
     let s = server;
     let prev = server;
+    for (const k of this.history.keys()) if (k < serverTick) this.history.delete(k);
+    this.remember(serverTick, server);
     for (let k = serverTick + 1; k <= target; k++) {
       prev = s;
       s = step(this.kin, s, ...this.steerFor(k));
+      this.remember(k, s);
     }
     this.tick = target;
     this.prev = prev;

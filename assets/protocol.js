@@ -1,32 +1,43 @@
 // tickroom's wire protocol in JavaScript: the browser client's mirror of
-// crates/protocol (messages.rs, codec.rs, quant.rs). It exists so the demo
-// client needs no build step; it is kept honest by cross-language test vectors
-// (assets/test/vectors.json, written by crates/protocol/tests/vectors.rs and
-// checked by assets/test/protocol.test.mjs).
+// crates/protocol (messages.rs, codec.rs, quant.rs, replica.rs). It exists so
+// the demo client needs no build step; it is kept honest by cross-language
+// test vectors (assets/test/vectors.json, written by
+// crates/protocol/tests/vectors.rs and checked by assets/test/protocol.test.mjs
+// and assets/test/replica.test.mjs).
 //
 // Encoding: bincode 2 "standard" configuration — little-endian; integers other
 // than u8/i8 as varints (below 251: one byte; else a marker 251/252/253 then a
-// u16/u32/u64); signed integers zig-zag encoded first; u8/i8 and Option tags as
-// one raw byte; enums as a varint variant index; Vec/String as a varint length
-// then the items (UTF-8 bytes for strings); fixed arrays and structs as their
-// fields in order; f32 as 4 little-endian bytes.
+// u16/u32/u64); signed integers zig-zag encoded first; u8/i8 as one raw byte;
+// enums as a varint variant index; Vec/String as a varint length then the
+// items (UTF-8 bytes for strings); fixed arrays and structs as their fields in
+// order; f32 as 4 little-endian bytes. (No message has an Option field.)
 //
 // Messages are plain objects with the Rust field names, e.g.
-// { type: 'Input', seq, ack_tick, steer: [x, y] }; an absent Option is null.
+// { type: 'Input', seq, ack_tick, steer: [x, y] }.
+//
+// Protocol version 2: the server sends a full `Snapshot` after a join, when
+// players join or leave, and when a client fell behind; otherwise a `Delta`
+// from the previous tick's frame. `Replica` (below, mirroring replica.rs)
+// rebuilds the room's frame from both.
 
 /** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Longest player name, in bytes of UTF-8. */
 export const MAX_NAME_BYTES = 24;
 /** Longest encoded client message the server accepts. */
 export const MAX_CLIENT_MESSAGE_BYTES = 128;
 /** Longest encoded server message a client accepts. */
 export const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;
-/** Quantization steps per world unit for positions and velocities (quant.rs). */
-export const QUANT_SCALE = 8;
+/** Quantization steps per world unit for positions and velocities (quant.rs `SCALE`: 1/4 unit). */
+export const QUANT_SCALE = 4;
+/**
+ * Largest velocity error (quantized units) a delta's derived velocity may
+ * have before the server sends the player's exact state (replica.rs `VEL_TOLERANCE`).
+ */
+export const VEL_TOLERANCE = 40;
 
 const CLIENT_VARIANTS = ['Join', 'Input', 'Ping', 'Leave'];
-const SERVER_VARIANTS = ['Welcome', 'Snapshot', 'Pong', 'Error'];
+const SERVER_VARIANTS = ['Welcome', 'Snapshot', 'Pong', 'Error', 'Delta'];
 
 /** Thrown for bytes that are not a valid message (the Rust codec's Error). */
 export class ProtocolError extends Error {
@@ -131,13 +142,6 @@ class Reader {
     return out;
   }
 
-  option(item) {
-    const tag = this.u8();
-    if (tag === 0) return null;
-    if (tag === 1) return item(this);
-    throw new ProtocolError(`invalid Option tag ${tag}`);
-  }
-
   variant(names) {
     const index = this.u32();
     if (index >= names.length) throw new ProtocolError(`unknown variant ${index}`);
@@ -231,15 +235,6 @@ class Writer {
     for (const x of items) item(this, x);
   }
 
-  option(value, item) {
-    if (value === null || value === undefined) {
-      this.u8(0);
-    } else {
-      this.u8(1);
-      item(this, value);
-    }
-  }
-
   variant(names, name) {
     const index = names.indexOf(name);
     if (index < 0) throw new RangeError(`unknown message type ${name}`);
@@ -288,6 +283,7 @@ const readPlayer = (r) => ({
 });
 
 const readPellet = (r) => ({ id: r.u16(), pos: readPair16(r) });
+const readMove = (r) => [r.i8(), r.i8()];
 const readInfo = (r) => ({ id: r.u32(), name: r.string() });
 
 function writeArena(w, a) {
@@ -343,8 +339,20 @@ export function decodeServer(data) {
         type,
         tick: r.u32(),
         players: r.vec(readPlayer),
-        pellets: r.option((r) => r.vec(readPellet)),
-        roster: r.option((r) => r.vec(readInfo)),
+        pellets: r.vec(readPellet),
+        roster: r.vec(readInfo),
+      };
+      break;
+    case 'Delta':
+      msg = {
+        type,
+        tick: r.u32(),
+        base_tick: r.u32(),
+        moves: r.vec(readMove),
+        acks: r.vec((r) => r.u8()),
+        changed: r.vec(readPlayer),
+        pellets_removed: r.vec((r) => r.u16()),
+        pellets_added: r.vec(readPellet),
       };
       break;
     case 'Pong':
@@ -373,8 +381,20 @@ export function encodeServer(msg) {
     case 'Snapshot':
       w.u32(msg.tick);
       w.vec(msg.players, writePlayer);
-      w.option(msg.pellets, (w, v) => w.vec(v, writePellet));
-      w.option(msg.roster, (w, v) => w.vec(v, writeInfo));
+      w.vec(msg.pellets, writePellet);
+      w.vec(msg.roster, writeInfo);
+      break;
+    case 'Delta':
+      w.u32(msg.tick);
+      w.u32(msg.base_tick);
+      w.vec(msg.moves, (w, m) => {
+        w.i8(m[0]);
+        w.i8(m[1]);
+      });
+      w.vec(msg.acks, (w, a) => w.u8(a));
+      w.vec(msg.changed, writePlayer);
+      w.vec(msg.pellets_removed, (w, id) => w.u16(id));
+      w.vec(msg.pellets_added, writePellet);
       break;
     case 'Pong':
       w.u32(msg.nonce);
@@ -450,6 +470,18 @@ export const posFromWire = (v) => v / QUANT_SCALE;
 /** Wire velocity (i16) to world units per second. */
 export const velFromWire = (v) => v / QUANT_SCALE;
 
+/** World-unit coordinate (an f32) to its wire value: rounded, clamped to 0..=65535, NaN to 0 (quant::pos_to_wire). */
+export function posToWire(v) {
+  if (Number.isNaN(v)) return 0;
+  return Math.min(0xffff, Math.max(0, roundHalfAway(Math.fround(Math.fround(v) * QUANT_SCALE)))) + 0;
+}
+
+/** World-unit velocity component (an f32) to its wire value: rounded, clamped to the i16 range (quant::vel_to_wire). */
+export function velToWire(v) {
+  if (Number.isNaN(v)) return 0;
+  return Math.min(32767, Math.max(-32768, roundHalfAway(Math.fround(Math.fround(v) * QUANT_SCALE)))) + 0;
+}
+
 /**
  * A steering direction (any length; longer than 1 is scaled to 1) to the
  * wire's [i8, i8], where 127 is full deflection. Mirrors quant::steer_to_wire.
@@ -470,6 +502,163 @@ export function steerToWire(x, y) {
 /** The wire's steering back to components in -1..=1 (-128 counts as -127), as f32 values. */
 export function steerFromWire(s) {
   return [Math.fround(Math.max(s[0], -127) / 127), Math.fround(Math.max(s[1], -127) / 127)];
+}
+
+// ---- the client's copy of the room state (replica.rs) ----
+
+/**
+ * Why a delta could not be applied (replica.rs `ApplyError`). `kind` is
+ * 'NoBase' (with `tick`), 'WrongBase' (`have`, `need`), 'Shape' (`moves`,
+ * `acks`, `players`) or 'UnknownPlayer' (`id`); `detail` holds the kind and
+ * its fields as one plain object.
+ */
+export class ReplicaError extends Error {
+  constructor(kind, fields, message) {
+    super(message);
+    this.name = 'ReplicaError';
+    this.kind = kind;
+    this.detail = { kind, ...fields };
+    Object.assign(this, fields);
+  }
+}
+
+/** Index of the entry with `id` in `list` sorted by id, or -(insertion point) - 1 (Rust's binary_search_by_key). */
+function searchId(list, id) {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid].id;
+    if (v === id) return mid;
+    if (v < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return -lo - 1;
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+/**
+ * A client's copy of the room state, rebuilt from full snapshots and deltas
+ * exactly as replica.rs `Replica` does; assets/test/replica.test.mjs replays
+ * Rust's replica vectors through it.
+ *
+ * Frames are plain objects { tick, players, pellets, roster } with the wire's
+ * (quantized) values, players, pellets and roster sorted by id, and are never
+ * modified once returned: each delta builds a new frame, and lists a delta
+ * does not touch are shared with the previous frame (so `frame.pellets ===
+ * previous.pellets` means the pellets did not change).
+ */
+export class Replica {
+  /** An empty replica for a room ticking at `tickRateHz` (the Welcome's `tick_rate_hz`). */
+  constructor(tickRateHz) {
+    this.tickRate = Math.max(1, tickRateHz | 0);
+    this.frame = null;
+  }
+
+  /** Replaces the state with a full snapshot (a decoded `Snapshot` message); returns the new frame. */
+  applySnapshot(s) {
+    this.frame = { tick: s.tick, players: s.players, pellets: s.pellets, roster: s.roster };
+    return this.frame;
+  }
+
+  /**
+   * Applies a decoded `Delta` to the held frame and returns the new frame.
+   * Throws a ReplicaError, leaving the replica unchanged, when the delta does
+   * not apply (no frame yet, another base tick, wrong list lengths, or a
+   * `changed` entry for a player the frame does not have).
+   */
+  applyDelta(d) {
+    const f = this.frame;
+    if (!f) throw new ReplicaError('NoBase', { tick: d.tick }, `delta for tick ${d.tick} before any full snapshot`);
+    if (f.tick !== d.base_tick) {
+      throw new ReplicaError('WrongBase', { have: f.tick, need: d.base_tick }, `delta based on tick ${d.base_tick}, but the replica holds tick ${f.tick}`);
+    }
+    const n = f.players.length;
+    if (d.moves.length !== n || d.acks.length !== n) {
+      throw new ReplicaError(
+        'Shape',
+        { moves: d.moves.length, acks: d.acks.length, players: n },
+        `delta lists ${d.moves.length} moves and ${d.acks.length} acks for ${n} players`,
+      );
+    }
+    for (const c of d.changed) {
+      if (searchId(f.players, c.id) < 0) throw new ReplicaError('UnknownPlayer', { id: c.id }, `delta changes unknown player ${c.id}`);
+    }
+    const rate = this.tickRate;
+    // Every player moves by its step; the velocity is derived from the step.
+    const players = f.players.map((p, i) => {
+      const [mx, my] = d.moves[i];
+      return {
+        id: p.id,
+        pos: [clamp(p.pos[0] + mx, 0, 0xffff), clamp(p.pos[1] + my, 0, 0xffff)],
+        vel: [clamp(mx * rate, -32768, 32767), clamp(my * rate, -32768, 32767)],
+        score: p.score,
+        last_input_seq: (p.last_input_seq + d.acks[i]) >>> 0,
+      };
+    });
+    for (const c of d.changed) {
+      players[searchId(players, c.id)] = { id: c.id, pos: [c.pos[0], c.pos[1]], vel: [c.vel[0], c.vel[1]], score: c.score, last_input_seq: c.last_input_seq };
+    }
+    let pellets = f.pellets;
+    if (d.pellets_removed.length > 0) {
+      const gone = new Set(d.pellets_removed);
+      pellets = pellets.filter((p) => !gone.has(p.id));
+    }
+    if (d.pellets_added.length > 0) {
+      if (pellets === f.pellets) pellets = pellets.slice();
+      for (const a of d.pellets_added) {
+        const added = { id: a.id, pos: [a.pos[0], a.pos[1]] };
+        const i = searchId(pellets, a.id);
+        if (i >= 0) pellets[i] = added;
+        else pellets.splice(-i - 1, 0, added);
+      }
+    }
+    this.frame = { tick: d.tick, players, pellets, roster: f.roster };
+    return this.frame;
+  }
+
+  /** Applies a decoded `Snapshot` or `Delta` message; returns the new frame or throws a ReplicaError. */
+  apply(msg) {
+    if (msg.type === 'Snapshot') return this.applySnapshot(msg);
+    if (msg.type === 'Delta') return this.applyDelta(msg);
+    throw new TypeError(`not a frame message: ${msg.type}`);
+  }
+}
+
+/**
+ * The delta from frame `base` to frame `cur` (replica.rs `diff`: the server's
+ * side, for tests and tools), as a `Delta` message, or null when the players
+ * differ and a full snapshot is needed.
+ */
+export function diff(base, cur, tickRateHz) {
+  if (base.players.length !== cur.players.length || base.players.some((a, i) => a.id !== cur.players[i].id)) return null;
+  const rate = Math.max(1, tickRateHz | 0);
+  const moves = [];
+  const acks = [];
+  const changed = [];
+  base.players.forEach((a, i) => {
+    const b = cur.players[i];
+    const dx = b.pos[0] - a.pos[0];
+    const dy = b.pos[1] - a.pos[1];
+    const ack = (b.last_input_seq - a.last_input_seq) >>> 0;
+    const fitsI8 = (v) => v >= -128 && v <= 127;
+    const fits = fitsI8(dx) && fitsI8(dy) && ack <= 255;
+    const derivedOk = Math.abs(b.vel[0] - dx * rate) <= VEL_TOLERANCE && Math.abs(b.vel[1] - dy * rate) <= VEL_TOLERANCE;
+    moves.push(fits ? [dx, dy] : [0, 0]);
+    acks.push(fits ? ack : 0);
+    if (!fits || !derivedOk || a.score !== b.score) {
+      changed.push({ id: b.id, pos: [b.pos[0], b.pos[1]], vel: [b.vel[0], b.vel[1]], score: b.score, last_input_seq: b.last_input_seq });
+    }
+  });
+  const pellets_removed = base.pellets.filter((p) => searchId(cur.pellets, p.id) < 0).map((p) => p.id);
+  const pellets_added = cur.pellets
+    .filter((p) => {
+      const i = searchId(base.pellets, p.id);
+      return i < 0 || base.pellets[i].pos[0] !== p.pos[0] || base.pellets[i].pos[1] !== p.pos[1];
+    })
+    .map((p) => ({ id: p.id, pos: [p.pos[0], p.pos[1]] }));
+  return { type: 'Delta', tick: cur.tick, base_tick: base.tick, moves, acks, changed, pellets_removed, pellets_added };
 }
 
 /** Truncates a display name to at most MAX_NAME_BYTES of UTF-8 without splitting a character. */

@@ -2,7 +2,7 @@
 //! given number of players in a realistic mid-game state, and the snapshot the
 //! server would encode for them.
 
-use tickroom_protocol::{self as proto, quant};
+use tickroom_protocol::{self as proto, quant, replica::Frame};
 use tickroom_sim::{PlayerId, Room, SimConfig, Vec2};
 
 /// A room with `players` players after `warmup` steps of everyone steering in
@@ -28,13 +28,13 @@ pub fn inputs(players: u32, t: u32) -> Vec<(PlayerId, Vec2)> {
         .collect()
 }
 
-/// The snapshot the server would send for `room`, with or without the pellet list and roster.
-pub fn snapshot_of(room: &Room, with_pellets: bool) -> proto::ServerMsg {
+/// The frame the server would build for `room` (wire values, as in a full snapshot).
+pub fn frame_of(room: &Room) -> Frame {
     let mut players = Vec::new();
     room.read_players(&mut players);
     let mut pellets = Vec::new();
     room.read_pellets(&mut pellets);
-    proto::ServerMsg::Snapshot(proto::Snapshot {
+    Frame {
         tick: room.tick() as u32,
         players: players
             .iter()
@@ -43,26 +43,30 @@ pub fn snapshot_of(room: &Room, with_pellets: bool) -> proto::ServerMsg {
                 pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
                 vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
                 score: p.score,
-                last_input_seq: 1000 + p.id.0,
+                last_input_seq: 1000 + p.id.0 + room.tick() as u32,
             })
             .collect(),
-        pellets: with_pellets.then(|| {
-            pellets
-                .iter()
-                .map(|p| proto::Pellet {
-                    id: p.id,
-                    pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-                })
-                .collect()
-        }),
-        roster: with_pellets.then(|| {
-            players
-                .iter()
-                .map(|p| proto::PlayerInfo {
-                    id: p.id.0,
-                    name: format!("player-{}", p.id.0),
-                })
-                .collect()
-        }),
-    })
+        pellets: pellets
+            .iter()
+            .map(|p| proto::Pellet {
+                id: p.id,
+                pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
+            })
+            .collect(),
+        roster: players
+            .iter()
+            .map(|p| proto::PlayerInfo {
+                id: p.id.0,
+                name: format!("player-{}", p.id.0),
+            })
+            .collect(),
+    }
+}
+
+/// Two consecutive frames of a busy 50-player room: (previous, current).
+pub fn consecutive_frames(players: u32) -> (Frame, Frame) {
+    let mut room = busy_room(players, 200);
+    let prev = frame_of(&room);
+    room.step(&inputs(players, 200));
+    (prev, frame_of(&room))
 }

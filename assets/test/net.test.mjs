@@ -1,13 +1,14 @@
 // Tests of the client's session logic (assets/net.js) with a fake WebSocket
 // and fake timers: joining, 30 Hz inputs, pings, and what happens on every
 // kind of close (backoff with jitter and cap, immediate reconnect on 1001,
-// stopping with a reason on protocol violations, "room full" on 1013).
+// stopping with a reason on protocol violations, "room full" on 1013), and
+// the room state kept from full snapshots and deltas.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { BACKOFF_MAX_MS, Session, backoffDelay, closePolicy } from '../net.js';
-import { decodeClient, encodeServer } from '../protocol.js';
+import { PROTOCOL_VERSION, decodeClient, encodeServer } from '../protocol.js';
 
 /** Timers that run only when the test advances the fake clock. */
 class FakeTime {
@@ -66,8 +67,26 @@ function fakeSockets() {
 }
 
 const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
-const welcome = (id = 5) => ({ type: 'Welcome', version: 1, player_id: id, room: 'r1', tick_rate_hz: 20, tick: 40, arena: ARENA });
-const snapshot = (tick) => ({ type: 'Snapshot', tick, players: [], pellets: null, roster: null });
+const welcome = (id = 5) => ({ type: 'Welcome', version: PROTOCOL_VERSION, player_id: id, room: 'r1', tick_rate_hz: 20, tick: 40, arena: ARENA });
+const player = (id, x, seq = 0) => ({ id, pos: [x, 400], vel: [0, 0], score: 0, last_input_seq: seq });
+const snapshot = (tick, players = [player(5, 100)]) => ({
+  type: 'Snapshot',
+  tick,
+  players,
+  pellets: [{ id: 1, pos: [8, 8] }],
+  roster: players.map((p) => ({ id: p.id, name: `p${p.id}` })),
+});
+const delta = (tick, moves, extra = {}) => ({
+  type: 'Delta',
+  tick,
+  base_tick: tick - 1,
+  moves,
+  acks: moves.map(() => 1),
+  changed: [],
+  pellets_removed: [],
+  pellets_added: [],
+  ...extra,
+});
 
 function setup(overrides = {}) {
   const time = new FakeTime();
@@ -102,7 +121,7 @@ test('joins, then sends inputs at 30 Hz with increasing seq and the newest tick,
   assert.equal(ws.url, 'ws://test/ws?room=r1');
   assert.equal(t.session.state, 'connecting');
   ws.open();
-  assert.deepEqual(ws.sent, [{ type: 'Join', version: 1, name: 'tester' }]);
+  assert.deepEqual(ws.sent, [{ type: 'Join', version: 2, name: 'tester' }]);
   assert.equal(t.session.state, 'joining');
   ws.deliver(welcome());
   assert.equal(t.session.state, 'connected');
@@ -230,4 +249,81 @@ test('undecodable server messages are ignored, not fatal', () => {
     console.warn = warn;
   }
   assert.equal(t.session.state, 'connected');
+});
+
+test('full snapshots and deltas become complete frames; inputs acknowledge the newest frame', () => {
+  const frames = [];
+  const t = setup({ onFrame: (frame, now, type) => frames.push({ frame, now, type }) });
+  const ws = connect(t);
+  ws.deliver(snapshot(41, [player(5, 100, 0), player(9, 300, 7)]));
+  t.time.advance(50);
+  ws.deliver(delta(42, [[4, 0], [-2, 1]]));
+  t.time.advance(50);
+  ws.deliver(delta(43, [[4, 0], [0, 0]], { pellets_removed: [1], changed: [{ ...player(9, 500, 99), score: 1 }] }));
+  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100]]);
+  const last = frames[2].frame;
+  assert.deepEqual(last.players[0], { id: 5, pos: [108, 400], vel: [80, 0], score: 0, last_input_seq: 2 });
+  assert.deepEqual(last.players[1], { ...player(9, 500, 99), score: 1 });
+  assert.deepEqual(last.pellets, []);
+  assert.deepEqual(last.roster, [{ id: 5, name: 'p5' }, { id: 9, name: 'p9' }], 'the roster carries over');
+  assert.deepEqual(frames[1].frame.players[1].vel, [-40, 20], 'velocity derived from the move at 20 Hz');
+  assert.deepEqual(t.session.frames, { full: 1, delta: 2, refused: 0 });
+  t.time.advance(40);
+  const inputs = ws.sent.filter((m) => m.type === 'Input');
+  assert.equal(inputs[inputs.length - 1].ack_tick, 43);
+});
+
+test('a delta that does not apply is counted and ignored until the next full snapshot', () => {
+  const frames = [];
+  const refused = [];
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.detail) });
+    const ws = connect(t);
+    ws.deliver(delta(41, [[1, 1]])); // before any full snapshot
+    ws.deliver(snapshot(41));
+    ws.deliver(delta(43, [[1, 1]])); // tick 42 went missing
+    ws.deliver(delta(44, [[1, 1]]));
+    ws.deliver(delta(45, [[1, 1], [0, 0]]));
+    assert.deepEqual(refused, [
+      { kind: 'NoBase', tick: 41 },
+      { kind: 'WrongBase', have: 41, need: 42 },
+      { kind: 'WrongBase', have: 41, need: 43 },
+      { kind: 'WrongBase', have: 41, need: 44 },
+    ]);
+    assert.equal(warnings.length, 2, 'one warning per run of refusals');
+    assert.match(warnings[1], /ignoring deltas until the next full snapshot/);
+    t.time.advance(40);
+    const inputs = ws.sent.filter((m) => m.type === 'Input');
+    assert.equal(inputs[inputs.length - 1].ack_tick, 41, 'the newest frame actually held');
+    ws.deliver(snapshot(46));
+    ws.deliver(delta(47, [[1, 1]]));
+    assert.deepEqual(frames, [41, 46, 47]);
+    assert.deepEqual(t.session.frames, { full: 2, delta: 1, refused: 4 });
+    assert.equal(t.session.state, 'connected');
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test('after a reconnect the replica starts over from the new full snapshot', () => {
+  const frames = [];
+  const t = setup({ onFrame: (frame) => frames.push(frame.tick) });
+  connect(t).deliver(snapshot(41));
+  t.sockets[0].serverClose(1001);
+  t.time.advance(0);
+  assert.equal(t.session.replica, null, 'no state while reconnecting');
+  const ws = connect(t);
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    ws.deliver(delta(42, [[1, 1]])); // based on the old connection's frame
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(t.session.frames.refused, 1);
+  ws.deliver(snapshot(42));
+  assert.deepEqual(frames, [41, 42]);
 });

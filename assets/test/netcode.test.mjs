@@ -1,18 +1,30 @@
 // Tests of the client's netcode (assets/netcode.js) without a browser: the
 // reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
 // server with latency (built from the same sim.js rules the Rust fixture
-// checks), the error smoothing, interpolation and the server clock.
+// checks, and speaking protocol v2: quantized frames sent as a full snapshot,
+// then deltas the client's Replica rebuilds, velocities derived from moves),
+// the error smoothing, interpolation and the server clock.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock } from '../netcode.js';
+import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock } from '../netcode.js';
 import { kinematics, step } from '../sim.js';
-import { steerFromWire, steerToWire } from '../protocol.js';
+import {
+  Replica,
+  decodeServer,
+  diff,
+  encodeServer,
+  posFromWire,
+  posToWire,
+  steerFromWire,
+  steerToWire,
+  velFromWire,
+  velToWire,
+} from '../protocol.js';
 
 const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
 const KIN = kinematics(ARENA, 20);
-const quant = (v) => Math.round(v * 8) / 8;
 
 test('reconcile keeps the acknowledged input, drops older ones and replays up to the present', () => {
   const p = new Predictor(KIN);
@@ -57,14 +69,20 @@ test('corrections are smoothed, large ones snap', () => {
 
 /**
  * A fake room: server ticks every 50 ms applying the newest input that arrived
- * before the tick (held steer), snapshots quantized like quant.rs; a client
- * sending inputs at 30 Hz and rendering frames at 60 Hz with its own phase; both
- * directions delayed by `oneWayMs`. Returns correction sizes by phase.
+ * before the tick (held steer), builds the wire frame (quantized like
+ * quant.rs) and sends a full snapshot first, then the delta from the previous
+ * frame (as the Rust server does; `fullEvery` forces periodic full
+ * snapshots); a client decoding them into a Replica, sending inputs at 30 Hz
+ * and rendering frames at 60 Hz with its own phase; both directions delayed by
+ * `oneWayMs`. Returns correction sizes by phase, and how many own-player
+ * states had a derived velocity.
  */
-function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs }) {
-  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [] };
+function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, useTolerance = true }) {
+  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null };
   const client = new Predictor(KIN);
+  const replica = new Replica(20);
   const toClient = [];
+  let derived = 0;
   let seq = 0;
   let serverTick = 0;
   let joined = false;
@@ -91,13 +109,30 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs }) {
       }
       server.state = step(KIN, server.state, ...server.steer);
       const s = server.state;
-      toClient.push({ at: t + oneWayMs, tick: serverTick, state: { x: quant(s.x), y: quant(s.y), vx: quant(s.vx), vy: quant(s.vy) }, ack: server.ack });
+      const frame = {
+        tick: serverTick,
+        players: [{ id: 1, pos: [posToWire(s.x), posToWire(s.y)], vel: [velToWire(s.vx), velToWire(s.vy)], score: 0, last_input_seq: server.ack }],
+        pellets: [],
+        roster: [{ id: 1, name: 'me' }],
+      };
+      const msg = server.prev && serverTick % fullEvery !== 0 ? diff(server.prev, frame, 20) : { type: 'Snapshot', ...frame };
+      server.prev = frame;
+      toClient.push({ at: t + oneWayMs, bytes: encodeServer(msg) });
     }
     // Client frames (60 Hz, with their own phase).
     if (joined && Math.floor((t - framePhaseMs) / 16.667) !== Math.floor((t - 1 - framePhaseMs) / 16.667)) client.advance(t);
     // Snapshots arriving.
     while (toClient.length && toClient[0].at <= t) {
-      const snap = toClient.shift();
+      const msg = decodeServer(toClient.shift().bytes);
+      const velDerived = msg.type === 'Delta' && !msg.changed.some((c) => c.id === 1);
+      if (velDerived) derived++;
+      const frame = replica.apply(msg);
+      const p = frame.players[0];
+      const snap = {
+        tick: frame.tick,
+        state: { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) },
+        ack: p.last_input_seq,
+      };
       if (!joined) {
         client.reset(snap.state, snap.tick, t);
         joined = true;
@@ -105,19 +140,21 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs }) {
       }
       client.advance(t);
       const before = client.state;
-      client.reconcile(snap.state, snap.tick, snap.ack, t);
+      client.reconcile(snap.state, snap.tick, snap.ack, t, velDerived && useTolerance ? DERIVED_VEL_TOLERANCE : 0);
       corrections.push({ t, size: Math.hypot(before.x - client.state.x, before.y - client.state.y) });
       leads.push({ t, predictedX: client.state.x, serverX: snap.state.x });
     }
   }
-  return { corrections, leads };
+  return { corrections, leads, derived };
 }
 
-for (const oneWayMs of [0, 35, 80]) {
-  test(`prediction with ${oneWayMs} ms each way: tiny corrections while the steer is held`, () => {
+for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinity], [35, 1]]) {
+  const what = fullEvery === 1 ? 'full snapshots only' : 'deltas';
+  test(`prediction with ${oneWayMs} ms each way (${what}): tiny corrections while the steer is held`, () => {
     // Idle while the tick boundary is calibrated (as after joining), then steer around.
     const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
-    const { corrections, leads } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000 });
+    const { corrections, leads, derived } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000, fullEvery });
+    if (fullEvery === Infinity) assert.ok(derived > 60, `most frames carry a derived velocity (${derived})`);
     // Away from the moments the steer changes (one round trip + two ticks),
     // the prediction agrees with the server up to quantization.
     const settle = 2 * oneWayMs + 150;
@@ -137,6 +174,45 @@ for (const oneWayMs of [0, 35, 80]) {
     }
   });
 }
+
+test('with deltas, the velocity predicted for the frame\'s tick keeps corrections as small as with full snapshots', () => {
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  const steadyWorst = (opts) => {
+    const { corrections } = simulateRoundTrip({ oneWayMs: 80, framePhaseMs: 7, steerAt, durationMs: 6000, ...opts });
+    const steady = corrections.filter((c) => [500, 1500, 3000, 4500].every((ch) => c.t < ch || c.t > ch + 2 * 80 + 150));
+    return Math.max(...steady.map((c) => c.size));
+  };
+  const full = steadyWorst({ fullEvery: 1 });
+  const deltas = steadyWorst({});
+  const derivedAsIs = steadyWorst({ useTolerance: false });
+  assert.ok(deltas <= full + 0.05, `deltas ${deltas} vs full snapshots ${full}`);
+  // Replaying from the derived velocity itself (up to 10 units/s off) drifts
+  // about half a unit per predicted tick: visibly worse at 80 ms each way.
+  assert.ok(derivedAsIs > deltas + 0.25, `derived velocity as is: ${derivedAsIs}`);
+});
+
+test('a derived velocity is replaced by the predicted one only within the tolerance', () => {
+  const p = new Predictor(KIN);
+  p.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
+  p.hold(1, 1, 0, 0);
+  p.advance(60); // tick 11 predicted with full steer to the right
+  const predicted = p.history.get(11);
+  assert.ok(predicted.vx > 40);
+  // The server's derived velocity is 8 units/s off: the prediction is within the tolerance.
+  p.reconcile({ x: predicted.x, y: predicted.y, vx: predicted.vx + 8, vy: 0 }, 11, 1, 60, DERIVED_VEL_TOLERANCE);
+  assert.equal(p.history.get(11).vx, predicted.vx);
+  // 30 units/s off: clamped to the edge of what the server allows.
+  const q = new Predictor(KIN);
+  q.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
+  q.hold(1, 1, 0, 0);
+  q.advance(60);
+  const guess = q.history.get(11);
+  q.reconcile({ x: guess.x, y: guess.y, vx: guess.vx + 30, vy: 0 }, 11, 1, 60, DERIVED_VEL_TOLERANCE);
+  assert.equal(q.history.get(11).vx, guess.vx + 30 - DERIVED_VEL_TOLERANCE);
+  // Without a tolerance (full snapshots, `changed` entries) the server's velocity is taken as is.
+  q.reconcile({ x: guess.x, y: guess.y, vx: 7, vy: 0 }, 11, 1, 60);
+  assert.equal(q.history.get(11).vx, 7);
+});
 
 test('the interpolator blends between the two snapshots around the render tick', () => {
   const it = new Interpolator();

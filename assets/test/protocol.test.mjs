@@ -2,7 +2,8 @@
 // the Rust one: vectors.json is written by crates/protocol/tests/vectors.rs
 // from the real bincode codec. Every server vector must decode to exactly its
 // fields and every client vector must encode to exactly its bytes (and both
-// directions round-trip). Run with `node --test assets/test/`.
+// directions round-trip). The replica vectors in the same file are replayed by
+// replica.test.mjs. Run with `node --test assets/test/`.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,14 +12,19 @@ import { readFileSync } from 'node:fs';
 import {
   PROTOCOL_VERSION,
   ProtocolError,
+  QUANT_SCALE,
   decodeClient,
   decodeServer,
   encodeClient,
   encodeServer,
+  posFromWire,
+  posToWire,
   steerFromWire,
   steerToWire,
   truncateName,
   validRoomId,
+  velFromWire,
+  velToWire,
 } from '../protocol.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
@@ -40,11 +46,21 @@ test('the vectors are for this protocol version', () => {
 test('the vectors cover every message variant', () => {
   const server = new Set(vectors.server.map((v) => v.msg.type));
   const client = new Set(vectors.client.map((v) => v.msg.type));
-  assert.deepEqual([...server].sort(), ['Error', 'Pong', 'Snapshot', 'Welcome']);
+  assert.deepEqual([...server].sort(), ['Delta', 'Error', 'Pong', 'Snapshot', 'Welcome']);
   assert.deepEqual([...client].sort(), ['Input', 'Join', 'Leave', 'Ping']);
   const snaps = vectors.server.filter((v) => v.msg.type === 'Snapshot').map((v) => v.msg);
-  assert.ok(snaps.some((s) => s.pellets === null) && snaps.some((s) => s.pellets !== null), 'pellets absent and present');
-  assert.ok(snaps.some((s) => s.roster === null) && snaps.some((s) => s.roster !== null), 'roster absent and present');
+  for (const list of ['players', 'pellets', 'roster']) {
+    assert.ok(snaps.some((s) => s[list].length === 0) && snaps.some((s) => s[list].length > 0), `${list} empty and not`);
+  }
+  assert.ok(snaps.some((s) => s.pellets.length > 250), 'a list length needing a varint marker');
+  const deltas = vectors.server.filter((v) => v.msg.type === 'Delta').map((v) => v.msg);
+  const moves = deltas.flatMap((d) => d.moves.flat());
+  const acks = deltas.flatMap((d) => d.acks);
+  assert.ok(deltas.some((d) => d.moves.length === 0 && d.changed.length === 0), 'an empty delta');
+  assert.ok([-128, -1, 0, 127].every((m) => moves.includes(m)), 'moves at the i8 limits, negative and zero');
+  assert.ok([0, 250, 251, 255].every((a) => acks.includes(a)), 'acks around the varint marker (raw u8)');
+  assert.ok(deltas.some((d) => d.changed.length > 0), 'changed players');
+  assert.ok(deltas.some((d) => d.pellets_removed.length > 0 && d.pellets_added.length > 0), 'pellets removed and added');
 });
 
 for (const v of vectors.server) {
@@ -87,7 +103,9 @@ test('malformed server messages are refused, never misread', () => {
     empty: [],
     'unknown variant': [9],
     'u16 with a u32 marker': [0, 252, 1, 0, 0, 0],
-    'invalid Option tag': [1, 0, 0, 2],
+    'snapshot pellets beyond the message': [1, 0, 0, 2],
+    'delta moves beyond the message': [4, 1, 0, 2, 5],
+    'delta acks cut short': [4, 1, 0, 1, 5, 5, 3, 1],
     'invalid UTF-8': [3, 1, 2, 0xff, 0xfe],
     'length beyond the message': [3, 1, 0xfc, 0xff, 0xff, 0xff, 0x7f],
   };
@@ -103,6 +121,29 @@ test('out-of-range fields are refused when encoding', () => {
   assert.throws(() => encodeClient({ type: 'Input', seq: 1, ack_tick: 0, steer: [128, 0] }), RangeError);
   assert.throws(() => encodeClient({ type: 'Input', seq: 1.5, ack_tick: 0, steer: [0, 0] }), RangeError);
   assert.throws(() => encodeClient({ type: 'Nope' }), RangeError);
+});
+
+test('position and velocity quantization mirrors quant.rs (1/4 unit)', () => {
+  assert.equal(QUANT_SCALE, 4);
+  assert.equal(posToWire(0), 0);
+  assert.equal(posToWire(1), 4);
+  assert.equal(posToWire(1.125), 5); // 4.5 rounds half away from zero
+  assert.equal(posToWire(1.12), 4);
+  assert.equal(posToWire(-5), 0);
+  assert.equal(posToWire(1e9), 65535);
+  assert.equal(posToWire(NaN), 0);
+  assert.equal(posToWire(Infinity), 65535);
+  assert.equal(velToWire(-1.125), -5);
+  assert.equal(velToWire(-0.1), 0);
+  assert.ok(Object.is(velToWire(-0.1), 0), 'no negative zero');
+  assert.equal(velToWire(1e9), 32767);
+  assert.equal(velToWire(-1e9), -32768);
+  assert.equal(velToWire(NaN), 0);
+  for (const v of [0, 0.06, 1, 123.456, 1599.9, 65535 / 4]) {
+    assert.ok(Math.abs(posFromWire(posToWire(v)) - v) <= 0.125 + 1e-6, `${v}`);
+  }
+  assert.equal(posFromWire(6401), 1600.25);
+  assert.equal(velFromWire(-1280), -320);
 });
 
 test('steering quantization mirrors quant.rs', () => {

@@ -25,6 +25,7 @@ use tickroom_protocol::{
     ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
     decode_server, encode_client,
     quant::{pos_from_wire, vel_from_wire},
+    replica::Replica,
 };
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -82,6 +83,8 @@ pub(crate) struct Ctx {
     pub reconnect: bool,
     pub connect_timeout: Duration,
     pub close_timeout: Duration,
+    /// Pause between two reads of a slow reader.
+    pub slow_read_interval: Duration,
 }
 
 type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
@@ -129,6 +132,8 @@ struct Session {
     missed: u64,
     non_increasing: u64,
     view: View,
+    /// The room state rebuilt from full snapshots and deltas.
+    replica: Replica,
 }
 
 struct Bot {
@@ -239,6 +244,7 @@ impl Bot {
                 arena: [welcome.arena.width, welcome.arena.height],
                 ..View::default()
             },
+            replica: Replica::new(welcome.tick_rate_hz),
         };
         let period = Duration::from_secs_f64(1.0 / f64::from(self.ctx.input_hz));
         let first_input = time::Instant::now() + period.mul_f32(self.behaviour.jitter());
@@ -248,7 +254,10 @@ impl Bot {
         let lifetime = self.behaviour.session_lifetime();
         let leave_at = time::sleep(lifetime.unwrap_or(FAR_FUTURE));
         tokio::pin!(leave_at);
-        let read_interval = self.behaviour.read_interval();
+        let read_interval = self
+            .behaviour
+            .read_interval()
+            .map(|_| self.ctx.slow_read_interval);
         let read_gate = time::sleep(Duration::ZERO);
         tokio::pin!(read_gate);
         let mut gate_open = true;
@@ -332,10 +341,21 @@ impl Bot {
         let p = &mut self.pending;
         p.c.bytes_received += bytes.len() as u64;
         p.c.messages_received += 1;
-        match decode_server(bytes) {
-            Ok(ServerMsg::Snapshot(snap)) => {
+        let frame = match decode_server(bytes) {
+            Ok(ServerMsg::Snapshot(snap)) => Ok(s.replica.apply_snapshot(snap)),
+            Ok(ServerMsg::Delta(delta)) => s.replica.apply_delta(&delta).map_err(|e| e.to_string()),
+            Ok(ServerMsg::Error(e)) => {
+                tracing::debug!(bot = self.plan.index, code = e.code, message = %e.message, "server error");
+                p.c.server_errors += 1;
+                return;
+            }
+            Ok(ServerMsg::Welcome(_) | ServerMsg::Pong(_)) => return,
+            Err(e) => Err(e.to_string()),
+        };
+        match frame {
+            Ok(frame) => {
                 p.c.snapshots += 1;
-                let step = s.ticks.observe(snap.tick);
+                let step = s.ticks.observe(frame.tick);
                 p.c.missed_ticks += step.missed;
                 p.c.non_increasing_ticks += step.non_increasing;
                 s.missed += step.missed;
@@ -345,7 +365,8 @@ impl Bot {
                         .push(us32((now - prev).as_micros() as u64));
                 }
                 s.last_arrival = Some(now);
-                if let Some(me) = snap.players.iter().find(|m| m.id == s.player_id) {
+                if let Ok(i) = frame.players.binary_search_by_key(&s.player_id, |m| m.id) {
+                    let me = &frame.players[i];
                     s.view.me = Some([pos_from_wire(me.pos[0]), pos_from_wire(me.pos[1])]);
                     s.view.vel = [vel_from_wire(me.vel[0]), vel_from_wire(me.vel[1])];
                     let now_us = self.ctx.shared.us_since_epoch(now);
@@ -355,30 +376,23 @@ impl Bot {
                         .ack(me.last_input_seq, now_us, |l| latency.push(us32(l)));
                     p.c.inputs_acked += u64::from(acked);
                 }
-                if let Some(pellets) = snap.pellets
-                    && self.behaviour.wants_pellets()
-                {
+                if self.behaviour.wants_pellets() {
                     s.view.pellets.clear();
                     s.view.pellets.extend(
-                        pellets
+                        frame
+                            .pellets
                             .iter()
                             .map(|q| [pos_from_wire(q.pos[0]), pos_from_wire(q.pos[1])]),
                     );
                 }
             }
-            Ok(ServerMsg::Error(e)) => {
-                tracing::debug!(bot = self.plan.index, code = e.code, message = %e.message, "server error");
-                p.c.server_errors += 1;
-            }
-            Ok(ServerMsg::Welcome(_) | ServerMsg::Pong(_)) => {}
             Err(e) => {
-                tracing::debug!(bot = self.plan.index, error = %e, "undecodable message");
+                tracing::debug!(bot = self.plan.index, error = %e, "undecodable message or delta");
                 p.c.decode_errors += 1;
             }
         }
     }
 }
-
 /// TCP connect, WebSocket handshake, Join, and the wait for Welcome. Errors
 /// are short reason keys for the report.
 async fn connect(

@@ -42,6 +42,9 @@ pub struct SwarmConfig {
     /// warm-up) are discarded, and the report covers only the rest: the
     /// steady-state window the bench harness measures.
     pub measure_after: Option<Duration>,
+    /// Pause between two reads of a `slow-reader` bot (default 333 ms: about
+    /// three frames a second).
+    pub slow_read_interval: Duration,
 }
 
 impl Default for SwarmConfig {
@@ -64,6 +67,7 @@ impl Default for SwarmConfig {
             connect_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(1),
             measure_after: None,
+            slow_read_interval: Duration::from_millis(333),
         }
     }
 }

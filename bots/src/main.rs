@@ -77,6 +77,9 @@ struct Args {
     /// Limit for TCP connect + WebSocket handshake + Welcome.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Pause between two reads of a slow-reader bot.
+    #[arg(long, default_value = "333ms", value_parser = parse_duration)]
+    slow_read_interval: Duration,
 }
 
 impl From<&Args> for SwarmConfig {
@@ -114,6 +117,7 @@ impl From<&Args> for SwarmConfig {
             progress: !a.no_progress && (a.progress || std::io::stderr().is_terminal()),
             reconnect: !a.no_reconnect,
             connect_timeout: a.connect_timeout,
+            slow_read_interval: a.slow_read_interval,
             ..SwarmConfig::default()
         }
     }

@@ -61,6 +61,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         reconnect: config.reconnect,
         connect_timeout: config.connect_timeout,
         close_timeout: config.close_timeout,
+        slow_read_interval: config.slow_read_interval,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 

@@ -8,8 +8,10 @@
 // Checks, in order: the page loads and joins from the menu; holding a key
 // moves the own player (predicted and server positions); the canvas keeps the
 // arena's aspect ratio at devicePixelRatio; HUD figures (RTT, tick, snapshot
-// rate) are live; a second page in the same room and the first see each other
-// with names; steering toward a held mouse button moves the player; a third
+// rate) are live; state arrives as a full snapshot then deltas (protocol v2),
+// none refused; a second page in the same room and the first see each other
+// with names (and the first gets a full snapshot for the join); steering
+// toward a held mouse button moves the player; a third
 // page gets "room full" (1013) and the menu, and Quick play then joins the
 // lobby; leaving with Esc removes the player from the others' view. Writes a
 // screenshot of the first page mid-game. Exits non-zero on the first failure.
@@ -128,6 +130,10 @@ async function main() {
   check(sa.rtt >= 0 && sa.rtt < 1000, `ping measured: ${sa.rtt.toFixed(1)} ms`);
   check(sa.snapshotRate >= 15, `snapshots arrive at ~20/s (${sa.snapshotRate}/s)`);
   check(sa.pellets > 0, `pellets are known (${sa.pellets})`);
+  check(
+    sa.fullSnapshots >= 1 && sa.deltas > sa.fullSnapshots && sa.refusedDeltas === 0,
+    `state arrives as full snapshots and deltas (${sa.fullSnapshots} full, ${sa.deltas} deltas, ${sa.refusedDeltas} refused)`,
+  );
   const hud = await a.evaluate(() => ({
     conn: document.getElementById('conn-text').textContent,
     tick: document.getElementById('hud-tick').textContent,
@@ -142,6 +148,10 @@ async function main() {
   await a.waitForFunction((id) => window.__tickroom.playersSeen.includes(id) && window.__tickroom.names[id] === 'bob', sb.ownId, WAIT);
   await b.waitForFunction((id) => window.__tickroom.playersSeen.includes(id) && window.__tickroom.names[id] === 'alice', sa.ownId, WAIT);
   check(true, 'alice sees bob and bob sees alice, with names');
+  const fullsBefore = sa.fullSnapshots;
+  await a.waitForFunction((n) => window.__tickroom.fullSnapshots > n && window.__tickroom.deltas > 0, fullsBefore, WAIT);
+  sa = await state(a);
+  check(sa.refusedDeltas === 0, `alice got a full snapshot when bob joined (${sa.fullSnapshots} full, ${sa.deltas} deltas, none refused)`);
 
   // --- pointer steering: hold the mouse button and the player heads for it ---
   sb = await state(b);
@@ -190,6 +200,11 @@ async function main() {
   await b.waitForFunction((id) => !window.__tickroom.players.includes(id), sa.ownId, WAIT);
   check(true, 'Esc leaves the room and bob no longer sees alice');
 
+  for (const [name, page] of [['bob', b], ['carol', c3]]) {
+    await page.waitForFunction(() => window.__tickroom.deltas > 0, null, WAIT);
+    const s = await state(page);
+    check(s.refusedDeltas === 0 && s.deltas > 0, `${name}: ${s.fullSnapshots} full snapshots, ${s.deltas} deltas, none refused`);
+  }
   check(problems.length === 0, `no page errors or console errors${problems.length ? `: ${problems.join('; ')}` : ''}`);
   log(`all checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

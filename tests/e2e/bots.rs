@@ -25,6 +25,9 @@ async fn a_swarm_of_200_bots_plays_and_only_slow_readers_see_gaps() {
         // Small kernel send buffers, so a slow reader backs up within a second
         // or two instead of after megabytes.
         tcp_send_buffer: Some(4096),
+        // Deltas are small (~150 bytes a tick): tick at 60 Hz so a slow
+        // reader's buffers fill within the run.
+        tick_rate: 60,
         // Headroom for churners that rejoin before the room has dropped their
         // previous player.
         room_capacity: PER_ROOM + 10,
@@ -44,7 +47,10 @@ async fn a_swarm_of_200_bots_plays_and_only_slow_readers_see_gaps() {
         .parse()
         .expect("mix"),
         ramp_per_sec: 500.0,
-        duration: Some(Duration::from_secs(6)),
+        duration: Some(Duration::from_secs(8)),
+        // A slow reader takes 20 frames a second of the 60 the room sends: it
+        // first drains the ~100 small deltas its buffers hold, then sees gaps.
+        slow_read_interval: Duration::from_millis(50),
         seed: 7,
         ..SwarmConfig::default()
     };

@@ -1,11 +1,11 @@
 //! The happy path: players join rooms, send inputs and receive 20 Hz snapshots.
 
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant, replica::Frame};
 
 use crate::util::{Client, recv, send, start, test_config};
 
 /// Steers toward the arena's centre along x, so a wall cannot stop the player.
-fn steer_inward(c: &Client, s: &proto::Snapshot) -> i8 {
+fn steer_inward(c: &Client, s: &Frame) -> i8 {
     let x = quant::pos_from_wire(c.me(s).pos[0]);
     if x < c.welcome.arena.width / 2.0 {
         127
@@ -52,9 +52,7 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
             );
             prev = s.tick;
             acked = c.me(&s).last_input_seq;
-            if let Some(roster) = &s.roster {
-                roster_names = roster.iter().map(|p| p.name.clone()).collect();
-            }
+            roster_names = s.roster.iter().map(|p| p.name.clone()).collect();
             last = s;
         }
         // Inputs are applied within a tick or two: drain until the last one is acknowledged.
@@ -69,29 +67,49 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
             "player {} steered {dir} along x but moved {moved}",
             c.player_id
         );
-        // Every snapshot lists every player; the roster (sent on change and on keyframes) has the names.
+        // Every frame lists every player, and the roster has their names.
         assert_eq!(last.players.len(), 3);
-        if !roster_names.is_empty() {
-            roster_names.sort();
-            assert_eq!(roster_names, ["ann", "bob", "cy"]);
-        }
+        roster_names.sort();
+        assert_eq!(roster_names, ["ann", "bob", "cy"]);
     }
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_players_get_the_pellets_and_roster_at_once() {
+async fn a_new_player_gets_a_full_snapshot_then_compact_deltas() {
     let server = start(test_config()).await;
     let mut c = Client::join(server.local_addr(), "fresh", "zed").await;
-    let s = c.snapshot().await;
-    let pellets = s
-        .pellets
-        .expect("the first snapshot after a join carries the pellets");
-    assert_eq!(pellets.len(), 100);
-    let roster = s.roster.expect("and the roster");
-    assert_eq!(roster.len(), 1);
-    assert_eq!(roster[0].name, "zed");
-    assert_eq!(roster[0].id, c.player_id);
+    let first = loop {
+        match recv(&mut c.ws).await {
+            ServerMsg::Snapshot(s) => break s,
+            ServerMsg::Pong(_) => {}
+            other => panic!("the first frame after a join is a full snapshot, got {other:?}"),
+        }
+    };
+    assert_eq!(first.pellets.len(), 100);
+    assert_eq!(first.roster.len(), 1);
+    assert_eq!(first.roster[0].name, "zed");
+    assert_eq!(first.roster[0].id, c.player_id);
+    c.replica.apply_snapshot(first);
+    // While nobody joins or leaves, every further frame is a delta that applies.
+    for i in 0..20 {
+        c.input([127, (i * 13 % 255 - 127) as i8]).await;
+        c.snapshot().await;
+    }
+    assert_eq!(
+        c.fulls, 0,
+        "no full snapshot needed while the room is stable"
+    );
+    assert_eq!(c.deltas, 20);
+    let me = c.me(c.replica.frame().expect("frame"));
+    assert!(
+        me.last_input_seq <= c.seq,
+        "never acknowledges an input not sent"
+    );
+    assert!(
+        me.last_input_seq >= 18,
+        "inputs acknowledged through deltas"
+    );
     server.shutdown().await;
 }
 

@@ -5,7 +5,10 @@ use std::{net::SocketAddr, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
+use tickroom_protocol::{
+    self as proto, ClientMsg, ServerMsg,
+    replica::{Frame, Replica},
+};
 use tickroom_server::{Config, Server};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -57,6 +60,11 @@ pub struct Client {
     pub welcome: proto::Welcome,
     pub seq: u32,
     pub last_tick: u32,
+    /// The room state rebuilt from full snapshots and deltas.
+    pub replica: Replica,
+    /// Full snapshots and deltas received.
+    pub fulls: u32,
+    pub deltas: u32,
 }
 
 pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
@@ -118,25 +126,41 @@ impl Client {
                 player_id: welcome.player_id,
                 seq: 0,
                 last_tick: 0,
+                replica: Replica::new(welcome.tick_rate_hz),
+                fulls: 0,
+                deltas: 0,
                 welcome,
             },
             other => panic!("expected Welcome, got {other:?}"),
         }
     }
 
-    /// The next snapshot (pongs are skipped).
-    pub async fn snapshot(&mut self) -> proto::Snapshot {
+    /// The room state after the next snapshot or delta (pongs are skipped).
+    /// Every delta must apply to the state held.
+    pub async fn snapshot(&mut self) -> Frame {
         loop {
-            if let ServerMsg::Snapshot(s) = recv(&mut self.ws).await {
-                self.last_tick = s.tick;
-                return s;
-            }
+            let frame = match recv(&mut self.ws).await {
+                ServerMsg::Snapshot(s) => {
+                    self.fulls += 1;
+                    self.replica.apply_snapshot(s).clone()
+                }
+                ServerMsg::Delta(d) => {
+                    self.deltas += 1;
+                    self.replica
+                        .apply_delta(&d)
+                        .expect("every delta applies to the frame held")
+                        .clone()
+                }
+                _ => continue,
+            };
+            self.last_tick = frame.tick;
+            return frame;
         }
     }
 
     /// Reads snapshots until one lists exactly `n` players (joins and leaves
     /// land on the room's next tick); returns it.
-    pub async fn wait_players(&mut self, n: usize) -> proto::Snapshot {
+    pub async fn wait_players(&mut self, n: usize) -> Frame {
         for _ in 0..200 {
             let s = self.snapshot().await;
             if s.players.len() == n {
@@ -159,7 +183,7 @@ impl Client {
     }
 
     /// This client's own entry in a snapshot.
-    pub fn me<'a>(&self, s: &'a proto::Snapshot) -> &'a proto::PlayerState {
+    pub fn me<'a>(&self, s: &'a Frame) -> &'a proto::PlayerState {
         s.players
             .iter()
             .find(|p| p.id == self.player_id)

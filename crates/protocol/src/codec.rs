@@ -136,14 +136,14 @@ mod tests {
         let snapshot = (
             any::<u32>(),
             prop::collection::vec(arb_player(), 0..60),
-            prop::option::of(prop::collection::vec(
+            prop::collection::vec(
                 (any::<u16>(), any::<[u16; 2]>()).prop_map(|(id, pos)| Pellet { id, pos }),
                 0..120,
-            )),
-            prop::option::of(prop::collection::vec(
+            ),
+            prop::collection::vec(
                 (any::<u32>(), "[a-z]{0,24}").prop_map(|(id, name)| PlayerInfo { id, name }),
                 0..60,
-            )),
+            ),
         )
             .prop_map(|(tick, players, pellets, roster)| {
                 ServerMsg::Snapshot(Snapshot {
@@ -177,8 +177,30 @@ mod tests {
                     },
                 })
             });
+        let delta = (
+            any::<u32>(),
+            prop::collection::vec(any::<[i8; 2]>(), 0..60),
+            prop::collection::vec(any::<u8>(), 0..60),
+            prop::collection::vec(arb_player(), 0..5),
+            prop::collection::vec(any::<u16>(), 0..5),
+        )
+            .prop_map(|(tick, moves, acks, changed, removed)| {
+                ServerMsg::Delta(Delta {
+                    tick,
+                    base_tick: tick.wrapping_sub(1),
+                    moves,
+                    acks,
+                    changed,
+                    pellets_added: removed
+                        .iter()
+                        .map(|&id| Pellet { id, pos: [id, id] })
+                        .collect(),
+                    pellets_removed: removed,
+                })
+            });
         prop_oneof![
             snapshot,
+            delta,
             welcome,
             (any::<u32>(), any::<u32>())
                 .prop_map(|(nonce, tick)| ServerMsg::Pong(Pong { nonce, tick })),

@@ -16,6 +16,7 @@ pub mod codec;
 mod error;
 mod messages;
 pub mod quant;
+pub mod replica;
 
 pub use codec::{decode_client, decode_server, encode_client, encode_server};
 pub use error::{Error, Result};

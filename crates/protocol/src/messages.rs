@@ -9,7 +9,7 @@ use bincode::{Decode, Encode};
 
 /// Version of this wire format. A client sends it in [`Join`]; the server
 /// closes a connection that speaks another version (close code 1002).
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Longest player name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 24;
@@ -77,6 +77,9 @@ pub enum ServerMsg {
     Pong(Pong),
     /// A non-fatal problem; fatal ones close the WebSocket with a close code.
     Error(ErrorMsg),
+    /// The room's state after one tick, as a change from the previous tick's
+    /// frame this client received (see [`Delta`] and [`crate::replica`]).
+    Delta(Delta),
 }
 
 /// Sent once, right after a successful join.
@@ -116,20 +119,47 @@ pub struct Arena {
     pub friction: f32,
 }
 
-/// The room's state after tick `tick`. One encoded snapshot is shared by every
-/// player in the room: each finds its own entry by id.
+/// The room's full state after tick `tick` (a keyframe). A client gets one
+/// after joining, whenever players join or leave, and whenever it fell behind
+/// (its previous frame was overwritten before it was sent); otherwise it gets
+/// a [`Delta`]. One encoded frame is shared by every player it goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Snapshot {
     /// The tick this state is the result of; strictly increasing per room.
     pub tick: u32,
-    /// Every player in the room.
+    /// Every player in the room, sorted by id.
     pub players: Vec<PlayerState>,
-    /// Every live pellet; present only when the set changed this tick or on a
-    /// keyframe, absent means "same as the last list you received".
-    pub pellets: Option<Vec<Pellet>>,
-    /// Player names; present only when the roster changed this tick or on a
-    /// keyframe, absent means "unchanged".
-    pub roster: Option<Vec<PlayerInfo>>,
+    /// Every live pellet, sorted by id.
+    pub pellets: Vec<Pellet>,
+    /// Every player's display name, sorted by id.
+    pub roster: Vec<PlayerInfo>,
+}
+
+/// The room's state after tick `tick`, as a change from the frame of tick
+/// `base_tick` (always `tick - 1`): the same players in the same order, each
+/// moved by `moves[i]` (quantized units) with its acknowledged input sequence
+/// advanced by `acks[i]`, velocities derived from the move
+/// (`vel = move × tick_rate_hz`), then every entry of `changed` replacing the
+/// player with its id (for moves or acks too large for the compact form, score
+/// changes, and velocities the derivation would get wrong, e.g. after a bump).
+/// Pellets listed in `pellets_removed` go, those in `pellets_added` are
+/// inserted or replaced. [`crate::replica::Replica`] applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Delta {
+    /// The tick this state is the result of.
+    pub tick: u32,
+    /// The tick of the frame this delta applies to (`tick - 1`).
+    pub base_tick: u32,
+    /// Per player of the base frame, in its order: position change.
+    pub moves: Vec<[i8; 2]>,
+    /// Per player of the base frame, in its order: `last_input_seq` increase.
+    pub acks: Vec<u8>,
+    /// Players whose full state replaces the derived one.
+    pub changed: Vec<PlayerState>,
+    /// Ids of pellets no longer live.
+    pub pellets_removed: Vec<u16>,
+    /// Pellets that appeared or moved.
+    pub pellets_added: Vec<Pellet>,
 }
 
 /// One player's state in a snapshot.

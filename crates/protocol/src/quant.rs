@@ -5,8 +5,9 @@
 //! Positions are unsigned (the arena starts at 0,0), velocities signed; both
 //! keep [`SCALE`] steps per world unit.
 
-/// Quantization steps per world unit (1/8 unit precision).
-pub const SCALE: f32 = 8.0;
+/// Quantization steps per world unit (1/4 unit precision: a player moving at
+/// full speed for one 20 Hz tick moves at most 64 steps, which fits a delta's `i8`).
+pub const SCALE: f32 = 4.0;
 
 /// Largest world coordinate a position can carry (`u16::MAX / SCALE`).
 pub const MAX_COORD: f32 = u16::MAX as f32 / SCALE;

@@ -5,6 +5,13 @@
 //! `assets/test/vectors.json` (each case: the message as JSON fields plus its
 //! hex bytes), which `assets/test/protocol.test.mjs` replays under node.
 //!
+//! The fixture also holds *replica vectors*: sequences of full snapshots and
+//! deltas (deltas made by the real [`replica::diff`] of server frames, or built
+//! by hand for edge cases), each with the frame the Rust [`Replica`] holds
+//! after applying it, or the error it refuses the delta with.
+//! `assets/test/replica.test.mjs` replays them through the JS `Replica` and
+//! compares every field.
+//!
 //! The test fails when the committed file differs from what Rust generates;
 //! after an intended wire change, regenerate it with
 //! `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test vectors`.
@@ -13,9 +20,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use tickroom_protocol::{
-    Arena, ClientMsg, ErrorMsg, Input, Join, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo,
+    Arena, ClientMsg, Delta, ErrorMsg, Input, Join, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo,
     PlayerState, Pong, ServerMsg, Snapshot, Welcome, decode_client, decode_server, encode_client,
     encode_server,
+    replica::{self, ApplyError, Frame, Replica},
 };
 
 /// A JSON value, just enough to write the fixture without a JSON dependency.
@@ -148,43 +156,22 @@ fn server_json(msg: &ServerMsg) -> J {
         ServerMsg::Snapshot(snap) => obj(vec![
             ("type", s("Snapshot")),
             ("tick", num(snap.tick)),
+            ("players", players_json(&snap.players)),
+            ("pellets", pellets_json(&snap.pellets)),
+            ("roster", roster_json(&snap.roster)),
+        ]),
+        ServerMsg::Delta(d) => obj(vec![
+            ("type", s("Delta")),
+            ("tick", num(d.tick)),
+            ("base_tick", num(d.base_tick)),
+            ("moves", J::Arr(d.moves.iter().map(|m| pair(*m)).collect())),
+            ("acks", J::Arr(d.acks.iter().map(num).collect())),
+            ("changed", players_json(&d.changed)),
             (
-                "players",
-                J::Arr(
-                    snap.players
-                        .iter()
-                        .map(|p| {
-                            obj(vec![
-                                ("id", num(p.id)),
-                                ("pos", pair(p.pos)),
-                                ("vel", pair(p.vel)),
-                                ("score", num(p.score)),
-                                ("last_input_seq", num(p.last_input_seq)),
-                            ])
-                        })
-                        .collect(),
-                ),
+                "pellets_removed",
+                J::Arr(d.pellets_removed.iter().map(num).collect()),
             ),
-            (
-                "pellets",
-                snap.pellets.as_ref().map_or(J::Null, |list| {
-                    J::Arr(
-                        list.iter()
-                            .map(|p| obj(vec![("id", num(p.id)), ("pos", pair(p.pos))]))
-                            .collect(),
-                    )
-                }),
-            ),
-            (
-                "roster",
-                snap.roster.as_ref().map_or(J::Null, |list| {
-                    J::Arr(
-                        list.iter()
-                            .map(|p| obj(vec![("id", num(p.id)), ("name", s(&p.name))]))
-                            .collect(),
-                    )
-                }),
-            ),
+            ("pellets_added", pellets_json(&d.pellets_added)),
         ]),
         ServerMsg::Pong(p) => obj(vec![
             ("type", s("Pong")),
@@ -196,6 +183,72 @@ fn server_json(msg: &ServerMsg) -> J {
             ("code", num(e.code)),
             ("message", s(&e.message)),
         ]),
+    }
+}
+
+fn players_json(players: &[PlayerState]) -> J {
+    J::Arr(
+        players
+            .iter()
+            .map(|p| {
+                obj(vec![
+                    ("id", num(p.id)),
+                    ("pos", pair(p.pos)),
+                    ("vel", pair(p.vel)),
+                    ("score", num(p.score)),
+                    ("last_input_seq", num(p.last_input_seq)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn pellets_json(pellets: &[Pellet]) -> J {
+    J::Arr(
+        pellets
+            .iter()
+            .map(|p| obj(vec![("id", num(p.id)), ("pos", pair(p.pos))]))
+            .collect(),
+    )
+}
+
+fn roster_json(roster: &[PlayerInfo]) -> J {
+    J::Arr(
+        roster
+            .iter()
+            .map(|p| obj(vec![("id", num(p.id)), ("name", s(&p.name))]))
+            .collect(),
+    )
+}
+
+fn frame_json(f: &Frame) -> J {
+    obj(vec![
+        ("tick", num(f.tick)),
+        ("players", players_json(&f.players)),
+        ("pellets", pellets_json(&f.pellets)),
+        ("roster", roster_json(&f.roster)),
+    ])
+}
+
+fn apply_error_json(e: &ApplyError) -> J {
+    match e {
+        ApplyError::NoBase(tick) => obj(vec![("kind", s("NoBase")), ("tick", num(tick))]),
+        ApplyError::WrongBase { have, need } => obj(vec![
+            ("kind", s("WrongBase")),
+            ("have", num(have)),
+            ("need", num(need)),
+        ]),
+        ApplyError::Shape {
+            moves,
+            acks,
+            players,
+        } => obj(vec![
+            ("kind", s("Shape")),
+            ("moves", num(moves)),
+            ("acks", num(acks)),
+            ("players", num(players)),
+        ]),
+        ApplyError::UnknownPlayer(id) => obj(vec![("kind", s("UnknownPlayer")), ("id", num(id))]),
     }
 }
 
@@ -239,6 +292,17 @@ fn player(id: u32, pos: [u16; 2], vel: [i16; 2], score: u32, last_input_seq: u32
     }
 }
 
+fn pellet(id: u16, pos: [u16; 2]) -> Pellet {
+    Pellet { id, pos }
+}
+
+fn info(id: u32, name: &str) -> PlayerInfo {
+    PlayerInfo {
+        id,
+        name: name.into(),
+    }
+}
+
 fn server_cases() -> Vec<(&'static str, ServerMsg)> {
     vec![
         (
@@ -272,16 +336,16 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
-            "snapshot_empty_options_absent",
+            "snapshot_empty_lists",
             ServerMsg::Snapshot(Snapshot {
                 tick: 0,
                 players: vec![],
-                pellets: None,
-                roster: None,
+                pellets: vec![],
+                roster: vec![],
             }),
         ),
         (
-            "snapshot_boundaries_options_present",
+            "snapshot_boundaries",
             ServerMsg::Snapshot(Snapshot {
                 tick: 250,
                 players: vec![
@@ -290,59 +354,32 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                     player(251, [12_800, 8_000], [125, -126], 65_535, 65_536),
                     player(u32::MAX, [1, 2], [-125, 126], u32::MAX, 4_294_967_294),
                 ],
-                pellets: Some(vec![
-                    Pellet {
-                        id: 0,
-                        pos: [48, 48],
-                    },
-                    Pellet {
-                        id: 65_535,
-                        pos: [12_752, 7_952],
-                    },
-                ]),
-                roster: Some(vec![
-                    PlayerInfo {
-                        id: 1,
-                        name: "alice".into(),
-                    },
-                    PlayerInfo {
-                        id: 250,
-                        name: "Zoë".into(),
-                    },
-                    PlayerInfo {
-                        id: 251,
-                        name: "日本語の名前".into(),
-                    },
-                    PlayerInfo {
-                        id: u32::MAX,
-                        name: "🎮 gamer".into(),
-                    },
-                    PlayerInfo {
-                        id: 3,
-                        name: String::new(),
-                    },
-                ]),
+                pellets: vec![pellet(0, [24, 24]), pellet(65_535, [6_376, 3_976])],
+                roster: vec![
+                    info(1, "alice"),
+                    info(250, "Zoë"),
+                    info(251, "日本語の名前"),
+                    info(u32::MAX, "🎮 gamer"),
+                    info(3, ""),
+                ],
             }),
         ),
         (
-            "snapshot_present_but_empty_lists",
+            "snapshot_players_but_no_pellets_or_names",
             ServerMsg::Snapshot(Snapshot {
                 tick: 65_535,
-                players: vec![player(9, [6_400, 4_000], [0, 0], 3, 12)],
-                pellets: Some(vec![]),
-                roster: Some(vec![]),
+                players: vec![player(9, [3_200, 2_000], [0, 0], 3, 12)],
+                pellets: vec![],
+                roster: vec![],
             }),
         ),
         (
             "snapshot_roster_only",
             ServerMsg::Snapshot(Snapshot {
                 tick: 70_000,
-                players: vec![player(2, [100, 200], [-8, 16], 1, 99)],
-                pellets: None,
-                roster: Some(vec![PlayerInfo {
-                    id: 2,
-                    name: "bob".into(),
-                }]),
+                players: vec![],
+                pellets: vec![],
+                roster: vec![info(2, "bob")],
             }),
         ),
         (
@@ -350,17 +387,63 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             ServerMsg::Snapshot(Snapshot {
                 tick: 1_000_000,
                 players: (1..=3)
-                    .map(|id| player(id, [id as u16 * 800, 4_000], [0, -40], id, id * 10))
+                    .map(|id| player(id, [id as u16 * 400, 2_000], [0, -20], id, id * 10))
                     .collect(),
-                pellets: Some(
-                    (0..260u16)
-                        .map(|id| Pellet {
-                            id,
-                            pos: [id * 40, 8_000 - id * 20],
-                        })
-                        .collect(),
-                ),
-                roster: None,
+                pellets: (0..260u16)
+                    .map(|id| pellet(id, [id * 20, 4_000 - id * 10]))
+                    .collect(),
+                roster: (1..=3).map(|id| info(id, &format!("p{id}"))).collect(),
+            }),
+        ),
+        (
+            "delta_empty",
+            ServerMsg::Delta(Delta {
+                tick: 1,
+                base_tick: 0,
+                moves: vec![],
+                acks: vec![],
+                changed: vec![],
+                pellets_removed: vec![],
+                pellets_added: vec![],
+            }),
+        ),
+        (
+            "delta_moves_and_acks_only",
+            ServerMsg::Delta(Delta {
+                tick: 251,
+                base_tick: 250,
+                moves: vec![[0, 0], [-128, 127], [127, -128], [-1, 1], [64, -64]],
+                acks: vec![0, 255, 1, 250, 251],
+                changed: vec![],
+                pellets_removed: vec![],
+                pellets_added: vec![],
+            }),
+        ),
+        (
+            "delta_changed_and_pellets",
+            ServerMsg::Delta(Delta {
+                tick: 65_536,
+                base_tick: 65_535,
+                moves: vec![[3, -2], [0, 0], [-64, 0]],
+                acks: vec![2, 0, 1],
+                changed: vec![
+                    player(2, [6_000, 100], [-2_560, 2_540], 7, 70_000),
+                    player(u32::MAX, [65_535, 0], [-32_768, 32_767], u32::MAX, u32::MAX),
+                ],
+                pellets_removed: vec![0, 250, 251, 65_535],
+                pellets_added: vec![pellet(3, [1_000, 2_000]), pellet(300, [65_535, 0])],
+            }),
+        ),
+        (
+            "delta_large_ticks_pellets_only",
+            ServerMsg::Delta(Delta {
+                tick: u32::MAX,
+                base_tick: u32::MAX - 1,
+                moves: vec![[0, 0]],
+                acks: vec![0],
+                changed: vec![],
+                pellets_removed: vec![17],
+                pellets_added: vec![],
             }),
         ),
         ("pong_small", ServerMsg::Pong(Pong { nonce: 1, tick: 2 })),
@@ -422,6 +505,309 @@ fn client_cases() -> Vec<(&'static str, ClientMsg)> {
     ]
 }
 
+/// How one message of a replica sequence is made.
+enum Step {
+    /// A full snapshot of a server frame.
+    Full(&'static str, Frame),
+    /// The delta [`replica::diff`] makes from the first server frame to the second.
+    Diff(&'static str, Frame, Frame),
+    /// A hand-built message, for what `diff` never produces.
+    Raw(&'static str, ServerMsg),
+}
+
+/// A frame with a roster naming every player `name_of(id)`.
+fn frame(tick: u32, players: Vec<PlayerState>, pellets: Vec<Pellet>) -> Frame {
+    let roster = players
+        .iter()
+        .map(|p| {
+            let name = match p.id {
+                1 => "alice".to_owned(),
+                2 => "bob".to_owned(),
+                7 => "Zoë".to_owned(),
+                300 => "日本語".to_owned(),
+                id => format!("player-{id}"),
+            };
+            PlayerInfo { id: p.id, name }
+        })
+        .collect();
+    Frame {
+        tick,
+        players,
+        pellets,
+        roster,
+    }
+}
+
+/// Runs `steps` through a Rust [`Replica`] and records, per step, the message
+/// (fields and bytes), the delta's origin, and the replica's frame afterwards
+/// or the error it refused the message with.
+fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> J {
+    let mut replica = Replica::new(tick_rate_hz);
+    let mut server_frames: Vec<Frame> = Vec::new();
+    let mut remember = |f: &Frame| match server_frames.iter().find(|g| g.tick == f.tick) {
+        Some(g) => assert_eq!(g, f, "one server frame per tick"),
+        None => server_frames.push(f.clone()),
+    };
+    let mut out = Vec::new();
+    for step in steps {
+        let (step_name, msg, diff_of) = match step {
+            Step::Full(n, f) => {
+                remember(&f);
+                (n, ServerMsg::Snapshot(f.to_snapshot()), None)
+            }
+            Step::Diff(n, base, cur) => {
+                remember(&base);
+                remember(&cur);
+                let d = replica::diff(&base, &cur, tick_rate_hz).expect("same players");
+                (n, ServerMsg::Delta(d), Some((base, cur)))
+            }
+            Step::Raw(n, msg) => (n, msg, None),
+        };
+        let bytes = encode_server(&msg);
+        let decoded = decode_server(&bytes).expect("round-trips");
+        assert_eq!(decoded, msg, "{step_name} round-trips");
+        let before = replica.frame().cloned();
+        let result = match decoded {
+            ServerMsg::Snapshot(snap) => Ok(replica.apply_snapshot(snap).clone()),
+            ServerMsg::Delta(d) => replica.apply_delta(&d).cloned(),
+            other => panic!("{step_name}: not a frame message: {other:?}"),
+        };
+        match (&result, &diff_of) {
+            (Ok(got), Some((_, cur))) => {
+                // The reconstruction is the server's frame up to the velocity
+                // tolerance (which is what `diff` promises).
+                assert_eq!(
+                    (got.tick, &got.pellets, &got.roster),
+                    (cur.tick, &cur.pellets, &cur.roster)
+                );
+                for (g, want) in got.players.iter().zip(&cur.players) {
+                    assert_eq!(
+                        (g.id, g.pos, g.score, g.last_input_seq),
+                        (want.id, want.pos, want.score, want.last_input_seq)
+                    );
+                    for (got_v, want_v) in g.vel.iter().zip(&want.vel) {
+                        let err = (i32::from(*got_v) - i32::from(*want_v)).abs();
+                        assert!(err <= replica::VEL_TOLERANCE, "{step_name}: velocity");
+                    }
+                }
+            }
+            (Err(_), _) => assert_eq!(replica.frame(), before.as_ref(), "{step_name}: unchanged"),
+            _ => {}
+        }
+        out.push(obj(vec![
+            ("name", s(step_name)),
+            ("msg", server_json(&msg)),
+            ("hex", J::Str(hex(&bytes))),
+            (
+                "diff_of",
+                diff_of.map_or(J::Null, |(base, cur)| {
+                    J::Arr(vec![num(base.tick), num(cur.tick)])
+                }),
+            ),
+            (
+                "error",
+                result.as_ref().err().map_or(J::Null, apply_error_json),
+            ),
+            ("frame", replica.frame().map_or(J::Null, frame_json)),
+        ]));
+    }
+    obj(vec![
+        ("name", s(name)),
+        ("tick_rate_hz", num(tick_rate_hz)),
+        (
+            "server_frames",
+            J::Arr(server_frames.iter().map(frame_json).collect()),
+        ),
+        ("steps", J::Arr(out)),
+    ])
+}
+
+/// The sequences of `vectors.json`'s `replica` list.
+fn replica_cases() -> Vec<J> {
+    let p = player;
+    let f0 = frame(
+        100,
+        vec![
+            p(1, [3_200, 2_000], [0, 0], 0, 10),
+            p(2, [800, 3_600], [1_280, 0], 2, 500),
+            p(7, [6_000, 100], [-300, 400], 5, 4_294_967_290),
+            p(300, [328, 3_000], [0, 0], 0, 0),
+        ],
+        vec![
+            pellet(0, [24, 24]),
+            pellet(3, [1_000, 2_000]),
+            pellet(17, [2_000, 1_000]),
+            pellet(251, [6_352, 3_952]),
+        ],
+    );
+    // Steady movement: every player fits the compact form. Player 1's true
+    // velocity (210) is within the tolerance of the derived one (200), so the
+    // replica ends up with 200; player 7's input sequence wraps around.
+    let f1 = frame(
+        101,
+        vec![
+            p(1, [3_210, 1_995], [210, -100], 0, 12),
+            p(2, [864, 3_600], [1_280, 0], 2, 501),
+            p(7, [5_985, 120], [-300, 400], 5, 4),
+            p(300, [328, 3_000], [0, 0], 0, 0),
+        ],
+        f0.pellets.clone(),
+    );
+    // Player 1 scores, player 2 jumps 200 steps with 300 inputs applied,
+    // player 7 is bumped (velocity not derivable), player 300 makes the
+    // largest moves an i8 carries. Pellets 0 and 3 are eaten, 17 respawns
+    // elsewhere, 5 and 65535 appear.
+    let f2 = frame(
+        102,
+        vec![
+            p(1, [3_220, 1_990], [200, -100], 1, 13),
+            p(2, [1_064, 3_600], [1_280, 0], 2, 801),
+            p(7, [5_986, 121], [-500, 200], 5, 5),
+            p(300, [200, 3_127], [-2_560, 2_540], 0, 1),
+        ],
+        vec![
+            pellet(5, [500, 500]),
+            pellet(17, [2_400, 800]),
+            pellet(251, [6_352, 3_952]),
+            pellet(65_535, [6_000, 3_900]),
+        ],
+    );
+    // Quiet again: player 1 stops, player 7 acknowledges 255 inputs at once.
+    let f3 = frame(
+        103,
+        vec![
+            p(1, [3_220, 1_990], [0, 0], 1, 13),
+            p(2, [1_128, 3_600], [1_280, 0], 2, 802),
+            p(7, [5_976, 131], [-200, 200], 5, 260),
+            p(300, [201, 3_128], [20, 20], 0, 1),
+        ],
+        vec![
+            pellet(5, [500, 500]),
+            pellet(17, [2_400, 800]),
+            pellet(65_535, [6_000, 3_900]),
+        ],
+    );
+    // Player 300 left and player 8 joined: a full snapshot, then deltas again.
+    let f10 = frame(
+        110,
+        vec![
+            p(1, [3_220, 1_990], [0, 0], 1, 20),
+            p(2, [1_500, 3_600], [1_280, 0], 2, 810),
+            p(7, [5_900, 200], [-200, 200], 6, 270),
+            p(8, [3_200, 2_000], [0, 0], 0, 0),
+        ],
+        f3.pellets.clone(),
+    );
+    let f11 = frame(
+        111,
+        vec![
+            p(1, [3_221, 1_990], [20, 0], 1, 21),
+            p(2, [1_564, 3_600], [1_280, 0], 2, 811),
+            p(7, [5_890, 210], [-200, 200], 6, 272),
+            p(8, [3_200, 2_000], [0, 0], 0, 1),
+        ],
+        f3.pellets.clone(),
+    );
+    let bad_base = replica::diff(&f2, &f3, 20).expect("same players");
+    let next = |changed: Vec<PlayerState>, moves: Vec<[i8; 2]>| {
+        ServerMsg::Delta(Delta {
+            tick: 104,
+            base_tick: 103,
+            acks: vec![0; moves.len()],
+            moves,
+            changed,
+            pellets_removed: vec![],
+            pellets_added: vec![],
+        })
+    };
+    let main = replica_sequence(
+        "joins_moves_and_refusals_20hz",
+        20,
+        vec![
+            Step::Diff("delta_before_any_snapshot", f0.clone(), f1.clone()),
+            Step::Full("full_snapshot", f0.clone()),
+            Step::Diff("delta_steady_moves", f0, f1.clone()),
+            Step::Diff("delta_changed_and_pellets", f1, f2.clone()),
+            Step::Diff("delta_quiet", f2.clone(), f3.clone()),
+            Step::Raw("delta_wrong_base", ServerMsg::Delta(bad_base)),
+            Step::Raw("delta_wrong_shape", next(vec![], vec![[0, 0]; 3])),
+            Step::Raw(
+                "delta_unknown_player",
+                next(vec![p(8, [0, 0], [0, 0], 0, 0)], vec![[0, 0]; 4]),
+            ),
+            Step::Full("full_snapshot_after_join_and_leave", f10.clone()),
+            Step::Diff("delta_after_the_new_snapshot", f10, f11),
+        ],
+    );
+
+    // Hand-built deltas at 300 Hz, where derived velocities overflow i16:
+    // positions and velocities clamp, input sequences wrap, a pellet removed
+    // and added in one delta comes back, a pellet added twice keeps the last
+    // position, `changed` naming a player twice keeps the last entry.
+    let e7 = Frame {
+        tick: 7,
+        players: vec![
+            p(1, [5, 65_530], [0, 0], 0, u32::MAX - 1),
+            p(2, [65_535, 0], [0, 0], 0, 0),
+        ],
+        pellets: vec![pellet(2, [10, 10]), pellet(4, [20, 20])],
+        roster: vec![info(1, "edge"), info(2, "")],
+    };
+    let edges = replica_sequence(
+        "clamps_wraps_and_repeats_300hz",
+        300,
+        vec![
+            Step::Full("full_snapshot", e7),
+            Step::Raw(
+                "delta_clamps_and_wraps",
+                ServerMsg::Delta(Delta {
+                    tick: 8,
+                    base_tick: 7,
+                    moves: vec![[-128, 127], [127, -128]],
+                    acks: vec![255, 0],
+                    changed: vec![],
+                    pellets_removed: vec![9, 2],
+                    pellets_added: vec![
+                        pellet(4, [21, 21]),
+                        pellet(1, [1, 1]),
+                        pellet(2, [2, 2]),
+                        pellet(9, [9, 9]),
+                        pellet(9, [90, 90]),
+                    ],
+                }),
+            ),
+            Step::Raw(
+                "delta_changed_twice_and_all_pellets_gone",
+                ServerMsg::Delta(Delta {
+                    tick: 9,
+                    base_tick: 8,
+                    moves: vec![[1, 1], [0, 0]],
+                    acks: vec![0, 1],
+                    changed: vec![
+                        p(1, [100, 100], [5, 5], 1, 3),
+                        p(1, [200, 200], [6, -6], 2, 4),
+                    ],
+                    pellets_removed: vec![1, 2, 4, 9],
+                    pellets_added: vec![],
+                }),
+            ),
+            Step::Raw(
+                "delta_small_moves_at_300hz",
+                ServerMsg::Delta(Delta {
+                    tick: 10,
+                    base_tick: 9,
+                    moves: vec![[-1, 2], [0, -1]],
+                    acks: vec![1, 1],
+                    changed: vec![],
+                    pellets_removed: vec![],
+                    pellets_added: vec![pellet(0, [0, 0])],
+                }),
+            ),
+        ],
+    );
+    vec![main, edges]
+}
+
 fn generate() -> String {
     let server = server_cases()
         .into_iter()
@@ -465,6 +851,7 @@ fn generate() -> String {
         ("protocol_version", num(PROTOCOL_VERSION)),
         ("server", J::Arr(server)),
         ("client", J::Arr(client)),
+        ("replica", J::Arr(replica_cases())),
     ]);
     let mut out = String::new();
     doc.write(&mut out, 0);

@@ -65,9 +65,15 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_INPUT_QUEUE", default_value_t = 1024)]
     pub input_queue: usize,
 
-    /// Per-connection WebSocket read buffer, in bytes (tungstenite's 128 KiB default costs ~100 KB per idle client).
-    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 4096)]
+    /// Per-connection WebSocket read buffer, in bytes (tungstenite's 128 KiB default costs ~100 KB per
+    /// idle client; client messages are at most 128 bytes, so 1 KiB holds several).
+    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
+
+    /// Nice value added to the I/O threads (0-19) so tick workers preempt them
+    /// when a tick is due on a busy core; 0 disables.
+    #[arg(long, env = "TICKROOM_IO_NICE", default_value_t = 5)]
+    pub io_nice: i32,
 
     /// Kernel send buffer (SO_SNDBUF) per accepted socket, in bytes; unset keeps the OS default.
     /// Smaller values bound kernel memory per player and make slow readers show up sooner.
@@ -107,7 +113,8 @@ impl Config {
             max_msgs_per_sec: 80.0,
             msg_burst: 40.0,
             input_queue: 1024,
-            ws_read_buffer: 4096,
+            ws_read_buffer: 1024,
+            io_nice: 5,
             tcp_send_buffer: None,
             ws_max_write_buffer: 256 * 1024,
             assets_dir: None,
@@ -146,6 +153,9 @@ impl Config {
         }
         if self.max_message_bytes < 16 || self.max_message_bytes > 1 << 20 {
             return bad("--max-message-bytes must be between 16 and 1048576");
+        }
+        if !(0..=19).contains(&self.io_nice) {
+            return bad("--io-nice must be between 0 and 19");
         }
         if self.input_queue == 0 {
             return bad("--input-queue must be at least 1");

@@ -3,8 +3,8 @@
 //! A connection is one tokio task running two halves side by side: the
 //! **reader** decodes and validates client messages and pushes inputs into the
 //! room's crossbeam channel (never waiting: a full queue drops the input), and
-//! the **writer** waits on the player's [`Mailbox`] and a small queue of direct
-//! replies (pongs), feeds everything available and flushes once per batch.
+//! the **writer** waits on the player's [`Mailbox`] (newest frame, newest
+//! pong, close request), feeds everything available and flushes once per batch.
 //!
 //! Every way a client can misbehave ends only its own connection, with an
 //! RFC 6455 close code and a short reason:
@@ -30,7 +30,7 @@ use futures_util::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
 use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    sync::{mpsc, oneshot},
+    sync::oneshot,
 };
 use tokio_tungstenite::{
     WebSocketStream,
@@ -92,6 +92,7 @@ impl From<Next> for Out {
     fn from(next: Next) -> Out {
         match next {
             Next::Frame(frame) => Out::Snapshot(frame),
+            Next::Reply(reply) => Out::Direct(reply),
             Next::Close(req) => Out::Close(req),
         }
     }
@@ -179,10 +180,9 @@ where
     }
 
     // 3. Play: reader and writer side by side until one ends.
-    let (pong_tx, pong_rx) = mpsc::channel::<Bytes>(4);
     let code = {
-        let reader = read_loop(&mut stream, &mut bucket, &handle, player, &pong_tx, shared);
-        let writer = write_loop(&mut sink, &mailbox, pong_rx, slow, shared);
+        let reader = read_loop(&mut stream, &mut bucket, &handle, player, &mailbox, shared);
+        let writer = write_loop(&mut sink, &mailbox, slow, shared);
         tokio::pin!(reader, writer);
         tokio::select! {
             end = &mut reader => {
@@ -284,7 +284,7 @@ async fn read_loop<S>(
     bucket: &mut TokenBucket,
     room: &RoomHandle,
     player: u32,
-    pong_tx: &mpsc::Sender<Bytes>,
+    mailbox: &Mailbox,
     shared: &Shared,
 ) -> ReadEnd
 where
@@ -321,8 +321,8 @@ where
                     nonce: ping.nonce,
                     tick: room.tick.load(Ordering::Relaxed),
                 });
-                // A full queue means the client pings faster than we write: drop the pong.
-                let _ = pong_tx.try_send(Bytes::from(proto::encode_server(&pong)));
+                // Only the newest unsent pong is kept: a client pinging faster than we write loses older ones.
+                mailbox.put_reply(Bytes::from(proto::encode_server(&pong)));
             }
             ClientMsg::Join(_) => return ReadEnd::Violation(ALREADY_JOINED),
             ClientMsg::Leave => return ReadEnd::ClientClosed(1000),
@@ -387,13 +387,12 @@ fn read_error(e: WsError) -> ReadEnd {
     }
 }
 
-/// The writer half: sends pongs and the newest frame, one flush per batch,
+/// The writer half: sends the newest pong and frame, one flush per batch,
 /// until the mailbox asks to close or the client stops making progress.
 /// Returns the close code sent (or 1006 if the socket failed).
 async fn write_loop<S>(
     sink: &mut Sink<S>,
     mailbox: &Mailbox,
-    mut pongs: mpsc::Receiver<Bytes>,
     slow: Duration,
     shared: &Shared,
 ) -> u16
@@ -402,11 +401,7 @@ where
 {
     let m = &shared.metrics;
     loop {
-        let first = tokio::select! {
-            biased;
-            Some(pong) = pongs.recv() => Out::Direct(pong),
-            next = mailbox.next() => Out::from(next),
-        };
+        let first = Out::from(mailbox.next().await);
         let batch = async {
             let mut next = Some(first);
             while let Some(item) = next.take() {
@@ -421,10 +416,7 @@ where
                 if is_snapshot {
                     m.snapshots_sent.increment(1);
                 }
-                next = match pongs.try_recv() {
-                    Ok(pong) => Some(Out::Direct(pong)),
-                    Err(_) => mailbox.try_take().map(Out::from),
-                };
+                next = mailbox.try_take().map(Out::from);
             }
             sink.flush().await?;
             Ok::<_, WsError>(None)

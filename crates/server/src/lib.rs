@@ -21,6 +21,7 @@ mod error;
 pub mod http;
 pub mod mailbox;
 pub mod metrics;
+pub mod priority;
 pub mod ratelimit;
 pub mod registry;
 pub mod room;

@@ -3,8 +3,9 @@
 //!
 //! The tick never waits on a socket: it overwrites the slot and wakes the
 //! writer. A frame that is overwritten before the writer took it is stale and
-//! dropped (the caller counts it). The slot also carries a close request so the
-//! room (or a draining server) can end the connection with a close code.
+//! dropped (the caller counts it). A second slot holds the newest direct reply
+//! (a pong) from the connection's reader, and a third a close request so the
+//! room, the reader or a draining server can end the connection with a code.
 
 use std::sync::Mutex;
 
@@ -25,6 +26,8 @@ pub struct CloseRequest {
 pub enum Next {
     /// Send this frame.
     Frame(Bytes),
+    /// Send this direct reply (it goes before a waiting frame).
+    Reply(Bytes),
     /// Send a close frame and stop.
     Close(CloseRequest),
 }
@@ -32,6 +35,7 @@ pub enum Next {
 #[derive(Debug, Default)]
 struct Slot {
     frame: Option<Bytes>,
+    reply: Option<Bytes>,
     close: Option<CloseRequest>,
 }
 
@@ -63,6 +67,19 @@ impl Mailbox {
         replaced
     }
 
+    /// Puts a direct reply, replacing an unsent older one (only the newest
+    /// pong matters to a client measuring its round trip).
+    pub fn put_reply(&self, reply: Bytes) {
+        {
+            let mut slot = self.lock();
+            if slot.close.is_some() {
+                return;
+            }
+            slot.reply = Some(reply);
+        }
+        self.notify.notify_one();
+    }
+
     /// Asks the writer to close; the first request wins. A pending frame is discarded.
     pub fn close(&self, req: CloseRequest) {
         {
@@ -75,11 +92,20 @@ impl Mailbox {
         self.notify.notify_one();
     }
 
-    /// Takes what is there without waiting: a close request before any frame.
+    /// Whether a frame is waiting to be sent (the writer has not taken the last one).
+    pub fn has_pending(&self) -> bool {
+        self.lock().frame.is_some()
+    }
+
+    /// Takes what is there without waiting: a close request first, then a
+    /// reply, then a frame.
     pub fn try_take(&self) -> Option<Next> {
         let mut slot = self.lock();
         if let Some(req) = slot.close {
             return Some(Next::Close(req));
+        }
+        if let Some(reply) = slot.reply.take() {
+            return Some(Next::Reply(reply));
         }
         slot.frame.take().map(Next::Frame)
     }
@@ -120,7 +146,9 @@ mod tests {
             "overwriting an unsent frame is a stale drop"
         );
         assert!(m.put(frame(3)));
+        assert!(m.has_pending());
         assert_eq!(m.try_take(), Some(Next::Frame(frame(3))));
+        assert!(!m.has_pending());
         assert_eq!(m.try_take(), None);
         assert!(!m.put(frame(4)), "a taken frame is not a drop");
     }
@@ -141,6 +169,17 @@ mod tests {
         assert!(!m.put(frame(2)), "frames after close are ignored");
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
+    }
+
+    #[test]
+    fn replies_go_first_and_only_the_newest_is_kept() {
+        let m = Mailbox::new();
+        m.put(frame(1));
+        m.put_reply(frame(10));
+        m.put_reply(frame(11));
+        assert_eq!(m.try_take(), Some(Next::Reply(frame(11))));
+        assert_eq!(m.try_take(), Some(Next::Frame(frame(1))));
+        assert_eq!(m.try_take(), None);
     }
 
     #[tokio::test]

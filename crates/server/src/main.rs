@@ -1,16 +1,26 @@
-//! The `tickroom` binary: parse flags, set up logging, serve until a signal.
+//! The `tickroom` binary: parse flags, set up logging, build the I/O runtime
+//! (its threads niced below the tick workers), serve until a signal.
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = tickroom_server::Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    tickroom_server::run(config).await?;
+    let nice = config.io_nice;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tickroom-io")
+        .on_thread_start(move || {
+            if let Err(e) = tickroom_server::priority::set_current_thread_nice(nice) {
+                tracing::warn!(error = %e, nice, "could not lower the I/O thread's priority");
+            }
+        })
+        .build()?;
+    runtime.block_on(tickroom_server::run(config))?;
     Ok(())
 }

@@ -27,7 +27,10 @@ use std::{
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use tickroom_protocol::{self as proto, quant};
+use tickroom_protocol::{
+    self as proto, quant,
+    replica::{self, Frame},
+};
 use tickroom_sim::{PelletView, PlayerId, PlayerView, Room as Sim, SimConfig, Vec2};
 use tokio::sync::oneshot;
 
@@ -122,6 +125,8 @@ struct PlayerSlot {
     mailbox: Arc<Mailbox>,
     last_seq: u32,
     steer: Option<[i8; 2]>,
+    /// The next frame must be a full snapshot (just joined).
+    needs_full: bool,
 }
 
 /// Whether a room goes on after a tick.
@@ -144,9 +149,9 @@ pub struct RoomHost {
     inputs: Receiver<InputMsg>,
     players: BTreeMap<u32, PlayerSlot>,
     next_player_id: u32,
-    keyframe_every: u64,
+    /// The frame sent last tick (what every client holds once it read it).
+    prev: Option<Frame>,
     roster_dirty: bool,
-    pellets_dirty: bool,
     empty_since: Option<Instant>,
     closing: bool,
     registry: Arc<Registry>,
@@ -181,7 +186,6 @@ impl RoomHost {
         let (control_tx, control) = crossbeam_channel::unbounded();
         let (inputs_tx, inputs) = crossbeam_channel::bounded(settings.input_queue);
         let tick_shared = Arc::new(AtomicU32::new(0));
-        let keyframe_every = u64::from(settings.sim.tick_rate_hz.max(1));
         let host = RoomHost {
             id: Arc::clone(&id),
             serial,
@@ -192,9 +196,8 @@ impl RoomHost {
             inputs,
             players: BTreeMap::new(),
             next_player_id: 1,
-            keyframe_every,
+            prev: None,
             roster_dirty: true,
-            pellets_dirty: true,
             empty_since: Some(now),
             closing: false,
             registry,
@@ -229,8 +232,7 @@ impl RoomHost {
         self.sim.step(&self.step_inputs);
         self.tick_shared
             .store(self.sim.tick() as u32, Ordering::Relaxed);
-        let frame = self.encode_snapshot();
-        self.broadcast(frame);
+        self.broadcast();
         self.check_idle(now)
     }
 
@@ -322,11 +324,11 @@ impl RoomHost {
                 mailbox,
                 last_seq: 0,
                 steer: None,
+                needs_full: true,
             },
         );
         self.metrics.players.increment(1.0);
         self.roster_dirty = true;
-        self.pellets_dirty = true;
         self.empty_since = None;
     }
 
@@ -356,9 +358,8 @@ impl RoomHost {
         }
     }
 
-    fn encode_snapshot(&mut self) -> Bytes {
-        let tick = self.sim.tick();
-        let keyframe = tick.is_multiple_of(self.keyframe_every);
+    /// This tick's frame as the wire carries it.
+    fn build_frame(&mut self) -> Frame {
         self.sim.read_players(&mut self.player_views);
         let players = self
             .player_views
@@ -371,52 +372,82 @@ impl RoomHost {
                 last_input_seq: self.players.get(&p.id.0).map_or(0, |s| s.last_seq),
             })
             .collect();
-        let pellets = if keyframe || self.pellets_dirty || self.sim.pellets_changed() {
-            self.sim.read_pellets(&mut self.pellet_views);
-            Some(
+        let pellets = match self.prev.take() {
+            // Pellets did not change: reuse last tick's list.
+            Some(prev) if !self.sim.pellets_changed() => prev.pellets,
+            _ => {
+                self.sim.read_pellets(&mut self.pellet_views);
                 self.pellet_views
                     .iter()
                     .map(|p| proto::Pellet {
                         id: p.id,
                         pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
                     })
-                    .collect(),
-            )
-        } else {
-            None
+                    .collect()
+            }
         };
-        let roster = (keyframe || self.roster_dirty).then(|| {
-            self.players
-                .iter()
-                .map(|(&id, s)| proto::PlayerInfo {
-                    id,
-                    name: s.name.clone(),
-                })
-                .collect()
-        });
-        self.pellets_dirty = false;
-        self.roster_dirty = false;
-        let msg = proto::ServerMsg::Snapshot(proto::Snapshot {
-            tick: tick as u32,
+        let roster = self
+            .players
+            .iter()
+            .map(|(&id, s)| proto::PlayerInfo {
+                id,
+                name: s.name.clone(),
+            })
+            .collect();
+        Frame {
+            tick: self.sim.tick() as u32,
             players,
             pellets,
             roster,
-        });
-        let bytes = Bytes::from(proto::encode_server(&msg));
-        self.metrics.snapshot_bytes.record(bytes.len() as f64);
-        bytes
+        }
     }
 
-    fn broadcast(&self, frame: Bytes) {
+    /// Encodes this tick once as a delta (when the players are the same as
+    /// last tick) and, only if someone needs it, once as a full snapshot; puts
+    /// the right one into every mailbox. A client whose previous frame is still
+    /// unsent (it fell behind) or who just joined gets the full snapshot, so
+    /// every delta a client receives applies to the frame it holds.
+    fn broadcast(&mut self) {
+        let prev = self.prev.take();
+        let frame = self.build_frame();
+        let tick_rate = self.settings.sim.tick_rate_hz as u16;
+        let delta = match &prev {
+            Some(prev) if !self.roster_dirty => replica::diff(prev, &frame, tick_rate),
+            _ => None,
+        }
+        .map(|d| self.encode(&proto::ServerMsg::Delta(d)));
+        let mut full: Option<Bytes> = None;
         let mut stale = 0;
-        for slot in self.players.values() {
-            if slot.mailbox.put(frame.clone()) {
+        for slot in self.players.values_mut() {
+            let behind = slot.mailbox.has_pending();
+            let bytes = match &delta {
+                Some(delta) if !slot.needs_full && !behind => delta.clone(),
+                _ => full
+                    .get_or_insert_with(|| {
+                        let bytes = Bytes::from(proto::encode_server(&proto::ServerMsg::Snapshot(
+                            frame.to_snapshot(),
+                        )));
+                        self.metrics.snapshot_bytes.record(bytes.len() as f64);
+                        bytes
+                    })
+                    .clone(),
+            };
+            slot.needs_full = false;
+            if slot.mailbox.put(bytes) {
                 stale += 1;
             }
         }
         if stale > 0 {
             self.metrics.frames_dropped_stale.increment(stale);
         }
+        self.roster_dirty = false;
+        self.prev = Some(frame);
+    }
+
+    fn encode(&self, msg: &proto::ServerMsg) -> Bytes {
+        let bytes = Bytes::from(proto::encode_server(msg));
+        self.metrics.snapshot_bytes.record(bytes.len() as f64);
+        bytes
     }
 
     fn check_idle(&mut self, now: Instant) -> RoomStatus {
