@@ -7,7 +7,7 @@
 
 import { posFromWire, steerFromWire, steerToWire, truncateName, validRoomId, velFromWire } from './protocol.js';
 import { kinematics } from './sim.js';
-import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, ServerClock } from './netcode.js';
+import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
 import { Session, wsUrl } from './net.js';
 import { Renderer, decorativePellets, playerColor } from './render.js';
 
@@ -224,9 +224,10 @@ function onWelcome(msg) {
  * A frame from the session's Replica (after a full snapshot or a delta; always
  * complete): feed the predictor, the interpolator and the HUD. The own
  * player's velocity in a delta frame may be derived from its move (see the
- * notes in netcode.js), unless the delta sent its exact state in `changed`.
+ * notes in netcode.js); the Replica flags it (`velDerived`), and it is exact
+ * when the delta sent it in `velocities` or `changed`.
  */
-function onFrame(frame, now, type, msg) {
+function onFrame(frame, now) {
   if (!game) return;
   game.frames++;
   game.tick = frame.tick;
@@ -240,8 +241,7 @@ function onFrame(frame, now, type, msg) {
     game.scores.set(p.id, p.score);
     playersSeen.add(p.id);
     if (p.id === game.ownId) {
-      const derived = type === 'Delta' && !msg.changed.some((c) => c.id === p.id);
-      game.predictor.reconcile(state, frame.tick, p.last_input_seq, now, derived ? DERIVED_VEL_TOLERANCE : 0);
+      game.predictor.reconcile(state, frame.tick, p.last_input_seq, now, velTolerance(p));
     }
   }
   game.interp.push(frame.tick, players);

@@ -35,14 +35,18 @@
 //   then derives the velocity as move × tick rate. The sim moves a player by
 //   its end-of-tick velocity × dt, so that is the true velocity up to the
 //   rounding of two positions (up to 5 units/s off; walls and bumps make it
-//   worse), and the server sends the exact state instead whenever it is more
-//   than VEL_TOLERANCE (40 wire units = 10 units/s) off. Replaying from a
-//   velocity even 5 units/s off drifts 0.25 unit per tick predicted, so for
-//   the own player the caller passes that tolerance to reconcile(), which
+//   worse), and the server sends the exact velocity (a `velocities` entry, or
+//   the whole player in `changed`) whenever it is more than VEL_TOLERANCE (40
+//   wire units = 10 units/s) off. The Replica marks each player of a frame
+//   with `velDerived`: true only when its velocity came from the move.
+//   Replaying from a velocity even 5 units/s off drifts 0.25 unit per tick
+//   predicted, so for an own player whose velocity came from the move the
+//   caller passes that tolerance to reconcile() (velTolerance() below), which
 //   takes the velocity this predictor had for tick T, clamped into derived ±
 //   tolerance: the exact value when the prediction was right, the nearest
-//   value the server allows otherwise. Other players' derived velocities only
-//   matter for the short extrapolation past the newest frame.
+//   value the server allows otherwise. An exact velocity (full snapshot,
+//   velocity fix, `changed`) is taken as is. Other players' derived
+//   velocities only matter for the short extrapolation past the newest frame.
 // - Bumps with other players and pellets are not predicted (rules 4–5); a bump
 //   shows up one round trip late as a correction.
 
@@ -65,6 +69,16 @@ export const MAX_PENDING_INPUTS = 120;
  * quantization. Pass it to Predictor.reconcile for such frames.
  */
 export const DERIVED_VEL_TOLERANCE = (VEL_TOLERANCE + 0.5) / QUANT_SCALE;
+
+/**
+ * The `velTolerance` to pass to Predictor.reconcile for a player of a Replica
+ * frame (protocol.js): DERIVED_VEL_TOLERANCE when its velocity was derived
+ * from a delta's move (`velDerived`), 0 when it is the server's exact value (a
+ * full snapshot, or a delta's `velocities` or `changed` entry).
+ */
+export function velTolerance(player) {
+  return player.velDerived === true ? DERIVED_VEL_TOLERANCE : 0;
+}
 
 /**
  * Client-side prediction of the own player, with reconciliation.

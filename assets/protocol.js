@@ -17,8 +17,11 @@
 //
 // Protocol version 2: the server sends a full `Snapshot` after a join, when
 // players join or leave, and when a client fell behind; otherwise a `Delta`
-// from the previous tick's frame. `Replica` (below, mirroring replica.rs)
-// rebuilds the room's frame from both.
+// from the previous tick's frame: per player a move and an ack count (the
+// velocity is derived from the move), then exact `velocities` where the
+// derived one would be off, new `scores`, and whole players in `changed` for
+// moves or acks too large for the compact form. `Replica` (below, mirroring
+// replica.rs) rebuilds the room's frame from both.
 
 /** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
 export const PROTOCOL_VERSION = 2;
@@ -32,7 +35,8 @@ export const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;
 export const QUANT_SCALE = 4;
 /**
  * Largest velocity error (quantized units) a delta's derived velocity may
- * have before the server sends the player's exact state (replica.rs `VEL_TOLERANCE`).
+ * have before the server sends the player's exact velocity (a `velocities`
+ * entry; replica.rs `VEL_TOLERANCE`).
  */
 export const VEL_TOLERANCE = 40;
 
@@ -282,6 +286,8 @@ const readPlayer = (r) => ({
   last_input_seq: r.u32(),
 });
 
+const readVelocityFix = (r) => ({ id: r.u32(), vel: readPairI16(r) });
+const readScoreFix = (r) => ({ id: r.u32(), score: r.u32() });
 const readPellet = (r) => ({ id: r.u16(), pos: readPair16(r) });
 const readMove = (r) => [r.i8(), r.i8()];
 const readInfo = (r) => ({ id: r.u32(), name: r.string() });
@@ -300,6 +306,17 @@ function writePlayer(w, p) {
   w.i16(p.vel[1]);
   w.u32(p.score);
   w.u32(p.last_input_seq);
+}
+
+function writeVelocityFix(w, v) {
+  w.u32(v.id);
+  w.i16(v.vel[0]);
+  w.i16(v.vel[1]);
+}
+
+function writeScoreFix(w, sc) {
+  w.u32(sc.id);
+  w.u32(sc.score);
 }
 
 function writePellet(w, p) {
@@ -350,6 +367,8 @@ export function decodeServer(data) {
         base_tick: r.u32(),
         moves: r.vec(readMove),
         acks: r.vec((r) => r.u8()),
+        velocities: r.vec(readVelocityFix),
+        scores: r.vec(readScoreFix),
         changed: r.vec(readPlayer),
         pellets_removed: r.vec((r) => r.u16()),
         pellets_added: r.vec(readPellet),
@@ -392,6 +411,8 @@ export function encodeServer(msg) {
         w.i8(m[1]);
       });
       w.vec(msg.acks, (w, a) => w.u8(a));
+      w.vec(msg.velocities, writeVelocityFix);
+      w.vec(msg.scores, writeScoreFix);
       w.vec(msg.changed, writePlayer);
       w.vec(msg.pellets_removed, (w, id) => w.u16(id));
       w.vec(msg.pellets_added, writePellet);
@@ -538,6 +559,16 @@ function searchId(list, id) {
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
+/** A frame's copy of a wire player whose velocity is exact. */
+const exactPlayer = (p) => ({
+  id: p.id,
+  pos: [p.pos[0], p.pos[1]],
+  vel: [p.vel[0], p.vel[1]],
+  score: p.score,
+  last_input_seq: p.last_input_seq,
+  velDerived: false,
+});
+
 /**
  * A client's copy of the room state, rebuilt from full snapshots and deltas
  * exactly as replica.rs `Replica` does; assets/test/replica.test.mjs replays
@@ -548,6 +579,12 @@ const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
  * modified once returned: each delta builds a new frame, and lists a delta
  * does not touch are shared with the previous frame (so `frame.pellets ===
  * previous.pellets` means the pellets did not change).
+ *
+ * Each player is { id, pos, vel, score, last_input_seq } as on the wire (Rust's
+ * frame exactly) plus one client-side flag, `velDerived`: true when the
+ * player's velocity was derived from a delta's move (so only within
+ * VEL_TOLERANCE of the server's), false when it is the server's exact value
+ * (a full snapshot, a `velocities` entry or a `changed` entry).
  */
 export class Replica {
   /** An empty replica for a room ticking at `tickRateHz` (the Welcome's `tick_rate_hz`). */
@@ -558,7 +595,7 @@ export class Replica {
 
   /** Replaces the state with a full snapshot (a decoded `Snapshot` message); returns the new frame. */
   applySnapshot(s) {
-    this.frame = { tick: s.tick, players: s.players, pellets: s.pellets, roster: s.roster };
+    this.frame = { tick: s.tick, players: s.players.map((p) => exactPlayer(p)), pellets: s.pellets, roster: s.roster };
     return this.frame;
   }
 
@@ -566,7 +603,8 @@ export class Replica {
    * Applies a decoded `Delta` to the held frame and returns the new frame.
    * Throws a ReplicaError, leaving the replica unchanged, when the delta does
    * not apply (no frame yet, another base tick, wrong list lengths, or a
-   * `changed` entry for a player the frame does not have).
+   * `velocities`, `scores` or `changed` entry for a player the frame does not
+   * have; the first such id, in that order of lists, is reported).
    */
   applyDelta(d) {
     const f = this.frame;
@@ -582,8 +620,10 @@ export class Replica {
         `delta lists ${d.moves.length} moves and ${d.acks.length} acks for ${n} players`,
       );
     }
-    for (const c of d.changed) {
-      if (searchId(f.players, c.id) < 0) throw new ReplicaError('UnknownPlayer', { id: c.id }, `delta changes unknown player ${c.id}`);
+    for (const list of [d.velocities, d.scores, d.changed]) {
+      for (const { id } of list) {
+        if (searchId(f.players, id) < 0) throw new ReplicaError('UnknownPlayer', { id }, `delta changes unknown player ${id}`);
+      }
     }
     const rate = this.tickRate;
     // Every player moves by its step; the velocity is derived from the step.
@@ -595,11 +635,18 @@ export class Replica {
         vel: [clamp(mx * rate, -32768, 32767), clamp(my * rate, -32768, 32767)],
         score: p.score,
         last_input_seq: (p.last_input_seq + d.acks[i]) >>> 0,
+        velDerived: true,
       };
     });
-    for (const c of d.changed) {
-      players[searchId(players, c.id)] = { id: c.id, pos: [c.pos[0], c.pos[1]], vel: [c.vel[0], c.vel[1]], score: c.score, last_input_seq: c.last_input_seq };
+    // Then exact velocities, new scores and whole players, in this order (the
+    // player objects are this frame's own, not yet handed out).
+    for (const v of d.velocities) {
+      const p = players[searchId(players, v.id)];
+      p.vel = [v.vel[0], v.vel[1]];
+      p.velDerived = false;
     }
+    for (const sc of d.scores) players[searchId(players, sc.id)].score = sc.score;
+    for (const c of d.changed) players[searchId(players, c.id)] = exactPlayer(c);
     let pellets = f.pellets;
     if (d.pellets_removed.length > 0) {
       const gone = new Set(d.pellets_removed);
@@ -629,13 +676,18 @@ export class Replica {
 /**
  * The delta from frame `base` to frame `cur` (replica.rs `diff`: the server's
  * side, for tests and tools), as a `Delta` message, or null when the players
- * differ and a full snapshot is needed.
+ * differ and a full snapshot is needed. A player whose move or ack does not
+ * fit the compact form goes whole in `changed`; otherwise a derived velocity
+ * more than VEL_TOLERANCE off gets a `velocities` entry and a new score a
+ * `scores` entry.
  */
 export function diff(base, cur, tickRateHz) {
   if (base.players.length !== cur.players.length || base.players.some((a, i) => a.id !== cur.players[i].id)) return null;
   const rate = Math.max(1, tickRateHz | 0);
   const moves = [];
   const acks = [];
+  const velocities = [];
+  const scores = [];
   const changed = [];
   base.players.forEach((a, i) => {
     const b = cur.players[i];
@@ -647,9 +699,12 @@ export function diff(base, cur, tickRateHz) {
     const derivedOk = Math.abs(b.vel[0] - dx * rate) <= VEL_TOLERANCE && Math.abs(b.vel[1] - dy * rate) <= VEL_TOLERANCE;
     moves.push(fits ? [dx, dy] : [0, 0]);
     acks.push(fits ? ack : 0);
-    if (!fits || !derivedOk || a.score !== b.score) {
+    if (!fits) {
       changed.push({ id: b.id, pos: [b.pos[0], b.pos[1]], vel: [b.vel[0], b.vel[1]], score: b.score, last_input_seq: b.last_input_seq });
+      return;
     }
+    if (!derivedOk) velocities.push({ id: b.id, vel: [b.vel[0], b.vel[1]] });
+    if (a.score !== b.score) scores.push({ id: b.id, score: b.score });
   });
   const pellets_removed = base.pellets.filter((p) => searchId(cur.pellets, p.id) < 0).map((p) => p.id);
   const pellets_added = cur.pellets
@@ -658,7 +713,7 @@ export function diff(base, cur, tickRateHz) {
       return i < 0 || base.pellets[i].pos[0] !== p.pos[0] || base.pellets[i].pos[1] !== p.pos[1];
     })
     .map((p) => ({ id: p.id, pos: [p.pos[0], p.pos[1]] }));
-  return { type: 'Delta', tick: cur.tick, base_tick: base.tick, moves, acks, changed, pellets_removed, pellets_added };
+  return { type: 'Delta', tick: cur.tick, base_tick: base.tick, moves, acks, velocities, scores, changed, pellets_removed, pellets_added };
 }
 
 /** Truncates a display name to at most MAX_NAME_BYTES of UTF-8 without splitting a character. */

@@ -82,6 +82,8 @@ const delta = (tick, moves, extra = {}) => ({
   base_tick: tick - 1,
   moves,
   acks: moves.map(() => 1),
+  velocities: [],
+  scores: [],
   changed: [],
   pellets_removed: [],
   pellets_added: [],
@@ -260,17 +262,23 @@ test('full snapshots and deltas become complete frames; inputs acknowledge the n
   ws.deliver(delta(42, [[4, 0], [-2, 1]]));
   t.time.advance(50);
   ws.deliver(delta(43, [[4, 0], [0, 0]], { pellets_removed: [1], changed: [{ ...player(9, 500, 99), score: 1 }] }));
-  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100]]);
-  const last = frames[2].frame;
-  assert.deepEqual(last.players[0], { id: 5, pos: [108, 400], vel: [80, 0], score: 0, last_input_seq: 2 });
-  assert.deepEqual(last.players[1], { ...player(9, 500, 99), score: 1 });
-  assert.deepEqual(last.pellets, []);
-  assert.deepEqual(last.roster, [{ id: 5, name: 'p5' }, { id: 9, name: 'p9' }], 'the roster carries over');
+  t.time.advance(50);
+  ws.deliver(delta(44, [[1, 0], [2, 0]], { velocities: [{ id: 5, vel: [-60, 0] }], scores: [{ id: 5, score: 3 }, { id: 9, score: 2 }] }));
+  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100], ['Delta', 44, 150]]);
+  assert.ok(frames[0].frame.players.every((p) => p.velDerived === false), 'a full snapshot\'s velocities are exact');
+  const third = frames[2].frame;
+  assert.deepEqual(third.players[0], { id: 5, pos: [108, 400], vel: [80, 0], score: 0, last_input_seq: 2, velDerived: true });
+  assert.deepEqual(third.players[1], { ...player(9, 500, 99), score: 1, velDerived: false });
+  assert.deepEqual(third.pellets, []);
+  assert.deepEqual(third.roster, [{ id: 5, name: 'p5' }, { id: 9, name: 'p9' }], 'the roster carries over');
   assert.deepEqual(frames[1].frame.players[1].vel, [-40, 20], 'velocity derived from the move at 20 Hz');
-  assert.deepEqual(t.session.frames, { full: 1, delta: 2, refused: 0 });
+  const last = frames[3].frame;
+  assert.deepEqual(last.players[0], { id: 5, pos: [109, 400], vel: [-60, 0], score: 3, last_input_seq: 3, velDerived: false }, 'a velocity fix and a score');
+  assert.deepEqual(last.players[1], { id: 9, pos: [502, 400], vel: [40, 0], score: 2, last_input_seq: 100, velDerived: true }, 'a score alone');
+  assert.deepEqual(t.session.frames, { full: 1, delta: 3, refused: 0 });
   t.time.advance(40);
   const inputs = ws.sent.filter((m) => m.type === 'Input');
-  assert.equal(inputs[inputs.length - 1].ack_tick, 43);
+  assert.equal(inputs[inputs.length - 1].ack_tick, 44);
 });
 
 test('a delta that does not apply is counted and ignored until the next full snapshot', () => {

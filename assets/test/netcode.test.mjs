@@ -2,13 +2,14 @@
 // reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
 // server with latency (built from the same sim.js rules the Rust fixture
 // checks, and speaking protocol v2: quantized frames sent as a full snapshot,
-// then deltas the client's Replica rebuilds, velocities derived from moves),
-// the error smoothing, interpolation and the server clock.
+// then deltas the client's Replica rebuilds, velocities derived from moves
+// unless a velocity fix makes them exact), the error smoothing, interpolation
+// and the server clock.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock } from '../netcode.js';
+import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock, velTolerance } from '../netcode.js';
 import { kinematics, step } from '../sim.js';
 import {
   Replica,
@@ -74,15 +75,21 @@ test('corrections are smoothed, large ones snap', () => {
  * frame (as the Rust server does; `fullEvery` forces periodic full
  * snapshots); a client decoding them into a Replica, sending inputs at 30 Hz
  * and rendering frames at 60 Hz with its own phase; both directions delayed by
- * `oneWayMs`. Returns correction sizes by phase, and how many own-player
- * states had a derived velocity.
+ * `oneWayMs`. `bumpAt(t)` may return a velocity the server's player gets at
+ * the end of the tick at `t` (a bump the client does not predict). Returns
+ * correction sizes by phase, how many own-player states had a derived
+ * velocity, and the ticks of frames that carried a velocity fix for it.
+ * `tolerance`: 'flag' passes velTolerance() of the Replica's player (as
+ * main.js does), 'delta' the tolerance for every delta frame not listing the
+ * player in `changed` (ignoring velocity fixes), 'none' never.
  */
-function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, useTolerance = true }) {
+function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, tolerance = 'flag', bumpAt = () => null }) {
   const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null };
   const client = new Predictor(KIN);
   const replica = new Replica(20);
   const toClient = [];
   let derived = 0;
+  const fixes = [];
   let seq = 0;
   let serverTick = 0;
   let joined = false;
@@ -108,6 +115,8 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
         server.ack = last.seq;
       }
       server.state = step(KIN, server.state, ...server.steer);
+      const bump = bumpAt(t);
+      if (bump) server.state = { ...server.state, vx: bump[0], vy: bump[1] };
       const s = server.state;
       const frame = {
         tick: serverTick,
@@ -124,10 +133,13 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
     // Snapshots arriving.
     while (toClient.length && toClient[0].at <= t) {
       const msg = decodeServer(toClient.shift().bytes);
-      const velDerived = msg.type === 'Delta' && !msg.changed.some((c) => c.id === 1);
-      if (velDerived) derived++;
       const frame = replica.apply(msg);
       const p = frame.players[0];
+      const fixed = msg.type === 'Delta' && msg.velocities.some((v) => v.id === 1);
+      if (fixed) fixes.push(frame.tick);
+      const inChanged = msg.type === 'Delta' && msg.changed.some((c) => c.id === 1);
+      assert.equal(p.velDerived, msg.type === 'Delta' && !fixed && !inChanged, 'the Replica flags derived velocities');
+      if (p.velDerived) derived++;
       const snap = {
         tick: frame.tick,
         state: { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) },
@@ -140,12 +152,14 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       }
       client.advance(t);
       const before = client.state;
-      client.reconcile(snap.state, snap.tick, snap.ack, t, velDerived && useTolerance ? DERIVED_VEL_TOLERANCE : 0);
+      const tol = { flag: velTolerance(p), delta: msg.type === 'Delta' && !inChanged ? DERIVED_VEL_TOLERANCE : 0, none: 0 }[tolerance];
+      client.reconcile(snap.state, snap.tick, snap.ack, t, tol);
+      if (tol === 0) assert.deepEqual([client.history.get(snap.tick).vx, client.history.get(snap.tick).vy], [snap.state.vx, snap.state.vy], 'an exact velocity is used as is');
       corrections.push({ t, size: Math.hypot(before.x - client.state.x, before.y - client.state.y) });
       leads.push({ t, predictedX: client.state.x, serverX: snap.state.x });
     }
   }
-  return { corrections, leads, derived };
+  return { corrections, leads, derived, fixes };
 }
 
 for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinity], [35, 1]]) {
@@ -184,11 +198,55 @@ test('with deltas, the velocity predicted for the frame\'s tick keeps correction
   };
   const full = steadyWorst({ fullEvery: 1 });
   const deltas = steadyWorst({});
-  const derivedAsIs = steadyWorst({ useTolerance: false });
+  const derivedAsIs = steadyWorst({ tolerance: 'none' });
   assert.ok(deltas <= full + 0.05, `deltas ${deltas} vs full snapshots ${full}`);
   // Replaying from the derived velocity itself (up to 10 units/s off) drifts
   // about half a unit per predicted tick: visibly worse at 80 ms each way.
   assert.ok(derivedAsIs > deltas + 0.25, `derived velocity as is: ${derivedAsIs}`);
+});
+
+test('a velocity fix (an unpredicted bump) is taken as exact, not as a derived velocity', () => {
+  // Full steer to the right; at 2000 ms the server's player is bounced back
+  // at -150 units/s, which the client does not predict: that delta carries a
+  // velocity fix (the move says +16 units, the velocity is -150).
+  const bumpTick = 2000;
+  const run = (tolerance) =>
+    simulateRoundTrip({ oneWayMs: 80, framePhaseMs: 7, steerAt: () => [1, 0], durationMs: 3000, tolerance, bumpAt: (t) => (t === bumpTick ? [-150, 0] : null) });
+  const exact = run('flag');
+  assert.ok(exact.fixes.includes(bumpTick / 50 + 1), `the bump frame carries a velocity fix (${exact.fixes})`);
+  assert.ok(exact.derived > 40, 'the other frames carry derived velocities');
+  // The bump frame's own correction is unavoidable; the next frames' are
+  // tiny when the replay starts from the exact velocity...
+  const bumpArrives = bumpTick + 80;
+  const after = (r) => r.corrections.filter((c) => c.t > bumpArrives && c.t < bumpArrives + 300);
+  assert.ok(exact.corrections.some((c) => c.t === bumpArrives && c.size > 20), 'the bump itself is a correction');
+  const worstExact = Math.max(...after(exact).map((c) => c.size));
+  assert.ok(after(exact).length >= 5 && worstExact < 0.25, `after the bump: worst correction ${worstExact}`);
+  // ...while replaying from the edge of the derived-velocity tolerance (10
+  // units/s off) drifts by the next frame.
+  const asDerived = after(run('delta'));
+  assert.ok(after(exact)[0].size < 0.1 && asDerived[0].size > 0.3, `the frame after the bump: ${after(exact)[0].size} exact, ${asDerived[0].size} as derived`);
+});
+
+test('velTolerance: the derived-velocity tolerance only for velocities the Replica derived', () => {
+  const r = new Replica(20);
+  const wire = (id) => ({ id, pos: [4000, 2000], vel: [0, 0], score: 0, last_input_seq: 0 });
+  const snap = r.applySnapshot({ type: 'Snapshot', tick: 1, players: [wire(1), wire(2), wire(3)], pellets: [], roster: [] });
+  assert.deepEqual(snap.players.map(velTolerance), [0, 0, 0], 'a full snapshot is exact');
+  const frame = r.applyDelta({
+    type: 'Delta',
+    tick: 2,
+    base_tick: 1,
+    moves: [[4, 0], [4, 0], [4, 0]],
+    acks: [0, 0, 0],
+    velocities: [{ id: 2, vel: [-300, 0] }],
+    scores: [{ id: 1, score: 1 }],
+    changed: [{ ...wire(3), pos: [4100, 2000] }],
+    pellets_removed: [],
+    pellets_added: [],
+  });
+  assert.deepEqual(frame.players.map(velTolerance), [DERIVED_VEL_TOLERANCE, 0, 0], 'derived, velocity fix, changed');
+  assert.equal(velTolerance({ id: 1, vel: [0, 0] }), 0, 'a player without the flag counts as exact');
 });
 
 test('a derived velocity is replaced by the predicted one only within the tolerance', () => {
@@ -209,7 +267,7 @@ test('a derived velocity is replaced by the predicted one only within the tolera
   const guess = q.history.get(11);
   q.reconcile({ x: guess.x, y: guess.y, vx: guess.vx + 30, vy: 0 }, 11, 1, 60, DERIVED_VEL_TOLERANCE);
   assert.equal(q.history.get(11).vx, guess.vx + 30 - DERIVED_VEL_TOLERANCE);
-  // Without a tolerance (full snapshots, `changed` entries) the server's velocity is taken as is.
+  // Without a tolerance (full snapshots, velocity fixes, `changed` entries) the server's velocity is taken as is.
   q.reconcile({ x: guess.x, y: guess.y, vx: 7, vy: 0 }, 11, 1, 60);
   assert.equal(q.history.get(11).vx, 7);
 });

@@ -56,10 +56,17 @@ test('the vectors cover every message variant', () => {
   const deltas = vectors.server.filter((v) => v.msg.type === 'Delta').map((v) => v.msg);
   const moves = deltas.flatMap((d) => d.moves.flat());
   const acks = deltas.flatMap((d) => d.acks);
-  assert.ok(deltas.some((d) => d.moves.length === 0 && d.changed.length === 0), 'an empty delta');
+  assert.ok(deltas.some((d) => d.moves.length === 0 && d.velocities.length === 0 && d.scores.length === 0 && d.changed.length === 0), 'an empty delta');
   assert.ok([-128, -1, 0, 127].every((m) => moves.includes(m)), 'moves at the i8 limits, negative and zero');
   assert.ok([0, 250, 251, 255].every((a) => acks.includes(a)), 'acks around the varint marker (raw u8)');
   assert.ok(deltas.some((d) => d.changed.length > 0), 'changed players');
+  const velocities = deltas.flatMap((d) => d.velocities);
+  const scores = deltas.flatMap((d) => d.scores);
+  assert.ok([-32768, -1, 0, 32767].every((v) => velocities.some((f) => f.vel.includes(v))), 'velocity fixes at the i16 limits, -1 and 0');
+  assert.ok([250, 251, 4294967295].every((id) => velocities.some((f) => f.id === id)), 'velocity fix ids around the varint markers');
+  assert.ok([0, 250, 251, 65535, 4294967295].every((v) => scores.some((f) => f.score === v)), 'scores around the varint markers');
+  assert.ok(scores.some((f) => f.id === 65536), 'a score fix id needing a u32');
+  assert.ok(deltas.some((d) => d.velocities.length && d.scores.length && d.changed.length && d.pellets_removed.length && d.pellets_added.length), 'a delta with every list');
   assert.ok(deltas.some((d) => d.pellets_removed.length > 0 && d.pellets_added.length > 0), 'pellets removed and added');
 });
 
@@ -106,6 +113,11 @@ test('malformed server messages are refused, never misread', () => {
     'snapshot pellets beyond the message': [1, 0, 0, 2],
     'delta moves beyond the message': [4, 1, 0, 2, 5],
     'delta acks cut short': [4, 1, 0, 1, 5, 5, 3, 1],
+    'delta velocities beyond the message': [4, 1, 0, 0, 0, 2, 1, 0, 0],
+    'delta velocity fix cut short': [4, 1, 0, 0, 0, 1, 1, 2],
+    'delta scores missing': [4, 1, 0, 0, 0, 0],
+    'delta score fix cut short': [4, 1, 0, 0, 0, 0, 1, 7],
+    'delta velocity fix with a u32 marker for an i16': [4, 1, 0, 0, 0, 1, 1, 252, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     'invalid UTF-8': [3, 1, 2, 0xff, 0xfe],
     'length beyond the message': [3, 1, 0xfc, 0xff, 0xff, 0xff, 0x7f],
   };

@@ -190,6 +190,20 @@ mod tests {
                     base_tick: tick.wrapping_sub(1),
                     moves,
                     acks,
+                    velocities: changed
+                        .iter()
+                        .map(|p| VelocityFix {
+                            id: p.id,
+                            vel: p.vel,
+                        })
+                        .collect(),
+                    scores: changed
+                        .iter()
+                        .map(|p| ScoreFix {
+                            id: p.id,
+                            score: p.score,
+                        })
+                        .collect(),
                     changed,
                     pellets_added: removed
                         .iter()

@@ -139,9 +139,10 @@ pub struct Snapshot {
 /// `base_tick` (always `tick - 1`): the same players in the same order, each
 /// moved by `moves[i]` (quantized units) with its acknowledged input sequence
 /// advanced by `acks[i]`, velocities derived from the move
-/// (`vel = move × tick_rate_hz`), then every entry of `changed` replacing the
-/// player with its id (for moves or acks too large for the compact form, score
-/// changes, and velocities the derivation would get wrong, e.g. after a bump).
+/// (`vel = move × tick_rate_hz`); then `velocities` sets the exact velocity of
+/// players the derivation would get wrong (a bump, a wall), `scores` sets new
+/// scores, and every entry of `changed` replaces the player with its id (for
+/// moves or acks too large for the compact form).
 /// Pellets listed in `pellets_removed` go, those in `pellets_added` are
 /// inserted or replaced. [`crate::replica::Replica`] applies it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -154,12 +155,34 @@ pub struct Delta {
     pub moves: Vec<[i8; 2]>,
     /// Per player of the base frame, in its order: `last_input_seq` increase.
     pub acks: Vec<u8>,
+    /// Exact velocities where the derived one would be off.
+    pub velocities: Vec<VelocityFix>,
+    /// New scores.
+    pub scores: Vec<ScoreFix>,
     /// Players whose full state replaces the derived one.
     pub changed: Vec<PlayerState>,
     /// Ids of pellets no longer live.
     pub pellets_removed: Vec<u16>,
     /// Pellets that appeared or moved.
     pub pellets_added: Vec<Pellet>,
+}
+
+/// A player's exact velocity in a [`Delta`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct VelocityFix {
+    /// Player id.
+    pub id: u32,
+    /// Velocity, quantized with [`crate::quant::vel_to_wire`].
+    pub vel: [i16; 2],
+}
+
+/// A player's new score in a [`Delta`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct ScoreFix {
+    /// Player id.
+    pub id: u32,
+    /// Pellets collected.
+    pub score: u32,
 }
 
 /// One player's state in a snapshot.

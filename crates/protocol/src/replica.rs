@@ -6,10 +6,10 @@
 //! players (velocities excepted where documented on [`Delta`]), which the
 //! tests check by property. `assets/protocol.js` mirrors [`Replica`].
 
-use crate::{Delta, Pellet, PlayerInfo, PlayerState, Snapshot};
+use crate::{Delta, Pellet, PlayerInfo, PlayerState, ScoreFix, Snapshot, VelocityFix};
 
 /// Largest velocity error (quantized units) the derivation from the move may
-/// make before the player's exact state is sent in `changed` instead. One
+/// make before the exact velocity is sent in `velocities` instead. One
 /// position step of rounding is `tick_rate` units of velocity (20 at 20 Hz).
 pub const VEL_TOLERANCE: i32 = 40;
 
@@ -121,12 +121,17 @@ impl Replica {
                 players: n,
             });
         }
-        if let Some(c) = d
-            .changed
+        let known = |id: u32| frame.players.binary_search_by_key(&id, |p| p.id).is_ok();
+        let ids = d
+            .velocities
             .iter()
-            .find(|c| frame.players.binary_search_by_key(&c.id, |p| p.id).is_err())
-        {
-            return Err(ApplyError::UnknownPlayer(c.id));
+            .map(|v| v.id)
+            .chain(d.scores.iter().map(|s| s.id))
+            .chain(d.changed.iter().map(|c| c.id));
+        for id in ids {
+            if !known(id) {
+                return Err(ApplyError::UnknownPlayer(id));
+            }
         }
         for ((p, m), a) in frame.players.iter_mut().zip(&d.moves).zip(&d.acks) {
             for (axis, &mv) in m.iter().enumerate() {
@@ -137,8 +142,20 @@ impl Replica {
             }
             p.last_input_seq = p.last_input_seq.wrapping_add(u32::from(*a));
         }
+        let index =
+            |players: &[PlayerState], id: u32| players.binary_search_by_key(&id, |p| p.id).ok();
+        for v in &d.velocities {
+            if let Some(i) = index(&frame.players, v.id) {
+                frame.players[i].vel = v.vel;
+            }
+        }
+        for sc in &d.scores {
+            if let Some(i) = index(&frame.players, sc.id) {
+                frame.players[i].score = sc.score;
+            }
+        }
         for c in &d.changed {
-            if let Ok(i) = frame.players.binary_search_by_key(&c.id, |p| p.id) {
+            if let Some(i) = index(&frame.players, c.id) {
                 frame.players[i] = *c;
             }
         }
@@ -173,6 +190,8 @@ pub fn diff(base: &Frame, cur: &Frame, tick_rate_hz: u16) -> Option<Delta> {
     let mut moves = Vec::with_capacity(cur.players.len());
     let mut acks = Vec::with_capacity(cur.players.len());
     let mut changed = Vec::new();
+    let mut velocities = Vec::new();
+    let mut scores = Vec::new();
     for (a, b) in base.players.iter().zip(&cur.players) {
         let step = |axis: usize| i32::from(b.pos[axis]) - i32::from(a.pos[axis]);
         let (dx, dy) = (step(0), step(1));
@@ -188,8 +207,21 @@ pub fn diff(base: &Frame, cur: &Frame, tick_rate_hz: u16) -> Option<Delta> {
             moves.push([0, 0]);
             acks.push(0);
         }
-        if !fits || !derived_ok || a.score != b.score {
+        if !fits {
             changed.push(*b);
+            continue;
+        }
+        if !derived_ok {
+            velocities.push(VelocityFix {
+                id: b.id,
+                vel: b.vel,
+            });
+        }
+        if a.score != b.score {
+            scores.push(ScoreFix {
+                id: b.id,
+                score: b.score,
+            });
         }
     }
     let pellets_removed = base
@@ -213,6 +245,8 @@ pub fn diff(base: &Frame, cur: &Frame, tick_rate_hz: u16) -> Option<Delta> {
         base_tick: base.tick,
         moves,
         acks,
+        velocities,
+        scores,
         changed,
         pellets_removed,
         pellets_added,
@@ -265,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn jumps_score_changes_and_bumps_go_in_changed() {
+    fn jumps_go_in_changed_scores_and_bumps_in_their_lists() {
         let a = frame(
             1,
             vec![
@@ -285,8 +319,20 @@ mod tests {
             vec![],
         );
         let d = diff(&a, &b, 20).expect("same players");
-        let ids: Vec<u32> = d.changed.iter().map(|p| p.id).collect();
-        assert_eq!(ids, [1, 2, 3], "too far, scored, bounced");
+        let ids = |v: Vec<u32>| v;
+        assert_eq!(
+            ids(d.changed.iter().map(|p| p.id).collect()),
+            [1],
+            "too far for a move"
+        );
+        assert_eq!(d.scores, [ScoreFix { id: 2, score: 4 }]);
+        assert_eq!(
+            d.velocities,
+            [VelocityFix {
+                id: 3,
+                vel: [-300, 0]
+            }]
+        );
         let mut r = Replica::new(20);
         r.apply_snapshot(a.to_snapshot());
         assert_eq!(r.apply_delta(&d).expect("applies"), &b);
@@ -329,6 +375,22 @@ mod tests {
             ..d.clone()
         };
         assert_eq!(r.apply_delta(&stranger), Err(ApplyError::UnknownPlayer(9)));
+        let stranger_score = Delta {
+            scores: vec![ScoreFix { id: 8, score: 1 }],
+            ..d.clone()
+        };
+        assert_eq!(
+            r.apply_delta(&stranger_score),
+            Err(ApplyError::UnknownPlayer(8))
+        );
+        let stranger_vel = Delta {
+            velocities: vec![VelocityFix { id: 7, vel: [1, 1] }],
+            ..d.clone()
+        };
+        assert_eq!(
+            r.apply_delta(&stranger_vel),
+            Err(ApplyError::UnknownPlayer(7))
+        );
         assert_eq!(r.frame(), Some(&a));
         assert!(r.apply_delta(&d).is_ok());
     }

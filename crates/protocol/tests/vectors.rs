@@ -21,8 +21,8 @@ use std::path::PathBuf;
 
 use tickroom_protocol::{
     Arena, ClientMsg, Delta, ErrorMsg, Input, Join, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo,
-    PlayerState, Pong, ServerMsg, Snapshot, Welcome, decode_client, decode_server, encode_client,
-    encode_server,
+    PlayerState, Pong, ScoreFix, ServerMsg, Snapshot, VelocityFix, Welcome, decode_client,
+    decode_server, encode_client, encode_server,
     replica::{self, ApplyError, Frame, Replica},
 };
 
@@ -166,6 +166,24 @@ fn server_json(msg: &ServerMsg) -> J {
             ("base_tick", num(d.base_tick)),
             ("moves", J::Arr(d.moves.iter().map(|m| pair(*m)).collect())),
             ("acks", J::Arr(d.acks.iter().map(num).collect())),
+            (
+                "velocities",
+                J::Arr(
+                    d.velocities
+                        .iter()
+                        .map(|v| obj(vec![("id", num(v.id)), ("vel", pair(v.vel))]))
+                        .collect(),
+                ),
+            ),
+            (
+                "scores",
+                J::Arr(
+                    d.scores
+                        .iter()
+                        .map(|sc| obj(vec![("id", num(sc.id)), ("score", num(sc.score))]))
+                        .collect(),
+                ),
+            ),
             ("changed", players_json(&d.changed)),
             (
                 "pellets_removed",
@@ -402,6 +420,8 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 base_tick: 0,
                 moves: vec![],
                 acks: vec![],
+                velocities: vec![],
+                scores: vec![],
                 changed: vec![],
                 pellets_removed: vec![],
                 pellets_added: vec![],
@@ -414,6 +434,8 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 base_tick: 250,
                 moves: vec![[0, 0], [-128, 127], [127, -128], [-1, 1], [64, -64]],
                 acks: vec![0, 255, 1, 250, 251],
+                velocities: vec![],
+                scores: vec![],
                 changed: vec![],
                 pellets_removed: vec![],
                 pellets_added: vec![],
@@ -426,6 +448,8 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 base_tick: 65_535,
                 moves: vec![[3, -2], [0, 0], [-64, 0]],
                 acks: vec![2, 0, 1],
+                velocities: vec![],
+                scores: vec![],
                 changed: vec![
                     player(2, [6_000, 100], [-2_560, 2_540], 7, 70_000),
                     player(u32::MAX, [65_535, 0], [-32_768, 32_767], u32::MAX, u32::MAX),
@@ -441,9 +465,77 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 base_tick: u32::MAX - 1,
                 moves: vec![[0, 0]],
                 acks: vec![0],
+                velocities: vec![],
+                scores: vec![],
                 changed: vec![],
                 pellets_removed: vec![17],
                 pellets_added: vec![],
+            }),
+        ),
+        (
+            "delta_velocities_and_scores_only",
+            ServerMsg::Delta(Delta {
+                tick: 300,
+                base_tick: 299,
+                moves: vec![[1, -1], [0, 0], [-5, 7], [0, 0], [2, 2]],
+                acks: vec![1, 0, 3, 0, 1],
+                velocities: vec![
+                    VelocityFix {
+                        id: 1,
+                        vel: [-32_768, 32_767],
+                    },
+                    VelocityFix {
+                        id: 250,
+                        vel: [0, -1],
+                    },
+                    VelocityFix {
+                        id: 251,
+                        vel: [125, -126],
+                    },
+                    VelocityFix {
+                        id: u32::MAX,
+                        vel: [-2_560, 2_540],
+                    },
+                ],
+                scores: vec![
+                    ScoreFix { id: 1, score: 0 },
+                    ScoreFix {
+                        id: 250,
+                        score: 250,
+                    },
+                    ScoreFix {
+                        id: 251,
+                        score: 251,
+                    },
+                    ScoreFix {
+                        id: 65_536,
+                        score: 65_535,
+                    },
+                    ScoreFix {
+                        id: u32::MAX,
+                        score: u32::MAX,
+                    },
+                ],
+                changed: vec![],
+                pellets_removed: vec![],
+                pellets_added: vec![],
+            }),
+        ),
+        (
+            "delta_every_list",
+            ServerMsg::Delta(Delta {
+                tick: 70_001,
+                base_tick: 70_000,
+                moves: vec![[-128, 127], [3, 0], [0, -2]],
+                acks: vec![255, 1, 0],
+                velocities: vec![VelocityFix {
+                    id: 2,
+                    vel: [-300, 400],
+                }],
+                scores: vec![ScoreFix { id: 2, score: 6 }, ScoreFix { id: 3, score: 1 }],
+                changed: vec![player(1, [12_800, 8_000], [1_280, 0], 2, 70_000)],
+                pellets_removed: vec![5],
+                pellets_added: vec![pellet(5, [640, 480]), pellet(251, [0, 65_535])],
             }),
         ),
         ("pong_small", ServerMsg::Pong(Pong { nonce: 1, tick: 2 })),
@@ -589,6 +681,16 @@ fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> 
                         let err = (i32::from(*got_v) - i32::from(*want_v)).abs();
                         assert!(err <= replica::VEL_TOLERANCE, "{step_name}: velocity");
                     }
+                    // Velocities sent in `velocities` or `changed` are exact.
+                    if let ServerMsg::Delta(d) = &msg {
+                        let fixed = d.velocities.iter().map(|v| v.id);
+                        if fixed
+                            .chain(d.changed.iter().map(|c| c.id))
+                            .any(|id| id == g.id)
+                        {
+                            assert_eq!(g.vel, want.vel, "{step_name}: exact velocity");
+                        }
+                    }
                 }
             }
             (Err(_), _) => assert_eq!(replica.frame(), before.as_ref(), "{step_name}: unchanged"),
@@ -653,15 +755,17 @@ fn replica_cases() -> Vec<J> {
         ],
         f0.pellets.clone(),
     );
-    // Player 1 scores, player 2 jumps 200 steps with 300 inputs applied,
-    // player 7 is bumped (velocity not derivable), player 300 makes the
-    // largest moves an i8 carries. Pellets 0 and 3 are eaten, 17 respawns
-    // elsewhere, 5 and 65535 appear.
+    // Player 1 eats a pellet (a score fix), player 2 jumps 200 steps with 300
+    // inputs applied and scores (too far for a move: its whole state goes in
+    // `changed`, the score with it), player 7 is bumped (its velocity is not
+    // derivable: a velocity fix), player 300 makes the largest moves an i8
+    // carries. Pellets 0 and 3 are eaten, 17 respawns elsewhere, 5 and 65535
+    // appear.
     let f2 = frame(
         102,
         vec![
             p(1, [3_220, 1_990], [200, -100], 1, 13),
-            p(2, [1_064, 3_600], [1_280, 0], 2, 801),
+            p(2, [1_064, 3_600], [1_280, 0], 3, 801),
             p(7, [5_986, 121], [-500, 200], 5, 5),
             p(300, [200, 3_127], [-2_560, 2_540], 0, 1),
         ],
@@ -677,7 +781,7 @@ fn replica_cases() -> Vec<J> {
         103,
         vec![
             p(1, [3_220, 1_990], [0, 0], 1, 13),
-            p(2, [1_128, 3_600], [1_280, 0], 2, 802),
+            p(2, [1_128, 3_600], [1_280, 0], 3, 802),
             p(7, [5_976, 131], [-200, 200], 5, 260),
             p(300, [201, 3_128], [20, 20], 0, 1),
         ],
@@ -692,34 +796,44 @@ fn replica_cases() -> Vec<J> {
         110,
         vec![
             p(1, [3_220, 1_990], [0, 0], 1, 20),
-            p(2, [1_500, 3_600], [1_280, 0], 2, 810),
+            p(2, [1_500, 3_600], [1_280, 0], 3, 810),
             p(7, [5_900, 200], [-200, 200], 6, 270),
             p(8, [3_200, 2_000], [0, 0], 0, 0),
         ],
         f3.pellets.clone(),
     );
+    // Player 8 bumps into player 1 and eats pellet 17 on the way: two
+    // velocity fixes (one only on the y axis) and a score fix for the same
+    // player.
     let f11 = frame(
         111,
         vec![
-            p(1, [3_221, 1_990], [20, 0], 1, 21),
-            p(2, [1_564, 3_600], [1_280, 0], 2, 811),
+            p(1, [3_221, 1_990], [20, 60], 1, 21),
+            p(2, [1_564, 3_600], [1_280, 0], 3, 811),
             p(7, [5_890, 210], [-200, 200], 6, 272),
-            p(8, [3_200, 2_000], [0, 0], 0, 1),
+            p(8, [3_203, 2_000], [-100, 0], 1, 1),
         ],
-        f3.pellets.clone(),
+        vec![pellet(5, [500, 500]), pellet(65_535, [6_000, 3_900])],
     );
     let bad_base = replica::diff(&f2, &f3, 20).expect("same players");
-    let next = |changed: Vec<PlayerState>, moves: Vec<[i8; 2]>| {
+    let next = |velocities: Vec<VelocityFix>,
+                scores: Vec<ScoreFix>,
+                changed: Vec<PlayerState>,
+                moves: Vec<[i8; 2]>| {
         ServerMsg::Delta(Delta {
             tick: 104,
             base_tick: 103,
             acks: vec![0; moves.len()],
             moves,
+            velocities,
+            scores,
             changed,
             pellets_removed: vec![],
             pellets_added: vec![],
         })
     };
+    let vel = |id: u32, vel: [i16; 2]| VelocityFix { id, vel };
+    let score = |id: u32, score: u32| ScoreFix { id, score };
     let main = replica_sequence(
         "joins_moves_and_refusals_20hz",
         20,
@@ -727,13 +841,50 @@ fn replica_cases() -> Vec<J> {
             Step::Diff("delta_before_any_snapshot", f0.clone(), f1.clone()),
             Step::Full("full_snapshot", f0.clone()),
             Step::Diff("delta_steady_moves", f0, f1.clone()),
-            Step::Diff("delta_changed_and_pellets", f1, f2.clone()),
+            Step::Diff("delta_jump_bump_score_and_pellets", f1, f2.clone()),
             Step::Diff("delta_quiet", f2.clone(), f3.clone()),
             Step::Raw("delta_wrong_base", ServerMsg::Delta(bad_base)),
-            Step::Raw("delta_wrong_shape", next(vec![], vec![[0, 0]; 3])),
+            Step::Raw(
+                "delta_wrong_shape",
+                next(vec![], vec![], vec![], vec![[0, 0]; 3]),
+            ),
             Step::Raw(
                 "delta_unknown_player",
-                next(vec![p(8, [0, 0], [0, 0], 0, 0)], vec![[0, 0]; 4]),
+                next(
+                    vec![],
+                    vec![],
+                    vec![p(8, [0, 0], [0, 0], 0, 0)],
+                    vec![[0, 0]; 4],
+                ),
+            ),
+            Step::Raw(
+                "delta_unknown_player_in_velocities",
+                next(
+                    vec![vel(1, [40, 0]), vel(9, [1, 1])],
+                    vec![],
+                    vec![],
+                    vec![[0, 0]; 4],
+                ),
+            ),
+            // Known ids in `velocities` and `changed`: nothing of it applies.
+            Step::Raw(
+                "delta_unknown_player_in_scores",
+                next(
+                    vec![vel(7, [0, 0])],
+                    vec![score(1, 2), score(6, 1)],
+                    vec![p(2, [0, 0], [0, 0], 0, 0)],
+                    vec![[1, 1]; 4],
+                ),
+            ),
+            // The first unknown id in velocities, scores, changed order.
+            Step::Raw(
+                "delta_unknown_players_everywhere",
+                next(
+                    vec![vel(5, [0, 0])],
+                    vec![score(6, 1)],
+                    vec![p(4, [0, 0], [0, 0], 0, 0)],
+                    vec![[0, 0]; 4],
+                ),
             ),
             Step::Full("full_snapshot_after_join_and_leave", f10.clone()),
             Step::Diff("delta_after_the_new_snapshot", f10, f11),
@@ -743,7 +894,8 @@ fn replica_cases() -> Vec<J> {
     // Hand-built deltas at 300 Hz, where derived velocities overflow i16:
     // positions and velocities clamp, input sequences wrap, a pellet removed
     // and added in one delta comes back, a pellet added twice keeps the last
-    // position, `changed` naming a player twice keeps the last entry.
+    // position, `changed` naming a player twice keeps the last entry, as do
+    // repeated velocity and score fixes.
     let e7 = Frame {
         tick: 7,
         players: vec![
@@ -765,6 +917,8 @@ fn replica_cases() -> Vec<J> {
                     base_tick: 7,
                     moves: vec![[-128, 127], [127, -128]],
                     acks: vec![255, 0],
+                    velocities: vec![],
+                    scores: vec![],
                     changed: vec![],
                     pellets_removed: vec![9, 2],
                     pellets_added: vec![
@@ -783,6 +937,8 @@ fn replica_cases() -> Vec<J> {
                     base_tick: 8,
                     moves: vec![[1, 1], [0, 0]],
                     acks: vec![0, 1],
+                    velocities: vec![],
+                    scores: vec![],
                     changed: vec![
                         p(1, [100, 100], [5, 5], 1, 3),
                         p(1, [200, 200], [6, -6], 2, 4),
@@ -798,9 +954,44 @@ fn replica_cases() -> Vec<J> {
                     base_tick: 9,
                     moves: vec![[-1, 2], [0, -1]],
                     acks: vec![1, 1],
+                    velocities: vec![],
+                    scores: vec![],
                     changed: vec![],
                     pellets_removed: vec![],
                     pellets_added: vec![pellet(0, [0, 0])],
+                }),
+            ),
+            // Fixes apply in order (the last one for an id wins), velocities
+            // before scores, and `changed` replaces what they set.
+            Step::Raw(
+                "delta_fixes_repeat_and_yield_to_changed",
+                ServerMsg::Delta(Delta {
+                    tick: 11,
+                    base_tick: 10,
+                    moves: vec![[2, -1], [0, 0]],
+                    acks: vec![0, 3],
+                    velocities: vec![
+                        VelocityFix { id: 1, vel: [5, 5] },
+                        VelocityFix {
+                            id: 2,
+                            vel: [100, -100],
+                        },
+                        VelocityFix {
+                            id: 1,
+                            vel: [-32_768, 32_767],
+                        },
+                    ],
+                    scores: vec![
+                        ScoreFix { id: 2, score: 9 },
+                        ScoreFix { id: 1, score: 4 },
+                        ScoreFix {
+                            id: 1,
+                            score: u32::MAX,
+                        },
+                    ],
+                    changed: vec![p(2, [300, 300], [1, 2], 3, 50)],
+                    pellets_removed: vec![],
+                    pellets_added: vec![],
                 }),
             ),
         ],
