@@ -70,6 +70,28 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
 
+    /// Secret for signing join tickets and resume tokens (at least 16 bytes; share it
+    /// across nodes so any node verifies them). Unset: a random secret per process.
+    #[arg(long, env = "TICKROOM_SECRET", hide_env_values = true)]
+    pub secret: Option<Secret>,
+
+    /// Whether a WebSocket join needs a ticket from the room API: `optional`
+    /// (anonymous joins allowed, the demo default) or `required` (1008 without one).
+    #[arg(long, env = "TICKROOM_AUTH", value_enum, default_value_t = AuthMode::Optional)]
+    pub auth: AuthMode,
+
+    /// Seconds a join ticket stays valid.
+    #[arg(long, env = "TICKROOM_TICKET_TTL_SECS", default_value_t = 30.0)]
+    pub ticket_ttl_secs: f64,
+
+    /// Seconds a disconnected player's entity waits for a resume (at least 5).
+    #[arg(long, env = "TICKROOM_RESUME_GRACE_SECS", default_value_t = 10.0)]
+    pub resume_grace_secs: f64,
+
+    /// Largest capacity a room created through the API may ask for.
+    #[arg(long, env = "TICKROOM_MAX_ROOM_CAPACITY", default_value_t = 200)]
+    pub max_room_capacity: usize,
+
     /// Nice value added to the I/O threads (0-19) so tick workers preempt them
     /// when a tick is due on a busy core; 0 disables.
     #[arg(long, env = "TICKROOM_IO_NICE", default_value_t = 5)]
@@ -114,6 +136,11 @@ impl Config {
             msg_burst: 40.0,
             input_queue: 1024,
             ws_read_buffer: 1024,
+            secret: None,
+            auth: AuthMode::Optional,
+            ticket_ttl_secs: 30.0,
+            resume_grace_secs: 10.0,
+            max_room_capacity: 200,
             io_nice: 5,
             tcp_send_buffer: None,
             ws_max_write_buffer: 256 * 1024,
@@ -153,6 +180,24 @@ impl Config {
         }
         if self.max_message_bytes < 16 || self.max_message_bytes > 1 << 20 {
             return bad("--max-message-bytes must be between 16 and 1048576");
+        }
+        if let Some(secret) = &self.secret
+            && secret.expose().len() < crate::signing::MIN_SECRET_BYTES
+        {
+            return bad("--secret must be at least 16 bytes");
+        }
+        if !(self.ticket_ttl_secs.is_finite()
+            && self.ticket_ttl_secs > 0.0
+            && self.ticket_ttl_secs <= 3600.0)
+        {
+            return bad("--ticket-ttl-secs must be between 0 and 3600");
+        }
+        if !(self.resume_grace_secs.is_finite() && (5.0..=3600.0).contains(&self.resume_grace_secs))
+        {
+            return bad("--resume-grace-secs must be between 5 and 3600");
+        }
+        if self.max_room_capacity < self.room_capacity || self.max_room_capacity > 10_000 {
+            return bad("--max-room-capacity must be at least --room-capacity and at most 10000");
         }
         if !(0..=19).contains(&self.io_nice) {
             return bad("--io-nice must be between 0 and 19");
@@ -194,6 +239,39 @@ impl Config {
     pub(crate) fn secs(v: f64) -> Duration {
         Duration::from_secs_f64(v)
     }
+}
+
+/// A secret from the command line or environment; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Whether WebSocket joins need a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Tickets are checked when given; anonymous joins are allowed.
+    Optional,
+    /// Every join needs a valid ticket (1008 otherwise).
+    Required,
 }
 
 #[cfg(test)]

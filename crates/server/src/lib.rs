@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod room;
 pub mod server;
+pub mod signing;
 pub mod worker;
 
 pub use config::Config;

@@ -20,7 +20,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -105,6 +105,8 @@ pub struct RoomHandle {
     pub inputs: Sender<InputMsg>,
     /// The room's newest tick, for pongs.
     pub tick: Arc<AtomicU32>,
+    /// Players in the room now (connected or within their resume grace).
+    pub players: Arc<AtomicUsize>,
 }
 
 /// Room settings taken from the server config.
@@ -157,6 +159,7 @@ pub struct RoomHost {
     registry: Arc<Registry>,
     metrics: Metrics,
     tick_shared: Arc<AtomicU32>,
+    players_shared: Arc<AtomicUsize>,
     // Scratch buffers reused every tick.
     step_inputs: Vec<(PlayerId, Vec2)>,
     player_views: Vec<PlayerView>,
@@ -186,6 +189,7 @@ impl RoomHost {
         let (control_tx, control) = crossbeam_channel::unbounded();
         let (inputs_tx, inputs) = crossbeam_channel::bounded(settings.input_queue);
         let tick_shared = Arc::new(AtomicU32::new(0));
+        let players_shared = Arc::new(AtomicUsize::new(0));
         let host = RoomHost {
             id: Arc::clone(&id),
             serial,
@@ -203,6 +207,7 @@ impl RoomHost {
             registry,
             metrics,
             tick_shared: Arc::clone(&tick_shared),
+            players_shared: Arc::clone(&players_shared),
             step_inputs: Vec::new(),
             player_views: Vec::new(),
             pellet_views: Vec::new(),
@@ -213,6 +218,7 @@ impl RoomHost {
             control: control_tx,
             inputs: inputs_tx,
             tick: tick_shared,
+            players: players_shared,
         };
         (host, handle)
     }
@@ -259,6 +265,7 @@ impl RoomHost {
         }
         self.metrics.players.decrement(self.players.len() as f64);
         self.players.clear();
+        self.players_shared.store(0, Ordering::Relaxed);
         RoomStatus::Closed
     }
 
@@ -328,6 +335,8 @@ impl RoomHost {
             },
         );
         self.metrics.players.increment(1.0);
+        self.players_shared
+            .store(self.players.len(), Ordering::Relaxed);
         self.roster_dirty = true;
         self.empty_since = None;
     }
@@ -336,6 +345,8 @@ impl RoomHost {
         if self.players.remove(&player).is_some() {
             self.sim.remove_player(PlayerId(player));
             self.metrics.players.decrement(1.0);
+            self.players_shared
+                .store(self.players.len(), Ordering::Relaxed);
             self.roster_dirty = true;
         }
     }

@@ -22,6 +22,7 @@ use crate::{
     metrics::Metrics,
     registry::{Registry, WorkerSlot},
     room::RoomSettings,
+    signing::Signer,
     worker,
 };
 
@@ -40,6 +41,8 @@ pub struct Shared {
     pub live_connections: AtomicUsize,
     /// WebSocket limits applied to every connection.
     pub ws_config: WebSocketConfig,
+    /// Signs and verifies join tickets and resume tokens.
+    pub signer: Signer,
 }
 
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
@@ -96,6 +99,16 @@ impl Server {
             .max_write_buffer_size(config.ws_max_write_buffer)
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
+        let signer = match &config.secret {
+            Some(secret) => Signer::new(secret.expose())
+                .ok_or_else(|| Error::Config("--secret must be at least 16 bytes".into()))?,
+            None => {
+                tracing::warn!(
+                    "no --secret: tickets and resume tokens verify on this process only"
+                );
+                Signer::random()?
+            }
+        };
         let (drain_tx, drain) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
@@ -104,6 +117,7 @@ impl Server {
             drain,
             live_connections: AtomicUsize::new(0),
             ws_config,
+            signer,
         });
 
         let app = http::router(Arc::clone(&shared));
