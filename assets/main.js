@@ -4,14 +4,23 @@
 // requestAnimationFrame loop, and keeps the HUD, scoreboard and connection
 // banner up to date. Exposes `window.__tickroom` (a read-only summary of the
 // game state) for the browser test in tests/browser/demo.mjs.
+//
+// Resume: after a dropped connection net.js reconnects with the room's resume
+// token; a Welcome that takes back the same player keeps the game as it was
+// (prediction, interpolation, scores: the player sees the orb coast and the
+// others freeze for a moment), any other Welcome starts over. A reload of the
+// page resumes too: the token is in sessionStorage, and the page rejoins the
+// URL's room at once instead of showing the menu.
 
 import { posFromWire, steerFromWire, steerToWire, truncateName, validRoomId, velFromWire } from './protocol.js';
 import { kinematics } from './sim.js';
 import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
-import { Session, wsUrl } from './net.js';
+import { Session, resumeTokens, wsUrl } from './net.js';
 import { Renderer, decorativePellets, playerColor } from './render.js';
 
 const QUICK_ROOM = 'lobby';
+/** How long the HUD says "resumed" after a resume, ms. */
+const RESUMED_NOTICE_MS = 4000;
 const $ = (id) => document.getElementById(id);
 const ui = {
   canvas: $('arena'),
@@ -156,11 +165,18 @@ ui.leave.addEventListener('click', () => leaveToMenu());
 ui.bannerRetry.addEventListener('click', () => session?.retryNow());
 ui.bannerMenu.addEventListener('click', () => leaveToMenu());
 
-function join(room) {
+/**
+ * Joins `room` as a new player; with `resume`, takes back the player of the
+ * room's stored resume token (after a reload). A join from the menu never
+ * uses a stored token: a duplicated tab (sessionStorage is copied with it)
+ * would otherwise take the player away from the original tab.
+ */
+function join(room, { resume = false } = {}) {
   const name = truncateName(ui.name.value.trim());
   ui.name.value = name;
   localStorage.setItem('tickroom.name', name);
   if (session) session.leave();
+  if (!resume) resumeTokens.delete(room);
   const url = new URL(location.href);
   url.searchParams.set('room', room);
   history.replaceState(null, '', url);
@@ -193,7 +209,15 @@ function leaveToMenu(error = '') {
 
 // ---- network events ----
 
-function onWelcome(msg) {
+function onWelcome(msg, { continued = false } = {}) {
+  if (continued && game && game.ownId === msg.player_id && game.room === msg.room && game.tickRate === msg.tick_rate_hz) {
+    // The same player, taken back: keep everything. The server held no steer
+    // while we were away, and the next frame is a full snapshot.
+    game.predictor.dropInputs();
+    game.tick = msg.tick;
+    return;
+  }
+  // A new player (first join, or a resume that came back fresh): start over.
   const dtMs = 1000 / msg.tick_rate_hz;
   const kin = kinematics(msg.arena, msg.tick_rate_hz);
   const interp = new Interpolator();
@@ -264,6 +288,9 @@ function onFrame(frame, now) {
 }
 
 function onSessionState(s) {
+  // Disconnected: the server holds no steer for our player any more (it
+  // coasts while waiting for a resume), so neither does the prediction.
+  if (s.state !== 'connected' && game) game.predictor.dropInputs();
   if (s.state === 'closed' && s.closeInfo?.roomFull) {
     const room = s.room;
     session = null;
@@ -282,7 +309,7 @@ const STATE_TEXT = {
   connecting: 'connecting…',
   joining: 'joining…',
   connected: 'connected',
-  reconnecting: 'reconnecting',
+  reconnecting: 'reconnecting…',
   closed: 'disconnected',
   left: 'left',
 };
@@ -296,8 +323,8 @@ function updateHud(now, force = false) {
   if (!force && now - lastHud < 200) return;
   lastHud = now;
   if (!session) return;
-  ui.conn.dataset.state = session.state;
-  setText(ui.connText, STATE_TEXT[session.state] ?? session.state);
+  ui.conn.dataset.state = session.reconnecting ? 'reconnecting' : session.state;
+  setText(ui.connText, connText(session, now));
   setText(ui.hudPing, session.rtt === null ? '–' : `${Math.round(session.rtt)} ms`);
   setText(ui.hudTick, game ? String(game.tick) : '–');
   // Frames applied per second, full snapshots and deltas alike; deltas that
@@ -306,6 +333,12 @@ function updateHud(now, force = false) {
   setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s${refused ? ` (${refused} refused)` : ''}` : '–');
   setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
   updateScoreboard();
+}
+
+function connText(s, now) {
+  if (s.reconnecting) return 'reconnecting…';
+  if (s.state === 'connected' && s.lastResumed && s.resumedAt !== null && now - s.resumedAt < RESUMED_NOTICE_MS) return 'resumed';
+  return STATE_TEXT[s.state] ?? s.state;
 }
 
 function updateScoreboard() {
@@ -352,7 +385,8 @@ function updateBanner(now) {
   const info = s.closeInfo;
   if (s.state === 'reconnecting') {
     const wait = Math.max(0, (s.retryAt ?? now) - now) / 1000;
-    setText(ui.bannerText, `${info?.message ?? 'Connection lost'} — reconnecting in ${wait.toFixed(1)} s (attempt ${s.attempt})`);
+    const what = s.canResume() ? 'resuming' : 'reconnecting';
+    setText(ui.bannerText, `${info?.message ?? 'Connection lost'} — ${what} in ${wait.toFixed(1)} s (attempt ${s.attempt})`);
     setText(ui.bannerRetry, 'Retry now');
   } else {
     setText(ui.bannerText, `${info?.message ?? 'Disconnected'} (code ${info?.code ?? '?'})`);
@@ -431,8 +465,15 @@ Object.defineProperty(window, '__tickroom', {
       players: game ? [...game.scores.keys()] : [],
       names: game ? Object.fromEntries(game.names) : {},
       pellets: game ? game.pellets.size : 0,
+      pelletSpots: game ? [...game.pellets.values()].map(({ x, y }) => ({ x, y })) : [],
       seq: session?.seq ?? 0,
       reconnects: session?.reconnects ?? 0,
+      resumed: session?.lastResumed ?? null, // whether the newest join took back the earlier player (null: no join yet)
+      resumes: session?.resumes ?? 0, // joins that took back the player, since the page joined
+      resumeAttempts: session?.resumeAttempts ?? 0, // joins that carried a resume token
+      canResume: session ? session.canResume() : false, // a resume token is held (the token itself is a credential)
+      score: game?.scores.get(game.ownId) ?? null,
+      scores: game ? Object.fromEntries(game.scores) : {},
       close: session?.closeInfo ?? null,
       menuShown: ui.menu.classList.contains('shown'),
       menuError: ui.menuError.textContent,
@@ -441,5 +482,13 @@ Object.defineProperty(window, '__tickroom', {
   },
 });
 
-showMenu();
+// A reload of a page that was in a game resumes it (the token survives in
+// sessionStorage); otherwise the menu.
+const navigation = performance.getEntriesByType?.('navigation')?.[0];
+const urlRoom = params.get('room');
+if (navigation?.type === 'reload' && urlRoom && validRoomId(urlRoom) && resumeTokens.get(urlRoom)) {
+  join(urlRoom, { resume: true });
+} else {
+  showMenu();
+}
 requestAnimationFrame(frame);

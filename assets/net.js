@@ -1,12 +1,23 @@
 // The client's connection to a room: opens the WebSocket, joins, sends inputs
 // at 30 Hz and pings every second, decodes server messages, keeps the room's
-// state with a Replica (full snapshots and deltas, protocol v2), and decides
-// what to do when the socket closes (reconnect with backoff, at once, or stop
-// and tell the player why). The WebSocket class, timers, clock and random
-// source are injected so assets/test/net.test.mjs can drive it without a
-// browser.
+// state with a Replica (full snapshots and deltas), and decides what to do
+// when the socket closes (reconnect with backoff, at once, or stop and tell
+// the player why). The WebSocket class, timers, clock, random source and
+// resume-token store are injected so assets/test/net.test.mjs can drive it
+// without a browser.
+//
+// Session resume (protocol v3): every Welcome brings a new single-use resume
+// token, kept per room in a ResumeStore (memory, and sessionStorage so a page
+// reload can resume). When the connection drops — any close but the player's
+// own Leave and the codes that stop — the server keeps the player for a grace
+// period (RESUME_GRACE_MS by default), and the reconnect's Join carries the
+// token: a Welcome with `resumed: true` is the same player (id, position,
+// score); `resumed: false` (grace over, token used) is a new one. While a
+// resume is possible, retries come at most ~1 s apart so several fit the
+// grace. A token the server refuses (1008 "invalid resume token", "resume
+// token for another room") is dropped and the session joins fresh at once.
 
-import { PROTOCOL_VERSION, Replica, ReplicaError, decodeServer, encodeClient, truncateName } from './protocol.js';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, ReplicaError, decodeServer, encodeClient, truncateName } from './protocol.js';
 
 /** Inputs per second sent to the server. */
 export const INPUT_HZ = 30;
@@ -18,6 +29,85 @@ export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 30_000;
 /** Relative jitter applied to every reconnect delay (±25%). */
 export const BACKOFF_JITTER = 0.25;
+/**
+ * How long the server keeps a dropped player for a resume, ms (the server's
+ * default). The client cannot know the server's setting; it only uses this to
+ * keep retries frequent while a resume may still succeed.
+ */
+export const RESUME_GRACE_MS = 10_000;
+/**
+ * While a resume is possible (a token, less than RESUME_GRACE_MS since the
+ * drop) the backoff stops growing at this attempt: 250 ms · 2² = 1 s ± 25%.
+ * The first retry comes after ~250 ms, and ~10 fit the grace period.
+ */
+export const RESUME_MAX_STEP = 2;
+/** Reasons of the 1008 closes that refuse a resume token: drop it and join fresh. */
+export const RESUME_REFUSED_REASONS = ['invalid resume token', 'resume token for another room'];
+/** Reason of the 1000 close sent to a connection whose player was resumed on another one. */
+export const RESUMED_ELSEWHERE_REASON = 'resumed on another connection';
+
+/**
+ * The newest resume token per room: in memory, and in `storage` (the page's
+ * sessionStorage: per tab, survives a reload) when there is one. Tokens are
+ * credentials: never logged.
+ */
+export class ResumeStore {
+  constructor(storage = null) {
+    this.storage = storage;
+    this.memory = new Map();
+  }
+
+  static key(room) {
+    return `tickroom.resume.${room}`;
+  }
+
+  /** The token for `room`, or '' (none, or not something the server would accept). */
+  get(room) {
+    let token = this.memory.get(room);
+    if (token === undefined) {
+      try {
+        token = this.storage?.getItem(ResumeStore.key(room)) ?? '';
+      } catch {
+        token = ''; // storage disabled
+      }
+    }
+    return typeof token === 'string' && token.length <= MAX_TOKEN_BYTES && /^[\x21-\x7e]*$/.test(token) ? token : '';
+  }
+
+  /** Keeps `token` for `room` ('' forgets it). */
+  set(room, token) {
+    if (!token) {
+      this.delete(room);
+      return;
+    }
+    this.memory.set(room, token);
+    try {
+      this.storage?.setItem(ResumeStore.key(room), token);
+    } catch {
+      // storage full or disabled: memory only
+    }
+  }
+
+  delete(room) {
+    this.memory.set(room, '');
+    try {
+      this.storage?.removeItem(ResumeStore.key(room));
+    } catch {
+      // storage disabled
+    }
+  }
+}
+
+function pageSessionStorage() {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null; // access denied (e.g. storage blocked)
+  }
+}
+
+/** The page's resume tokens (the default store of every Session). */
+export const resumeTokens = new ResumeStore(pageSessionStorage());
 
 /**
  * The delay before reconnect attempt `attempt` (0-based): 250 ms doubling per
@@ -32,11 +122,18 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * What to do after the socket closed with `code` (RFC 6455 close codes, as the
  * server uses them; see README "Playing over the wire").
- * Returns { action: 'reconnect' | 'now' | 'stop', message, roomFull? }.
+ * Returns { action: 'reconnect' | 'now' | 'fresh' | 'stop', message,
+ * roomFull?, dropToken? }: 'fresh' reconnects at once without a resume token;
+ * `dropToken` says the room's resume token is no good any more.
  */
 export function closePolicy(code, reason = '') {
   const why = reason ? `: ${reason}` : '';
   switch (code) {
+    case 1000:
+      if (reason === RESUMED_ELSEWHERE_REASON) {
+        return { action: 'stop', message: 'This player was taken over by another connection (another tab?)', dropToken: true };
+      }
+      break;
     case 1001:
       return { action: 'now', message: 'Server restarting — reconnecting' };
     case 1002:
@@ -45,14 +142,19 @@ export function closePolicy(code, reason = '') {
     case 1007:
       return { action: 'stop', message: `The server rejected our data${why} (client bug)` };
     case 1008:
-      return { action: 'stop', message: `Disconnected by the server${why}` };
+      if (RESUME_REFUSED_REASONS.includes(reason)) {
+        return { action: 'fresh', message: `Could not resume${why} — joining as a new player`, dropToken: true };
+      }
+      // The demo client never sends join tickets: retrying cannot help.
+      if (/ticket/.test(reason)) return { action: 'stop', message: `Disconnected by the server${why}` };
+      // Too slow, rate limit, ...: the server may keep the player for a resume.
+      return { action: 'reconnect', message: `Disconnected by the server${why}` };
     case 1009:
       return { action: 'stop', message: `Message too large${why} (client bug)` };
     case 1013:
       return { action: 'stop', message: 'This room is full — pick another room', roomFull: true };
-    default:
-      return { action: 'reconnect', message: `Connection lost${code === 1006 ? '' : ` (${code}${why})`}` };
   }
+  return { action: 'reconnect', message: `Connection lost${code === 1006 ? '' : ` (${code}${why})`}` };
 }
 
 /**
@@ -62,6 +164,12 @@ export function closePolicy(code, reason = '') {
  * waiting for Welcome), 'connected', 'reconnecting' (waiting `retryAt`),
  * 'closed' (stopped; see `closeInfo`), 'left' (the player left).
  *
+ * Resume: `lastResumed` is null before the first Welcome, then whether the
+ * newest Welcome took back the earlier player; `resumes` counts those,
+ * `resumeAttempts` the Joins that carried a token (`joinResume`: this
+ * socket's). `droppedAt` is when the connection last dropped (null once
+ * joined again); `resumedAt` when the newest resume happened.
+ *
  * Every `Snapshot` and `Delta` goes through `replica` (one per Welcome); the
  * frame it yields — { tick, players, pellets, roster }, wire values, always
  * complete — is handed to onFrame. A delta that does not apply (it should not
@@ -69,7 +177,11 @@ export function closePolicy(code, reason = '') {
  * base) is counted in `frames.refused`, logged once per run of refusals, and
  * ignored; the replica keeps its frame until the next full snapshot.
  *
- * Callbacks (all optional): onState(session), onWelcome(msg),
+ * Callbacks (all optional): onState(session), onWelcome(msg, { attempted,
+ * continued }) with `attempted` whether this Join carried a resume token (so
+ * `attempted && !msg.resumed` is a new player after a failed resume) and
+ * `continued` whether this is the player of this session's previous Welcome
+ * taken back (keep its state: id, prediction, scores),
  * onFrame(frame, nowMs, type, msg) with type 'Snapshot' or 'Delta' and the
  * decoded message,
  * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg).
@@ -91,14 +203,23 @@ export class Session {
     onPong = () => {},
     onInput = () => {},
     onServerError = () => {},
+    resumeStore = resumeTokens,
   }) {
-    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer });
+    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer, resumeStore });
     this.name = truncateName(name ?? '');
     this.handlers = { onState, onWelcome, onFrame, onRefused, onPong, onInput, onServerError };
     this.state = 'connecting';
     this.ws = null;
     this.attempt = 0; // failed attempts since the last Welcome
+    this.backoffStep = 0; // the backoff's exponent (held at RESUME_MAX_STEP while a resume is possible)
     this.reconnects = 0;
+    this.joinResume = ''; // the resume token this socket's Join carried
+    this.lastResumed = null;
+    this.playerId = null; // the own player's id, from the newest Welcome (kept across reconnects)
+    this.resumes = 0;
+    this.resumeAttempts = 0;
+    this.droppedAt = null;
+    this.resumedAt = null;
     this.retryAt = null;
     this.retryTimer = null;
     this.closeInfo = null; // { code, reason, message, roomFull }
@@ -129,6 +250,7 @@ export class Session {
     this.retryTimer = null;
     this.retryAt = null;
     this.welcome = null;
+    this.joinResume = '';
     this.replica = null;
     let ws;
     try {
@@ -142,7 +264,10 @@ export class Session {
     this.setState('connecting');
     ws.onopen = () => {
       if (this.ws !== ws) return;
-      this.send({ type: 'Join', version: PROTOCOL_VERSION, name: this.name });
+      const resume = this.resumeStore.get(this.room);
+      this.joinResume = resume;
+      if (resume) this.resumeAttempts++;
+      this.send({ type: 'Join', version: PROTOCOL_VERSION, name: this.name, resume });
       this.setState('joining');
     };
     ws.onmessage = (ev) => {
@@ -170,17 +295,31 @@ export class Session {
     }
     const t = this.now();
     switch (msg.type) {
-      case 'Welcome':
+      case 'Welcome': {
+        const attempted = this.joinResume !== '';
         this.welcome = msg;
         this.replica = new Replica(msg.tick_rate_hz);
         this.refusing = false;
         this.lastTick = msg.tick;
         this.attempt = 0;
+        this.backoffStep = 0;
         this.closeInfo = null;
+        this.droppedAt = null;
+        this.lastResumed = msg.resumed === true;
+        // The same player as before the drop: the caller keeps its state.
+        const continued = this.lastResumed && this.playerId === msg.player_id;
+        this.playerId = msg.player_id;
+        if (this.lastResumed) {
+          this.resumes++;
+          this.resumedAt = t;
+        }
+        // Single use: the token just sent is spent either way; keep the new one.
+        this.resumeStore.set(this.room, msg.resume_token);
         this.startTimers();
-        this.handlers.onWelcome(msg);
+        this.handlers.onWelcome(msg, { attempted, continued });
         this.setState('connected');
         break;
+      }
       case 'Snapshot':
       case 'Delta':
         this.onFrameMessage(msg, t);
@@ -253,18 +392,36 @@ export class Session {
     if (this.send({ type: 'Ping', nonce })) this.pings.set(nonce, t);
   }
 
+  /** Between a lost connection and the next Welcome (not stopped, not left). */
+  get reconnecting() {
+    return this.attempt > 0 && (this.state === 'reconnecting' || this.state === 'connecting' || this.state === 'joining');
+  }
+
+  /** Whether the next Join may still take back the player: a token, and (as far as we know) within the grace. */
+  canResume() {
+    if (!this.resumeStore.get(this.room)) return false;
+    return this.droppedAt === null || this.now() - this.droppedAt < RESUME_GRACE_MS;
+  }
+
   onClose(ws, code, reason) {
     if (ws && this.ws !== ws) return; // an old socket
+    const joined = this.welcome !== null;
     this.ws = null;
     this.stopTimers();
     if (this.state === 'left' || this.state === 'closed') return;
     const policy = closePolicy(code, reason);
+    if (policy.dropToken) this.resumeStore.delete(this.room);
+    // The grace period starts when a joined connection drops (or, after a
+    // page reload, when the first attempt with a stored token fails).
+    if (this.droppedAt === null && (joined || this.joinResume)) this.droppedAt = this.now();
     this.closeInfo = { code, reason, message: policy.message, roomFull: !!policy.roomFull };
     if (policy.action === 'stop') {
       this.setState('closed');
       return;
     }
-    const delay = policy.action === 'now' ? 0 : backoffDelay(this.attempt, this.random);
+    const step = this.canResume() ? Math.min(this.backoffStep, RESUME_MAX_STEP) : this.backoffStep;
+    const delay = policy.action === 'now' || policy.action === 'fresh' ? 0 : backoffDelay(step, this.random);
+    this.backoffStep = step + 1;
     this.attempt++;
     this.reconnects++;
     this.retryAt = this.now() + delay;
@@ -280,10 +437,11 @@ export class Session {
     this.open();
   }
 
-  /** Leaves the room for good: sends Leave and closes. */
+  /** Leaves the room for good: sends Leave (the server drops the player: no resume) and closes. */
   leave() {
     if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    this.resumeStore.delete(this.room);
     this.send({ type: 'Leave' });
     const ws = this.ws;
     this.ws = null;

@@ -133,6 +133,16 @@ export class Predictor {
     if (this.inputs.length > MAX_PENDING_INPUTS) this.inputs.shift();
   }
 
+  /**
+   * Forgets every input sent so far: after the connection dropped, the server
+   * holds no steer for this player (it coasts to a stop while waiting for a
+   * resume), so the prediction coasts the same way until new inputs go out.
+   * The acknowledged sequence number and the tick boundary estimate stay.
+   */
+  dropInputs() {
+    this.inputs = [];
+  }
+
   boundary(tick) {
     return tick * this.dtMs + this.offset;
   }

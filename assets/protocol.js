@@ -10,12 +10,17 @@
 // u16/u32/u64); signed integers zig-zag encoded first; u8/i8 as one raw byte;
 // enums as a varint variant index; Vec/String as a varint length then the
 // items (UTF-8 bytes for strings); fixed arrays and structs as their fields in
-// order; f32 as 4 little-endian bytes. (No message has an Option field.)
+// order; f32 as 4 little-endian bytes; bool as one byte 0 or 1 (anything else
+// is malformed). (No message has an Option field.)
 //
 // Messages are plain objects with the Rust field names, e.g.
 // { type: 'Input', seq, ack_tick, steer: [x, y] }.
 //
-// Protocol version 2: the server sends a full `Snapshot` after a join, when
+// Protocol version 3 adds session resume: `Join` carries a `resume` token (or
+// ''), every `Welcome` brings a new single-use `resume_token` and says whether
+// the join `resumed` an earlier player (see net.js).
+//
+// Since protocol version 2, the server sends a full `Snapshot` after a join, when
 // players join or leave, and when a client fell behind; otherwise a `Delta`
 // from the previous tick's frame: per player a move and an ack count (the
 // velocity is derived from the move), then exact `velocities` where the
@@ -24,11 +29,13 @@
 // replica.rs) rebuilds the room's frame from both.
 
 /** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Longest player name, in bytes of UTF-8. */
 export const MAX_NAME_BYTES = 24;
+/** Longest resume token (Join `resume`), in bytes. */
+export const MAX_TOKEN_BYTES = 160;
 /** Longest encoded client message the server accepts. */
-export const MAX_CLIENT_MESSAGE_BYTES = 128;
+export const MAX_CLIENT_MESSAGE_BYTES = 256;
 /** Longest encoded server message a client accepts. */
 export const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;
 /** Quantization steps per world unit for positions and velocities (quant.rs `SCALE`: 1/4 unit). */
@@ -76,6 +83,12 @@ class Reader {
   i8() {
     this.need(1);
     return this.view.getInt8(this.pos++);
+  }
+
+  bool() {
+    const b = this.u8();
+    if (b > 1) throw new ProtocolError(`invalid bool ${b}`);
+    return b === 1;
   }
 
   f32() {
@@ -186,6 +199,11 @@ class Writer {
     checkInt(v, -128, 127, 'i8');
     this.reserve(1);
     this.view.setInt8(this.pos++, v);
+  }
+
+  bool(v) {
+    if (typeof v !== 'boolean') throw new RangeError(`bool expected: ${v}`);
+    this.u8(v ? 1 : 0);
   }
 
   f32(v) {
@@ -349,6 +367,8 @@ export function decodeServer(data) {
         tick_rate_hz: r.u16(),
         tick: r.u32(),
         arena: readArena(r),
+        resume_token: r.string(),
+        resumed: r.bool(),
       };
       break;
     case 'Snapshot':
@@ -396,6 +416,8 @@ export function encodeServer(msg) {
       w.u16(msg.tick_rate_hz);
       w.u32(msg.tick);
       writeArena(w, msg.arena);
+      w.string(msg.resume_token);
+      w.bool(msg.resumed);
       break;
     case 'Snapshot':
       w.u32(msg.tick);
@@ -431,15 +453,26 @@ export function encodeServer(msg) {
 
 // ---- client messages ----
 
-/** Encodes a client message into a Uint8Array ready for WebSocket.send. Throws RangeError on out-of-range fields. */
+/**
+ * Encodes a client message into a Uint8Array ready for WebSocket.send. Throws
+ * RangeError on out-of-range fields (a Join `resume` token longer than
+ * MAX_TOKEN_BYTES, which the server would refuse, included). A Join without
+ * `resume` is a fresh join ('').
+ */
 export function encodeClient(msg) {
   const w = new Writer();
   w.variant(CLIENT_VARIANTS, msg.type);
   switch (msg.type) {
-    case 'Join':
+    case 'Join': {
+      const resume = msg.resume ?? '';
+      if (utf8Encoder.encode(resume).length > MAX_TOKEN_BYTES) {
+        throw new RangeError(`resume token longer than ${MAX_TOKEN_BYTES} bytes`);
+      }
       w.u16(msg.version);
       w.string(msg.name);
+      w.string(resume);
       break;
+    }
     case 'Input':
       w.u32(msg.seq);
       w.u32(msg.ack_tick);
@@ -455,7 +488,11 @@ export function encodeClient(msg) {
   return w.finish();
 }
 
-/** Decodes a client message (the server's side; used by tests and tools). */
+/**
+ * Decodes a client message (the server's side; used by tests and tools), with
+ * the checks of codec.rs `decode_client`: size limit, name and resume token
+ * lengths. Throws ProtocolError.
+ */
 export function decodeClient(data) {
   const bytes = toBytes(data);
   if (bytes.length > MAX_CLIENT_MESSAGE_BYTES) throw new ProtocolError('message too large');
@@ -464,7 +501,7 @@ export function decodeClient(data) {
   let msg;
   switch (type) {
     case 'Join':
-      msg = { type, version: r.u16(), name: r.string() };
+      msg = { type, version: r.u16(), name: r.string(), resume: r.string() };
       break;
     case 'Input':
       msg = { type, seq: r.u32(), ack_tick: r.u32(), steer: [r.i8(), r.i8()] };
@@ -476,7 +513,12 @@ export function decodeClient(data) {
       msg = { type };
       break;
   }
-  return r.finish(msg);
+  r.finish(msg);
+  if (type === 'Join') {
+    if (utf8Encoder.encode(msg.name).length > MAX_NAME_BYTES) throw new ProtocolError('name longer than 24 bytes');
+    if (utf8Encoder.encode(msg.resume).length > MAX_TOKEN_BYTES) throw new ProtocolError('resume token too long');
+  }
+  return msg;
 }
 
 // ---- quantization (quant.rs) ----

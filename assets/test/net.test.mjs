@@ -1,14 +1,15 @@
 // Tests of the client's session logic (assets/net.js) with a fake WebSocket
 // and fake timers: joining, 30 Hz inputs, pings, and what happens on every
 // kind of close (backoff with jitter and cap, immediate reconnect on 1001,
-// stopping with a reason on protocol violations, "room full" on 1013), and
-// the room state kept from full snapshots and deltas.
+// stopping with a reason on protocol violations, "room full" on 1013), the
+// room state kept from full snapshots and deltas, and session resume (the
+// token kept per room, sent after a drop, dropped on Leave and when refused).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { BACKOFF_MAX_MS, Session, backoffDelay, closePolicy } from '../net.js';
-import { PROTOCOL_VERSION, decodeClient, encodeServer } from '../protocol.js';
+import { BACKOFF_MAX_MS, RESUME_GRACE_MS, ResumeStore, Session, backoffDelay, closePolicy } from '../net.js';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, decodeClient, encodeServer } from '../protocol.js';
 
 /** Timers that run only when the test advances the fake clock. */
 class FakeTime {
@@ -67,7 +68,38 @@ function fakeSockets() {
 }
 
 const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
-const welcome = (id = 5) => ({ type: 'Welcome', version: PROTOCOL_VERSION, player_id: id, room: 'r1', tick_rate_hz: 20, tick: 40, arena: ARENA });
+const welcome = (id = 5, extra = {}) => ({
+  type: 'Welcome',
+  version: PROTOCOL_VERSION,
+  player_id: id,
+  room: 'r1',
+  tick_rate_hz: 20,
+  tick: 40,
+  arena: ARENA,
+  resume_token: '',
+  resumed: false,
+  ...extra,
+});
+
+/** A sessionStorage stand-in (getItem/setItem/removeItem), optionally failing like a blocked one. */
+class FakeStorage {
+  constructor({ broken = false } = {}) {
+    this.items = new Map();
+    this.broken = broken;
+  }
+  getItem(k) {
+    if (this.broken) throw new Error('SecurityError');
+    return this.items.has(k) ? this.items.get(k) : null;
+  }
+  setItem(k, v) {
+    if (this.broken) throw new Error('QuotaExceededError');
+    this.items.set(k, String(v));
+  }
+  removeItem(k) {
+    if (this.broken) throw new Error('SecurityError');
+    this.items.delete(k);
+  }
+}
 const player = (id, x, seq = 0) => ({ id, pos: [x, 400], vel: [0, 0], score: 0, last_input_seq: seq });
 const snapshot = (tick, players = [player(5, 100)]) => ({
   type: 'Snapshot',
@@ -94,7 +126,10 @@ function setup(overrides = {}) {
   const time = new FakeTime();
   const { sockets, FakeWebSocket } = fakeSockets();
   const states = [];
+  const welcomes = [];
   let steer = [0, 0];
+  const storage = overrides.storage ?? new FakeStorage();
+  const store = overrides.resumeStore ?? new ResumeStore(storage);
   const session = new Session({
     url: 'ws://test/ws?room=r1',
     name: 'tester',
@@ -105,9 +140,11 @@ function setup(overrides = {}) {
     random: () => 0.5, // no jitter unless a test says otherwise
     steer: () => steer,
     onState: (s) => states.push(s.state),
+    onWelcome: (msg, info) => welcomes.push({ msg, info }),
+    resumeStore: store,
     ...overrides,
   }).start();
-  return { time, sockets, session, states, setSteer: (s) => (steer = s) };
+  return { time, sockets, session, states, welcomes, storage, store, setSteer: (s) => (steer = s) };
 }
 
 function connect(t) {
@@ -123,7 +160,7 @@ test('joins, then sends inputs at 30 Hz with increasing seq and the newest tick,
   assert.equal(ws.url, 'ws://test/ws?room=r1');
   assert.equal(t.session.state, 'connecting');
   ws.open();
-  assert.deepEqual(ws.sent, [{ type: 'Join', version: 2, name: 'tester' }]);
+  assert.deepEqual(ws.sent, [{ type: 'Join', version: 3, name: 'tester', resume: '' }]);
   assert.equal(t.session.state, 'joining');
   ws.deliver(welcome());
   assert.equal(t.session.state, 'connected');
@@ -191,15 +228,15 @@ test('close 1001 (server draining) reconnects at once', () => {
   assert.equal(t.sockets.length, 2);
 });
 
-for (const code of [1002, 1003, 1007, 1008, 1009]) {
-  test(`close ${code} stops and tells the player why`, () => {
+for (const [code, reason] of [[1002, 'unsupported protocol version'], [1003, ''], [1007, 'malformed message'], [1009, ''], [1008, 'ticket required']]) {
+  test(`close ${code} ${reason} stops and tells the player why`, () => {
     const t = setup();
     connect(t);
-    t.sockets[0].serverClose(code, 'rate limit exceeded');
+    t.sockets[0].serverClose(code, reason);
     assert.equal(t.session.state, 'closed');
     assert.equal(t.session.closeInfo.code, code);
     assert.ok(t.session.closeInfo.message.length > 10);
-    if (code === 1008) assert.match(t.session.closeInfo.message, /rate limit exceeded/);
+    if (reason) assert.ok(t.session.closeInfo.message.includes(reason));
     t.time.advance(120_000);
     assert.equal(t.sockets.length, 1, 'no reconnect');
     // The player may still ask to rejoin.
@@ -334,4 +371,227 @@ test('after a reconnect the replica starts over from the new full snapshot', () 
   assert.equal(t.session.frames.refused, 1);
   ws.deliver(snapshot(42));
   assert.deepEqual(frames, [41, 42]);
+});
+
+// ---- session resume (protocol v3) ----
+
+const TOKEN_A = 'BWxvYmJ5BQAAAA.tagA';
+const TOKEN_B = 'BWxvYmJ5BQAAAA.tagB';
+const TOKEN_C = 'BWxvYmJ5BQAAAA.tagC';
+
+/** Opens the newest socket and answers its Join with `msg` (a Welcome). */
+function answer(t, msg) {
+  const ws = t.sockets[t.sockets.length - 1];
+  ws.open();
+  ws.deliver(msg);
+  return ws;
+}
+
+const joinOf = (ws) => ws.sent.find((m) => m.type === 'Join');
+
+for (const [code, reason] of [[1006, ''], [1000, 'bye'], [1011, 'room unavailable'], [1008, 'too slow'], [1008, 'rate limit exceeded']]) {
+  test(`after a drop (${code} ${reason}) the reconnect sends the stored token, and a resumed Welcome keeps the player`, () => {
+    const t = setup();
+    const first = answer(t, welcome(5, { resume_token: TOKEN_A }));
+    assert.equal(joinOf(first).resume, '', 'the first join is fresh');
+    assert.equal(t.session.lastResumed, false);
+    assert.equal(t.store.get('r1'), TOKEN_A);
+    assert.equal(t.storage.getItem('tickroom.resume.r1'), TOKEN_A, 'kept in sessionStorage for a reload');
+    first.deliver(snapshot(41));
+    first.serverClose(code, reason);
+    assert.equal(t.session.state, 'reconnecting');
+    assert.ok(t.session.reconnecting);
+    assert.equal(t.session.droppedAt, t.time.t);
+    assert.ok(t.session.retryAt - t.time.t <= 250 * 1.25, 'the first retry comes fast');
+    t.time.advance(t.session.retryAt - t.time.t);
+    const second = answer(t, welcome(5, { resume_token: TOKEN_B, resumed: true, tick: 80 }));
+    assert.deepEqual(joinOf(second), { type: 'Join', version: PROTOCOL_VERSION, name: 'tester', resume: TOKEN_A });
+    assert.equal(t.session.state, 'connected');
+    assert.equal(t.session.reconnecting, false);
+    assert.equal(t.session.lastResumed, true);
+    assert.equal(t.session.resumes, 1);
+    assert.equal(t.session.resumeAttempts, 1);
+    assert.equal(t.session.playerId, 5, 'the same player id');
+    assert.equal(t.session.droppedAt, null);
+    assert.equal(t.session.resumedAt, t.time.t);
+    assert.deepEqual(t.welcomes.map((w) => w.info), [{ attempted: false, continued: false }, { attempted: true, continued: true }]);
+    assert.equal(t.store.get('r1'), TOKEN_B, 'every Welcome brings the token to use next');
+    assert.equal(t.storage.getItem('tickroom.resume.r1'), TOKEN_B);
+    // The first frame after the resume is a full snapshot: the replica starts over.
+    second.deliver(snapshot(81));
+    assert.equal(t.session.lastTick, 81);
+    // Inputs go on with increasing sequence numbers.
+    t.time.advance(100);
+    const seqs = [first, second].flatMap((ws) => ws.sent.filter((m) => m.type === 'Input').map((m) => m.seq));
+    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), 'seq keeps increasing across the resume');
+  });
+}
+
+test('a resume that comes back as a new player (resumed: false) is reported as such', () => {
+  const t = setup();
+  answer(t, welcome(5, { resume_token: TOKEN_A })).serverClose(1006);
+  t.time.advance(1000);
+  const ws = answer(t, welcome(9, { resume_token: TOKEN_B, resumed: false }));
+  assert.equal(joinOf(ws).resume, TOKEN_A);
+  assert.equal(t.session.lastResumed, false);
+  assert.equal(t.session.resumes, 0);
+  assert.equal(t.session.resumeAttempts, 1);
+  assert.equal(t.session.playerId, 9);
+  assert.deepEqual(t.welcomes[1].info, { attempted: true, continued: false });
+  assert.equal(t.store.get('r1'), TOKEN_B);
+});
+
+test('while a resume is possible retries stay ~1 s apart, then the backoff grows again', () => {
+  for (const r of [0, 0.5, 0.999999]) {
+    const t = setup({ random: () => r });
+    answer(t, welcome(5, { resume_token: TOKEN_A })).serverClose(1006);
+    const dropped = t.time.t;
+    const attempts = [];
+    for (let i = 0; i < 22; i++) {
+      const delay = t.session.retryAt - t.time.t;
+      t.time.advance(delay);
+      attempts.push({ at: t.time.t - dropped, delay });
+      const ws = t.sockets[t.sockets.length - 1];
+      ws.open();
+      assert.equal(joinOf(ws).resume, TOKEN_A, 'every attempt carries the token');
+      ws.serverClose(1006);
+    }
+    const inGrace = attempts.filter((a) => a.at < RESUME_GRACE_MS);
+    assert.ok(inGrace[0].delay <= 250 * 1.25 + 1e-6, `first retry after ${inGrace[0].delay} ms`);
+    assert.ok(inGrace.every((a) => a.delay <= 1250 + 1e-6), `retries in the grace period at most 1.25 s apart: ${inGrace.map((a) => Math.round(a.delay))}`);
+    assert.ok(inGrace.length >= 7, `${inGrace.length} attempts within the grace period`);
+    const after = attempts.filter((a) => a.at - a.delay >= RESUME_GRACE_MS); // decided after the grace
+    assert.ok(after.length >= 2 && after.every((a, i) => i === 0 || a.delay > after[i - 1].delay || a.delay >= BACKOFF_MAX_MS * 0.75), 'growing again after the grace period');
+    assert.ok(after[after.length - 1].delay > 5000, 'then it backs off for real');
+  }
+});
+
+test('without a token the backoff is the plain one (no grace cap)', () => {
+  const t = setup();
+  answer(t, welcome(5)); // no token
+  assert.equal(t.store.get('r1'), '');
+  const delays = [];
+  for (let i = 0; i < 5; i++) {
+    t.sockets[t.sockets.length - 1].serverClose(1006);
+    delays.push(t.session.retryAt - t.time.t);
+    t.time.advance(delays[i]);
+    t.sockets[t.sockets.length - 1].open();
+    assert.equal(joinOf(t.sockets[t.sockets.length - 1]).resume, '');
+  }
+  assert.deepEqual(delays, [250, 500, 1000, 2000, 4000]);
+});
+
+test('leaving clears the token (memory and sessionStorage): no resume afterwards', () => {
+  const t = setup();
+  const ws = answer(t, welcome(5, { resume_token: TOKEN_A }));
+  assert.equal(t.storage.getItem('tickroom.resume.r1'), TOKEN_A);
+  t.session.leave();
+  assert.deepEqual(ws.sent[ws.sent.length - 1], { type: 'Leave' });
+  assert.equal(t.store.get('r1'), '');
+  assert.equal(t.storage.getItem('tickroom.resume.r1'), null);
+  ws.serverClose(1000, 'bye');
+  t.time.advance(60_000);
+  assert.equal(t.sockets.length, 1, 'no reconnect');
+  // A later session in the same room (the player joins again from the menu) is fresh.
+  const again = setup({ storage: t.storage });
+  again.sockets[0].open();
+  assert.equal(joinOf(again.sockets[0]).resume, '');
+});
+
+for (const reason of ['invalid resume token', 'resume token for another room']) {
+  test(`close 1008 "${reason}" drops the token and joins fresh at once`, () => {
+    const t = setup();
+    answer(t, welcome(5, { resume_token: TOKEN_A })).serverClose(1006);
+    t.time.advance(t.session.retryAt - t.time.t);
+    const refused = t.sockets[1];
+    refused.open();
+    assert.equal(joinOf(refused).resume, TOKEN_A);
+    refused.serverClose(1008, reason);
+    assert.equal(t.store.get('r1'), '', 'the token is gone');
+    assert.equal(t.storage.getItem('tickroom.resume.r1'), null);
+    assert.equal(t.session.state, 'reconnecting');
+    assert.equal(t.session.retryAt, t.time.t, 'at once');
+    t.time.advance(0);
+    const fresh = answer(t, welcome(11, { resume_token: TOKEN_C }));
+    assert.equal(joinOf(fresh).resume, '', 'a fresh join');
+    assert.equal(t.session.state, 'connected');
+    assert.equal(t.session.lastResumed, false);
+    assert.deepEqual(t.welcomes[1].info, { attempted: false, continued: false });
+    assert.equal(t.store.get('r1'), TOKEN_C);
+  });
+}
+
+test('close 1000 "resumed on another connection" stops and drops the token', () => {
+  const t = setup();
+  answer(t, welcome(5, { resume_token: TOKEN_A })).serverClose(1000, 'resumed on another connection');
+  assert.equal(t.session.state, 'closed');
+  assert.match(t.session.closeInfo.message, /another/);
+  assert.equal(t.store.get('r1'), '');
+  t.time.advance(60_000);
+  assert.equal(t.sockets.length, 1);
+});
+
+test('a page reload resumes with the token kept in sessionStorage', () => {
+  const storage = new FakeStorage();
+  const before = setup({ storage });
+  answer(before, welcome(5, { resume_token: TOKEN_A }));
+  // The page goes away without Leave; the new page has a new store over the same storage.
+  const after = setup({ storage });
+  const ws = after.sockets[0];
+  ws.open();
+  assert.equal(joinOf(ws).resume, TOKEN_A);
+  ws.deliver(welcome(5, { resume_token: TOKEN_B, resumed: true }));
+  assert.equal(after.session.lastResumed, true);
+  assert.equal(after.session.resumes, 1);
+  assert.deepEqual(after.welcomes[0].info, { attempted: true, continued: false }, 'a new page has no state to continue');
+  assert.equal(storage.getItem('tickroom.resume.r1'), TOKEN_B);
+  // A failed first attempt after the reload starts the grace clock: fast retries.
+  const other = setup({ storage });
+  other.sockets[0].open();
+  other.sockets[0].serverClose(1006);
+  assert.equal(other.session.droppedAt, other.time.t);
+  assert.ok(other.session.canResume());
+});
+
+test('tokens are kept per room, and junk in storage is ignored', () => {
+  const storage = new FakeStorage();
+  const store = new ResumeStore(storage);
+  store.set('a', TOKEN_A);
+  store.set('b', TOKEN_B);
+  assert.equal(store.get('a'), TOKEN_A);
+  assert.equal(store.get('b'), TOKEN_B);
+  store.delete('a');
+  assert.equal(store.get('a'), '');
+  assert.equal(store.get('b'), TOKEN_B);
+  storage.setItem('tickroom.resume.long', 't'.repeat(MAX_TOKEN_BYTES + 1));
+  storage.setItem('tickroom.resume.odd', 'tök en');
+  storage.setItem('tickroom.resume.max', 't'.repeat(MAX_TOKEN_BYTES));
+  const fresh = new ResumeStore(storage);
+  assert.equal(fresh.get('long'), '');
+  assert.equal(fresh.get('odd'), '');
+  assert.equal(fresh.get('max'), 't'.repeat(MAX_TOKEN_BYTES));
+  assert.equal(fresh.get('b'), TOKEN_B, 'read back from storage');
+  // Blocked storage: memory only, no exceptions.
+  const blocked = new ResumeStore(new FakeStorage({ broken: true }));
+  assert.equal(blocked.get('a'), '');
+  blocked.set('a', TOKEN_A);
+  assert.equal(blocked.get('a'), TOKEN_A);
+  blocked.delete('a');
+  assert.equal(blocked.get('a'), '');
+  const none = new ResumeStore(null);
+  none.set('a', TOKEN_A);
+  assert.equal(none.get('a'), TOKEN_A);
+});
+
+test('closePolicy: which closes resume, which join fresh, which stop', () => {
+  assert.equal(closePolicy(1006).action, 'reconnect');
+  assert.equal(closePolicy(1000, 'bye').action, 'reconnect');
+  assert.equal(closePolicy(1008, 'too slow').action, 'reconnect');
+  assert.equal(closePolicy(1008, 'invalid resume token').action, 'fresh');
+  assert.equal(closePolicy(1008, 'invalid resume token').dropToken, true);
+  assert.equal(closePolicy(1008, 'resume token for another room').action, 'fresh');
+  assert.equal(closePolicy(1008, 'invalid ticket').action, 'stop');
+  assert.equal(closePolicy(1000, 'resumed on another connection').action, 'stop');
+  for (const code of [1002, 1003, 1007, 1009, 1013]) assert.equal(closePolicy(code).action, 'stop', `${code}`);
+  assert.equal(closePolicy(1001).action, 'now');
 });

@@ -56,6 +56,39 @@ test('reconcile keeps the acknowledged input, drops older ones and replays up to
   assert.deepEqual(q.state, { ...server, x: 811 });
 });
 
+test('after a dropped connection the prediction coasts like the server\'s player, so a resume needs no snap', () => {
+  // The server applies steer right for ticks 101..104, then the connection
+  // drops: it holds no steer (the player coasts) until the resume's full
+  // snapshot of tick 120.
+  const start = { x: 400, y: 500, vx: 300, vy: 0 };
+  let truth = start;
+  const server = new Map([[100, start]]);
+  for (let k = 101; k <= 121; k++) {
+    truth = step(KIN, truth, k <= 104 ? 1 : 0, 0);
+    server.set(k, truth);
+  }
+  const run = (drop) => {
+    const p = new Predictor(KIN);
+    p.reset(start, 100, 0); // tick k's boundary at (k - 100) * 50 ms
+    for (let i = 0; i < 6; i++) p.hold(i + 1, 1, 0, 10 + 33 * i);
+    p.advance(200);
+    assert.equal(p.tick, 104);
+    if (drop) p.dropInputs(); // the connection dropped at 200 ms
+    p.advance(1000); // the player keeps seeing its orb while reconnecting
+    p.reconcile(server.get(120), 120, 6, 1050);
+    return p;
+  };
+  const resumed = run(true);
+  assert.equal(resumed.tick, 121);
+  assert.deepEqual(resumed.state, server.get(121));
+  assert.ok(Math.hypot(resumed.error.x, resumed.error.y) < 1e-6, 'no correction at all');
+  assert.equal(resumed.snaps, 0);
+  assert.equal(resumed.ackSeq, 6, 'the acknowledged sequence number stays');
+  // Holding the last steer through the drop would have run far ahead.
+  const held = run(false);
+  assert.ok(held.snaps + held.corrections > 0 && Math.hypot(held.error.x, held.error.y) + held.snaps * SNAP_DISTANCE > 50, `a large correction (${held.error.x})`);
+});
+
 test('corrections are smoothed, large ones snap', () => {
   const p = new Predictor(KIN);
   p.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);

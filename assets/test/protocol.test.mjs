@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
+  MAX_CLIENT_MESSAGE_BYTES,
+  MAX_TOKEN_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   QUANT_SCALE,
@@ -41,6 +43,43 @@ function expectedServer(msg) {
 
 test('the vectors are for this protocol version', () => {
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
+  assert.equal(PROTOCOL_VERSION, 3);
+  assert.equal(MAX_TOKEN_BYTES, 160);
+  assert.equal(MAX_CLIENT_MESSAGE_BYTES, 256);
+});
+
+test('the vectors cover resume tokens in Join and Welcome (protocol v3)', () => {
+  const joins = vectors.client.filter((v) => v.msg.type === 'Join').map((v) => v.msg);
+  assert.ok(joins.every((j) => typeof j.resume === 'string'), 'every Join has a resume field');
+  assert.ok(joins.some((j) => j.resume === ''), 'a fresh join');
+  assert.ok(joins.some((j) => j.resume.length > 0 && j.resume.length < MAX_TOKEN_BYTES), 'a join with a token');
+  assert.ok(joins.some((j) => j.resume.length === MAX_TOKEN_BYTES), 'a join with the longest token');
+  const welcomes = vectors.server.filter((v) => v.msg.type === 'Welcome').map((v) => v.msg);
+  assert.ok(welcomes.some((w) => w.resumed === true) && welcomes.some((w) => w.resumed === false), 'resumed true and false');
+  assert.ok(welcomes.some((w) => w.resume_token.length > 0) && welcomes.some((w) => w.resume_token === ''), 'tokens empty and not');
+  assert.ok(vectors.client_refused.length >= 3, 'messages the server refuses');
+});
+
+for (const v of vectors.client_refused) {
+  test(`client vector ${v.name} is refused like Rust refuses it (${v.error})`, () => {
+    assert.throws(() => decodeClient(fromHex(v.hex)), ProtocolError);
+  });
+}
+
+test('a resume token longer than the server accepts is refused when encoding', () => {
+  const join = (resume) => ({ type: 'Join', version: PROTOCOL_VERSION, name: 'a', resume });
+  assert.equal(encodeClient(join('t'.repeat(MAX_TOKEN_BYTES))).length, 1 + 1 + 2 + 1 + MAX_TOKEN_BYTES); // variant, version, name, token length, token
+  assert.throws(() => encodeClient(join('t'.repeat(MAX_TOKEN_BYTES + 1))), RangeError);
+  // A Join without `resume` is a fresh join.
+  assert.deepEqual([...encodeClient({ type: 'Join', version: 3, name: 'a' })], [0, 3, 1, 97, 0]);
+});
+
+test('a Welcome whose resumed byte is neither 0 nor 1 is malformed', () => {
+  const v = vectors.server.find((x) => x.name === 'welcome_resumed');
+  const bytes = fromHex(v.hex);
+  assert.equal(bytes[bytes.length - 1], 1);
+  bytes[bytes.length - 1] = 2;
+  assert.throws(() => decodeServer(bytes), /invalid bool/);
 });
 
 test('the vectors cover every message variant', () => {

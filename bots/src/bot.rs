@@ -143,6 +143,13 @@ struct Bot {
     behaviour: Behaviour,
     pending: Pending,
     next_flush: Instant,
+    /// The resume token from the last Welcome, used after a churn drop.
+    resume_token: Option<String>,
+    /// The next connect is a reconnect after a churn drop.
+    pending_resume: bool,
+    /// The last input sequence number sent; numbering continues across
+    /// reconnects, since a resumed player keeps its acknowledged sequence.
+    seq: u32,
 }
 
 /// Runs one bot until `stop` turns true (or, without reconnecting, until its
@@ -156,6 +163,9 @@ pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Recei
         ctx,
         behaviour,
         pending: Pending::new(),
+        resume_token: None,
+        pending_resume: false,
+        seq: 0,
         next_flush,
     };
     let mut backoff = BACKOFF_MIN;
@@ -212,6 +222,7 @@ impl Bot {
                 &self.url,
                 &self.plan,
                 self.behaviour.recv_buffer(),
+                self.resume_token.take().unwrap_or_default(),
             ),
         );
         let result = tokio::select! {
@@ -227,16 +238,23 @@ impl Bot {
         let shared = self.ctx.shared.clone();
         shared.connected.fetch_add(1, Ordering::Relaxed);
         self.pending.c.connections += 1;
-        self.pending
-            .connect_us
-            .push(us32((connected_at - started).as_micros() as u64));
+        let took = us32((connected_at - started).as_micros() as u64);
+        self.pending.connect_us.push(took);
+        if welcome.resumed {
+            self.pending.c.resumes += 1;
+            self.pending.resume_us.push(took);
+        } else if self.pending_resume {
+            self.pending.c.resume_misses += 1;
+        }
+        self.pending_resume = false;
+        self.resume_token = Some(welcome.resume_token.clone());
 
         let mut s = Session {
             player_id: welcome.player_id,
             welcome_tick: welcome.tick,
             ticks: TickTracker::default(),
-            ring: AckRing::new(),
-            seq: 0,
+            ring: AckRing::after(self.seq),
+            seq: self.seq,
             last_arrival: None,
             missed: 0,
             non_increasing: 0,
@@ -309,13 +327,16 @@ impl Bot {
                     self.maybe_flush(now);
                 }
                 _ = &mut leave_at, if lifetime.is_some() => {
-                    leave(&mut sink, &mut stream, self.ctx.close_timeout).await;
+                    // A network blip: drop the TCP connection without a Leave or a
+                    // close frame, then reconnect with the resume token.
                     self.pending.c.churn_leaves += 1;
+                    self.pending_resume = true;
                     break End::Churn;
                 }
             }
         };
         shared.connected.fetch_sub(1, Ordering::Relaxed);
+        self.seq = s.seq;
         let c = &mut self.pending.c;
         c.connected_us += connected_at.elapsed().as_micros() as u64;
         c.connections_with_gaps += u64::from(s.missed > 0);
@@ -400,6 +421,7 @@ async fn connect(
     url: &str,
     plan: &BotPlan,
     recv_buffer: Option<u32>,
+    resume: String,
 ) -> Result<(WsSink, WsSource, Welcome), String> {
     let addr = ctx.addrs[plan.index % ctx.addrs.len()];
     let socket = if addr.is_ipv4() {
@@ -428,6 +450,7 @@ async fn connect(
     let join = ClientMsg::Join(Join {
         version: PROTOCOL_VERSION,
         name: plan.name.clone(),
+        resume,
     });
     sink.send(Message::binary(encode_client(&join)))
         .await
@@ -496,21 +519,4 @@ async fn close(sink: &mut WsSink, stream: &mut WsSource, limit: Duration) {
         }
     })
     .await;
-}
-
-/// A churning bot leaves: `Leave`, then the server's close (bounded).
-async fn leave(sink: &mut WsSink, stream: &mut WsSource, limit: Duration) {
-    let left = time::timeout(limit, async {
-        if sink
-            .send(Message::binary(encode_client(&ClientMsg::Leave)))
-            .await
-            .is_ok()
-        {
-            while let Some(Ok(_)) = stream.next().await {}
-        }
-    })
-    .await;
-    if left.is_err() {
-        let _ = sink.send(Message::Close(None)).await;
-    }
 }

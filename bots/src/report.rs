@@ -59,6 +59,8 @@ pub struct GroupReport {
     pub disconnects_by_reason: BTreeMap<String, u64>,
     /// Time from starting the TCP connect to receiving Welcome.
     pub connect_ms: Option<Summary>,
+    /// Time from starting a reconnect to the Welcome that took the player back (churn bots).
+    pub resume_ms: Option<Summary>,
     /// Time between two consecutive snapshots of one connection.
     pub interarrival_ms: Option<Summary>,
     /// Time from sending an input until the first snapshot whose own
@@ -86,6 +88,7 @@ impl GroupReport {
             connect_error_reasons: t.connect_errors.clone(),
             disconnects_by_reason: t.disconnects.clone(),
             connect_ms: Summary::from_option(&t.connect),
+            resume_ms: Summary::from_option(&t.resume),
             interarrival_ms: Summary::from_option(&t.interarrival),
             ack_latency_ms: Summary::from_option(&t.latency),
             missed_tick_fraction: if seen > 0 {
@@ -219,6 +222,10 @@ impl fmt::Display for Report {
         row(f, "decode errors", &|g| g.counts.decode_errors.to_string())?;
         row(f, "disconnects", &|g| g.counts.disconnects.to_string())?;
         row(f, "churn leaves", &|g| g.counts.churn_leaves.to_string())?;
+        row(f, "resumes", &|g| g.counts.resumes.to_string())?;
+        row(f, "resume misses", &|g| g.counts.resume_misses.to_string())?;
+        row(f, "resume p50 ms", &|g| ms(&g.resume_ms, |s| s.p50))?;
+        row(f, "resume p99 ms", &|g| ms(&g.resume_ms, |s| s.p99))?;
         writeln!(f)?;
         writeln!(
             f,

@@ -87,6 +87,15 @@ impl AckRing {
         }
     }
 
+    /// A ring for a connection whose inputs continue after `seq` (sent on an
+    /// earlier connection): acknowledgements up to `seq` are not this one's.
+    pub(crate) fn after(seq: u32) -> Self {
+        AckRing {
+            acked: seq,
+            ..AckRing::new()
+        }
+    }
+
     /// Input `seq` (≥ 1) was sent at `t_us`.
     pub(crate) fn sent(&mut self, seq: u32, t_us: u64) {
         self.slots[seq as usize % ACK_RING] = (seq, t_us);
@@ -162,8 +171,12 @@ counters! {
     server_errors,
     /// Connections ended by the server or the network (not by the bot).
     disconnects,
-    /// Connections a churning bot ended on purpose.
+    /// Connections a churning bot dropped on purpose (no Leave: a network blip).
     churn_leaves,
+    /// Reconnects that took back the same player with a resume token.
+    resumes,
+    /// Reconnects with a resume token that got a fresh player instead.
+    resume_misses,
     /// Microseconds spent connected (after Welcome), summed over connections.
     connected_us,
 }
@@ -178,6 +191,8 @@ pub(crate) type Reasons = BTreeMap<String, u64>;
 pub(crate) struct Pending {
     pub c: Counters,
     pub connect_us: Vec<u32>,
+    /// Time from starting a reconnect to a Welcome that resumed the player.
+    pub resume_us: Vec<u32>,
     pub interarrival_us: Vec<u32>,
     pub latency_us: Vec<u32>,
     pub disconnects: Vec<String>,
@@ -196,6 +211,7 @@ impl Pending {
     fn clear(&mut self) {
         self.c = Counters::default();
         self.connect_us.clear();
+        self.resume_us.clear();
         self.interarrival_us.clear();
         self.latency_us.clear();
         self.disconnects.clear();
@@ -213,6 +229,7 @@ pub(crate) fn us32(us: u64) -> u32 {
 pub(crate) struct KindTotals {
     pub c: Counters,
     pub connect: Option<Histogram<u64>>,
+    pub resume: Option<Histogram<u64>>,
     pub interarrival: Option<Histogram<u64>>,
     pub latency: Option<Histogram<u64>>,
     pub disconnects: Reasons,
@@ -247,6 +264,7 @@ impl KindTotals {
     fn absorb(&mut self, p: &Pending) {
         self.c.add(&p.c);
         record_all(&mut self.connect, &p.connect_us);
+        record_all(&mut self.resume, &p.resume_us);
         record_all(&mut self.interarrival, &p.interarrival_us);
         record_all(&mut self.latency, &p.latency_us);
         for r in &p.disconnects {
@@ -274,6 +292,7 @@ impl KindTotals {
     pub(crate) fn merge(&mut self, other: &KindTotals) {
         self.c.add(&other.c);
         merge_hist(&mut self.connect, &other.connect);
+        merge_hist(&mut self.resume, &other.resume);
         merge_hist(&mut self.interarrival, &other.interarrival);
         merge_hist(&mut self.latency, &other.latency);
         merge_reasons(&mut self.disconnects, &other.disconnects);

@@ -11,7 +11,11 @@
 // rate) are live; state arrives as a full snapshot then deltas (protocol v2),
 // none refused; a second page in the same room and the first see each other
 // with names (and the first gets a full snapshot for the join); steering
-// toward a held mouse button moves the player; a third
+// toward a held mouse button moves the player; after eating a pellet, the
+// first page's WebSocket is closed under it (no Leave) and the page resumes
+// the same player (id, score, position; "reconnecting…" then "resumed" in the
+// HUD) while the second page never loses it, and a reload of the page resumes
+// it again (the token kept in sessionStorage); a third
 // page gets "room full" (1013) and the menu, and Quick play then joins the
 // lobby; leaving with Esc removes the player from the others' view. Writes a
 // screenshot of the first page mid-game. Exits non-zero on the first failure.
@@ -74,6 +78,40 @@ async function joinFromMenu(page, name, room) {
 
 const state = (page) => page.evaluate(() => window.__tickroom);
 
+/** Records every text the HUD's connection state shows from now on (in `window.__connTexts`). */
+async function recordConnTexts(page) {
+  await page.evaluate(() => {
+    const el = document.getElementById('conn-text');
+    window.__connTexts = [el.textContent];
+    new MutationObserver(() => {
+      if (window.__connTexts.at(-1) !== el.textContent) window.__connTexts.push(el.textContent);
+    }).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+/** Steers `page`'s player with the mouse toward the nearest pellets until it has eaten one. */
+async function eatAPellet(page) {
+  const box = await page.locator('#arena').boundingBox();
+  const before = (await state(page)).score;
+  for (let i = 0; i < 12; i++) {
+    const s = await state(page);
+    if (s.score > before) break;
+    const me = s.server;
+    const target = s.pelletSpots.reduce((best, p) => (Math.hypot(p.x - me.x, p.y - me.y) < Math.hypot(best.x - me.x, best.y - me.y) ? p : best));
+    await page.mouse.move(box.x + (target.x / s.arena.width) * box.width, box.y + (target.y / s.arena.height) * box.height);
+    await page.mouse.down();
+    await page.waitForFunction((n) => window.__tickroom.score > n, before, { timeout: 1_500, polling: 50 }).catch(() => {});
+  }
+  await page.mouse.up();
+  // Let the orb coast to a stop.
+  await page.waitForFunction(() => {
+    const t = window.__tickroom;
+    return t.predicted && Math.hypot(t.predicted.x - t.server.x, t.predicted.y - t.server.y) < 1;
+  }, null, WAIT);
+  await page.waitForTimeout(600);
+  return state(page);
+}
+
 async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -92,6 +130,17 @@ async function main() {
     deviceScaleFactor: 1,
   });
   log('chromium', context.browser()?.version() ?? '(persistent context)');
+  // Every page's WebSockets, so a check can drop the connection under the client.
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__sockets.push(this);
+      }
+    };
+  });
 
   // --- page A joins from the menu ---
   const a = await openPage('alice');
@@ -182,6 +231,45 @@ async function main() {
   await a.keyboard.up(towardCentre);
   await b.mouse.up();
   log('screenshot written to', screenshotPath);
+
+  // --- alice's connection drops (no Leave): she resumes the same player ---
+  sa = await eatAPellet(a);
+  check(sa.score > 0 && sa.resumes === 0 && sa.canResume, `alice ate a pellet (score ${sa.score}) and holds a resume token`);
+  await recordConnTexts(a);
+  const dropped = Date.now();
+  const fullBeforeDrop = sa.fullSnapshots;
+  await a.evaluate(() => window.__sockets.at(-1).close()); // a close frame, no Leave: the server keeps the player
+  await a.waitForFunction(() => window.__tickroom.resumes === 1 && window.__tickroom.state === 'connected', null, WAIT);
+  const resumedAfterMs = Date.now() - dropped;
+  await a.waitForFunction((n) => window.__tickroom.fullSnapshots > n, fullBeforeDrop, WAIT);
+  let sr = await state(a);
+  check(
+    sr.resumed === true && sr.ownId === sa.ownId && sr.reconnects === 1 && sr.resumeAttempts === 1,
+    `after the drop alice resumed as the same player ${sr.ownId} in ${resumedAfterMs} ms`,
+  );
+  check(sr.score >= sa.score && sr.scores[sa.ownId] === sr.score, `alice kept her score (${sa.score} before, ${sr.score} after)`);
+  const moved = Math.hypot(sr.server.x - sa.server.x, sr.server.y - sa.server.y);
+  check(moved < 30, `alice kept her position (${moved.toFixed(1)} units from where the connection dropped)`);
+  check(sr.refusedDeltas === 0 && sr.snaps === 0, `a full snapshot after the resume, no delta refused, no prediction snap (${sr.fullSnapshots} full)`);
+  const texts = await a.evaluate(() => window.__connTexts);
+  check(texts.includes('reconnecting…') && texts.includes('resumed'), `the HUD said ${JSON.stringify(texts)}`);
+  sb = await state(b);
+  check(sb.players.includes(sa.ownId) && sb.playersSeen.length === 2, `bob still sees alice as player ${sa.ownId} (players seen: ${sb.playersSeen})`);
+
+  // --- a reload resumes too (the token is in sessionStorage) ---
+  await a.reload({ waitUntil: 'load' });
+  await a.waitForFunction(() => window.__tickroom.state === 'connected' && window.__tickroom.resumes === 1 && window.__tickroom.fullSnapshots > 0, null, WAIT);
+  sr = await state(a);
+  check(sr.resumed === true && sr.ownId === sa.ownId && sr.room === ROOM && !sr.menuShown, `after a reload alice resumed player ${sr.ownId} without the menu`);
+  await a.waitForFunction((n) => window.__tickroom.score >= n && window.__tickroom.predicted !== null, sa.score, WAIT);
+  check(true, `and kept her score (${(await state(a)).score})`);
+  sr = await state(a);
+  const key = sr.server.x < sr.arena.width / 2 ? 'KeyD' : 'KeyA';
+  await a.locator('#arena').focus();
+  await a.keyboard.down(key);
+  await a.waitForFunction(([x0, sign]) => (window.__tickroom.server.x - x0) * sign > 20, [sr.server.x, key === 'KeyD' ? 1 : -1], WAIT);
+  await a.keyboard.up(key);
+  check(true, `the resumed player moves with ${key} (server x ${sr.server.x.toFixed(1)} → ${(await state(a)).server.x.toFixed(1)})`);
 
   // --- a third page finds the room full (capacity 2), then quick-plays ---
   const c3 = await openPage('carol');

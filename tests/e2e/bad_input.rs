@@ -50,6 +50,7 @@ async fn misbehave(ws: &mut Ws, bad: Bad) {
             let msg = ClientMsg::Join(proto::Join {
                 version: proto::PROTOCOL_VERSION + 1,
                 name: "future".into(),
+                resume: String::new(),
             });
             send(ws, &msg).await;
         }

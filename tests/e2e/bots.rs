@@ -28,8 +28,7 @@ async fn a_swarm_of_200_bots_plays_and_only_slow_readers_see_gaps() {
         // Deltas are small (~150 bytes a tick): tick at 60 Hz so a slow
         // reader's buffers fill within the run.
         tick_rate: 60,
-        // Headroom for churners that rejoin before the room has dropped their
-        // previous player.
+        // Headroom: a churner that missed its resume would need a new slot.
         room_capacity: PER_ROOM + 10,
         ..test_config()
     })
@@ -90,6 +89,18 @@ async fn a_swarm_of_200_bots_plays_and_only_slow_readers_see_gaps() {
     assert!(churn.counts.connections >= churn.bots as u64);
     assert!(churn.counts.churn_leaves <= churn.counts.connections);
     assert!(churn.counts.connections <= churn.bots as u64 + churn.counts.churn_leaves);
+    // Churners drop their connection like a network blip and come back as
+    // themselves with their resume token, well inside the grace period.
+    assert!(
+        churn.counts.churn_leaves > 0,
+        "some churner dropped within the run"
+    );
+    assert_eq!(
+        churn.counts.resumes + churn.counts.resume_misses,
+        churn.counts.connections - churn.bots as u64
+    );
+    assert_eq!(churn.counts.resume_misses, 0, "every reconnect resumed");
+    assert!(churn.resume_ms.is_some());
 
     // Normal bots: ticks strictly increase on every connection, and (nearly)
     // none are missed.

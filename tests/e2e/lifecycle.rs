@@ -64,8 +64,10 @@ async fn an_empty_room_closes_after_the_idle_timeout() {
     })
     .await;
     let addr = server.local_addr();
-    let c = Client::join(addr, "brief", "b").await;
+    let mut c = Client::join(addr, "brief", "b").await;
     assert_eq!(wait_metric(addr, "tickroom_rooms", 1.0).await, 1.0);
+    // Leave (a dropped connection would keep the player for the resume grace).
+    send(&mut c.ws, &tickroom_protocol::ClientMsg::Leave).await;
     drop(c);
     let deadline = tokio::time::Instant::now() + crate::util::PATIENCE;
     while metric(addr, "tickroom_rooms").await > 0.0 {

@@ -25,3 +25,9 @@ mod js;
 
 /// The demo client over HTTP, and headless Chromium playing it.
 mod browser;
+
+/// Session resume: tokens, grace period, take-over.
+mod resume;
+
+/// The room API (`/rooms`, `/matchmake`) and join tickets at the upgrade.
+mod api;

@@ -77,6 +77,7 @@ pub fn join_msg(name: &str) -> ClientMsg {
     ClientMsg::Join(proto::Join {
         version: proto::PROTOCOL_VERSION,
         name: name.into(),
+        resume: String::new(),
     })
 }
 

@@ -14,8 +14,8 @@
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 
 use crate::{
-    ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES, Result,
-    ServerMsg,
+    ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES,
+    MAX_TOKEN_BYTES, Result, ServerMsg,
 };
 
 type ClientConfig = Configuration<LittleEndian, Varint, Limit<MAX_CLIENT_MESSAGE_BYTES>>;
@@ -61,10 +61,13 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg> {
         });
     }
     let msg: ClientMsg = decode_whole(bytes, CLIENT)?;
-    if let ClientMsg::Join(join) = &msg
-        && join.name.len() > MAX_NAME_BYTES
-    {
-        return Err(Error::Invalid("name longer than 24 bytes"));
+    if let ClientMsg::Join(join) = &msg {
+        if join.name.len() > MAX_NAME_BYTES {
+            return Err(Error::Invalid("name longer than 24 bytes"));
+        }
+        if join.resume.len() > MAX_TOKEN_BYTES {
+            return Err(Error::Invalid("resume token too long"));
+        }
     }
     Ok(msg)
 }
@@ -101,8 +104,13 @@ mod tests {
 
     fn arb_client() -> impl Strategy<Value = ClientMsg> {
         prop_oneof![
-            (any::<u16>(), "[a-zA-Z0-9 é]{0,8}")
-                .prop_map(|(version, name)| ClientMsg::Join(Join { version, name })),
+            (any::<u16>(), "[a-zA-Z0-9 é]{0,8}", "[A-Za-z0-9_.-]{0,150}").prop_map(
+                |(version, name, resume)| ClientMsg::Join(Join {
+                    version,
+                    name,
+                    resume
+                })
+            ),
             (any::<u32>(), any::<u32>(), any::<[i8; 2]>()).prop_map(|(seq, ack_tick, steer)| {
                 ClientMsg::Input(Input {
                     seq,
@@ -175,6 +183,8 @@ mod tests {
                         max_speed: 300.0,
                         friction: 0.05,
                     },
+                    resume_token: format!("tok.{tick}"),
+                    resumed: tick % 2 == 0,
                 })
             });
         let delta = (
@@ -260,6 +270,7 @@ mod tests {
             encode_client(&ClientMsg::Join(Join {
                 version: PROTOCOL_VERSION,
                 name: name.into(),
+                resume: String::new(),
             }))
         };
         let mut trailing = encode_client(&ClientMsg::Leave);

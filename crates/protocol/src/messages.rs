@@ -9,14 +9,17 @@ use bincode::{Decode, Encode};
 
 /// Version of this wire format. A client sends it in [`Join`]; the server
 /// closes a connection that speaks another version (close code 1002).
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
+
+/// Longest resume token, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 160;
 
 /// Longest player name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 24;
 
 /// Longest encoded client message the server accepts, in bytes. Larger
 /// WebSocket messages are refused with close code 1009.
-pub const MAX_CLIENT_MESSAGE_BYTES: usize = 128;
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 256;
 
 /// Longest encoded server message a client should accept, in bytes.
 pub const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024;
@@ -43,6 +46,12 @@ pub struct Join {
     /// Display name, at most [`MAX_NAME_BYTES`]; empty means "use the URL's
     /// `name` parameter, or a generated one".
     pub name: String,
+    /// A [`Welcome::resume_token`] from an earlier connection to this room, to
+    /// take back the same player (id, position, score) within the server's
+    /// grace period; empty for a fresh join. A token that is no longer valid
+    /// (grace over, already used) gets a fresh player; a forged one, or one for
+    /// another room, is refused (close code 1008).
+    pub resume: String,
 }
 
 /// A steering input, sent at the client's input rate (typically 30 Hz).
@@ -97,6 +106,11 @@ pub struct Welcome {
     pub tick: u32,
     /// The arena and movement rules, so clients can predict their own player.
     pub arena: Arena,
+    /// Send this in [`Join::resume`] to get this player back after a dropped
+    /// connection (once; every Welcome brings a new one). A credential: do not log it.
+    pub resume_token: String,
+    /// Whether this join took back an earlier player.
+    pub resumed: bool,
 }
 
 /// The arena's size and the movement rules of the simulation, for client-side

@@ -5,6 +5,10 @@
 //! `assets/test/vectors.json` (each case: the message as JSON fields plus its
 //! hex bytes), which `assets/test/protocol.test.mjs` replays under node.
 //!
+//! `client_refused` lists client messages that encode but that
+//! [`decode_client`] refuses (a resume token or name too long, a message over
+//! the size limit); the JS decoder must refuse them too.
+//!
 //! The fixture also holds *replica vectors*: sequences of full snapshots and
 //! deltas (deltas made by the real [`replica::diff`] of server frames, or built
 //! by hand for edge cases), each with the frame the Rust [`Replica`] holds
@@ -20,15 +24,17 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use tickroom_protocol::{
-    Arena, ClientMsg, Delta, ErrorMsg, Input, Join, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo,
-    PlayerState, Pong, ScoreFix, ServerMsg, Snapshot, VelocityFix, Welcome, decode_client,
-    decode_server, encode_client, encode_server,
+    Arena, ClientMsg, Delta, ErrorMsg, Input, Join, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES,
+    MAX_TOKEN_BYTES, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo, PlayerState, Pong, ScoreFix,
+    ServerMsg, Snapshot, VelocityFix, Welcome, decode_client, decode_server, encode_client,
+    encode_server,
     replica::{self, ApplyError, Frame, Replica},
 };
 
 /// A JSON value, just enough to write the fixture without a JSON dependency.
 enum J {
     Num(String),
+    Bool(bool),
     Str(String),
     Null,
     Arr(Vec<J>),
@@ -59,6 +65,7 @@ impl J {
     fn write(&self, out: &mut String, indent: usize) {
         match self {
             J::Num(n) => out.push_str(n),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             J::Null => out.push_str("null"),
             J::Str(text) => {
                 out.push('"');
@@ -74,7 +81,11 @@ impl J {
                 }
                 out.push('"');
             }
-            J::Arr(items) if items.iter().all(|i| matches!(i, J::Num(_) | J::Str(_))) => {
+            J::Arr(items)
+                if items
+                    .iter()
+                    .all(|i| matches!(i, J::Num(_) | J::Bool(_) | J::Str(_))) =>
+            {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -152,6 +163,8 @@ fn server_json(msg: &ServerMsg) -> J {
                     ("friction", float(w.arena.friction)),
                 ]),
             ),
+            ("resume_token", s(&w.resume_token)),
+            ("resumed", J::Bool(w.resumed)),
         ]),
         ServerMsg::Snapshot(snap) => obj(vec![
             ("type", s("Snapshot")),
@@ -276,6 +289,7 @@ fn client_json(msg: &ClientMsg) -> J {
             ("type", s("Join")),
             ("version", num(j.version)),
             ("name", s(&j.name)),
+            ("resume", s(&j.resume)),
         ]),
         ClientMsg::Input(i) => obj(vec![
             ("type", s("Input")),
@@ -332,6 +346,34 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 tick_rate_hz: 20,
                 tick: 0,
                 arena: default_arena(),
+                resume_token: LOBBY_TOKEN.into(),
+                resumed: false,
+            }),
+        ),
+        (
+            "welcome_resumed",
+            ServerMsg::Welcome(Welcome {
+                version: PROTOCOL_VERSION,
+                player_id: 7,
+                room: "lobby".into(),
+                tick_rate_hz: 20,
+                tick: 1_234,
+                arena: default_arena(),
+                resume_token: RESUMED_TOKEN.into(),
+                resumed: true,
+            }),
+        ),
+        (
+            "welcome_empty_token_not_resumed",
+            ServerMsg::Welcome(Welcome {
+                version: PROTOCOL_VERSION,
+                player_id: 250,
+                room: "r".into(),
+                tick_rate_hz: 30,
+                tick: 251,
+                arena: default_arena(),
+                resume_token: String::new(),
+                resumed: false,
             }),
         ),
         (
@@ -351,6 +393,8 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                     max_speed: 123.456,
                     friction: 1.0,
                 },
+                resume_token: longest_token(),
+                resumed: true,
             }),
         ),
         (
@@ -556,11 +600,36 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
     ]
 }
 
+/// A resume token as the server makes them for room `lobby`
+/// (`base64url(payload).base64url(tag)`; the codec treats it as any string).
+const LOBBY_TOKEN: &str = "BWxvYmJ5BwAAADQSvu_erQAA.q3Xr0Xk1n2t3gG4m8tPq-6Wv0yq2cF_7u0XbJm1e3kQ";
+
+/// The token a resumed Welcome brings (a new one every time).
+const RESUMED_TOKEN: &str = "BWxvYmJ5BwAAAMzMu6qZiAAA.Wc0aI8lq7m3oV_2x9Xr4t1NnJ8kZpQ-eYb6d5fGh0sA";
+
+/// A token of exactly [`MAX_TOKEN_BYTES`], the longest the server accepts.
+fn longest_token() -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut token: String = (0..MAX_TOKEN_BYTES)
+        .map(|i| char::from(alphabet[(i * 7) % alphabet.len()]))
+        .collect();
+    token.replace_range(103..104, ".");
+    token
+}
+
 fn client_cases() -> Vec<(&'static str, ClientMsg)> {
     let join = |name: &str| {
         ClientMsg::Join(Join {
             version: PROTOCOL_VERSION,
             name: name.into(),
+            resume: String::new(),
+        })
+    };
+    let resume = |name: &str, token: &str| {
+        ClientMsg::Join(Join {
+            version: PROTOCOL_VERSION,
+            name: name.into(),
+            resume: token.into(),
         })
     };
     let input = |seq, ack_tick, steer| {
@@ -580,6 +649,24 @@ fn client_cases() -> Vec<(&'static str, ClientMsg)> {
             ClientMsg::Join(Join {
                 version: 65_535,
                 name: "v".into(),
+                resume: String::new(),
+            }),
+        ),
+        ("join_with_resume_token", resume("alice", LOBBY_TOKEN)),
+        (
+            "join_empty_name_with_resume_token",
+            resume("", RESUMED_TOKEN),
+        ),
+        (
+            "join_longest_name_and_token",
+            resume("日本語日本語日本", &longest_token()),
+        ),
+        (
+            "join_other_version_with_resume_token",
+            ClientMsg::Join(Join {
+                version: 65_535,
+                name: "Zoë 🎮".into(),
+                resume: "x.y".into(),
             }),
         ),
         ("input_zero", input(0, 0, [0, 0])),
@@ -594,6 +681,35 @@ fn client_cases() -> Vec<(&'static str, ClientMsg)> {
         ("ping_u32", ClientMsg::Ping(Ping { nonce: 70_000 })),
         ("ping_max", ClientMsg::Ping(Ping { nonce: u32::MAX })),
         ("leave", ClientMsg::Leave),
+    ]
+}
+
+/// Client messages that encode, but that the server's `decode_client` refuses
+/// (so the JS `decodeClient` must too): each breaks one protocol limit.
+fn refused_client_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let join = |name: String, resume: String| {
+        encode_client(&ClientMsg::Join(Join {
+            version: PROTOCOL_VERSION,
+            name,
+            resume,
+        }))
+    };
+    let over_limit = {
+        // 1 (variant) + 1 (version) + 1 + 24 (name) + 1 + 229 (token): one byte too many.
+        let bytes = join("n".repeat(MAX_NAME_BYTES), "t".repeat(229));
+        assert_eq!(bytes.len(), MAX_CLIENT_MESSAGE_BYTES + 1);
+        bytes
+    };
+    vec![
+        (
+            "join_token_one_byte_too_long",
+            join("alice".into(), "t".repeat(MAX_TOKEN_BYTES + 1)),
+        ),
+        (
+            "join_name_one_byte_too_long",
+            join("n".repeat(MAX_NAME_BYTES + 1), String::new()),
+        ),
+        ("join_one_byte_over_the_size_limit", over_limit),
     ]
 }
 
@@ -1032,6 +1148,17 @@ fn generate() -> String {
             ])
         })
         .collect();
+    let client_refused = refused_client_cases()
+        .into_iter()
+        .map(|(name, bytes)| {
+            let err = decode_client(&bytes).expect_err(name);
+            obj(vec![
+                ("name", s(name)),
+                ("hex", J::Str(hex(&bytes))),
+                ("error", s(&err.to_string())),
+            ])
+        })
+        .collect();
     let doc = obj(vec![
         (
             "about",
@@ -1042,6 +1169,7 @@ fn generate() -> String {
         ("protocol_version", num(PROTOCOL_VERSION)),
         ("server", J::Arr(server)),
         ("client", J::Arr(client)),
+        ("client_refused", J::Arr(client_refused)),
         ("replica", J::Arr(replica_cases())),
     ]);
     let mut out = String::new();

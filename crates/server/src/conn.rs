@@ -45,8 +45,9 @@ use crate::{
     mailbox::{CloseRequest, Mailbox, Next},
     ratelimit::TokenBucket,
     registry::RegistryError,
-    room::{InputMsg, JoinRefused, Joined, RoomCmd, RoomHandle},
+    room::{InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomHandle},
     server::Shared,
+    signing::Signer,
 };
 
 const fn close(code: u16, reason: &'static str) -> CloseRequest {
@@ -68,6 +69,9 @@ const ROOM_FULL: CloseRequest = close(1013, "room full");
 const GOING_AWAY: CloseRequest = close(1001, "going away");
 const ROOM_GONE: CloseRequest = close(1011, "room unavailable");
 const BYE: CloseRequest = close(1000, "bye");
+const BAD_RESUME: CloseRequest = close(1008, "invalid resume token");
+const TICKET_REQUIRED: CloseRequest = close(1008, "ticket required");
+const RESUME_OTHER_ROOM: CloseRequest = close(1008, "resume token for another room");
 
 /// The close code recorded for a connection that vanished without a close frame.
 const ABNORMAL: u16 = 1006;
@@ -104,8 +108,40 @@ enum ReadEnd {
     Violation(CloseRequest),
     /// The client closed (close frame with this code) or left.
     ClientClosed(u16),
+    /// The client sent Leave: its player goes now (no resume).
+    Left,
     /// The socket ended without a close handshake.
     Gone,
+}
+
+/// Releases a ticket's reserved seat when dropped (after the room answered
+/// the join, or when the connection ended before).
+struct Seat<'a> {
+    shared: &'a Shared,
+    room: &'a str,
+    nonce: Option<u64>,
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        if let Some(nonce) = self.nonce {
+            self.shared.registry.release_reservation(self.room, nonce);
+        }
+    }
+}
+
+/// How a connection was let in at the upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// With a redeemed ticket; its seat is released once the room answers.
+    Ticket {
+        /// The ticket's nonce (its reservation).
+        nonce: u64,
+    },
+    /// Without a ticket under `--auth optional`.
+    Anonymous,
+    /// Without a ticket under `--auth required`: only a resume may join.
+    ResumeOnly,
 }
 
 /// Serves one upgraded WebSocket until it closes. `room` is validated; `url_name`
@@ -114,6 +150,7 @@ pub async fn serve<S>(
     ws: WebSocketStream<S>,
     room: String,
     url_name: Option<String>,
+    admission: Admission,
     shared: Arc<Shared>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -122,7 +159,7 @@ pub async fn serve<S>(
     m.connections.increment(1.0);
     m.connections_opened.increment(1);
     shared.live_connections.fetch_add(1, Ordering::AcqRel);
-    let code = run(ws, room, url_name, &shared).await;
+    let code = run(ws, &room, url_name, admission, &shared).await;
     m.connection_closed(code);
     m.connections.decrement(1.0);
     shared.live_connections.fetch_sub(1, Ordering::AcqRel);
@@ -130,8 +167,9 @@ pub async fn serve<S>(
 
 async fn run<S>(
     ws: WebSocketStream<S>,
-    room: String,
+    room: &str,
     url_name: Option<String>,
+    admission: Admission,
     shared: &Shared,
 ) -> u16
 where
@@ -139,6 +177,15 @@ where
 {
     let (mut sink, mut stream) = ws.split();
     let config = &shared.config;
+    // A ticket's seat stays reserved until the room has answered the join.
+    let seat = Seat {
+        shared,
+        room,
+        nonce: match admission {
+            Admission::Ticket { nonce } => Some(nonce),
+            _ => None,
+        },
+    };
     let mut bucket = TokenBucket::new(config.max_msgs_per_sec, config.msg_burst, Instant::now());
 
     // 1. The first message must be a Join of our protocol version.
@@ -155,27 +202,49 @@ where
         Err(end) => return finish_unjoined(&mut sink, end).await,
     };
     let name = pick_name(&join.name, url_name.as_deref());
+    let resume = if join.resume.is_empty() {
+        if admission == Admission::ResumeOnly {
+            return finish_unjoined(&mut sink, ReadEnd::Violation(TICKET_REQUIRED)).await;
+        }
+        None
+    } else {
+        match resume_claim(&shared.signer, room, &join.resume) {
+            Ok(claim) => Some(claim),
+            Err(req) => return finish_unjoined(&mut sink, ReadEnd::Violation(req)).await,
+        }
+    };
 
-    // 2. Join the room (created on first join).
+    // 2. Join the room (created on first join), or take back a player.
     let mailbox = Arc::new(Mailbox::new());
-    let (handle, joined) = match join_room(shared, &room, name, &mailbox).await {
+    let (handle, joined) = match join_room(shared, room, name, resume, &mailbox).await {
         Ok(ok) => ok,
         Err(req) => return finish_unjoined(&mut sink, ReadEnd::Violation(req)).await,
     };
+    drop(seat);
     let player = joined.player_id;
+    let session = joined.session;
+    let leave = |explicit: bool| {
+        let _ = handle.control.send(RoomCmd::Leave {
+            player,
+            session,
+            explicit,
+        });
+    };
     let welcome = proto::encode_server(&ServerMsg::Welcome(proto::Welcome {
         version: proto::PROTOCOL_VERSION,
         player_id: player,
-        room: room.clone(),
+        room: room.to_owned(),
         tick_rate_hz: config.tick_rate as u16,
         tick: joined.tick,
         arena: joined.arena,
+        resume_token: resume_token(&shared.signer, room, player, session),
+        resumed: joined.resumed,
     }));
     shared.metrics.bytes_sent.increment(welcome.len() as u64);
     let slow = crate::Config::secs(config.slow_client_secs);
     let sent = tokio::time::timeout(slow, sink.send(Message::Binary(Bytes::from(welcome)))).await;
     if !matches!(sent, Ok(Ok(()))) {
-        let _ = handle.control.send(RoomCmd::Leave { player });
+        leave(false);
         return ABNORMAL;
     }
 
@@ -186,21 +255,26 @@ where
         tokio::pin!(reader, writer);
         tokio::select! {
             end = &mut reader => {
-                let _ = handle.control.send(RoomCmd::Leave { player });
+                // Leave and bad input remove the player now; a dropped or closed
+                // connection keeps it for the resume grace period.
+                leave(matches!(end, ReadEnd::Left | ReadEnd::Violation(_)));
                 match end {
                     ReadEnd::Violation(req) => mailbox.close(req),
-                    ReadEnd::ClientClosed(_) => mailbox.close(BYE),
+                    ReadEnd::ClientClosed(_) | ReadEnd::Left => mailbox.close(BYE),
                     ReadEnd::Gone => mailbox.close(close(ABNORMAL, "")),
                 }
                 let sent = tokio::time::timeout(Duration::from_secs(1) + slow, &mut writer).await.unwrap_or(ABNORMAL);
                 match end {
                     ReadEnd::ClientClosed(code) => code,
+                    ReadEnd::Left => BYE.code,
                     ReadEnd::Gone => ABNORMAL,
                     ReadEnd::Violation(_) => sent,
                 }
             }
             sent = &mut writer => {
-                let _ = handle.control.send(RoomCmd::Leave { player });
+                // Too slow, drained, replaced by a resume, or the socket failed:
+                // the player may come back.
+                leave(false);
                 // We sent a close (drain, too slow) or the socket failed: give the
                 // client a moment to answer the close handshake, then drop.
                 let _ = tokio::time::timeout(Duration::from_secs(1), &mut reader).await;
@@ -210,6 +284,36 @@ where
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     code
+}
+
+/// Token domain for resume tokens (see [`crate::signing`]).
+const RESUME_DOMAIN: &str = "resume";
+
+/// The resume token for `player`'s session `session` in `room`:
+/// payload = room id length (u8), room id, player (u32 LE), session (u64 LE).
+fn resume_token(signer: &Signer, room: &str, player: u32, session: u64) -> String {
+    let mut payload = Vec::with_capacity(1 + room.len() + 12);
+    payload.push(room.len() as u8);
+    payload.extend_from_slice(room.as_bytes());
+    payload.extend_from_slice(&player.to_le_bytes());
+    payload.extend_from_slice(&session.to_le_bytes());
+    signer.sign(RESUME_DOMAIN, &payload)
+}
+
+/// Checks a resume token's signature and room; the room checks the session.
+fn resume_claim(signer: &Signer, room: &str, token: &str) -> Result<ResumeClaim, CloseRequest> {
+    let payload = signer.verify(RESUME_DOMAIN, token).ok_or(BAD_RESUME)?;
+    let (&len, rest) = payload.split_first().ok_or(BAD_RESUME)?;
+    let len = usize::from(len);
+    if rest.len() != len + 12 {
+        return Err(BAD_RESUME);
+    }
+    if &rest[..len] != room.as_bytes() {
+        return Err(RESUME_OTHER_ROOM);
+    }
+    let player = u32::from_le_bytes(rest[len..len + 4].try_into().map_err(|_| BAD_RESUME)?);
+    let session = u64::from_le_bytes(rest[len + 4..].try_into().map_err(|_| BAD_RESUME)?);
+    Ok(ResumeClaim { player, session })
 }
 
 fn pick_name(join_name: &str, url_name: Option<&str>) -> String {
@@ -230,6 +334,7 @@ async fn join_room(
     shared: &Shared,
     room: &str,
     name: String,
+    resume: Option<ResumeClaim>,
     mailbox: &Arc<Mailbox>,
 ) -> Result<(RoomHandle, Joined), CloseRequest> {
     // A room may close between lookup and join; then a fresh one is created.
@@ -243,6 +348,7 @@ async fn join_room(
         let cmd = RoomCmd::Join {
             name: name.clone(),
             mailbox: Arc::clone(mailbox),
+            resume,
             reply: reply_tx,
         };
         if handle.control.send(cmd).is_err() {
@@ -273,7 +379,7 @@ where
     match next_message(stream, bucket, shared).await? {
         ClientMsg::Join(join) if join.version == proto::PROTOCOL_VERSION => Ok(join),
         ClientMsg::Join(_) => Err(ReadEnd::Violation(BAD_VERSION)),
-        ClientMsg::Leave => Err(ReadEnd::ClientClosed(1000)),
+        ClientMsg::Leave => Err(ReadEnd::Left),
         ClientMsg::Input(_) | ClientMsg::Ping(_) => Err(ReadEnd::Violation(JOIN_FIRST)),
     }
 }
@@ -325,7 +431,7 @@ where
                 mailbox.put_reply(Bytes::from(proto::encode_server(&pong)));
             }
             ClientMsg::Join(_) => return ReadEnd::Violation(ALREADY_JOINED),
-            ClientMsg::Leave => return ReadEnd::ClientClosed(1000),
+            ClientMsg::Leave => return ReadEnd::Left,
         }
     }
 }
@@ -466,6 +572,7 @@ where
     let code = match end {
         ReadEnd::Violation(req) => send_close(sink, req).await,
         ReadEnd::ClientClosed(code) => code,
+        ReadEnd::Left => BYE.code,
         ReadEnd::Gone => ABNORMAL,
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
@@ -475,6 +582,38 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resume_tokens_round_trip_and_are_bound_to_their_room() {
+        let signer = Signer::new(b"a test secret of enough bytes").expect("secret");
+        let token = resume_token(&signer, "lobby", 7, 0xDEAD_BEEF_1234);
+        assert_eq!(
+            resume_claim(&signer, "lobby", &token),
+            Ok(ResumeClaim {
+                player: 7,
+                session: 0xDEAD_BEEF_1234
+            })
+        );
+        assert_eq!(
+            resume_claim(&signer, "other", &token),
+            Err(RESUME_OTHER_ROOM)
+        );
+        let forged = token.replacen('A', "B", 1).replacen('a', "b", 1);
+        assert_eq!(resume_claim(&signer, "lobby", &forged), Err(BAD_RESUME));
+        let other = Signer::new(b"another secret, also long").expect("secret");
+        assert_eq!(resume_claim(&other, "lobby", &token), Err(BAD_RESUME));
+        assert!(
+            token.len() <= proto::MAX_TOKEN_BYTES,
+            "{} bytes",
+            token.len()
+        );
+        let longest = resume_token(&signer, &"r".repeat(64), u32::MAX, u64::MAX);
+        assert!(
+            longest.len() <= proto::MAX_TOKEN_BYTES,
+            "{} bytes",
+            longest.len()
+        );
+    }
 
     #[test]
     fn names_come_from_join_then_url_and_are_cleaned() {

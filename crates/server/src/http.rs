@@ -1,12 +1,17 @@
-//! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`,
-//! Prometheus metrics at `/metrics`, a health check, and the browser demo
-//! client at `/` (every other GET path falls through to [`crate::assets`]).
+//! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`
+//! (where join tickets are checked), the room API ([`crate::api`]: `/rooms`,
+//! `/matchmake`), Prometheus metrics at `/metrics`, a health check, and the
+//! browser demo client at `/` (every other GET path falls through to
+//! [`crate::assets`]).
 //!
 //! The upgrade is done here by hand (hyper's `upgrade::on` plus the RFC 6455
 //! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
 //! own `ws` feature would pin an older tungstenite.
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
@@ -16,14 +21,27 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::{
     WebSocketStream,
-    tungstenite::{handshake::derive_accept_key, protocol::Role},
+    tungstenite::{
+        handshake::derive_accept_key,
+        protocol::{CloseFrame, Role, frame::coding::CloseCode},
+    },
 };
 
-use crate::{assets, conn, registry::valid_room_id, server::Shared};
+use crate::{
+    api, assets,
+    config::AuthMode,
+    conn,
+    conn::Admission,
+    registry::valid_room_id,
+    server::Shared,
+    tickets::{Ticket, TicketError, TicketToken, unix_ms},
+};
 
 /// The room a client joins when the URL names none.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -34,6 +52,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/ws", get(ws_upgrade))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .merge(api::routes())
         .fallback(assets::serve)
         .with_state(shared)
 }
@@ -64,6 +83,57 @@ pub(crate) fn error(
 struct WsParams {
     room: Option<String>,
     name: Option<String>,
+    /// A join ticket from the room API (its `Debug` is redacted).
+    ticket: Option<TicketToken>,
+}
+
+/// Whether a join to `room` may go ahead: a ticket, when given, must be
+/// valid for `room`, unexpired and unused (it is redeemed here; its seat is
+/// freed once the room answers the join); without one, anyone may join under
+/// `--auth optional`, and only a player resuming its session under `required`.
+fn admit(
+    shared: &Shared,
+    room: &str,
+    ticket: Option<&TicketToken>,
+) -> Result<Admission, TicketError> {
+    let now = unix_ms();
+    match ticket {
+        Some(token) => {
+            let ticket = Ticket::verify(&shared.signer, &token.0, room, now)?;
+            shared.registry.redeem(&ticket, now)?;
+            Ok(Admission::Ticket {
+                nonce: ticket.nonce,
+            })
+        }
+        None if shared.config.auth == AuthMode::Required => Ok(Admission::ResumeOnly),
+        None => Ok(Admission::Anonymous),
+    }
+}
+
+/// Closes a just-upgraded WebSocket whose join was refused (1008 and the
+/// reason), counted like any other connection.
+async fn refuse<S>(mut ws: WebSocketStream<S>, why: TicketError, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let m = &shared.metrics;
+    m.connections.increment(1.0);
+    m.connections_opened.increment(1);
+    shared.live_connections.fetch_add(1, Ordering::AcqRel);
+    let frame = CloseFrame {
+        code: CloseCode::from(TicketError::CLOSE_CODE),
+        reason: why.close_reason().into(),
+    };
+    // Send the close, then give the client a moment to answer it before the socket drops.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        if ws.close(Some(frame)).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    })
+    .await;
+    m.connection_closed(TicketError::CLOSE_CODE);
+    m.connections.decrement(1.0);
+    shared.live_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -135,6 +205,12 @@ async fn ws_upgrade(
             "the server is shutting down",
         );
     }
+    // Checked before the upgrade (a ticket is redeemed even if the upgrade then
+    // fails); refused with a close frame after it, so browsers see code and reason.
+    let admission = admit(&shared, &room, params.ticket.as_ref());
+    if let Err(why) = &admission {
+        tracing::debug!(%room, reason = why.close_reason(), "join refused");
+    }
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
     let ws_config = shared.ws_config;
@@ -143,7 +219,10 @@ async fn ws_upgrade(
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                conn::serve(ws, room, params.name, shared).await;
+                match admission {
+                    Err(why) => refuse(ws, why, &shared).await,
+                    Ok(admission) => conn::serve(ws, room, params.name, admission, shared).await,
+                }
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }

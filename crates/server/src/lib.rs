@@ -14,6 +14,7 @@
 //! runtime; the tick never waits on a socket ([`mailbox`]). See [`room`] for
 //! the order of work in one tick and [`conn`] for how bad input is answered.
 
+pub mod api;
 pub mod assets;
 pub mod config;
 pub mod conn;
@@ -27,6 +28,7 @@ pub mod registry;
 pub mod room;
 pub mod server;
 pub mod signing;
+pub mod tickets;
 pub mod worker;
 
 pub use config::Config;

@@ -1,25 +1,39 @@
-//! The directory of live rooms: room id → handle, creating a room on its
-//! first join and placing it on the least-loaded tick worker.
+//! The directory of live rooms: room id → handle plus what the room API
+//! knows about the room (capacity, public flag, metadata, creation time, seats
+//! reserved for outstanding join tickets). A room is created on its first
+//! WebSocket join (public, default capacity, no metadata) or through the room
+//! API, and placed on the least-loaded tick worker.
 //!
 //! Room ids are opaque strings from the URL (validated by [`valid_room_id`]);
 //! keeping the directory behind this one type is what lets a consistent-hash
 //! ring sit in front of it later (a node answers only for the ids it owns).
+//!
+//! Seats: a room's occupancy is its players (the room thread's count) plus
+//! its unexpired reservations. Reserving and choosing a room for matchmaking
+//! happen under the directory's one lock, so concurrent matchmakes never hand
+//! out more seats than a room has. The room thread still enforces capacity on
+//! join (1013), so nothing can overfill a room; a reservation only keeps others
+//! from taking the seat.
 
 use std::{
+    cmp::Reverse,
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Map, Value};
 
 use crate::{
     mailbox::CloseRequest,
     metrics::Metrics,
     room::{RoomCmd, RoomHandle, RoomHost, RoomSettings},
+    signing::random_u64,
+    tickets::{Ticket, TicketBook, TicketError, unix_ms},
     worker::WorkerMsg,
 };
 
@@ -35,6 +49,18 @@ pub fn valid_room_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// A fresh room id: `r-` and ten lowercase base32 characters (50 random bits).
+pub fn generated_room_id() -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bits = random_u64();
+    let mut id = String::from("r-");
+    for _ in 0..10 {
+        id.push(char::from(ALPHABET[(bits & 31) as usize]));
+        bits >>= 5;
+    }
+    id
+}
+
 /// A tick worker as the registry sees it.
 #[derive(Debug)]
 pub struct WorkerSlot {
@@ -44,24 +70,154 @@ pub struct WorkerSlot {
     pub rooms: Arc<AtomicUsize>,
 }
 
-/// Why the registry could not give a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the registry could not give a room to a WebSocket join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// The server is draining; no new joins.
+    #[error("the server is draining")]
     Draining,
     /// No tick worker is running.
+    #[error("no tick worker is running")]
     NoWorker,
 }
+
+/// Why a room API operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// The server is draining; no new rooms or seats.
+    #[error("the server is shutting down")]
+    Draining,
+    /// No tick worker is running.
+    #[error("no tick worker is running")]
+    NoWorker,
+    /// A room with the requested id exists.
+    #[error("a room with this id exists")]
+    Exists,
+    /// No room has this id.
+    #[error("no room with this id")]
+    NotFound,
+    /// Every seat is taken by a player or a reservation.
+    #[error("the room is full")]
+    Full,
+}
+
+impl From<RegistryError> for RoomError {
+    fn from(e: RegistryError) -> RoomError {
+        match e {
+            RegistryError::Draining => RoomError::Draining,
+            RegistryError::NoWorker => RoomError::NoWorker,
+        }
+    }
+}
+
+/// What the room API knows about a room besides its handle.
+#[derive(Debug, Clone)]
+pub struct RoomInfo {
+    /// Players the room holds (its thread enforces this).
+    pub capacity: usize,
+    /// Listed by `GET /rooms` and eligible for matchmaking.
+    pub public: bool,
+    /// Free-form JSON given at creation (empty for rooms made by a join).
+    pub metadata: Arc<Map<String, Value>>,
+    /// When the room was created.
+    pub created: Instant,
+}
+
+/// How to create a room through the API (values already validated).
+#[derive(Debug, Clone)]
+pub struct RoomOptions {
+    /// The id to use; `None` generates one ([`generated_room_id`]).
+    pub id: Option<String>,
+    /// Players the room holds.
+    pub capacity: usize,
+    /// Listed and matchmade.
+    pub public: bool,
+    /// Free-form metadata.
+    pub metadata: Map<String, Value>,
+}
+
+/// One room as the API shows it.
+#[derive(Debug, Clone)]
+pub struct RoomSummary {
+    /// Room id.
+    pub id: Arc<str>,
+    /// Players in the room (connected or within their resume grace).
+    pub players: usize,
+    /// Seats held for unexpired, unredeemed tickets.
+    pub reserved: usize,
+    /// Players the room holds.
+    pub capacity: usize,
+    /// Listed and matchmade.
+    pub public: bool,
+    /// Metadata given at creation.
+    pub metadata: Arc<Map<String, Value>>,
+    /// Time since creation.
+    pub age: Duration,
+}
+
+/// A seat held for the holder of one ticket (same nonce) until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// The ticket's nonce.
+    pub nonce: u64,
+    /// The ticket's expiry, in Unix milliseconds.
+    pub expires_ms: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    handle: RoomHandle,
+    info: RoomInfo,
+    reservations: Vec<Reservation>,
+}
+
+impl Entry {
+    fn prune(&mut self, now_ms: u64) {
+        self.reservations.retain(|r| r.expires_ms > now_ms);
+    }
+
+    fn occupied(&self) -> usize {
+        self.handle.players.load(Ordering::Relaxed) + self.reservations.len()
+    }
+
+    /// Reserves a seat if one is free (call after [`Entry::prune`]).
+    fn reserve(&mut self, ttl_ms: u64, now_ms: u64) -> Option<Reservation> {
+        if self.occupied() >= self.info.capacity {
+            return None;
+        }
+        let r = Reservation {
+            nonce: random_u64(),
+            expires_ms: now_ms.saturating_add(ttl_ms),
+        };
+        self.reservations.push(r);
+        Some(r)
+    }
+
+    fn summary(&self, now: Instant) -> RoomSummary {
+        RoomSummary {
+            id: Arc::clone(&self.handle.id),
+            players: self.handle.players.load(Ordering::Relaxed),
+            reserved: self.reservations.len(),
+            capacity: self.info.capacity,
+            public: self.info.public,
+            metadata: Arc::clone(&self.info.metadata),
+            age: now.saturating_duration_since(self.info.created),
+        }
+    }
+}
+
+type Rooms = HashMap<Arc<str>, Entry>;
 
 /// All live rooms of this process.
 #[derive(Debug)]
 pub struct Registry {
-    rooms: Mutex<HashMap<Arc<str>, RoomHandle>>,
+    rooms: Mutex<Rooms>,
     workers: Vec<WorkerSlot>,
     settings: RoomSettings,
     metrics: Metrics,
     draining: AtomicBool,
     next_serial: AtomicU64,
+    tickets: TicketBook,
 }
 
 impl Registry {
@@ -74,34 +230,36 @@ impl Registry {
             metrics,
             draining: AtomicBool::new(false),
             next_serial: AtomicU64::new(1),
+            tickets: TicketBook::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, RoomHandle>> {
-        // Critical sections are single map operations: a poisoned lock holds a consistent map.
+    fn lock(&self) -> MutexGuard<'_, Rooms> {
+        // Critical sections leave the map consistent at every step: a poisoned lock holds a usable map.
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The handle of room `id`, creating the room if it does not exist.
-    pub fn get_or_create(self: &Arc<Self>, id: &str) -> Result<RoomHandle, RegistryError> {
-        if self.draining.load(Ordering::Acquire) {
-            return Err(RegistryError::Draining);
-        }
-        let mut rooms = self.lock();
-        if let Some(handle) = rooms.get(id) {
-            return Ok(handle.clone());
-        }
+    /// Starts a room on the least-loaded worker and records it. Called with the lock held.
+    fn spawn<'a>(
+        self: &Arc<Self>,
+        rooms: &'a mut Rooms,
+        id: Arc<str>,
+        info: RoomInfo,
+    ) -> Result<&'a mut Entry, RegistryError> {
         let worker = self
             .workers
             .iter()
             .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
             .ok_or(RegistryError::NoWorker)?;
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        let id: Arc<str> = Arc::from(id);
+        let settings = RoomSettings {
+            capacity: info.capacity,
+            ..self.settings.clone()
+        };
         let (host, handle) = RoomHost::new(
             Arc::clone(&id),
             serial,
-            self.settings.clone(),
+            settings,
             Arc::clone(self),
             self.metrics.clone(),
             Instant::now(),
@@ -112,28 +270,185 @@ impl Registry {
             .map_err(|_| RegistryError::NoWorker)?;
         worker.rooms.fetch_add(1, Ordering::Relaxed);
         self.metrics.rooms.increment(1.0);
-        rooms.insert(id, handle.clone());
-        Ok(handle)
+        let entry = Entry {
+            handle,
+            info,
+            reservations: Vec::new(),
+        };
+        Ok(rooms.entry(id).insert_entry(entry).into_mut())
+    }
+
+    /// What a room created by a WebSocket join (or by matchmaking) gets.
+    fn default_info(&self, metadata: Map<String, Value>) -> RoomInfo {
+        RoomInfo {
+            capacity: self.settings.capacity,
+            public: true,
+            metadata: Arc::new(metadata),
+            created: Instant::now(),
+        }
+    }
+
+    /// The handle of room `id`, creating the room (public, default capacity,
+    /// no metadata) if it does not exist.
+    pub fn get_or_create(self: &Arc<Self>, id: &str) -> Result<RoomHandle, RegistryError> {
+        if self.is_draining() {
+            return Err(RegistryError::Draining);
+        }
+        let mut rooms = self.lock();
+        if let Some(entry) = rooms.get(id) {
+            return Ok(entry.handle.clone());
+        }
+        let info = self.default_info(Map::new());
+        Ok(self.spawn(&mut rooms, Arc::from(id), info)?.handle.clone())
+    }
+
+    /// Creates a room through the API: [`RoomError::Exists`] if the id is taken.
+    pub fn create(self: &Arc<Self>, options: RoomOptions) -> Result<RoomSummary, RoomError> {
+        if self.is_draining() {
+            return Err(RoomError::Draining);
+        }
+        let mut rooms = self.lock();
+        let id: Arc<str> = match options.id {
+            Some(id) if rooms.contains_key(id.as_str()) => return Err(RoomError::Exists),
+            Some(id) => Arc::from(id),
+            None => fresh_id(&rooms),
+        };
+        let info = RoomInfo {
+            capacity: options.capacity,
+            public: options.public,
+            metadata: Arc::new(options.metadata),
+            created: Instant::now(),
+        };
+        let entry = self.spawn(&mut rooms, id, info)?;
+        Ok(entry.summary(Instant::now()))
+    }
+
+    /// Room `id` as the API shows it.
+    pub fn summary(&self, id: &str, now_ms: u64) -> Option<RoomSummary> {
+        let mut rooms = self.lock();
+        let entry = rooms.get_mut(id)?;
+        entry.prune(now_ms);
+        Some(entry.summary(Instant::now()))
+    }
+
+    /// Every public room, sorted by id.
+    pub fn list_public(&self, now_ms: u64) -> Vec<RoomSummary> {
+        let now = Instant::now();
+        let mut list: Vec<RoomSummary> = self
+            .lock()
+            .values_mut()
+            .filter(|e| e.info.public)
+            .map(|e| {
+                e.prune(now_ms);
+                e.summary(now)
+            })
+            .collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+
+    /// Holds a seat in room `id` for `ttl_ms`: [`RoomError::Full`] when
+    /// players plus unexpired reservations fill it.
+    pub fn reserve(&self, id: &str, ttl_ms: u64, now_ms: u64) -> Result<Reservation, RoomError> {
+        if self.is_draining() {
+            return Err(RoomError::Draining);
+        }
+        let mut rooms = self.lock();
+        let entry = rooms.get_mut(id).ok_or(RoomError::NotFound)?;
+        entry.prune(now_ms);
+        entry.reserve(ttl_ms, now_ms).ok_or(RoomError::Full)
+    }
+
+    /// Quick match: a seat in the fullest public room with a free seat whose
+    /// metadata has every key/value of `filter` (ties: fewer free seats, then
+    /// the older room), or else in a new public room with default capacity
+    /// and `filter` as its metadata.
+    pub fn matchmake(
+        self: &Arc<Self>,
+        filter: &Map<String, Value>,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<(Arc<str>, Reservation), RoomError> {
+        if self.is_draining() {
+            return Err(RoomError::Draining);
+        }
+        let mut rooms = self.lock();
+        let best = rooms
+            .values_mut()
+            .filter(|e| {
+                e.info.public
+                    && filter
+                        .iter()
+                        .all(|(k, v)| e.info.metadata.get(k) == Some(v))
+            })
+            .filter_map(|e| {
+                e.prune(now_ms);
+                let occupied = e.occupied();
+                let free = e.info.capacity.checked_sub(occupied).filter(|&f| f > 0)?;
+                Some((
+                    Reverse(occupied),
+                    free,
+                    e.info.created,
+                    Arc::clone(&e.handle.id),
+                ))
+            })
+            .min();
+        let entry = match best {
+            Some((.., id)) => rooms
+                .get_mut(&id)
+                .unwrap_or_else(|| unreachable!("chosen under the same lock")),
+            None => {
+                let id = fresh_id(&rooms);
+                let info = self.default_info(filter.clone());
+                self.spawn(&mut rooms, id, info)?
+            }
+        };
+        let id = Arc::clone(&entry.handle.id);
+        let seat = entry.reserve(ttl_ms, now_ms).ok_or(RoomError::Full)?;
+        Ok((id, seat))
+    }
+
+    /// Redeems a verified ticket: marks it used on this node (single use). Its
+    /// seat stays reserved until [`Registry::release_reservation`].
+    pub fn redeem(&self, ticket: &Ticket, now_ms: u64) -> Result<(), TicketError> {
+        // The seat stays reserved until the room has answered the join
+        // (`release_reservation`), so a matchmake in between cannot give it away.
+        self.tickets.redeem(ticket, now_ms)
+    }
+
+    /// Frees the seat a redeemed ticket reserved, once the room answered its join.
+    pub fn release_reservation(&self, room: &str, nonce: u64) {
+        if let Some(entry) = self.lock().get_mut(room) {
+            entry.reservations.retain(|r| r.nonce != nonce);
+        }
     }
 
     /// Forgets room `id` if it is still the room with `serial`.
     pub fn remove(&self, id: &str, serial: u64) {
         let mut rooms = self.lock();
-        if rooms.get(id).is_some_and(|h| h.serial == serial) {
+        if rooms.get(id).is_some_and(|e| e.handle.serial == serial) {
             rooms.remove(id);
             self.metrics.rooms.decrement(1.0);
         }
     }
 
-    /// Forgets an idle room only if no command is waiting for it, so a join
-    /// racing with the close is never lost (it either lands before the check
-    /// or finds no room and creates a new one).
+    /// Forgets an idle room only if no command is waiting for it and no
+    /// unexpired ticket holds a seat in it, so a join racing with the close is
+    /// never lost (it either lands before the check or finds no room and
+    /// creates a new one) and a ticket never outlives its room. `false` keeps
+    /// the room open (it asks again on its next tick).
     pub fn remove_if_idle(&self, id: &str, serial: u64, control: &Receiver<RoomCmd>) -> bool {
         let mut rooms = self.lock();
         if !control.is_empty() {
             return false;
         }
-        if rooms.get(id).is_some_and(|h| h.serial == serial) {
+        if let Some(entry) = rooms.get_mut(id)
+            && entry.handle.serial == serial
+        {
+            entry.prune(unix_ms());
+            if !entry.reservations.is_empty() {
+                return false;
+            }
             rooms.remove(id);
             self.metrics.rooms.decrement(1.0);
         }
@@ -155,8 +470,8 @@ impl Registry {
     /// Stops new joins and asks every room to close its players with `req`.
     pub fn drain(&self, req: CloseRequest) {
         self.draining.store(true, Ordering::Release);
-        for handle in self.lock().values() {
-            let _ = handle.control.send(RoomCmd::Shutdown(req));
+        for entry in self.lock().values() {
+            let _ = entry.handle.control.send(RoomCmd::Shutdown(req));
         }
     }
 
@@ -173,9 +488,202 @@ impl Registry {
     }
 }
 
+/// A generated id no live room has.
+fn fresh_id(rooms: &Rooms) -> Arc<str> {
+    loop {
+        let id = generated_room_id();
+        if !rooms.contains_key(id.as_str()) {
+            return Arc::from(id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use tickroom_sim::SimConfig;
+
     use super::*;
+
+    /// A registry whose one worker never runs: rooms are created and hold
+    /// seats, but nobody ticks them (players stay 0).
+    fn registry(capacity: usize) -> (Arc<Registry>, Receiver<WorkerMsg>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let settings = RoomSettings {
+            capacity,
+            input_queue: 16,
+            idle_timeout: Duration::from_secs(30),
+            resume_grace: Duration::from_secs(10),
+            sim: SimConfig::default(),
+        };
+        let slot = WorkerSlot {
+            tx,
+            rooms: Arc::new(AtomicUsize::new(0)),
+        };
+        (
+            Arc::new(Registry::new(vec![slot], settings, Metrics::new())),
+            rx,
+        )
+    }
+
+    fn options(id: Option<&str>, capacity: usize, public: bool) -> RoomOptions {
+        RoomOptions {
+            id: id.map(str::to_owned),
+            capacity,
+            public,
+            metadata: Map::new(),
+        }
+    }
+
+    const TTL: u64 = 1_000;
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = generated_room_id();
+        assert!(
+            valid_room_id(&a) && a.starts_with("r-") && a.len() == 12,
+            "{a}"
+        );
+        assert_ne!(a, generated_room_id());
+    }
+
+    #[test]
+    fn api_rooms_carry_their_options_and_ids_are_unique() {
+        let (reg, _rx) = registry(50);
+        let mut meta = Map::new();
+        meta.insert("mode".into(), Value::from("duel"));
+        let room = reg
+            .create(RoomOptions {
+                metadata: meta.clone(),
+                ..options(Some("arena"), 2, false)
+            })
+            .expect("created");
+        assert_eq!(
+            (&*room.id, room.capacity, room.public, &*room.metadata),
+            ("arena", 2, false, &meta)
+        );
+        assert_eq!(
+            reg.create(options(Some("arena"), 2, true)).map(|r| r.id),
+            Err(RoomError::Exists)
+        );
+        let generated = reg.create(options(None, 3, true)).expect("created");
+        assert!(generated.id.starts_with("r-"));
+        // A room made by a join: public, default capacity, no metadata.
+        reg.get_or_create("lobby").expect("created");
+        let lobby = reg.summary("lobby", 0).expect("listed");
+        assert_eq!((lobby.capacity, lobby.public), (50, true));
+        assert!(lobby.metadata.is_empty());
+        assert_eq!(
+            reg.create(options(Some("lobby"), 2, true)).map(|r| r.id),
+            Err(RoomError::Exists)
+        );
+        // Only public rooms are listed, sorted by id; private ones are still found by id.
+        let listed: Vec<_> = reg.list_public(0).into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, [Arc::from("lobby"), generated.id]);
+        assert!(reg.summary("arena", 0).is_some());
+        assert!(reg.summary("nope", 0).is_none());
+    }
+
+    #[test]
+    fn reservations_fill_a_room_until_they_expire_or_are_redeemed() {
+        let (reg, _rx) = registry(50);
+        reg.create(options(Some("duo"), 2, true)).expect("created");
+        let a = reg.reserve("duo", TTL, 0).expect("seat 1");
+        reg.reserve("duo", TTL, 0).expect("seat 2");
+        assert_eq!(reg.reserve("duo", TTL, 0), Err(RoomError::Full));
+        assert_eq!(reg.summary("duo", 0).map(|r| r.reserved), Some(2));
+        assert_eq!(reg.reserve("nope", TTL, 0), Err(RoomError::NotFound));
+        // Redeeming frees the seat (its holder takes it as a player), once.
+        let ticket = Ticket {
+            room: "duo".into(),
+            expires_ms: a.expires_ms,
+            nonce: a.nonce,
+        };
+        assert_eq!(reg.redeem(&ticket, 10), Ok(()));
+        assert_eq!(
+            reg.summary("duo", 10).map(|r| r.reserved),
+            Some(2),
+            "held until the join is answered"
+        );
+        reg.release_reservation("duo", ticket.nonce);
+        assert_eq!(reg.summary("duo", 10).map(|r| r.reserved), Some(1));
+        assert_eq!(reg.redeem(&ticket, 10), Err(TicketError::Used));
+        // Expired reservations free their seats.
+        assert_eq!(reg.summary("duo", TTL).map(|r| r.reserved), Some(0));
+        reg.reserve("duo", TTL, TTL).expect("seat free again");
+    }
+
+    #[test]
+    fn matchmaking_fills_the_fullest_public_room_first() {
+        let (reg, _rx) = registry(2);
+        let (first, _) = reg.matchmake(&Map::new(), TTL, 0).expect("new room");
+        let (second, _) = reg.matchmake(&Map::new(), TTL, 0).expect("same room");
+        let (third, _) = reg.matchmake(&Map::new(), TTL, 0).expect("another room");
+        assert_eq!(first, second);
+        assert_ne!(first, third);
+        // Fullest first, whatever the capacity; private rooms are never chosen.
+        reg.create(options(Some("big"), 10, true)).expect("created");
+        reg.create(options(Some("secret"), 10, false))
+            .expect("created");
+        for _ in 0..5 {
+            reg.reserve("big", TTL, 0).expect("seat");
+            reg.reserve("secret", TTL, 0).expect("seat");
+        }
+        let (room, _) = reg.matchmake(&Map::new(), TTL, 0).expect("seat");
+        assert_eq!(&*room, "big");
+        // A metadata filter picks only matching rooms, and a new room gets it.
+        let mut filter = Map::new();
+        filter.insert("mode".into(), Value::from("duel"));
+        let (duel, _) = reg.matchmake(&filter, TTL, 0).expect("new room");
+        assert!(![&first, &third, &room].contains(&&duel));
+        assert_eq!(
+            reg.summary(&duel, 0).map(|r| r.metadata),
+            Some(Arc::new(filter))
+        );
+    }
+
+    #[test]
+    fn a_draining_registry_gives_no_rooms_or_seats() {
+        let (reg, _rx) = registry(2);
+        reg.create(options(Some("a"), 2, true)).expect("created");
+        reg.drain(CloseRequest {
+            code: 1001,
+            reason: "going away",
+        });
+        assert_eq!(reg.reserve("a", TTL, 0), Err(RoomError::Draining));
+        assert_eq!(
+            reg.matchmake(&Map::new(), TTL, 0).map(|r| r.0),
+            Err(RoomError::Draining)
+        );
+        assert_eq!(
+            reg.create(options(None, 2, true)).map(|r| r.id),
+            Err(RoomError::Draining)
+        );
+        assert_eq!(reg.get_or_create("b").err(), Some(RegistryError::Draining));
+    }
+
+    #[test]
+    fn an_idle_room_stays_while_a_ticket_holds_a_seat() {
+        let (reg, _rx) = registry(2);
+        let room = reg.create(options(Some("held"), 2, true)).expect("created");
+        let serial = reg.get_or_create("held").expect("exists").serial;
+        let (_tx, control) = crossbeam_channel::unbounded();
+        let seat = reg.reserve("held", 60_000, unix_ms()).expect("seat");
+        assert!(!reg.remove_if_idle(&room.id, serial, &control));
+        assert_eq!(reg.room_count(), 1);
+        let ticket = Ticket {
+            room: "held".into(),
+            expires_ms: seat.expires_ms,
+            nonce: seat.nonce,
+        };
+        reg.redeem(&ticket, unix_ms()).expect("redeemed");
+        assert!(
+            !reg.remove_if_idle(&room.id, serial, &control),
+            "held until the join is answered"
+        );
+        reg.release_reservation("held", ticket.nonce);
+        assert!(reg.remove_if_idle(&room.id, serial, &control));
+        assert_eq!(reg.room_count(), 0);
+    }
 
     #[test]
     fn room_ids_are_checked() {

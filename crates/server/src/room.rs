@@ -38,6 +38,13 @@ use crate::{
     mailbox::{CloseRequest, Mailbox},
     metrics::Metrics,
     registry::Registry,
+    signing,
+};
+
+/// Sent to a connection whose player was taken back by a resume elsewhere.
+pub const RESUMED_ELSEWHERE: CloseRequest = CloseRequest {
+    code: 1000,
+    reason: "resumed on another connection",
 };
 
 /// Commands a room's thread receives; one closed set, no callbacks.
@@ -49,6 +56,9 @@ pub enum RoomCmd {
         name: String,
         /// Where the room puts this player's frames.
         mailbox: Arc<Mailbox>,
+        /// A verified resume claim: take back this player if its session is
+        /// still this one; otherwise join fresh.
+        resume: Option<ResumeClaim>,
         /// The answer: the player's id or why not.
         reply: oneshot::Sender<Result<Joined, JoinRefused>>,
     },
@@ -56,9 +66,23 @@ pub enum RoomCmd {
     Leave {
         /// The player's id.
         player: u32,
+        /// The session that ended (a Leave from a replaced session is ignored).
+        session: u64,
+        /// The player left on purpose (or was thrown out): remove it now.
+        /// Otherwise the entity waits the resume grace period.
+        explicit: bool,
     },
     /// Close every player with this request and end the room.
     Shutdown(CloseRequest),
+}
+
+/// A claim from a verified resume token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeClaim {
+    /// The player to take back.
+    pub player: u32,
+    /// The session the token was issued for.
+    pub session: u64,
 }
 
 /// One input on its way from a reader task to a room.
@@ -81,6 +105,10 @@ pub struct Joined {
     pub tick: u32,
     /// The arena and movement rules.
     pub arena: proto::Arena,
+    /// This connection's session (goes into the resume token).
+    pub session: u64,
+    /// Whether an earlier player was taken back.
+    pub resumed: bool,
 }
 
 /// Why a join was refused.
@@ -118,13 +146,20 @@ pub struct RoomSettings {
     pub input_queue: usize,
     /// How long the room may stay empty before it closes.
     pub idle_timeout: Duration,
+    /// How long a disconnected player's entity waits for a resume.
+    pub resume_grace: Duration,
     /// The simulation's rules.
     pub sim: SimConfig,
 }
 
 struct PlayerSlot {
     name: String,
-    mailbox: Arc<Mailbox>,
+    /// `None` while disconnected (waiting for a resume).
+    mailbox: Option<Arc<Mailbox>>,
+    /// The current connection's session; a resume must name it.
+    session: u64,
+    /// When the connection dropped, while waiting for a resume.
+    gone_since: Option<Instant>,
     last_seq: u32,
     steer: Option<[i8; 2]>,
     /// The next frame must be a full snapshot (just joined).
@@ -230,7 +265,7 @@ impl RoomHost {
 
     /// Runs one tick (see the module docs for the order of work).
     pub fn tick(&mut self, now: Instant) -> RoomStatus {
-        self.drain_commands();
+        self.drain_commands(now);
         if self.finished {
             return RoomStatus::Closed;
         }
@@ -245,8 +280,8 @@ impl RoomHost {
     /// Ends the room now: every player gets `req`, pending joins are refused.
     pub fn shutdown(&mut self, req: CloseRequest) -> RoomStatus {
         self.closing = true;
-        for slot in self.players.values() {
-            slot.mailbox.close(req);
+        for mailbox in self.players.values().filter_map(|p| p.mailbox.as_ref()) {
+            mailbox.close(req);
         }
         self.finish()
     }
@@ -269,15 +304,21 @@ impl RoomHost {
         RoomStatus::Closed
     }
 
-    fn drain_commands(&mut self) {
+    fn drain_commands(&mut self, now: Instant) {
+        self.expire_grace(now);
         loop {
             match self.control.try_recv() {
                 Ok(RoomCmd::Join {
                     name,
                     mailbox,
+                    resume,
                     reply,
-                }) => self.join(name, mailbox, reply),
-                Ok(RoomCmd::Leave { player }) => self.leave(player),
+                }) => self.join(name, mailbox, resume, reply),
+                Ok(RoomCmd::Leave {
+                    player,
+                    session,
+                    explicit,
+                }) => self.leave(player, session, explicit, now),
                 Ok(RoomCmd::Shutdown(req)) => {
                     self.shutdown(req);
                     return;
@@ -291,10 +332,35 @@ impl RoomHost {
         &mut self,
         name: String,
         mailbox: Arc<Mailbox>,
+        resume: Option<ResumeClaim>,
         reply: oneshot::Sender<Result<Joined, JoinRefused>>,
     ) {
         if self.closing {
             let _ = reply.send(Err(JoinRefused::Closing));
+            return;
+        }
+        if let Some(claim) = resume
+            && let Some(slot) = self.players.get_mut(&claim.player)
+            && slot.session == claim.session
+        {
+            // Take the player back: same entity, id, position and score.
+            let session = signing::random_u64();
+            let joined = Joined {
+                player_id: claim.player,
+                tick: self.sim.tick() as u32,
+                arena: arena_of(self.sim.config()),
+                session,
+                resumed: true,
+            };
+            if reply.send(Ok(joined)).is_err() {
+                return; // The connection gave up; the old session stays valid.
+            }
+            if let Some(old) = slot.mailbox.replace(mailbox) {
+                old.close(RESUMED_ELSEWHERE);
+            }
+            slot.session = session;
+            slot.gone_since = None;
+            slot.needs_full = true;
             return;
         }
         if self.players.len() >= self.settings.capacity {
@@ -314,10 +380,13 @@ impl RoomHost {
         } else {
             name
         };
+        let session = signing::random_u64();
         let joined = Joined {
             player_id: id,
             tick: self.sim.tick() as u32,
             arena: arena_of(self.sim.config()),
+            session,
+            resumed: false,
         };
         if reply.send(Ok(joined)).is_err() {
             // The connection gave up waiting; undo.
@@ -328,7 +397,9 @@ impl RoomHost {
             id,
             PlayerSlot {
                 name,
-                mailbox,
+                mailbox: Some(mailbox),
+                session,
+                gone_since: None,
                 last_seq: 0,
                 steer: None,
                 needs_full: true,
@@ -341,7 +412,41 @@ impl RoomHost {
         self.empty_since = None;
     }
 
-    fn leave(&mut self, player: u32) {
+    fn leave(&mut self, player: u32, session: u64, explicit: bool, now: Instant) {
+        let Some(slot) = self.players.get_mut(&player) else {
+            return;
+        };
+        if slot.session != session {
+            return; // A replaced connection ending: the player lives on.
+        }
+        if explicit {
+            self.remove(player);
+        } else {
+            // Keep the entity for a resume; it coasts to a stop meanwhile.
+            slot.mailbox = None;
+            slot.gone_since = Some(now);
+            slot.steer = Some([0, 0]);
+        }
+    }
+
+    /// Removes players whose resume grace is over.
+    fn expire_grace(&mut self, now: Instant) {
+        let grace = self.settings.resume_grace;
+        let expired: Vec<u32> = self
+            .players
+            .iter()
+            .filter(|(_, s)| {
+                s.gone_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= grace)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            self.remove(id);
+        }
+    }
+
+    fn remove(&mut self, player: u32) {
         if self.players.remove(&player).is_some() {
             self.sim.remove_player(PlayerId(player));
             self.metrics.players.decrement(1.0);
@@ -430,7 +535,10 @@ impl RoomHost {
         let mut full: Option<Bytes> = None;
         let mut stale = 0;
         for slot in self.players.values_mut() {
-            let behind = slot.mailbox.has_pending();
+            let Some(mailbox) = &slot.mailbox else {
+                continue;
+            };
+            let behind = mailbox.has_pending();
             let bytes = match &delta {
                 Some(delta) if !slot.needs_full && !behind => delta.clone(),
                 _ => full
@@ -444,7 +552,7 @@ impl RoomHost {
                     .clone(),
             };
             slot.needs_full = false;
-            if slot.mailbox.put(bytes) {
+            if mailbox.put(bytes) {
                 stale += 1;
             }
         }

@@ -68,6 +68,7 @@ impl Server {
             capacity: config.room_capacity,
             input_queue: config.input_queue,
             idle_timeout: Config::secs(config.room_idle_secs),
+            resume_grace: Config::secs(config.resume_grace_secs),
             sim: SimConfig {
                 tick_rate_hz: config.tick_rate,
                 ..SimConfig::default()

@@ -40,6 +40,7 @@ async fn sigterm_closes_clients_with_1001_and_exits_cleanly() {
     let join = ClientMsg::Join(proto::Join {
         version: proto::PROTOCOL_VERSION,
         name: "sig".into(),
+        resume: String::new(),
     });
     ws.send(Message::Binary(Bytes::from(proto::encode_client(&join))))
         .await

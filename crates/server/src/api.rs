@@ -1,0 +1,379 @@
+//! The room API: JSON over HTTP on the server's one port, for lobbies and
+//! matchmakers to list and create rooms and to hand players join tickets.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /rooms` | public rooms |
+//! | `POST /rooms` | create a room (`id`, `capacity`, `public`, `metadata`) |
+//! | `GET /rooms/{id}` | one room (public or not) |
+//! | `POST /rooms/{id}/join` | a join ticket for that room |
+//! | `POST /matchmake` | a ticket for the fullest public room with space, or a new one |
+//!
+//! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
+//! 400 `bad_json`, 413 `body_too_large`, 422 `invalid_<field>` /
+//! `invalid_body` / `unknown_field`, 404 `room_not_found`, 409 `room_exists` /
+//! `room_full`, 503 `draining`. A ticket is granted with a seat reserved for
+//! it (see [`crate::registry`]); the ticket itself is in [`crate::tickets`].
+//! `docs/api.md` and `docs/openapi.yaml` describe the same API for clients.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{
+        DefaultBodyLimit, Path, State,
+        rejection::{BytesRejection, PathRejection},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{
+    http::error,
+    registry::{Reservation, RoomError, RoomOptions, RoomSummary, valid_room_id},
+    server::Shared,
+    tickets::{Ticket, unix_ms},
+};
+
+/// Largest request body, in bytes (413 beyond).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Largest `metadata` object, serialized as compact JSON, in bytes (422 beyond).
+pub const MAX_METADATA_BYTES: usize = 4 * 1024;
+
+/// The room API's routes (mounted by [`crate::http::router`]).
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/rooms", get(list_rooms).post(create_room))
+        .route("/rooms/{id}", get(get_room))
+        .route("/rooms/{id}/join", post(join_room))
+        .route("/matchmake", post(matchmake))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// A room as the API shows it.
+#[derive(Debug, Serialize)]
+struct RoomBody<'a> {
+    id: &'a str,
+    /// Players in the room now.
+    players: usize,
+    /// Seats held for outstanding tickets.
+    reserved: usize,
+    capacity: usize,
+    public: bool,
+    metadata: &'a Map<String, Value>,
+    /// Whole seconds since creation.
+    age: u64,
+}
+
+impl<'a> From<&'a RoomSummary> for RoomBody<'a> {
+    fn from(s: &'a RoomSummary) -> RoomBody<'a> {
+        RoomBody {
+            id: &s.id,
+            players: s.players,
+            reserved: s.reserved,
+            capacity: s.capacity,
+            public: s.public,
+            metadata: &s.metadata,
+            age: s.age.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RoomList<'a> {
+    rooms: Vec<RoomBody<'a>>,
+}
+
+/// A granted ticket. The ticket is a credential: this body is never logged.
+#[derive(Serialize)]
+struct TicketBody<'a> {
+    room: &'a str,
+    ws_url: String,
+    ticket: String,
+    /// Seconds the ticket stays valid.
+    expires_in: f64,
+}
+
+/// A failed request: its status and the stable `code` and `message` of the JSON body.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 422: the body is well-formed JSON but a value is unusable.
+    fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> ApiError {
+        let (status, code) = match e {
+            RoomError::Draining => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
+            RoomError::NoWorker => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            RoomError::Exists => (StatusCode::CONFLICT, "room_exists"),
+            RoomError::NotFound => (StatusCode::NOT_FOUND, "room_not_found"),
+            RoomError::Full => (StatusCode::CONFLICT, "room_full"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status, self.code, self.message)
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed on this path",
+    )
+}
+
+/// The request body as a JSON object; an empty body is an empty object.
+fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request bodies are at most {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
+        }
+    })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid(
+            "invalid_body",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+fn reject_unknown(body: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
+    match body.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::invalid(
+            "unknown_field",
+            format!("unknown field `{k}`; expected one of: {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `metadata`: absent or null is empty; otherwise an object of at most [`MAX_METADATA_BYTES`].
+fn metadata(body: &mut Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    match body.remove("metadata") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => {
+            let size = serde_json::to_vec(&m).map_or(usize::MAX, |v| v.len());
+            if size > MAX_METADATA_BYTES {
+                Err(ApiError::invalid(
+                    "invalid_metadata",
+                    format!(
+                        "metadata is at most {MAX_METADATA_BYTES} bytes of JSON ({size} given)"
+                    ),
+                ))
+            } else {
+                Ok(m)
+            }
+        }
+        Some(_) => Err(ApiError::invalid(
+            "invalid_metadata",
+            "metadata must be a JSON object",
+        )),
+    }
+}
+
+/// The options of `POST /rooms`, validated against the server's config.
+fn room_options(shared: &Shared, mut body: Map<String, Value>) -> Result<RoomOptions, ApiError> {
+    reject_unknown(&body, &["id", "capacity", "public", "metadata"])?;
+    let config = &shared.config;
+    let id = match body.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if valid_room_id(&id) => Some(id),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_id",
+                "id must be 1 to 64 characters of A-Z a-z 0-9 - _ .",
+            ));
+        }
+    };
+    let max = config.max_room_capacity;
+    let capacity = match body.remove("capacity") {
+        None | Some(Value::Null) => config.room_capacity,
+        Some(v) => v
+            .as_u64()
+            .and_then(|c| usize::try_from(c).ok())
+            .filter(|c| (1..=max).contains(c))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_capacity",
+                    format!("capacity must be an integer from 1 to {max}"),
+                )
+            })?,
+    };
+    let public = match body.remove("public") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_public",
+                "public must be true or false",
+            ));
+        }
+    };
+    let metadata = metadata(&mut body)?;
+    Ok(RoomOptions {
+        id,
+        capacity,
+        public,
+        metadata,
+    })
+}
+
+/// `ws://<Host>` (or `wss://` behind a proxy saying `X-Forwarded-Proto: https`);
+/// empty (a path-only URL) when the request has no usable Host header.
+fn ws_origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+                })
+        });
+    let Some(host) = host else {
+        return String::new();
+    };
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    format!("{}://{host}", if secure { "wss" } else { "ws" })
+}
+
+fn ttl_ms(shared: &Shared) -> u64 {
+    // Validated to (0, 3600] seconds.
+    ((shared.config.ticket_ttl_secs * 1000.0).round() as u64).max(1)
+}
+
+/// Signs the ticket for `seat` in `room` and builds the response.
+fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation) -> Response {
+    let ticket = Ticket {
+        room: room.to_string(),
+        expires_ms: seat.expires_ms,
+        nonce: seat.nonce,
+    }
+    .sign(&shared.signer);
+    // Room ids (A-Z a-z 0-9 - _ .) and tickets (base64url and '.') need no URL escaping.
+    let ws_url = format!("{}/ws?room={room}&ticket={ticket}", ws_origin(headers));
+    let body = TicketBody {
+        room: &room,
+        ws_url,
+        ticket,
+        expires_in: shared.config.ticket_ttl_secs,
+    };
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+async fn list_rooms(State(shared): State<Arc<Shared>>) -> Response {
+    let summaries = shared.registry.list_public(unix_ms());
+    let rooms = summaries.iter().map(RoomBody::from).collect();
+    Json(RoomList { rooms }).into_response()
+}
+
+async fn create_room(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let options = room_options(&shared, json_object(body)?)?;
+    let room = shared.registry.create(options)?;
+    let mut resp = (StatusCode::CREATED, Json(RoomBody::from(&room))).into_response();
+    // Room ids are valid header characters.
+    if let Ok(location) = header::HeaderValue::from_str(&format!("/rooms/{}", room.id)) {
+        resp.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(resp)
+}
+
+/// The `{id}` of the path; an undecodable one names no room.
+fn room_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    match id {
+        Ok(Path(id)) if valid_room_id(&id) => Ok(id),
+        _ => Err(RoomError::NotFound.into()),
+    }
+}
+
+async fn get_room(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let room = shared
+        .registry
+        .summary(&room_id(id)?, unix_ms())
+        .ok_or(RoomError::NotFound)?;
+    Ok(Json(RoomBody::from(&room)).into_response())
+}
+
+async fn join_room(
+    State(shared): State<Arc<Shared>>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = room_id(id)?;
+    let seat = shared.registry.reserve(&id, ttl_ms(&shared), unix_ms())?;
+    Ok(grant(&shared, &headers, Arc::from(id), seat))
+}
+
+async fn matchmake(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut body = json_object(body)?;
+    reject_unknown(&body, &["metadata"])?;
+    let filter = metadata(&mut body)?;
+    let (room, seat) = shared
+        .registry
+        .matchmake(&filter, ttl_ms(&shared), unix_ms())?;
+    Ok(grant(&shared, &headers, room, seat))
+}
