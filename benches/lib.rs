@@ -2,7 +2,8 @@
 //! given number of players in a realistic mid-game state, and the snapshot the
 //! server would encode for them.
 
-use tickroom_protocol::{self as proto, quant, replica::Frame};
+use tickroom_protocol::{self as proto, replica::Frame};
+use tickroom_server::room::{pellet_to_wire, player_to_wire};
 use tickroom_sim::{PlayerId, Room, SimConfig, Vec2};
 
 /// A room with `players` players after `warmup` steps of everyone steering in
@@ -38,21 +39,9 @@ pub fn frame_of(room: &Room) -> Frame {
         tick: room.tick() as u32,
         players: players
             .iter()
-            .map(|p| proto::PlayerState {
-                id: p.id.0,
-                pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-                vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
-                score: p.score,
-                last_input_seq: 1000 + p.id.0 + room.tick() as u32,
-            })
+            .map(|p| player_to_wire(p, 1000 + p.id.0 + room.tick() as u32))
             .collect(),
-        pellets: pellets
-            .iter()
-            .map(|p| proto::Pellet {
-                id: p.id,
-                pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-            })
-            .collect(),
+        pellets: pellets.iter().map(pellet_to_wire).collect(),
         roster: players
             .iter()
             .map(|p| proto::PlayerInfo {

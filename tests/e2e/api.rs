@@ -9,38 +9,23 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tickroom_protocol::{self as proto, ServerMsg};
 use tickroom_server::{Config, config::AuthMode};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::util::{PATIENCE, Ws, join_msg, open, send, start, test_config};
 
-/// One HTTP/1.1 request on a fresh connection; returns the status and the
-/// body parsed as JSON (`Value::Null` when empty or not JSON).
+/// One HTTP/1.1 request with a JSON body; returns the status and the body
+/// parsed as JSON (`Value::Null` when empty or not JSON).
 async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+    let extra = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
-    tcp.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
-        .await
-        .expect("response in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, _, bytes) = crate::util::request(addr, method, path, &extra, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {

@@ -13,18 +13,12 @@
 
 use std::{
     io::{Read, Write},
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
-
-use crate::util::{PATIENCE, start, test_config};
+use crate::util::{request, start, test_config};
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -39,41 +33,6 @@ fn target_dir() -> PathBuf {
         .ok()
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
         .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-/// A raw HTTP/1.1 request; returns status, lower-cased headers and body.
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    extra: &str,
-) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
-        .await
-        .expect("response in time")
-        .expect("read");
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-    let body = buf[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, body)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -100,7 +59,7 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
         ("/style.css", "style.css", "text/css; charset=utf-8"),
         ("/favicon.svg", "favicon.svg", "image/svg+xml"),
     ] {
-        let (status, headers, body) = request(addr, "GET", path, "").await;
+        let (status, headers, body) = request(addr, "GET", path, "", "").await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(header(&headers, "content-type"), Some(ty), "{path}");
         assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
@@ -110,10 +69,10 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
         // Revalidation with the ETag answers 304 without a body.
         let etag = header(&headers, "etag").expect("embedded assets have an ETag");
         let (status, _, body) =
-            request(addr, "GET", path, &format!("If-None-Match: {etag}\r\n")).await;
+            request(addr, "GET", path, &format!("If-None-Match: {etag}\r\n"), "").await;
         assert_eq!((status, body.len()), (304, 0), "{path} revalidates");
     }
-    let (status, headers, body) = request(addr, "HEAD", "/main.js", "").await;
+    let (status, headers, body) = request(addr, "HEAD", "/main.js", "", "").await;
     assert_eq!(status, 200);
     assert!(body.is_empty());
     assert_eq!(
@@ -127,15 +86,15 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
         "/%2e%2e/Cargo.toml",
         "/.gitignore",
     ] {
-        let (status, headers, _) = request(addr, "GET", path, "").await;
+        let (status, headers, _) = request(addr, "GET", path, "", "").await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(header(&headers, "content-type"), Some("application/json"));
     }
-    let (status, headers, _) = request(addr, "POST", "/", "Content-Length: 0\r\n").await;
+    let (status, headers, _) = request(addr, "POST", "/", "Content-Length: 0\r\n", "").await;
     assert_eq!(status, 405);
     assert_eq!(header(&headers, "allow"), Some("GET, HEAD"));
     // The other routes are unchanged.
-    let (status, _, body) = request(addr, "GET", "/healthz", "").await;
+    let (status, _, body) = request(addr, "GET", "/healthz", "", "").await;
     assert_eq!((status, body.as_slice()), (200, &b"ok\n"[..]));
     server.shutdown().await;
 }
@@ -150,12 +109,12 @@ async fn dev_mode_serves_assets_from_a_directory() {
         ..test_config()
     })
     .await;
-    let (status, headers, body) = request(server.local_addr(), "GET", "/", "").await;
+    let (status, headers, body) = request(server.local_addr(), "GET", "/", "", "").await;
     assert_eq!(status, 200);
     assert_eq!(body, b"<!doctype html>edited");
     assert_eq!(header(&headers, "cache-control"), Some("no-store"));
     assert_eq!(header(&headers, "etag"), None);
-    let (status, _, _) = request(server.local_addr(), "GET", "/main.js", "").await;
+    let (status, _, _) = request(server.local_addr(), "GET", "/main.js", "", "").await;
     assert_eq!(status, 404, "only the directory's files");
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

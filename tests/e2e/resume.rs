@@ -4,7 +4,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant, replica::Replica};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant};
 use tickroom_server::Config;
 
 use crate::util::{Client, expect_close, open, recv, send, start, test_config};
@@ -17,23 +17,9 @@ fn join_with(name: &str, resume: &str) -> ClientMsg {
     })
 }
 
-/// Connects to `room` and joins with `token`; returns the client (whose Welcome says whether it resumed).
+/// Connects to `room` and joins with `token` (the Welcome says whether it resumed).
 async fn rejoin(addr: SocketAddr, room: &str, token: &str) -> Client {
-    let mut ws = open(addr, &format!("room={room}"), None).await;
-    send(&mut ws, &join_with("back", token)).await;
-    match recv(&mut ws).await {
-        ServerMsg::Welcome(welcome) => Client {
-            ws,
-            player_id: welcome.player_id,
-            seq: 0,
-            last_tick: 0,
-            replica: Replica::new(welcome.tick_rate_hz),
-            fulls: 0,
-            deltas: 0,
-            welcome,
-        },
-        other => panic!("expected Welcome, got {other:?}"),
-    }
+    Client::join_resuming(addr, room, "back", token).await
 }
 
 /// Steers toward the nearest pellet until the own score is at least 1.

@@ -119,8 +119,19 @@ pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
 impl Client {
     /// Connects to `room` and joins as `name`.
     pub async fn join(addr: SocketAddr, room: &str, name: &str) -> Client {
+        Client::join_resuming(addr, room, name, "").await
+    }
+
+    /// Connects to `room` and joins as `name` with a resume token (empty for
+    /// a fresh join); the Welcome says whether the player was taken back.
+    pub async fn join_resuming(addr: SocketAddr, room: &str, name: &str, resume: &str) -> Client {
         let mut ws = open(addr, &format!("room={room}"), None).await;
-        send(&mut ws, &join_msg(name)).await;
+        let join = ClientMsg::Join(proto::Join {
+            version: proto::PROTOCOL_VERSION,
+            name: name.into(),
+            resume: resume.into(),
+        });
+        send(&mut ws, &join).await;
         match recv(&mut ws).await {
             ServerMsg::Welcome(welcome) => Client {
                 ws,
@@ -192,27 +203,49 @@ impl Client {
     }
 }
 
-/// GET `path` over a fresh HTTP/1.1 connection; returns status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// One HTTP/1.1 request on a fresh connection (`extra` is raw header lines,
+/// each ending in CRLF; `body` follows the headers as is); returns the status,
+/// the headers (names lower-cased) and the body.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n{body}"
+    );
     tcp.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
     tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
         .await
         .expect("response in time")
         .expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let body = buf[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body)
+}
+
+/// GET `path` over a fresh HTTP/1.1 connection; returns status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = request(addr, "GET", path, "", "").await;
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// The value of one sample line in `/metrics` (e.g. `tickroom_ticks_total` or

@@ -480,26 +480,14 @@ impl RoomHost {
         let players = self
             .player_views
             .iter()
-            .map(|p| proto::PlayerState {
-                id: p.id.0,
-                pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-                vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
-                score: p.score,
-                last_input_seq: self.players.get(&p.id.0).map_or(0, |s| s.last_seq),
-            })
+            .map(|p| player_to_wire(p, self.players.get(&p.id.0).map_or(0, |s| s.last_seq)))
             .collect();
         let pellets = match self.prev.take() {
             // Pellets did not change: reuse last tick's list.
             Some(prev) if !self.sim.pellets_changed() => prev.pellets,
             _ => {
                 self.sim.read_pellets(&mut self.pellet_views);
-                self.pellet_views
-                    .iter()
-                    .map(|p| proto::Pellet {
-                        id: p.id,
-                        pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-                    })
-                    .collect()
+                self.pellet_views.iter().map(pellet_to_wire).collect()
             }
         };
         let roster = self
@@ -584,6 +572,25 @@ impl RoomHost {
             return self.finish();
         }
         RoomStatus::Running
+    }
+}
+
+/// A simulated player as the wire carries it (quantized).
+pub fn player_to_wire(p: &PlayerView, last_input_seq: u32) -> proto::PlayerState {
+    proto::PlayerState {
+        id: p.id.0,
+        pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
+        vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
+        score: p.score,
+        last_input_seq,
+    }
+}
+
+/// A live pellet as the wire carries it (quantized).
+pub fn pellet_to_wire(p: &PelletView) -> proto::Pellet {
+    proto::Pellet {
+        id: p.id,
+        pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
     }
 }
 
