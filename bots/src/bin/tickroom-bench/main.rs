@@ -107,9 +107,13 @@ fn main() -> anyhow::Result<()> {
     // Pinned to one core, the bots run on a current-thread runtime: it saves
     // the cross-thread wake-ups of a one-worker multi-thread runtime.
     let runtime = if args.no_pin {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     };
     eprintln!("{}", bench::header());
     let report = runtime.block_on(bench::run(&config))?;
