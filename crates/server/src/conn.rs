@@ -37,7 +37,13 @@ use tokio_tungstenite::{
     tungstenite::{
         Error as WsError, Message,
         error::{CapacityError, ProtocolError},
-        protocol::{CloseFrame, frame::coding::CloseCode},
+        protocol::{
+            CloseFrame,
+            frame::{
+                Frame as WsFrame,
+                coding::{CloseCode, Data, OpCode},
+            },
+        },
     },
 };
 
@@ -72,6 +78,10 @@ const BYE: CloseRequest = close(1000, "bye");
 const BAD_RESUME: CloseRequest = close(1008, "invalid resume token");
 const TICKET_REQUIRED: CloseRequest = close(1008, "ticket required");
 const RESUME_OTHER_ROOM: CloseRequest = close(1008, "resume token for another room");
+
+/// Largest WebSocket frame the writer sends; longer messages are fragmented
+/// (deltas and pongs stay whole, full snapshots are split).
+const MAX_FRAGMENT: usize = 512;
 
 /// The close code recorded for a connection that vanished without a close frame.
 const ABNORMAL: u16 = 1006;
@@ -517,7 +527,22 @@ where
                     Out::Close(req) => return Ok(Some(req)),
                 };
                 let len = frame.len() as u64;
-                sink.feed(Message::Binary(frame)).await?;
+                if frame.len() <= MAX_FRAGMENT {
+                    sink.feed(Message::Binary(frame)).await?;
+                } else {
+                    // Large (full) snapshots go as a fragmented message: the
+                    // connection's write buffer keeps the capacity of the largest
+                    // frame it ever wrote, so capping frames caps that memory.
+                    let mut rest = frame;
+                    let mut opcode = OpCode::Data(Data::Binary);
+                    while !rest.is_empty() {
+                        let chunk = rest.split_to(rest.len().min(MAX_FRAGMENT));
+                        let last = rest.is_empty();
+                        sink.feed(Message::Frame(WsFrame::message(chunk, opcode, last)))
+                            .await?;
+                        opcode = OpCode::Data(Data::Continue);
+                    }
+                }
                 m.bytes_sent.increment(len);
                 if is_snapshot {
                     m.snapshots_sent.increment(1);
