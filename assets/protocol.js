@@ -384,7 +384,6 @@ export function decodeServer(data) {
       msg = {
         type,
         tick: r.u32(),
-        base_tick: r.u32(),
         moves: r.vec(readMove),
         acks: r.vec((r) => r.u8()),
         velocities: r.vec(readVelocityFix),
@@ -427,7 +426,6 @@ export function encodeServer(msg) {
       break;
     case 'Delta':
       w.u32(msg.tick);
-      w.u32(msg.base_tick);
       w.vec(msg.moves, (w, m) => {
         w.i8(m[0]);
         w.i8(m[1]);
@@ -651,8 +649,10 @@ export class Replica {
   applyDelta(d) {
     const f = this.frame;
     if (!f) throw new ReplicaError('NoBase', { tick: d.tick }, `delta for tick ${d.tick} before any full snapshot`);
-    if (f.tick !== d.base_tick) {
-      throw new ReplicaError('WrongBase', { have: f.tick, need: d.base_tick }, `delta based on tick ${d.base_tick}, but the replica holds tick ${f.tick}`);
+    // A delta applies to the frame of the tick before its own (wrapping).
+    const base = (d.tick - 1) >>> 0;
+    if (f.tick !== base) {
+      throw new ReplicaError('WrongBase', { have: f.tick, need: base }, `delta based on tick ${base}, but the replica holds tick ${f.tick}`);
     }
     const n = f.players.length;
     if (d.moves.length !== n || d.acks.length !== n) {
@@ -717,13 +717,14 @@ export class Replica {
 
 /**
  * The delta from frame `base` to frame `cur` (replica.rs `diff`: the server's
- * side, for tests and tools), as a `Delta` message, or null when the players
- * differ and a full snapshot is needed. A player whose move or ack does not
+ * side, for tests and tools), as a `Delta` message, or null when a full
+ * snapshot is needed (the players differ, or `cur` is not the tick after `base`). A player whose move or ack does not
  * fit the compact form goes whole in `changed`; otherwise a derived velocity
  * more than VEL_TOLERANCE off gets a `velocities` entry and a new score a
  * `scores` entry.
  */
 export function diff(base, cur, tickRateHz) {
+  if (cur.tick !== ((base.tick + 1) >>> 0)) return null;
   if (base.players.length !== cur.players.length || base.players.some((a, i) => a.id !== cur.players[i].id)) return null;
   const rate = Math.max(1, tickRateHz | 0);
   const moves = [];
@@ -755,7 +756,7 @@ export function diff(base, cur, tickRateHz) {
       return i < 0 || base.pellets[i].pos[0] !== p.pos[0] || base.pellets[i].pos[1] !== p.pos[1];
     })
     .map((p) => ({ id: p.id, pos: [p.pos[0], p.pos[1]] }));
-  return { type: 'Delta', tick: cur.tick, base_tick: base.tick, moves, acks, velocities, scores, changed, pellets_removed, pellets_added };
+  return { type: 'Delta', tick: cur.tick, moves, acks, velocities, scores, changed, pellets_removed, pellets_added };
 }
 
 /** Truncates a display name to at most MAX_NAME_BYTES of UTF-8 without splitting a character. */

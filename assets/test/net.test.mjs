@@ -111,7 +111,6 @@ const snapshot = (tick, players = [player(5, 100)]) => ({
 const delta = (tick, moves, extra = {}) => ({
   type: 'Delta',
   tick,
-  base_tick: tick - 1,
   moves,
   acks: moves.map(() => 1),
   velocities: [],

@@ -269,7 +269,6 @@ test('velTolerance: the derived-velocity tolerance only for velocities the Repli
   const frame = r.applyDelta({
     type: 'Delta',
     tick: 2,
-    base_tick: 1,
     moves: [[4, 0], [4, 0], [4, 0]],
     acks: [0, 0, 0],
     velocities: [{ id: 2, vel: [-300, 0] }],

@@ -112,7 +112,6 @@ test('fixes apply after the moves, velocities then scores, and changed replaces 
   const d = {
     type: 'Delta',
     tick: 2,
-    base_tick: 1,
     moves: [[1, 0], [2, 0], [3, 0]],
     acks: [1, 0, 2],
     velocities: [{ id: 1, vel: [7, 7] }, { id: 3, vel: [9, 9] }, { id: 1, vel: [-8, 8] }],
@@ -132,12 +131,12 @@ test('fixes apply after the moves, velocities then scores, and changed replaces 
   for (const [list, entry] of [['velocities', { id: 4, vel: [1, 1] }], ['scores', { id: 4, score: 1 }], ['changed', wire(4, 0)]]) {
     const before = r.frame;
     const json = JSON.stringify(before);
-    const bad = { ...d, tick: 3, base_tick: 2, [list]: [...d[list], entry] };
+    const bad = { ...d, tick: 3, [list]: [...d[list], entry] };
     assert.throws(() => r.applyDelta(bad), (e) => e instanceof ReplicaError && e.kind === 'UnknownPlayer' && e.id === 4, list);
     assert.equal(r.frame, before);
     assert.equal(JSON.stringify(r.frame), json);
   }
-  const everywhere = { ...d, tick: 3, base_tick: 2, velocities: [{ id: 9, vel: [0, 0] }], scores: [{ id: 8, score: 0 }], changed: [wire(7, 0)] };
+  const everywhere = { ...d, tick: 3, velocities: [{ id: 9, vel: [0, 0] }], scores: [{ id: 8, score: 0 }], changed: [wire(7, 0)] };
   assert.throws(() => r.applyDelta(everywhere), (e) => e.id === 9, 'the first unknown id, velocities first');
   assert.throws(() => r.applyDelta({ ...everywhere, velocities: [] }), (e) => e.id === 8, 'then scores');
 });
@@ -166,8 +165,8 @@ test('a refused delta is refused again until a full snapshot arrives', () => {
   const full = msgs.find((m) => m.type === 'Snapshot');
   replica.apply(full);
   // Skip one delta: every later one is based on a tick the replica does not hold.
-  const deltas = msgs.filter((m) => m.type === 'Delta' && m.base_tick >= full.tick);
-  const chain = deltas.filter((d, i) => i === 0 || d.base_tick === deltas[i - 1].tick).slice(1, 3);
+  const deltas = msgs.filter((m) => m.type === 'Delta' && m.tick - 1 >= full.tick);
+  const chain = deltas.filter((d, i) => i === 0 || d.tick - 1 === deltas[i - 1].tick).slice(1, 3);
   for (const d of chain) assert.throws(() => replica.apply(d), (e) => e.kind === 'WrongBase');
   assert.equal(replica.frame.tick, full.tick);
   assert.equal(replica.apply({ ...full, tick: 500 }).tick, 500, 'a full snapshot recovers');

@@ -197,7 +197,6 @@ mod tests {
             .prop_map(|(tick, moves, acks, changed, removed)| {
                 ServerMsg::Delta(Delta {
                     tick,
-                    base_tick: tick.wrapping_sub(1),
                     moves,
                     acks,
                     velocities: changed

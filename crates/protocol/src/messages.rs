@@ -150,7 +150,7 @@ pub struct Snapshot {
 }
 
 /// The room's state after tick `tick`, as a change from the frame of tick
-/// `base_tick` (always `tick - 1`): the same players in the same order, each
+/// `tick - 1` (the frame this client received last): the same players in the same order, each
 /// moved by `moves[i]` (quantized units) with its acknowledged input sequence
 /// advanced by `acks[i]`, velocities derived from the move
 /// (`vel = move × tick_rate_hz`); then `velocities` sets the exact velocity of
@@ -161,10 +161,9 @@ pub struct Snapshot {
 /// inserted or replaced. [`crate::replica::Replica`] applies it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Delta {
-    /// The tick this state is the result of.
+    /// The tick this state is the result of; it applies to the frame of
+    /// tick `tick - 1` (wrapping).
     pub tick: u32,
-    /// The tick of the frame this delta applies to (`tick - 1`).
-    pub base_tick: u32,
     /// Per player of the base frame, in its order: position change.
     pub moves: Vec<[i8; 2]>,
     /// Per player of the base frame, in its order: `last_input_seq` increase.

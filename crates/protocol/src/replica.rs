@@ -107,10 +107,11 @@ impl Replica {
     /// Applies a delta to the held frame. On error the replica is unchanged.
     pub fn apply_delta(&mut self, d: &Delta) -> Result<&Frame, ApplyError> {
         let frame = self.frame.as_mut().ok_or(ApplyError::NoBase(d.tick))?;
-        if frame.tick != d.base_tick {
+        let base = d.tick.wrapping_sub(1);
+        if frame.tick != base {
             return Err(ApplyError::WrongBase {
                 have: frame.tick,
-                need: d.base_tick,
+                need: base,
             });
         }
         let n = frame.players.len();
@@ -174,10 +175,12 @@ impl Replica {
 }
 
 /// The delta from frame `base` to frame `cur` (players of both sorted by id),
-/// or `None` when the players differ and a full snapshot is needed.
+/// or `None` when a full snapshot is needed: the players differ, or `cur` is
+/// not the tick right after `base`.
 /// `tick_rate_hz` must be the room's, as the client derives velocities with it.
 pub fn diff(base: &Frame, cur: &Frame, tick_rate_hz: u16) -> Option<Delta> {
-    if base.players.len() != cur.players.len()
+    if cur.tick != base.tick.wrapping_add(1)
+        || base.players.len() != cur.players.len()
         || base
             .players
             .iter()
@@ -242,7 +245,6 @@ pub fn diff(base: &Frame, cur: &Frame, tick_rate_hz: u16) -> Option<Delta> {
         .collect();
     Some(Delta {
         tick: cur.tick,
-        base_tick: base.tick,
         moves,
         acks,
         velocities,
@@ -339,6 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_between_frames_needs_a_full_snapshot() {
+        let a = frame(1, vec![player(1, [0, 0], [0, 0], 0, 0)], vec![]);
+        let b = frame(3, a.players.clone(), vec![]);
+        assert_eq!(diff(&a, &b, 20), None);
+        let wrap = frame(u32::MAX, a.players.clone(), vec![]);
+        let next = frame(0, a.players.clone(), vec![]);
+        let d = diff(&wrap, &next, 20).expect("ticks wrap");
+        let mut r = Replica::new(20);
+        r.apply_snapshot(wrap.to_snapshot());
+        assert_eq!(r.apply_delta(&d).expect("applies").tick, 0);
+    }
+
+    #[test]
     fn a_different_player_set_needs_a_full_snapshot() {
         let a = frame(1, vec![player(1, [0, 0], [0, 0], 0, 0)], vec![]);
         let b = frame(2, vec![player(2, [0, 0], [0, 0], 0, 0)], vec![]);
@@ -355,7 +370,7 @@ mod tests {
         assert_eq!(r.apply_delta(&d), Err(ApplyError::NoBase(6)));
         r.apply_snapshot(a.to_snapshot());
         let wrong = Delta {
-            base_tick: 4,
+            tick: 5,
             ..d.clone()
         };
         assert_eq!(

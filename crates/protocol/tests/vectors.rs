@@ -176,7 +176,6 @@ fn server_json(msg: &ServerMsg) -> J {
         ServerMsg::Delta(d) => obj(vec![
             ("type", s("Delta")),
             ("tick", num(d.tick)),
-            ("base_tick", num(d.base_tick)),
             ("moves", J::Arr(d.moves.iter().map(|m| pair(*m)).collect())),
             ("acks", J::Arr(d.acks.iter().map(num).collect())),
             (
@@ -461,7 +460,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_empty",
             ServerMsg::Delta(Delta {
                 tick: 1,
-                base_tick: 0,
                 moves: vec![],
                 acks: vec![],
                 velocities: vec![],
@@ -475,7 +473,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_moves_and_acks_only",
             ServerMsg::Delta(Delta {
                 tick: 251,
-                base_tick: 250,
                 moves: vec![[0, 0], [-128, 127], [127, -128], [-1, 1], [64, -64]],
                 acks: vec![0, 255, 1, 250, 251],
                 velocities: vec![],
@@ -489,7 +486,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_changed_and_pellets",
             ServerMsg::Delta(Delta {
                 tick: 65_536,
-                base_tick: 65_535,
                 moves: vec![[3, -2], [0, 0], [-64, 0]],
                 acks: vec![2, 0, 1],
                 velocities: vec![],
@@ -506,7 +502,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_large_ticks_pellets_only",
             ServerMsg::Delta(Delta {
                 tick: u32::MAX,
-                base_tick: u32::MAX - 1,
                 moves: vec![[0, 0]],
                 acks: vec![0],
                 velocities: vec![],
@@ -520,7 +515,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_velocities_and_scores_only",
             ServerMsg::Delta(Delta {
                 tick: 300,
-                base_tick: 299,
                 moves: vec![[1, -1], [0, 0], [-5, 7], [0, 0], [2, 2]],
                 acks: vec![1, 0, 3, 0, 1],
                 velocities: vec![
@@ -569,7 +563,6 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             "delta_every_list",
             ServerMsg::Delta(Delta {
                 tick: 70_001,
-                base_tick: 70_000,
                 moves: vec![[-128, 127], [3, 0], [0, -2]],
                 acks: vec![255, 1, 0],
                 velocities: vec![VelocityFix {
@@ -938,7 +931,6 @@ fn replica_cases() -> Vec<J> {
                 moves: Vec<[i8; 2]>| {
         ServerMsg::Delta(Delta {
             tick: 104,
-            base_tick: 103,
             acks: vec![0; moves.len()],
             moves,
             velocities,
@@ -1030,7 +1022,6 @@ fn replica_cases() -> Vec<J> {
                 "delta_clamps_and_wraps",
                 ServerMsg::Delta(Delta {
                     tick: 8,
-                    base_tick: 7,
                     moves: vec![[-128, 127], [127, -128]],
                     acks: vec![255, 0],
                     velocities: vec![],
@@ -1050,7 +1041,6 @@ fn replica_cases() -> Vec<J> {
                 "delta_changed_twice_and_all_pellets_gone",
                 ServerMsg::Delta(Delta {
                     tick: 9,
-                    base_tick: 8,
                     moves: vec![[1, 1], [0, 0]],
                     acks: vec![0, 1],
                     velocities: vec![],
@@ -1067,7 +1057,6 @@ fn replica_cases() -> Vec<J> {
                 "delta_small_moves_at_300hz",
                 ServerMsg::Delta(Delta {
                     tick: 10,
-                    base_tick: 9,
                     moves: vec![[-1, 2], [0, -1]],
                     acks: vec![1, 1],
                     velocities: vec![],
@@ -1083,7 +1072,6 @@ fn replica_cases() -> Vec<J> {
                 "delta_fixes_repeat_and_yield_to_changed",
                 ServerMsg::Delta(Delta {
                     tick: 11,
-                    base_tick: 10,
                     moves: vec![[2, -1], [0, 0]],
                     acks: vec![0, 3],
                     velocities: vec![
