@@ -519,7 +519,7 @@ impl RoomHost {
             Some(prev) if !self.roster_dirty => replica::diff(prev, &frame, tick_rate),
             _ => None,
         }
-        .map(|d| self.encode(&proto::ServerMsg::Delta(d)));
+        .map(|d| encode_frame(&self.metrics, &proto::ServerMsg::Delta(d)));
         let mut full: Option<Bytes> = None;
         let mut stale = 0;
         for slot in self.players.values_mut() {
@@ -531,11 +531,10 @@ impl RoomHost {
                 Some(delta) if !slot.needs_full && !behind => delta.clone(),
                 _ => full
                     .get_or_insert_with(|| {
-                        let bytes = Bytes::from(proto::encode_server(&proto::ServerMsg::Snapshot(
-                            frame.to_snapshot(),
-                        )));
-                        self.metrics.snapshot_bytes.record(bytes.len() as f64);
-                        bytes
+                        encode_frame(
+                            &self.metrics,
+                            &proto::ServerMsg::Snapshot(frame.to_snapshot()),
+                        )
                     })
                     .clone(),
             };
@@ -549,12 +548,6 @@ impl RoomHost {
         }
         self.roster_dirty = false;
         self.prev = Some(frame);
-    }
-
-    fn encode(&self, msg: &proto::ServerMsg) -> Bytes {
-        let bytes = Bytes::from(proto::encode_server(msg));
-        self.metrics.snapshot_bytes.record(bytes.len() as f64);
-        bytes
     }
 
     fn check_idle(&mut self, now: Instant) -> RoomStatus {
@@ -573,6 +566,13 @@ impl RoomHost {
         }
         RoomStatus::Running
     }
+}
+
+/// Encodes one frame (delta or full snapshot) once, recording its size.
+fn encode_frame(metrics: &Metrics, msg: &proto::ServerMsg) -> Bytes {
+    let bytes = Bytes::from(proto::encode_server(msg));
+    metrics.snapshot_bytes.record(bytes.len() as f64);
+    bytes
 }
 
 /// A simulated player as the wire carries it (quantized).
