@@ -152,6 +152,8 @@ pub enum Admission {
     Anonymous,
     /// Without a ticket under `--auth required`: only a resume may join.
     ResumeOnly,
+    /// The ticket was refused at the upgrade: close with 1008 and this reason.
+    Refused(&'static str),
 }
 
 /// Serves one upgraded WebSocket until it closes. `room` is validated; `url_name`
@@ -186,6 +188,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sink, mut stream) = ws.split();
+    if let Admission::Refused(reason) = admission {
+        return finish_unjoined(&mut sink, ReadEnd::Violation(close(1008, reason))).await;
+    }
     let config = &shared.config;
     // A ticket's seat stays reserved until the room has answered the join.
     let seat = Seat {

@@ -8,10 +8,7 @@
 //! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
 //! own `ws` feature would pin an older tungstenite.
 
-use std::{
-    sync::{Arc, atomic::Ordering},
-    time::Duration,
-};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
@@ -21,16 +18,11 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::{
     WebSocketStream,
-    tungstenite::{
-        handshake::derive_accept_key,
-        protocol::{CloseFrame, Role, frame::coding::CloseCode},
-    },
+    tungstenite::{handshake::derive_accept_key, protocol::Role},
 };
 
 use crate::{
@@ -108,32 +100,6 @@ fn admit(
         None if shared.config.auth == AuthMode::Required => Ok(Admission::ResumeOnly),
         None => Ok(Admission::Anonymous),
     }
-}
-
-/// Closes a just-upgraded WebSocket whose join was refused (1008 and the
-/// reason), counted like any other connection.
-async fn refuse<S>(mut ws: WebSocketStream<S>, why: TicketError, shared: &Shared)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let m = &shared.metrics;
-    m.connections.increment(1.0);
-    m.connections_opened.increment(1);
-    shared.live_connections.fetch_add(1, Ordering::AcqRel);
-    let frame = CloseFrame {
-        code: CloseCode::from(TicketError::CLOSE_CODE),
-        reason: why.close_reason().into(),
-    };
-    // Send the close, then give the client a moment to answer it before the socket drops.
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        if ws.close(Some(frame)).await.is_ok() {
-            while let Some(Ok(_)) = ws.next().await {}
-        }
-    })
-    .await;
-    m.connection_closed(TicketError::CLOSE_CODE);
-    m.connections.decrement(1.0);
-    shared.live_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -219,10 +185,11 @@ async fn ws_upgrade(
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                match admission {
-                    Err(why) => refuse(ws, why, &shared).await,
-                    Ok(admission) => conn::serve(ws, room, params.name, admission, shared).await,
-                }
+                // A refused ticket is answered by the connection path too
+                // (close 1008 with the reason), counted like any connection.
+                let admission =
+                    admission.unwrap_or_else(|why| Admission::Refused(why.close_reason()));
+                conn::serve(ws, room, params.name, admission, shared).await;
             }
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }

@@ -59,15 +59,9 @@ pub enum TicketError {
     /// Already redeemed on this node.
     #[error("ticket already used")]
     Used,
-    /// `--auth required` and no ticket was given.
-    #[error("ticket required")]
-    Required,
 }
 
 impl TicketError {
-    /// The WebSocket close code for this refusal (policy violation).
-    pub const CLOSE_CODE: u16 = 1008;
-
     /// The close reason sent to the client (fits a close frame's 123 bytes).
     pub fn close_reason(self) -> &'static str {
         match self {
@@ -75,7 +69,6 @@ impl TicketError {
             TicketError::WrongRoom => "ticket is for another room",
             TicketError::Expired => "ticket expired",
             TicketError::Used => "ticket already used",
-            TicketError::Required => "ticket required",
         }
     }
 }
@@ -292,7 +285,6 @@ mod tests {
             TicketError::WrongRoom,
             TicketError::Expired,
             TicketError::Used,
-            TicketError::Required,
         ] {
             assert!(e.close_reason().len() <= 123);
         }
