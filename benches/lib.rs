@@ -3,7 +3,7 @@
 //! server would encode for them.
 
 use tickroom_protocol::{self as proto, replica::Frame};
-use tickroom_server::room::{pellet_to_wire, player_to_wire};
+use tickroom_server::room::core::{pellet_to_wire, player_to_wire};
 use tickroom_sim::{PlayerId, Room, SimConfig, Vec2};
 
 /// A room with `players` players after `warmup` steps of everyone steering in
@@ -57,5 +57,8 @@ pub fn consecutive_frames(players: u32) -> (Frame, Frame) {
     let mut room = busy_room(players, 200);
     let prev = frame_of(&room);
     room.step(&inputs(players, 200));
-    (prev, frame_of(&room))
+    // Canonical, as the room publishes it.
+    let mut cur = frame_of(&room);
+    tickroom_protocol::replica::settle_velocities(&prev, &mut cur, 20);
+    (prev, cur)
 }

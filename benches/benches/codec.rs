@@ -15,7 +15,8 @@ use tickroom_protocol::{
 fn codec(c: &mut Criterion) {
     let (prev, cur) = consecutive_frames(50);
     let full = ServerMsg::Snapshot(cur.to_snapshot());
-    let delta_msg = replica::diff(&prev, &cur, 20).expect("same players");
+    let checksum = cur.checksum();
+    let delta_msg = replica::diff(&prev, &cur, checksum, 20).expect("consecutive frames");
     let delta = ServerMsg::Delta(delta_msg.clone());
     let mut group = c.benchmark_group("codec");
     for (label, msg) in [("full_snapshot", &full), ("delta", &delta)] {
@@ -36,7 +37,10 @@ fn codec(c: &mut Criterion) {
     }
     group.throughput(Throughput::Elements(1));
     group.bench_function("diff_50_players", |b| {
-        b.iter(|| replica::diff(black_box(&prev), black_box(&cur), 20))
+        b.iter(|| replica::diff(black_box(&prev), black_box(&cur), checksum, 20))
+    });
+    group.bench_function("checksum_50_players", |b| {
+        b.iter(|| replica::checksum(black_box(&cur)))
     });
     group.bench_function("apply_delta_50_players", |b| {
         let mut r = Replica::new(20);

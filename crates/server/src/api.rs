@@ -33,9 +33,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    http::error,
+    http_error::error,
     registry::{Reservation, RoomError, RoomOptions, RoomSummary, valid_room_id},
-    server::Shared,
+    state::Shared,
     tickets::{Ticket, unix_ms},
 };
 

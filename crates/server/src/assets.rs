@@ -26,7 +26,7 @@ use axum::{
 };
 use rust_embed::RustEmbed;
 
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// The demo client as compiled into the binary.
 #[derive(RustEmbed)]
@@ -190,7 +190,7 @@ pub async fn serve(
 }
 
 fn not_found() -> Response {
-    crate::http::error(
+    crate::http_error::error(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such page; the demo client is at /",

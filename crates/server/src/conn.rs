@@ -1,36 +1,33 @@
 //! One player's WebSocket connection, from the first message to the close.
 //!
-//! A connection is one tokio task running two halves side by side: the
-//! **reader** decodes and validates client messages and pushes inputs into the
-//! room's crossbeam channel (never waiting: a full queue drops the input), and
-//! the **writer** waits on the player's [`Mailbox`] (newest frame, newest
-//! pong, close request), feeds everything available and flushes once per batch.
+//! A connection is **one tokio task that owns its stream** (no split halves,
+//! no lock between them). After the join, [`Play`] polls, each time the task
+//! wakes: (1) every message the socket has, decoded and validated, inputs
+//! pushed into the room's crossbeam queue (never waiting: a full queue drops
+//! the input, counted); (2) the player's [`Mailbox`] (newest pong, newest
+//! frame, close request), feeding what it holds and flushing once. A tick
+//! wakes the task once (the mailbox keeps its waker); a task with nothing new
+//! does no work; a flush that cannot finish arms the slow-client timer, and
+//! only then (healthy connections never touch a timer).
 //!
-//! Every way a client can misbehave ends only its own connection, with an
-//! RFC 6455 close code and a short reason:
-//!
-//! | what | code |
-//! |---|---|
-//! | text frame | 1003 |
-//! | undecodable binary / invalid UTF-8 | 1007 |
-//! | message over the size limit | 1009 |
-//! | unknown protocol version, broken framing | 1002 |
-//! | too frequent, no Join in time, message out of order, no write progress | 1008 |
-//! | room full | 1013 |
-//! | server draining | 1001 |
-//! | room vanished under the player (a bug) | 1011 |
+//! Every way a client can misbehave ends only its own connection, with a
+//! close code and reason from [`crate::close`].
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::{Arc, atomic::Ordering},
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     sync::oneshot,
+    time::Sleep,
 };
 use tokio_tungstenite::{
     WebSocketStream,
@@ -48,80 +45,53 @@ use tokio_tungstenite::{
 };
 
 use crate::{
-    mailbox::{CloseRequest, Mailbox, Next},
+    close::{
+        ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, GOING_AWAY,
+        INVALID_UTF8, JOIN_FIRST, JOIN_TIMEOUT, MALFORMED, PROTOCOL_ERROR, RATE_LIMIT,
+        RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED, TOO_LARGE, TOO_SLOW,
+        VANISHED, close,
+    },
+    mailbox::{Mailbox, Next},
     ratelimit::TokenBucket,
     registry::RegistryError,
-    room::{InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomHandle},
-    server::Shared,
+    room::{ConnId, InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomHandle},
     signing::Signer,
+    state::Shared,
 };
-
-const fn close(code: u16, reason: &'static str) -> CloseRequest {
-    CloseRequest { code, reason }
-}
-
-const TEXT_FRAME: CloseRequest = close(1003, "text frames are not supported; send binary messages");
-const MALFORMED: CloseRequest = close(1007, "malformed message");
-const INVALID_UTF8: CloseRequest = close(1007, "invalid UTF-8");
-const TOO_LARGE: CloseRequest = close(1009, "message too large");
-const BAD_VERSION: CloseRequest = close(1002, "unsupported protocol version");
-const PROTOCOL_ERROR: CloseRequest = close(1002, "WebSocket protocol error");
-const RATE_LIMIT: CloseRequest = close(1008, "rate limit exceeded");
-const JOIN_FIRST: CloseRequest = close(1008, "send Join first");
-const ALREADY_JOINED: CloseRequest = close(1008, "already joined");
-const JOIN_TIMEOUT: CloseRequest = close(1008, "no Join in time");
-const TOO_SLOW: CloseRequest = close(1008, "too slow");
-const ROOM_FULL: CloseRequest = close(1013, "room full");
-const GOING_AWAY: CloseRequest = close(1001, "going away");
-const ROOM_GONE: CloseRequest = close(1011, "room unavailable");
-const BYE: CloseRequest = close(1000, "bye");
-const BAD_RESUME: CloseRequest = close(1008, "invalid resume token");
-const TICKET_REQUIRED: CloseRequest = close(1008, "ticket required");
-const RESUME_OTHER_ROOM: CloseRequest = close(1008, "resume token for another room");
 
 /// Largest WebSocket frame the writer sends; longer messages are fragmented
 /// (deltas and pongs stay whole, full snapshots are split).
 const MAX_FRAGMENT: usize = 512;
 
-/// The close code recorded for a connection that vanished without a close frame.
-const ABNORMAL: u16 = 1006;
+/// How long a closing connection waits for each step of the close handshake.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// The close request the server sends when it drains.
-pub const DRAIN: CloseRequest = GOING_AWAY;
-
-type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
-type Stream<S> = SplitStream<WebSocketStream<S>>;
-
-/// One item for the writer.
-enum Out {
-    /// A snapshot from the mailbox.
-    Snapshot(Bytes),
-    /// A direct reply (pong).
-    Direct(Bytes),
-    /// Close with this.
-    Close(CloseRequest),
-}
-
-impl From<Next> for Out {
-    fn from(next: Next) -> Out {
-        match next {
-            Next::Frame(frame) => Out::Snapshot(frame),
-            Next::Reply(reply) => Out::Direct(reply),
-            Next::Close(req) => Out::Close(req),
-        }
-    }
-}
-
-/// How the reader half ended.
+/// How the reading side ended.
 enum ReadEnd {
     /// The client broke a rule: close with this.
     Violation(CloseRequest),
-    /// The client closed (close frame with this code) or left.
+    /// The client closed (close frame with this code).
     ClientClosed(u16),
     /// The client sent Leave: its player goes now (no resume).
     Left,
     /// The socket ended without a close handshake.
     Gone,
+}
+
+/// How the writing side ended.
+enum WriteEnd {
+    /// The room, a resume or the drain asked to close with this.
+    Close(CloseRequest),
+    /// No write progress for the slow-client timeout.
+    TooSlow,
+    /// The socket failed.
+    Failed,
+}
+
+/// How a playing connection ended.
+enum End {
+    Read(ReadEnd),
+    Write(WriteEnd),
 }
 
 /// Releases a ticket's reserved seat when dropped (after the room answered
@@ -178,7 +148,7 @@ pub async fn serve<S>(
 }
 
 async fn run<S>(
-    ws: WebSocketStream<S>,
+    mut ws: WebSocketStream<S>,
     room: &str,
     url_name: Option<String>,
     admission: Admission,
@@ -187,9 +157,8 @@ async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sink, mut stream) = ws.split();
     if let Admission::Refused(reason) = admission {
-        return finish_unjoined(&mut sink, ReadEnd::Violation(close(1008, reason))).await;
+        return finish_unjoined(&mut ws, ReadEnd::Violation(close(1008, reason))).await;
     }
     let config = &shared.config;
     // A ticket's seat stays reserved until the room has answered the join.
@@ -208,97 +177,265 @@ where
     let first = tokio::select! {
         r = tokio::time::timeout(
             crate::Config::secs(config.join_timeout_secs),
-            read_join(&mut stream, &mut bucket, shared),
+            read_join(&mut ws, &mut bucket, shared),
         ) => r.unwrap_or(Err(ReadEnd::Violation(JOIN_TIMEOUT))),
         _ = drain.wait_for(|d| *d) => Err(ReadEnd::Violation(GOING_AWAY)),
     };
     let join = match first {
         Ok(join) => join,
-        Err(end) => return finish_unjoined(&mut sink, end).await,
+        Err(end) => return finish_unjoined(&mut ws, end).await,
     };
     let name = pick_name(&join.name, url_name.as_deref());
     let resume = if join.resume.is_empty() {
         if admission == Admission::ResumeOnly {
-            return finish_unjoined(&mut sink, ReadEnd::Violation(TICKET_REQUIRED)).await;
+            return finish_unjoined(&mut ws, ReadEnd::Violation(TICKET_REQUIRED)).await;
         }
         None
     } else {
         match resume_claim(&shared.signer, room, &join.resume) {
             Ok(claim) => Some(claim),
-            Err(req) => return finish_unjoined(&mut sink, ReadEnd::Violation(req)).await,
+            Err(req) => return finish_unjoined(&mut ws, ReadEnd::Violation(req)).await,
         }
     };
 
     // 2. Join the room (created on first join), or take back a player.
+    let conn = shared.conn_id();
     let mailbox = Arc::new(Mailbox::new());
-    let (handle, joined) = match join_room(shared, room, name, resume, &mailbox).await {
+    let (handle, joined) = match join_room(shared, room, conn, name, resume, &mailbox).await {
         Ok(ok) => ok,
-        Err(req) => return finish_unjoined(&mut sink, ReadEnd::Violation(req)).await,
+        Err(req) => return finish_unjoined(&mut ws, ReadEnd::Violation(req)).await,
     };
     drop(seat);
-    let player = joined.player_id;
-    let session = joined.session;
     let leave = |explicit: bool| {
-        let _ = handle.control.send(RoomCmd::Leave {
-            player,
-            session,
-            explicit,
-        });
+        let _ = handle.control.send(RoomCmd::Leave { conn, explicit });
     };
     let welcome = proto::encode_server(&ServerMsg::Welcome(proto::Welcome {
         version: proto::PROTOCOL_VERSION,
-        player_id: player,
+        player_id: joined.player_id,
         room: room.to_owned(),
         tick_rate_hz: config.tick_rate as u16,
         tick: joined.tick,
         arena: joined.arena,
-        resume_token: resume_token(&shared.signer, room, player, session),
+        resume_token: resume_token(&shared.signer, room, joined.player_id, joined.session),
         resumed: joined.resumed,
     }));
     shared.metrics.bytes_sent.increment(welcome.len() as u64);
     let slow = crate::Config::secs(config.slow_client_secs);
-    let sent = tokio::time::timeout(slow, sink.send(Message::Binary(Bytes::from(welcome)))).await;
+    let sent = tokio::time::timeout(slow, ws.send(Message::Binary(Bytes::from(welcome)))).await;
     if !matches!(sent, Ok(Ok(()))) {
         leave(false);
         return ABNORMAL;
     }
 
-    // 3. Play: reader and writer side by side until one ends.
-    let code = {
-        let reader = read_loop(&mut stream, &mut bucket, &handle, player, &mailbox, shared);
-        let writer = write_loop(&mut sink, &mailbox, slow, shared);
-        tokio::pin!(reader, writer);
-        tokio::select! {
-            end = &mut reader => {
-                // Leave and bad input remove the player now; a dropped or closed
-                // connection keeps it for the resume grace period.
-                leave(matches!(end, ReadEnd::Left | ReadEnd::Violation(_)));
-                match end {
-                    ReadEnd::Violation(req) => mailbox.close(req),
-                    ReadEnd::ClientClosed(_) | ReadEnd::Left => mailbox.close(BYE),
-                    ReadEnd::Gone => mailbox.close(close(ABNORMAL, "")),
-                }
-                let sent = tokio::time::timeout(Duration::from_secs(1) + slow, &mut writer).await.unwrap_or(ABNORMAL);
-                match end {
-                    ReadEnd::ClientClosed(code) => code,
-                    ReadEnd::Left => BYE.code,
-                    ReadEnd::Gone => ABNORMAL,
-                    ReadEnd::Violation(_) => sent,
-                }
-            }
-            sent = &mut writer => {
-                // Too slow, drained, replaced by a resume, or the socket failed:
-                // the player may come back.
-                leave(false);
-                // We sent a close (drain, too slow) or the socket failed: give the
-                // client a moment to answer the close handshake, then drop.
-                let _ = tokio::time::timeout(Duration::from_secs(1), &mut reader).await;
-                sent
+    // 3. Play until the client, the room or the socket ends it.
+    let stall = tokio::time::sleep(slow);
+    tokio::pin!(stall);
+    let mut play = Play {
+        ws: &mut ws,
+        mailbox: &mailbox,
+        bucket: &mut bucket,
+        room: &handle,
+        conn,
+        shared,
+        slow,
+        stall,
+        stalled: false,
+        flushing: false,
+    };
+    let end = std::future::poll_fn(|cx| play.poll(cx)).await;
+    let code = match end {
+        End::Read(end) => {
+            // Leave and bad input remove the player now; a dropped or closed
+            // connection keeps it for the resume grace period.
+            leave(matches!(end, ReadEnd::Left | ReadEnd::Violation(_)));
+            mailbox.close(VANISHED);
+            match end {
+                ReadEnd::Violation(req) => send_close(&mut ws, req).await,
+                ReadEnd::Left => send_close(&mut ws, BYE).await,
+                ReadEnd::ClientClosed(code) => code,
+                ReadEnd::Gone => ABNORMAL,
             }
         }
+        End::Write(end) => {
+            // Too slow, drained, replaced by a resume, or the socket failed:
+            // the player may come back.
+            leave(false);
+            let code = match end {
+                WriteEnd::Close(req) => send_close(&mut ws, req).await,
+                WriteEnd::TooSlow => {
+                    shared.metrics.frames_dropped_closed.increment(1);
+                    send_close(&mut ws, TOO_SLOW).await
+                }
+                WriteEnd::Failed => ABNORMAL,
+            };
+            if code != ABNORMAL {
+                // Give the client a moment to answer the close handshake.
+                let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                    while let Some(Ok(_)) = ws.next().await {}
+                })
+                .await;
+            }
+            code
+        }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
     code
+}
+
+/// A joined connection, polled as one future (see the module docs).
+struct Play<'a, S> {
+    ws: &'a mut WebSocketStream<S>,
+    mailbox: &'a Mailbox,
+    bucket: &'a mut TokenBucket,
+    room: &'a RoomHandle,
+    conn: ConnId,
+    shared: &'a Shared,
+    slow: Duration,
+    /// Armed when a write cannot finish; fires after `slow`.
+    stall: Pin<&'a mut Sleep>,
+    stalled: bool,
+    /// Frames were fed and the flush has not finished.
+    flushing: bool,
+}
+
+impl<S> Play<'_, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        // 1. Everything the client sent.
+        loop {
+            match Pin::new(&mut *self.ws).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => return Poll::Ready(End::Read(ReadEnd::Gone)),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(End::Read(read_error(e))),
+                Poll::Ready(Some(Ok(msg))) => {
+                    if let Some(end) = self.on_message(msg) {
+                        return Poll::Ready(End::Read(end));
+                    }
+                }
+            }
+        }
+        // 2. Everything the room and the reader put in the mailbox.
+        loop {
+            if self.flushing {
+                match Pin::new(&mut *self.ws).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.flushing = false;
+                        self.stalled = false;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(End::Write(WriteEnd::Failed)),
+                    Poll::Pending => return self.stalled(cx),
+                }
+            }
+            match Pin::new(&mut *self.ws).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(End::Write(WriteEnd::Failed)),
+                Poll::Pending => return self.stalled(cx),
+            }
+            let first = match self.mailbox.poll_take(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(next) => next,
+            };
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                let (frame, is_frame) = match item {
+                    Next::Frame(frame) => (frame, true),
+                    Next::Reply(reply) => (reply, false),
+                    // Whatever was fed goes out with the close frame.
+                    Next::Close(req) => return Poll::Ready(End::Write(WriteEnd::Close(req))),
+                };
+                if self.feed(frame, is_frame).is_err() {
+                    return Poll::Ready(End::Write(WriteEnd::Failed));
+                }
+                next = self.mailbox.try_take();
+            }
+            self.flushing = true;
+        }
+    }
+
+    /// A write could not finish: arm the slow-client timer (once per stall).
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        if !self.stalled {
+            self.stalled = true;
+            self.stall
+                .as_mut()
+                .reset(tokio::time::Instant::now() + self.slow);
+        }
+        match self.stall.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(End::Write(WriteEnd::TooSlow)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Queues one message: whole, or as 512-byte fragments when larger (the
+    /// connection's write buffer keeps the capacity of the largest frame it
+    /// ever wrote, so capping frames caps that memory).
+    fn feed(&mut self, frame: Bytes, is_frame: bool) -> Result<(), WsError> {
+        let m = &self.shared.metrics;
+        m.bytes_sent.increment(frame.len() as u64);
+        if is_frame {
+            m.snapshots_sent.increment(1);
+        }
+        let mut ws = Pin::new(&mut *self.ws);
+        if frame.len() <= MAX_FRAGMENT {
+            return ws.as_mut().start_send(Message::Binary(frame));
+        }
+        let mut rest = frame;
+        let mut opcode = OpCode::Data(Data::Binary);
+        while !rest.is_empty() {
+            let chunk = rest.split_to(rest.len().min(MAX_FRAGMENT));
+            let last = rest.is_empty();
+            ws.as_mut()
+                .start_send(Message::Frame(WsFrame::message(chunk, opcode, last)))?;
+            opcode = OpCode::Data(Data::Continue);
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, msg: Message) -> Option<ReadEnd> {
+        let msg = match check_message(msg, self.bucket, self.shared) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return None,
+            Err(end) => return Some(end),
+        };
+        match msg {
+            ClientMsg::Input(input) => {
+                let msg = InputMsg {
+                    conn: self.conn,
+                    seq: input.seq,
+                    steer: input.steer,
+                };
+                let m = &self.shared.metrics;
+                match self.room.inputs.try_send(msg) {
+                    Ok(()) => m.inputs_received.increment(1),
+                    Err(crossbeam_channel::TrySendError::Full(_)) => {
+                        m.inputs_dropped_queue_full.increment(1);
+                    }
+                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                        return Some(ReadEnd::Violation(if self.shared.registry.is_draining() {
+                            GOING_AWAY
+                        } else {
+                            ROOM_GONE
+                        }));
+                    }
+                }
+                None
+            }
+            ClientMsg::Ping(ping) => {
+                let pong = ServerMsg::Pong(proto::Pong {
+                    nonce: ping.nonce,
+                    tick: self.room.shared.tick.load(Ordering::Relaxed),
+                });
+                // Only the newest unsent pong is kept: a client pinging faster than we write loses older ones.
+                self.mailbox
+                    .put_reply(Bytes::from(proto::encode_server(&pong)));
+                None
+            }
+            ClientMsg::Join(_) => Some(ReadEnd::Violation(ALREADY_JOINED)),
+            ClientMsg::Leave => Some(ReadEnd::Left),
+        }
+    }
 }
 
 /// Token domain for resume tokens (see [`crate::signing`]).
@@ -348,6 +485,7 @@ fn pick_name(join_name: &str, url_name: Option<&str>) -> String {
 async fn join_room(
     shared: &Shared,
     room: &str,
+    conn: ConnId,
     name: String,
     resume: Option<ResumeClaim>,
     mailbox: &Arc<Mailbox>,
@@ -361,6 +499,7 @@ async fn join_room(
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let cmd = RoomCmd::Join {
+            conn,
             name: name.clone(),
             mailbox: Arc::clone(mailbox),
             resume,
@@ -372,6 +511,7 @@ async fn join_room(
         match reply_rx.await {
             Ok(Ok(joined)) => return Ok((handle, joined)),
             Ok(Err(JoinRefused::Full)) => return Err(ROOM_FULL),
+            Ok(Err(JoinRefused::DuplicateConnection)) => return Err(ROOM_GONE),
             Ok(Err(JoinRefused::Closing)) | Err(_) => {
                 if shared.registry.is_draining() {
                     return Err(GOING_AWAY);
@@ -384,116 +524,66 @@ async fn join_room(
 
 /// Reads until the first protocol message, which must be a Join of our version.
 async fn read_join<S>(
-    stream: &mut Stream<S>,
+    ws: &mut WebSocketStream<S>,
     bucket: &mut TokenBucket,
     shared: &Shared,
 ) -> Result<proto::Join, ReadEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match next_message(stream, bucket, shared).await? {
-        ClientMsg::Join(join) if join.version == proto::PROTOCOL_VERSION => Ok(join),
-        ClientMsg::Join(_) => Err(ReadEnd::Violation(BAD_VERSION)),
-        ClientMsg::Leave => Err(ReadEnd::Left),
-        ClientMsg::Input(_) | ClientMsg::Ping(_) => Err(ReadEnd::Violation(JOIN_FIRST)),
-    }
-}
-
-/// The reader half after the join.
-async fn read_loop<S>(
-    stream: &mut Stream<S>,
-    bucket: &mut TokenBucket,
-    room: &RoomHandle,
-    player: u32,
-    mailbox: &Mailbox,
-    shared: &Shared,
-) -> ReadEnd
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
     loop {
-        let msg = match next_message(stream, bucket, shared).await {
-            Ok(msg) => msg,
-            Err(end) => return end,
-        };
-        match msg {
-            ClientMsg::Input(input) => {
-                let msg = InputMsg {
-                    player,
-                    seq: input.seq,
-                    steer: input.steer,
-                };
-                match room.inputs.try_send(msg) {
-                    Ok(()) => shared.metrics.inputs_received.increment(1),
-                    Err(crossbeam_channel::TrySendError::Full(_)) => {
-                        shared.metrics.inputs_dropped_queue_full.increment(1);
-                    }
-                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-                        return ReadEnd::Violation(if shared.registry.is_draining() {
-                            GOING_AWAY
-                        } else {
-                            ROOM_GONE
-                        });
-                    }
-                }
-            }
-            ClientMsg::Ping(ping) => {
-                let pong = ServerMsg::Pong(proto::Pong {
-                    nonce: ping.nonce,
-                    tick: room.tick.load(Ordering::Relaxed),
-                });
-                // Only the newest unsent pong is kept: a client pinging faster than we write loses older ones.
-                mailbox.put_reply(Bytes::from(proto::encode_server(&pong)));
-            }
-            ClientMsg::Join(_) => return ReadEnd::Violation(ALREADY_JOINED),
-            ClientMsg::Leave => return ReadEnd::Left,
-        }
-    }
-}
-
-/// Reads the next protocol message, enforcing the rate limit and mapping every
-/// kind of bad input onto its close code.
-async fn next_message<S>(
-    stream: &mut Stream<S>,
-    bucket: &mut TokenBucket,
-    shared: &Shared,
-) -> Result<ClientMsg, ReadEnd>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        let msg = match stream.next().await {
+        let msg = match ws.next().await {
             None => return Err(ReadEnd::Gone),
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return Err(read_error(e)),
         };
-        match msg {
-            Message::Binary(bytes) => {
-                shared.metrics.bytes_received.increment(bytes.len() as u64);
-                if !bucket.try_take(Instant::now()) {
-                    return Err(ReadEnd::Violation(RATE_LIMIT));
-                }
-                return proto::decode_client(&bytes).map_err(|e| {
-                    ReadEnd::Violation(match e {
-                        proto::Error::TooLarge { .. } => TOO_LARGE,
-                        _ => MALFORMED,
-                    })
-                });
+        match check_message(msg, bucket, shared)? {
+            None => {}
+            Some(ClientMsg::Join(join)) if join.version == proto::PROTOCOL_VERSION => {
+                return Ok(join);
             }
-            Message::Text(_) => return Err(ReadEnd::Violation(TEXT_FRAME)),
-            Message::Ping(_) => {
-                // tungstenite answers pings itself; they still count against the rate.
-                if !bucket.try_take(Instant::now()) {
-                    return Err(ReadEnd::Violation(RATE_LIMIT));
-                }
-            }
-            Message::Pong(_) | Message::Frame(_) => {}
-            Message::Close(frame) => {
-                return Err(ReadEnd::ClientClosed(
-                    frame.map_or(1005, |f| u16::from(f.code)),
-                ));
+            Some(ClientMsg::Join(_)) => return Err(ReadEnd::Violation(BAD_VERSION)),
+            Some(ClientMsg::Leave) => return Err(ReadEnd::Left),
+            Some(ClientMsg::Input(_) | ClientMsg::Ping(_)) => {
+                return Err(ReadEnd::Violation(JOIN_FIRST));
             }
         }
+    }
+}
+
+/// One WebSocket message against the rules: the rate limit, and every kind
+/// of bad input mapped onto its close code. `Ok(None)` for control frames.
+fn check_message(
+    msg: Message,
+    bucket: &mut TokenBucket,
+    shared: &Shared,
+) -> Result<Option<ClientMsg>, ReadEnd> {
+    match msg {
+        Message::Binary(bytes) => {
+            shared.metrics.bytes_received.increment(bytes.len() as u64);
+            if !bucket.try_take(Instant::now()) {
+                return Err(ReadEnd::Violation(RATE_LIMIT));
+            }
+            proto::decode_client(&bytes).map(Some).map_err(|e| {
+                ReadEnd::Violation(match e {
+                    proto::Error::TooLarge { .. } => TOO_LARGE,
+                    _ => MALFORMED,
+                })
+            })
+        }
+        Message::Text(_) => Err(ReadEnd::Violation(TEXT_FRAME)),
+        Message::Ping(_) => {
+            // tungstenite answers pings itself; they still count against the rate.
+            if bucket.try_take(Instant::now()) {
+                Ok(None)
+            } else {
+                Err(ReadEnd::Violation(RATE_LIMIT))
+            }
+        }
+        Message::Pong(_) | Message::Frame(_) => Ok(None),
+        Message::Close(frame) => Err(ReadEnd::ClientClosed(
+            frame.map_or(1005, |f| u16::from(f.code)),
+        )),
     }
 }
 
@@ -508,73 +598,9 @@ fn read_error(e: WsError) -> ReadEnd {
     }
 }
 
-/// The writer half: sends the newest pong and frame, one flush per batch,
-/// until the mailbox asks to close or the client stops making progress.
-/// Returns the close code sent (or 1006 if the socket failed).
-async fn write_loop<S>(
-    sink: &mut Sink<S>,
-    mailbox: &Mailbox,
-    slow: Duration,
-    shared: &Shared,
-) -> u16
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let m = &shared.metrics;
-    loop {
-        let first = Out::from(mailbox.next().await);
-        let batch = async {
-            let mut next = Some(first);
-            while let Some(item) = next.take() {
-                let (frame, is_snapshot) = match item {
-                    Out::Snapshot(frame) => (frame, true),
-                    Out::Direct(frame) => (frame, false),
-                    Out::Close(req) => return Ok(Some(req)),
-                };
-                let len = frame.len() as u64;
-                if frame.len() <= MAX_FRAGMENT {
-                    sink.feed(Message::Binary(frame)).await?;
-                } else {
-                    // Large (full) snapshots go as a fragmented message: the
-                    // connection's write buffer keeps the capacity of the largest
-                    // frame it ever wrote, so capping frames caps that memory.
-                    let mut rest = frame;
-                    let mut opcode = OpCode::Data(Data::Binary);
-                    while !rest.is_empty() {
-                        let chunk = rest.split_to(rest.len().min(MAX_FRAGMENT));
-                        let last = rest.is_empty();
-                        sink.feed(Message::Frame(WsFrame::message(chunk, opcode, last)))
-                            .await?;
-                        opcode = OpCode::Data(Data::Continue);
-                    }
-                }
-                m.bytes_sent.increment(len);
-                if is_snapshot {
-                    m.snapshots_sent.increment(1);
-                }
-                next = mailbox.try_take().map(Out::from);
-            }
-            sink.flush().await?;
-            Ok::<_, WsError>(None)
-        };
-        match tokio::time::timeout(slow, batch).await {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(req))) => return send_close(sink, req).await,
-            Ok(Err(_)) => {
-                // The socket failed; whatever the room puts next is never sent.
-                mailbox.close(close(ABNORMAL, ""));
-                return ABNORMAL;
-            }
-            Err(_) => {
-                mailbox.close(TOO_SLOW);
-                m.frames_dropped_closed.increment(1);
-                return send_close(sink, TOO_SLOW).await;
-            }
-        }
-    }
-}
-
-async fn send_close<S>(sink: &mut Sink<S>, req: CloseRequest) -> u16
+/// Sends a close frame (flushing what was fed before it), bounded in time.
+/// Returns the code sent, or 1006 for none.
+async fn send_close<S>(ws: &mut WebSocketStream<S>, req: CloseRequest) -> u16
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -586,26 +612,22 @@ where
         reason: req.reason.into(),
     };
     // Best effort: a client too slow to read frames may not read this either.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        sink.send(Message::Close(Some(frame))),
-    )
-    .await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
     req.code
 }
 
 /// Closes a connection that never joined a room.
-async fn finish_unjoined<S>(sink: &mut Sink<S>, end: ReadEnd) -> u16
+async fn finish_unjoined<S>(ws: &mut WebSocketStream<S>, end: ReadEnd) -> u16
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let code = match end {
-        ReadEnd::Violation(req) => send_close(sink, req).await,
+        ReadEnd::Violation(req) => send_close(ws, req).await,
         ReadEnd::ClientClosed(code) => code,
-        ReadEnd::Left => BYE.code,
+        ReadEnd::Left => send_close(ws, BYE).await,
         ReadEnd::Gone => ABNORMAL,
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
     code
 }
 
@@ -654,29 +676,5 @@ mod tests {
         let long = "é".repeat(20);
         let picked = pick_name("", Some(&long));
         assert!(picked.len() <= proto::MAX_NAME_BYTES && picked.chars().all(|c| c == 'é'));
-    }
-
-    #[test]
-    fn every_close_reason_fits_a_close_frame() {
-        for req in [
-            TEXT_FRAME,
-            MALFORMED,
-            INVALID_UTF8,
-            TOO_LARGE,
-            BAD_VERSION,
-            PROTOCOL_ERROR,
-            RATE_LIMIT,
-            JOIN_FIRST,
-            ALREADY_JOINED,
-            JOIN_TIMEOUT,
-            TOO_SLOW,
-            ROOM_FULL,
-            GOING_AWAY,
-            ROOM_GONE,
-            BYE,
-        ] {
-            assert!(req.reason.len() <= 123, "{req:?}");
-            assert!((1000..=1015).contains(&req.code), "{req:?}");
-        }
     }
 }

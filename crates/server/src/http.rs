@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
     extract::{Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -30,8 +30,9 @@ use crate::{
     config::AuthMode,
     conn,
     conn::Admission,
+    http_error::error,
     registry::valid_room_id,
-    server::Shared,
+    state::Shared,
     tickets::{Ticket, TicketError, TicketToken, unix_ms},
 };
 
@@ -47,28 +48,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(api::routes())
         .fallback(assets::serve)
         .with_state(shared)
-}
-
-/// A JSON error body: a stable `code` and a human-readable `message`.
-#[derive(Debug, serde::Serialize)]
-struct ApiError {
-    code: &'static str,
-    message: String,
-}
-
-pub(crate) fn error(
-    status: StatusCode,
-    code: &'static str,
-    message: impl Into<String>,
-) -> Response {
-    (
-        status,
-        Json(ApiError {
-            code,
-            message: message.into(),
-        }),
-    )
-        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

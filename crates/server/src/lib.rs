@@ -11,23 +11,33 @@
 //!  WebSocket ◄── writer task ◄── newest-frame mailbox (one slot per player)
 //! ```
 //! Rooms run on dedicated tick-worker threads ([`worker`]), never on the tokio
-//! runtime; the tick never waits on a socket ([`mailbox`]). See [`room`] for
-//! the order of work in one tick and [`conn`] for how bad input is answered.
+//! runtime; the tick never waits on a socket ([`mailbox`]). See
+//! [`room::core`] for the order of work in one tick, [`conn`] for a
+//! connection's life and [`close`] for how bad input is answered.
+//!
+//! Modules form layers (a module names only those below it): `close`,
+//! `signing`, `tickets`, `metrics`, `config`, `http_error` at the bottom;
+//! then `mailbox`; `room` (`core` below `host`); `placement`; `worker` and
+//! `registry`; `state`; `conn`; `api`, `assets`; `http`; `server`.
 
 pub mod api;
 pub mod assets;
+pub mod close;
 pub mod config;
 pub mod conn;
 mod error;
 pub mod http;
+pub mod http_error;
 pub mod mailbox;
 pub mod metrics;
+pub mod placement;
 pub mod priority;
 pub mod ratelimit;
 pub mod registry;
 pub mod room;
 pub mod server;
 pub mod signing;
+pub mod state;
 pub mod tickets;
 pub mod worker;
 

@@ -1,25 +1,28 @@
 //! The single-slot "newest frame" mailbox between a room's tick and one
-//! connection's writer task.
+//! connection's task.
 //!
-//! The tick never waits on a socket: it overwrites the slot and wakes the
-//! writer. A frame that is overwritten before the writer took it is stale and
-//! dropped (the caller counts it). A second slot holds the newest direct reply
-//! (a pong) from the connection's reader, and a third a close request so the
-//! room, the reader or a draining server can end the connection with a code.
+//! The tick never waits on a socket. Each tick the room first calls
+//! [`Mailbox::begin_frame`], which drops a frame the writer never took (a
+//! stale drop, counted by the caller) and tells the room the **baseline**: the
+//! tick of the newest frame the writer took. Only taken frames become
+//! baselines, so every delta the room encodes applies to what the client will
+//! hold when it arrives (the writer sends what it takes, in order). Then the
+//! room [`Mailbox::put`]s the new frame and wakes the writer, once.
+//!
+//! A second slot holds the newest direct reply (a pong) from the connection's
+//! reader, and a third a close request so the room, the reader or a draining
+//! server can end the connection with a code. The writer's waker lives inside
+//! the slot's lock: a put wakes it only if it is waiting, and a writer with
+//! nothing to do costs nothing.
 
-use std::sync::Mutex;
+use std::{
+    sync::Mutex,
+    task::{Context, Poll, Waker},
+};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
-/// A close code and reason to send on the WebSocket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseRequest {
-    /// RFC 6455 close code.
-    pub code: u16,
-    /// Short reason text.
-    pub reason: &'static str,
-}
+pub use crate::close::CloseRequest;
 
 /// What the writer should do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,19 +35,35 @@ pub enum Next {
     Close(CloseRequest),
 }
 
+/// What [`Mailbox::begin_frame`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Baseline {
+    /// The tick of the newest frame the writer took, if any.
+    pub taken: Option<u32>,
+    /// A frame was waiting unsent and has been dropped.
+    pub stale: bool,
+}
+
 #[derive(Debug, Default)]
 struct Slot {
-    frame: Option<Bytes>,
+    frame: Option<(u32, Bytes)>,
+    taken: Option<u32>,
     reply: Option<Bytes>,
-    close: Option<CloseRequest>,
+    close: Option<crate::close::CloseRequest>,
+    waker: Option<Waker>,
+}
+
+impl Slot {
+    fn wake(&mut self) -> Option<Waker> {
+        self.waker.take()
+    }
 }
 
 /// One connection's outbound slot; shared by the room (producer) and the
-/// connection's writer task (consumer).
+/// connection's task (consumer).
 #[derive(Debug, Default)]
 pub struct Mailbox {
     slot: Mutex<Slot>,
-    notify: Notify,
 }
 
 impl Mailbox {
@@ -53,72 +72,103 @@ impl Mailbox {
         Self::default()
     }
 
-    /// Puts the newest frame, replacing any unsent one. Returns `true` if a
-    /// frame was replaced (a stale drop). Never blocks on I/O.
-    pub fn put(&self, frame: Bytes) -> bool {
-        let replaced = {
+    /// Starts a tick's delivery: drops an unsent frame and returns the baseline.
+    pub fn begin_frame(&self) -> Baseline {
+        let mut slot = self.lock();
+        Baseline {
+            stale: slot.frame.take().is_some(),
+            taken: slot.taken,
+        }
+    }
+
+    /// Puts the frame of `tick`, replacing any unsent one (returns `true` if
+    /// it did: a stale drop). Never blocks on I/O.
+    pub fn put(&self, tick: u32, frame: Bytes) -> bool {
+        let (replaced, waker) = {
             let mut slot = self.lock();
             if slot.close.is_some() {
                 return false;
             }
-            slot.frame.replace(frame).is_some()
+            (slot.frame.replace((tick, frame)).is_some(), slot.wake())
         };
-        self.notify.notify_one();
+        if let Some(w) = waker {
+            w.wake();
+        }
         replaced
     }
 
     /// Puts a direct reply, replacing an unsent older one (only the newest
     /// pong matters to a client measuring its round trip).
     pub fn put_reply(&self, reply: Bytes) {
-        {
+        let waker = {
             let mut slot = self.lock();
             if slot.close.is_some() {
                 return;
             }
             slot.reply = Some(reply);
+            slot.wake()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        self.notify.notify_one();
     }
 
     /// Asks the writer to close; the first request wins. A pending frame is discarded.
     pub fn close(&self, req: CloseRequest) {
-        {
+        let waker = {
             let mut slot = self.lock();
             if slot.close.is_none() {
                 slot.close = Some(req);
             }
             slot.frame = None;
+            slot.wake()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        self.notify.notify_one();
     }
 
-    /// Whether a frame is waiting to be sent (the writer has not taken the last one).
+    /// Whether a frame is waiting to be sent.
     pub fn has_pending(&self) -> bool {
         self.lock().frame.is_some()
     }
 
     /// Takes what is there without waiting: a close request first, then a
-    /// reply, then a frame.
+    /// reply, then a frame (whose tick becomes the baseline).
     pub fn try_take(&self) -> Option<Next> {
+        Self::take(&mut self.lock())
+    }
+
+    /// Like [`Mailbox::try_take`], but when there is nothing, registers the
+    /// task to be woken by the next put or close.
+    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Next> {
         let mut slot = self.lock();
+        match Self::take(&mut slot) {
+            Some(next) => Poll::Ready(next),
+            None => {
+                if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    slot.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Waits until there is something and takes it.
+    pub async fn next(&self) -> Next {
+        std::future::poll_fn(|cx| self.poll_take(cx)).await
+    }
+
+    fn take(slot: &mut Slot) -> Option<Next> {
         if let Some(req) = slot.close {
             return Some(Next::Close(req));
         }
         if let Some(reply) = slot.reply.take() {
             return Some(Next::Reply(reply));
         }
-        slot.frame.take().map(Next::Frame)
-    }
-
-    /// Waits until there is a frame or a close request and takes it.
-    pub async fn next(&self) -> Next {
-        loop {
-            let notified = self.notify.notified();
-            if let Some(next) = self.try_take() {
-                return next;
-            }
-            notified.await;
-        }
+        let (tick, frame) = slot.frame.take()?;
+        slot.taken = Some(tick);
+        Some(Next::Frame(frame))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -138,25 +188,53 @@ mod tests {
     }
 
     #[test]
-    fn only_the_newest_frame_is_kept_and_drops_are_reported() {
+    fn only_taken_frames_become_baselines_and_unsent_ones_are_stale() {
         let m = Mailbox::new();
-        assert!(!m.put(frame(1)));
+        assert_eq!(
+            m.begin_frame(),
+            Baseline {
+                taken: None,
+                stale: false
+            }
+        );
+        assert!(!m.put(1, frame(1)));
+        assert_eq!(
+            m.begin_frame(),
+            Baseline {
+                taken: None,
+                stale: true
+            },
+            "never sent"
+        );
+        m.put(2, frame(2));
+        assert_eq!(m.try_take(), Some(Next::Frame(frame(2))));
+        assert_eq!(
+            m.begin_frame(),
+            Baseline {
+                taken: Some(2),
+                stale: false
+            }
+        );
+        m.put(3, frame(3));
         assert!(
-            m.put(frame(2)),
+            m.put(4, frame(4)),
             "overwriting an unsent frame is a stale drop"
         );
-        assert!(m.put(frame(3)));
-        assert!(m.has_pending());
-        assert_eq!(m.try_take(), Some(Next::Frame(frame(3))));
+        assert_eq!(
+            m.begin_frame(),
+            Baseline {
+                taken: Some(2),
+                stale: true
+            }
+        );
         assert!(!m.has_pending());
         assert_eq!(m.try_take(), None);
-        assert!(!m.put(frame(4)), "a taken frame is not a drop");
     }
 
     #[test]
     fn close_wins_over_frames_and_sticks() {
         let m = Mailbox::new();
-        m.put(frame(1));
+        m.put(1, frame(1));
         let going_away = CloseRequest {
             code: 1001,
             reason: "going away",
@@ -166,7 +244,7 @@ mod tests {
             code: 1011,
             reason: "later",
         });
-        assert!(!m.put(frame(2)), "frames after close are ignored");
+        assert!(!m.put(2, frame(2)), "frames after close are ignored");
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
     }
@@ -174,7 +252,7 @@ mod tests {
     #[test]
     fn replies_go_first_and_only_the_newest_is_kept() {
         let m = Mailbox::new();
-        m.put(frame(1));
+        m.put(1, frame(1));
         m.put_reply(frame(10));
         m.put_reply(frame(11));
         assert_eq!(m.try_take(), Some(Next::Reply(frame(11))));
@@ -189,7 +267,7 @@ mod tests {
             let m = Arc::clone(&m);
             std::thread::spawn(move || {
                 std::thread::sleep(std::time::Duration::from_millis(20));
-                m.put(frame(7));
+                m.put(7, frame(7));
             })
         };
         assert_eq!(m.next().await, Next::Frame(frame(7)));
@@ -199,7 +277,7 @@ mod tests {
     #[tokio::test]
     async fn a_put_before_waiting_is_not_lost() {
         let m = Mailbox::new();
-        m.put(frame(9));
+        m.put(9, frame(9));
         assert_eq!(m.next().await, Next::Frame(frame(9)));
     }
 }

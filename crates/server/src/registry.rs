@@ -2,7 +2,11 @@
 //! knows about the room (capacity, public flag, metadata, creation time, seats
 //! reserved for outstanding join tickets). A room is created on its first
 //! WebSocket join (public, default capacity, no metadata) or through the room
-//! API, and placed on the least-loaded tick worker.
+//! API, and started through the [`Placement`] (today: the least-loaded tick
+//! worker). The registry never names workers or their messages, and rooms
+//! never call it: a room that closes sets its [`RoomShared::closed`] flag and
+//! the registry forgets it at the next lookup. Nothing on the tick path takes
+//! the registry's lock.
 //!
 //! Room ids are opaque strings from the URL (validated by [`valid_room_id`]);
 //! keeping the directory behind this one type is what lets a consistent-hash
@@ -20,21 +24,19 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 
 use crate::{
-    mailbox::CloseRequest,
-    metrics::Metrics,
-    room::{RoomCmd, RoomHandle, RoomHost, RoomSettings},
+    close::CloseRequest,
+    placement::{Placement, PlacementError},
+    room::{RoomCmd, RoomHandle, RoomSettings},
     signing::random_u64,
-    tickets::{Ticket, TicketBook, TicketError, unix_ms},
-    worker::WorkerMsg,
+    tickets::{Ticket, TicketBook, TicketError},
 };
 
 /// Longest room id, in bytes.
@@ -59,15 +61,6 @@ pub fn generated_room_id() -> String {
         bits >>= 5;
     }
     id
-}
-
-/// A tick worker as the registry sees it.
-#[derive(Debug)]
-pub struct WorkerSlot {
-    /// Where to send new rooms.
-    pub tx: Sender<WorkerMsg>,
-    /// Rooms it runs now.
-    pub rooms: Arc<AtomicUsize>,
 }
 
 /// Why the registry could not give a room to a WebSocket join.
@@ -99,6 +92,14 @@ pub enum RoomError {
     /// Every seat is taken by a player or a reservation.
     #[error("the room is full")]
     Full,
+}
+
+impl From<PlacementError> for RegistryError {
+    fn from(e: PlacementError) -> RegistryError {
+        match e {
+            PlacementError::NoWorker => RegistryError::NoWorker,
+        }
+    }
 }
 
 impl From<RegistryError> for RoomError {
@@ -177,7 +178,7 @@ impl Entry {
     }
 
     fn occupied(&self) -> usize {
-        self.handle.players.load(Ordering::Relaxed) + self.reservations.len()
+        self.handle.shared.players() + self.reservations.len()
     }
 
     /// Reserves a seat if one is free (call after [`Entry::prune`]).
@@ -190,13 +191,15 @@ impl Entry {
             expires_ms: now_ms.saturating_add(ttl_ms),
         };
         self.reservations.push(r);
+        // The room must not close as idle while the ticket may still come.
+        self.handle.shared.hold_until(r.expires_ms);
         Some(r)
     }
 
     fn summary(&self, now: Instant) -> RoomSummary {
         RoomSummary {
             id: Arc::clone(&self.handle.id),
-            players: self.handle.players.load(Ordering::Relaxed),
+            players: self.handle.shared.players(),
             reserved: self.reservations.len(),
             capacity: self.info.capacity,
             public: self.info.public,
@@ -212,22 +215,20 @@ type Rooms = HashMap<Arc<str>, Entry>;
 #[derive(Debug)]
 pub struct Registry {
     rooms: Mutex<Rooms>,
-    workers: Vec<WorkerSlot>,
+    placement: Arc<dyn Placement>,
     settings: RoomSettings,
-    metrics: Metrics,
     draining: AtomicBool,
     next_serial: AtomicU64,
     tickets: TicketBook,
 }
 
 impl Registry {
-    /// A registry placing rooms on these workers.
-    pub fn new(workers: Vec<WorkerSlot>, settings: RoomSettings, metrics: Metrics) -> Self {
+    /// A registry starting rooms through `placement`.
+    pub fn new(placement: Arc<dyn Placement>, settings: RoomSettings) -> Self {
         Registry {
             rooms: Mutex::new(HashMap::new()),
-            workers,
+            placement,
             settings,
-            metrics,
             draining: AtomicBool::new(false),
             next_serial: AtomicU64::new(1),
             tickets: TicketBook::new(),
@@ -235,41 +236,26 @@ impl Registry {
     }
 
     fn lock(&self) -> MutexGuard<'_, Rooms> {
-        // Critical sections leave the map consistent at every step: a poisoned lock holds a usable map.
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+        // Critical sections leave the map consistent at every step: a poisoned
+        // lock holds a usable map. Rooms that closed are forgotten here.
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.retain(|_, e| !e.handle.shared.is_closed());
+        rooms
     }
 
-    /// Starts a room on the least-loaded worker and records it. Called with the lock held.
+    /// Starts a room and records it. Called with the lock held.
     fn spawn<'a>(
-        self: &Arc<Self>,
+        &self,
         rooms: &'a mut Rooms,
         id: Arc<str>,
         info: RoomInfo,
     ) -> Result<&'a mut Entry, RegistryError> {
-        let worker = self
-            .workers
-            .iter()
-            .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
-            .ok_or(RegistryError::NoWorker)?;
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
         let settings = RoomSettings {
             capacity: info.capacity,
             ..self.settings.clone()
         };
-        let (host, handle) = RoomHost::new(
-            Arc::clone(&id),
-            serial,
-            settings,
-            Arc::clone(self),
-            self.metrics.clone(),
-            Instant::now(),
-        );
-        worker
-            .tx
-            .send(WorkerMsg::AddRoom(Box::new(host)))
-            .map_err(|_| RegistryError::NoWorker)?;
-        worker.rooms.fetch_add(1, Ordering::Relaxed);
-        self.metrics.rooms.increment(1.0);
+        let handle = self.placement.start(Arc::clone(&id), serial, &settings)?;
         let entry = Entry {
             handle,
             info,
@@ -290,7 +276,7 @@ impl Registry {
 
     /// The handle of room `id`, creating the room (public, default capacity,
     /// no metadata) if it does not exist.
-    pub fn get_or_create(self: &Arc<Self>, id: &str) -> Result<RoomHandle, RegistryError> {
+    pub fn get_or_create(&self, id: &str) -> Result<RoomHandle, RegistryError> {
         if self.is_draining() {
             return Err(RegistryError::Draining);
         }
@@ -303,7 +289,7 @@ impl Registry {
     }
 
     /// Creates a room through the API: [`RoomError::Exists`] if the id is taken.
-    pub fn create(self: &Arc<Self>, options: RoomOptions) -> Result<RoomSummary, RoomError> {
+    pub fn create(&self, options: RoomOptions) -> Result<RoomSummary, RoomError> {
         if self.is_draining() {
             return Err(RoomError::Draining);
         }
@@ -364,7 +350,7 @@ impl Registry {
     /// the older room), or else in a new public room with default capacity
     /// and `filter` as its metadata.
     pub fn matchmake(
-        self: &Arc<Self>,
+        &self,
         filter: &Map<String, Value>,
         ttl_ms: u64,
         now_ms: u64,
@@ -423,45 +409,6 @@ impl Registry {
         }
     }
 
-    /// Forgets room `id` if it is still the room with `serial`.
-    pub fn remove(&self, id: &str, serial: u64) {
-        let mut rooms = self.lock();
-        if rooms.get(id).is_some_and(|e| e.handle.serial == serial) {
-            rooms.remove(id);
-            self.metrics.rooms.decrement(1.0);
-        }
-    }
-
-    /// Forgets an idle room only if no command is waiting for it and no
-    /// unexpired ticket holds a seat in it, so a join racing with the close is
-    /// never lost (it either lands before the check or finds no room and
-    /// creates a new one) and a ticket never outlives its room. `false` keeps
-    /// the room open (it asks again on its next tick).
-    pub fn remove_if_idle(&self, id: &str, serial: u64, control: &Receiver<RoomCmd>) -> bool {
-        let mut rooms = self.lock();
-        if !control.is_empty() {
-            return false;
-        }
-        if let Some(entry) = rooms.get_mut(id)
-            && entry.handle.serial == serial
-        {
-            entry.prune(unix_ms());
-            if !entry.reservations.is_empty() {
-                return false;
-            }
-            rooms.remove(id);
-            self.metrics.rooms.decrement(1.0);
-        }
-        true
-    }
-
-    /// Called by a worker when it dropped a room.
-    pub fn room_dropped(&self, worker: usize) {
-        if let Some(w) = self.workers.get(worker) {
-            w.rooms.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
     /// Number of live rooms.
     pub fn room_count(&self) -> usize {
         self.lock().len()
@@ -480,11 +427,9 @@ impl Registry {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// Tells every worker to stop once its rooms are gone.
+    /// Tells every room runner to stop once its rooms are gone.
     pub fn stop_workers(&self) {
-        for w in &self.workers {
-            let _ = w.tx.send(WorkerMsg::Shutdown);
-        }
+        self.placement.stop();
     }
 }
 
@@ -503,11 +448,36 @@ mod tests {
     use tickroom_sim::SimConfig;
 
     use super::*;
+    use crate::{
+        metrics::Metrics,
+        room::host::{RoomHost, RoomStatus},
+        tickets::unix_ms,
+    };
 
-    /// A registry whose one worker never runs: rooms are created and hold
-    /// seats, but nobody ticks them (players stay 0).
-    fn registry(capacity: usize) -> (Arc<Registry>, Receiver<WorkerMsg>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
+    /// Starts real room hosts but never ticks them unless a test does
+    /// (players stay 0).
+    #[derive(Debug, Default)]
+    struct Parked {
+        hosts: Mutex<Vec<RoomHost>>,
+    }
+
+    impl Placement for Parked {
+        fn start(
+            &self,
+            id: Arc<str>,
+            serial: u64,
+            settings: &RoomSettings,
+        ) -> Result<RoomHandle, PlacementError> {
+            let (host, handle) =
+                RoomHost::new(id, serial, settings, Metrics::new(), Instant::now(), serial);
+            self.hosts.lock().expect("hosts").push(host);
+            Ok(handle)
+        }
+
+        fn stop(&self) {}
+    }
+
+    fn registry(capacity: usize) -> (Arc<Registry>, Arc<Parked>) {
         let settings = RoomSettings {
             capacity,
             input_queue: 16,
@@ -515,14 +485,8 @@ mod tests {
             resume_grace: Duration::from_secs(10),
             sim: SimConfig::default(),
         };
-        let slot = WorkerSlot {
-            tx,
-            rooms: Arc::new(AtomicUsize::new(0)),
-        };
-        (
-            Arc::new(Registry::new(vec![slot], settings, Metrics::new())),
-            rx,
-        )
+        let parked = Arc::new(Parked::default());
+        (Arc::new(Registry::new(parked.clone(), settings)), parked)
     }
 
     fn options(id: Option<&str>, capacity: usize, public: bool) -> RoomOptions {
@@ -662,27 +626,34 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_room_stays_while_a_ticket_holds_a_seat() {
-        let (reg, _rx) = registry(2);
-        let room = reg.create(options(Some("held"), 2, true)).expect("created");
-        let serial = reg.get_or_create("held").expect("exists").serial;
-        let (_tx, control) = crossbeam_channel::unbounded();
-        let seat = reg.reserve("held", 60_000, unix_ms()).expect("seat");
-        assert!(!reg.remove_if_idle(&room.id, serial, &control));
-        assert_eq!(reg.room_count(), 1);
-        let ticket = Ticket {
-            room: "held".into(),
-            expires_ms: seat.expires_ms,
-            nonce: seat.nonce,
-        };
-        reg.redeem(&ticket, unix_ms()).expect("redeemed");
-        assert!(
-            !reg.remove_if_idle(&room.id, serial, &control),
-            "held until the join is answered"
+    fn an_idle_room_stays_while_a_ticket_holds_a_seat_and_then_is_forgotten() {
+        let (reg, parked) = registry(2);
+        reg.create(options(Some("held"), 2, true)).expect("created");
+        reg.create(options(Some("free"), 2, true)).expect("created");
+        reg.reserve("held", 60_000, unix_ms()).expect("seat");
+        // A seat whose ticket already expired holds nothing.
+        reg.reserve("free", 1, unix_ms() - 10_000).expect("seat");
+        let later = Instant::now() + Duration::from_secs(31);
+        let statuses: Vec<_> = parked
+            .hosts
+            .lock()
+            .expect("hosts")
+            .iter_mut()
+            .map(|h| (h.id().to_owned(), h.tick(later)))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("held".to_owned(), RoomStatus::Running),
+                ("free".to_owned(), RoomStatus::Closed)
+            ]
         );
-        reg.release_reservation("held", ticket.nonce);
-        assert!(reg.remove_if_idle(&room.id, serial, &control));
-        assert_eq!(reg.room_count(), 0);
+        assert_eq!(reg.room_count(), 1, "the closed room is forgotten");
+        assert!(reg.summary("free", unix_ms()).is_none());
+        // A join for the closed id makes a new room.
+        let again = reg.get_or_create("free").expect("new room");
+        assert!(!again.shared.is_closed());
+        assert_eq!(reg.room_count(), 2);
     }
 
     #[test]

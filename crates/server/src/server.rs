@@ -6,7 +6,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -18,32 +18,9 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle as TaskHandle};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, conn, http,
-    metrics::Metrics,
-    registry::{Registry, WorkerSlot},
-    room::RoomSettings,
-    signing::Signer,
-    worker,
+    Config, Error, Result, close, http, metrics::Metrics, registry::Registry, room::RoomSettings,
+    signing::Signer, state::Shared, worker::WorkerPool,
 };
-
-/// State shared by every connection and route.
-#[derive(Debug)]
-pub struct Shared {
-    /// The validated configuration.
-    pub config: Config,
-    /// This server's metrics.
-    pub metrics: Metrics,
-    /// Live rooms.
-    pub registry: Arc<Registry>,
-    /// Becomes `true` when the server starts draining.
-    pub drain: watch::Receiver<bool>,
-    /// Open WebSocket connections (for the drain to wait on).
-    pub live_connections: AtomicUsize,
-    /// WebSocket limits applied to every connection.
-    pub ws_config: WebSocketConfig,
-    /// Signs and verifies join tickets and resume tokens.
-    pub signer: Signer,
-}
 
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
 /// without shutting down leaves the tick workers running.
@@ -74,23 +51,9 @@ impl Server {
                 ..SimConfig::default()
             },
         };
-        let mut receivers = Vec::new();
-        let mut slots = Vec::new();
-        for _ in 0..config.worker_count() {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            receivers.push(rx);
-            slots.push(WorkerSlot {
-                tx,
-                rooms: Arc::new(AtomicUsize::new(0)),
-            });
-        }
-        let registry = Arc::new(Registry::new(slots, settings, metrics.clone()));
-        let mut workers = Vec::new();
-        for (i, rx) in receivers.into_iter().enumerate() {
-            let handle = worker::spawn(i, rx, period, Arc::clone(&registry), metrics.clone())
-                .map_err(Error::Worker)?;
-            workers.push(handle);
-        }
+        let (pool, workers) =
+            WorkerPool::start(config.worker_count(), period, &metrics).map_err(Error::Worker)?;
+        let registry = Arc::new(Registry::new(Arc::new(pool), settings));
 
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
@@ -119,6 +82,7 @@ impl Server {
             live_connections: AtomicUsize::new(0),
             ws_config,
             signer,
+            next_conn: AtomicU64::new(1),
         });
 
         let app = http::router(Arc::clone(&shared));
@@ -181,7 +145,7 @@ impl Server {
         let deadline = Instant::now() + Config::secs(self.shared.config.drain_secs);
         tracing::info!(connections = self.connections(), "draining");
         let _ = self.drain_tx.send(true);
-        self.shared.registry.drain(conn::DRAIN);
+        self.shared.registry.drain(close::DRAIN);
         while self.connections() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

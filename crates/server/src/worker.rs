@@ -7,19 +7,30 @@
 //! late is measured (lateness histogram); a room that falls more than
 //! [`MAX_CATCH_UP`] periods behind skips the missed ticks (counted) instead of
 //! running them back to back, so catch-up is bounded.
+//!
+//! [`WorkerPool`] is the local [`Placement`]: it starts a room on the
+//! least-loaded worker. Workers know nothing of the registry: each counts its
+//! own rooms in an atomic the pool reads.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::{
     metrics::Metrics,
-    registry::Registry,
-    room::{RoomHost, RoomStatus},
+    placement::{Placement, PlacementError},
+    room::{
+        RoomHandle, RoomSettings,
+        host::{RoomHost, RoomStatus},
+    },
+    signing,
 };
 
 /// How many periods behind a room may fall before missed ticks are skipped.
@@ -63,24 +74,92 @@ pub fn advance(due: &mut Instant, now: Instant, period: Duration) -> Due {
     Due { skipped, lateness }
 }
 
-/// Starts worker thread `index`.
-pub fn spawn(
-    index: usize,
-    rx: Receiver<WorkerMsg>,
-    period: Duration,
-    registry: Arc<Registry>,
+/// A tick worker as the pool sees it.
+#[derive(Debug)]
+struct WorkerSlot {
+    tx: Sender<WorkerMsg>,
+    rooms: Arc<AtomicUsize>,
+}
+
+/// The tick-worker threads of this process, as the local [`Placement`].
+#[derive(Debug)]
+pub struct WorkerPool {
+    slots: Vec<WorkerSlot>,
     metrics: Metrics,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("tick-worker-{index}"))
-        .spawn(move || run(index, rx, period, registry, metrics))
+}
+
+impl WorkerPool {
+    /// Starts `count` workers ticking every `period`; their thread handles
+    /// are for joining at shutdown (after [`Placement::stop`]).
+    pub fn start(
+        count: usize,
+        period: Duration,
+        metrics: &Metrics,
+    ) -> std::io::Result<(WorkerPool, Vec<JoinHandle<()>>)> {
+        let mut slots = Vec::new();
+        let mut threads = Vec::new();
+        for index in 0..count {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let rooms = Arc::new(AtomicUsize::new(0));
+            let (counter, m) = (Arc::clone(&rooms), metrics.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("tick-worker-{index}"))
+                    .spawn(move || run(index, rx, period, counter, m))?,
+            );
+            slots.push(WorkerSlot { tx, rooms });
+        }
+        Ok((
+            WorkerPool {
+                slots,
+                metrics: metrics.clone(),
+            },
+            threads,
+        ))
+    }
+}
+
+impl Placement for WorkerPool {
+    fn start(
+        &self,
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+    ) -> Result<RoomHandle, PlacementError> {
+        let worker = self
+            .slots
+            .iter()
+            .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
+            .ok_or(PlacementError::NoWorker)?;
+        let (host, handle) = RoomHost::new(
+            id,
+            serial,
+            settings,
+            self.metrics.clone(),
+            Instant::now(),
+            signing::random_u64(),
+        );
+        // Counted before it is sent, so a burst of creations spreads out.
+        worker.rooms.fetch_add(1, Ordering::Relaxed);
+        if worker.tx.send(WorkerMsg::AddRoom(Box::new(host))).is_err() {
+            worker.rooms.fetch_sub(1, Ordering::Relaxed);
+            return Err(PlacementError::NoWorker);
+        }
+        Ok(handle)
+    }
+
+    fn stop(&self) {
+        for w in &self.slots {
+            let _ = w.tx.send(WorkerMsg::Shutdown);
+        }
+    }
 }
 
 fn run(
     index: usize,
     rx: Receiver<WorkerMsg>,
     period: Duration,
-    registry: Arc<Registry>,
+    room_count: Arc<AtomicUsize>,
     metrics: Metrics,
 ) {
     let mut rooms: Vec<Scheduled> = Vec::new();
@@ -128,7 +207,7 @@ fn run(
             if status == RoomStatus::Closed {
                 let gone = rooms.swap_remove(i);
                 tracing::debug!(room = gone.room.id(), worker = index, "room closed");
-                registry.room_dropped(index);
+                room_count.fetch_sub(1, Ordering::Relaxed);
             } else {
                 i += 1;
             }
@@ -141,9 +220,8 @@ fn run(
             "room dropped at shutdown"
         );
     }
-    for _ in rooms.drain(..) {
-        registry.room_dropped(index);
-    }
+    room_count.fetch_sub(rooms.len(), Ordering::Relaxed);
+    rooms.clear();
 }
 
 #[cfg(test)]

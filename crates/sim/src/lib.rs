@@ -128,6 +128,7 @@ pub use kinematics::{
     Body, COINCIDENT_EPSILON, Kinematics, bump, movement_step, reaches, resolve_bumps,
     sanitize_steer,
 };
+pub use rng::SplitMix64;
 pub use room::{Room, SPAWN_ATTEMPTS};
 
 /// A player's id, chosen by the server (unique within a room).

@@ -1,0 +1,76 @@
+//! A whole room tick as the tick worker runs it, without the thread: the
+//! sans-IO `RoomCore` with 50 connected players steering, stepped once:
+//! grace and inputs, sim step, frame build and checksum, one delta encode
+//! shared by all, 50 outputs drained. Two cases: every client took last
+//! tick's frame (the common case), and five clients lagging a few ticks
+//! (more baselines, more encodes). Time per room tick.
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tickroom_server::room::core::{CoreSettings, HISTORY, Output, RoomCore};
+use tickroom_sim::SimConfig;
+
+fn room(players: u64) -> (RoomCore, Instant) {
+    let now = Instant::now();
+    let mut core = RoomCore::new(
+        CoreSettings {
+            capacity: 50,
+            idle_timeout: Duration::from_secs(30),
+            resume_grace: Duration::from_secs(10),
+            history: HISTORY,
+            sim: SimConfig::default(),
+        },
+        now,
+        7,
+    );
+    for conn in 0..players {
+        core.join(conn, format!("p{conn}"), None)
+            .expect("room has space");
+    }
+    (core, now)
+}
+
+fn room_tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("room_tick_50_players");
+    for (label, lagging) in [("all_current", 0u64), ("five_lagging", 5)] {
+        let (mut core, mut now) = room(50);
+        let mut tick = 0u32;
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                now += Duration::from_millis(50);
+                for conn in 0..50u64 {
+                    let a = (conn as u32 * 37 + tick) as f32 * 0.1;
+                    core.input(
+                        conn,
+                        tick,
+                        [(a.cos() * 127.0) as i8, (a.sin() * 127.0) as i8],
+                    );
+                }
+                let newest = tick;
+                core.tick(now, |conn| {
+                    Some(if conn < lagging {
+                        newest.saturating_sub(1 + (conn as u32 % 4))
+                    } else {
+                        newest
+                    })
+                });
+                tick = core.tick_number();
+                let mut frames = 0;
+                while let Some(out) = core.poll_output() {
+                    if let Output::Frame { bytes, .. } = out {
+                        frames += black_box(bytes).len();
+                    }
+                }
+                frames
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, room_tick);
+criterion_main!(benches);

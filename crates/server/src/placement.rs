@@ -1,0 +1,33 @@
+//! Where rooms run: the one narrow interface between the registry (which
+//! rooms exist, what the API knows of them) and whatever starts them. Today
+//! the only implementation is the local tick-worker pool
+//! ([`crate::worker::WorkerPool`]); the cluster will add an answer "remote,
+//! at this URL" behind the same interface, so the registry never learns how
+//! rooms are run.
+
+use std::sync::Arc;
+
+use crate::room::{RoomHandle, RoomSettings};
+
+/// Why a room could not be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    /// No tick worker is running.
+    #[error("no tick worker is running")]
+    NoWorker,
+}
+
+/// Starts rooms.
+pub trait Placement: Send + Sync + std::fmt::Debug {
+    /// Starts room `id` (whose instance is `serial`) with `settings`, and
+    /// returns the handle the I/O side reaches it by.
+    fn start(
+        &self,
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+    ) -> Result<RoomHandle, PlacementError>;
+
+    /// Stops every room runner once its rooms are gone (at shutdown).
+    fn stop(&self);
+}

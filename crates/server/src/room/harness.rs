@@ -1,0 +1,517 @@
+//! A deterministic harness for [`RoomCore`]: a manual clock and in-memory
+//! connections (a real [`Mailbox`] each, and a client [`Replica`] that applies
+//! exactly what its connection took), stepped explicitly. Every room rule is
+//! tested here in milliseconds, with no socket, thread or sleep.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use tickroom_protocol::{
+    ServerMsg, decode_server,
+    replica::{Frame, Replica},
+};
+use tickroom_sim::SimConfig;
+
+use super::core::{
+    ConnId, CoreSettings, JoinRefused, Joined, Output, ResumeClaim, RoomCore, Status,
+};
+use crate::{
+    close::{CloseRequest, GOING_AWAY, RESUMED_ELSEWHERE},
+    mailbox::{Mailbox, Next},
+};
+
+const PERIOD: Duration = Duration::from_millis(50);
+
+/// What one read of a connection got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    Nothing,
+    Full {
+        tick: u32,
+    },
+    Delta {
+        tick: u32,
+        base_age: u8,
+        added: usize,
+        removed: usize,
+    },
+}
+
+/// One in-memory connection: its mailbox and what the client holds.
+struct Client {
+    mailbox: Mailbox,
+    replica: Replica,
+    closed: Option<CloseRequest>,
+}
+
+struct Harness {
+    core: RoomCore,
+    now: Instant,
+    clients: BTreeMap<ConnId, Client>,
+    last_status: Status,
+}
+
+fn settings(capacity: usize) -> CoreSettings {
+    CoreSettings {
+        capacity,
+        idle_timeout: Duration::from_secs(30),
+        resume_grace: Duration::from_secs(10),
+        history: super::core::HISTORY,
+        sim: SimConfig::default(),
+    }
+}
+
+impl Harness {
+    fn new(settings: CoreSettings) -> Harness {
+        let now = Instant::now();
+        Harness {
+            core: RoomCore::new(settings, now, 42),
+            now,
+            clients: BTreeMap::new(),
+            last_status: Status::Running,
+        }
+    }
+
+    fn join(&mut self, conn: ConnId, resume: Option<ResumeClaim>) -> Result<Joined, JoinRefused> {
+        let joined = self.core.join(conn, format!("c{conn}"), resume)?;
+        self.clients.insert(
+            conn,
+            Client {
+                mailbox: Mailbox::new(),
+                replica: Replica::new(20),
+                closed: None,
+            },
+        );
+        self.deliver();
+        Ok(joined)
+    }
+
+    fn claim(joined: &Joined) -> Option<ResumeClaim> {
+        Some(ResumeClaim {
+            player: joined.player_id,
+            session: joined.session,
+        })
+    }
+
+    fn leave(&mut self, conn: ConnId, explicit: bool) {
+        self.core.leave(self.now, conn, explicit);
+    }
+
+    /// Advances the clock one period and runs a tick.
+    fn step(&mut self) -> Status {
+        self.now += PERIOD;
+        let clients = &self.clients;
+        self.last_status = self.core.tick(self.now, |conn| {
+            clients.get(&conn)?.mailbox.begin_frame().taken
+        });
+        self.deliver();
+        self.last_status
+    }
+
+    fn steps(&mut self, n: usize) {
+        for _ in 0..n {
+            self.step();
+        }
+    }
+
+    fn deliver(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Frame { conn, tick, bytes } => {
+                    self.clients[&conn].mailbox.put(tick, bytes);
+                }
+                Output::Close { conn, req } => {
+                    let c = self.clients.get_mut(&conn).expect("known connection");
+                    c.closed.get_or_insert(req);
+                    c.mailbox.close(req);
+                }
+            }
+        }
+    }
+
+    /// The client of `conn` reads what its mailbox holds and applies it.
+    fn read(&mut self, conn: ConnId) -> Got {
+        let c = self.clients.get_mut(&conn).expect("known connection");
+        let Some(Next::Frame(bytes)) = c.mailbox.try_take() else {
+            return Got::Nothing;
+        };
+        match decode_server(&bytes).expect("decodes") {
+            ServerMsg::Snapshot(s) => Got::Full {
+                tick: c.replica.apply_snapshot(s).tick,
+            },
+            ServerMsg::Delta(d) => {
+                let frame = c
+                    .replica
+                    .apply_delta(&d)
+                    .unwrap_or_else(|e| panic!("conn {conn}: {e}"));
+                Got::Delta {
+                    tick: frame.tick,
+                    base_age: d.base_age,
+                    added: d.added.len(),
+                    removed: d.removed.len(),
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn read_all(&mut self) {
+        let conns: Vec<ConnId> = self.clients.keys().copied().collect();
+        for conn in conns {
+            self.read(conn);
+        }
+    }
+
+    fn frame(&self, conn: ConnId) -> &Frame {
+        self.clients[&conn].replica.frame().expect("a frame")
+    }
+
+    fn closed(&self, conn: ConnId) -> Option<CloseRequest> {
+        self.clients[&conn].closed
+    }
+}
+
+#[test]
+fn joins_fill_the_room_to_capacity_then_are_refused() {
+    let mut h = Harness::new(settings(2));
+    let a = h.join(1, None).expect("first");
+    let b = h.join(2, None).expect("second");
+    assert_ne!(a.player_id, b.player_id);
+    assert_eq!(h.join(3, None).err(), Some(JoinRefused::Full));
+    assert_eq!(
+        h.core.join(1, String::new(), None).err(),
+        Some(JoinRefused::DuplicateConnection)
+    );
+    h.leave(1, true);
+    assert_eq!(
+        h.core.player_count(),
+        1,
+        "an explicit leave frees the seat at once"
+    );
+    h.join(3, None).expect("the freed seat");
+}
+
+#[test]
+fn a_new_player_gets_a_full_snapshot_then_deltas_that_reproduce_the_room() {
+    let mut h = Harness::new(settings(4));
+    h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    h.step();
+    assert_eq!(h.read(1), Got::Full { tick: 1 });
+    assert_eq!(h.read(2), Got::Full { tick: 1 });
+    let start = h.frame(1).players[0].pos;
+    let toward_centre = if start[0] < 32_000 { 127 } else { -127 };
+    for tick in 2..40 {
+        h.core.input(1, tick, [toward_centre, 0]);
+        h.step();
+        assert_eq!(
+            h.read(1),
+            Got::Delta {
+                tick,
+                base_age: 1,
+                added: 0,
+                removed: 0
+            }
+        );
+        assert_eq!(
+            h.read(2),
+            Got::Delta {
+                tick,
+                base_age: 1,
+                added: 0,
+                removed: 0
+            }
+        );
+        let stats = h.core.stats();
+        assert_eq!(
+            (stats.deltas_encoded, stats.snapshots_encoded),
+            (1, 0),
+            "one encode for both"
+        );
+    }
+    // Every delta checked its checksum; both copies agree, and player 1 moved as steered.
+    assert_eq!(h.frame(1), h.frame(2));
+    let me = h.frame(1).players[0];
+    assert_eq!(me.last_input_seq, 39);
+    assert_eq!(
+        me.pos[0] > start[0],
+        toward_centre > 0,
+        "{start:?} -> {:?}",
+        me.pos
+    );
+}
+
+#[test]
+fn inputs_given_before_a_tick_apply_in_it_and_later_ones_in_the_next() {
+    let mut h = Harness::new(settings(2));
+    h.join(1, None).expect("join");
+    h.step();
+    h.read(1);
+    h.core.input(1, 5, [0, 127]);
+    h.step();
+    h.core.input(1, 6, [0, 127]); // arrives while tick 2's frame is on its way
+    h.read(1);
+    assert_eq!(h.frame(1).players[0].last_input_seq, 5);
+    h.step();
+    h.read(1);
+    assert_eq!(h.frame(1).players[0].last_input_seq, 6);
+    // An older sequence number never lowers the acknowledgement; unknown connections are ignored.
+    h.core.input(1, 2, [0, 0]);
+    h.core.input(99, 100, [0, 0]);
+    h.step();
+    h.read(1);
+    assert_eq!(h.frame(1).players[0].last_input_seq, 6);
+}
+
+#[test]
+fn a_client_that_falls_behind_gets_a_delta_from_what_it_was_sent() {
+    let mut h = Harness::new(settings(4));
+    h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    h.step();
+    h.read_all();
+    // Client 2 stops reading for three ticks: its frames are overwritten unsent.
+    for _ in 0..3 {
+        h.step();
+        h.read(1);
+    }
+    let got = h.read(2);
+    assert_eq!(
+        got,
+        Got::Delta {
+            tick: 4,
+            base_age: 3,
+            added: 0,
+            removed: 0
+        },
+        "against tick 1, the last it took"
+    );
+    assert_eq!(h.frame(2), h.frame(1));
+    // Two baselines this tick: two encodes, each shared.
+    h.step();
+    assert_eq!(h.core.stats().deltas_encoded, 1);
+    h.read_all();
+    // Far behind (past the history): a full snapshot.
+    for _ in 0..(super::core::HISTORY + 2) {
+        h.step();
+        h.read(1);
+    }
+    assert!(matches!(h.read(2), Got::Full { .. }));
+    assert_eq!(h.frame(2), h.frame(1));
+}
+
+#[test]
+fn a_frame_taken_but_not_yet_read_is_a_baseline_and_dropped_ones_never_are() {
+    let mut h = Harness::new(settings(2));
+    h.join(1, None).expect("join");
+    h.step();
+    h.read(1);
+    h.step(); // tick 2 put
+    h.step(); // tick 2 dropped unsent, tick 3 put
+    assert_eq!(
+        h.read(1),
+        Got::Delta {
+            tick: 3,
+            base_age: 2,
+            added: 0,
+            removed: 0
+        }
+    );
+}
+
+#[test]
+fn joins_and_leaves_reach_the_others_as_small_deltas() {
+    let mut h = Harness::new(settings(50));
+    for conn in 1..=20 {
+        h.join(conn, None).expect("join");
+    }
+    h.step();
+    h.read_all();
+    h.step();
+    h.read_all();
+    let plain = h.core.stats().encoded_sizes.clone();
+    h.join(21, None).expect("join");
+    h.step();
+    assert_eq!(
+        h.read(1),
+        Got::Delta {
+            tick: 3,
+            base_age: 1,
+            added: 1,
+            removed: 0
+        }
+    );
+    assert_eq!(h.read(21), Got::Full { tick: 3 });
+    assert_eq!(h.frame(1), h.frame(21));
+    assert_eq!(
+        h.frame(1).roster.last().map(|r| r.name.as_str()),
+        Some("c21")
+    );
+    let stats = h.core.stats();
+    assert_eq!(
+        (
+            stats.deltas_encoded,
+            stats.snapshots_encoded,
+            stats.full_frames
+        ),
+        (1, 1, 1)
+    );
+    let (delta, full) = (stats.encoded_sizes[0], stats.encoded_sizes[1]);
+    assert!(
+        delta < plain[0] + 32 && delta * 4 < full,
+        "join delta {delta} B, plain {} B, full {full} B",
+        plain[0]
+    );
+    h.read_all();
+    h.leave(5, true);
+    h.step();
+    assert_eq!(
+        h.read(1),
+        Got::Delta {
+            tick: 4,
+            base_age: 1,
+            added: 0,
+            removed: 1
+        }
+    );
+    assert_eq!(h.frame(1).players.len(), 20);
+    assert!(h.frame(1).roster.iter().all(|r| r.name != "c5"));
+}
+
+#[test]
+fn a_dropped_player_resumes_within_the_grace_as_itself() {
+    let mut h = Harness::new(settings(2));
+    let a = h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    for seq in 1..10 {
+        h.core.input(1, seq, [127, 127]);
+        h.step();
+        h.read_all();
+    }
+    let before = h.frame(2).players[0];
+    h.leave(1, false);
+    h.steps(20); // 1 s of the 10 s grace
+    assert_eq!(h.core.player_count(), 2, "the entity waits for a resume");
+    assert_eq!(
+        h.join(3, None).err(),
+        Some(JoinRefused::Full),
+        "its seat is held"
+    );
+    let back = h.join(3, Harness::claim(&a)).expect("resume");
+    assert!(back.resumed);
+    assert_eq!(back.player_id, a.player_id);
+    assert_ne!(
+        back.session, a.session,
+        "a new session, so the old token is spent"
+    );
+    h.step();
+    assert!(
+        matches!(h.read(3), Got::Full { .. }),
+        "a resumed player starts from a full snapshot"
+    );
+    let me = h.frame(3).players[0];
+    assert_eq!(
+        (me.id, me.score, me.last_input_seq),
+        (before.id, before.score, before.last_input_seq)
+    );
+    // The spent token gets a fresh player, not the same one again.
+    h.leave(2, true);
+    let fresh = h.join(4, Harness::claim(&a)).expect("join");
+    assert!(!fresh.resumed);
+    assert_ne!(fresh.player_id, a.player_id);
+}
+
+#[test]
+fn after_the_grace_the_player_is_gone_and_a_resume_joins_fresh() {
+    let mut h = Harness::new(settings(2));
+    let a = h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    h.step();
+    h.read_all();
+    h.leave(1, false);
+    h.steps(199);
+    assert_eq!(h.core.player_count(), 2, "still inside the 10 s grace");
+    h.step();
+    assert_eq!(h.core.player_count(), 1, "removed when the grace ends");
+    h.read(2);
+    assert_eq!(h.frame(2).players.len(), 1);
+    let again = h.join(3, Harness::claim(&a)).expect("join");
+    assert!(!again.resumed);
+}
+
+#[test]
+fn a_resume_takes_over_a_live_connection() {
+    let mut h = Harness::new(settings(2));
+    let a = h.join(1, None).expect("join");
+    h.step();
+    h.read(1);
+    let back = h.join(2, Harness::claim(&a)).expect("resume");
+    assert!(back.resumed);
+    assert_eq!(h.closed(1), Some(RESUMED_ELSEWHERE));
+    // The old connection's inputs and its leave change nothing now.
+    h.core.input(1, 77, [127, 0]);
+    h.leave(1, true);
+    h.step();
+    assert_eq!(h.core.player_count(), 1);
+    assert!(matches!(h.read(2), Got::Full { .. }));
+    assert_eq!(h.frame(2).players[0].last_input_seq, 0);
+    assert_eq!(
+        h.read(1),
+        Got::Nothing,
+        "a closed connection gets no frames"
+    );
+}
+
+#[test]
+fn an_empty_room_reports_idle_after_the_timeout() {
+    let mut h = Harness::new(settings(2));
+    h.steps(599);
+    assert_eq!(h.last_status, Status::Running, "29.95 s empty");
+    assert_eq!(h.step(), Status::Idle);
+    // Someone joining makes it busy again, and the idle clock starts over when it empties.
+    h.join(1, None).expect("join");
+    assert_eq!(h.step(), Status::Running);
+    h.leave(1, true);
+    h.steps(600); // the first tick after the leave starts the idle clock
+    assert_eq!(h.last_status, Status::Running);
+    assert_eq!(h.step(), Status::Idle);
+}
+
+#[test]
+fn a_player_in_its_grace_keeps_the_room_from_idling() {
+    let mut h = Harness::new(CoreSettings {
+        idle_timeout: Duration::from_secs(1),
+        ..settings(2)
+    });
+    h.join(1, None).expect("join");
+    h.leave(1, false);
+    h.steps(100);
+    assert_eq!(
+        h.last_status,
+        Status::Running,
+        "5 s: the player may still resume"
+    );
+    h.steps(100 + 20);
+    assert_eq!(h.last_status, Status::Idle, "grace over, then 1 s empty");
+}
+
+#[test]
+fn shutdown_closes_every_player_and_refuses_joins() {
+    let mut h = Harness::new(settings(4));
+    h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    h.step();
+    assert_eq!(h.core.shutdown(GOING_AWAY), Status::Closed);
+    h.deliver();
+    assert_eq!(
+        (h.closed(1), h.closed(2)),
+        (Some(GOING_AWAY), Some(GOING_AWAY))
+    );
+    assert_eq!(
+        h.core.join(3, String::new(), None).err(),
+        Some(JoinRefused::Closing)
+    );
+    assert_eq!(h.step(), Status::Closed);
+}

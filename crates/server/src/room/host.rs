@@ -1,0 +1,252 @@
+//! [`RoomHost`]: the thin shell that runs one [`RoomCore`] on a tick-worker
+//! thread. It owns the room's channels and its players' mailboxes, feeds the
+//! core the commands and inputs that arrived since the last tick, hands it
+//! each connection's baseline, delivers what the core outputs, and turns the
+//! core's stats into metrics. It never blocks: every channel operation is
+//! `try_*`, replies go through oneshot channels, frames through [`Mailbox`]es.
+//! It never names the registry: closing is reported to the worker (and to
+//! lookups through [`RoomShared::closed`]).
+//!
+//! One tick: (1) drain the control channel (joins answered at once, leaves,
+//! shutdown); (2) give the core exactly the inputs queued before this tick
+//! started (later ones wait for the next tick); (3) `core.tick`; (4) deliver
+//! outputs; (5) publish tick and player count; (6) if the core is idle and no
+//! command or ticket is waiting for the room, close it.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use super::{
+    InputMsg, RoomCmd, RoomHandle, RoomSettings, RoomShared,
+    core::{ConnId, JoinRefused, Output, RoomCore, Status},
+};
+use crate::{close::CloseRequest, mailbox::Mailbox, metrics::Metrics, tickets::unix_ms};
+
+/// Whether a room goes on after a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomStatus {
+    /// Keep ticking.
+    Running,
+    /// The room has ended; drop it.
+    Closed,
+}
+
+/// A room on its worker thread.
+pub struct RoomHost {
+    id: Arc<str>,
+    core: RoomCore,
+    control: Receiver<RoomCmd>,
+    inputs: Receiver<InputMsg>,
+    mailboxes: HashMap<ConnId, Arc<Mailbox>>,
+    shared: Arc<RoomShared>,
+    metrics: Metrics,
+    /// Players last added to the process-wide gauge.
+    counted_players: usize,
+    finished: bool,
+}
+
+impl std::fmt::Debug for RoomHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomHost")
+            .field("id", &self.id)
+            .field("connections", &self.mailboxes.len())
+            .field("tick", &self.core.tick_number())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RoomHost {
+    /// A new room and the handle the I/O side uses to reach it; `seed` feeds
+    /// its session nonces.
+    pub fn new(
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+        metrics: Metrics,
+        now: Instant,
+        seed: u64,
+    ) -> (RoomHost, RoomHandle) {
+        let (control_tx, control) = crossbeam_channel::unbounded();
+        let (inputs_tx, inputs) = crossbeam_channel::bounded(settings.input_queue);
+        let shared = Arc::new(RoomShared::default());
+        metrics.rooms.increment(1.0);
+        let host = RoomHost {
+            id: Arc::clone(&id),
+            core: RoomCore::new(settings.core(), now, seed),
+            control,
+            inputs,
+            mailboxes: HashMap::new(),
+            shared: Arc::clone(&shared),
+            metrics,
+            counted_players: 0,
+            finished: false,
+        };
+        let handle = RoomHandle {
+            id,
+            serial,
+            control: control_tx,
+            inputs: inputs_tx,
+            shared,
+        };
+        (host, handle)
+    }
+
+    /// The room's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs one tick (see the module docs for the order of work).
+    pub fn tick(&mut self, now: Instant) -> RoomStatus {
+        if self.finished {
+            return RoomStatus::Closed;
+        }
+        if self.drain_commands(now) == Status::Closed {
+            return self.finish();
+        }
+        // Only what was queued before this tick started: later inputs belong to the next tick.
+        let queued = self.inputs.len();
+        for msg in self.inputs.try_iter().take(queued) {
+            self.core.input(msg.conn, msg.seq, msg.steer);
+        }
+        let mut stale = 0;
+        let mailboxes = &self.mailboxes;
+        let status = self.core.tick(now, |conn| {
+            let b = mailboxes.get(&conn)?.begin_frame();
+            stale += u64::from(b.stale);
+            b.taken
+        });
+        if stale > 0 {
+            self.metrics.frames_dropped_stale.increment(stale);
+        }
+        for &size in &self.core.stats().encoded_sizes {
+            self.metrics.snapshot_bytes.record(size as f64);
+        }
+        self.deliver();
+        self.publish();
+        if status == Status::Idle && self.may_close() {
+            return self.close_idle();
+        }
+        RoomStatus::Running
+    }
+
+    /// Ends the room now: every player gets `req`, pending joins are refused.
+    pub fn shutdown(&mut self, req: CloseRequest) -> RoomStatus {
+        self.core.shutdown(req);
+        self.finish()
+    }
+
+    fn drain_commands(&mut self, now: Instant) -> Status {
+        loop {
+            match self.control.try_recv() {
+                Ok(RoomCmd::Join {
+                    conn,
+                    name,
+                    mailbox,
+                    resume,
+                    reply,
+                }) => {
+                    if reply.is_closed() {
+                        continue; // The connection gave up waiting.
+                    }
+                    let joined = self.core.join(conn, name, resume);
+                    if joined.is_ok() {
+                        self.mailboxes.insert(conn, mailbox);
+                    }
+                    if reply.send(joined).is_err() {
+                        // It gave up just now: its player waits the grace like a drop.
+                        self.core.leave(now, conn, false);
+                        self.mailboxes.remove(&conn);
+                    }
+                    self.deliver(); // A resume may have closed an older connection.
+                }
+                Ok(RoomCmd::Leave { conn, explicit }) => {
+                    self.core.leave(now, conn, explicit);
+                    self.mailboxes.remove(&conn);
+                }
+                Ok(RoomCmd::Shutdown(req)) => return self.core.shutdown(req),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Status::Running,
+            }
+        }
+    }
+
+    fn deliver(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Frame { conn, tick, bytes } => {
+                    if let Some(m) = self.mailboxes.get(&conn) {
+                        m.put(tick, bytes);
+                    }
+                }
+                Output::Close { conn, req } => {
+                    if let Some(m) = self.mailboxes.remove(&conn) {
+                        m.close(req);
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        self.shared
+            .tick
+            .store(self.core.tick_number(), Ordering::Relaxed);
+        let players = self.core.player_count();
+        self.shared.players.store(players, Ordering::Relaxed);
+        if players != self.counted_players {
+            self.metrics
+                .players
+                .increment(players as f64 - self.counted_players as f64);
+            self.counted_players = players;
+        }
+    }
+
+    /// An idle room closes only if no command waits for it and no ticket
+    /// holds a seat in it, so a racing join is never lost.
+    fn may_close(&self) -> bool {
+        self.control.is_empty() && self.shared.hold_until_ms.load(Ordering::Acquire) <= unix_ms()
+    }
+
+    fn close_idle(&mut self) -> RoomStatus {
+        // Lookups see the flag and make a new room; anything that raced in
+        // before it is refused below and retries there.
+        self.shared.closed.store(true, Ordering::Release);
+        self.core.shutdown(crate::close::GOING_AWAY);
+        self.finish()
+    }
+
+    fn finish(&mut self) -> RoomStatus {
+        if self.finished {
+            return RoomStatus::Closed;
+        }
+        self.finished = true;
+        self.shared.closed.store(true, Ordering::Release);
+        self.deliver();
+        while let Ok(cmd) = self.control.try_recv() {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(JoinRefused::Closing));
+            }
+        }
+        self.mailboxes.clear();
+        self.shared.players.store(0, Ordering::Relaxed);
+        self.metrics.players.decrement(self.counted_players as f64);
+        self.counted_players = 0;
+        self.metrics.rooms.decrement(1.0);
+        RoomStatus::Closed
+    }
+}
+
+impl Drop for RoomHost {
+    fn drop(&mut self) {
+        // A room dropped at shutdown still leaves the gauges right.
+        if !self.finished {
+            self.core.shutdown(crate::close::GOING_AWAY);
+            self.finish();
+        }
+    }
+}
