@@ -188,39 +188,49 @@ mod tests {
                 })
             });
         let delta = (
-            any::<u32>(),
+            (any::<u32>(), any::<u8>(), any::<u32>()),
             prop::collection::vec(any::<[i8; 2]>(), 0..60),
             prop::collection::vec(any::<u8>(), 0..60),
             prop::collection::vec(arb_player(), 0..5),
             prop::collection::vec(any::<u16>(), 0..5),
+            prop::collection::vec((arb_player(), "[a-z]{0,24}"), 0..3),
         )
-            .prop_map(|(tick, moves, acks, changed, removed)| {
-                ServerMsg::Delta(Delta {
-                    tick,
-                    moves,
-                    acks,
-                    velocities: changed
-                        .iter()
-                        .map(|p| VelocityFix {
-                            id: p.id,
-                            vel: p.vel,
-                        })
-                        .collect(),
-                    scores: changed
-                        .iter()
-                        .map(|p| ScoreFix {
-                            id: p.id,
-                            score: p.score,
-                        })
-                        .collect(),
-                    changed,
-                    pellets_added: removed
-                        .iter()
-                        .map(|&id| Pellet { id, pos: [id, id] })
-                        .collect(),
-                    pellets_removed: removed,
-                })
-            });
+            .prop_map(
+                |((tick, base_age, sum), moves, acks, changed, removed, added)| {
+                    ServerMsg::Delta(Delta {
+                        tick,
+                        base_age,
+                        checksum: Checksum(sum),
+                        removed: changed.iter().map(|p| p.id ^ 1).collect(),
+                        added: added
+                            .into_iter()
+                            .map(|(state, name)| NewPlayer { state, name })
+                            .collect(),
+                        moves,
+                        acks,
+                        velocities: changed
+                            .iter()
+                            .map(|p| VelocityFix {
+                                id: p.id,
+                                vel: p.vel,
+                            })
+                            .collect(),
+                        scores: changed
+                            .iter()
+                            .map(|p| ScoreFix {
+                                id: p.id,
+                                score: p.score,
+                            })
+                            .collect(),
+                        changed,
+                        pellets_added: removed
+                            .iter()
+                            .map(|&id| Pellet { id, pos: [id, id] })
+                            .collect(),
+                        pellets_removed: removed,
+                    })
+                },
+            );
         prop_oneof![
             snapshot,
             delta,
@@ -320,5 +330,27 @@ mod tests {
         );
         let pong = ServerMsg::Pong(Pong { nonce: 1, tick: 2 });
         assert_eq!(encode_server(&pong), vec![2, 1, 2]);
+        // The checksum is four raw bytes, not a varint.
+        let delta = ServerMsg::Delta(Delta {
+            tick: 300,
+            base_age: 1,
+            checksum: Checksum(0xA1B2_C3D4),
+            removed: vec![],
+            moves: vec![[1, -1]],
+            acks: vec![2],
+            velocities: vec![],
+            scores: vec![],
+            changed: vec![],
+            added: vec![],
+            pellets_removed: vec![],
+            pellets_added: vec![],
+        });
+        assert_eq!(
+            encode_server(&delta),
+            vec![
+                4, 251, 0x2C, 0x01, 1, 0xD4, 0xC3, 0xB2, 0xA1, 0, 1, 1, 0xFF, 1, 2, 0, 0, 0, 0, 0,
+                0
+            ]
+        );
     }
 }

@@ -5,11 +5,16 @@
 //! the wire format and needs a [`PROTOCOL_VERSION`] bump and new test vectors
 //! for the JS client.
 
-use bincode::{Decode, Encode};
+use bincode::{
+    BorrowDecode, Decode, Encode,
+    de::{BorrowDecoder, Decoder},
+    enc::Encoder,
+    error::{DecodeError, EncodeError},
+};
 
 /// Version of this wire format. A client sends it in [`Join`]; the server
 /// closes a connection that speaks another version (close code 1002).
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Longest resume token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 160;
@@ -134,9 +139,9 @@ pub struct Arena {
 }
 
 /// The room's full state after tick `tick` (a keyframe). A client gets one
-/// after joining, whenever players join or leave, and whenever it fell behind
-/// (its previous frame was overwritten before it was sent); otherwise it gets
-/// a [`Delta`]. One encoded frame is shared by every player it goes to.
+/// after joining or resuming, and when the newest frame it was sent is older
+/// than the room's frame history; otherwise it gets a [`Delta`]. One encoded
+/// snapshot is shared by every player it goes to in a tick.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Snapshot {
     /// The tick this state is the result of; strictly increasing per room.
@@ -149,24 +154,41 @@ pub struct Snapshot {
     pub roster: Vec<PlayerInfo>,
 }
 
+/// Longest distance, in ticks, between a [`Delta`] and the frame it applies to.
+pub const MAX_BASE_AGE: u32 = 255;
+
 /// The room's state after tick `tick`, as a change from the frame of tick
-/// `tick - 1` (the frame this client received last): the same players in the same order, each
-/// moved by `moves[i]` (quantized units) with its acknowledged input sequence
-/// advanced by `acks[i]`, velocities derived from the move
-/// (`vel = move × tick_rate_hz`); then `velocities` sets the exact velocity of
-/// players the derivation would get wrong (a bump, a wall), `scores` sets new
-/// scores, and every entry of `changed` replaces the player with its id (for
-/// moves or acks too large for the compact form).
-/// Pellets listed in `pellets_removed` go, those in `pellets_added` are
-/// inserted or replaced. [`crate::replica::Replica`] applies it.
+/// `tick - base_age` (the newest frame this client was sent; usually the
+/// previous tick's, further back when frames were dropped for a slow reader).
+///
+/// Applying it, in this order ([`crate::replica::Replica`] does):
+/// 1. the players listed in `removed` leave (with their roster entries);
+/// 2. every remaining player of the base frame, in id order, moves by
+///    `moves[i]` (quantized units) and its acknowledged input sequence
+///    advances by `acks[i]`; its velocity becomes the one derived from the
+///    move, `trunc(move × tick_rate_hz / base_age)` per axis;
+/// 3. `velocities` sets exact velocities where the derived one differs,
+///    `scores` sets new scores, and every entry of `changed` replaces the
+///    player with its id (for moves or acks too large for the compact form);
+/// 4. the players in `added` join with their full state and name;
+/// 5. pellets in `pellets_removed` go, those in `pellets_added` are inserted
+///    or replaced;
+/// 6. the result must hash to `checksum` ([`crate::replica::checksum`]);
+///    anything else is a bug, which clients count.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Delta {
-    /// The tick this state is the result of; it applies to the frame of
-    /// tick `tick - 1` (wrapping).
+    /// The tick this state is the result of.
     pub tick: u32,
-    /// Per player of the base frame, in its order: position change.
+    /// How many ticks older the base frame is (1 ..= [`MAX_BASE_AGE`]); the
+    /// delta applies to the frame of tick `tick - base_age` (wrapping).
+    pub base_age: u8,
+    /// Checksum of the frame this delta produces.
+    pub checksum: Checksum,
+    /// Ids of the base frame's players that left, sorted.
+    pub removed: Vec<u32>,
+    /// Per remaining player of the base frame, in its order: position change.
     pub moves: Vec<[i8; 2]>,
-    /// Per player of the base frame, in its order: `last_input_seq` increase.
+    /// Per remaining player of the base frame, in its order: `last_input_seq` increase.
     pub acks: Vec<u8>,
     /// Exact velocities where the derived one would be off.
     pub velocities: Vec<VelocityFix>,
@@ -174,10 +196,48 @@ pub struct Delta {
     pub scores: Vec<ScoreFix>,
     /// Players whose full state replaces the derived one.
     pub changed: Vec<PlayerState>,
+    /// Players who joined since the base frame, sorted by id.
+    pub added: Vec<NewPlayer>,
     /// Ids of pellets no longer live.
     pub pellets_removed: Vec<u16>,
     /// Pellets that appeared or moved.
     pub pellets_added: Vec<Pellet>,
+}
+
+/// A player who joined since a [`Delta`]'s base frame.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct NewPlayer {
+    /// Its full state.
+    pub state: PlayerState,
+    /// Its display name.
+    pub name: String,
+}
+
+/// A 32-bit frame checksum, always 4 little-endian bytes on the wire (a hash
+/// would take 5 as a varint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Checksum(pub u32);
+
+impl Encode for Checksum {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.to_le_bytes().encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Checksum {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        Ok(Checksum(u32::from_le_bytes(<[u8; 4]>::decode(decoder)?)))
+    }
+}
+
+impl<'de, Context> BorrowDecode<'de, Context> for Checksum {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, DecodeError> {
+        Ok(Checksum(u32::from_le_bytes(<[u8; 4]>::borrow_decode(
+            decoder,
+        )?)))
+    }
 }
 
 /// A player's exact velocity in a [`Delta`].
