@@ -246,10 +246,10 @@ function onWelcome(msg, { continued = false } = {}) {
 
 /**
  * A frame from the session's Replica (after a full snapshot or a delta; always
- * complete): feed the predictor, the interpolator and the HUD. The own
- * player's velocity in a delta frame may be derived from its move (see the
- * notes in netcode.js); the Replica flags it (`velDerived`), and it is exact
- * when the delta sent it in `velocities` or `changed`.
+ * complete, the server's frame exactly): feed the predictor, the interpolator
+ * and the HUD. The own player's velocity may be the one the server derived
+ * from its last move instead of the simulated one (see the notes in
+ * netcode.js); the Replica flags it (`velDerived`) unless it knows better.
  */
 function onFrame(frame, now) {
   if (!game) return;
