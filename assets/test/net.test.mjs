@@ -3,7 +3,8 @@
 // kind of close (backoff with jitter and cap, immediate reconnect on 1001,
 // stopping with a reason on protocol violations, "room full" on 1013), the
 // room state kept from full snapshots and deltas (against older frames, with
-// joins and leaves), and session resume (the token kept per room, sent after a drop, dropped on
+// joins and leaves; refusals and checksum mismatches counted apart), and
+// session resume (the token kept per room, sent after a drop, dropped on
 // Leave and when refused).
 
 import { test } from 'node:test';
@@ -342,7 +343,7 @@ test('full snapshots and deltas become complete frames; inputs acknowledge the n
     { ...player(12, 50), velDerived: true },
   ], 'a velocity derived over two ticks, a newcomer');
   assert.deepEqual(last.roster, [{ id: 5, name: 'p5' }, { id: 12, name: 'newbie' }]);
-  assert.deepEqual(t.session.frames, { full: 1, delta: 4, refused: 0 });
+  assert.deepEqual(t.session.frames, { full: 1, delta: 4, refused: 0, mismatches: 0 });
   t.time.advance(40);
   const inputs = ws.sent.filter((m) => m.type === 'Input');
   assert.equal(inputs[inputs.length - 1].ack_tick, 46);
@@ -382,8 +383,46 @@ test('a delta that does not apply is counted and ignored; the replica keeps its 
     ws.deliver(snapshot(46));
     ws.deliver(sealed(t.session, delta(47, [[1, 1]])));
     assert.deepEqual(frames, [41, 44, 46, 47]);
-    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 6 });
+    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 6, mismatches: 0 });
     assert.equal(t.session.state, 'connected');
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test('a checksum mismatch is counted apart and drops the frame: deltas are refused until the next full snapshot', () => {
+  const frames = [];
+  const refused = [];
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.kind) });
+    const ws = connect(t);
+    ws.deliver(snapshot(41));
+    ws.deliver(sealed(t.session, delta(42, [[1, 1]])));
+    const good = sealed(t.session, delta(43, [[2, 0]]));
+    ws.deliver({ ...good, checksum: (good.checksum ^ 1) >>> 0 }); // the copies diverged
+    assert.equal(t.session.replica.frame, null, 'no frame to apply deltas to');
+    ws.deliver(good);
+    ws.deliver(delta(44, [[1, 1]]));
+    assert.deepEqual(refused, ['ChecksumMismatch', 'NoBase', 'NoBase']);
+    assert.deepEqual(t.session.frames, { full: 1, delta: 1, refused: 2, mismatches: 1 });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /checksum mismatch/);
+    t.time.advance(40);
+    const inputs = ws.sent.filter((m) => m.type === 'Input');
+    assert.equal(inputs[inputs.length - 1].ack_tick, 42, 'the newest frame applied');
+    ws.deliver(snapshot(45));
+    ws.deliver(sealed(t.session, delta(46, [[1, 1]])));
+    assert.deepEqual(frames, [41, 42, 45, 46]);
+    // A mismatch is always logged, even in a run of refusals.
+    ws.deliver(delta(48, [[1, 1]]));
+    const next = sealed(t.session, delta(47, [[0, 0]]));
+    ws.deliver({ ...next, checksum: (next.checksum ^ 1) >>> 0 });
+    assert.equal(warnings.length, 3);
+    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 3, mismatches: 2 });
+    assert.equal(t.session.state, 'connected', 'the connection stays');
   } finally {
     console.warn = warn;
   }
