@@ -16,7 +16,9 @@
 // input sent before B(k) — what the server will hold in that tick.
 //
 // On each frame (tick T, own state, last_input_seq A) — a full snapshot or a
-// delta rebuilt by the Replica (protocol.js), the same to this code: inputs
+// delta rebuilt by the Replica (protocol.js), the same to this code, and not
+// necessarily the tick after the previous frame (frames dropped for a slow
+// reader leave gaps; nothing here assumes consecutive ticks): inputs
 // with seq < A are dropped (A itself stays: it is the steer the server holds),
 // the state is reset to the server's and ticks T+1..K are replayed, one fixed
 // 50 ms step per tick with the steer held at that tick's boundary. The
@@ -182,12 +184,13 @@ export class Predictor {
   }
 
   /**
-   * A frame of tick `serverTick` whose own-player state `server` includes
-   * every input up to `ackSeq`, received at local time `now`: re-estimate the
-   * tick boundary, rebase on the server state and replay up to the present.
-   * `velTolerance` (units/s, 0 = exact): how far the server's velocity may be
-   * from the sim's, as for one derived from the player's move; the velocity
-   * predicted for that tick is used when it lies within it.
+   * A frame of tick `serverTick` (any tick after the previous frame's)
+   * whose own-player state `server` includes every input up to `ackSeq`,
+   * received at local time `now`: re-estimate the tick boundary, rebase on
+   * the server state and replay up to the present. `velTolerance` (units/s,
+   * 0 = exact): how far the server's velocity may be from the sim's, as for
+   * one derived from the player's move; the velocity predicted for that tick
+   * is used when it lies within it.
    */
   reconcile(server, serverTick, ackSeq, now, velTolerance = 0) {
     if (!this.state) {

@@ -238,6 +238,23 @@ for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinit
   });
 }
 
+test('prediction with dropped frames: deltas against older frames keep corrections as small', () => {
+  // A slow reader's mailbox drops frames now and then, up to three in a row:
+  // the next delta is against the newest frame sent, two to four ticks old.
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  const dropTick = (tick) => [2, 5, 6, 12, 13, 14].includes(tick % 20);
+  const oneWayMs = 35;
+  const { corrections, ages } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000, dropTick });
+  assert.ok([1, 2, 3, 4].every((a) => ages.includes(a)), `deltas against frames 1 to 4 ticks old (${[...new Set(ages)]})`);
+  const settle = 2 * oneWayMs + 250;
+  const steady = corrections.filter((c) => [500, 1500, 3000, 4500].every((ch) => c.t < ch || c.t > ch + settle));
+  assert.ok(steady.length > 25, `enough steady frames (${steady.length})`);
+  const worstSteady = Math.max(...steady.map((c) => c.size));
+  assert.ok(worstSteady < 0.5, `steady-state corrections stay below half a unit, worst ${worstSteady}`);
+  const worst = Math.max(...corrections.map((c) => c.size));
+  assert.ok(worst < 12, `corrections at steer changes are small, worst ${worst}`);
+});
+
 test('with deltas, the velocity predicted for the frame\'s tick keeps corrections as small as with full snapshots', () => {
   const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
   const steadyWorst = (opts) => {
