@@ -37,6 +37,7 @@ const ui = {
   hudPing: $('hud-ping'),
   hudTick: $('hud-tick'),
   hudRate: $('hud-rate'),
+  hudRefused: $('hud-refused'),
   hudPlayers: $('hud-players'),
   leave: $('leave'),
   scoreboard: $('scoreboard'),
@@ -246,10 +247,10 @@ function onWelcome(msg, { continued = false } = {}) {
 
 /**
  * A frame from the session's Replica (after a full snapshot or a delta; always
- * complete): feed the predictor, the interpolator and the HUD. The own
- * player's velocity in a delta frame may be derived from its move (see the
- * notes in netcode.js); the Replica flags it (`velDerived`), and it is exact
- * when the delta sent it in `velocities` or `changed`.
+ * complete, the server's frame exactly): feed the predictor, the interpolator
+ * and the HUD. The own player's velocity may be the one the server derived
+ * from its last move instead of the simulated one (see the notes in
+ * netcode.js); the Replica flags it (`velDerived`) unless it knows better.
  */
 function onFrame(frame, now) {
   if (!game) return;
@@ -327,10 +328,11 @@ function updateHud(now, force = false) {
   setText(ui.connText, connText(session, now));
   setText(ui.hudPing, session.rtt === null ? '–' : `${Math.round(session.rtt)} ms`);
   setText(ui.hudTick, game ? String(game.tick) : '–');
-  // Frames applied per second, full snapshots and deltas alike; deltas that
-  // did not apply (there should be none) are shown when there are any.
-  const refused = session.frames.refused;
-  setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s${refused ? ` (${refused} refused)` : ''}` : '–');
+  // Frames applied per second, full snapshots and deltas alike; then the
+  // deltas that did not apply, refused and checksum mismatches (both should
+  // stay 0).
+  setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s` : '–');
+  setText(ui.hudRefused, `refused ${session.frames.refused} · mismatches ${session.frames.mismatches}`);
   setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
   updateScoreboard();
 }
@@ -453,7 +455,8 @@ Object.defineProperty(window, '__tickroom', {
       snapshotRate: game ? game.rate.rate(performance.now()) : 0,
       fullSnapshots: session?.frames.full ?? 0, // since the page joined, across reconnects
       deltas: session?.frames.delta ?? 0,
-      refusedDeltas: session?.frames.refused ?? 0,
+      refusedDeltas: session?.frames.refused ?? 0, // deltas refused (not applied), checksum mismatches aside
+      checksumMismatches: session?.frames.mismatches ?? 0, // deltas whose result did not hash to their checksum
       rtt: session?.rtt ?? null,
       predicted: round(pred?.state),
       server: round(pred?.server),

@@ -172,10 +172,15 @@ export function closePolicy(code, reason = '') {
  *
  * Every `Snapshot` and `Delta` goes through `replica` (one per Welcome); the
  * frame it yields — { tick, players, pellets, roster }, wire values, always
- * complete — is handed to onFrame. A delta that does not apply (it should not
- * happen: the server sends a full snapshot whenever a client might lack the
- * base) is counted in `frames.refused`, logged once per run of refusals, and
- * ignored; the replica keeps its frame until the next full snapshot.
+ * complete — is handed to onFrame. A delta against any recent frame applies
+ * (protocol v4: the server diffs against the newest frame it sent, and sends
+ * a full snapshot when that one is older than its history). A delta that
+ * does not apply should not happen either way and is logged once per run of
+ * refusals and ignored: one whose result does not hash to its checksum (the
+ * copies diverged: a bug) is counted in `frames.mismatches` and leaves the
+ * replica without a frame, so the deltas after it are refused (NoBase) until
+ * the next full snapshot; any other refusal is counted in `frames.refused`
+ * and leaves the replica's frame as it was.
  *
  * Callbacks (all optional): onState(session), onWelcome(msg, { attempted,
  * continued }) with `attempted` whether this Join carried a resume token (so
@@ -225,7 +230,7 @@ export class Session {
     this.closeInfo = null; // { code, reason, message, roomFull }
     this.welcome = null;
     this.replica = null; // the room's state, from the Welcome on
-    this.frames = { full: 0, delta: 0, refused: 0 }; // frames applied and deltas refused, across reconnects
+    this.frames = { full: 0, delta: 0, refused: 0, mismatches: 0 }; // frames applied, deltas refused, checksum mismatches; across reconnects
     this.refusing = false; // the last frame message was refused (log only the first of a run)
     this.seq = 0;
     this.lastTick = 0;
@@ -346,8 +351,14 @@ export class Session {
       frame = this.replica.apply(msg);
     } catch (e) {
       if (!(e instanceof ReplicaError)) throw e;
-      this.frames.refused++;
-      if (!this.refusing) console.warn(`tickroom: ignoring deltas until the next full snapshot: ${e.message}`);
+      if (e.kind === 'ChecksumMismatch') {
+        // Always logged: the copies diverged, a bug on one side.
+        this.frames.mismatches++;
+        console.warn(`tickroom: checksum mismatch, ignoring deltas until the next full snapshot: ${e.message}`);
+      } else {
+        this.frames.refused++;
+        if (!this.refusing) console.warn(`tickroom: ignoring deltas until the next full snapshot: ${e.message}`);
+      }
       this.refusing = true;
       this.handlers.onRefused(e);
       return;

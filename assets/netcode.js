@@ -16,7 +16,9 @@
 // input sent before B(k) — what the server will hold in that tick.
 //
 // On each frame (tick T, own state, last_input_seq A) — a full snapshot or a
-// delta rebuilt by the Replica (protocol.js), the same to this code: inputs
+// delta rebuilt by the Replica (protocol.js), the same to this code, and not
+// necessarily the tick after the previous frame (frames dropped for a slow
+// reader leave gaps; nothing here assumes consecutive ticks): inputs
 // with seq < A are dropped (A itself stays: it is the steer the server holds),
 // the state is reset to the server's and ticks T+1..K are replayed, one fixed
 // 50 ms step per tick with the steer held at that tick's boundary. The
@@ -31,22 +33,27 @@
 //   like the server, skips inputs superseded within a tick.
 // - Server positions and velocities arrive quantized to 1/4 unit (quant.rs
 //   SCALE = 4), so the replay starts up to 1/8 unit (and 1/8 unit/s) off.
-// - In a delta the server usually sends only each player's move; the Replica
-//   then derives the velocity as move × tick rate. The sim moves a player by
-//   its end-of-tick velocity × dt, so that is the true velocity up to the
-//   rounding of two positions (up to 5 units/s off; walls and bumps make it
-//   worse), and the server sends the exact velocity (a `velocities` entry, or
-//   the whole player in `changed`) whenever it is more than VEL_TOLERANCE (40
-//   wire units = 10 units/s) off. The Replica marks each player of a frame
-//   with `velDerived`: true only when its velocity came from the move.
+// - Frames are canonical (protocol v4): where the sim's velocity is within
+//   VEL_TOLERANCE (40 wire units = 10 units/s, per axis) of the one derived
+//   from the player's last one-tick move (move × tick rate), the server
+//   publishes the derived one, in full snapshots and deltas alike, so a delta
+//   usually carries only the move (the Replica derives the velocity from it,
+//   over `base_age` ticks for a delta against an older frame, and the server
+//   sends the velocity wherever that differs). The sim moves a player by its
+//   end-of-tick velocity × dt, so the derived velocity is the true one up to
+//   the rounding of two positions (up to 5 units/s off; walls and bumps make
+//   it worse, and then the server keeps the sim's). The Replica marks each
+//   player of a frame with `velDerived`: false only when it knows the
+//   velocity is the sim's (after a delta against the previous tick's frame:
+//   not the derived one, or a player who just joined), true otherwise.
 //   Replaying from a velocity even 5 units/s off drifts 0.25 unit per tick
-//   predicted, so for an own player whose velocity came from the move the
-//   caller passes that tolerance to reconcile() (velTolerance() below), which
-//   takes the velocity this predictor had for tick T, clamped into derived ±
+//   predicted, so for an own player flagged `velDerived` the caller passes
+//   that tolerance to reconcile() (velTolerance() below), which takes the
+//   velocity this predictor had for tick T, clamped into the server's ±
 //   tolerance: the exact value when the prediction was right, the nearest
-//   value the server allows otherwise. An exact velocity (full snapshot,
-//   velocity fix, `changed`) is taken as is. Other players' derived
-//   velocities only matter for the short extrapolation past the newest frame.
+//   value the server allows otherwise. A velocity known to be the sim's is
+//   taken as is. Other players' velocities only matter for the short
+//   extrapolation past the newest frame.
 // - Bumps with other players and pellets are not predicted (rules 4–5); a bump
 //   shows up one round trip late as a correction.
 
@@ -64,17 +71,18 @@ export const MAX_PREDICT_TICKS = 40;
 /** Unacknowledged inputs kept at most (4 s at 30 Hz). */
 export const MAX_PENDING_INPUTS = 120;
 /**
- * How far (units/s) a velocity the Replica derived from a delta's move may be
- * from the server's true one: VEL_TOLERANCE steps plus half a step of
- * quantization. Pass it to Predictor.reconcile for such frames.
+ * How far (units/s) a velocity the server may have derived from a player's
+ * move (a canonical frame's, flagged `velDerived` by the Replica) is from the
+ * sim's: VEL_TOLERANCE steps plus half a step of quantization. Pass it to
+ * Predictor.reconcile for such frames.
  */
 export const DERIVED_VEL_TOLERANCE = (VEL_TOLERANCE + 0.5) / QUANT_SCALE;
 
 /**
  * The `velTolerance` to pass to Predictor.reconcile for a player of a Replica
- * frame (protocol.js): DERIVED_VEL_TOLERANCE when its velocity was derived
- * from a delta's move (`velDerived`), 0 when it is the server's exact value (a
- * full snapshot, or a delta's `velocities` or `changed` entry).
+ * frame (protocol.js): DERIVED_VEL_TOLERANCE when its velocity may be the one
+ * derived from its move (`velDerived`), 0 when the Replica knows it is the
+ * sim's (see the notes above).
  */
 export function velTolerance(player) {
   return player.velDerived === true ? DERIVED_VEL_TOLERANCE : 0;
@@ -97,7 +105,7 @@ export class Predictor {
     this.prev = null; // predicted state at `tick - 1`, for rendering between ticks
     this.ackSeq = 0;
     this.error = { x: 0, y: 0 }; // visual offset that decays to 0
-    this.history = new Map(); // tick -> predicted state, for the velocity of delta frames
+    this.history = new Map(); // tick -> predicted state, for frames whose velocity may be the derived one
     this.corrections = 0;
     this.snaps = 0;
     this.calibrated = false;
@@ -176,12 +184,13 @@ export class Predictor {
   }
 
   /**
-   * A frame of tick `serverTick` whose own-player state `server` includes
-   * every input up to `ackSeq`, received at local time `now`: re-estimate the
-   * tick boundary, rebase on the server state and replay up to the present.
-   * `velTolerance` (units/s, 0 = exact): how far the server's velocity may be
-   * from the truth, as for one derived from a delta's move; the velocity
-   * predicted for that tick is used when it lies within it.
+   * A frame of tick `serverTick` (any tick after the previous frame's)
+   * whose own-player state `server` includes every input up to `ackSeq`,
+   * received at local time `now`: re-estimate the tick boundary, rebase on
+   * the server state and replay up to the present. `velTolerance` (units/s,
+   * 0 = exact): how far the server's velocity may be from the sim's, as for
+   * one derived from the player's move; the velocity predicted for that tick
+   * is used when it lies within it.
    */
   reconcile(server, serverTick, ackSeq, now, velTolerance = 0) {
     if (!this.state) {

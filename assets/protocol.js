@@ -11,7 +11,8 @@
 // enums as a varint variant index; Vec/String as a varint length then the
 // items (UTF-8 bytes for strings); fixed arrays and structs as their fields in
 // order; f32 as 4 little-endian bytes; bool as one byte 0 or 1 (anything else
-// is malformed). (No message has an Option field.)
+// is malformed); a Delta's `checksum` as 4 raw little-endian bytes (not a
+// varint). (No message has an Option field.)
 //
 // Messages are plain objects with the Rust field names, e.g.
 // { type: 'Input', seq, ack_tick, steer: [x, y] }.
@@ -20,16 +21,30 @@
 // ''), every `Welcome` brings a new single-use `resume_token` and says whether
 // the join `resumed` an earlier player (see net.js).
 //
-// Since protocol version 2, the server sends a full `Snapshot` after a join, when
-// players join or leave, and when a client fell behind; otherwise a `Delta`
-// from the previous tick's frame: per player a move and an ack count (the
-// velocity is derived from the move), then exact `velocities` where the
-// derived one would be off, new `scores`, and whole players in `changed` for
-// moves or acks too large for the compact form. `Replica` (below, mirroring
-// replica.rs) rebuilds the room's frame from both.
+// Protocol version 4: the server sends a full `Snapshot` after a join or a
+// resume, and when the newest frame it sent a client is older than the
+// room's frame history; otherwise a `Delta` against that frame, the frame of
+// tick `tick - base_age` (usually the previous tick's; further back when
+// frames were dropped for a slow reader). Applying one, in this order:
+// players in `removed` leave (with their names); every remaining player of
+// the base frame, in id order, moves by its `moves[i]` and its acknowledged
+// input sequence advances by `acks[i]`, its velocity becoming the derived
+// `trunc(move × tick_rate_hz / base_age)` per axis; then exact `velocities`
+// where the derived one differs, new `scores`, and whole players in
+// `changed` for moves or acks too large for the compact form; then the
+// players in `added` join with their names; then pellets; the result must
+// hash to `checksum` (`checksum()` below): the client's copy is the
+// server's frame exactly. Frames are canonical: the server folds a velocity
+// within VEL_TOLERANCE of the one derived from the last one-tick move into
+// that derived one (`settleVelocities`), so a steady mover costs no velocity
+// bytes. On the wire a Delta is, in this order: tick (varint), base_age (one
+// byte), checksum (4 bytes), removed, moves, acks, velocities, scores,
+// changed, added ({ state, name }), pellets_removed, pellets_added. `Replica`
+// (below, mirroring replica.rs) rebuilds the room's frame from both kinds of
+// message.
 
 /** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Longest player name, in bytes of UTF-8. */
 export const MAX_NAME_BYTES = 24;
 /** Longest resume token (Join `resume`), in bytes. */
@@ -41,11 +56,13 @@ export const MAX_SERVER_MESSAGE_BYTES = 64 * 1024;
 /** Quantization steps per world unit for positions and velocities (quant.rs `SCALE`: 1/4 unit). */
 export const QUANT_SCALE = 4;
 /**
- * Largest velocity error (quantized units) a delta's derived velocity may
- * have before the server sends the player's exact velocity (a `velocities`
- * entry; replica.rs `VEL_TOLERANCE`).
+ * Largest velocity error (quantized units, per axis) the server folds into
+ * the velocity derived from a player's one-tick move when it publishes a
+ * frame (replica.rs `VEL_TOLERANCE`, `settle_velocities`).
  */
 export const VEL_TOLERANCE = 40;
+/** Largest `base_age` of a Delta (messages.rs `MAX_BASE_AGE`). */
+export const MAX_BASE_AGE = 255;
 
 const CLIENT_VARIANTS = ['Join', 'Input', 'Ping', 'Leave'];
 const SERVER_VARIANTS = ['Welcome', 'Snapshot', 'Pong', 'Error', 'Delta'];
@@ -94,6 +111,14 @@ class Reader {
   f32() {
     this.need(4);
     const v = this.view.getFloat32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  /** Four raw little-endian bytes as a u32 (a Delta's checksum). */
+  u32le() {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, true);
     this.pos += 4;
     return v;
   }
@@ -212,6 +237,13 @@ class Writer {
     this.pos += 4;
   }
 
+  u32le(v) {
+    checkInt(v, 0, 0xffffffff, 'checksum');
+    this.reserve(4);
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+
   varuint(v, max, what) {
     checkInt(v, 0, max, what);
     if (v < 251) {
@@ -309,6 +341,7 @@ const readScoreFix = (r) => ({ id: r.u32(), score: r.u32() });
 const readPellet = (r) => ({ id: r.u16(), pos: readPair16(r) });
 const readMove = (r) => [r.i8(), r.i8()];
 const readInfo = (r) => ({ id: r.u32(), name: r.string() });
+const readNewPlayer = (r) => ({ state: readPlayer(r), name: r.string() });
 
 function writeArena(w, a) {
   for (const k of ['width', 'height', 'player_radius', 'pellet_radius', 'accel', 'max_speed', 'friction']) {
@@ -348,6 +381,11 @@ function writeInfo(w, p) {
   w.string(p.name);
 }
 
+function writeNewPlayer(w, a) {
+  writePlayer(w, a.state);
+  w.string(a.name);
+}
+
 // ---- server messages ----
 
 /** Decodes one server message from a whole WebSocket binary payload. Throws ProtocolError. */
@@ -384,11 +422,15 @@ export function decodeServer(data) {
       msg = {
         type,
         tick: r.u32(),
+        base_age: r.u8(),
+        checksum: r.u32le(),
+        removed: r.vec((r) => r.u32()),
         moves: r.vec(readMove),
         acks: r.vec((r) => r.u8()),
         velocities: r.vec(readVelocityFix),
         scores: r.vec(readScoreFix),
         changed: r.vec(readPlayer),
+        added: r.vec(readNewPlayer),
         pellets_removed: r.vec((r) => r.u16()),
         pellets_added: r.vec(readPellet),
       };
@@ -426,6 +468,9 @@ export function encodeServer(msg) {
       break;
     case 'Delta':
       w.u32(msg.tick);
+      w.u8(msg.base_age);
+      w.u32le(msg.checksum);
+      w.vec(msg.removed, (w, id) => w.u32(id));
       w.vec(msg.moves, (w, m) => {
         w.i8(m[0]);
         w.i8(m[1]);
@@ -434,6 +479,7 @@ export function encodeServer(msg) {
       w.vec(msg.velocities, writeVelocityFix);
       w.vec(msg.scores, writeScoreFix);
       w.vec(msg.changed, writePlayer);
+      w.vec(msg.added, writeNewPlayer);
       w.vec(msg.pellets_removed, (w, id) => w.u16(id));
       w.vec(msg.pellets_added, writePellet);
       break;
@@ -568,10 +614,54 @@ export function steerFromWire(s) {
 // ---- the client's copy of the room state (replica.rs) ----
 
 /**
+ * The frame checksum a Delta carries (replica.rs `checksum`): MurmurHash3
+ * (x86, 32-bit, seed 0) of these u32 words: `tick`, the number of players,
+ * then per player `id`, `pos[0] | pos[1] << 16`, `vel[0] as u16 | vel[1] as
+ * u16 << 16`, `score`, `last_input_seq`; then the number of pellets, and per
+ * pellet `id | pos[0] << 16`, `pos[1]`. Names are not covered. Returns a u32.
+ */
+export function checksum(frame) {
+  let h = 0;
+  let words = 0;
+  const word = (w) => {
+    let k = Math.imul(w, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    words++;
+  };
+  word(frame.tick);
+  word(frame.players.length);
+  for (const p of frame.players) {
+    word(p.id);
+    word(p.pos[0] | (p.pos[1] << 16));
+    word((p.vel[0] & 0xffff) | (p.vel[1] << 16));
+    word(p.score);
+    word(p.last_input_seq);
+  }
+  word(frame.pellets.length);
+  for (const q of frame.pellets) {
+    word(q.id | (q.pos[0] << 16));
+    word(q.pos[1]);
+  }
+  h ^= Math.imul(words, 4); // the length in bytes, wrapping like a u32
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
  * Why a delta could not be applied (replica.rs `ApplyError`). `kind` is
  * 'NoBase' (with `tick`), 'WrongBase' (`have`, `need`), 'Shape' (`moves`,
- * `acks`, `players`) or 'UnknownPlayer' (`id`); `detail` holds the kind and
- * its fields as one plain object.
+ * `acks`, `players`), 'UnknownPlayer' (`id`), 'DuplicatePlayer' (`id`) or
+ * 'ChecksumMismatch' (`tick`, `want`, `got`: the replica then holds no frame
+ * until the next full snapshot); `detail` holds the kind and its fields as
+ * one plain object.
  */
 export class ReplicaError extends Error {
   constructor(kind, fields, message) {
@@ -599,14 +689,21 @@ function searchId(list, id) {
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
-/** A frame's copy of a wire player whose velocity is exact. */
-const exactPlayer = (p) => ({
+/**
+ * The velocity derived from a move of `step` quantized units over `age`
+ * ticks (replica.rs `derived_vel`): trunc(step × rate / age), clamped to i16.
+ * `| 0` truncates toward zero like Rust's integer division (and never yields -0).
+ */
+const derivedVel = (step, rate, age) => clamp(((step * rate) / Math.max(1, age)) | 0, -32768, 32767);
+
+/** A frame's own copy of a wire player, with the client-side `velDerived` flag. */
+const framePlayer = (p, velDerived) => ({
   id: p.id,
   pos: [p.pos[0], p.pos[1]],
   vel: [p.vel[0], p.vel[1]],
   score: p.score,
   last_input_seq: p.last_input_seq,
-  velDerived: false,
+  velDerived,
 });
 
 /**
@@ -618,13 +715,19 @@ const exactPlayer = (p) => ({
  * (quantized) values, players, pellets and roster sorted by id, and are never
  * modified once returned: each delta builds a new frame, and lists a delta
  * does not touch are shared with the previous frame (so `frame.pellets ===
- * previous.pellets` means the pellets did not change).
+ * previous.pellets` means the pellets did not change, and `frame.roster ===
+ * previous.roster` that nobody joined or left).
  *
- * Each player is { id, pos, vel, score, last_input_seq } as on the wire (Rust's
- * frame exactly) plus one client-side flag, `velDerived`: true when the
- * player's velocity was derived from a delta's move (so only within
- * VEL_TOLERANCE of the server's), false when it is the server's exact value
- * (a full snapshot, a `velocities` entry or a `changed` entry).
+ * Each player is { id, pos, vel, score, last_input_seq } as on the wire (the
+ * server's canonical frame exactly) plus one client-side flag, `velDerived`:
+ * false when the velocity is known to be the server's simulated one, true
+ * when it may be the velocity derived from the player's last one-tick move
+ * that the server published instead (settle_velocities: within VEL_TOLERANCE
+ * of the simulated one). Only a delta against the previous tick's frame
+ * (`base_age` 1) tells them apart: a velocity that differs from the one
+ * derived from the player's move since that frame was not settled, and a
+ * player who joined in that tick was not either. After a full snapshot or a
+ * delta against an older frame every velocity counts as derived.
  */
 export class Replica {
   /** An empty replica for a room ticking at `tickRateHz` (the Welcome's `tick_rate_hz`). */
@@ -635,26 +738,40 @@ export class Replica {
 
   /** Replaces the state with a full snapshot (a decoded `Snapshot` message); returns the new frame. */
   applySnapshot(s) {
-    this.frame = { tick: s.tick, players: s.players.map((p) => exactPlayer(p)), pellets: s.pellets, roster: s.roster };
+    this.frame = { tick: s.tick, players: s.players.map((p) => framePlayer(p, true)), pellets: s.pellets, roster: s.roster };
     return this.frame;
   }
 
   /**
    * Applies a decoded `Delta` to the held frame and returns the new frame.
-   * Throws a ReplicaError, leaving the replica unchanged, when the delta does
-   * not apply (no frame yet, another base tick, wrong list lengths, or a
-   * `velocities`, `scores` or `changed` entry for a player the frame does not
-   * have; the first such id, in that order of lists, is reported).
+   * Throws a ReplicaError when the delta does not apply, checked in this
+   * order and leaving the replica unchanged: no frame yet (NoBase), another
+   * base tick or a base_age of 0 (WrongBase), a `removed` id not in the frame
+   * or not in increasing order (UnknownPlayer), list lengths other than the
+   * remaining players (Shape), a `velocities`, `scores` or `changed` entry
+   * (in that order of lists) for a player not in the frame or removed
+   * (UnknownPlayer), an `added` id still in the frame or not in increasing
+   * order (DuplicatePlayer). A result that does not hash to the delta's
+   * checksum throws ChecksumMismatch and drops the frame: the copies
+   * diverged, only a full snapshot helps.
    */
   applyDelta(d) {
     const f = this.frame;
     if (!f) throw new ReplicaError('NoBase', { tick: d.tick }, `delta for tick ${d.tick} before any full snapshot`);
-    // A delta applies to the frame of the tick before its own (wrapping).
-    const base = (d.tick - 1) >>> 0;
-    if (f.tick !== base) {
-      throw new ReplicaError('WrongBase', { have: f.tick, need: base }, `delta based on tick ${base}, but the replica holds tick ${f.tick}`);
+    const age = d.base_age;
+    const need = (d.tick - age) >>> 0;
+    if (age === 0 || f.tick !== need) {
+      throw new ReplicaError('WrongBase', { have: f.tick, need }, `delta based on tick ${need}, but the replica holds tick ${f.tick}`);
     }
-    const n = f.players.length;
+    const unknown = (id) => new ReplicaError('UnknownPlayer', { id }, `delta names unknown player ${id}`);
+    const present = (id) => searchId(f.players, id) >= 0;
+    let last = -1;
+    for (const id of d.removed) {
+      if (!present(id) || id <= last) throw unknown(id);
+      last = id;
+    }
+    const gone = new Set(d.removed);
+    const n = f.players.length - d.removed.length;
     if (d.moves.length !== n || d.acks.length !== n) {
       throw new ReplicaError(
         'Shape',
@@ -663,36 +780,61 @@ export class Replica {
       );
     }
     for (const list of [d.velocities, d.scores, d.changed]) {
-      for (const { id } of list) {
-        if (searchId(f.players, id) < 0) throw new ReplicaError('UnknownPlayer', { id }, `delta changes unknown player ${id}`);
-      }
+      for (const { id } of list) if (!present(id) || gone.has(id)) throw unknown(id);
     }
+    last = -1;
+    for (const { state: { id } } of d.added) {
+      if ((present(id) && !gone.has(id)) || id <= last) {
+        throw new ReplicaError('DuplicatePlayer', { id }, `delta adds player ${id}, who is already there`);
+      }
+      last = id;
+    }
+
     const rate = this.tickRate;
-    // Every player moves by its step; the velocity is derived from the step.
-    const players = f.players.map((p, i) => {
+    // The remaining players move by their steps; velocities derive from them.
+    const players = [];
+    for (const p of f.players) {
+      if (gone.has(p.id)) continue;
+      const i = players.length;
       const [mx, my] = d.moves[i];
-      return {
+      players.push({
         id: p.id,
         pos: [clamp(p.pos[0] + mx, 0, 0xffff), clamp(p.pos[1] + my, 0, 0xffff)],
-        vel: [clamp(mx * rate, -32768, 32767), clamp(my * rate, -32768, 32767)],
+        vel: [derivedVel(mx, rate, age), derivedVel(my, rate, age)],
         score: p.score,
         last_input_seq: (p.last_input_seq + d.acks[i]) >>> 0,
         velDerived: true,
-      };
-    });
+      });
+    }
     // Then exact velocities, new scores and whole players, in this order (the
     // player objects are this frame's own, not yet handed out).
-    for (const v of d.velocities) {
-      const p = players[searchId(players, v.id)];
-      p.vel = [v.vel[0], v.vel[1]];
-      p.velDerived = false;
-    }
+    for (const v of d.velocities) players[searchId(players, v.id)].vel = [v.vel[0], v.vel[1]];
     for (const sc of d.scores) players[searchId(players, sc.id)].score = sc.score;
-    for (const c of d.changed) players[searchId(players, c.id)] = exactPlayer(c);
+    for (const c of d.changed) players[searchId(players, c.id)] = framePlayer(c, true);
+    // Which velocities the server cannot have settled (see the class comment).
+    if (age === 1) {
+      for (const p of players) {
+        const b = f.players[searchId(f.players, p.id)];
+        p.velDerived = p.vel[0] === derivedVel(p.pos[0] - b.pos[0], rate, 1) && p.vel[1] === derivedVel(p.pos[1] - b.pos[1], rate, 1);
+      }
+    }
+    // Then the newcomers, with their names.
+    let roster = f.roster;
+    if (d.removed.length > 0) roster = roster.filter((r) => !gone.has(r.id));
+    if (d.added.length > 0) {
+      if (roster === f.roster) roster = roster.slice();
+      for (const a of d.added) {
+        players.splice(-searchId(players, a.state.id) - 1, 0, framePlayer(a.state, age !== 1));
+        const info = { id: a.state.id, name: a.name };
+        const i = searchId(roster, info.id);
+        if (i >= 0) roster[i] = info;
+        else roster.splice(-i - 1, 0, info);
+      }
+    }
     let pellets = f.pellets;
     if (d.pellets_removed.length > 0) {
-      const gone = new Set(d.pellets_removed);
-      pellets = pellets.filter((p) => !gone.has(p.id));
+      const eaten = new Set(d.pellets_removed);
+      pellets = pellets.filter((p) => !eaten.has(p.id));
     }
     if (d.pellets_added.length > 0) {
       if (pellets === f.pellets) pellets = pellets.slice();
@@ -703,8 +845,15 @@ export class Replica {
         else pellets.splice(-i - 1, 0, added);
       }
     }
-    this.frame = { tick: d.tick, players, pellets, roster: f.roster };
-    return this.frame;
+    const frame = { tick: d.tick, players, pellets, roster };
+    const got = checksum(frame);
+    if (got !== d.checksum) {
+      this.frame = null;
+      const hex = (v) => v.toString(16).padStart(8, '0');
+      throw new ReplicaError('ChecksumMismatch', { tick: d.tick, want: d.checksum, got }, `frame ${d.tick} hashes to ${hex(got)}, the delta says ${hex(d.checksum)}`);
+    }
+    this.frame = frame;
+    return frame;
   }
 
   /** Applies a decoded `Snapshot` or `Delta` message; returns the new frame or throws a ReplicaError. */
@@ -716,47 +865,99 @@ export class Replica {
 }
 
 /**
- * The delta from frame `base` to frame `cur` (replica.rs `diff`: the server's
- * side, for tests and tools), as a `Delta` message, or null when a full
- * snapshot is needed (the players differ, or `cur` is not the tick after `base`). A player whose move or ack does not
- * fit the compact form goes whole in `changed`; otherwise a derived velocity
- * more than VEL_TOLERANCE off gets a `velocities` entry and a new score a
- * `scores` entry.
+ * The canonical form of frame `cur` as the server publishes it (replica.rs
+ * `settle_velocities`; the server's side, for tests and tools): when `prev`
+ * is the frame of the tick before, every player of both whose velocity is
+ * within VEL_TOLERANCE (per axis) of the one derived from its move since
+ * `prev` gets exactly that derived velocity. Returns a new frame (`cur` is
+ * not modified); `cur` itself when `prev` is not the previous tick's.
  */
-export function diff(base, cur, tickRateHz) {
-  if (cur.tick !== ((base.tick + 1) >>> 0)) return null;
-  if (base.players.length !== cur.players.length || base.players.some((a, i) => a.id !== cur.players[i].id)) return null;
+export function settleVelocities(prev, cur, tickRateHz) {
+  if (cur.tick !== ((prev.tick + 1) >>> 0)) return cur;
   const rate = Math.max(1, tickRateHz | 0);
-  const moves = [];
-  const acks = [];
-  const velocities = [];
-  const scores = [];
-  const changed = [];
-  base.players.forEach((a, i) => {
-    const b = cur.players[i];
-    const dx = b.pos[0] - a.pos[0];
-    const dy = b.pos[1] - a.pos[1];
-    const ack = (b.last_input_seq - a.last_input_seq) >>> 0;
-    const fitsI8 = (v) => v >= -128 && v <= 127;
-    const fits = fitsI8(dx) && fitsI8(dy) && ack <= 255;
-    const derivedOk = Math.abs(b.vel[0] - dx * rate) <= VEL_TOLERANCE && Math.abs(b.vel[1] - dy * rate) <= VEL_TOLERANCE;
-    moves.push(fits ? [dx, dy] : [0, 0]);
-    acks.push(fits ? ack : 0);
-    if (!fits) {
-      changed.push({ id: b.id, pos: [b.pos[0], b.pos[1]], vel: [b.vel[0], b.vel[1]], score: b.score, last_input_seq: b.last_input_seq });
-      return;
-    }
-    if (!derivedOk) velocities.push({ id: b.id, vel: [b.vel[0], b.vel[1]] });
-    if (a.score !== b.score) scores.push({ id: b.id, score: b.score });
+  const players = cur.players.map((p) => {
+    const i = searchId(prev.players, p.id);
+    if (i < 0) return p;
+    const a = prev.players[i];
+    const derived = [derivedVel(p.pos[0] - a.pos[0], rate, 1), derivedVel(p.pos[1] - a.pos[1], rate, 1)];
+    const near = Math.abs(p.vel[0] - derived[0]) <= VEL_TOLERANCE && Math.abs(p.vel[1] - derived[1]) <= VEL_TOLERANCE;
+    return near ? { ...p, vel: derived } : p;
   });
-  const pellets_removed = base.pellets.filter((p) => searchId(cur.pellets, p.id) < 0).map((p) => p.id);
-  const pellets_added = cur.pellets
+  return { ...cur, players };
+}
+
+/**
+ * The delta from frame `base` to frame `cur` (replica.rs `diff`: the server's
+ * side, for tests and tools), as a `Delta` message carrying `checksum` (that
+ * of `cur`), or null when `cur` is not 1 to MAX_BASE_AGE ticks after `base`
+ * (then only a full snapshot will do). Players only in `base` are `removed`,
+ * players only in `cur` `added` (with their names from `cur.roster`); a
+ * player whose move or ack does not fit the compact form goes whole in
+ * `changed`; otherwise a velocity other than the derived one gets a
+ * `velocities` entry and a new score a `scores` entry.
+ */
+export function diff(base, cur, checksum, tickRateHz) {
+  const age = (cur.tick - base.tick) >>> 0;
+  if (age === 0 || age > MAX_BASE_AGE) return null;
+  const rate = Math.max(1, tickRateHz | 0);
+  const d = {
+    type: 'Delta',
+    tick: cur.tick,
+    base_age: age,
+    checksum,
+    removed: [],
+    moves: [],
+    acks: [],
+    velocities: [],
+    scores: [],
+    changed: [],
+    added: [],
+    pellets_removed: [],
+    pellets_added: [],
+  };
+  const wire = (p) => ({ id: p.id, pos: [p.pos[0], p.pos[1]], vel: [p.vel[0], p.vel[1]], score: p.score, last_input_seq: p.last_input_seq });
+  const fitsI8 = (v) => v >= -128 && v <= 127;
+  // Merge the two sorted player lists.
+  let i = 0;
+  let j = 0;
+  while (i < base.players.length || j < cur.players.length) {
+    const a = base.players[i];
+    const b = cur.players[j];
+    if (a && b && a.id === b.id) {
+      const dx = b.pos[0] - a.pos[0];
+      const dy = b.pos[1] - a.pos[1];
+      const ack = (b.last_input_seq - a.last_input_seq) >>> 0;
+      if (!(fitsI8(dx) && fitsI8(dy) && ack <= 255)) {
+        d.moves.push([0, 0]);
+        d.acks.push(0);
+        d.changed.push(wire(b));
+      } else {
+        d.moves.push([dx, dy]);
+        d.acks.push(ack);
+        if (derivedVel(dx, rate, age) !== b.vel[0] || derivedVel(dy, rate, age) !== b.vel[1]) {
+          d.velocities.push({ id: b.id, vel: [b.vel[0], b.vel[1]] });
+        }
+        if (a.score !== b.score) d.scores.push({ id: b.id, score: b.score });
+      }
+      i++;
+      j++;
+    } else if (a && (!b || a.id < b.id)) {
+      d.removed.push(a.id);
+      i++;
+    } else {
+      const k = searchId(cur.roster, b.id);
+      d.added.push({ state: wire(b), name: k >= 0 ? cur.roster[k].name : '' });
+      j++;
+    }
+  }
+  d.pellets_removed = base.pellets.filter((p) => searchId(cur.pellets, p.id) < 0).map((p) => p.id);
+  d.pellets_added = cur.pellets
     .filter((p) => {
-      const i = searchId(base.pellets, p.id);
-      return i < 0 || base.pellets[i].pos[0] !== p.pos[0] || base.pellets[i].pos[1] !== p.pos[1];
+      const k = searchId(base.pellets, p.id);
+      return k < 0 || base.pellets[k].pos[0] !== p.pos[0] || base.pellets[k].pos[1] !== p.pos[1];
     })
     .map((p) => ({ id: p.id, pos: [p.pos[0], p.pos[1]] }));
-  return { type: 'Delta', tick: cur.tick, moves, acks, velocities, scores, changed, pellets_removed, pellets_added };
+  return d;
 }
 
 /** Truncates a display name to at most MAX_NAME_BYTES of UTF-8 without splitting a character. */

@@ -2,14 +2,16 @@
 // and fake timers: joining, 30 Hz inputs, pings, and what happens on every
 // kind of close (backoff with jitter and cap, immediate reconnect on 1001,
 // stopping with a reason on protocol violations, "room full" on 1013), the
-// room state kept from full snapshots and deltas, and session resume (the
-// token kept per room, sent after a drop, dropped on Leave and when refused).
+// room state kept from full snapshots and deltas (against older frames, with
+// joins and leaves; refusals and checksum mismatches counted apart), and
+// session resume (the token kept per room, sent after a drop, dropped on
+// Leave and when refused).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { BACKOFF_MAX_MS, RESUME_GRACE_MS, ResumeStore, Session, backoffDelay, closePolicy } from '../net.js';
-import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, decodeClient, encodeServer } from '../protocol.js';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, decodeClient, encodeServer } from '../protocol.js';
 
 /** Timers that run only when the test advances the fake clock. */
 class FakeTime {
@@ -108,18 +110,36 @@ const snapshot = (tick, players = [player(5, 100)]) => ({
   pellets: [{ id: 1, pos: [8, 8] }],
   roster: players.map((p) => ({ id: p.id, name: `p${p.id}` })),
 });
+/** A delta against the previous tick's frame (unless `extra` says otherwise), with checksum 0. */
 const delta = (tick, moves, extra = {}) => ({
   type: 'Delta',
   tick,
+  base_age: 1,
+  checksum: 0,
+  removed: [],
   moves,
   acks: moves.map(() => 1),
   velocities: [],
   scores: [],
   changed: [],
+  added: [],
   pellets_removed: [],
   pellets_added: [],
   ...extra,
 });
+
+/** `d` with the checksum of the frame it makes from `session`'s frame, as the server would send it. */
+function sealed(session, d) {
+  const scratch = new Replica(20);
+  scratch.frame = session.replica.frame;
+  try {
+    scratch.applyDelta(d);
+    return d;
+  } catch (e) {
+    if (e.kind !== 'ChecksumMismatch') throw e;
+    return { ...d, checksum: e.got };
+  }
+}
 
 function setup(overrides = {}) {
   const time = new FakeTime();
@@ -159,7 +179,8 @@ test('joins, then sends inputs at 30 Hz with increasing seq and the newest tick,
   assert.equal(ws.url, 'ws://test/ws?room=r1');
   assert.equal(t.session.state, 'connecting');
   ws.open();
-  assert.deepEqual(ws.sent, [{ type: 'Join', version: 3, name: 'tester', resume: '' }]);
+  assert.deepEqual(ws.sent, [{ type: 'Join', version: PROTOCOL_VERSION, name: 'tester', resume: '' }]);
+  assert.equal(PROTOCOL_VERSION, 4);
   assert.equal(t.session.state, 'joining');
   ws.deliver(welcome());
   assert.equal(t.session.state, 'connected');
@@ -293,31 +314,42 @@ test('full snapshots and deltas become complete frames; inputs acknowledge the n
   const frames = [];
   const t = setup({ onFrame: (frame, now, type) => frames.push({ frame, now, type }) });
   const ws = connect(t);
+  const send = (d) => ws.deliver(sealed(t.session, d));
   ws.deliver(snapshot(41, [player(5, 100, 0), player(9, 300, 7)]));
   t.time.advance(50);
-  ws.deliver(delta(42, [[4, 0], [-2, 1]]));
+  send(delta(42, [[4, 0], [-2, 1]]));
   t.time.advance(50);
-  ws.deliver(delta(43, [[4, 0], [0, 0]], { pellets_removed: [1], changed: [{ ...player(9, 500, 99), score: 1 }] }));
+  send(delta(43, [[4, 0], [0, 0]], { pellets_removed: [1], changed: [{ ...player(9, 500, 99), score: 1 }] }));
   t.time.advance(50);
-  ws.deliver(delta(44, [[1, 0], [2, 0]], { velocities: [{ id: 5, vel: [-60, 0] }], scores: [{ id: 5, score: 3 }, { id: 9, score: 2 }] }));
-  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100], ['Delta', 44, 150]]);
-  assert.ok(frames[0].frame.players.every((p) => p.velDerived === false), 'a full snapshot\'s velocities are exact');
+  send(delta(44, [[1, 0], [2, 0]], { velocities: [{ id: 5, vel: [-60, 0] }], scores: [{ id: 5, score: 3 }, { id: 9, score: 2 }] }));
+  // Tick 45 was dropped for this client: 46 comes against 44, with player 9
+  // leaving and player 12 joining as delta operations.
+  t.time.advance(100);
+  send(delta(46, [[3, 0]], { base_age: 2, removed: [9], added: [{ state: player(12, 50), name: 'newbie' }] }));
+  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100], ['Delta', 44, 150], ['Delta', 46, 250]]);
+  assert.ok(frames[0].frame.players.every((p) => p.velDerived === true), "a full snapshot's velocities may be settled ones");
   const third = frames[2].frame;
   assert.deepEqual(third.players[0], { id: 5, pos: [108, 400], vel: [80, 0], score: 0, last_input_seq: 2, velDerived: true });
-  assert.deepEqual(third.players[1], { ...player(9, 500, 99), score: 1, velDerived: false });
+  assert.deepEqual(third.players[1], { ...player(9, 500, 99), score: 1, velDerived: false }, 'not the derived velocity: exact');
   assert.deepEqual(third.pellets, []);
   assert.deepEqual(third.roster, [{ id: 5, name: 'p5' }, { id: 9, name: 'p9' }], 'the roster carries over');
   assert.deepEqual(frames[1].frame.players[1].vel, [-40, 20], 'velocity derived from the move at 20 Hz');
-  const last = frames[3].frame;
-  assert.deepEqual(last.players[0], { id: 5, pos: [109, 400], vel: [-60, 0], score: 3, last_input_seq: 3, velDerived: false }, 'a velocity fix and a score');
-  assert.deepEqual(last.players[1], { id: 9, pos: [502, 400], vel: [40, 0], score: 2, last_input_seq: 100, velDerived: true }, 'a score alone');
-  assert.deepEqual(t.session.frames, { full: 1, delta: 3, refused: 0 });
+  const fourth = frames[3].frame;
+  assert.deepEqual(fourth.players[0], { id: 5, pos: [109, 400], vel: [-60, 0], score: 3, last_input_seq: 3, velDerived: false }, 'a velocity fix and a score');
+  assert.deepEqual(fourth.players[1], { id: 9, pos: [502, 400], vel: [40, 0], score: 2, last_input_seq: 100, velDerived: true }, 'a score alone');
+  const last = frames[4].frame;
+  assert.deepEqual(last.players, [
+    { id: 5, pos: [112, 400], vel: [30, 0], score: 3, last_input_seq: 4, velDerived: true },
+    { ...player(12, 50), velDerived: true },
+  ], 'a velocity derived over two ticks, a newcomer');
+  assert.deepEqual(last.roster, [{ id: 5, name: 'p5' }, { id: 12, name: 'newbie' }]);
+  assert.deepEqual(t.session.frames, { full: 1, delta: 4, refused: 0, mismatches: 0 });
   t.time.advance(40);
   const inputs = ws.sent.filter((m) => m.type === 'Input');
-  assert.equal(inputs[inputs.length - 1].ack_tick, 44);
+  assert.equal(inputs[inputs.length - 1].ack_tick, 46);
 });
 
-test('a delta that does not apply is counted and ignored until the next full snapshot', () => {
+test('a delta that does not apply is counted and ignored; the replica keeps its frame', () => {
   const frames = [];
   const refused = [];
   const warnings = [];
@@ -328,25 +360,69 @@ test('a delta that does not apply is counted and ignored until the next full sna
     const ws = connect(t);
     ws.deliver(delta(41, [[1, 1]])); // before any full snapshot
     ws.deliver(snapshot(41));
-    ws.deliver(delta(43, [[1, 1]])); // tick 42 went missing
+    ws.deliver(delta(43, [[1, 1]])); // based on tick 42, which this client never got
     ws.deliver(delta(44, [[1, 1]]));
-    ws.deliver(delta(45, [[1, 1], [0, 0]]));
+    ws.deliver(delta(42, [[1, 1], [0, 0]]));
+    ws.deliver(delta(42, [[1, 1]], { removed: [6] }));
+    ws.deliver(delta(42, [[1, 1]], { added: [{ state: player(5, 0), name: '' }] }));
     assert.deepEqual(refused, [
       { kind: 'NoBase', tick: 41 },
       { kind: 'WrongBase', have: 41, need: 42 },
       { kind: 'WrongBase', have: 41, need: 43 },
-      { kind: 'WrongBase', have: 41, need: 44 },
+      { kind: 'Shape', moves: 2, acks: 2, players: 1 },
+      { kind: 'UnknownPlayer', id: 6 },
+      { kind: 'DuplicatePlayer', id: 5 },
     ]);
     assert.equal(warnings.length, 2, 'one warning per run of refusals');
     assert.match(warnings[1], /ignoring deltas until the next full snapshot/);
     t.time.advance(40);
     const inputs = ws.sent.filter((m) => m.type === 'Input');
     assert.equal(inputs[inputs.length - 1].ack_tick, 41, 'the newest frame actually held');
+    // A delta against the frame held applies, however old (protocol v4).
+    ws.deliver(sealed(t.session, delta(44, [[1, 1]], { base_age: 3 })));
     ws.deliver(snapshot(46));
-    ws.deliver(delta(47, [[1, 1]]));
-    assert.deepEqual(frames, [41, 46, 47]);
-    assert.deepEqual(t.session.frames, { full: 2, delta: 1, refused: 4 });
+    ws.deliver(sealed(t.session, delta(47, [[1, 1]])));
+    assert.deepEqual(frames, [41, 44, 46, 47]);
+    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 6, mismatches: 0 });
     assert.equal(t.session.state, 'connected');
+  } finally {
+    console.warn = warn;
+  }
+});
+
+test('a checksum mismatch is counted apart and drops the frame: deltas are refused until the next full snapshot', () => {
+  const frames = [];
+  const refused = [];
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.kind) });
+    const ws = connect(t);
+    ws.deliver(snapshot(41));
+    ws.deliver(sealed(t.session, delta(42, [[1, 1]])));
+    const good = sealed(t.session, delta(43, [[2, 0]]));
+    ws.deliver({ ...good, checksum: (good.checksum ^ 1) >>> 0 }); // the copies diverged
+    assert.equal(t.session.replica.frame, null, 'no frame to apply deltas to');
+    ws.deliver(good);
+    ws.deliver(delta(44, [[1, 1]]));
+    assert.deepEqual(refused, ['ChecksumMismatch', 'NoBase', 'NoBase']);
+    assert.deepEqual(t.session.frames, { full: 1, delta: 1, refused: 2, mismatches: 1 });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /checksum mismatch/);
+    t.time.advance(40);
+    const inputs = ws.sent.filter((m) => m.type === 'Input');
+    assert.equal(inputs[inputs.length - 1].ack_tick, 42, 'the newest frame applied');
+    ws.deliver(snapshot(45));
+    ws.deliver(sealed(t.session, delta(46, [[1, 1]])));
+    assert.deepEqual(frames, [41, 42, 45, 46]);
+    // A mismatch is always logged, even in a run of refusals.
+    ws.deliver(delta(48, [[1, 1]]));
+    const next = sealed(t.session, delta(47, [[0, 0]]));
+    ws.deliver({ ...next, checksum: (next.checksum ^ 1) >>> 0 });
+    assert.equal(warnings.length, 3);
+    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 3, mismatches: 2 });
+    assert.equal(t.session.state, 'connected', 'the connection stays');
   } finally {
     console.warn = warn;
   }

@@ -1,10 +1,11 @@
 // Tests of the client's netcode (assets/netcode.js) without a browser: the
 // reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
 // server with latency (built from the same sim.js rules the Rust fixture
-// checks, and speaking protocol v2: quantized frames sent as a full snapshot,
-// then deltas the client's Replica rebuilds, velocities derived from moves
-// unless a velocity fix makes them exact), the error smoothing, interpolation
-// and the server clock.
+// checks, and speaking protocol v4: quantized canonical frames sent as a full
+// snapshot, then deltas against the newest frame sent, which the client's
+// Replica rebuilds, velocities derived from moves unless a velocity fix says
+// otherwise; frames may be dropped), the error smoothing, interpolation and
+// the server clock.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,11 +14,13 @@ import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANC
 import { kinematics, step } from '../sim.js';
 import {
   Replica,
+  checksum,
   decodeServer,
   diff,
   encodeServer,
   posFromWire,
   posToWire,
+  settleVelocities,
   steerFromWire,
   steerToWire,
   velFromWire,
@@ -104,25 +107,29 @@ test('corrections are smoothed, large ones snap', () => {
 /**
  * A fake room: server ticks every 50 ms applying the newest input that arrived
  * before the tick (held steer), builds the wire frame (quantized like
- * quant.rs) and sends a full snapshot first, then the delta from the previous
- * frame (as the Rust server does; `fullEvery` forces periodic full
- * snapshots); a client decoding them into a Replica, sending inputs at 30 Hz
- * and rendering frames at 60 Hz with its own phase; both directions delayed by
- * `oneWayMs`. `bumpAt(t)` may return a velocity the server's player gets at
- * the end of the tick at `t` (a bump the client does not predict). Returns
- * correction sizes by phase, how many own-player states had a derived
- * velocity, and the ticks of frames that carried a velocity fix for it.
- * `tolerance`: 'flag' passes velTolerance() of the Replica's player (as
- * main.js does), 'delta' the tolerance for every delta frame not listing the
- * player in `changed` (ignoring velocity fixes), 'none' never.
+ * quant.rs, canonical like settle_velocities) and sends a full snapshot
+ * first, then the delta against the newest frame it sent (as the Rust server
+ * does; `fullEvery` forces periodic full snapshots, `dropTick(tick)` drops
+ * frames as a slow reader's mailbox does, so the next delta is against an
+ * older frame); a client decoding them into a Replica, sending inputs at 30
+ * Hz and rendering frames at 60 Hz with its own phase; both directions
+ * delayed by `oneWayMs`. `bumpAt(t)` may return a velocity the server's
+ * player gets at the end of the tick at `t` (a bump the client does not
+ * predict). Returns correction sizes by phase, how many own-player states had
+ * a derived velocity, the ticks of frames that carried a velocity fix for it
+ * and the base ages of the deltas. `tolerance`: 'flag' passes velTolerance()
+ * of the Replica's player (as main.js does), 'delta' the tolerance for every
+ * delta frame not listing the player in `changed` (ignoring velocity fixes),
+ * 'none' never.
  */
-function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, tolerance = 'flag', bumpAt = () => null }) {
-  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null };
+function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, dropTick = () => false, tolerance = 'flag', bumpAt = () => null }) {
+  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null, sent: null };
   const client = new Predictor(KIN);
   const replica = new Replica(20);
   const toClient = [];
   let derived = 0;
   const fixes = [];
+  const ages = [];
   let seq = 0;
   let serverTick = 0;
   let joined = false;
@@ -151,15 +158,19 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       const bump = bumpAt(t);
       if (bump) server.state = { ...server.state, vx: bump[0], vy: bump[1] };
       const s = server.state;
-      const frame = {
+      const raw = {
         tick: serverTick,
         players: [{ id: 1, pos: [posToWire(s.x), posToWire(s.y)], vel: [velToWire(s.vx), velToWire(s.vy)], score: 0, last_input_seq: server.ack }],
         pellets: [],
         roster: [{ id: 1, name: 'me' }],
       };
-      const msg = server.prev && serverTick % fullEvery !== 0 ? diff(server.prev, frame, 20) : { type: 'Snapshot', ...frame };
+      const frame = server.prev ? settleVelocities(server.prev, raw, 20) : raw;
       server.prev = frame;
-      toClient.push({ at: t + oneWayMs, bytes: encodeServer(msg) });
+      if (!server.sent || !dropTick(serverTick)) {
+        const msg = server.sent && serverTick % fullEvery !== 0 ? diff(server.sent, frame, checksum(frame), 20) : { type: 'Snapshot', ...frame };
+        server.sent = frame;
+        toClient.push({ at: t + oneWayMs, bytes: encodeServer(msg) });
+      }
     }
     // Client frames (60 Hz, with their own phase).
     if (joined && Math.floor((t - framePhaseMs) / 16.667) !== Math.floor((t - 1 - framePhaseMs) / 16.667)) client.advance(t);
@@ -170,8 +181,13 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       const p = frame.players[0];
       const fixed = msg.type === 'Delta' && msg.velocities.some((v) => v.id === 1);
       if (fixed) fixes.push(frame.tick);
+      if (msg.type === 'Delta') ages.push(msg.base_age);
       const inChanged = msg.type === 'Delta' && msg.changed.some((c) => c.id === 1);
-      assert.equal(p.velDerived, msg.type === 'Delta' && !fixed && !inChanged, 'the Replica flags derived velocities');
+      // Known to be the sim's: a velocity other than the derived one, after a
+      // delta against the previous tick's frame (the only kind the server
+      // would have settled against).
+      const known = msg.type === 'Delta' && msg.base_age === 1 && (fixed || inChanged);
+      assert.equal(p.velDerived, !known, 'the Replica flags velocities that may be derived');
       if (p.velDerived) derived++;
       const snap = {
         tick: frame.tick,
@@ -192,7 +208,7 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       leads.push({ t, predictedX: client.state.x, serverX: snap.state.x });
     }
   }
-  return { corrections, leads, derived, fixes };
+  return { corrections, leads, derived, fixes, ages };
 }
 
 for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinity], [35, 1]]) {
@@ -221,6 +237,23 @@ for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinit
     }
   });
 }
+
+test('prediction with dropped frames: deltas against older frames keep corrections as small', () => {
+  // A slow reader's mailbox drops frames now and then, up to three in a row:
+  // the next delta is against the newest frame sent, two to four ticks old.
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  const dropTick = (tick) => [2, 5, 6, 12, 13, 14].includes(tick % 20);
+  const oneWayMs = 35;
+  const { corrections, ages } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000, dropTick });
+  assert.ok([1, 2, 3, 4].every((a) => ages.includes(a)), `deltas against frames 1 to 4 ticks old (${[...new Set(ages)]})`);
+  const settle = 2 * oneWayMs + 250;
+  const steady = corrections.filter((c) => [500, 1500, 3000, 4500].every((ch) => c.t < ch || c.t > ch + settle));
+  assert.ok(steady.length > 25, `enough steady frames (${steady.length})`);
+  const worstSteady = Math.max(...steady.map((c) => c.size));
+  assert.ok(worstSteady < 0.5, `steady-state corrections stay below half a unit, worst ${worstSteady}`);
+  const worst = Math.max(...corrections.map((c) => c.size));
+  assert.ok(worst < 12, `corrections at steer changes are small, worst ${worst}`);
+});
 
 test('with deltas, the velocity predicted for the frame\'s tick keeps corrections as small as with full snapshots', () => {
   const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
@@ -261,23 +294,40 @@ test('a velocity fix (an unpredicted bump) is taken as exact, not as a derived v
   assert.ok(after(exact)[0].size < 0.1 && asDerived[0].size > 0.3, `the frame after the bump: ${after(exact)[0].size} exact, ${asDerived[0].size} as derived`);
 });
 
-test('velTolerance: the derived-velocity tolerance only for velocities the Replica derived', () => {
+test('velTolerance: the derived-velocity tolerance unless the Replica knows the velocity is the sim\'s', () => {
   const r = new Replica(20);
   const wire = (id) => ({ id, pos: [4000, 2000], vel: [0, 0], score: 0, last_input_seq: 0 });
-  const snap = r.applySnapshot({ type: 'Snapshot', tick: 1, players: [wire(1), wire(2), wire(3)], pellets: [], roster: [] });
-  assert.deepEqual(snap.players.map(velTolerance), [0, 0, 0], 'a full snapshot is exact');
-  const frame = r.applyDelta({
-    type: 'Delta',
-    tick: 2,
-    moves: [[4, 0], [4, 0], [4, 0]],
-    acks: [0, 0, 0],
-    velocities: [{ id: 2, vel: [-300, 0] }],
-    scores: [{ id: 1, score: 1 }],
-    changed: [{ ...wire(3), pos: [4100, 2000] }],
-    pellets_removed: [],
-    pellets_added: [],
+  /** `d` sealed with the checksum of the frame it makes, as the server would send it. */
+  const apply = (d) => {
+    const scratch = new Replica(20);
+    scratch.frame = r.frame;
+    let sum = 0;
+    try {
+      scratch.applyDelta({ ...d, checksum: 0 });
+    } catch (e) {
+      if (e.kind !== 'ChecksumMismatch') throw e;
+      sum = e.got;
+    }
+    return r.applyDelta({ ...d, checksum: sum });
+  };
+  const delta = (tick, baseAge, moves, extra = {}) => ({
+    type: 'Delta', tick, base_age: baseAge, checksum: 0, removed: [], moves, acks: moves.map(() => 0),
+    velocities: [], scores: [], changed: [], added: [], pellets_removed: [], pellets_added: [], ...extra,
   });
-  assert.deepEqual(frame.players.map(velTolerance), [DERIVED_VEL_TOLERANCE, 0, 0], 'derived, velocity fix, changed');
+  const snap = r.applySnapshot({ type: 'Snapshot', tick: 1, players: [wire(1), wire(2), wire(3)], pellets: [], roster: [] });
+  const T = DERIVED_VEL_TOLERANCE;
+  assert.deepEqual(snap.players.map(velTolerance), [T, T, T], 'a full snapshot carries canonical velocities: maybe derived');
+  const frame = apply(
+    delta(2, 1, [[4, 0], [4, 0], [4, 0]], {
+      velocities: [{ id: 2, vel: [-300, 0] }],
+      scores: [{ id: 1, score: 1 }],
+      changed: [{ ...wire(3), pos: [4100, 2000] }],
+      added: [{ state: wire(4), name: '' }],
+    }),
+  );
+  assert.deepEqual(frame.players.map(velTolerance), [T, 0, 0, 0], 'derived; a velocity fix, a jump and a newcomer against the previous tick: the sim\'s');
+  const later = apply(delta(4, 2, [[8, 0], [0, 0], [0, 0], [0, 0]], { velocities: [{ id: 1, vel: [-300, 0] }], added: [{ state: wire(5), name: '' }] }));
+  assert.deepEqual(later.players.map(velTolerance), [T, T, T, T, T], 'against an older frame nothing is known');
   assert.equal(velTolerance({ id: 1, vel: [0, 0] }), 0, 'a player without the flag counts as exact');
 });
 

@@ -2,7 +2,8 @@
 // the Rust one: vectors.json is written by crates/protocol/tests/vectors.rs
 // from the real bincode codec. Every server vector must decode to exactly its
 // fields and every client vector must encode to exactly its bytes (and both
-// directions round-trip). The replica vectors in the same file are replayed by
+// directions round-trip), and the JS frame checksum must give every pinned
+// frame's value. The replica vectors in the same file are replayed by
 // replica.test.mjs. Run with `node --test assets/test/`.
 
 import { test } from 'node:test';
@@ -10,11 +11,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import {
+  MAX_BASE_AGE,
   MAX_CLIENT_MESSAGE_BYTES,
   MAX_TOKEN_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   QUANT_SCALE,
+  checksum,
   decodeClient,
   decodeServer,
   encodeClient,
@@ -43,7 +46,8 @@ function expectedServer(msg) {
 
 test('the vectors are for this protocol version', () => {
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
-  assert.equal(PROTOCOL_VERSION, 3);
+  assert.equal(PROTOCOL_VERSION, 4);
+  assert.equal(MAX_BASE_AGE, 255);
   assert.equal(MAX_TOKEN_BYTES, 160);
   assert.equal(MAX_CLIENT_MESSAGE_BYTES, 256);
 });
@@ -71,7 +75,7 @@ test('a resume token longer than the server accepts is refused when encoding', (
   assert.equal(encodeClient(join('t'.repeat(MAX_TOKEN_BYTES))).length, 1 + 1 + 2 + 1 + MAX_TOKEN_BYTES); // variant, version, name, token length, token
   assert.throws(() => encodeClient(join('t'.repeat(MAX_TOKEN_BYTES + 1))), RangeError);
   // A Join without `resume` is a fresh join.
-  assert.deepEqual([...encodeClient({ type: 'Join', version: 3, name: 'a' })], [0, 3, 1, 97, 0]);
+  assert.deepEqual([...encodeClient({ type: 'Join', version: 4, name: 'a' })], [0, 4, 1, 97, 0]);
 });
 
 test('a Welcome whose resumed byte is neither 0 nor 1 is malformed', () => {
@@ -95,7 +99,8 @@ test('the vectors cover every message variant', () => {
   const deltas = vectors.server.filter((v) => v.msg.type === 'Delta').map((v) => v.msg);
   const moves = deltas.flatMap((d) => d.moves.flat());
   const acks = deltas.flatMap((d) => d.acks);
-  assert.ok(deltas.some((d) => d.moves.length === 0 && d.velocities.length === 0 && d.scores.length === 0 && d.changed.length === 0), 'an empty delta');
+  const lists = ['removed', 'moves', 'acks', 'velocities', 'scores', 'changed', 'added', 'pellets_removed', 'pellets_added'];
+  assert.ok(deltas.some((d) => lists.every((l) => d[l].length === 0)), 'an empty delta');
   assert.ok([-128, -1, 0, 127].every((m) => moves.includes(m)), 'moves at the i8 limits, negative and zero');
   assert.ok([0, 250, 251, 255].every((a) => acks.includes(a)), 'acks around the varint marker (raw u8)');
   assert.ok(deltas.some((d) => d.changed.length > 0), 'changed players');
@@ -105,8 +110,21 @@ test('the vectors cover every message variant', () => {
   assert.ok([250, 251, 4294967295].every((id) => velocities.some((f) => f.id === id)), 'velocity fix ids around the varint markers');
   assert.ok([0, 250, 251, 65535, 4294967295].every((v) => scores.some((f) => f.score === v)), 'scores around the varint markers');
   assert.ok(scores.some((f) => f.id === 65536), 'a score fix id needing a u32');
-  assert.ok(deltas.some((d) => d.velocities.length && d.scores.length && d.changed.length && d.pellets_removed.length && d.pellets_added.length), 'a delta with every list');
+  assert.ok(deltas.some((d) => lists.every((l) => d[l].length > 0)), 'a delta with every list');
   assert.ok(deltas.some((d) => d.pellets_removed.length > 0 && d.pellets_added.length > 0), 'pellets removed and added');
+  // Protocol v4: the base age, the checksum, roster operations.
+  const ages = deltas.map((d) => d.base_age);
+  assert.ok([1, 2, 3, 255].every((a) => ages.includes(a)), 'base ages 1, a few and the largest');
+  const sums = deltas.map((d) => d.checksum);
+  assert.ok([0, 251, 0x80000000, 0xffffffff].every((c) => sums.includes(c)), 'checksums with bytes that would be varint markers, and the top bit');
+  const removed = deltas.flatMap((d) => d.removed);
+  assert.ok([1, 250, 251, 65536, 4294967295].every((id) => removed.includes(id)), 'removed ids around the varint markers');
+  assert.ok(deltas.some((d) => d.removed.length > 0 && lists.every((l) => l === 'removed' || l === 'moves' || l === 'acks' || d[l].length === 0)), 'a delta that only removes');
+  const added = deltas.flatMap((d) => d.added);
+  assert.ok(added.some((a) => a.name === '') && added.some((a) => /[^\x00-\x7f]/.test(a.name)), 'added players with an empty and a UTF-8 name');
+  assert.ok(added.some((a) => new TextEncoder().encode(a.name).length === 24), 'an added player with the longest name');
+  assert.ok(added.some((a) => a.state.id === 4294967295) && added.some((a) => a.state.vel.includes(-32768) && a.state.score === 4294967295), 'added players at the limits');
+  assert.ok(deltas.some((d) => d.removed.length > 0 && d.added.length > 0 && d.base_age > 1), 'leaves and joins in one delta against an older frame');
 });
 
 for (const v of vectors.server) {
@@ -142,6 +160,34 @@ test('the documented layout example from codec.rs', () => {
   const input = { type: 'Input', seq: 300, ack_tick: 7, steer: [-1, 127] };
   assert.deepEqual([...encodeClient(input)], [1, 251, 0x2c, 0x01, 7, 0xff, 0x7f]);
   assert.deepEqual(decodeServer(new Uint8Array([2, 1, 2])), { type: 'Pong', nonce: 1, tick: 2 });
+  // A Delta: tick (varint), base_age (one byte), the checksum as four raw
+  // little-endian bytes, then the lists in order.
+  const delta = [4, 251, 0x2c, 0x01, 1, 0xd4, 0xc3, 0xb2, 0xa1, 0, 1, 1, 0xff, 1, 2, 0, 0, 0, 0, 0, 0];
+  const msg = decodeServer(new Uint8Array(delta));
+  assert.equal(msg.checksum, 0xa1b2c3d4);
+  assert.deepEqual(msg, vectors.server.find((v) => v.name === 'delta_checksum_bytes').msg);
+  assert.deepEqual([...encodeServer(msg)], delta);
+});
+
+test('the JS checksum gives every pinned frame its value', () => {
+  assert.ok(vectors.checksums.length >= 5);
+  for (const c of vectors.checksums) {
+    assert.equal(checksum(c.frame), c.checksum, c.name);
+  }
+  // The two values replica.rs pins against an independent MurmurHash3.
+  const byName = Object.fromEntries(vectors.checksums.map((c) => [c.name, c]));
+  assert.equal(checksum(byName.empty_frame.frame), 0xd941144b);
+  assert.equal(checksum(byName.one_player_one_pellet.frame), 0x17cb4a7c);
+  // Names are not covered; every other field is.
+  const f = byName.one_player_one_pellet.frame;
+  assert.equal(checksum({ ...f, roster: [] }), 0x17cb4a7c);
+  const changed = [
+    { ...f, tick: f.tick + 1 },
+    { ...f, players: [{ ...f.players[0], vel: [f.players[0].vel[0], 5] }] },
+    { ...f, players: [{ ...f.players[0], last_input_seq: 7 }] },
+    { ...f, pellets: [] },
+  ];
+  for (const g of changed) assert.notEqual(checksum(g), 0x17cb4a7c);
 });
 
 test('malformed server messages are refused, never misread', () => {
@@ -150,13 +196,22 @@ test('malformed server messages are refused, never misread', () => {
     'unknown variant': [9],
     'u16 with a u32 marker': [0, 252, 1, 0, 0, 0],
     'snapshot pellets beyond the message': [1, 0, 0, 2],
-    'delta moves beyond the message': [4, 1, 0, 2, 5],
-    'delta acks cut short': [4, 1, 0, 1, 5, 5, 3, 1],
-    'delta velocities beyond the message': [4, 1, 0, 0, 0, 2, 1, 0, 0],
-    'delta velocity fix cut short': [4, 1, 0, 0, 0, 1, 1, 2],
-    'delta scores missing': [4, 1, 0, 0, 0, 0],
-    'delta score fix cut short': [4, 1, 0, 0, 0, 0, 1, 7],
-    'delta velocity fix with a u32 marker for an i16': [4, 1, 0, 0, 0, 1, 1, 252, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    // Delta: tick 1, base_age 1, checksum 0, then the lists.
+    'delta base_age missing': [4, 1],
+    'delta checksum cut short': [4, 1, 1, 0, 0, 0],
+    'delta removed beyond the message': [4, 1, 1, 0, 0, 0, 0, 2, 5],
+    'delta removed id with a u64 marker': [4, 1, 1, 0, 0, 0, 0, 1, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    'delta moves beyond the message': [4, 1, 1, 0, 0, 0, 0, 0, 2, 5],
+    'delta acks cut short': [4, 1, 1, 0, 0, 0, 0, 0, 1, 5, 5, 3, 1],
+    'delta velocities beyond the message': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0],
+    'delta velocity fix cut short': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2],
+    'delta scores missing': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    'delta score fix cut short': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7],
+    'delta velocity fix with a u32 marker for an i16': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 252, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    'delta added player cut short': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0],
+    'delta added name beyond the message': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 5, 97, 0, 0],
+    'delta added name invalid UTF-8': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xfe, 0, 0],
+    'delta pellets missing after added': [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0],
     'invalid UTF-8': [3, 1, 2, 0xff, 0xfe],
     'length beyond the message': [3, 1, 0xfc, 0xff, 0xff, 0xff, 0x7f],
   };
@@ -172,6 +227,10 @@ test('out-of-range fields are refused when encoding', () => {
   assert.throws(() => encodeClient({ type: 'Input', seq: 1, ack_tick: 0, steer: [128, 0] }), RangeError);
   assert.throws(() => encodeClient({ type: 'Input', seq: 1.5, ack_tick: 0, steer: [0, 0] }), RangeError);
   assert.throws(() => encodeClient({ type: 'Nope' }), RangeError);
+  const delta = vectors.server.find((v) => v.name === 'delta_empty').msg;
+  for (const bad of [{ checksum: -1 }, { checksum: 2 ** 32 }, { checksum: 0.5 }, { base_age: 256 }, { base_age: -1 }]) {
+    assert.throws(() => encodeServer({ ...delta, ...bad }), RangeError, JSON.stringify(bad));
+  }
 });
 
 test('position and velocity quantization mirrors quant.rs (1/4 unit)', () => {

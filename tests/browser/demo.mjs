@@ -8,9 +8,10 @@
 // Checks, in order: the page loads and joins from the menu; holding a key
 // moves the own player (predicted and server positions); the canvas keeps the
 // arena's aspect ratio at devicePixelRatio; HUD figures (RTT, tick, snapshot
-// rate) are live; state arrives as a full snapshot then deltas (protocol v2),
-// none refused; a second page in the same room and the first see each other
-// with names (and the first gets a full snapshot for the join); steering
+// rate, refused deltas and checksum mismatches) are live; state arrives as a
+// full snapshot then deltas (protocol v4), none refused and no checksum
+// mismatch; a second page in the same room and the first see each other
+// with names (the join reaches the first as a delta, not a full snapshot); steering
 // toward a held mouse button moves the player; after eating a pellet, the
 // first page's WebSocket is closed under it (no Leave) and the page resumes
 // the same player (id, score, position; "reconnecting…" then "resumed" in the
@@ -180,27 +181,33 @@ async function main() {
   check(sa.snapshotRate >= 15, `snapshots arrive at ~20/s (${sa.snapshotRate}/s)`);
   check(sa.pellets > 0, `pellets are known (${sa.pellets})`);
   check(
-    sa.fullSnapshots >= 1 && sa.deltas > sa.fullSnapshots && sa.refusedDeltas === 0,
-    `state arrives as full snapshots and deltas (${sa.fullSnapshots} full, ${sa.deltas} deltas, ${sa.refusedDeltas} refused)`,
+    sa.fullSnapshots >= 1 && sa.deltas > sa.fullSnapshots && sa.refusedDeltas === 0 && sa.checksumMismatches === 0,
+    `state arrives as full snapshots and deltas (${sa.fullSnapshots} full, ${sa.deltas} deltas, ${sa.refusedDeltas} refused, ${sa.checksumMismatches} checksum mismatches)`,
   );
   const hud = await a.evaluate(() => ({
     conn: document.getElementById('conn-text').textContent,
     tick: document.getElementById('hud-tick').textContent,
     ping: document.getElementById('hud-ping').textContent,
+    deltas: document.getElementById('hud-refused').textContent,
   }));
-  check(hud.conn === 'connected' && /^\d+$/.test(hud.tick) && /ms$/.test(hud.ping), `HUD shows ${JSON.stringify(hud)}`);
+  check(
+    hud.conn === 'connected' && /^\d+$/.test(hud.tick) && /ms$/.test(hud.ping) && hud.deltas === 'refused 0 · mismatches 0',
+    `HUD shows ${JSON.stringify(hud)}`,
+  );
 
   // --- a second page in the same room; each sees the other ---
+  const fullsBefore = (await state(a)).fullSnapshots;
   const b = await openPage('bob');
   let sb = await joinFromMenu(b, 'bob', ROOM);
   check(sb.ownId !== sa.ownId, `bob joined as player ${sb.ownId}`);
   await a.waitForFunction((id) => window.__tickroom.playersSeen.includes(id) && window.__tickroom.names[id] === 'bob', sb.ownId, WAIT);
   await b.waitForFunction((id) => window.__tickroom.playersSeen.includes(id) && window.__tickroom.names[id] === 'alice', sa.ownId, WAIT);
   check(true, 'alice sees bob and bob sees alice, with names');
-  const fullsBefore = sa.fullSnapshots;
-  await a.waitForFunction((n) => window.__tickroom.fullSnapshots > n && window.__tickroom.deltas > 0, fullsBefore, WAIT);
   sa = await state(a);
-  check(sa.refusedDeltas === 0, `alice got a full snapshot when bob joined (${sa.fullSnapshots} full, ${sa.deltas} deltas, none refused)`);
+  check(
+    sa.fullSnapshots === fullsBefore && sa.refusedDeltas === 0 && sa.checksumMismatches === 0,
+    `bob's join reached alice as a delta (${sa.fullSnapshots} full, ${sa.deltas} deltas, none refused, no checksum mismatch)`,
+  );
 
   // --- pointer steering: hold the mouse button and the player heads for it ---
   sb = await state(b);
@@ -250,7 +257,10 @@ async function main() {
   check(sr.score >= sa.score && sr.scores[sa.ownId] === sr.score, `alice kept her score (${sa.score} before, ${sr.score} after)`);
   const moved = Math.hypot(sr.server.x - sa.server.x, sr.server.y - sa.server.y);
   check(moved < 30, `alice kept her position (${moved.toFixed(1)} units from where the connection dropped)`);
-  check(sr.refusedDeltas === 0 && sr.snaps === 0, `a full snapshot after the resume, no delta refused, no prediction snap (${sr.fullSnapshots} full)`);
+  check(
+    sr.refusedDeltas === 0 && sr.checksumMismatches === 0 && sr.snaps === 0,
+    `a full snapshot after the resume, no delta refused, no checksum mismatch, no prediction snap (${sr.fullSnapshots} full)`,
+  );
   const texts = await a.evaluate(() => window.__connTexts);
   check(texts.includes('reconnecting…') && texts.includes('resumed'), `the HUD said ${JSON.stringify(texts)}`);
   sb = await state(b);
@@ -291,7 +301,10 @@ async function main() {
   for (const [name, page] of [['bob', b], ['carol', c3]]) {
     await page.waitForFunction(() => window.__tickroom.deltas > 0, null, WAIT);
     const s = await state(page);
-    check(s.refusedDeltas === 0 && s.deltas > 0, `${name}: ${s.fullSnapshots} full snapshots, ${s.deltas} deltas, none refused`);
+    check(
+      s.refusedDeltas === 0 && s.checksumMismatches === 0 && s.deltas > 0,
+      `${name}: ${s.fullSnapshots} full snapshots, ${s.deltas} deltas, none refused, no checksum mismatch`,
+    );
   }
   check(problems.length === 0, `no page errors or console errors${problems.length ? `: ${problems.join('; ')}` : ''}`);
   log(`all checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

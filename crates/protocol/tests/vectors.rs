@@ -10,11 +10,15 @@
 //! the size limit); the JS decoder must refuse them too.
 //!
 //! The fixture also holds *replica vectors*: sequences of full snapshots and
-//! deltas (deltas made by the real [`replica::diff`] of server frames, or built
-//! by hand for edge cases), each with the frame the Rust [`Replica`] holds
-//! after applying it, or the error it refuses the delta with.
-//! `assets/test/replica.test.mjs` replays them through the JS `Replica` and
-//! compares every field.
+//! deltas (deltas made by the real [`replica::diff`] of canonical server
+//! frames, against the previous tick's frame or older ones, or built by hand
+//! for edge cases and refusals), each with the frame the Rust [`Replica`]
+//! holds after applying it (none after a checksum mismatch), or the error it
+//! refuses the delta with. `assets/test/replica.test.mjs` replays them
+//! through the JS `Replica` and compares every field. `checksums` pins frame
+//! checksums ([`replica::checksum`]) so the JS hash is checked on its own,
+//! and `settle` holds [`replica::settle_velocities`] cases for the JS mirror
+//! the netcode tests' fake server uses.
 //!
 //! The test fails when the committed file differs from what Rust generates;
 //! after an intended wire change, regenerate it with
@@ -24,10 +28,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use tickroom_protocol::{
-    Arena, ClientMsg, Delta, ErrorMsg, Input, Join, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES,
-    MAX_TOKEN_BYTES, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo, PlayerState, Pong, ScoreFix,
-    ServerMsg, Snapshot, VelocityFix, Welcome, decode_client, decode_server, encode_client,
-    encode_server,
+    Arena, Checksum, ClientMsg, Delta, ErrorMsg, Input, Join, MAX_CLIENT_MESSAGE_BYTES,
+    MAX_NAME_BYTES, MAX_TOKEN_BYTES, NewPlayer, PROTOCOL_VERSION, Pellet, Ping, PlayerInfo,
+    PlayerState, Pong, ScoreFix, ServerMsg, Snapshot, VelocityFix, Welcome, decode_client,
+    decode_server, encode_client, encode_server,
     replica::{self, ApplyError, Frame, Replica},
 };
 
@@ -176,6 +180,9 @@ fn server_json(msg: &ServerMsg) -> J {
         ServerMsg::Delta(d) => obj(vec![
             ("type", s("Delta")),
             ("tick", num(d.tick)),
+            ("base_age", num(d.base_age)),
+            ("checksum", num(d.checksum.0)),
+            ("removed", J::Arr(d.removed.iter().map(num).collect())),
             ("moves", J::Arr(d.moves.iter().map(|m| pair(*m)).collect())),
             ("acks", J::Arr(d.acks.iter().map(num).collect())),
             (
@@ -198,6 +205,15 @@ fn server_json(msg: &ServerMsg) -> J {
             ),
             ("changed", players_json(&d.changed)),
             (
+                "added",
+                J::Arr(
+                    d.added
+                        .iter()
+                        .map(|a| obj(vec![("state", player_json(&a.state)), ("name", s(&a.name))]))
+                        .collect(),
+                ),
+            ),
+            (
                 "pellets_removed",
                 J::Arr(d.pellets_removed.iter().map(num).collect()),
             ),
@@ -216,21 +232,18 @@ fn server_json(msg: &ServerMsg) -> J {
     }
 }
 
+fn player_json(p: &PlayerState) -> J {
+    obj(vec![
+        ("id", num(p.id)),
+        ("pos", pair(p.pos)),
+        ("vel", pair(p.vel)),
+        ("score", num(p.score)),
+        ("last_input_seq", num(p.last_input_seq)),
+    ])
+}
+
 fn players_json(players: &[PlayerState]) -> J {
-    J::Arr(
-        players
-            .iter()
-            .map(|p| {
-                obj(vec![
-                    ("id", num(p.id)),
-                    ("pos", pair(p.pos)),
-                    ("vel", pair(p.vel)),
-                    ("score", num(p.score)),
-                    ("last_input_seq", num(p.last_input_seq)),
-                ])
-            })
-            .collect(),
-    )
+    J::Arr(players.iter().map(player_json).collect())
 }
 
 fn pellets_json(pellets: &[Pellet]) -> J {
@@ -279,6 +292,15 @@ fn apply_error_json(e: &ApplyError) -> J {
             ("players", num(players)),
         ]),
         ApplyError::UnknownPlayer(id) => obj(vec![("kind", s("UnknownPlayer")), ("id", num(id))]),
+        ApplyError::DuplicatePlayer(id) => {
+            obj(vec![("kind", s("DuplicatePlayer")), ("id", num(id))])
+        }
+        ApplyError::ChecksumMismatch { tick, want, got } => obj(vec![
+            ("kind", s("ChecksumMismatch")),
+            ("tick", num(tick)),
+            ("want", num(want)),
+            ("got", num(got)),
+        ]),
     }
 }
 
@@ -456,65 +478,51 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 roster: (1..=3).map(|id| info(id, &format!("p{id}"))).collect(),
             }),
         ),
-        (
-            "delta_empty",
-            ServerMsg::Delta(Delta {
-                tick: 1,
-                moves: vec![],
-                acks: vec![],
-                velocities: vec![],
-                scores: vec![],
-                changed: vec![],
-                pellets_removed: vec![],
-                pellets_added: vec![],
-            }),
-        ),
+        ("delta_empty", ServerMsg::Delta(empty_delta(1, 1, 0))),
         (
             "delta_moves_and_acks_only",
             ServerMsg::Delta(Delta {
-                tick: 251,
                 moves: vec![[0, 0], [-128, 127], [127, -128], [-1, 1], [64, -64]],
                 acks: vec![0, 255, 1, 250, 251],
-                velocities: vec![],
-                scores: vec![],
-                changed: vec![],
-                pellets_removed: vec![],
-                pellets_added: vec![],
+                ..empty_delta(251, 1, u32::MAX)
+            }),
+        ),
+        // The documented layout example of codec.rs: the checksum is four
+        // raw little-endian bytes, not a varint.
+        (
+            "delta_checksum_bytes",
+            ServerMsg::Delta(Delta {
+                moves: vec![[1, -1]],
+                acks: vec![2],
+                ..empty_delta(300, 1, 0xA1B2_C3D4)
             }),
         ),
         (
             "delta_changed_and_pellets",
             ServerMsg::Delta(Delta {
-                tick: 65_536,
                 moves: vec![[3, -2], [0, 0], [-64, 0]],
                 acks: vec![2, 0, 1],
-                velocities: vec![],
-                scores: vec![],
                 changed: vec![
                     player(2, [6_000, 100], [-2_560, 2_540], 7, 70_000),
                     player(u32::MAX, [65_535, 0], [-32_768, 32_767], u32::MAX, u32::MAX),
                 ],
                 pellets_removed: vec![0, 250, 251, 65_535],
                 pellets_added: vec![pellet(3, [1_000, 2_000]), pellet(300, [65_535, 0])],
+                ..empty_delta(65_536, 2, 251)
             }),
         ),
         (
-            "delta_large_ticks_pellets_only",
+            "delta_large_ticks_oldest_base_pellets_only",
             ServerMsg::Delta(Delta {
-                tick: u32::MAX,
                 moves: vec![[0, 0]],
                 acks: vec![0],
-                velocities: vec![],
-                scores: vec![],
-                changed: vec![],
                 pellets_removed: vec![17],
-                pellets_added: vec![],
+                ..empty_delta(u32::MAX, 255, 0x8000_0000)
             }),
         ),
         (
             "delta_velocities_and_scores_only",
             ServerMsg::Delta(Delta {
-                tick: 300,
                 moves: vec![[1, -1], [0, 0], [-5, 7], [0, 0], [2, 2]],
                 acks: vec![1, 0, 3, 0, 1],
                 velocities: vec![
@@ -554,15 +562,47 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                         score: u32::MAX,
                     },
                 ],
-                changed: vec![],
-                pellets_removed: vec![],
-                pellets_added: vec![],
+                ..empty_delta(300, 1, 0xD941_144B)
+            }),
+        ),
+        (
+            "delta_removed_only",
+            ServerMsg::Delta(Delta {
+                removed: vec![1, 250, 251, 65_536, u32::MAX],
+                moves: vec![[2, 0]],
+                acks: vec![1],
+                ..empty_delta(4_000, 3, 0x0102_0304)
+            }),
+        ),
+        (
+            "delta_added_with_names",
+            ServerMsg::Delta(Delta {
+                added: vec![
+                    new_player(player(3, [3_200, 2_000], [0, 0], 0, 0), "Zoë"),
+                    new_player(player(251, [0, 65_535], [-1, 1], 250, 251), ""),
+                    new_player(
+                        player(70_000, [65_535, 1], [-32_768, 32_767], u32::MAX, u32::MAX),
+                        "日本語日本語日本",
+                    ),
+                    new_player(player(u32::MAX, [1, 2], [3, -4], 5, 6), "🎮 gamer"),
+                ],
+                ..empty_delta(4_001, 1, 0xFFFF_FFFE)
+            }),
+        ),
+        (
+            "delta_removed_and_added_across_dropped_frames",
+            ServerMsg::Delta(Delta {
+                removed: vec![2, 7],
+                moves: vec![[10, -10], [0, 0]],
+                acks: vec![3, 0],
+                added: vec![new_player(player(9, [100, 108], [0, 160], 0, 0), "dave")],
+                ..empty_delta(111, 3, 0x00FB_FC00)
             }),
         ),
         (
             "delta_every_list",
             ServerMsg::Delta(Delta {
-                tick: 70_001,
+                removed: vec![4],
                 moves: vec![[-128, 127], [3, 0], [0, -2]],
                 acks: vec![255, 1, 0],
                 velocities: vec![VelocityFix {
@@ -571,8 +611,10 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
                 }],
                 scores: vec![ScoreFix { id: 2, score: 6 }, ScoreFix { id: 3, score: 1 }],
                 changed: vec![player(1, [12_800, 8_000], [1_280, 0], 2, 70_000)],
+                added: vec![new_player(player(5, [640, 480], [20, -20], 0, 0), "eve")],
                 pellets_removed: vec![5],
                 pellets_added: vec![pellet(5, [640, 480]), pellet(251, [0, 65_535])],
+                ..empty_delta(70_001, 7, 0x17CB_4A7C)
             }),
         ),
         ("pong_small", ServerMsg::Pong(Pong { nonce: 1, tick: 2 })),
@@ -591,6 +633,32 @@ fn server_cases() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
     ]
+}
+
+/// A delta of `tick` against the frame `base_age` ticks older, with
+/// `checksum` and every list empty.
+fn empty_delta(tick: u32, base_age: u8, checksum: u32) -> Delta {
+    Delta {
+        tick,
+        base_age,
+        checksum: Checksum(checksum),
+        removed: vec![],
+        moves: vec![],
+        acks: vec![],
+        velocities: vec![],
+        scores: vec![],
+        changed: vec![],
+        added: vec![],
+        pellets_removed: vec![],
+        pellets_added: vec![],
+    }
+}
+
+fn new_player(state: PlayerState, name: &str) -> NewPlayer {
+    NewPlayer {
+        state,
+        name: name.into(),
+    }
 }
 
 /// A resume token as the server makes them for room `lobby`
@@ -710,13 +778,17 @@ fn refused_client_cases() -> Vec<(&'static str, Vec<u8>)> {
 enum Step {
     /// A full snapshot of a server frame.
     Full(&'static str, Frame),
-    /// The delta [`replica::diff`] makes from the first server frame to the second.
+    /// The delta [`replica::diff`] makes from the first server frame to the
+    /// second, with the second's checksum.
     Diff(&'static str, Frame, Frame),
-    /// A hand-built message, for what `diff` never produces.
+    /// A hand-built delta that applies, for what `diff` never produces; its
+    /// checksum is filled in: that of the frame it makes from the replica's.
+    Sealed(&'static str, Delta),
+    /// A hand-built message as is (a delta the replica refuses).
     Raw(&'static str, ServerMsg),
 }
 
-/// A frame with a roster naming every player `name_of(id)`.
+/// A frame with a roster naming every player.
 fn frame(tick: u32, players: Vec<PlayerState>, pellets: Vec<Pellet>) -> Frame {
     let roster = players
         .iter()
@@ -725,6 +797,8 @@ fn frame(tick: u32, players: Vec<PlayerState>, pellets: Vec<Pellet>) -> Frame {
                 1 => "alice".to_owned(),
                 2 => "bob".to_owned(),
                 7 => "Zoë".to_owned(),
+                8 => "carol 🎮".to_owned(),
+                9 => "dave".to_owned(),
                 300 => "日本語".to_owned(),
                 id => format!("player-{id}"),
             };
@@ -739,9 +813,27 @@ fn frame(tick: u32, players: Vec<PlayerState>, pellets: Vec<Pellet>) -> Frame {
     }
 }
 
+/// The room's frame one tick after `prev` at 20 Hz, canonical as the server
+/// publishes it ([`replica::settle_velocities`]).
+fn tick_after(prev: &Frame, players: Vec<PlayerState>, pellets: Vec<Pellet>) -> Frame {
+    let mut cur = frame(prev.tick.wrapping_add(1), players, pellets);
+    replica::settle_velocities(prev, &mut cur, 20);
+    cur
+}
+
+/// The checksum of the frame `d` makes from `replica`'s frame, as the server
+/// would have sent it: `d` applied to a copy of the replica.
+fn seal(replica: &Replica, d: &Delta, name: &str) -> Checksum {
+    match replica.clone().apply_delta(d) {
+        Ok(f) => f.checksum(),
+        Err(ApplyError::ChecksumMismatch { got, .. }) => Checksum(got),
+        Err(e) => panic!("{name}: a sealed delta must apply: {e}"),
+    }
+}
+
 /// Runs `steps` through a Rust [`Replica`] and records, per step, the message
 /// (fields and bytes), the delta's origin, and the replica's frame afterwards
-/// or the error it refused the message with.
+/// (none after a checksum mismatch) or the error it refused the message with.
 fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> J {
     let mut replica = Replica::new(tick_rate_hz);
     let mut server_frames: Vec<Frame> = Vec::new();
@@ -751,18 +843,23 @@ fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> 
     };
     let mut out = Vec::new();
     for step in steps {
-        let (step_name, msg, diff_of) = match step {
+        let (step_name, msg, diff_of, sealed) = match step {
             Step::Full(n, f) => {
                 remember(&f);
-                (n, ServerMsg::Snapshot(f.to_snapshot()), None)
+                (n, ServerMsg::Snapshot(f.to_snapshot()), None, false)
             }
             Step::Diff(n, base, cur) => {
                 remember(&base);
                 remember(&cur);
-                let d = replica::diff(&base, &cur, tick_rate_hz).expect("same players");
-                (n, ServerMsg::Delta(d), Some((base, cur)))
+                let d = replica::diff(&base, &cur, cur.checksum(), tick_rate_hz)
+                    .expect("within the history");
+                (n, ServerMsg::Delta(d), Some((base, cur)), false)
             }
-            Step::Raw(n, msg) => (n, msg, None),
+            Step::Sealed(n, mut d) => {
+                d.checksum = seal(&replica, &d, n);
+                (n, ServerMsg::Delta(d), None, true)
+            }
+            Step::Raw(n, msg) => (n, msg, None, false),
         };
         let bytes = encode_server(&msg);
         let decoded = decode_server(&bytes).expect("round-trips");
@@ -774,37 +871,15 @@ fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> 
             other => panic!("{step_name}: not a frame message: {other:?}"),
         };
         match (&result, &diff_of) {
-            (Ok(got), Some((_, cur))) => {
-                // The reconstruction is the server's frame up to the velocity
-                // tolerance (which is what `diff` promises).
-                assert_eq!(
-                    (got.tick, &got.pellets, &got.roster),
-                    (cur.tick, &cur.pellets, &cur.roster)
-                );
-                for (g, want) in got.players.iter().zip(&cur.players) {
-                    assert_eq!(
-                        (g.id, g.pos, g.score, g.last_input_seq),
-                        (want.id, want.pos, want.score, want.last_input_seq)
-                    );
-                    for (got_v, want_v) in g.vel.iter().zip(&want.vel) {
-                        let err = (i32::from(*got_v) - i32::from(*want_v)).abs();
-                        assert!(err <= replica::VEL_TOLERANCE, "{step_name}: velocity");
-                    }
-                    // Velocities sent in `velocities` or `changed` are exact.
-                    if let ServerMsg::Delta(d) = &msg {
-                        let fixed = d.velocities.iter().map(|v| v.id);
-                        if fixed
-                            .chain(d.changed.iter().map(|c| c.id))
-                            .any(|id| id == g.id)
-                        {
-                            assert_eq!(g.vel, want.vel, "{step_name}: exact velocity");
-                        }
-                    }
-                }
+            // What v4 promises: the server's frame exactly.
+            (Ok(got), Some((_, cur))) => assert_eq!(got, cur, "{step_name}: the server's frame"),
+            (Err(ApplyError::ChecksumMismatch { .. }), _) => {
+                assert_eq!(replica.frame(), None, "{step_name}: the frame is dropped")
             }
             (Err(_), _) => assert_eq!(replica.frame(), before.as_ref(), "{step_name}: unchanged"),
-            _ => {}
+            (Ok(_), None) => {}
         }
+        assert!(!sealed || result.is_ok(), "{step_name}: applies");
         out.push(obj(vec![
             ("name", s(step_name)),
             ("msg", server_json(&msg)),
@@ -833,10 +908,24 @@ fn replica_sequence(name: &'static str, tick_rate_hz: u16, steps: Vec<Step>) -> 
     ])
 }
 
+/// The delta `diff` makes from `base` to `cur` at 20 Hz, for the asserts
+/// that say what a sequence covers.
+fn diff20(base: &Frame, cur: &Frame) -> Delta {
+    replica::diff(base, cur, cur.checksum(), 20).expect("within the history")
+}
+
 /// The sequences of `vectors.json`'s `replica` list.
 fn replica_cases() -> Vec<J> {
+    vec![main_sequence(), edge_sequence(), wrap_sequence()]
+}
+
+/// A 20 Hz room as one client sees it: a full snapshot, deltas against the
+/// previous tick and against older frames (the ones in between were dropped
+/// for it), players leaving and joining as delta operations, every refusal,
+/// a checksum mismatch and the full snapshot that recovers from it.
+fn main_sequence() -> J {
     let p = player;
-    let f0 = frame(
+    let f100 = frame(
         100,
         vec![
             p(1, [3_200, 2_000], [0, 0], 0, 10),
@@ -852,26 +941,27 @@ fn replica_cases() -> Vec<J> {
         ],
     );
     // Steady movement: every player fits the compact form. Player 1's true
-    // velocity (210) is within the tolerance of the derived one (200), so the
-    // replica ends up with 200; player 7's input sequence wraps around.
-    let f1 = frame(
-        101,
+    // velocity (210) is within the tolerance of the one derived from its move
+    // (200), so the server publishes 200; player 7's input sequence wraps.
+    let f101 = tick_after(
+        &f100,
         vec![
             p(1, [3_210, 1_995], [210, -100], 0, 12),
             p(2, [864, 3_600], [1_280, 0], 2, 501),
             p(7, [5_985, 120], [-300, 400], 5, 4),
             p(300, [328, 3_000], [0, 0], 0, 0),
         ],
-        f0.pellets.clone(),
+        f100.pellets.clone(),
     );
+    assert_eq!(f101.players[0].vel, [200, -100], "settled");
     // Player 1 eats a pellet (a score fix), player 2 jumps 200 steps with 300
     // inputs applied and scores (too far for a move: its whole state goes in
     // `changed`, the score with it), player 7 is bumped (its velocity is not
-    // derivable: a velocity fix), player 300 makes the largest moves an i8
-    // carries. Pellets 0 and 3 are eaten, 17 respawns elsewhere, 5 and 65535
-    // appear.
-    let f2 = frame(
-        102,
+    // the derived one: a velocity fix), player 300 makes the largest moves an
+    // i8 carries. Pellets 0 and 3 are eaten, 17 respawns elsewhere, 5 and
+    // 65535 appear.
+    let f102 = tick_after(
+        &f101,
         vec![
             p(1, [3_220, 1_990], [200, -100], 1, 13),
             p(2, [1_064, 3_600], [1_280, 0], 3, 801),
@@ -885,9 +975,10 @@ fn replica_cases() -> Vec<J> {
             pellet(65_535, [6_000, 3_900]),
         ],
     );
-    // Quiet again: player 1 stops, player 7 acknowledges 255 inputs at once.
-    let f3 = frame(
-        103,
+    // Quiet: player 1 stops, player 7 acknowledges 255 inputs at once. This
+    // frame never reaches the client (dropped from its mailbox).
+    let f103 = tick_after(
+        &f102,
         vec![
             p(1, [3_220, 1_990], [0, 0], 1, 13),
             p(2, [1_128, 3_600], [1_280, 0], 3, 802),
@@ -900,110 +991,329 @@ fn replica_cases() -> Vec<J> {
             pellet(65_535, [6_000, 3_900]),
         ],
     );
-    // Player 300 left and player 8 joined: a full snapshot, then deltas again.
-    let f10 = frame(
-        110,
+    // Sent as a delta against 102 (two ticks): velocities derive from the
+    // move over two ticks, so player 1 (who stopped and started again) needs
+    // a fix, player 2's two-tick move (128 steps) overflows an i8 and goes in
+    // `changed`, player 7's 255 acks still fit.
+    let f104 = tick_after(
+        &f103,
         vec![
-            p(1, [3_220, 1_990], [0, 0], 1, 20),
-            p(2, [1_500, 3_600], [1_280, 0], 3, 810),
-            p(7, [5_900, 200], [-200, 200], 6, 270),
-            p(8, [3_200, 2_000], [0, 0], 0, 0),
+            p(1, [3_230, 1_990], [200, 0], 1, 13),
+            p(2, [1_192, 3_600], [1_280, 0], 3, 803),
+            p(7, [5_966, 141], [-200, 200], 5, 260),
+            p(300, [202, 3_129], [20, 20], 0, 1),
         ],
-        f3.pellets.clone(),
+        f103.pellets.clone(),
     );
-    // Player 8 bumps into player 1 and eats pellet 17 on the way: two
-    // velocity fixes (one only on the y axis) and a score fix for the same
-    // player.
-    let f11 = frame(
-        111,
+    let d = diff20(&f102, &f104);
+    assert_eq!((d.base_age, d.velocities.len(), d.changed.len()), (2, 1, 1));
+    // Player 2 leaves at 105; player 7 eats pellet 17 at 106; the client
+    // gets 107 as a delta against 104 (three ticks), with player 2 removed.
+    let f105 = tick_after(
+        &f104,
         vec![
-            p(1, [3_221, 1_990], [20, 60], 1, 21),
-            p(2, [1_564, 3_600], [1_280, 0], 3, 811),
-            p(7, [5_890, 210], [-200, 200], 6, 272),
-            p(8, [3_203, 2_000], [-100, 0], 1, 1),
+            p(1, [3_240, 1_990], [200, 0], 1, 14),
+            p(7, [5_956, 151], [-200, 200], 5, 260),
+            p(300, [203, 3_130], [20, 20], 0, 1),
+        ],
+        f104.pellets.clone(),
+    );
+    let f106 = tick_after(
+        &f105,
+        vec![
+            p(1, [3_250, 1_990], [200, 0], 1, 15),
+            p(7, [5_946, 161], [-200, 200], 6, 261),
+            p(300, [204, 3_131], [20, 20], 0, 1),
         ],
         vec![pellet(5, [500, 500]), pellet(65_535, [6_000, 3_900])],
     );
-    let bad_base = replica::diff(&f2, &f3, 20).expect("same players");
-    let next = |velocities: Vec<VelocityFix>,
-                scores: Vec<ScoreFix>,
-                changed: Vec<PlayerState>,
-                moves: Vec<[i8; 2]>| {
-        ServerMsg::Delta(Delta {
-            tick: 104,
-            acks: vec![0; moves.len()],
-            moves,
-            velocities,
-            scores,
-            changed,
-            pellets_removed: vec![],
-            pellets_added: vec![],
-        })
+    let f107 = tick_after(
+        &f106,
+        vec![
+            p(1, [3_259, 1_990], [180, 0], 1, 16),
+            p(7, [5_936, 171], [-200, 200], 6, 262),
+            p(300, [204, 3_131], [0, 0], 0, 1),
+        ],
+        f106.pellets.clone(),
+    );
+    let d = diff20(&f104, &f107);
+    assert_eq!(
+        (d.base_age, &d.removed[..], d.velocities.len()),
+        (3, &[2][..], 2)
+    );
+    // Player 8 joins: one delta operation, with its name.
+    let f108 = tick_after(
+        &f107,
+        vec![
+            p(1, [3_268, 1_990], [180, 0], 1, 17),
+            p(7, [5_926, 181], [-200, 200], 6, 263),
+            p(8, [3_200, 2_000], [0, 0], 0, 0),
+            p(300, [204, 3_131], [0, 0], 0, 1),
+        ],
+        f107.pellets.clone(),
+    );
+    // Players 9 and 10 join at 109, 7 and 10 leave at 110, player 8 eats
+    // pellet 5 at 111; the client gets 111 against 108: 7 removed and 9
+    // added in one delta, 10 never shows up.
+    let f109 = tick_after(
+        &f108,
+        vec![
+            p(1, [3_277, 1_990], [180, 0], 1, 18),
+            p(7, [5_916, 191], [-200, 200], 6, 264),
+            p(8, [3_210, 2_000], [200, 0], 0, 1),
+            p(9, [100, 100], [0, 0], 0, 0),
+            p(10, [50, 50], [0, 0], 0, 0),
+            p(300, [204, 3_131], [0, 0], 0, 1),
+        ],
+        f108.pellets.clone(),
+    );
+    let f110 = tick_after(
+        &f109,
+        vec![
+            p(1, [3_286, 1_990], [180, 0], 1, 19),
+            p(8, [3_220, 2_000], [200, 0], 0, 2),
+            p(9, [100, 100], [0, 0], 0, 0),
+            p(300, [204, 3_131], [0, 0], 0, 1),
+        ],
+        f109.pellets.clone(),
+    );
+    let f111 = tick_after(
+        &f110,
+        vec![
+            p(1, [3_295, 1_990], [180, 0], 1, 20),
+            p(8, [3_230, 2_000], [200, 0], 1, 3),
+            p(9, [100, 108], [0, 160], 0, 1),
+            p(300, [204, 3_131], [0, 0], 0, 1),
+        ],
+        vec![pellet(65_535, [6_000, 3_900])],
+    );
+    let d = diff20(&f108, &f111);
+    assert_eq!(
+        (d.base_age, &d.removed[..], d.added.len()),
+        (3, &[7][..], 1)
+    );
+    // Then steady: players 1, 8 and 9 walk on, pellet 5 respawns.
+    let walk = |prev: &Frame, pellets: Vec<Pellet>| {
+        let players = prev
+            .players
+            .iter()
+            .map(|q| {
+                let step = match q.id {
+                    1 => [9, 0],
+                    8 => [10, 0],
+                    9 => [0, 8],
+                    _ => [0, 0],
+                };
+                let seq = q.last_input_seq + u32::from(q.id != 300);
+                let pos = [q.pos[0] + step[0], q.pos[1] + step[1]];
+                p(q.id, pos, q.vel, q.score, seq)
+            })
+            .collect();
+        tick_after(prev, players, pellets)
     };
+    let f112 = walk(
+        &f111,
+        vec![pellet(5, [900, 900]), pellet(65_535, [6_000, 3_900])],
+    );
+    let f113 = walk(&f112, f112.pellets.clone());
+    let f114 = walk(&f113, f113.pellets.clone());
+
+    // Refused deltas, all for the frame of tick 111 (players 1, 8, 9, 300).
+    let held = Delta {
+        moves: vec![[0, 0]; 4],
+        acks: vec![0; 4],
+        ..empty_delta(112, 1, 0)
+    };
+    let bad = |d: Delta| ServerMsg::Delta(d);
+    let n = |count: usize| (vec![[0i8, 0]; count], vec![0u8; count]);
     let vel = |id: u32, vel: [i16; 2]| VelocityFix { id, vel };
     let score = |id: u32, score: u32| ScoreFix { id, score };
-    let main = replica_sequence(
-        "joins_moves_and_refusals_20hz",
+    let joiner = |id: u32| new_player(p(id, [10, 10], [0, 0], 0, 0), "");
+    let with_players = |count: usize, d: Delta| {
+        let (moves, acks) = n(count);
+        Delta { moves, acks, ..d }
+    };
+    let mut mismatch = diff20(&f111, &f112);
+    mismatch.checksum = Checksum(mismatch.checksum.0 ^ 1);
+
+    replica_sequence(
+        "drops_roster_changes_and_refusals_20hz",
         20,
         vec![
-            Step::Diff("delta_before_any_snapshot", f0.clone(), f1.clone()),
-            Step::Full("full_snapshot", f0.clone()),
-            Step::Diff("delta_steady_moves", f0, f1.clone()),
-            Step::Diff("delta_jump_bump_score_and_pellets", f1, f2.clone()),
-            Step::Diff("delta_quiet", f2.clone(), f3.clone()),
-            Step::Raw("delta_wrong_base", ServerMsg::Delta(bad_base)),
+            Step::Diff("delta_before_any_snapshot", f100.clone(), f101.clone()),
+            Step::Full("full_snapshot", f100.clone()),
+            Step::Diff("delta_steady_moves", f100, f101.clone()),
+            Step::Diff("delta_jump_bump_score_and_pellets", f101, f102.clone()),
+            Step::Diff("delta_against_a_frame_two_ticks_old", f102, f104.clone()),
+            Step::Diff("delta_three_ticks_with_a_leave", f104, f107.clone()),
+            Step::Diff("delta_with_a_join", f107, f108.clone()),
+            Step::Diff("delta_with_a_leave_and_a_join", f108, f111.clone()),
+            Step::Diff("delta_wrong_base", f110, f112.clone()),
             Step::Raw(
-                "delta_wrong_shape",
-                next(vec![], vec![], vec![], vec![[0, 0]; 3]),
+                "delta_base_age_zero",
+                bad(Delta {
+                    base_age: 0,
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw("delta_wrong_shape", bad(with_players(3, held.clone()))),
+            Step::Raw(
+                "delta_acks_short",
+                bad(Delta {
+                    acks: vec![0; 3],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_removed_leaves_fewer_players",
+                bad(Delta {
+                    removed: vec![8],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_removed_unknown_player",
+                bad(with_players(
+                    3,
+                    Delta {
+                        removed: vec![7],
+                        ..held.clone()
+                    },
+                )),
+            ),
+            // Checked before the shape: the first unknown id is reported.
+            Step::Raw(
+                "delta_removed_unknown_player_and_wrong_shape",
+                bad(Delta {
+                    removed: vec![8, 10],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_removed_unsorted",
+                bad(with_players(
+                    2,
+                    Delta {
+                        removed: vec![9, 1],
+                        ..held.clone()
+                    },
+                )),
+            ),
+            Step::Raw(
+                "delta_removed_twice",
+                bad(with_players(
+                    2,
+                    Delta {
+                        removed: vec![8, 8],
+                        ..held.clone()
+                    },
+                )),
             ),
             Step::Raw(
                 "delta_unknown_player",
-                next(
-                    vec![],
-                    vec![],
-                    vec![p(8, [0, 0], [0, 0], 0, 0)],
-                    vec![[0, 0]; 4],
-                ),
+                bad(Delta {
+                    changed: vec![p(6, [0, 0], [0, 0], 0, 0)],
+                    ..held.clone()
+                }),
             ),
             Step::Raw(
                 "delta_unknown_player_in_velocities",
-                next(
-                    vec![vel(1, [40, 0]), vel(9, [1, 1])],
-                    vec![],
-                    vec![],
-                    vec![[0, 0]; 4],
-                ),
+                bad(Delta {
+                    velocities: vec![vel(1, [40, 0]), vel(7, [1, 1])],
+                    ..held.clone()
+                }),
             ),
             // Known ids in `velocities` and `changed`: nothing of it applies.
             Step::Raw(
                 "delta_unknown_player_in_scores",
-                next(
-                    vec![vel(7, [0, 0])],
-                    vec![score(1, 2), score(6, 1)],
-                    vec![p(2, [0, 0], [0, 0], 0, 0)],
-                    vec![[1, 1]; 4],
-                ),
+                bad(Delta {
+                    moves: vec![[1, 1]; 4],
+                    velocities: vec![vel(8, [0, 0])],
+                    scores: vec![score(1, 2), score(6, 1)],
+                    changed: vec![p(9, [0, 0], [0, 0], 0, 0)],
+                    ..held.clone()
+                }),
             ),
             // The first unknown id in velocities, scores, changed order.
             Step::Raw(
                 "delta_unknown_players_everywhere",
-                next(
-                    vec![vel(5, [0, 0])],
-                    vec![score(6, 1)],
-                    vec![p(4, [0, 0], [0, 0], 0, 0)],
-                    vec![[0, 0]; 4],
-                ),
+                bad(Delta {
+                    velocities: vec![vel(5, [0, 0])],
+                    scores: vec![score(6, 1)],
+                    changed: vec![p(4, [0, 0], [0, 0], 0, 0)],
+                    ..held.clone()
+                }),
             ),
-            Step::Full("full_snapshot_after_join_and_leave", f10.clone()),
-            Step::Diff("delta_after_the_new_snapshot", f10, f11),
+            Step::Raw(
+                "delta_wrong_shape_and_unknown_player",
+                bad(with_players(
+                    3,
+                    Delta {
+                        velocities: vec![vel(5, [0, 0])],
+                        ..held.clone()
+                    },
+                )),
+            ),
+            Step::Raw(
+                "delta_fix_for_a_removed_player",
+                bad(with_players(
+                    3,
+                    Delta {
+                        removed: vec![8],
+                        scores: vec![score(8, 2)],
+                        ..held.clone()
+                    },
+                )),
+            ),
+            Step::Raw(
+                "delta_adds_a_present_player",
+                bad(Delta {
+                    added: vec![joiner(11), joiner(300)],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_adds_unsorted",
+                bad(Delta {
+                    added: vec![joiner(12), joiner(11)],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_adds_twice",
+                bad(Delta {
+                    added: vec![joiner(11), joiner(11)],
+                    ..held.clone()
+                }),
+            ),
+            Step::Raw(
+                "delta_unknown_fix_and_duplicate_join",
+                bad(Delta {
+                    velocities: vec![vel(5, [0, 0])],
+                    added: vec![joiner(1)],
+                    ..held.clone()
+                }),
+            ),
+            // The right delta with a wrong checksum: the copies diverged, the
+            // replica drops its frame and refuses deltas until a full snapshot.
+            Step::Raw("delta_checksum_mismatch", ServerMsg::Delta(mismatch)),
+            Step::Diff("delta_after_the_mismatch", f111, f112.clone()),
+            Step::Full("full_snapshot_recovers", f113.clone()),
+            Step::Diff("delta_after_the_recovery", f113, f114),
         ],
-    );
+    )
+}
 
-    // Hand-built deltas at 300 Hz, where derived velocities overflow i16:
-    // positions and velocities clamp, input sequences wrap, a pellet removed
-    // and added in one delta comes back, a pellet added twice keeps the last
-    // position, `changed` naming a player twice keeps the last entry, as do
-    // repeated velocity and score fixes.
+/// Hand-built deltas at 300 Hz, where derived velocities overflow i16:
+/// positions and velocities clamp, input sequences wrap, a pellet removed
+/// and added in one delta comes back, a pellet added twice keeps the last
+/// position, `changed` naming a player twice keeps the last entry, as do
+/// repeated velocity and score fixes; velocities derived over several ticks
+/// truncate toward zero; a player leaves and one with the same id joins in
+/// one delta; players join before and after the others, everyone leaves,
+/// and players join an empty room.
+fn edge_sequence() -> J {
+    let p = player;
     let e7 = Frame {
         tick: 7,
         players: vec![
@@ -1013,20 +1323,19 @@ fn replica_cases() -> Vec<J> {
         pellets: vec![pellet(2, [10, 10]), pellet(4, [20, 20])],
         roster: vec![info(1, "edge"), info(2, "")],
     };
-    let edges = replica_sequence(
-        "clamps_wraps_and_repeats_300hz",
+    let two = |tick: u32, base_age: u8, moves: Vec<[i8; 2]>, acks: Vec<u8>| Delta {
+        moves,
+        acks,
+        ..empty_delta(tick, base_age, 0)
+    };
+    replica_sequence(
+        "clamps_wraps_repeats_and_roster_300hz",
         300,
         vec![
             Step::Full("full_snapshot", e7),
-            Step::Raw(
+            Step::Sealed(
                 "delta_clamps_and_wraps",
-                ServerMsg::Delta(Delta {
-                    tick: 8,
-                    moves: vec![[-128, 127], [127, -128]],
-                    acks: vec![255, 0],
-                    velocities: vec![],
-                    scores: vec![],
-                    changed: vec![],
+                Delta {
                     pellets_removed: vec![9, 2],
                     pellets_added: vec![
                         pellet(4, [21, 21]),
@@ -1035,45 +1344,32 @@ fn replica_cases() -> Vec<J> {
                         pellet(9, [9, 9]),
                         pellet(9, [90, 90]),
                     ],
-                }),
+                    ..two(8, 1, vec![[-128, 127], [127, -128]], vec![255, 0])
+                },
             ),
-            Step::Raw(
+            Step::Sealed(
                 "delta_changed_twice_and_all_pellets_gone",
-                ServerMsg::Delta(Delta {
-                    tick: 9,
-                    moves: vec![[1, 1], [0, 0]],
-                    acks: vec![0, 1],
-                    velocities: vec![],
-                    scores: vec![],
+                Delta {
                     changed: vec![
                         p(1, [100, 100], [5, 5], 1, 3),
                         p(1, [200, 200], [6, -6], 2, 4),
                     ],
                     pellets_removed: vec![1, 2, 4, 9],
-                    pellets_added: vec![],
-                }),
+                    ..two(9, 1, vec![[1, 1], [0, 0]], vec![0, 1])
+                },
             ),
-            Step::Raw(
+            Step::Sealed(
                 "delta_small_moves_at_300hz",
-                ServerMsg::Delta(Delta {
-                    tick: 10,
-                    moves: vec![[-1, 2], [0, -1]],
-                    acks: vec![1, 1],
-                    velocities: vec![],
-                    scores: vec![],
-                    changed: vec![],
-                    pellets_removed: vec![],
+                Delta {
                     pellets_added: vec![pellet(0, [0, 0])],
-                }),
+                    ..two(10, 1, vec![[-1, 2], [0, -1]], vec![1, 1])
+                },
             ),
             // Fixes apply in order (the last one for an id wins), velocities
             // before scores, and `changed` replaces what they set.
-            Step::Raw(
+            Step::Sealed(
                 "delta_fixes_repeat_and_yield_to_changed",
-                ServerMsg::Delta(Delta {
-                    tick: 11,
-                    moves: vec![[2, -1], [0, 0]],
-                    acks: vec![0, 3],
+                Delta {
                     velocities: vec![
                         VelocityFix { id: 1, vel: [5, 5] },
                         VelocityFix {
@@ -1094,13 +1390,215 @@ fn replica_cases() -> Vec<J> {
                         },
                     ],
                     changed: vec![p(2, [300, 300], [1, 2], 3, 50)],
-                    pellets_removed: vec![],
-                    pellets_added: vec![],
-                }),
+                    ..two(11, 1, vec![[2, -1], [0, 0]], vec![0, 3])
+                },
+            ),
+            // -300/7 = -42.9 derives -42, 127 × 300 / 7 = 5442.9 derives 5442.
+            Step::Sealed(
+                "delta_over_seven_ticks_truncates_toward_zero",
+                two(18, 7, vec![[-1, 1], [127, -128]], vec![0, 2]),
+            ),
+            Step::Sealed(
+                "delta_against_the_oldest_base",
+                two(273, 255, vec![[1, -1], [-128, 127]], vec![1, 0]),
+            ),
+            Step::Sealed(
+                "delta_removes_and_adds_the_same_id",
+                Delta {
+                    removed: vec![2],
+                    added: vec![new_player(p(2, [7, 7], [1, 1], 0, 0), "again")],
+                    ..two(274, 1, vec![[0, 0]], vec![0])
+                },
+            ),
+            Step::Sealed(
+                "delta_adds_before_and_after_the_others",
+                Delta {
+                    added: vec![
+                        new_player(p(0, [0, 0], [0, 0], 0, 0), "zero"),
+                        new_player(
+                            p(
+                                u32::MAX,
+                                [65_535, 65_535],
+                                [-32_768, 32_767],
+                                u32::MAX,
+                                u32::MAX,
+                            ),
+                            "日本語日本語日本",
+                        ),
+                    ],
+                    ..two(275, 1, vec![[0, 0], [0, 0]], vec![0, 0])
+                },
+            ),
+            Step::Sealed(
+                "delta_everyone_leaves",
+                Delta {
+                    removed: vec![0, 1, 2, u32::MAX],
+                    pellets_removed: vec![0],
+                    ..two(276, 1, vec![], vec![])
+                },
+            ),
+            Step::Sealed(
+                "delta_players_join_an_empty_room",
+                Delta {
+                    added: vec![
+                        new_player(p(5, [50, 50], [3, 3], 1, 2), "five"),
+                        new_player(p(6, [60, 60], [0, 0], 0, 0), ""),
+                    ],
+                    ..two(280, 4, vec![], vec![])
+                },
             ),
         ],
+    )
+}
+
+/// Ticks wrap: a delta over three ticks across `u32::MAX`, then one against
+/// a frame 255 ticks old, where a one-step move derives velocity 0 (-20/255
+/// truncated; not -0 in JS).
+fn wrap_sequence() -> J {
+    let p = player;
+    let w0 = frame(
+        u32::MAX - 1,
+        vec![
+            p(1, [1_000, 1_000], [0, 0], 0, 0),
+            p(2, [2_000, 2_000], [200, 0], 0, 0),
+        ],
+        vec![],
     );
-    vec![main, edges]
+    let w1 = tick_after(
+        &w0,
+        vec![
+            p(1, [1_000, 1_000], [0, 0], 0, 0),
+            p(2, [2_010, 2_000], [200, 0], 0, 1),
+        ],
+        vec![],
+    );
+    let w2 = tick_after(
+        &w1,
+        vec![
+            p(1, [1_000, 999], [0, -20], 0, 0),
+            p(2, [2_020, 2_000], [200, 0], 0, 2),
+        ],
+        vec![],
+    );
+    let w3 = tick_after(
+        &w2,
+        vec![
+            p(1, [1_000, 999], [0, 0], 0, 0),
+            p(2, [2_030, 2_000], [200, 0], 0, 3),
+        ],
+        vec![],
+    );
+    assert_eq!(w3.tick, 1);
+    let stopped = vec![
+        p(1, [1_000, 998], [0, 0], 0, 0),
+        p(2, [2_030, 2_000], [0, 0], 0, 3),
+    ];
+    let w255 = frame(255, stopped.clone(), vec![pellet(1, [5, 5])]);
+    let w256 = tick_after(&w255, stopped, vec![pellet(1, [5, 5])]);
+    let d = diff20(&w3, &w256);
+    assert!(d.base_age == 255 && d.velocities.is_empty() && d.moves[0] == [0, -1]);
+    replica_sequence(
+        "ticks_wrap_and_the_oldest_base_20hz",
+        20,
+        vec![
+            Step::Full("full_snapshot", w0.clone()),
+            Step::Diff("delta_across_the_wrap", w0, w3.clone()),
+            Step::Diff("delta_against_a_frame_255_ticks_old", w3, w256),
+        ],
+    )
+}
+
+/// Frames and their checksums (`checksums` in the fixture), so the JS hash
+/// is checked on its own. The first two are pinned against an independent
+/// MurmurHash3 (replica.rs `the_checksum_is_pinned`).
+fn checksum_cases() -> Vec<(&'static str, Frame)> {
+    let p = player;
+    let pinned = frame(
+        42,
+        vec![p(7, [1, 2], [-3, 4], 5, 6)],
+        vec![pellet(9, [10, 11])],
+    );
+    let mut renamed = pinned.clone();
+    renamed.roster[0].name = "renamed".into();
+    vec![
+        ("empty_frame", Frame::default()),
+        ("one_player_one_pellet", pinned),
+        ("names_are_not_covered", renamed),
+        (
+            "extremes",
+            frame(
+                u32::MAX,
+                vec![
+                    p(0, [0, 65_535], [-32_768, 32_767], u32::MAX, 0),
+                    p(u32::MAX, [65_535, 0], [-1, 1], 0, u32::MAX),
+                ],
+                vec![pellet(0, [65_535, 65_535]), pellet(65_535, [0, 0])],
+            ),
+        ),
+        (
+            "fifty_players_and_260_pellets",
+            frame(
+                1_000_000,
+                (1..=50u16)
+                    .map(|id| {
+                        let i = i16::try_from(id).expect("small");
+                        p(
+                            u32::from(id) * 7,
+                            [id * 1_000, 65_535 - id],
+                            [i * -300, i * 77],
+                            u32::from(id),
+                            u32::from(id) << 24,
+                        )
+                    })
+                    .collect(),
+                (0..260u16)
+                    .map(|id| pellet(id, [id * 250, 65_535 - id * 3]))
+                    .collect(),
+            ),
+        ),
+    ]
+}
+
+/// `settle_velocities` cases (`settle` in the fixture): (name, tick rate,
+/// previous frame, frame before settling).
+fn settle_cases() -> Vec<(&'static str, u16, Frame, Frame)> {
+    let p = player;
+    let prev = frame(
+        1,
+        vec![
+            p(1, [100, 100], [0, 0], 0, 0),
+            p(2, [0, 0], [0, 0], 0, 0),
+            p(3, [500, 500], [0, 0], 0, 0),
+            p(4, [1_000, 1_000], [0, 0], 0, 0),
+            p(6, [0, 60_000], [0, 0], 0, 0),
+        ],
+        vec![],
+    );
+    // Player 1 within the tolerance on both axes, 2 bumped on one axis, 3
+    // exactly at the tolerance, 4 one past it, 5 just joined, 6 jumped so far
+    // that the derived velocity clamps to the i16 range.
+    let raw = frame(
+        2,
+        vec![
+            p(1, [110, 100], [215, -30], 0, 0),
+            p(2, [5, 0], [-300, 0], 0, 0),
+            p(3, [500, 500], [40, -40], 0, 0),
+            p(4, [1_000, 1_000], [41, 0], 0, 0),
+            p(5, [9, 9], [7, 7], 0, 0),
+            p(6, [2_000, 58_000], [32_740, -32_768], 0, 0),
+        ],
+        vec![],
+    );
+    let later = Frame {
+        tick: 3,
+        ..raw.clone()
+    };
+    let at300 = frame(2, vec![p(1, [101, 99], [310, -290], 0, 0)], vec![]);
+    vec![
+        ("within_and_beyond_the_tolerance", 20, prev.clone(), raw),
+        ("not_the_previous_tick", 20, prev.clone(), later),
+        ("at_300hz", 300, prev, at300),
+    ]
 }
 
 fn generate() -> String {
@@ -1147,6 +1645,35 @@ fn generate() -> String {
             ])
         })
         .collect();
+    let cases = checksum_cases();
+    // Pinned independently (Python's mmh3), not just what this crate computes.
+    assert_eq!(cases[0].1.checksum(), Checksum(0xd941_144b));
+    assert_eq!(cases[1].1.checksum(), Checksum(0x17cb_4a7c));
+    assert_eq!(cases[2].1.checksum(), cases[1].1.checksum());
+    let checksums = cases
+        .iter()
+        .map(|(name, f)| {
+            obj(vec![
+                ("name", s(name)),
+                ("frame", frame_json(f)),
+                ("checksum", num(f.checksum().0)),
+            ])
+        })
+        .collect();
+    let settle = settle_cases()
+        .into_iter()
+        .map(|(name, rate, prev, raw)| {
+            let mut settled = raw.clone();
+            replica::settle_velocities(&prev, &mut settled, rate);
+            obj(vec![
+                ("name", s(name)),
+                ("tick_rate_hz", num(rate)),
+                ("prev", frame_json(&prev)),
+                ("raw", frame_json(&raw)),
+                ("settled", frame_json(&settled)),
+            ])
+        })
+        .collect();
     let doc = obj(vec![
         (
             "about",
@@ -1159,6 +1686,8 @@ fn generate() -> String {
         ("client", J::Arr(client)),
         ("client_refused", J::Arr(client_refused)),
         ("replica", J::Arr(replica_cases())),
+        ("checksums", J::Arr(checksums)),
+        ("settle", J::Arr(settle)),
     ]);
     let mut out = String::new();
     doc.write(&mut out, 0);
