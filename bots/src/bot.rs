@@ -25,7 +25,7 @@ use tickroom_protocol::{
     ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
     decode_server, encode_client,
     quant::{pos_from_wire, vel_from_wire},
-    replica::Replica,
+    replica::{ApplyError, Replica},
 };
 use tokio::{
     net::{TcpSocket, TcpStream},
@@ -43,7 +43,7 @@ use tokio_tungstenite::{
 
 use crate::{
     Behaviour, BotPlan, View,
-    stats::{AckRing, Pending, Shard, TickTracker, us32},
+    stats::{AckRing, FrameAge, Pending, Shard, TickTracker, us32},
     url::Target,
 };
 
@@ -134,6 +134,8 @@ struct Session {
     view: View,
     /// The room state rebuilt from full snapshots and deltas.
     replica: Replica,
+    /// Staleness of each frame on arrival.
+    age: FrameAge,
 }
 
 struct Bot {
@@ -263,6 +265,7 @@ impl Bot {
                 ..View::default()
             },
             replica: Replica::new(welcome.tick_rate_hz),
+            age: FrameAge::new(welcome.tick_rate_hz),
         };
         let period = Duration::from_secs_f64(1.0 / f64::from(self.ctx.input_hz));
         let first_input = time::Instant::now() + period.mul_f32(self.behaviour.jitter());
@@ -364,7 +367,12 @@ impl Bot {
         p.c.messages_received += 1;
         let frame = match decode_server(bytes) {
             Ok(ServerMsg::Snapshot(snap)) => Ok(s.replica.apply_snapshot(snap)),
-            Ok(ServerMsg::Delta(delta)) => s.replica.apply_delta(&delta).map_err(|e| e.to_string()),
+            Ok(ServerMsg::Delta(delta)) => s.replica.apply_delta(&delta).map_err(|e| {
+                if matches!(e, ApplyError::ChecksumMismatch { .. }) {
+                    p.c.checksum_mismatches += 1;
+                }
+                e.to_string()
+            }),
             Ok(ServerMsg::Error(e)) => {
                 tracing::debug!(bot = self.plan.index, code = e.code, message = %e.message, "server error");
                 p.c.server_errors += 1;
@@ -386,11 +394,12 @@ impl Bot {
                         .push(us32((now - prev).as_micros() as u64));
                 }
                 s.last_arrival = Some(now);
+                let now_us = self.ctx.shared.us_since_epoch(now);
+                p.frame_age_us.push(us32(s.age.observe(frame.tick, now_us)));
                 if let Ok(i) = frame.players.binary_search_by_key(&s.player_id, |m| m.id) {
                     let me = &frame.players[i];
                     s.view.me = Some([pos_from_wire(me.pos[0]), pos_from_wire(me.pos[1])]);
                     s.view.vel = [vel_from_wire(me.vel[0]), vel_from_wire(me.vel[1])];
-                    let now_us = self.ctx.shared.us_since_epoch(now);
                     let latency = &mut p.latency_us;
                     let acked = s
                         .ring

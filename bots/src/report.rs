@@ -63,6 +63,9 @@ pub struct GroupReport {
     pub resume_ms: Option<Summary>,
     /// Time between two consecutive snapshots of one connection.
     pub interarrival_ms: Option<Summary>,
+    /// How much later than its connection's freshest frame each frame
+    /// arrived, on the tick grid: old frames held in kernel buffers show here.
+    pub frame_age_ms: Option<Summary>,
     /// Time from sending an input until the first snapshot whose own
     /// `last_input_seq` covers it (one sample per input).
     pub ack_latency_ms: Option<Summary>,
@@ -90,6 +93,7 @@ impl GroupReport {
             connect_ms: Summary::from_option(&t.connect),
             resume_ms: Summary::from_option(&t.resume),
             interarrival_ms: Summary::from_option(&t.interarrival),
+            frame_age_ms: Summary::from_option(&t.frame_age),
             ack_latency_ms: Summary::from_option(&t.latency),
             missed_tick_fraction: if seen > 0 {
                 c.missed_ticks as f64 / seen as f64
@@ -196,6 +200,9 @@ impl fmt::Display for Report {
         row(f, "inter-arrival max ms", &|g| {
             ms(&g.interarrival_ms, |s| s.max)
         })?;
+        row(f, "frame age p50 ms", &|g| ms(&g.frame_age_ms, |s| s.p50))?;
+        row(f, "frame age p99 ms", &|g| ms(&g.frame_age_ms, |s| s.p99))?;
+        row(f, "frame age max ms", &|g| ms(&g.frame_age_ms, |s| s.max))?;
         row(f, "inputs sent", &|g| g.counts.inputs_sent.to_string())?;
         row(f, "inputs acked", &|g| g.counts.inputs_acked.to_string())?;
         row(f, "ack latency samples", &|g| {
@@ -220,6 +227,9 @@ impl fmt::Display for Report {
             format!("{:.2}", g.messages_per_bot_s)
         })?;
         row(f, "decode errors", &|g| g.counts.decode_errors.to_string())?;
+        row(f, "checksum mismatches", &|g| {
+            g.counts.checksum_mismatches.to_string()
+        })?;
         row(f, "disconnects", &|g| g.counts.disconnects.to_string())?;
         row(f, "churn leaves", &|g| g.counts.churn_leaves.to_string())?;
         row(f, "resumes", &|g| g.counts.resumes.to_string())?;

@@ -126,6 +126,36 @@ impl AckRing {
     }
 }
 
+/// How stale each frame of one connection is when it arrives, without a
+/// shared clock: a frame of tick `k` arriving at `t` has the offset
+/// `t - k × period`; the smallest offset seen on the connection is its
+/// freshest frame (network floor), and a frame's **age** is its offset above
+/// that floor. A reader whose kernel buffers hold old frames sees large ages;
+/// one whose stale frames were dropped in the server's mailbox does not.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FrameAge {
+    period_us: u64,
+    floor: Option<i64>,
+}
+
+impl FrameAge {
+    /// For a room ticking at `tick_rate_hz`.
+    pub(crate) fn new(tick_rate_hz: u16) -> Self {
+        FrameAge {
+            period_us: 1_000_000 / u64::from(tick_rate_hz.max(1)),
+            floor: None,
+        }
+    }
+
+    /// A frame of `tick` arrived at `now_us`: its age in microseconds.
+    pub(crate) fn observe(&mut self, tick: u32, now_us: u64) -> u64 {
+        let offset = now_us as i64 - (u64::from(tick) * self.period_us) as i64;
+        let floor = self.floor.map_or(offset, |f| f.min(offset));
+        self.floor = Some(floor);
+        (offset - floor) as u64
+    }
+}
+
 macro_rules! counters {
     ($($(#[$m:meta])* $field:ident,)*) => {
         /// Plain event counts; summed across bots, shards and behaviours.
@@ -165,8 +195,10 @@ counters! {
     bytes_received,
     /// WebSocket data messages received.
     messages_received,
-    /// Messages that did not decode.
+    /// Messages that did not decode, or deltas the replica refused.
     decode_errors,
+    /// Deltas whose result did not hash to their checksum (must stay 0).
+    checksum_mismatches,
     /// `ServerMsg::Error` messages received.
     server_errors,
     /// Connections ended by the server or the network (not by the bot).
@@ -194,6 +226,9 @@ pub(crate) struct Pending {
     /// Time from starting a reconnect to a Welcome that resumed the player.
     pub resume_us: Vec<u32>,
     pub interarrival_us: Vec<u32>,
+    /// Per frame: how much later than its connection's freshest frame it
+    /// arrived, on the tick grid (see [`FrameAge`]).
+    pub frame_age_us: Vec<u32>,
     pub latency_us: Vec<u32>,
     pub disconnects: Vec<String>,
     pub connect_errors: Vec<String>,
@@ -203,6 +238,7 @@ impl Pending {
     pub(crate) fn new() -> Self {
         Pending {
             interarrival_us: Vec::with_capacity(32),
+            frame_age_us: Vec::with_capacity(32),
             latency_us: Vec::with_capacity(64),
             ..Pending::default()
         }
@@ -213,6 +249,7 @@ impl Pending {
         self.connect_us.clear();
         self.resume_us.clear();
         self.interarrival_us.clear();
+        self.frame_age_us.clear();
         self.latency_us.clear();
         self.disconnects.clear();
         self.connect_errors.clear();
@@ -231,6 +268,7 @@ pub(crate) struct KindTotals {
     pub connect: Option<Histogram<u64>>,
     pub resume: Option<Histogram<u64>>,
     pub interarrival: Option<Histogram<u64>>,
+    pub frame_age: Option<Histogram<u64>>,
     pub latency: Option<Histogram<u64>>,
     pub disconnects: Reasons,
     pub connect_errors: Reasons,
@@ -266,6 +304,7 @@ impl KindTotals {
         record_all(&mut self.connect, &p.connect_us);
         record_all(&mut self.resume, &p.resume_us);
         record_all(&mut self.interarrival, &p.interarrival_us);
+        record_all(&mut self.frame_age, &p.frame_age_us);
         record_all(&mut self.latency, &p.latency_us);
         for r in &p.disconnects {
             *self.disconnects.entry(r.clone()).or_default() += 1;
@@ -285,6 +324,7 @@ impl KindTotals {
         self.c.connections = connections;
         self.c.connect_errors = connect_errors;
         self.interarrival = None;
+        self.frame_age = None;
         self.latency = None;
     }
 
@@ -294,6 +334,7 @@ impl KindTotals {
         merge_hist(&mut self.connect, &other.connect);
         merge_hist(&mut self.resume, &other.resume);
         merge_hist(&mut self.interarrival, &other.interarrival);
+        merge_hist(&mut self.frame_age, &other.frame_age);
         merge_hist(&mut self.latency, &other.latency);
         merge_reasons(&mut self.disconnects, &other.disconnects);
         merge_reasons(&mut self.connect_errors, &other.connect_errors);
@@ -395,6 +436,20 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_age_is_the_delay_above_the_connections_freshest_frame() {
+        let mut age = FrameAge::new(20);
+        assert_eq!(age.observe(10, 1_000_000), 0);
+        assert_eq!(age.observe(11, 1_050_000), 0, "on the grid");
+        assert_eq!(age.observe(12, 1_130_000), 30_000, "30 ms late");
+        assert_eq!(
+            age.observe(20, 1_400_000),
+            0,
+            "a fresher frame lowers the floor"
+        );
+        assert_eq!(age.observe(21, 1_600_000), 150_000);
+    }
 
     #[test]
     fn first_snapshot_sets_the_baseline() {

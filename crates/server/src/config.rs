@@ -8,6 +8,10 @@ use clap::Parser;
 
 use crate::{Error, Result};
 
+/// Default `--tcp-notsent-lowat`: about ten deltas of a 50-player room (see
+/// docs/perf for the measurement that chose it).
+pub const DEFAULT_NOTSENT_LOWAT: u32 = 2048;
+
 /// Everything the server can be told at start-up. Every field has a flag and an
 /// environment variable; the defaults run the demo game on `127.0.0.1:8080`.
 #[derive(Debug, Clone, Parser)]
@@ -102,6 +106,13 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_TCP_SEND_BUFFER")]
     pub tcp_send_buffer: Option<usize>,
 
+    /// TCP_NOTSENT_LOWAT per accepted socket, in bytes: the most the kernel holds unsent
+    /// for a connection before writes wait. Frames a slow reader cannot take then stay in
+    /// its one-slot mailbox, where newer ones replace them, instead of queueing old in the
+    /// kernel. 0 leaves the OS default (unbounded).
+    #[arg(long, env = "TICKROOM_TCP_NOTSENT_LOWAT", default_value_t = DEFAULT_NOTSENT_LOWAT)]
+    pub tcp_notsent_lowat: u32,
+
     /// Per-connection cap on buffered outgoing bytes before a write fails.
     #[arg(long, env = "TICKROOM_WS_MAX_WRITE_BUFFER", default_value_t = 256 * 1024)]
     pub ws_max_write_buffer: usize,
@@ -143,6 +154,7 @@ impl Config {
             max_room_capacity: 200,
             io_nice: 5,
             tcp_send_buffer: None,
+            tcp_notsent_lowat: DEFAULT_NOTSENT_LOWAT,
             ws_max_write_buffer: 256 * 1024,
             assets_dir: None,
         }

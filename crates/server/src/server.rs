@@ -87,14 +87,21 @@ impl Server {
 
         let app = http::router(Arc::clone(&shared));
         let send_buffer = shared.config.tcp_send_buffer;
+        let notsent_lowat = shared.config.tcp_notsent_lowat;
         let listener = listener.tap_io(move |tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::warn!(error = %e, "could not set TCP_NODELAY");
             }
+            let sock = socket2::SockRef::from(&*tcp);
             if let Some(size) = send_buffer
-                && let Err(e) = socket2::SockRef::from(&*tcp).set_send_buffer_size(size)
+                && let Err(e) = sock.set_send_buffer_size(size)
             {
                 tracing::warn!(error = %e, "could not set SO_SNDBUF");
+            }
+            if notsent_lowat > 0
+                && let Err(e) = sock.set_tcp_notsent_lowat(notsent_lowat)
+            {
+                tracing::warn!(error = %e, "could not set TCP_NOTSENT_LOWAT");
             }
         });
         let mut stop = shared.drain.clone();
