@@ -515,3 +515,68 @@ fn shutdown_closes_every_player_and_refuses_joins() {
     );
     assert_eq!(h.step(), Status::Closed);
 }
+
+/// Bytes the room hands each connection over `ticks` ticks of a 50-player
+/// room whose clients read every frame, with `churn` (a leave and a fresh
+/// join every second) or without.
+fn bytes_per_player(ticks: u32, churn: bool) -> f64 {
+    let mut h = Harness::new(settings(60));
+    let mut next_conn: ConnId = 1;
+    for _ in 0..50 {
+        h.join(next_conn, None).expect("join");
+        next_conn += 1;
+    }
+    h.step();
+    h.read_all();
+    let (mut bytes, mut frames) = (0usize, 0usize);
+    for tick in 0..ticks {
+        if churn && tick % 20 == 10 {
+            let oldest = *h.clients.keys().next().expect("a client");
+            h.leave(oldest, true);
+            h.clients.remove(&oldest);
+            h.join(next_conn, None).expect("join");
+            next_conn += 1;
+        }
+        for &conn in h.clients.keys() {
+            let a = (conn as u32 * 37 + tick) as f32 * 0.1;
+            h.core.input(
+                conn,
+                tick + 1,
+                [(a.cos() * 127.0) as i8, (a.sin() * 127.0) as i8],
+            );
+        }
+        h.now += PERIOD;
+        let clients = &h.clients;
+        h.core.tick(h.now, |conn| {
+            clients.get(&conn)?.mailbox.begin_frame().taken
+        });
+        while let Some(out) = h.core.poll_output() {
+            if let Output::Frame {
+                conn,
+                tick,
+                bytes: b,
+            } = out
+            {
+                bytes += b.len();
+                frames += 1;
+                h.clients[&conn].mailbox.put(tick, b);
+            }
+        }
+        h.read_all();
+    }
+    bytes as f64 / frames as f64
+}
+
+#[test]
+fn a_join_and_a_leave_every_second_cost_under_a_tenth_more_bytes() {
+    let plain = bytes_per_player(400, false);
+    let churned = bytes_per_player(400, true);
+    println!(
+        "bytes per player per frame: {plain:.1} without churn, {churned:.1} with a join and a leave every second ({:.3}x)",
+        churned / plain
+    );
+    assert!(
+        churned <= plain * 1.10,
+        "{churned:.1} vs {plain:.1} bytes per frame"
+    );
+}
