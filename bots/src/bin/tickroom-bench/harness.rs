@@ -17,14 +17,13 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use tickroom_bots::{Mix, Placement, Report, SwarmConfig, process};
-
-use crate::{
+use tickroom_bots::{
+    Mix, Placement, Report, SwarmConfig, http, process,
     prom::{Scrape, WindowHistogram},
-    svg,
 };
+
+use crate::svg;
 
 /// Tick period of the server under test (it runs its default 20 Hz).
 const TICK_PERIOD_MS: f64 = 50.0;
@@ -361,9 +360,14 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Limit for one request to the server under test.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn wait_ready(addr: SocketAddr) -> Result<()> {
     for _ in 0..200 {
-        if let Ok((200, _)) = http_get(addr, "/healthz").await {
+        if let Ok(Ok(r)) = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/healthz")).await
+            && r.status == 200
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -372,29 +376,9 @@ async fn wait_ready(addr: SocketAddr) -> Result<()> {
 }
 
 async fn scrape(addr: SocketAddr) -> Result<Scrape> {
-    let (status, body) = http_get(addr, "/metrics").await?;
-    anyhow::ensure!(status == 200, "/metrics answered {status}");
-    Ok(Scrape::parse(&body))
-}
-
-/// A minimal HTTP/1.1 GET (the harness needs nothing more; no client crate).
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf)).await??;
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no HTTP status line"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let r = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/metrics")).await??;
+    anyhow::ensure!(r.status == 200, "/metrics answered {}", r.status);
+    Ok(Scrape::parse(&r.text()))
 }
 
 /// A description of this machine, from `/proc`.

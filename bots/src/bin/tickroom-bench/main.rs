@@ -10,7 +10,6 @@ use clap::Parser;
 use tickroom_bots::{Mix, duration::parse_duration};
 
 mod harness;
-mod prom;
 mod svg;
 
 use harness as bench;
