@@ -10,6 +10,7 @@
 
 use std::{
     net::SocketAddr,
+    pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -17,10 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{
-    SinkExt, StreamExt,
-    stream::{SplitSink, SplitStream},
-};
+use futures_util::{SinkExt, StreamExt};
 use tickroom_protocol::{
     ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
     decode_server, encode_client,
@@ -30,7 +28,7 @@ use tickroom_protocol::{
 use tokio::{
     net::{TcpSocket, TcpStream},
     sync::watch,
-    time::{self, MissedTickBehavior},
+    time::{self, MissedTickBehavior, Sleep},
 };
 use tokio_tungstenite::{
     WebSocketStream, client_async_with_config,
@@ -87,16 +85,15 @@ pub(crate) struct Ctx {
     pub slow_read_interval: Duration,
 }
 
-type WsSink = SplitSink<WebSocketStream<TcpStream>, Message>;
-type WsSource = SplitStream<WebSocketStream<TcpStream>>;
+/// One connection, owned whole by its bot's task: reads and writes take no
+/// lock (a split into sink and stream halves would put a `BiLock` on both).
+type Ws = WebSocketStream<TcpStream>;
 
 /// How often a bot moves its measurements into its shard.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Reconnect backoff after a failure: doubles from MIN to MAX, with jitter.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// "Never" for timers that must exist but not fire.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
 
 /// A small WebSocket configuration: thousands of bots must fit in memory, and
 /// a snapshot is a few KiB at most.
@@ -231,7 +228,7 @@ impl Bot {
             r = connecting => r,
             _ = stop.changed() => return End::Stop,
         };
-        let (mut sink, mut stream, welcome) = match result {
+        let (mut ws, welcome) = match result {
             Ok(Ok(connected)) => connected,
             Ok(Err(reason)) => return self.connect_failed(reason),
             Err(_) => return self.connect_failed("timeout".to_owned()),
@@ -267,29 +264,37 @@ impl Bot {
             replica: Replica::new(welcome.tick_rate_hz),
             age: FrameAge::new(welcome.tick_rate_hz),
         };
+        // Timers: the input interval, plus the read gate of a slow reader and
+        // the lifetime of a churner, only for the bots that have one.
         let period = Duration::from_secs_f64(1.0 / f64::from(self.ctx.input_hz));
         let first_input = time::Instant::now() + period.mul_f32(self.behaviour.jitter());
         let mut inputs = time::interval_at(first_input, period);
         inputs.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let sends_inputs = self.behaviour.sends_inputs();
-        let lifetime = self.behaviour.session_lifetime();
-        let leave_at = time::sleep(lifetime.unwrap_or(FAR_FUTURE));
+        let leave_at = self.behaviour.session_lifetime().map(time::sleep);
         tokio::pin!(leave_at);
-        let read_interval = self
+        let read_gate = self
             .behaviour
             .read_interval()
-            .map(|_| self.ctx.slow_read_interval);
-        let read_gate = time::sleep(Duration::ZERO);
+            .map(|_| time::sleep(Duration::ZERO));
         tokio::pin!(read_gate);
         let mut gate_open = true;
+        // One wait on the stop signal for the whole connection, registered
+        // with the watch channel once rather than on every turn of the loop.
+        let stopped = stop.changed();
+        tokio::pin!(stopped);
 
+        // One task, one loop: `select!` drops the futures of the branches
+        // that did not fire before running a body, so a body may write to
+        // `ws` (and `ws.next()` is cancel-safe: a partly read message stays
+        // buffered in the stream).
         let end = loop {
             tokio::select! {
-                _ = stop.changed() => {
-                    close(&mut sink, &mut stream, self.ctx.close_timeout).await;
+                _ = &mut stopped => {
+                    close(&mut ws, self.ctx.close_timeout).await;
                     break End::Stop;
                 }
-                msg = stream.next(), if gate_open => {
+                msg = ws.next(), if gate_open => {
                     let now = Instant::now();
                     match msg {
                         Some(Ok(Message::Binary(bytes))) => self.on_binary(&bytes, now, &mut s),
@@ -306,13 +311,13 @@ impl Bot {
                         Some(Err(e)) => break self.lost(ended_by(&e).to_owned()),
                         None => break self.lost("eof".to_owned()),
                     }
-                    if let Some(interval) = read_interval {
+                    if let Some(gate) = read_gate.as_mut().as_pin_mut() {
                         gate_open = false;
-                        read_gate.as_mut().reset((now + interval).into());
+                        gate.reset((now + self.ctx.slow_read_interval).into());
                     }
                     self.maybe_flush(now);
                 }
-                _ = &mut read_gate, if !gate_open => gate_open = true,
+                _ = until(read_gate.as_mut().as_pin_mut()), if !gate_open => gate_open = true,
                 _ = inputs.tick(), if sends_inputs => {
                     s.seq += 1;
                     let input = Input {
@@ -323,13 +328,13 @@ impl Bot {
                     let now = Instant::now();
                     s.ring.sent(s.seq, shared.us_since_epoch(now));
                     let bytes = encode_client(&ClientMsg::Input(input));
-                    if let Err(e) = sink.send(Message::binary(bytes)).await {
+                    if let Err(e) = ws.send(Message::binary(bytes)).await {
                         break self.lost(ended_by(&e).to_owned());
                     }
                     self.pending.c.inputs_sent += 1;
                     self.maybe_flush(now);
                 }
-                _ = &mut leave_at, if lifetime.is_some() => {
+                _ = until(leave_at.as_mut().as_pin_mut()), if leave_at.is_some() => {
                     // A network blip: drop the TCP connection without a Leave or a
                     // close frame, then reconnect with the resume token.
                     self.pending.c.churn_leaves += 1;
@@ -431,7 +436,7 @@ async fn connect(
     plan: &BotPlan,
     recv_buffer: Option<u32>,
     resume: String,
-) -> Result<(WsSink, WsSource, Welcome), String> {
+) -> Result<(Ws, Welcome), String> {
     let addr = ctx.addrs[plan.index % ctx.addrs.len()];
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -449,25 +454,24 @@ async fn connect(
         .connect(addr)
         .await
         .map_err(|e| io_reason("tcp", &e))?;
-    let (ws, _response) = client_async_with_config(url, tcp, Some(ws_config()))
+    let (mut ws, _response) = client_async_with_config(url, tcp, Some(ws_config()))
         .await
         .map_err(|e| match e {
             tungstenite::Error::Http(response) => format!("http-{}", response.status().as_u16()),
             e => format!("handshake-{}", ended_by(&e)),
         })?;
-    let (mut sink, mut stream) = ws.split();
     let join = ClientMsg::Join(Join {
         version: PROTOCOL_VERSION,
         name: plan.name.clone(),
         resume,
     });
-    sink.send(Message::binary(encode_client(&join)))
+    ws.send(Message::binary(encode_client(&join)))
         .await
         .map_err(|e| format!("join-{}", ended_by(&e)))?;
     loop {
-        match stream.next().await {
+        match ws.next().await {
             Some(Ok(Message::Binary(bytes))) => match decode_server(&bytes) {
-                Ok(ServerMsg::Welcome(welcome)) => return Ok((sink, stream, welcome)),
+                Ok(ServerMsg::Welcome(welcome)) => return Ok((ws, welcome)),
                 Ok(_) => {}
                 Err(_) => return Err("decode".to_owned()),
             },
@@ -517,15 +521,23 @@ fn io_reason(stage: &str, e: &std::io::Error) -> String {
 
 /// Ends a connection politely at the end of a run: a close frame, then
 /// whatever the server still sends until its close reply (bounded).
-async fn close(sink: &mut WsSink, stream: &mut WsSource, limit: Duration) {
+async fn close(ws: &mut Ws, limit: Duration) {
     let _ = time::timeout(limit, async {
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "run finished".into(),
         };
-        if sink.send(Message::Close(Some(frame))).await.is_ok() {
-            while let Some(Ok(_)) = stream.next().await {}
+        if ws.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
         }
     })
     .await;
+}
+
+/// Waits for an optional timer: forever when there is none.
+async fn until(timer: Option<Pin<&mut Sleep>>) {
+    match timer {
+        Some(timer) => timer.await,
+        None => std::future::pending().await,
+    }
 }

@@ -1,7 +1,7 @@
 //! The swarm library's one error type: everything that can stop a run before
 //! it starts (bad configuration, unusable URL, unresolvable host) or a value
-//! from being parsed. Failures of single bots are not errors: they are counted
-//! in the [`crate::Report`].
+//! from being parsed, and a failed request of [`crate::http`]. Failures of
+//! single bots are not errors: they are counted in the [`crate::Report`].
 
 /// Why a swarm could not run, or why a textual option could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,16 @@ pub enum Error {
         input: String,
         /// Why it was refused.
         reason: String,
+    },
+    /// An HTTP request of [`crate::http`] failed (connect, I/O, or a
+    /// malformed response).
+    #[error("{request}: {source}")]
+    Http {
+        /// Method and URL of the request.
+        request: String,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

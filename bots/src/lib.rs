@@ -11,6 +11,9 @@
 //! The library entry point is [`run`]: it takes a [`SwarmConfig`] and a
 //! shutdown future and returns a [`Report`] with the merged figures. The
 //! `tickroom-bots` binary is a thin CLI around it.
+//!
+//! [`http`] and [`prom`] are the one HTTP client and Prometheus reader shared
+//! by the end-to-end tests and the `tickroom-bench` harness.
 
 pub mod behaviour;
 mod bot;
@@ -18,8 +21,10 @@ pub mod config;
 pub mod duration;
 mod error;
 pub mod fail_if;
+pub mod http;
 pub mod process;
 mod progress;
+pub mod prom;
 mod report;
 mod rng;
 mod stats;

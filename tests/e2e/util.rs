@@ -1,5 +1,6 @@
 //! Test helpers: a server on `127.0.0.1:0`, a WebSocket test client that
-//! speaks the protocol, and a plain HTTP/1.1 GET for `/metrics`.
+//! speaks the protocol, and HTTP requests and `/metrics` samples through the
+//! client and parser the bench harness uses too (`tickroom_bots::{http, prom}`).
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -10,10 +11,7 @@ use tickroom_protocol::{
     replica::{Frame, Replica},
 };
 use tickroom_server::{Config, Server};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
-};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     WebSocketStream, client_async,
     tungstenite::{Message, protocol::frame::coding::CloseCode},
@@ -204,8 +202,8 @@ impl Client {
 }
 
 /// One HTTP/1.1 request on a fresh connection (`extra` is raw header lines,
-/// each ending in CRLF; `body` follows the headers as is); returns the status,
-/// the headers (names lower-cased) and the body.
+/// each ending in CRLF; `body` is sent as is); returns the status, the
+/// headers (names lower-cased) and the body.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -213,33 +211,23 @@ pub async fn request(
     extra: &str,
     body: &str,
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut tcp = TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n{body}"
-    );
-    tcp.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf))
-        .await
-        .expect("response in time")
-        .expect("read");
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-    let body = buf[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+    let headers: Vec<(&str, &str)> = extra
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once(':').expect("header line `Name: value`");
+            (k.trim(), v.trim())
+        })
         .collect();
-    (status, headers, body)
+    let body = bytes::Bytes::copy_from_slice(body.as_bytes());
+    let r = tokio::time::timeout(
+        PATIENCE,
+        tickroom_bots::http::request(addr, method, path, &headers, body),
+    )
+    .await
+    .expect("response in time")
+    .expect("HTTP request");
+    (r.status, r.headers, r.body.to_vec())
 }
 
 /// GET `path` over a fresh HTTP/1.1 connection; returns status and body.
@@ -248,21 +236,13 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The value of one sample line in `/metrics` (e.g. `tickroom_ticks_total` or
-/// `tickroom_frames_dropped_total{reason="stale"}`); 0 when absent.
+/// The value of one sample in `/metrics`, as written there (e.g.
+/// `tickroom_ticks_total` or `tickroom_frames_dropped_total{reason="stale"}`);
+/// 0 when absent.
 pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
+    tickroom_bots::prom::Scrape::parse(&body).get(series)
 }
 
 /// Waits (polling `/metrics`) until `series` reaches at least `at_least`.

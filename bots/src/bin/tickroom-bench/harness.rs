@@ -8,8 +8,16 @@
 //! **Capacity** is the largest level at which, in the window: tick duration
 //! p99 < 10% of the tick period, tick start lateness p99 < 2 ms, missed ticks
 //! < 0.1% of ticks, and input-to-acknowledgement p99 < 60 ms (normal bots).
+//!
+//! Absolute figures on shared VMs move by 2x between days, so the run first
+//! measures the machine (see `ceiling.rs`): the small `write()`s per second
+//! one core manages to as many loopback sockets as the level has players.
+//! Each level's **efficiency** is the server's (frames written + inputs read)
+//! per second, from `/metrics`, over (that ceiling × the server's cores used,
+//! from `/proc`): 1.0 would be a server doing nothing but bare writes.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -17,12 +25,14 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use tickroom_bots::{Mix, Placement, Report, SwarmConfig, process};
+use tickroom_bots::{
+    Mix, Placement, Report, SwarmConfig, http, process,
+    prom::{Scrape, WindowHistogram},
+};
 
 use crate::{
-    prom::{Scrape, WindowHistogram},
+    ceiling::{self, Ceiling, CeilingConfig},
     svg,
 };
 
@@ -60,6 +70,11 @@ pub struct BenchConfig {
     pub server_args: Vec<String>,
     /// `taskset -c` list for the server (None: not pinned).
     pub server_cpus: Option<String>,
+    /// `taskset -c` list for the bots (None: not pinned).
+    pub bot_cpus: Option<String>,
+    /// How long to measure the machine's ceiling per distinct player count
+    /// (None: skip it, and efficiency).
+    pub ceiling: Option<Duration>,
     /// Tick workers for the server.
     pub server_workers: usize,
     /// Where JSON, SVG and server logs go.
@@ -93,6 +108,10 @@ pub struct ServerFigures {
     pub inputs_dropped: f64,
     /// Bytes written per second.
     pub bytes_out_per_s: f64,
+    /// Snapshot frames written per second (`tickroom_snapshots_sent_total`).
+    pub frames_per_s: f64,
+    /// Inputs read per second (`tickroom_inputs_received_total`).
+    pub inputs_per_s: f64,
     /// CPU use of the server process (100 = one core).
     pub cpu_percent: Option<f64>,
     /// Server RSS with no player, MiB.
@@ -124,6 +143,10 @@ pub struct Level {
     pub errors: u64,
     /// CPU use of the bot process in the window (100 = one core).
     pub bots_cpu_percent: Option<f64>,
+    /// The machine's ceiling for this many sockets, writes per core-second.
+    pub ceiling_writes_per_core_s: Option<f64>,
+    /// (frames written + inputs read) per second ÷ (ceiling × server cores used).
+    pub efficiency: Option<f64>,
     /// Within the capacity definition?
     pub within_capacity: bool,
     /// Which limits it broke.
@@ -139,6 +162,9 @@ pub struct BenchReport {
     pub machine: String,
     /// How server and bots were placed on cores.
     pub pinning: String,
+    /// The machine's ceiling, once per distinct player count, in order of
+    /// measurement (empty with `--no-ceiling`).
+    pub ceilings: Vec<Ceiling>,
     /// Measured levels in order.
     pub levels: Vec<Level>,
     /// Players at the largest level within capacity.
@@ -152,8 +178,19 @@ pub type Result<T> = anyhow::Result<T>;
 pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
     std::fs::create_dir_all(&config.out_dir)?;
     let mut levels = Vec::new();
+    let mut ceilings: BTreeMap<usize, Ceiling> = BTreeMap::new();
+    let mut measured = Vec::new();
     for &rooms in &config.levels {
-        let level = run_level(config, rooms).await?;
+        let players = rooms * config.per_room;
+        if let Some(duration) = config.ceiling
+            && !ceilings.contains_key(&players)
+        {
+            let c = measure_ceiling(config, players, duration).await?;
+            eprintln!("{}", describe_ceiling(&c));
+            measured.push(c.clone());
+            ceilings.insert(players, c);
+        }
+        let level = run_level(config, rooms, ceilings.get(&players)).await?;
         eprintln!("{}", row(&level));
         let ok = level.within_capacity;
         levels.push(level);
@@ -173,12 +210,52 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
             Some(c) => format!("server on CPU {c}, bots on the others (taskset)"),
             None => "not pinned".into(),
         },
+        ceilings: measured,
         levels,
         capacity_players,
     })
 }
 
-async fn run_level(config: &BenchConfig, rooms: usize) -> Result<Level> {
+/// The machine's ceiling for `sockets` sockets: the writer on the server's
+/// first CPU, the reader on the bots' first CPU.
+async fn measure_ceiling(
+    config: &BenchConfig,
+    sockets: usize,
+    duration: Duration,
+) -> Result<Ceiling> {
+    let cpu = |list: &Option<String>| list.as_deref().and_then(ceiling::first_cpu);
+    let c = CeilingConfig {
+        sockets,
+        duration,
+        writer_cpu: cpu(&config.server_cpus),
+        reader_cpu: cpu(&config.bot_cpus),
+    };
+    eprintln!("ceiling: {sockets} loopback sockets for {duration:?}…");
+    Ok(tokio::task::spawn_blocking(move || ceiling::measure(&c)).await??)
+}
+
+/// One line about a ceiling measurement.
+pub fn describe_ceiling(c: &Ceiling) -> String {
+    let writer = match (c.writer_cpu, c.writer_core_share) {
+        (Some(cpu), Some(share)) => format!("writer had {:.0}% of CPU {cpu}", share * 100.0),
+        (None, Some(share)) => format!("writer not pinned, busy {:.0}%", share * 100.0),
+        (Some(cpu), None) => format!("writer on CPU {cpu}"),
+        (None, None) => "writer not pinned".to_owned(),
+    };
+    let reader = c.reader_cpu.map_or("reader not pinned".to_owned(), |cpu| {
+        format!("reader on CPU {cpu}")
+    });
+    format!(
+        "ceiling: {} write()s per core-second to {} sockets ({}/s wall, {writer}, {reader}; {} B each, {} refused)",
+        thousands(c.writes_per_core_s),
+        c.sockets,
+        thousands(c.writes_per_s),
+        c.message_bytes,
+        c.would_block,
+    )
+}
+
+async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>) -> Result<Level> {
     let players = rooms * config.per_room;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -251,6 +328,8 @@ async fn run_level(config: &BenchConfig, rooms: usize) -> Result<Level> {
         frames_dropped_closed: m1.delta(&m0, "tickroom_frames_dropped_total{reason=\"closed\"}"),
         inputs_dropped: m1.delta(&m0, "tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
         bytes_out_per_s: m1.delta(&m0, "tickroom_bytes_sent_total") / secs,
+        frames_per_s: m1.delta(&m0, "tickroom_snapshots_sent_total") / secs,
+        inputs_per_s: m1.delta(&m0, "tickroom_inputs_received_total") / secs,
         cpu_percent: server_cpu,
         rss_idle_mib: rss_idle,
         rss_loaded_mib: rss_loaded,
@@ -283,6 +362,12 @@ async fn run_level(config: &BenchConfig, rooms: usize) -> Result<Level> {
     if bots.all.counts.connect_errors > 0 {
         broken.push("connect errors".into());
     }
+    let ceiling_writes_per_core_s = ceiling.map(|c| c.writes_per_core_s);
+    let efficiency = efficiency(
+        server.frames_per_s + server.inputs_per_s,
+        ceiling_writes_per_core_s,
+        server.cpu_percent,
+    );
     Ok(Level {
         rooms,
         players,
@@ -292,6 +377,8 @@ async fn run_level(config: &BenchConfig, rooms: usize) -> Result<Level> {
         bytes_per_player_s,
         errors,
         bots_cpu_percent: bots_cpu,
+        ceiling_writes_per_core_s,
+        efficiency,
         within_capacity: broken.is_empty(),
         broken,
         server,
@@ -361,9 +448,14 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Limit for one request to the server under test.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn wait_ready(addr: SocketAddr) -> Result<()> {
     for _ in 0..200 {
-        if let Ok((200, _)) = http_get(addr, "/healthz").await {
+        if let Ok(Ok(r)) = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/healthz")).await
+            && r.status == 200
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -372,29 +464,9 @@ async fn wait_ready(addr: SocketAddr) -> Result<()> {
 }
 
 async fn scrape(addr: SocketAddr) -> Result<Scrape> {
-    let (status, body) = http_get(addr, "/metrics").await?;
-    anyhow::ensure!(status == 200, "/metrics answered {status}");
-    Ok(Scrape::parse(&body))
-}
-
-/// A minimal HTTP/1.1 GET (the harness needs nothing more; no client crate).
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf)).await??;
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no HTTP status line"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let r = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/metrics")).await??;
+    anyhow::ensure!(r.status == 200, "/metrics answered {}", r.status);
+    Ok(Scrape::parse(&r.text()))
 }
 
 /// A description of this machine, from `/proc`.
@@ -429,14 +501,86 @@ pub fn machine() -> String {
     format!("{model}, {cores} cores, {mem_gib:.0} GiB")
 }
 
+/// Operations per second ÷ (ceiling × cores used); `None` without a ceiling
+/// or a CPU figure.
+pub fn efficiency(ops_per_s: f64, ceiling: Option<f64>, cpu_percent: Option<f64>) -> Option<f64> {
+    let cores = cpu_percent? / 100.0;
+    let ceiling = ceiling?;
+    (cores > 0.0 && ceiling > 0.0).then(|| ops_per_s / (ceiling * cores))
+}
+
+/// `1234567.8` as `1,234,568`.
+pub fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The line printed above the table: the machine's ceiling per player count.
+pub fn caption(report: &BenchReport) -> Option<String> {
+    if report.ceilings.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = report
+        .ceilings
+        .iter()
+        .map(|c| format!("{} sockets {}", c.sockets, thousands(c.writes_per_core_s)))
+        .collect();
+    Some(format!(
+        "machine ceiling, {}-byte write()s per second on one core to N loopback sockets: {}",
+        report.ceilings[0].message_bytes,
+        each.join(", ")
+    ))
+}
+
+/// The closing summary: capacity, the server's CPU per player there, and the
+/// ceiling at that player count.
+pub fn summary(report: &BenchReport) -> String {
+    let Some(n) = report.capacity_players else {
+        return "capacity: no level was within all limits".to_owned();
+    };
+    let mut out = format!("capacity: {n} players (largest level within all limits)");
+    let Some(level) = report
+        .levels
+        .iter()
+        .rev()
+        .find(|l| l.within_capacity && l.players == n)
+    else {
+        return out;
+    };
+    if let Some(cpu) = level.server.cpu_percent {
+        let per_player = cpu / n.max(1) as f64;
+        out.push_str(&format!(
+            "; server CPU per player there: {per_player:.4}% of a core ({:.1} µs/s)",
+            per_player / 100.0 * 1e6
+        ));
+    }
+    if let Some(c) = report.ceilings.iter().find(|c| c.sockets == n) {
+        out.push_str(&format!(
+            "; machine ceiling at {n} sockets: {} write()s/s per core",
+            thousands(c.writes_per_core_s)
+        ));
+        if let Some(e) = level.efficiency {
+            out.push_str(&format!(", efficiency {e:.2}"));
+        }
+    }
+    out
+}
+
 fn f(v: Option<f64>, digits: usize) -> String {
     v.map_or("-".into(), |v| format!("{v:.digits$}"))
 }
 
 /// The table header (Markdown).
 pub fn header() -> String {
-    "| rooms | players | tick p50 ms | tick p99 ms | late p99 ms | overrun | missed % | ack p50 ms | ack p99 ms | ack p99.9 ms | KB/s/player | server CPU % | bots CPU % | server RSS MiB | KiB/player | within capacity |\n\
-     |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| rooms | players | tick p50 ms | tick p99 ms | late p99 ms | overrun | missed % | ack p50 ms | ack p99 ms | ack p99.9 ms | KB/s/player | server CPU % | bots CPU % | server RSS MiB | KiB/player | frames+inputs /s | ceiling /s | efficiency | within capacity |\n\
+     |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         .to_owned()
 }
 
@@ -444,7 +588,7 @@ pub fn header() -> String {
 pub fn row(l: &Level) -> String {
     let s = &l.server;
     format!(
-        "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
         l.rooms,
         l.players,
         f(s.tick_p50_ms, 3),
@@ -460,6 +604,9 @@ pub fn row(l: &Level) -> String {
         f(l.bots_cpu_percent, 0),
         f(s.rss_loaded_mib, 1),
         f(s.kib_per_player, 1),
+        thousands(s.frames_per_s + s.inputs_per_s),
+        l.ceiling_writes_per_core_s.map_or("-".into(), thousands),
+        f(l.efficiency, 3),
         if l.within_capacity {
             "yes".to_owned()
         } else {
@@ -515,4 +662,26 @@ pub fn plot(report: &BenchReport) -> String {
             },
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn efficiency_is_work_per_core_over_the_ceiling() {
+        // 60k ops/s on half a core against 300k writes per core-second.
+        assert_eq!(efficiency(60_000.0, Some(300_000.0), Some(50.0)), Some(0.4));
+        assert_eq!(efficiency(60_000.0, None, Some(50.0)), None);
+        assert_eq!(efficiency(60_000.0, Some(300_000.0), None), None);
+        assert_eq!(efficiency(60_000.0, Some(300_000.0), Some(0.0)), None);
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1000.0), "1,000");
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+    }
 }

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tickroom_bots::{Mix, duration::parse_duration};
 
+mod ceiling;
 mod harness;
-mod prom;
 mod svg;
 
 use harness as bench;
@@ -64,6 +64,13 @@ struct Args {
     /// Measure every level even after one is over capacity.
     #[arg(long)]
     keep_going: bool,
+    /// How long to measure the machine's ceiling (small loopback write()s per
+    /// second on the server's core), once per distinct player count.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    ceiling_duration: Duration,
+    /// Skip the ceiling measurement (and so the efficiency column).
+    #[arg(long)]
+    no_ceiling: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,6 +107,8 @@ fn main() -> anyhow::Result<()> {
         server_bin,
         server_args: args.server_arg.clone(),
         server_cpus: (!args.no_pin).then(|| args.server_cpus.clone()),
+        bot_cpus: (!args.no_pin).then(|| args.bot_cpus.clone()),
+        ceiling: (!args.no_ceiling).then_some(args.ceiling_duration),
         server_workers: args.server_workers,
         out_dir: args.out.clone(),
         keep_going: args.keep_going,
@@ -122,14 +131,14 @@ fn main() -> anyhow::Result<()> {
         "\nmachine: {}\npinning: {}\n",
         report.machine, report.pinning
     );
+    if let Some(caption) = bench::caption(&report) {
+        println!("{caption}\n");
+    }
     println!("{}", bench::header());
     for level in &report.levels {
         println!("{}", bench::row(level));
     }
-    match report.capacity_players {
-        Some(n) => println!("\ncapacity: {n} players (largest level within all limits)"),
-        None => println!("\ncapacity: no level was within all limits"),
-    }
+    println!("\n{}", bench::summary(&report));
     std::fs::create_dir_all(&args.out)?;
     let json = args.out.join("latest.json");
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
