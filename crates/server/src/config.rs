@@ -70,8 +70,9 @@ pub struct Config {
     pub input_queue: usize,
 
     /// Per-connection WebSocket read buffer, in bytes (tungstenite's 128 KiB default costs ~100 KB per
-    /// idle client; client messages are at most 128 bytes, so 1 KiB holds several).
-    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 1024)]
+    /// idle client; a client message is at most 256 bytes and an input about 13 framed, so 512
+    /// bytes hold the largest message or a burst of ~40 inputs; it grows for a larger frame).
+    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 512)]
     pub ws_read_buffer: usize,
 
     /// Secret for signing join tickets and resume tokens (at least 16 bytes; share it
@@ -146,7 +147,7 @@ impl Config {
             max_msgs_per_sec: 80.0,
             msg_burst: 40.0,
             input_queue: 1024,
-            ws_read_buffer: 1024,
+            ws_read_buffer: 512,
             secret: None,
             auth: AuthMode::Optional,
             ticket_ttl_secs: 30.0,

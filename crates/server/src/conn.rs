@@ -35,7 +35,7 @@ use tokio_tungstenite::{
         Error as WsError, Message,
         error::{CapacityError, ProtocolError},
         protocol::{
-            CloseFrame,
+            CloseFrame, Role,
             frame::{
                 Frame as WsFrame,
                 coding::{CloseCode, Data, OpCode},
@@ -126,10 +126,10 @@ pub enum Admission {
     Refused(&'static str),
 }
 
-/// Serves one upgraded WebSocket until it closes. `room` is validated; `url_name`
-/// is the optional `name` query parameter.
+/// Serves one upgraded connection as a WebSocket until it closes. `room` is
+/// validated; `url_name` is the optional `name` query parameter.
 pub async fn serve<S>(
-    ws: WebSocketStream<S>,
+    io: S,
     room: String,
     url_name: Option<String>,
     admission: Admission,
@@ -141,14 +141,48 @@ pub async fn serve<S>(
     m.connections.increment(1.0);
     m.connections_opened.increment(1);
     shared.live_connections.fetch_add(1, Ordering::AcqRel);
-    let code = run(ws, &room, url_name, admission, &shared).await;
+    let code = run(io, &room, url_name, admission, &shared).await;
     m.connection_closed(code);
     m.connections.decrement(1.0);
     shared.live_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
+/// Completes a WebSocket upgrade and serves the connection: the whole of a
+/// connection's task.
+pub async fn accept(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    room: String,
+    url_name: Option<String>,
+    admission: Admission,
+    shared: Arc<Shared>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::debug!(error = %e, "WebSocket upgrade failed");
+            return;
+        }
+    };
+    serve(
+        hyper_util::rt::TokioIo::new(upgraded),
+        room,
+        url_name,
+        admission,
+        shared,
+    )
+    .await;
+}
+
+/// What a joined connection plays with.
+struct Session {
+    conn: ConnId,
+    mailbox: Arc<Mailbox>,
+    handle: RoomHandle,
+    bucket: TokenBucket,
+}
+
 async fn run<S>(
-    mut ws: WebSocketStream<S>,
+    io: S,
     room: &str,
     url_name: Option<String>,
     admission: Admission,
@@ -157,8 +191,50 @@ async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Made here, so the stream lives in this one frame of the task's state.
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config)).await;
+    // The handshake's and the close's state (timers, the join round trip,
+    // close frames) live in boxes freed when each is done: a playing
+    // connection's task holds only what play needs (see docs/perf).
+    let session = match Box::pin(handshake(&mut ws, room, url_name, admission, shared)).await {
+        Ok(session) => session,
+        Err(code) => return code,
+    };
+    let Session {
+        conn,
+        mailbox,
+        handle,
+        mut bucket,
+    } = session;
+    let mut play = Play {
+        ws: &mut ws,
+        mailbox: &mailbox,
+        bucket: &mut bucket,
+        room: &handle,
+        conn,
+        shared,
+        slow: crate::Config::secs(shared.config.slow_client_secs),
+        stall: None,
+        flushing: false,
+    };
+    let end = std::future::poll_fn(|cx| play.poll(cx)).await;
+    Box::pin(finish(&mut ws, end, conn, &mailbox, &handle, shared)).await
+}
+
+/// Join, resume, room and Welcome: from the upgrade to a playing connection.
+/// `Err` carries the close code the connection ended with.
+async fn handshake<S>(
+    ws: &mut WebSocketStream<S>,
+    room: &str,
+    url_name: Option<String>,
+    admission: Admission,
+    shared: &Shared,
+) -> Result<Session, u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     if let Admission::Refused(reason) = admission {
-        return finish_unjoined(&mut ws, ReadEnd::Violation(close(1008, reason))).await;
+        return Err(finish_unjoined(ws, ReadEnd::Violation(close(1008, reason))).await);
     }
     let config = &shared.config;
     // A ticket's seat stays reserved until the room has answered the join.
@@ -177,24 +253,24 @@ where
     let first = tokio::select! {
         r = tokio::time::timeout(
             crate::Config::secs(config.join_timeout_secs),
-            read_join(&mut ws, &mut bucket, shared),
+            read_join(ws, &mut bucket, shared),
         ) => r.unwrap_or(Err(ReadEnd::Violation(JOIN_TIMEOUT))),
         _ = drain.wait_for(|d| *d) => Err(ReadEnd::Violation(GOING_AWAY)),
     };
     let join = match first {
         Ok(join) => join,
-        Err(end) => return finish_unjoined(&mut ws, end).await,
+        Err(end) => return Err(finish_unjoined(ws, end).await),
     };
     let name = pick_name(&join.name, url_name.as_deref());
     let resume = if join.resume.is_empty() {
         if admission == Admission::ResumeOnly {
-            return finish_unjoined(&mut ws, ReadEnd::Violation(TICKET_REQUIRED)).await;
+            return Err(finish_unjoined(ws, ReadEnd::Violation(TICKET_REQUIRED)).await);
         }
         None
     } else {
         match resume_claim(&shared.signer, room, &join.resume) {
             Ok(claim) => Some(claim),
-            Err(req) => return finish_unjoined(&mut ws, ReadEnd::Violation(req)).await,
+            Err(req) => return Err(finish_unjoined(ws, ReadEnd::Violation(req)).await),
         }
     };
 
@@ -203,12 +279,9 @@ where
     let mailbox = Arc::new(Mailbox::new());
     let (handle, joined) = match join_room(shared, room, conn, name, resume, &mailbox).await {
         Ok(ok) => ok,
-        Err(req) => return finish_unjoined(&mut ws, ReadEnd::Violation(req)).await,
+        Err(req) => return Err(finish_unjoined(ws, ReadEnd::Violation(req)).await),
     };
     drop(seat);
-    let leave = |explicit: bool| {
-        let _ = handle.control.send(RoomCmd::Leave { conn, explicit });
-    };
     let welcome = proto::encode_server(&ServerMsg::Welcome(proto::Welcome {
         version: proto::PROTOCOL_VERSION,
         player_id: joined.player_id,
@@ -223,26 +296,36 @@ where
     let slow = crate::Config::secs(config.slow_client_secs);
     let sent = tokio::time::timeout(slow, ws.send(Message::Binary(Bytes::from(welcome)))).await;
     if !matches!(sent, Ok(Ok(()))) {
-        leave(false);
-        return ABNORMAL;
+        let _ = handle.control.send(RoomCmd::Leave {
+            conn,
+            explicit: false,
+        });
+        return Err(ABNORMAL);
     }
-
-    // 3. Play until the client, the room or the socket ends it.
-    let stall = tokio::time::sleep(slow);
-    tokio::pin!(stall);
-    let mut play = Play {
-        ws: &mut ws,
-        mailbox: &mailbox,
-        bucket: &mut bucket,
-        room: &handle,
+    Ok(Session {
         conn,
-        shared,
-        slow,
-        stall,
-        stalled: false,
-        flushing: false,
+        mailbox,
+        handle,
+        bucket,
+    })
+}
+
+/// Ends a playing connection: tells the room, sends the close frame, waits
+/// (bounded) for the client's answer. Returns the close code.
+async fn finish<S>(
+    ws: &mut WebSocketStream<S>,
+    end: End,
+    conn: ConnId,
+    mailbox: &Mailbox,
+    handle: &RoomHandle,
+    shared: &Shared,
+) -> u16
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let leave = |explicit: bool| {
+        let _ = handle.control.send(RoomCmd::Leave { conn, explicit });
     };
-    let end = std::future::poll_fn(|cx| play.poll(cx)).await;
     let code = match end {
         End::Read(end) => {
             // Leave and bad input remove the player now; a dropped or closed
@@ -250,8 +333,8 @@ where
             leave(matches!(end, ReadEnd::Left | ReadEnd::Violation(_)));
             mailbox.close(VANISHED);
             match end {
-                ReadEnd::Violation(req) => send_close(&mut ws, req).await,
-                ReadEnd::Left => send_close(&mut ws, BYE).await,
+                ReadEnd::Violation(req) => send_close(ws, req).await,
+                ReadEnd::Left => send_close(ws, BYE).await,
                 ReadEnd::ClientClosed(code) => code,
                 ReadEnd::Gone => ABNORMAL,
             }
@@ -261,10 +344,10 @@ where
             // the player may come back.
             leave(false);
             let code = match end {
-                WriteEnd::Close(req) => send_close(&mut ws, req).await,
+                WriteEnd::Close(req) => send_close(ws, req).await,
                 WriteEnd::TooSlow => {
                     shared.metrics.frames_dropped_closed.increment(1);
-                    send_close(&mut ws, TOO_SLOW).await
+                    send_close(ws, TOO_SLOW).await
                 }
                 WriteEnd::Failed => ABNORMAL,
             };
@@ -291,9 +374,9 @@ struct Play<'a, S> {
     conn: ConnId,
     shared: &'a Shared,
     slow: Duration,
-    /// Armed when a write cannot finish; fires after `slow`.
-    stall: Pin<&'a mut Sleep>,
-    stalled: bool,
+    /// Made when a write cannot finish (healthy connections never have
+    /// one); fires after `slow` without progress.
+    stall: Option<Pin<Box<Sleep>>>,
     /// Frames were fed and the flush has not finished.
     flushing: bool,
 }
@@ -322,7 +405,7 @@ where
                 match Pin::new(&mut *self.ws).poll_flush(cx) {
                     Poll::Ready(Ok(())) => {
                         self.flushing = false;
-                        self.stalled = false;
+                        self.stall = None;
                     }
                     Poll::Ready(Err(_)) => return Poll::Ready(End::Write(WriteEnd::Failed)),
                     Poll::Pending => return self.stalled(cx),
@@ -356,13 +439,11 @@ where
 
     /// A write could not finish: arm the slow-client timer (once per stall).
     fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<End> {
-        if !self.stalled {
-            self.stalled = true;
-            self.stall
-                .as_mut()
-                .reset(tokio::time::Instant::now() + self.slow);
-        }
-        match self.stall.as_mut().poll(cx) {
+        let slow = self.slow;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(slow)));
+        match stall.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(End::Write(WriteEnd::TooSlow)),
             Poll::Pending => Poll::Pending,
         }

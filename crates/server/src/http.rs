@@ -18,12 +18,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{handshake::derive_accept_key, protocol::Role},
-};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::{
     api, assets,
@@ -158,21 +154,16 @@ async fn ws_upgrade(
     }
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let ws_config = shared.ws_config;
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                // A refused ticket is answered by the connection path too
-                // (close 1008 with the reason), counted like any connection.
-                let admission =
-                    admission.unwrap_or_else(|why| Admission::Refused(why.close_reason()));
-                conn::serve(ws, room, params.name, admission, shared).await;
-            }
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
-        }
-    });
+    // A refused ticket is answered by the connection path too (close 1008
+    // with the reason), counted like any connection.
+    let admission = admission.unwrap_or_else(|why| Admission::Refused(why.close_reason()));
+    tokio::spawn(conn::accept(
+        on_upgrade,
+        room,
+        params.name,
+        admission,
+        shared,
+    ));
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
