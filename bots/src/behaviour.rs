@@ -116,7 +116,7 @@ pub struct Behaviour {
     dt: f32,
 }
 
-/// How often a slow reader reads one message.
+/// How often a slow reader wakes up and reads everything its socket holds.
 const SLOW_READ_INTERVAL: Duration = Duration::from_millis(333);
 /// Receive buffer a slow reader asks the kernel for, so backpressure reaches
 /// the server within seconds instead of after megabytes.

@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tickroom_protocol::{
     ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
     decode_server, encode_client,
@@ -296,22 +296,25 @@ impl Bot {
                 }
                 msg = ws.next(), if gate_open => {
                     let now = Instant::now();
-                    match msg {
-                        Some(Ok(Message::Binary(bytes))) => self.on_binary(&bytes, now, &mut s),
-                        Some(Ok(Message::Text(text))) => {
-                            self.pending.c.bytes_received += text.len() as u64;
-                            self.pending.c.messages_received += 1;
-                            self.pending.c.decode_errors += 1;
-                        }
-                        Some(Ok(Message::Close(frame))) => {
-                            let code = frame.map_or(CloseCode::Status, |f| f.code);
-                            break self.lost(u16::from(code).to_string());
-                        }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => break self.lost(ended_by(&e).to_owned()),
-                        None => break self.lost("eof".to_owned()),
+                    if let Some(end) = self.on_message(msg, now, &mut s) {
+                        break end;
                     }
                     if let Some(gate) = read_gate.as_mut().as_pin_mut() {
+                        // A slow reader is a client that runs only now and
+                        // then (a busy device, a background tab): when it
+                        // runs it takes everything its socket holds, then
+                        // sleeps. Old frames it finds were queued in its
+                        // own and the server's buffers; frame age shows them.
+                        let mut ended = None;
+                        while let Some(msg) = ws.next().now_or_never() {
+                            ended = self.on_message(msg, now, &mut s);
+                            if ended.is_some() {
+                                break;
+                            }
+                        }
+                        if let Some(end) = ended {
+                            break end;
+                        }
                         gate_open = false;
                         gate.reset((now + self.ctx.slow_read_interval).into());
                     }
@@ -364,6 +367,31 @@ impl Bot {
         self.pending.c.disconnects += 1;
         self.pending.disconnects.push(reason);
         End::Lost
+    }
+
+    /// One read from the WebSocket; `Some` when the connection ended.
+    fn on_message(
+        &mut self,
+        msg: Option<Result<Message, tungstenite::Error>>,
+        now: Instant,
+        s: &mut Session,
+    ) -> Option<End> {
+        match msg {
+            Some(Ok(Message::Binary(bytes))) => self.on_binary(&bytes, now, s),
+            Some(Ok(Message::Text(text))) => {
+                self.pending.c.bytes_received += text.len() as u64;
+                self.pending.c.messages_received += 1;
+                self.pending.c.decode_errors += 1;
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let code = frame.map_or(CloseCode::Status, |f| f.code);
+                return Some(self.lost(u16::from(code).to_string()));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Some(self.lost(ended_by(&e).to_owned())),
+            None => return Some(self.lost("eof".to_owned())),
+        }
+        None
     }
 
     fn on_binary(&mut self, bytes: &[u8], now: Instant, s: &mut Session) {

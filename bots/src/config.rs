@@ -42,8 +42,8 @@ pub struct SwarmConfig {
     /// warm-up) are discarded, and the report covers only the rest: the
     /// steady-state window the bench harness measures.
     pub measure_after: Option<Duration>,
-    /// Pause between two reads of a `slow-reader` bot (default 333 ms: about
-    /// three frames a second).
+    /// Pause between two wake-ups of a `slow-reader` bot, each of which reads
+    /// everything its socket holds (default 333 ms).
     pub slow_read_interval: Duration,
 }
 
