@@ -22,6 +22,7 @@ fn room(players: u64) -> (RoomCore, Instant) {
             idle_timeout: Duration::from_secs(30),
             resume_grace: Duration::from_secs(10),
             history: HISTORY,
+            max_unacked: 10,
             sim: SimConfig::default(),
         },
         now,
@@ -46,6 +47,7 @@ fn room_tick(c: &mut Criterion) {
                     let a = (conn as u32 * 37 + tick) as f32 * 0.1;
                     core.input(
                         conn,
+                        tick,
                         tick,
                         [(a.cos() * 127.0) as i8, (a.sin() * 127.0) as i8],
                     );

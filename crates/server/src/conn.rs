@@ -485,6 +485,7 @@ where
                 let msg = InputMsg {
                     conn: self.conn,
                     seq: input.seq,
+                    ack_tick: input.ack_tick,
                     steer: input.steer,
                 };
                 let m = &self.shared.metrics;

@@ -60,6 +60,9 @@ pub struct Metrics {
     pub frames_dropped_stale: Counter,
     /// Frames discarded because the connection was closing.
     pub frames_dropped_closed: Counter,
+    /// Frames not sent to a connection whose client had not acknowledged the
+    /// last flow-control window of frames.
+    pub frames_held_unacked: Counter,
     /// WebSocket payload bytes written.
     pub bytes_sent: Counter,
     /// WebSocket payload bytes read.
@@ -151,6 +154,11 @@ impl Metrics {
             &[("reason", "closed")],
             "Outbound frames dropped, by reason.",
         );
+        let frames_held_unacked = r.counter(
+            "tickroom_frames_dropped_total",
+            &[("reason", "unacked")],
+            "Outbound frames dropped, by reason.",
+        );
         let bytes_sent = r.counter(
             "tickroom_bytes_sent_total",
             &[],
@@ -202,6 +210,7 @@ impl Metrics {
             snapshot_bytes,
             frames_dropped_stale,
             frames_dropped_closed,
+            frames_held_unacked,
             bytes_sent,
             bytes_received,
             connections,

@@ -483,6 +483,7 @@ mod tests {
             input_queue: 16,
             idle_timeout: Duration::from_secs(30),
             resume_grace: Duration::from_secs(10),
+            max_unacked: 10,
             sim: SimConfig::default(),
         };
         let parked = Arc::new(Parked::default());

@@ -46,6 +46,7 @@ impl Server {
             input_queue: config.input_queue,
             idle_timeout: Config::secs(config.room_idle_secs),
             resume_grace: Config::secs(config.resume_grace_secs),
+            max_unacked: (f64::from(config.tick_rate) * 0.5).ceil() as u32,
             sim: SimConfig {
                 tick_rate_hz: config.tick_rate,
                 ..SimConfig::default()

@@ -54,6 +54,12 @@ pub struct CoreSettings {
     /// Frames kept as baselines (at most [`HISTORY`]; older baselines get a
     /// full snapshot).
     pub history: usize,
+    /// Flow control: a connection whose client reports (`Input::ack_tick`)
+    /// having received nothing of the last `max_unacked` ticks it was sent
+    /// gets no new frame until it catches up, so frames do not pile up in
+    /// buffers between it and the server. Applies only while its inputs keep
+    /// coming (a client that stops sending inputs is never held). 0 disables.
+    pub max_unacked: u32,
     /// The simulation's rules.
     pub sim: SimConfig,
 }
@@ -135,8 +141,10 @@ pub struct TickStats {
     pub deltas_encoded: u32,
     /// Size of every payload encoded, in bytes.
     pub encoded_sizes: Vec<usize>,
-    /// Frames handed out (one per connected player).
+    /// Frames handed out (one per connected player not held).
     pub frames: u32,
+    /// Connections held back by flow control this tick.
+    pub held: u32,
     /// Of those, full snapshots.
     pub full_frames: u32,
 }
@@ -154,6 +162,9 @@ struct Player {
     steer: Option<[i8; 2]>,
     /// The next frame must be a full snapshot (joined or resumed).
     needs_full: bool,
+    /// The newest tick the client says it received on this connection, and
+    /// the room tick when it said so.
+    acked: Option<(u32, u32)>,
 }
 
 /// One room's state machine (see the module docs).
@@ -262,6 +273,7 @@ impl RoomCore {
             p.session = session;
             p.gone_since = None;
             p.needs_full = true;
+            p.acked = None;
             self.conns.insert(conn, claim.player);
             return Ok(Joined {
                 player_id: claim.player,
@@ -295,6 +307,7 @@ impl RoomCore {
                 last_seq: 0,
                 steer: None,
                 needs_full: true,
+                acked: None,
             },
         );
         self.conns.insert(conn, id);
@@ -326,9 +339,11 @@ impl RoomCore {
         }
     }
 
-    /// An input from connection `conn`, for the next tick. Inputs from
-    /// unknown or replaced connections are ignored.
-    pub fn input(&mut self, conn: ConnId, seq: u32, steer: [i8; 2]) {
+    /// An input from connection `conn`, for the next tick: its sequence
+    /// number, the newest tick its client had received, and its steering.
+    /// Inputs from unknown or replaced connections are ignored.
+    pub fn input(&mut self, conn: ConnId, seq: u32, ack_tick: u32, steer: [i8; 2]) {
+        let now = self.tick_number();
         if let Some(p) = self
             .conns
             .get(&conn)
@@ -336,6 +351,8 @@ impl RoomCore {
         {
             p.last_seq = p.last_seq.max(seq);
             p.steer = Some(steer);
+            let newest = p.acked.map_or(ack_tick, |(a, _)| a.max(ack_tick));
+            p.acked = Some((newest.min(now), now));
         }
     }
 
@@ -467,11 +484,23 @@ impl RoomCore {
         self.stats.encoded_sizes.clear();
         self.stats.frames = 0;
         self.stats.full_frames = 0;
+        self.stats.held = 0;
+        let window = self.settings.max_unacked;
         let mut full: Option<Bytes> = None;
         let mut oldest_in_use = tick;
         for p in self.players.values_mut() {
             let Some(conn) = p.conn else { continue };
             let base = baseline(conn).filter(|_| !p.needs_full);
+            if let (Some(b), Some((acked, at))) = (base, p.acked)
+                && window > 0
+                && tick.saturating_sub(at) <= window
+                && b.saturating_sub(acked) >= window
+            {
+                // Its link is full: more frames would only queue, older and older.
+                self.stats.held += 1;
+                oldest_in_use = oldest_in_use.min(b);
+                continue;
+            }
             p.needs_full = false;
             let cached = base.and_then(|b| {
                 if let Some((_, bytes)) = self.encoded.iter().find(|(t, _)| *t == b) {

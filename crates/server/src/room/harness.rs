@@ -59,6 +59,7 @@ fn settings(capacity: usize) -> CoreSettings {
         idle_timeout: Duration::from_secs(30),
         resume_grace: Duration::from_secs(10),
         history: super::core::HISTORY,
+        max_unacked: 10,
         sim: SimConfig::default(),
     }
 }
@@ -93,6 +94,16 @@ impl Harness {
             player: joined.player_id,
             session: joined.session,
         })
+    }
+
+    /// An input from `conn`'s client, acknowledging the newest tick it holds.
+    fn input(&mut self, conn: ConnId, seq: u32, steer: [i8; 2]) {
+        let ack = self
+            .clients
+            .get(&conn)
+            .and_then(|c| c.replica.frame())
+            .map_or(0, |f| f.tick);
+        self.core.input(conn, seq, ack, steer);
     }
 
     fn leave(&mut self, conn: ConnId, explicit: bool) {
@@ -204,7 +215,7 @@ fn a_new_player_gets_a_full_snapshot_then_deltas_that_reproduce_the_room() {
     let start = h.frame(1).players[0].pos;
     let toward_centre = if start[0] < 32_000 { 127 } else { -127 };
     for tick in 2..40 {
-        h.core.input(1, tick, [toward_centre, 0]);
+        h.input(1, tick, [toward_centre, 0]);
         h.step();
         assert_eq!(
             h.read(1),
@@ -249,17 +260,17 @@ fn inputs_given_before_a_tick_apply_in_it_and_later_ones_in_the_next() {
     h.join(1, None).expect("join");
     h.step();
     h.read(1);
-    h.core.input(1, 5, [0, 127]);
+    h.input(1, 5, [0, 127]);
     h.step();
-    h.core.input(1, 6, [0, 127]); // arrives while tick 2's frame is on its way
+    h.input(1, 6, [0, 127]); // arrives while tick 2's frame is on its way
     h.read(1);
     assert_eq!(h.frame(1).players[0].last_input_seq, 5);
     h.step();
     h.read(1);
     assert_eq!(h.frame(1).players[0].last_input_seq, 6);
     // An older sequence number never lowers the acknowledgement; unknown connections are ignored.
-    h.core.input(1, 2, [0, 0]);
-    h.core.input(99, 100, [0, 0]);
+    h.input(1, 2, [0, 0]);
+    h.input(99, 100, [0, 0]);
     h.step();
     h.read(1);
     assert_eq!(h.frame(1).players[0].last_input_seq, 6);
@@ -386,7 +397,7 @@ fn a_dropped_player_resumes_within_the_grace_as_itself() {
     let a = h.join(1, None).expect("join");
     h.join(2, None).expect("join");
     for seq in 1..10 {
-        h.core.input(1, seq, [127, 127]);
+        h.input(1, seq, [127, 127]);
         h.step();
         h.read_all();
     }
@@ -451,7 +462,7 @@ fn a_resume_takes_over_a_live_connection() {
     assert!(back.resumed);
     assert_eq!(h.closed(1), Some(RESUMED_ELSEWHERE));
     // The old connection's inputs and its leave change nothing now.
-    h.core.input(1, 77, [127, 0]);
+    h.input(1, 77, [127, 0]);
     h.leave(1, true);
     h.step();
     assert_eq!(h.core.player_count(), 1);
@@ -537,9 +548,10 @@ fn bytes_per_player(ticks: u32, churn: bool) -> f64 {
             h.join(next_conn, None).expect("join");
             next_conn += 1;
         }
-        for &conn in h.clients.keys() {
+        let conns: Vec<ConnId> = h.clients.keys().copied().collect();
+        for conn in conns {
             let a = (conn as u32 * 37 + tick) as f32 * 0.1;
-            h.core.input(
+            h.input(
                 conn,
                 tick + 1,
                 [(a.cos() * 127.0) as i8, (a.sin() * 127.0) as i8],
@@ -578,5 +590,56 @@ fn a_join_and_a_leave_every_second_cost_under_a_tenth_more_bytes() {
     assert!(
         churned <= plain * 1.10,
         "{churned:.1} vs {plain:.1} bytes per frame"
+    );
+}
+
+#[test]
+fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
+    let mut h = Harness::new(settings(4));
+    h.join(1, None).expect("join");
+    h.join(2, None).expect("join");
+    h.step();
+    h.read_all();
+    let acked = h.frame(1).tick;
+    // Client 1 takes every frame but its inputs keep reporting the old tick
+    // (frames pile up somewhere between it and us); client 2 sends no inputs.
+    let mut got = 0;
+    for seq in 1..=30 {
+        h.core.input(1, seq, acked, [0, 0]);
+        h.step();
+        if h.read(1) != Got::Nothing {
+            got += 1;
+        }
+        assert_ne!(
+            h.read(2),
+            Got::Nothing,
+            "a client without inputs is never held"
+        );
+    }
+    assert_eq!(got, 10, "frames stop once 10 ticks are unacknowledged");
+    assert!(h.core.stats().held >= 1);
+    // It catches up: frames resume, as a delta from the last frame it got.
+    let holds = h.frame(1).tick;
+    h.core.input(1, 31, holds, [0, 0]);
+    h.step();
+    assert!(matches!(h.read(1), Got::Delta { base_age, .. } if base_age > 1));
+    h.read(2);
+    assert!(
+        h.frame(1) == h.frame(2),
+        "both hold tick {}",
+        h.frame(2).tick
+    );
+    // Its inputs stop: after the window it is no longer held.
+    for seq in 32..40 {
+        h.core.input(1, seq, acked, [0, 0]);
+    }
+    for _ in 0..12 {
+        h.step();
+        h.read(2);
+        h.read(1);
+    }
+    assert!(
+        h.frame(1) == h.frame(2),
+        "stale acknowledgements stop holding it"
     );
 }

@@ -112,7 +112,7 @@ impl RoomHost {
         // Only what was queued before this tick started: later inputs belong to the next tick.
         let queued = self.inputs.len();
         for msg in self.inputs.try_iter().take(queued) {
-            self.core.input(msg.conn, msg.seq, msg.steer);
+            self.core.input(msg.conn, msg.seq, msg.ack_tick, msg.steer);
         }
         let mut stale = 0;
         let mailboxes = &self.mailboxes;
@@ -123,6 +123,10 @@ impl RoomHost {
         });
         if stale > 0 {
             self.metrics.frames_dropped_stale.increment(stale);
+        }
+        let held = self.core.stats().held;
+        if held > 0 {
+            self.metrics.frames_held_unacked.increment(u64::from(held));
         }
         for &size in &self.core.stats().encoded_sizes {
             self.metrics.snapshot_bytes.record(size as f64);

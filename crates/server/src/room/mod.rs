@@ -63,6 +63,8 @@ pub struct InputMsg {
     pub conn: ConnId,
     /// The input's sequence number.
     pub seq: u32,
+    /// The newest tick the client had received.
+    pub ack_tick: u32,
     /// Steering, as on the wire.
     pub steer: [i8; 2],
 }
@@ -124,6 +126,8 @@ pub struct RoomSettings {
     pub idle_timeout: Duration,
     /// How long a disconnected player's entity waits for a resume.
     pub resume_grace: Duration,
+    /// Flow control window, in ticks (see [`core::CoreSettings::max_unacked`]).
+    pub max_unacked: u32,
     /// The simulation's rules.
     pub sim: SimConfig,
 }
@@ -136,6 +140,7 @@ impl RoomSettings {
             idle_timeout: self.idle_timeout,
             resume_grace: self.resume_grace,
             history: core::HISTORY,
+            max_unacked: self.max_unacked,
             sim: self.sim.clone(),
         }
     }
