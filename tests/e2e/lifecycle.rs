@@ -1,11 +1,10 @@
 //! Room capacity, room expiry, draining on shutdown, and the HTTP endpoints.
 
-use std::time::Duration;
-
 use tickroom_server::Config;
 
 use crate::util::{
-    Client, expect_close, http_get, join_msg, metric, open, send, start, test_config, wait_metric,
+    Client, eventually, expect_close, http_get, join_msg, metric, open, send, start, test_config,
+    wait_metric,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,11 +68,11 @@ async fn an_empty_room_closes_after_the_idle_timeout() {
     // Leave (a dropped connection would keep the player for the resume grace).
     send(&mut c.ws, &tickroom_protocol::ClientMsg::Leave).await;
     drop(c);
-    let deadline = tokio::time::Instant::now() + crate::util::PATIENCE;
-    while metric(addr, "tickroom_rooms").await > 0.0 {
-        assert!(tokio::time::Instant::now() < deadline, "room never closed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the empty room to close", || async {
+        let rooms = metric(addr, "tickroom_rooms").await;
+        if rooms == 0.0 { Ok(()) } else { Err(rooms) }
+    })
+    .await;
     assert_eq!(metric(addr, "tickroom_players").await, 0.0);
     // The id can be used again: a new room is created on the next join.
     let mut again = Client::join(addr, "brief", "again").await;

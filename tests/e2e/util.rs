@@ -1,7 +1,11 @@
 //! Test helpers: a server on `127.0.0.1:0`, a WebSocket test client that
 //! speaks the protocol, and a plain HTTP/1.1 GET for `/metrics`.
+//!
+//! Every wait is bounded: [`within`] and [`eventually`] panic after
+//! [`PATIENCE`] with what was awaited, and every helper that reads or writes a
+//! socket goes through them. A count of frames bounds a loop over frames.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{fmt, future::Future, net::SocketAddr, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -22,6 +26,42 @@ use tokio_tungstenite::{
 /// Generous bound for anything that should happen within a few ticks; only a
 /// hang trips it (tests never assert durations).
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Awaits `fut` for at most [`PATIENCE`]; panics naming `what` if it takes longer.
+pub async fn within<T>(what: impl fmt::Display, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` every 20 ms until it returns `Ok`, for at most [`PATIENCE`];
+/// then panics naming `what` and the last `Err` (what was seen instead).
+pub async fn eventually<T, E, F, Fut>(what: impl fmt::Display, mut probe: F) -> T
+where
+    E: fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut last = None;
+    loop {
+        match tokio::time::timeout_at(deadline, probe()).await {
+            Ok(Ok(v)) => return v,
+            Ok(Err(seen)) => last = Some(seen),
+            Err(_) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            match last {
+                Some(seen) => {
+                    panic!("timed out after {PATIENCE:?} waiting for {what}; last seen: {seen:?}")
+                }
+                None => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// A config for tests: ephemeral port, two workers.
 pub fn test_config() -> Config {
@@ -46,11 +86,16 @@ pub async fn open(addr: SocketAddr, query: &str, recv_buffer: Option<u32>) -> Ws
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
     }
-    let tcp = socket.connect(addr).await.expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
     let url = format!("ws://{addr}/ws?{query}");
-    let (ws, _) = client_async(url, tcp).await.expect("WebSocket handshake");
-    ws
+    within(format!("the WebSocket handshake with {url}"), async {
+        let tcp = socket.connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let (ws, _) = client_async(url.as_str(), tcp)
+            .await
+            .expect("WebSocket handshake");
+        ws
+    })
+    .await
 }
 
 /// A joined player.
@@ -68,9 +113,13 @@ pub struct Client {
 }
 
 pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
-    ws.send(Message::Binary(Bytes::from(proto::encode_client(msg))))
-        .await
-        .expect("send");
+    let bytes = Bytes::from(proto::encode_client(msg));
+    within(
+        "the server to take a message",
+        ws.send(Message::Binary(bytes)),
+    )
+    .await
+    .expect("send");
 }
 
 pub fn join_msg(name: &str) -> ClientMsg {
@@ -83,37 +132,45 @@ pub fn join_msg(name: &str) -> ClientMsg {
 
 /// Reads the next protocol message; panics on close, error or timeout.
 pub async fn recv(ws: &mut Ws) -> ServerMsg {
-    loop {
-        let msg = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a message within the patience bound")
-            .expect("stream open")
-            .expect("no WebSocket error");
-        match msg {
-            Message::Binary(b) => return proto::decode_server(&b).expect("server message decodes"),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected message {other:?}"),
+    within("a message from the server", async {
+        loop {
+            let msg = ws
+                .next()
+                .await
+                .expect("stream open")
+                .expect("no WebSocket error");
+            match msg {
+                Message::Binary(b) => {
+                    return proto::decode_server(&b).expect("server message decodes");
+                }
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected message {other:?}"),
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Reads until the server closes; returns the close code and reason.
-/// Snapshots before the close are skipped.
+/// Snapshots before the close are skipped (for at most [`PATIENCE`]: a room
+/// ticking on forever does not keep this waiting).
 pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
-    loop {
-        let next = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("server closes within the patience bound");
-        match next {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (u16::from(frame.code), frame.reason.to_string());
+    within("the server to close the connection", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return (u16::from(CloseCode::Status), String::new());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+                None => panic!("connection ended without a close frame"),
             }
-            Some(Ok(Message::Close(None))) => return (u16::from(CloseCode::Status), String::new()),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
-            None => panic!("connection ended without a close frame"),
         }
-    }
+    })
+    .await
 }
 
 impl Client {
@@ -173,13 +230,15 @@ impl Client {
     /// Reads snapshots until one lists exactly `n` players (joins and leaves
     /// land on the room's next tick); returns it.
     pub async fn wait_players(&mut self, n: usize) -> Frame {
+        let mut seen = 0;
         for _ in 0..200 {
             let s = self.snapshot().await;
-            if s.players.len() == n {
+            seen = s.players.len();
+            if seen == n {
                 return s;
             }
         }
-        panic!("the room never had {n} players");
+        panic!("the room never had {n} players in 200 frames (last: {seen})");
     }
 
     /// Sends one input steering `steer`; returns its sequence number.
@@ -265,14 +324,12 @@ pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Waits (polling `/metrics`) until `series` reaches at least `at_least`.
+/// Waits (polling `/metrics`) until `series` reaches at least `at_least`;
+/// returns its value then. Panics after [`PATIENCE`], naming the series.
 pub async fn wait_metric(addr: SocketAddr, series: &str, at_least: f64) -> f64 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(format!("`{series}` to reach {at_least}"), || async {
         let v = metric(addr, series).await;
-        if v >= at_least || tokio::time::Instant::now() > deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if v >= at_least { Ok(v) } else { Err(v) }
+    })
+    .await
 }
