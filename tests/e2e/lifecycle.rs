@@ -90,6 +90,8 @@ async fn http_endpoints_answer_and_metrics_cover_the_data_path() {
         c.input([10, 0]).await;
         c.snapshot().await;
     }
+    // Acknowledged means received (and counted) by the server.
+    c.wait_acked(c.seq).await;
     let (status, body) = http_get(addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
     let (status, body) = http_get(addr, "/ws?room=x").await;

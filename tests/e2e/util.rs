@@ -208,23 +208,52 @@ impl Client {
     /// Every delta must apply to the state held.
     pub async fn snapshot(&mut self) -> Frame {
         loop {
-            let frame = match recv(&mut self.ws).await {
-                ServerMsg::Snapshot(s) => {
-                    self.fulls += 1;
-                    self.replica.apply_snapshot(s).clone()
-                }
-                ServerMsg::Delta(d) => {
-                    self.deltas += 1;
-                    self.replica
-                        .apply_delta(&d)
-                        .expect("every delta applies to the frame held")
-                        .clone()
-                }
-                _ => continue,
-            };
-            self.last_tick = frame.tick;
-            return frame;
+            let msg = recv(&mut self.ws).await;
+            if let Some(frame) = self.apply(msg) {
+                return frame;
+            }
         }
+    }
+
+    /// Applies a snapshot or delta to the replica; `None` for other messages.
+    fn apply(&mut self, msg: ServerMsg) -> Option<Frame> {
+        let frame = match msg {
+            ServerMsg::Snapshot(s) => {
+                self.fulls += 1;
+                self.replica.apply_snapshot(s).clone()
+            }
+            ServerMsg::Delta(d) => {
+                self.deltas += 1;
+                self.replica
+                    .apply_delta(&d)
+                    .expect("every delta applies to the frame held")
+                    .clone()
+            }
+            _ => return None,
+        };
+        self.last_tick = frame.tick;
+        Some(frame)
+    }
+
+    /// Pings and returns the room's newest tick when the server answered.
+    /// Every frame that comes before the Pong is applied to the replica, so
+    /// any frame read later with a tick above the returned one plus one was
+    /// built after the room had handled everything sent before the ping.
+    pub async fn room_tick(&mut self) -> u32 {
+        let nonce = 0x7157_u32.wrapping_add(self.seq);
+        send(&mut self.ws, &ClientMsg::Ping(proto::Ping { nonce })).await;
+        within("the Pong to a ping", async {
+            loop {
+                let msg = recv(&mut self.ws).await;
+                match msg {
+                    ServerMsg::Pong(p) if p.nonce == nonce => return p.tick,
+                    other => {
+                        self.apply(other);
+                    }
+                }
+            }
+        })
+        .await
     }
 
     /// Reads snapshots until one lists exactly `n` players (joins and leaves
@@ -239,6 +268,20 @@ impl Client {
             }
         }
         panic!("the room never had {n} players in 200 frames (last: {seen})");
+    }
+
+    /// Reads frames until the own entry acknowledges input `seq`; returns that
+    /// frame. Bounded by a count of frames: inputs apply on the next tick.
+    pub async fn wait_acked(&mut self, seq: u32) -> Frame {
+        let mut acked = 0;
+        for _ in 0..200 {
+            let s = self.snapshot().await;
+            acked = self.me(&s).last_input_seq;
+            if acked >= seq {
+                return s;
+            }
+        }
+        panic!("input {seq} was not acknowledged in 200 frames (last acknowledged: {acked})");
     }
 
     /// Sends one input steering `steer`; returns its sequence number.
