@@ -149,6 +149,7 @@ impl Server {
                 upkeep_metrics.upkeep();
             }
         });
+        // `crates/server/tests/signal.rs` finds the port of `--bind …:0` in this line's `addr=`.
         tracing::info!(%addr, workers = workers.len(), tick_rate = shared.config.tick_rate, "tickroom listening");
         Ok(Server {
             addr,
