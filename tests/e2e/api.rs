@@ -398,7 +398,7 @@ async fn a_ticket_works_once_and_only_for_its_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_expires() {
     let server = start(Config {
-        ticket_ttl_secs: 0.3,
+        ticket_ttl: Duration::from_millis(300),
         ..test_config()
     })
     .await;

@@ -133,7 +133,7 @@ async fn each_bad_input_closes_only_its_connection_with_the_right_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_closed_when_the_join_times_out() {
     let server = start(tickroom_server::Config {
-        join_timeout_secs: 0.3,
+        join_timeout: std::time::Duration::from_millis(300),
         ..test_config()
     })
     .await;

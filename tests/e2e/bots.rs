@@ -38,7 +38,7 @@ async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
         // machine: a connection task that ran late reads a backlog of inputs
         // at once, and a bot that ran late makes no write progress for a while.
         msg_burst: 1000.0,
-        slow_client_secs: 60.0,
+        slow_client: Duration::from_secs(60),
         ..test_config()
     })
     .await;

@@ -1,5 +1,7 @@
 //! Room capacity, room expiry, draining on shutdown, and the HTTP endpoints.
 
+use std::time::Duration;
+
 use tickroom_server::Config;
 
 use crate::util::{
@@ -58,7 +60,7 @@ async fn shutdown_closes_every_client_with_1001_and_stops_accepting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_room_closes_after_the_idle_timeout() {
     let server = start(Config {
-        room_idle_secs: 0.2,
+        room_idle: Duration::from_millis(200),
         ..test_config()
     })
     .await;

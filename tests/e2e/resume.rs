@@ -164,7 +164,7 @@ async fn resuming_while_the_old_connection_lives_takes_it_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_grace_period_or_a_leave_the_token_is_dead() {
     let server = start(Config {
-        resume_grace_secs: 5.0,
+        resume_grace: Duration::from_secs(5),
         ..test_config()
     })
     .await;

@@ -2,6 +2,8 @@
 //! everyone else keeps getting frames in order, and a client that makes no
 //! progress at all is closed with 1008 "too slow".
 
+use std::time::Duration;
+
 use tickroom_server::Config;
 
 use crate::util::{Client, join_msg, metric, open, send, start, test_config};
@@ -22,7 +24,7 @@ fn backs_up_fast() -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_loses_stale_frames_while_the_others_play_on() {
     let server = start(Config {
-        slow_client_secs: 120.0,
+        slow_client: Duration::from_secs(120),
         ..backs_up_fast()
     })
     .await;
@@ -76,7 +78,7 @@ async fn a_reader_that_stops_loses_stale_frames_while_the_others_play_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_write_progress_is_closed_as_too_slow() {
     let server = start(Config {
-        slow_client_secs: 0.5,
+        slow_client: Duration::from_millis(500),
         ..backs_up_fast()
     })
     .await;

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {

@@ -67,8 +67,8 @@ impl Server {
         let settings = RoomSettings {
             capacity: config.room_capacity,
             input_queue: config.input_queue,
-            idle_timeout: Config::secs(config.room_idle_secs),
-            resume_grace: Config::secs(config.resume_grace_secs),
+            idle_timeout: config.room_idle,
+            resume_grace: config.resume_grace,
             sim: SimConfig {
                 tick_rate_hz: config.tick_rate,
                 ..SimConfig::default()
@@ -179,7 +179,7 @@ impl Server {
     /// Drains and stops: no new connections, every client closed with 1001
     /// ("going away"), then waits up to the drain timeout for them to go.
     pub async fn shutdown(self) {
-        let deadline = Instant::now() + Config::secs(self.shared.config.drain_secs);
+        let deadline = Instant::now() + self.shared.config.drain;
         tracing::info!(connections = self.connections(), "draining");
         let _ = self.drain_tx.send(true);
         self.shared.registry.drain(conn::DRAIN);
