@@ -5,7 +5,15 @@
 //! [`PATIENCE`] with what was awaited, and every helper that reads or writes a
 //! socket goes through them. A count of frames bounds a loop over frames.
 
-use std::{fmt, future::Future, net::SocketAddr, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    io::Read,
+    net::SocketAddr,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -61,6 +69,64 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Runs `cmd` to completion or until `limit`, collecting stdout and stderr;
+/// returns the exit code, both outputs and whether it was killed at the limit.
+/// At the limit the child is killed. Output that a process it started still
+/// holds open (node's Chromium, say) is waited for a few seconds only.
+/// Blocking: call it from `spawn_blocking` in async tests.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String, bool) {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not run `{program}` (is it installed?): {e}"));
+    // Each pipe is read on a thread into a shared buffer, so what was read is
+    // there even if a leftover process keeps the pipe open.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = r.read(&mut chunk) {
+                sink.lock()
+                    .expect("output lock")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        (reader, buf)
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait().expect("wait for the child") {
+            Some(status) => break status,
+            None if Instant::now() > deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait after kill");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    let collect = |(reader, buf): (std::thread::JoinHandle<()>, Arc<Mutex<Vec<u8>>>)| {
+        while !reader.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut text = String::from_utf8_lossy(&buf.lock().expect("output lock")).into_owned();
+        if !reader.is_finished() {
+            text.push_str(&format!(
+                "\n(`{program}` exited, but a process it started still holds this output open)"
+            ));
+        }
+        text
+    };
+    (status.code(), collect(out), collect(err), timed_out)
 }
 
 /// A config for tests: ephemeral port, two workers.
