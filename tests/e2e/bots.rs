@@ -9,13 +9,17 @@
 //! server's writer or the bot runs late), so there is no bound on how many
 //! ticks normal bots miss, nor a comparison with the slow readers' share
 //! (under enough starvation both groups read at about the same rate).
+//!
+//! The run lasts a number of room ticks, not seconds: a starved machine
+//! ticks slower, and a slow reader, which reads at a fixed pace, must still
+//! see more frames than it can take.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tickroom_bots::{BehaviourKind, Placement, SwarmConfig};
 use tickroom_server::Config;
 
-use crate::util::{start, test_config};
+use crate::util::{metric, start, test_config};
 
 const ROOMS: usize = 4;
 // 120 bots: enough to fill rooms and mix behaviours, light enough to share a
@@ -23,6 +27,11 @@ const ROOMS: usize = 4;
 const PER_ROOM: usize = 30;
 const SLOW_PER_ROOM: usize = 4;
 const CHURN_PER_ROOM: usize = 2;
+/// Ticks each room runs for: 10 s at 60 Hz on an idle machine.
+const TICKS_PER_ROOM: usize = 600;
+/// Only a hang trips it: a room that cannot tick 600 times in this long is
+/// past testing anything here.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
@@ -30,7 +39,7 @@ async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
         // Small kernel send buffers, so a slow reader backs up within the run
         // instead of after megabytes.
         tcp_send_buffer: Some(4096),
-        // More frames than a slow reader takes (one per 50 ms, below).
+        // Many more frames than a slow reader takes (one per 75 ms, below).
         tick_rate: 60,
         // Headroom: a churner that missed its resume would need a new slot.
         room_capacity: PER_ROOM + 10,
@@ -55,21 +64,36 @@ async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
         .parse()
         .expect("mix"),
         ramp_per_sec: 500.0,
-        // Long enough for every slow reader to back up and for every churner
-        // (connected for 1.5-6 s at a time) to drop and come back.
-        duration: Some(Duration::from_secs(8)),
-        // A slow reader takes one message per 50 ms of the 60 a second the
+        // Until the rooms ticked TICKS_PER_ROOM times (below).
+        duration: None,
+        // A slow reader takes one message per 75 ms of the 60 a second the
         // room sends: once its buffers are full, the server drops its stale
-        // frames and it sees gaps.
-        slow_read_interval: Duration::from_millis(50),
+        // frames, and it sees gaps once it has read past what they held. That
+        // needs the room to tick faster than it reads and the run to outlast
+        // the buffers; 600 ticks at 75 ms a read allow for rooms ticking
+        // anywhere from about 16 Hz to 80 Hz.
+        slow_read_interval: Duration::from_millis(75),
         // Generous: a hang trips it, a slow machine does not.
         connect_timeout: Duration::from_secs(30),
         seed: 7,
         ..SwarmConfig::default()
     };
-    let report = tickroom_bots::run(config, std::future::pending())
+    // Long enough for every slow reader to back up and read past its buffers,
+    // and for every churner (connected for 1.5-6 s at a time) to drop and
+    // come back.
+    let addr = server.local_addr();
+    let enough_ticks = async move {
+        let limit = Instant::now() + RUN_LIMIT;
+        while metric(addr, "tickroom_ticks_total").await < (ROOMS * TICKS_PER_ROOM) as f64
+            && Instant::now() < limit
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let report = tickroom_bots::run(config, enough_ticks)
         .await
         .expect("the swarm runs");
+    let ticks = metric(addr, "tickroom_ticks_total").await;
     server.shutdown().await;
     println!("{report}");
 
@@ -164,14 +188,15 @@ async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
 
     // Slow readers fall behind: the server drops their stale frames, so every
     // one of them saw gaps (and, above, still in order). This needs the room
-    // to tick faster than a slow reader reads (60 Hz against 20 reads a
-    // second): true on a saturated machine, false on one so starved that the
-    // room ticks at about the slow readers' pace, hence the rate in the message.
+    // to tick well above a slow reader's 13 reads a second: true on a
+    // saturated machine, false on one so starved that the rooms tick at about
+    // that pace, hence the rates in the message.
     let ticks_per_bot_s = (normal.counts.snapshots + normal.counts.missed_ticks) as f64
         / normal.connected_bot_seconds.max(1e-9);
     assert_eq!(
         slow.counts.connections_with_gaps, slow.bots as u64,
-        "every slow reader saw gaps ({} of {} did; normal bots saw {ticks_per_bot_s:.1} ticks a second)",
+        "every slow reader saw gaps ({} of {} did; the rooms ticked {ticks} times, \
+         {ticks_per_bot_s:.1} a second as normal bots saw them)",
         slow.counts.connections_with_gaps, slow.bots
     );
     assert!(slow.counts.missed_ticks > 0);
