@@ -7,10 +7,7 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use crate::{
-    Error, Report,
-    duration::{format_duration, parse_duration},
-};
+use crate::{Error, Report, duration::parse_duration};
 
 /// The figure a condition looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +192,7 @@ impl fmt::Display for FailIf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.metric.name(), self.op.symbol())?;
         match self.threshold {
-            Threshold::Time(d) => f.write_str(&format_duration(d)),
+            Threshold::Time(d) => write!(f, "{}", humantime::format_duration(d)),
             Threshold::Count(n) => write!(f, "{n}"),
             Threshold::Fraction(x) => write!(f, "{}%", x * 100.0),
         }
@@ -309,6 +306,10 @@ mod tests {
             }
         );
         assert_eq!(c.to_string(), "p99-latency>100ms");
+        // Shown as humantime writes it, which parses back to the same condition.
+        let c: FailIf = "p99-latency>1.5s".parse().unwrap();
+        assert_eq!(c.to_string(), "p99-latency>1s 500ms");
+        assert_eq!(c.to_string().parse::<FailIf>().unwrap(), c);
         let c: FailIf = " missed-ticks >= 0.1% ".parse().unwrap();
         assert_eq!(c.op, Op::Ge);
         assert_eq!(c.threshold, Threshold::Fraction(0.001));

@@ -66,9 +66,9 @@ struct Args {
     /// Also write the figures as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Exit with code 2 when a condition holds, e.g. p99-latency>100ms,
-    /// missed-ticks>0.1%, connect-errors>0, disconnects>0 (repeatable,
-    /// comma-separated).
+    /// Exit with code 2 when a condition holds, e.g.
+    /// --fail-if 'p99-latency>100ms,missed-ticks>0.1%,connect-errors>0'
+    /// (repeatable, comma-separated; quoted, as `>` is a shell redirection).
     #[arg(long = "fail-if", value_name = "COND", value_delimiter = ',')]
     fail_if: Vec<FailIf>,
     /// Do not reconnect after the server closes a connection or a connect fails.

@@ -6,9 +6,12 @@
 
 use std::fs;
 
-/// Clock ticks per second of `/proc/<pid>/stat` times (`sysconf(_SC_CLK_TCK)`,
-/// 100 on every mainstream Linux; read without `libc` to stay `unsafe`-free).
-const CLK_TCK: f64 = 100.0;
+/// Clock ticks per second of `/proc/<pid>/stat` times: `sysconf(_SC_CLK_TCK)`,
+/// which rustix reads from the auxiliary vector the kernel hands every
+/// process (no `libc`, no `unsafe`). 100 on mainstream Linux, but not assumed.
+fn clock_ticks_per_second() -> f64 {
+    rustix::param::clock_ticks_per_second() as f64
+}
 
 /// User and system CPU seconds used by this process so far.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -38,9 +41,6 @@ pub fn memory() -> Option<Memory> {
     parse_status(&fs::read_to_string("/proc/self/status").ok()?)
 }
 
-/// Parses utime and stime (fields 14 and 15) out of a `stat` line. The
-/// command name (field 2) may contain spaces and parentheses, so fields are
-/// counted from the last `)`.
 /// CPU times of another process (e.g. the server under test).
 pub fn cpu_times_of(pid: u32) -> Option<CpuTimes> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
@@ -51,15 +51,23 @@ pub fn memory_of(pid: u32) -> Option<Memory> {
     parse_status(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
+/// Parses utime and stime (fields 14 and 15) out of a `stat` line, in this
+/// system's clock ticks.
 pub fn parse_stat(stat: &str) -> Option<CpuTimes> {
+    parse_stat_ticks(stat, clock_ticks_per_second())
+}
+
+/// [`parse_stat`] with `ticks_per_second` given. The command name (field 2)
+/// may contain spaces and parentheses, so fields are counted from the last `)`.
+pub fn parse_stat_ticks(stat: &str, ticks_per_second: f64) -> Option<CpuTimes> {
     let after = &stat[stat.rfind(')')? + 1..];
     let mut fields = after.split_whitespace();
     // After the name: state is field 3, so utime (14) is the 12th from here.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(CpuTimes {
-        user_s: utime as f64 / CLK_TCK,
-        sys_s: stime as f64 / CLK_TCK,
+        user_s: utime as f64 / ticks_per_second,
+        sys_s: stime as f64 / ticks_per_second,
     })
 }
 
@@ -88,10 +96,25 @@ mod tests {
     fn parses_stat_even_with_odd_command_names() {
         let line = "4242 (tick room) bots) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
                     250 75 0 0 20 0 3 0 100 1000000 500 18446744073709551615";
-        let cpu = parse_stat(line).unwrap();
+        let cpu = parse_stat_ticks(line, 100.0).unwrap();
         assert_eq!(cpu.user_s, 2.5);
         assert_eq!(cpu.sys_s, 0.75);
+        let cpu = parse_stat_ticks(line, 250.0).unwrap();
+        assert_eq!((cpu.user_s, cpu.sys_s), (1.0, 0.3));
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn clock_ticks_come_from_the_os() {
+        let hz = clock_ticks_per_second();
+        assert!(hz >= 1.0, "{hz}");
+        if cfg!(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )) {
+            // The kernel's USER_HZ there.
+            assert_eq!(hz, 100.0);
+        }
     }
 
     #[test]

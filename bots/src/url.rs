@@ -2,11 +2,21 @@
 //! endpoint each bot opens (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17`)
 //! and the `host:port` to resolve once for the whole swarm.
 //!
-//! Hand-written on purpose: the accepted forms are few (http, https, ws, wss
-//! with an optional path prefix) and a URL crate would be the swarm's
-//! biggest dependency.
+//! Parsing is `http::Uri`'s (the crate hyper and tungstenite already bring:
+//! no new dependency, unlike `url` and its IDNA tables) and percent-encoding
+//! is `percent-encoding`'s; this module only decides which URLs a swarm
+//! accepts: http, https, ws or wss, no user info, no query, a valid port.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::Error;
+
+/// What [`percent_encode`] leaves alone: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The parsed server location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,55 +34,44 @@ pub struct Target {
 impl Target {
     /// Parses a base URL. `http`/`ws` map to `ws://`, `https`/`wss` to
     /// `wss://`; the path gets `/ws` appended unless it already ends in `/ws`.
+    /// A fragment is ignored.
     pub fn parse(url: &str) -> Result<Target, Error> {
         let bad = |reason| Error::InvalidUrl {
             url: url.to_owned(),
             reason,
         };
-        let (scheme, rest) = url
-            .trim()
-            .split_once("://")
+        let uri: http::Uri = url.trim().parse().map_err(|_| bad("not a valid URL"))?;
+        let scheme = uri
+            .scheme_str()
             .ok_or_else(|| bad("missing scheme (http://, https://, ws:// or wss://)"))?;
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "http" | "ws" => false,
             "https" | "wss" => true,
             _ => return Err(bad("scheme must be http, https, ws or wss")),
         };
-        let rest = rest.split('#').next().unwrap_or_default();
-        if rest.contains('?') {
+        if uri.query().is_some() {
             return Err(bad("the base URL must not have a query"));
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
+        let authority = uri.authority().ok_or_else(|| bad("missing host"))?.as_str();
         if authority.contains('@') {
             return Err(bad("user info is not supported"));
         }
-        let default_port = if secure { 443 } else { 80 };
-        let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-            let end = after
-                .find(']')
-                .ok_or_else(|| bad("unclosed IPv6 bracket"))?;
-            let host = &authority[..end + 2];
-            let port = match &after[end + 1..] {
-                "" => default_port,
-                p => p
-                    .strip_prefix(':')
-                    .and_then(|p| p.parse().ok())
-                    .ok_or_else(|| bad("invalid port"))?,
-            };
-            (host, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, port.parse().map_err(|_| bad("invalid port"))?),
-                None => (authority, default_port),
+        let host = uri.host().filter(|h| !h.is_empty() && *h != "[]");
+        let host = host.ok_or_else(|| bad("missing host"))?;
+        // `http::Uri` keeps a port it cannot read (`h:port`, `h:99999`, `h:`)
+        // in the authority but reports none: only a bare host gets the default.
+        let port = match uri.port_u16() {
+            Some(port) => port,
+            None if authority == host => {
+                if secure {
+                    443
+                } else {
+                    80
+                }
             }
+            None => return Err(bad("invalid port")),
         };
-        if host.is_empty() || host == "[]" {
-            return Err(bad("missing host"));
-        }
-        let trimmed = path.trim_end_matches('/');
+        let trimmed = uri.path().trim_end_matches('/');
         let path = if trimmed.ends_with("/ws") {
             trimmed.to_owned()
         } else {
@@ -113,15 +112,7 @@ impl Target {
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -161,6 +152,19 @@ mod tests {
         let t = Target::parse("http://[::1]:8080").unwrap();
         assert_eq!(t.resolve_host(), "::1");
         assert_eq!(t.port, 8080);
+        // Surrounding spaces, a fragment, the host's case, other schemes' defaults.
+        assert_eq!(
+            ws(" http://127.0.0.1:8080/#top "),
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17"
+        );
+        assert_eq!(
+            ws("WSS://Game.Example.com/play"),
+            "wss://Game.Example.com:443/play/ws?room=bots-0&name=bot-17"
+        );
+        assert_eq!(
+            ws("ws://[::1]/ws/"),
+            "ws://[::1]:80/ws?room=bots-0&name=bot-17"
+        );
     }
 
     #[test]
@@ -170,6 +174,7 @@ mod tests {
             t.ws_url("a b&c", "é"),
             "ws://h:1/ws?room=a%20b%26c&name=%C3%A9"
         );
+        assert_eq!(percent_encode("A-z_0.9~/?#"), "A-z_0.9~%2F%3F%23");
     }
 
     #[test]
@@ -180,9 +185,14 @@ mod tests {
             "http://",
             "http://h:port",
             "http://h:99999",
+            "http://h:",
             "http://u@h",
+            "http://u:p@h:1",
             "http://h/?x=1",
+            "http://h:1?",
             "http://[::1",
+            "http://[]:1",
+            "http://h/a b",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad} parsed");
         }

@@ -11,7 +11,7 @@ use tickroom_protocol::{self as proto, ServerMsg};
 use tickroom_server::{Config, config::AuthMode};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::util::{PATIENCE, Ws, join_msg, open, send, start, test_config};
+use crate::util::{Ws, eventually, join_msg, open, send, start, test_config, within};
 
 /// One HTTP/1.1 request with a JSON body; returns the status and the body
 /// parsed as JSON (`Value::Null` when empty or not JSON).
@@ -63,24 +63,28 @@ async fn ticket_for(addr: SocketAddr, room: &str) -> String {
 async fn try_join(addr: SocketAddr, query: &str) -> Result<(Ws, proto::Welcome), (u16, String)> {
     let mut ws = open(addr, query, None).await;
     send(&mut ws, &join_msg("api")).await;
-    loop {
-        let msg = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("an answer within the patience bound")
-            .expect("stream open")
-            .expect("no WebSocket error");
-        match msg {
-            Message::Binary(b) => match proto::decode_server(&b).expect("decodes") {
-                ServerMsg::Welcome(w) => return Ok((ws, w)),
-                other => panic!("expected Welcome, got {other:?}"),
-            },
-            Message::Close(Some(frame)) => {
-                return Err((u16::from(frame.code), frame.reason.to_string()));
+    let answer = within("a Welcome or a close", async {
+        loop {
+            let msg = ws
+                .next()
+                .await
+                .expect("stream open")
+                .expect("no WebSocket error");
+            match msg {
+                Message::Binary(b) => match proto::decode_server(&b).expect("decodes") {
+                    ServerMsg::Welcome(w) => return Ok(w),
+                    other => panic!("expected Welcome, got {other:?}"),
+                },
+                Message::Close(Some(frame)) => {
+                    return Err((u16::from(frame.code), frame.reason.to_string()));
+                }
+                Message::Close(None) => return Err((1005, String::new())),
+                _ => {}
             }
-            Message::Close(None) => return Err((1005, String::new())),
-            _ => {}
         }
-    }
+    })
+    .await;
+    answer.map(|welcome| (ws, welcome))
 }
 
 /// Joins with `ticket` into `room`; panics unless welcomed there.
@@ -346,23 +350,20 @@ async fn a_matchmade_ticket_joins_through_its_ws_url() {
     let (ws, welcome) = try_join(addr, query).await.expect("welcomed");
     assert_eq!(welcome.room, room);
     // The player is listed; the seat is no longer a reservation.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    let entry = eventually("the player to be listed", || async {
         let (_, list) = get(addr, "/rooms").await;
-        let entry = &list["rooms"][0];
+        let entry = list["rooms"][0].clone();
         if entry["players"] == json!(1) {
-            assert_eq!(
-                (&entry["id"], &entry["reserved"]),
-                (&json!(room), &json!(0))
-            );
-            break;
+            Ok(entry)
+        } else {
+            Err(list)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "player never listed: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    assert_eq!(
+        (&entry["id"], &entry["reserved"]),
+        (&json!(room), &json!(0))
+    );
     drop(ws);
     server.shutdown().await;
 }
@@ -397,13 +398,15 @@ async fn a_ticket_works_once_and_only_for_its_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_expires() {
     let server = start(Config {
-        ticket_ttl_secs: 0.3,
+        ticket_ttl: Duration::from_millis(300),
         ..test_config()
     })
     .await;
     let addr = server.local_addr();
     assert_eq!(post(addr, "/rooms", r#"{"id":"brief"}"#).await.0, 201);
     let ticket = ticket_for(addr, "brief").await;
+    // Not a race: the ticket was issued before it reached us, so after this
+    // it is older than its 0.3 s however slow the machine.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         refused(addr, "brief", &ticket).await,
@@ -516,14 +519,15 @@ async fn a_room_made_through_the_api_enforces_its_capacity() {
     let second = try_join(addr, "room=solo").await.err();
     assert_eq!(second, Some((1013, "room full".to_owned())));
     // The API sees the player and refuses a ticket too.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while get(addr, "/rooms/solo").await.1["players"] != json!(1) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "player never counted"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the player to be counted", || async {
+        let (_, room) = get(addr, "/rooms/solo").await;
+        if room["players"] == json!(1) {
+            Ok(())
+        } else {
+            Err(room)
+        }
+    })
+    .await;
     assert_error(&post(addr, "/rooms/solo/join", "").await, 409, "room_full");
     server.shutdown().await;
 }

@@ -1,18 +1,25 @@
 //! The bot swarm against a real server: 120 `tickroom-bots` players in four
-//! full rooms, a few slow readers among them. Normal bots see every tick in
-//! order and get their inputs acknowledged; slow readers, and only they, see
-//! gaps. Asserts counts and order, never wall-clock figures.
+//! full rooms, a few slow readers among them. Every bot gets in, every
+//! connection sees its ticks in order, inputs are acknowledged, churners come
+//! back as themselves, and every slow reader sees gaps.
 //!
-//! The run lasts 6 s because a slow reader (3 messages/s) first drains the
-//! frames already queued in the kernel buffers before it reaches the newer,
-//! gapped ones, about 2-3 s in with the buffers configured here.
+//! Asserts counts and order only: nothing here may depend on how fast the
+//! machine is. A debug build sharing two cores with other tests can make
+//! normal bots miss ticks too (their frames are dropped as stale when the
+//! server's writer or the bot runs late), so there is no bound on how many
+//! ticks normal bots miss, nor a comparison with the slow readers' share
+//! (under enough starvation both groups read at about the same rate).
+//!
+//! The run lasts a number of room ticks, not seconds: a starved machine
+//! ticks slower, and a slow reader, which wakes at a fixed pace, must still
+//! sleep through more ticks than the server's flow-control window.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tickroom_bots::{BehaviourKind, Placement, SwarmConfig};
 use tickroom_server::Config;
 
-use crate::util::{start, test_config};
+use crate::util::{metric, start, test_config};
 
 const ROOMS: usize = 4;
 // 120 bots: enough to fill rooms and mix behaviours, light enough to share a
@@ -20,18 +27,29 @@ const ROOMS: usize = 4;
 const PER_ROOM: usize = 30;
 const SLOW_PER_ROOM: usize = 4;
 const CHURN_PER_ROOM: usize = 2;
+/// Ticks each room runs for: 10 s at 60 Hz on an idle machine.
+const TICKS_PER_ROOM: usize = 600;
+/// Only a hang trips it: a room that cannot tick 600 times in this long is
+/// past testing anything here.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_swarm_of_120_bots_plays_and_only_slow_readers_see_gaps() {
+async fn a_swarm_of_120_bots_plays_and_every_slow_reader_sees_gaps() {
     let server = start(Config {
-        // Small kernel send buffers, so a slow reader backs up within a second
-        // or two instead of after megabytes.
-        tcp_send_buffer: Some(4096),
-        // Deltas are small (~150 bytes a tick): tick at 60 Hz so a slow
-        // reader's buffers fill within the run.
+        // A slow reader (awake once a second, below) acknowledges nothing new
+        // while it sleeps, so after this window the server holds its frames:
+        // its next wake-up finds a gap whatever its or the kernel's buffers
+        // hold. Six ticks at 60 Hz; even a room starved to a few ticks a
+        // second ticks more than that while a slow reader sleeps.
+        max_unacked: Duration::from_millis(100),
         tick_rate: 60,
         // Headroom: a churner that missed its resume would need a new slot.
         room_capacity: PER_ROOM + 10,
+        // Neither limit is under test here, and both could trip on a starved
+        // machine: a connection task that ran late reads a backlog of inputs
+        // at once, and a bot that ran late makes no write progress for a while.
+        msg_burst: 1000.0,
+        slow_client: Duration::from_secs(60),
         ..test_config()
     })
     .await;
@@ -48,16 +66,32 @@ async fn a_swarm_of_120_bots_plays_and_only_slow_readers_see_gaps() {
         .parse()
         .expect("mix"),
         ramp_per_sec: 500.0,
-        duration: Some(Duration::from_secs(8)),
-        // A slow reader takes 20 frames a second of the 60 the room sends: it
-        // first drains the ~100 small deltas its buffers hold, then sees gaps.
-        slow_read_interval: Duration::from_millis(50),
+        // Until the rooms ticked TICKS_PER_ROOM times (below).
+        duration: None,
+        // A slow reader wakes once a second and reads everything it has.
+        slow_read_interval: Duration::from_secs(1),
+        // Generous: a hang trips it, a slow machine does not.
+        connect_timeout: Duration::from_secs(30),
         seed: 7,
         ..SwarmConfig::default()
     };
-    let report = tickroom_bots::run(config, std::future::pending())
+    // Long enough for every slow reader to back up and read past its buffers,
+    // and for every churner (connected for 1.5-6 s at a time) to drop and
+    // come back.
+    let addr = server.local_addr();
+    let enough_ticks = async move {
+        let limit = Instant::now() + RUN_LIMIT;
+        while metric(addr, "tickroom_ticks_total").await < (ROOMS * TICKS_PER_ROOM) as f64
+            && Instant::now() < limit
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let report = tickroom_bots::run(config, enough_ticks)
         .await
         .expect("the swarm runs");
+    let ticks = metric(addr, "tickroom_ticks_total").await;
+    let held = metric(addr, "tickroom_frames_dropped_total{reason=\"unacked\"}").await;
     server.shutdown().await;
     println!("{report}");
 
@@ -104,40 +138,72 @@ async fn a_swarm_of_120_bots_plays_and_only_slow_readers_see_gaps() {
     assert_eq!(churn.counts.resume_misses, 0, "every reconnect resumed");
     assert!(churn.resume_ms.is_some());
 
-    // Normal bots: ticks strictly increase on every connection, and (nearly)
-    // none are missed.
-    assert!(normal.counts.snapshots > 0);
-    assert_eq!(normal.counts.non_increasing_ticks, 0);
-    assert_eq!(normal.counts.connections_with_non_increasing, 0);
-    assert_eq!(normal.counts.decode_errors, 0);
-    assert!(
-        normal.missed_tick_fraction < 0.05,
-        "normal bots missed {} of {} ticks",
+    // Every connection sees strictly increasing ticks, and every message decodes.
+    for (group, g) in [("normal bots", normal), ("slow readers", slow)] {
+        assert!(g.counts.snapshots > 0, "{group} received snapshots");
+        assert_eq!(
+            (
+                g.counts.non_increasing_ticks,
+                g.counts.connections_with_non_increasing
+            ),
+            (0, 0),
+            "{group}: ticks strictly increase on every connection"
+        );
+        assert_eq!(
+            g.counts.decode_errors, 0,
+            "{group}: every message decodes and applies"
+        );
+        assert_eq!(
+            g.counts.checksum_mismatches, 0,
+            "{group}: every delta reproduced the server's frame"
+        );
+        assert_eq!(g.counts.server_errors, 0, "{group}: no server errors");
+    }
+    // How many ticks normal bots missed depends on the machine: shown, not asserted.
+    println!(
+        "normal bots missed {} of {} ticks, slow readers {} of {}",
         normal.counts.missed_ticks,
-        normal.counts.snapshots + normal.counts.missed_ticks
+        normal.counts.snapshots + normal.counts.missed_ticks,
+        slow.counts.missed_ticks,
+        slow.counts.snapshots + slow.counts.missed_ticks,
     );
 
-    // Inputs were acknowledged by snapshots and measured, one sample per input.
+    // Inputs were acknowledged by snapshots and measured, one sample per input,
+    // for every behaviour that steers.
+    for kind in [
+        BehaviourKind::Wander,
+        BehaviourKind::Chase,
+        BehaviourKind::Churn,
+        BehaviourKind::SlowReader,
+    ] {
+        let c = &by(kind).counts;
+        assert!(c.inputs_acked > 0, "{kind}: inputs acknowledged");
+        assert!(
+            c.inputs_acked <= c.inputs_sent,
+            "{kind}: never more acknowledged than sent ({} of {})",
+            c.inputs_acked,
+            c.inputs_sent
+        );
+    }
     let latency = normal
         .ack_latency_ms
         .expect("input-to-ack latencies measured");
     assert!(latency.count > 0 && latency.count <= normal.counts.inputs_acked);
-    assert!(normal.counts.inputs_acked <= normal.counts.inputs_sent);
     assert!(latency.p50 <= latency.p99 && latency.p99 <= latency.max);
 
-    // Slow readers: still in order, but they lost many ticks: far more than
-    // the normal bots, and every one of them saw gaps.
-    assert_eq!(slow.counts.non_increasing_ticks, 0);
-    assert!(slow.counts.snapshots > 0);
+    // Slow readers fall behind: the server held their frames while they
+    // slept (flow control), so every one of them saw gaps (and, above, still
+    // in order, every delta applying). This needs the rooms to tick more than
+    // the window's six times a second: true on a saturated machine, hence the
+    // rates in the message.
+    assert!(held > 0.0, "flow control held slow readers' frames");
+    let ticks_per_bot_s = (normal.counts.snapshots + normal.counts.missed_ticks) as f64
+        / normal.connected_bot_seconds.max(1e-9);
     assert_eq!(
         slow.counts.connections_with_gaps, slow.bots as u64,
-        "every slow reader saw gaps"
+        "every slow reader saw gaps ({} of {} did; the rooms ticked {ticks} times, \
+         {ticks_per_bot_s:.1} a second as normal bots saw them)",
+        slow.counts.connections_with_gaps, slow.bots
     );
-    assert!(
-        slow.missed_tick_fraction > 0.2
-            && slow.missed_tick_fraction > 10.0 * normal.missed_tick_fraction,
-        "slow readers missed {:.1}% of ticks, normal bots {:.2}%",
-        slow.missed_tick_fraction * 100.0,
-        normal.missed_tick_fraction * 100.0
-    );
+    assert!(slow.counts.missed_ticks > 0);
 }

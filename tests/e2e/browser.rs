@@ -12,13 +12,13 @@
 //! with a loud message, except under `CI=true`, where it fails.
 
 use std::{
-    io::{Read, Write},
+    io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+    process::Command,
+    time::Duration,
 };
 
-use crate::util::{request, start, test_config};
+use crate::util::{request, run_with_limit, start, test_config};
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -139,43 +139,6 @@ fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
         return Some("node not installed".into());
     }
     None
-}
-
-/// Runs `cmd` to completion or until `limit`, collecting stdout and stderr.
-fn run_with_limit(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String, bool) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn node");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("stdout")));
-    let err = drain(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + limit;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait().expect("wait for node") {
-            Some(status) => break status,
-            None if Instant::now() > deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                break child.wait().expect("wait after kill");
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
-    (
-        status.code(),
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-        timed_out,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

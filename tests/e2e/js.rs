@@ -3,7 +3,13 @@
 //! movement rules against the Rust sim fixture, and the client's netcode and
 //! reconnect logic. Node's output is printed when they fail.
 
-use std::{path::PathBuf, process::Command};
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use crate::util::run_with_limit;
+
+/// Far more than the node tests need (a few seconds); only a hang trips it.
+/// (`$NODE` overrides the node binary.)
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -20,19 +26,17 @@ pub fn node() -> String {
 #[test]
 fn node_tests_of_the_browser_client_pass() {
     let root = workspace_root();
-    let out = Command::new(node())
-        .args(["--test", "assets/test/"])
-        .current_dir(&root)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("could not run `node --test assets/test/` (is node installed? `$NODE` overrides the binary): {e}")
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut cmd = Command::new(node());
+    cmd.args(["--test", "assets/test/"]).current_dir(&root);
+    let (code, stdout, stderr, timed_out) = run_with_limit(cmd, LIMIT);
     assert!(
-        out.status.success(),
-        "`node --test assets/test/` failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        out.status
+        code == Some(0) && !timed_out,
+        "`node --test assets/test/` failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out {
+            ", killed after 120 s"
+        } else {
+            ""
+        }
     );
     // A vacuous pass (no test files found) would also exit 0.
     let passed = stdout

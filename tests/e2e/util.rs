@@ -1,8 +1,20 @@
 //! Test helpers: a server on `127.0.0.1:0`, a WebSocket test client that
 //! speaks the protocol, and HTTP requests and `/metrics` samples through the
 //! client and parser the bench harness uses too (`tickroom_bots::{http, prom}`).
+//!
+//! Every wait is bounded: [`within`] and [`eventually`] panic after
+//! [`PATIENCE`] with what was awaited, and every helper that reads or writes a
+//! socket goes through them. A count of frames bounds a loop over frames.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    fmt,
+    future::Future,
+    io::Read,
+    net::SocketAddr,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -20,6 +32,100 @@ use tokio_tungstenite::{
 /// Generous bound for anything that should happen within a few ticks; only a
 /// hang trips it (tests never assert durations).
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Awaits `fut` for at most [`PATIENCE`]; panics naming `what` if it takes longer.
+pub async fn within<T>(what: impl fmt::Display, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` every 20 ms until it returns `Ok`, for at most [`PATIENCE`];
+/// then panics naming `what` and the last `Err` (what was seen instead).
+pub async fn eventually<T, E, F, Fut>(what: impl fmt::Display, mut probe: F) -> T
+where
+    E: fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut last = None;
+    loop {
+        match tokio::time::timeout_at(deadline, probe()).await {
+            Ok(Ok(v)) => return v,
+            Ok(Err(seen)) => last = Some(seen),
+            Err(_) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            match last {
+                Some(seen) => {
+                    panic!("timed out after {PATIENCE:?} waiting for {what}; last seen: {seen:?}")
+                }
+                None => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `cmd` to completion or until `limit`, collecting stdout and stderr;
+/// returns the exit code, both outputs and whether it was killed at the limit.
+/// At the limit the child is killed. Output that a process it started still
+/// holds open (node's Chromium, say) is waited for a few seconds only.
+/// Blocking: call it from `spawn_blocking` in async tests.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String, bool) {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not run `{program}` (is it installed?): {e}"));
+    // Each pipe is read on a thread into a shared buffer, so what was read is
+    // there even if a leftover process keeps the pipe open.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = r.read(&mut chunk) {
+                sink.lock()
+                    .expect("output lock")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        (reader, buf)
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait().expect("wait for the child") {
+            Some(status) => break status,
+            None if Instant::now() > deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait after kill");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    let collect = |(reader, buf): (std::thread::JoinHandle<()>, Arc<Mutex<Vec<u8>>>)| {
+        while !reader.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut text = String::from_utf8_lossy(&buf.lock().expect("output lock")).into_owned();
+        if !reader.is_finished() {
+            text.push_str(&format!(
+                "\n(`{program}` exited, but a process it started still holds this output open)"
+            ));
+        }
+        text
+    };
+    (status.code(), collect(out), collect(err), timed_out)
+}
 
 /// A config for tests: ephemeral port, two workers.
 pub fn test_config() -> Config {
@@ -44,11 +150,16 @@ pub async fn open(addr: SocketAddr, query: &str, recv_buffer: Option<u32>) -> Ws
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
     }
-    let tcp = socket.connect(addr).await.expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
     let url = format!("ws://{addr}/ws?{query}");
-    let (ws, _) = client_async(url, tcp).await.expect("WebSocket handshake");
-    ws
+    within(format!("the WebSocket handshake with {url}"), async {
+        let tcp = socket.connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let (ws, _) = client_async(url.as_str(), tcp)
+            .await
+            .expect("WebSocket handshake");
+        ws
+    })
+    .await
 }
 
 /// A joined player.
@@ -66,9 +177,13 @@ pub struct Client {
 }
 
 pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
-    ws.send(Message::Binary(Bytes::from(proto::encode_client(msg))))
-        .await
-        .expect("send");
+    let bytes = Bytes::from(proto::encode_client(msg));
+    within(
+        "the server to take a message",
+        ws.send(Message::Binary(bytes)),
+    )
+    .await
+    .expect("send");
 }
 
 pub fn join_msg(name: &str) -> ClientMsg {
@@ -81,37 +196,45 @@ pub fn join_msg(name: &str) -> ClientMsg {
 
 /// Reads the next protocol message; panics on close, error or timeout.
 pub async fn recv(ws: &mut Ws) -> ServerMsg {
-    loop {
-        let msg = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a message within the patience bound")
-            .expect("stream open")
-            .expect("no WebSocket error");
-        match msg {
-            Message::Binary(b) => return proto::decode_server(&b).expect("server message decodes"),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected message {other:?}"),
+    within("a message from the server", async {
+        loop {
+            let msg = ws
+                .next()
+                .await
+                .expect("stream open")
+                .expect("no WebSocket error");
+            match msg {
+                Message::Binary(b) => {
+                    return proto::decode_server(&b).expect("server message decodes");
+                }
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected message {other:?}"),
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Reads until the server closes; returns the close code and reason.
-/// Snapshots before the close are skipped.
+/// Snapshots before the close are skipped (for at most [`PATIENCE`]: a room
+/// ticking on forever does not keep this waiting).
 pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
-    loop {
-        let next = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("server closes within the patience bound");
-        match next {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (u16::from(frame.code), frame.reason.to_string());
+    within("the server to close the connection", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) => {
+                    return (u16::from(CloseCode::Status), String::new());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+                None => panic!("connection ended without a close frame"),
             }
-            Some(Ok(Message::Close(None))) => return (u16::from(CloseCode::Status), String::new()),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
-            None => panic!("connection ended without a close frame"),
         }
-    }
+    })
+    .await
 }
 
 impl Client {
@@ -149,35 +272,80 @@ impl Client {
     /// Every delta must apply to the state held.
     pub async fn snapshot(&mut self) -> Frame {
         loop {
-            let frame = match recv(&mut self.ws).await {
-                ServerMsg::Snapshot(s) => {
-                    self.fulls += 1;
-                    self.replica.apply_snapshot(s).clone()
-                }
-                ServerMsg::Delta(d) => {
-                    self.deltas += 1;
-                    self.replica
-                        .apply_delta(&d)
-                        .expect("every delta applies to the frame held")
-                        .clone()
-                }
-                _ => continue,
-            };
-            self.last_tick = frame.tick;
-            return frame;
+            let msg = recv(&mut self.ws).await;
+            if let Some(frame) = self.apply(msg) {
+                return frame;
+            }
         }
+    }
+
+    /// Applies a snapshot or delta to the replica; `None` for other messages.
+    fn apply(&mut self, msg: ServerMsg) -> Option<Frame> {
+        let frame = match msg {
+            ServerMsg::Snapshot(s) => {
+                self.fulls += 1;
+                self.replica.apply_snapshot(s).clone()
+            }
+            ServerMsg::Delta(d) => {
+                self.deltas += 1;
+                self.replica
+                    .apply_delta(&d)
+                    .expect("every delta applies to the frame held")
+                    .clone()
+            }
+            _ => return None,
+        };
+        self.last_tick = frame.tick;
+        Some(frame)
+    }
+
+    /// Pings and returns the room's newest tick when the server answered.
+    /// Every frame that comes before the Pong is applied to the replica, so
+    /// any frame read later with a tick above the returned one plus one was
+    /// built after the room had handled everything sent before the ping.
+    pub async fn room_tick(&mut self) -> u32 {
+        let nonce = 0x7157_u32.wrapping_add(self.seq);
+        send(&mut self.ws, &ClientMsg::Ping(proto::Ping { nonce })).await;
+        within("the Pong to a ping", async {
+            loop {
+                let msg = recv(&mut self.ws).await;
+                match msg {
+                    ServerMsg::Pong(p) if p.nonce == nonce => return p.tick,
+                    other => {
+                        self.apply(other);
+                    }
+                }
+            }
+        })
+        .await
     }
 
     /// Reads snapshots until one lists exactly `n` players (joins and leaves
     /// land on the room's next tick); returns it.
     pub async fn wait_players(&mut self, n: usize) -> Frame {
+        let mut seen = 0;
         for _ in 0..200 {
             let s = self.snapshot().await;
-            if s.players.len() == n {
+            seen = s.players.len();
+            if seen == n {
                 return s;
             }
         }
-        panic!("the room never had {n} players");
+        panic!("the room never had {n} players in 200 frames (last: {seen})");
+    }
+
+    /// Reads frames until the own entry acknowledges input `seq`; returns that
+    /// frame. Bounded by a count of frames: inputs apply on the next tick.
+    pub async fn wait_acked(&mut self, seq: u32) -> Frame {
+        let mut acked = 0;
+        for _ in 0..200 {
+            let s = self.snapshot().await;
+            acked = self.me(&s).last_input_seq;
+            if acked >= seq {
+                return s;
+            }
+        }
+        panic!("input {seq} was not acknowledged in 200 frames (last acknowledged: {acked})");
     }
 
     /// Sends one input steering `steer`; returns its sequence number.
@@ -245,14 +413,12 @@ pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
     tickroom_bots::prom::Scrape::parse(&body).get(series)
 }
 
-/// Waits (polling `/metrics`) until `series` reaches at least `at_least`.
+/// Waits (polling `/metrics`) until `series` reaches at least `at_least`;
+/// returns its value then. Panics after [`PATIENCE`], naming the series.
 pub async fn wait_metric(addr: SocketAddr, series: &str, at_least: f64) -> f64 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(format!("`{series}` to reach {at_least}"), || async {
         let v = metric(addr, series).await;
-        if v >= at_least || tokio::time::Instant::now() > deadline {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if v >= at_least { Ok(v) } else { Err(v) }
+    })
+    .await
 }

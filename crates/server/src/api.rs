@@ -287,8 +287,8 @@ fn ws_origin(headers: &HeaderMap) -> String {
 }
 
 fn ttl_ms(shared: &Shared) -> u64 {
-    // Validated to (0, 3600] seconds.
-    ((shared.config.ticket_ttl_secs * 1000.0).round() as u64).max(1)
+    // Validated to [1 ms, 1 h].
+    (shared.config.ticket_ttl.as_millis() as u64).max(1)
 }
 
 /// Signs the ticket for `seat` in `room` and builds the response.
@@ -305,7 +305,7 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
         room: &room,
         ws_url,
         ticket,
-        expires_in: shared.config.ticket_ttl_secs,
+        expires_in: shared.config.ticket_ttl.as_secs_f64(),
     };
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(

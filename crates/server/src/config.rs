@@ -1,10 +1,15 @@
 //! Server configuration: one struct, parsed from command-line flags and
 //! environment variables by clap, with documented defaults and a `validate()`
 //! that rejects nonsense before anything starts.
+//!
+//! Durations take a unit (`--slow-client 10s`, `--join-timeout 500ms`,
+//! humantime's syntax). The flags before that, `--slow-client-secs 10` and the
+//! like with their `TICKROOM_*_SECS` variables, still work, hidden from
+//! `--help`; when both spellings are given the new one wins.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, parser::ValueSource};
 
 use crate::{Error, Result};
 
@@ -14,12 +19,8 @@ pub const DEFAULT_NOTSENT_LOWAT: u32 = 2048;
 
 /// Everything the server can be told at start-up. Every field has a flag and an
 /// environment variable; the defaults run the demo game on `127.0.0.1:8080`.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "tickroom",
-    version,
-    about = "tickroom: an authoritative multiplayer game server (demo arena game included)"
-)]
+/// Parse it with [`Config::parse`] (which also reads the old `*-secs` flags).
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to serve HTTP and WebSocket (`/ws`) on.
     #[arg(long, env = "TICKROOM_BIND", default_value = "127.0.0.1:8080")]
@@ -37,21 +38,27 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_ROOM_CAPACITY", default_value_t = 50)]
     pub room_capacity: usize,
 
-    /// Seconds an empty room lives before it is closed.
-    #[arg(long, env = "TICKROOM_ROOM_IDLE_SECS", default_value_t = 30.0)]
-    pub room_idle_secs: f64,
+    /// How long an empty room lives before it is closed (e.g. `30s`, `2m`).
+    #[arg(long, env = "TICKROOM_ROOM_IDLE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub room_idle: Duration,
 
-    /// Seconds a client may make no write progress before it is closed (1008 "too slow").
-    #[arg(long, env = "TICKROOM_SLOW_CLIENT_SECS", default_value_t = 10.0)]
-    pub slow_client_secs: f64,
+    /// How long a client may make no write progress before it is closed (1008 "too slow").
+    #[arg(long, env = "TICKROOM_SLOW_CLIENT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub slow_client: Duration,
 
-    /// Seconds a new WebSocket has to send its Join message.
-    #[arg(long, env = "TICKROOM_JOIN_TIMEOUT_SECS", default_value_t = 5.0)]
-    pub join_timeout_secs: f64,
+    /// Flow control: a client whose inputs report (`ack_tick`) none of the frames sent to it
+    /// in this span gets no new frames until it catches up, so frames do not pile up old in
+    /// buffers on the way (rounded up to whole ticks; `0s` disables).
+    #[arg(long, env = "TICKROOM_MAX_UNACKED", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub max_unacked: Duration,
 
-    /// Seconds to wait for clients to close on SIGINT/SIGTERM before exiting anyway.
-    #[arg(long, env = "TICKROOM_DRAIN_SECS", default_value_t = 5.0)]
-    pub drain_secs: f64,
+    /// How long a new WebSocket has to send its Join message.
+    #[arg(long, env = "TICKROOM_JOIN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub join_timeout: Duration,
+
+    /// How long to wait for clients to close on SIGINT/SIGTERM before exiting anyway.
+    #[arg(long, env = "TICKROOM_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub drain: Duration,
 
     /// Largest WebSocket message (and frame) accepted from a client, in bytes (1009 beyond).
     #[arg(long, env = "TICKROOM_MAX_MESSAGE_BYTES", default_value_t = tickroom_protocol::MAX_CLIENT_MESSAGE_BYTES)]
@@ -85,13 +92,13 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_AUTH", value_enum, default_value_t = AuthMode::Optional)]
     pub auth: AuthMode,
 
-    /// Seconds a join ticket stays valid.
-    #[arg(long, env = "TICKROOM_TICKET_TTL_SECS", default_value_t = 30.0)]
-    pub ticket_ttl_secs: f64,
+    /// How long a join ticket stays valid (at most 1h).
+    #[arg(long, env = "TICKROOM_TICKET_TTL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ticket_ttl: Duration,
 
-    /// Seconds a disconnected player's entity waits for a resume (at least 5).
-    #[arg(long, env = "TICKROOM_RESUME_GRACE_SECS", default_value_t = 10.0)]
-    pub resume_grace_secs: f64,
+    /// How long a disconnected player's entity waits for a resume (5s to 1h).
+    #[arg(long, env = "TICKROOM_RESUME_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub resume_grace: Duration,
 
     /// Largest capacity a room created through the API may ask for.
     #[arg(long, env = "TICKROOM_MAX_ROOM_CAPACITY", default_value_t = 200)]
@@ -124,25 +131,132 @@ pub struct Config {
     pub assets_dir: Option<PathBuf>,
 }
 
+/// The command line: the config, and the flags durations had before they
+/// took units.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickroom",
+    version,
+    about = "tickroom: an authoritative multiplayer game server (demo arena game included)"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(flatten)]
+    legacy: LegacySecs,
+}
+
+/// `--slow-client-secs 10` and the like: plain seconds, hidden from `--help`,
+/// kept so existing scripts and environments keep working.
+#[derive(Debug, Args)]
+struct LegacySecs {
+    #[arg(long, env = "TICKROOM_ROOM_IDLE_SECS", hide = true, value_parser = parse_secs)]
+    room_idle_secs: Option<Duration>,
+    #[arg(long, env = "TICKROOM_SLOW_CLIENT_SECS", hide = true, value_parser = parse_secs)]
+    slow_client_secs: Option<Duration>,
+    #[arg(long, env = "TICKROOM_JOIN_TIMEOUT_SECS", hide = true, value_parser = parse_secs)]
+    join_timeout_secs: Option<Duration>,
+    #[arg(long, env = "TICKROOM_DRAIN_SECS", hide = true, value_parser = parse_secs)]
+    drain_secs: Option<Duration>,
+    #[arg(long, env = "TICKROOM_TICKET_TTL_SECS", hide = true, value_parser = parse_secs)]
+    ticket_ttl_secs: Option<Duration>,
+    #[arg(long, env = "TICKROOM_RESUME_GRACE_SECS", hide = true, value_parser = parse_secs)]
+    resume_grace_secs: Option<Duration>,
+}
+
+/// A number of seconds, as the `*-secs` flags take (`10`, `0.5`).
+fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?} seconds: {e}"))
+}
+
 impl Default for Config {
     fn default() -> Self {
-        // The clap defaults are the single source of truth; parsing no arguments
-        // (and ignoring the environment) yields them.
+        // Must match the clap defaults (a unit test checks that parsing no
+        // arguments yields the same).
         Config::parse_from_defaults()
     }
 }
 
 impl Config {
+    /// Parses the process's arguments and environment; prints the error (or
+    /// `--help`) and exits on failure, like clap's `Parser::parse`.
+    pub fn parse() -> Config {
+        Config::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the first is the program name) and the environment.
+    /// A `*-secs` flag or variable applies unless the new spelling of the same
+    /// setting was given at the same level or a higher one (command line over
+    /// environment over default).
+    pub fn try_parse_from<I, T>(args: I) -> std::result::Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let Cli { mut config, legacy } = Cli::from_arg_matches(&matches)?;
+        let rank = |id: &str| match matches.value_source(id) {
+            Some(ValueSource::CommandLine) => 2,
+            Some(ValueSource::EnvVariable) => 1,
+            _ => 0,
+        };
+        for (field, new, old, value) in [
+            (
+                &mut config.room_idle,
+                "room_idle",
+                "room_idle_secs",
+                legacy.room_idle_secs,
+            ),
+            (
+                &mut config.slow_client,
+                "slow_client",
+                "slow_client_secs",
+                legacy.slow_client_secs,
+            ),
+            (
+                &mut config.join_timeout,
+                "join_timeout",
+                "join_timeout_secs",
+                legacy.join_timeout_secs,
+            ),
+            (&mut config.drain, "drain", "drain_secs", legacy.drain_secs),
+            (
+                &mut config.ticket_ttl,
+                "ticket_ttl",
+                "ticket_ttl_secs",
+                legacy.ticket_ttl_secs,
+            ),
+            (
+                &mut config.resume_grace,
+                "resume_grace",
+                "resume_grace_secs",
+                legacy.resume_grace_secs,
+            ),
+        ] {
+            if let Some(v) = value
+                && rank(old) > rank(new)
+            {
+                *field = v;
+            }
+        }
+        Ok(config)
+    }
+
     fn parse_from_defaults() -> Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tick_rate: 20,
             workers: 0,
             room_capacity: 50,
-            room_idle_secs: 30.0,
-            slow_client_secs: 10.0,
-            join_timeout_secs: 5.0,
-            drain_secs: 5.0,
+            room_idle: Duration::from_secs(30),
+            slow_client: Duration::from_secs(10),
+            max_unacked: Duration::from_millis(500),
+            join_timeout: Duration::from_secs(5),
+            drain: Duration::from_secs(5),
             max_message_bytes: tickroom_protocol::MAX_CLIENT_MESSAGE_BYTES,
             max_msgs_per_sec: 80.0,
             msg_burst: 40.0,
@@ -150,8 +264,8 @@ impl Config {
             ws_read_buffer: 512,
             secret: None,
             auth: AuthMode::Optional,
-            ticket_ttl_secs: 30.0,
-            resume_grace_secs: 10.0,
+            ticket_ttl: Duration::from_secs(30),
+            resume_grace: Duration::from_secs(10),
             max_room_capacity: 200,
             io_nice: 5,
             tcp_send_buffer: None,
@@ -159,6 +273,11 @@ impl Config {
             ws_max_write_buffer: 256 * 1024,
             assets_dir: None,
         }
+    }
+
+    /// The flow-control window in ticks (see `--max-unacked`).
+    pub fn max_unacked_ticks(&self) -> u32 {
+        (self.max_unacked.as_secs_f64() * f64::from(self.tick_rate)).ceil() as u32
     }
 
     /// Checks that every value is usable; the message names the flag.
@@ -174,14 +293,14 @@ impl Config {
             return bad("--workers must be at most 1024 (0 = one per core)");
         }
         for (name, v) in [
-            ("--room-idle-secs", self.room_idle_secs),
-            ("--slow-client-secs", self.slow_client_secs),
-            ("--join-timeout-secs", self.join_timeout_secs),
-            ("--drain-secs", self.drain_secs),
+            ("--room-idle", self.room_idle),
+            ("--slow-client", self.slow_client),
+            ("--join-timeout", self.join_timeout),
+            ("--drain", self.drain),
         ] {
-            if !(v.is_finite() && v > 0.0 && v < 1e6) {
+            if v.is_zero() || v >= Duration::from_secs(1_000_000) {
                 return Err(Error::Config(format!(
-                    "{name} must be a positive number of seconds"
+                    "{name} must be above 0 and below 1000000s"
                 )));
             }
         }
@@ -199,15 +318,12 @@ impl Config {
         {
             return bad("--secret must be at least 16 bytes");
         }
-        if !(self.ticket_ttl_secs.is_finite()
-            && self.ticket_ttl_secs > 0.0
-            && self.ticket_ttl_secs <= 3600.0)
-        {
-            return bad("--ticket-ttl-secs must be between 0 and 3600");
+        const HOUR: Duration = Duration::from_secs(3600);
+        if self.ticket_ttl < Duration::from_millis(1) || self.ticket_ttl > HOUR {
+            return bad("--ticket-ttl must be between 1ms and 1h");
         }
-        if !(self.resume_grace_secs.is_finite() && (5.0..=3600.0).contains(&self.resume_grace_secs))
-        {
-            return bad("--resume-grace-secs must be between 5 and 3600");
+        if !(Duration::from_secs(5)..=HOUR).contains(&self.resume_grace) {
+            return bad("--resume-grace must be between 5s and 1h");
         }
         if self.max_room_capacity < self.room_capacity || self.max_room_capacity > 10_000 {
             return bad("--max-room-capacity must be at least --room-capacity and at most 10000");
@@ -247,10 +363,6 @@ impl Config {
         } else {
             self.workers
         }
-    }
-
-    pub(crate) fn secs(v: f64) -> Duration {
-        Duration::from_secs_f64(v)
     }
 }
 
@@ -300,13 +412,91 @@ mod tests {
         assert_eq!(default.tick_period(), Duration::from_millis(50));
     }
 
+    fn parse(args: &[&str]) -> Config {
+        let mut argv = vec!["tickroom"];
+        argv.extend_from_slice(args);
+        Config::try_parse_from(argv).expect("parses")
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let c = parse(&[
+            "--room-idle",
+            "2m",
+            "--slow-client",
+            "250ms",
+            "--join-timeout",
+            "1.5s",
+            "--drain",
+            "1m 30s",
+            "--ticket-ttl",
+            "1h",
+            "--resume-grace",
+            "45s",
+        ]);
+        assert_eq!(c.room_idle, Duration::from_secs(120));
+        assert_eq!(c.slow_client, Duration::from_millis(250));
+        assert_eq!(c.join_timeout, Duration::from_millis(1500));
+        assert_eq!(c.drain, Duration::from_secs(90));
+        assert_eq!(c.ticket_ttl, Duration::from_secs(3600));
+        assert_eq!(c.resume_grace, Duration::from_secs(45));
+        c.validate().expect("valid");
+        for bad in ["10", "ten seconds", "-1s", ""] {
+            assert!(
+                Config::try_parse_from(["tickroom", "--slow-client", bad]).is_err(),
+                "--slow-client {bad:?} parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn the_old_secs_flags_still_work_and_the_new_ones_win() {
+        let c = parse(&[
+            "--room-idle-secs",
+            "0.2",
+            "--slow-client-secs",
+            "0.5",
+            "--join-timeout-secs",
+            "3",
+            "--drain-secs",
+            "7",
+            "--ticket-ttl-secs",
+            "60",
+            "--resume-grace-secs",
+            "5",
+        ]);
+        assert_eq!(c.room_idle, Duration::from_millis(200));
+        assert_eq!(c.slow_client, Duration::from_millis(500));
+        assert_eq!(c.join_timeout, Duration::from_secs(3));
+        assert_eq!(c.drain, Duration::from_secs(7));
+        assert_eq!(c.ticket_ttl, Duration::from_secs(60));
+        assert_eq!(c.resume_grace, Duration::from_secs(5));
+        // Both spellings on the command line: the new one, in either order.
+        for args in [
+            ["--drain", "2s", "--drain-secs", "9"],
+            ["--drain-secs", "9", "--drain", "2s"],
+        ] {
+            assert_eq!(parse(&args).drain, Duration::from_secs(2), "{args:?}");
+        }
+        for bad in ["-1", "NaN", "1e30", "5s"] {
+            assert!(
+                Config::try_parse_from(["tickroom", "--drain-secs", bad]).is_err(),
+                "--drain-secs {bad:?} parsed"
+            );
+        }
+        // Hidden from --help, which shows the new spelling.
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("--slow-client <SLOW_CLIENT>"), "{help}");
+        assert!(!help.contains("-secs"), "{help}");
+    }
+
     #[test]
     fn nonsense_is_rejected_with_the_flag_named() {
         type Breaker = fn(&mut Config);
         let cases: [(&str, Breaker); 5] = [
             ("--tick-rate", |c| c.tick_rate = 0),
             ("--room-capacity", |c| c.room_capacity = 0),
-            ("--drain-secs", |c| c.drain_secs = f64::NAN),
+            ("--drain", |c| c.drain = Duration::ZERO),
             ("--msg-burst", |c| c.msg_burst = 0.0),
             ("--assets-dir", |c| {
                 c.assets_dir = Some(PathBuf::from("/nonexistent/tickroom-assets"));

@@ -213,7 +213,7 @@ where
         room: &handle,
         conn,
         shared,
-        slow: crate::Config::secs(shared.config.slow_client_secs),
+        slow: shared.config.slow_client,
         stall: None,
         flushing: false,
     };
@@ -252,7 +252,7 @@ where
     let mut drain = shared.drain.clone();
     let first = tokio::select! {
         r = tokio::time::timeout(
-            crate::Config::secs(config.join_timeout_secs),
+            config.join_timeout,
             read_join(ws, &mut bucket, shared),
         ) => r.unwrap_or(Err(ReadEnd::Violation(JOIN_TIMEOUT))),
         _ = drain.wait_for(|d| *d) => Err(ReadEnd::Violation(GOING_AWAY)),
@@ -293,7 +293,7 @@ where
         resumed: joined.resumed,
     }));
     shared.metrics.bytes_sent.increment(welcome.len() as u64);
-    let slow = crate::Config::secs(config.slow_client_secs);
+    let slow = config.slow_client;
     let sent = tokio::time::timeout(slow, ws.send(Message::Binary(Bytes::from(welcome)))).await;
     if !matches!(sent, Ok(Ok(()))) {
         let _ = handle.control.send(RoomCmd::Leave {

@@ -1,7 +1,8 @@
 //! The `tickroom` binary: parse flags, set up logging, build the I/O runtime
 //! (its threads niced below the tick workers), serve until a signal.
 
-use clap::Parser;
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -10,6 +11,10 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        // Logs go to stderr (the default writer is stdout), coloured only on
+        // a terminal: a log file or a pipe gets plain text.
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let nice = config.io_nice;
     let runtime = tokio::runtime::Builder::new_multi_thread()

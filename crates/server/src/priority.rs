@@ -4,15 +4,20 @@
 //! switches to the tick worker promptly instead of letting it start late.
 //! Raising a nice value needs no privilege (lowering it would).
 
-/// Sets the calling thread's nice value (Linux: per thread). `0` leaves it alone.
+/// Adds `nice` to the calling thread's nice value (Linux: per thread), up to
+/// the maximum of 19, so a server started under `nice -n 10` keeps its I/O
+/// below its tick workers instead of being set back to an absolute value
+/// (which would even need privilege). `0` leaves it alone.
 pub fn set_current_thread_nice(nice: i32) -> std::io::Result<()> {
     if nice == 0 {
         return Ok(());
     }
     #[cfg(target_os = "linux")]
     {
-        let tid = rustix::thread::gettid();
-        rustix::process::setpriority_process(Some(tid), nice).map_err(std::io::Error::from)
+        let tid = Some(rustix::thread::gettid());
+        let current = rustix::process::getpriority_process(tid)?;
+        rustix::process::setpriority_process(tid, (current + nice).min(19))
+            .map_err(std::io::Error::from)
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -44,9 +44,9 @@ impl Server {
         let settings = RoomSettings {
             capacity: config.room_capacity,
             input_queue: config.input_queue,
-            idle_timeout: Config::secs(config.room_idle_secs),
-            resume_grace: Config::secs(config.resume_grace_secs),
-            max_unacked: (f64::from(config.tick_rate) * 0.5).ceil() as u32,
+            idle_timeout: config.room_idle,
+            resume_grace: config.resume_grace,
+            max_unacked: config.max_unacked_ticks(),
             sim: SimConfig {
                 tick_rate_hz: config.tick_rate,
                 ..SimConfig::default()
@@ -121,6 +121,7 @@ impl Server {
                 upkeep_metrics.upkeep();
             }
         });
+        // `crates/server/tests/signal.rs` finds the port of `--bind …:0` in this line's `addr=`.
         tracing::info!(%addr, workers = workers.len(), tick_rate = shared.config.tick_rate, "tickroom listening");
         Ok(Server {
             addr,
@@ -150,7 +151,7 @@ impl Server {
     /// Drains and stops: no new connections, every client closed with 1001
     /// ("going away"), then waits up to the drain timeout for them to go.
     pub async fn shutdown(self) {
-        let deadline = Instant::now() + Config::secs(self.shared.config.drain_secs);
+        let deadline = Instant::now() + self.shared.config.drain;
         tracing::info!(connections = self.connections(), "draining");
         let _ = self.drain_tx.send(true);
         self.shared.registry.drain(close::DRAIN);
