@@ -23,6 +23,10 @@ import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, ReplicaError, decodeServer,
 export const INPUT_HZ = 30;
 /** Milliseconds between pings (RTT measurement). */
 export const PING_INTERVAL_MS = 1000;
+/** The close code and reason this client sends when it resyncs after a checksum mismatch. */
+export const RESYNC_CODE = 4000;
+export const RESYNC_REASON = 'resync';
+
 /** First reconnect delay, ms; doubles per failed attempt. */
 export const BACKOFF_BASE_MS = 250;
 /** Longest reconnect delay, ms. */
@@ -129,6 +133,8 @@ export function backoffDelay(attempt, random = Math.random) {
 export function closePolicy(code, reason = '') {
   const why = reason ? `: ${reason}` : '';
   switch (code) {
+    case RESYNC_CODE:
+      return { action: 'now', message: 'Resynchronising' };
     case 1000:
       if (reason === RESUMED_ELSEWHERE_REASON) {
         return { action: 'stop', message: 'This player was taken over by another connection (another tab?)', dropToken: true };
@@ -177,10 +183,11 @@ export function closePolicy(code, reason = '') {
  * a full snapshot when that one is older than its history). A delta that
  * does not apply should not happen either way and is logged once per run of
  * refusals and ignored: one whose result does not hash to its checksum (the
- * copies diverged: a bug) is counted in `frames.mismatches` and leaves the
- * replica without a frame, so the deltas after it are refused (NoBase) until
- * the next full snapshot; any other refusal is counted in `frames.refused`
- * and leaves the replica's frame as it was.
+ * copies diverged: a bug) is counted in `frames.mismatches` and resyncs: the
+ * page closes the socket (4000 "resync") and resumes at once, which starts
+ * again from a full snapshot (the server cannot know the copy diverged); any
+ * other refusal is counted in `frames.refused` and leaves the replica's frame
+ * as it was.
  *
  * Callbacks (all optional): onState(session), onWelcome(msg, { attempted,
  * continued }) with `attempted` whether this Join carried a resume token (so
@@ -352,9 +359,13 @@ export class Session {
     } catch (e) {
       if (!(e instanceof ReplicaError)) throw e;
       if (e.kind === 'ChecksumMismatch') {
-        // Always logged: the copies diverged, a bug on one side.
+        // Always logged: the copies diverged, a bug on one side. Only a full
+        // snapshot mends it, and a resumed connection starts with one.
         this.frames.mismatches++;
-        console.warn(`tickroom: checksum mismatch, ignoring deltas until the next full snapshot: ${e.message}`);
+        console.warn(`tickroom: checksum mismatch, resuming to get a full snapshot: ${e.message}`);
+        this.handlers.onRefused(e);
+        this.resync();
+        return;
       } else {
         this.frames.refused++;
         if (!this.refusing) console.warn(`tickroom: ignoring deltas until the next full snapshot: ${e.message}`);
@@ -438,6 +449,18 @@ export class Session {
     this.retryAt = this.now() + delay;
     this.retryTimer = this.timers.setTimeout(() => this.open(), delay);
     this.setState('reconnecting');
+  }
+
+  /** Drops the connection and resumes at once (after a checksum mismatch). */
+  resync() {
+    const ws = this.ws;
+    if (!ws) return;
+    try {
+      ws.close(RESYNC_CODE, RESYNC_REASON);
+    } catch {
+      // already closing
+    }
+    this.onClose(ws, RESYNC_CODE, RESYNC_REASON);
   }
 
   /** Skips the backoff wait (the player pressed "retry now", or asked to rejoin after a stop). */

@@ -390,44 +390,6 @@ test('a delta that does not apply is counted and ignored; the replica keeps its 
   }
 });
 
-test('a checksum mismatch is counted apart and drops the frame: deltas are refused until the next full snapshot', () => {
-  const frames = [];
-  const refused = [];
-  const warnings = [];
-  const warn = console.warn;
-  console.warn = (...args) => warnings.push(args.join(' '));
-  try {
-    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.kind) });
-    const ws = connect(t);
-    ws.deliver(snapshot(41));
-    ws.deliver(sealed(t.session, delta(42, [[1, 1]])));
-    const good = sealed(t.session, delta(43, [[2, 0]]));
-    ws.deliver({ ...good, checksum: (good.checksum ^ 1) >>> 0 }); // the copies diverged
-    assert.equal(t.session.replica.frame, null, 'no frame to apply deltas to');
-    ws.deliver(good);
-    ws.deliver(delta(44, [[1, 1]]));
-    assert.deepEqual(refused, ['ChecksumMismatch', 'NoBase', 'NoBase']);
-    assert.deepEqual(t.session.frames, { full: 1, delta: 1, refused: 2, mismatches: 1 });
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /checksum mismatch/);
-    t.time.advance(40);
-    const inputs = ws.sent.filter((m) => m.type === 'Input');
-    assert.equal(inputs[inputs.length - 1].ack_tick, 42, 'the newest frame applied');
-    ws.deliver(snapshot(45));
-    ws.deliver(sealed(t.session, delta(46, [[1, 1]])));
-    assert.deepEqual(frames, [41, 42, 45, 46]);
-    // A mismatch is always logged, even in a run of refusals.
-    ws.deliver(delta(48, [[1, 1]]));
-    const next = sealed(t.session, delta(47, [[0, 0]]));
-    ws.deliver({ ...next, checksum: (next.checksum ^ 1) >>> 0 });
-    assert.equal(warnings.length, 3);
-    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 3, mismatches: 2 });
-    assert.equal(t.session.state, 'connected', 'the connection stays');
-  } finally {
-    console.warn = warn;
-  }
-});
-
 test('after a reconnect the replica starts over from the new full snapshot', () => {
   const frames = [];
   const t = setup({ onFrame: (frame) => frames.push(frame.tick) });
@@ -463,6 +425,40 @@ function answer(t, msg) {
 }
 
 const joinOf = (ws) => ws.sent.find((m) => m.type === 'Join');
+
+test('a checksum mismatch is counted apart and resyncs: the page drops the socket and resumes at once', () => {
+  const frames = [];
+  const refused = [];
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.kind) });
+    const ws = answer(t, welcome(5, { resume_token: TOKEN_A }));
+    ws.deliver(snapshot(41));
+    ws.deliver(sealed(t.session, delta(42, [[1, 1]])));
+    const good = sealed(t.session, delta(43, [[2, 0]]));
+    ws.deliver({ ...good, checksum: (good.checksum ^ 1) >>> 0 }); // the copies diverged
+    assert.deepEqual(refused, ['ChecksumMismatch']);
+    assert.deepEqual(t.session.frames, { full: 1, delta: 1, refused: 0, mismatches: 1 });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /checksum mismatch/);
+    assert.deepEqual(ws.closedWith, { code: 4000, reason: 'resync' });
+    ws.serverClose(4000, 'resync'); // the old socket's close event changes nothing more
+    assert.equal(t.session.state, 'reconnecting');
+    t.time.advance(0);
+    assert.equal(t.sockets.length, 2, 'reconnected at once');
+    const again = answer(t, welcome(5, { resume_token: TOKEN_B, resumed: true }));
+    assert.equal(joinOf(again).resume, TOKEN_A, 'as the same player');
+    again.deliver(snapshot(44));
+    again.deliver(sealed(t.session, delta(45, [[1, 1]])));
+    assert.deepEqual(frames, [41, 42, 44, 45]);
+    assert.equal(t.session.state, 'connected');
+  } finally {
+    console.warn = warn;
+  }
+});
+
 
 for (const [code, reason] of [[1006, ''], [1000, 'bye'], [1011, 'room unavailable'], [1008, 'too slow'], [1008, 'rate limit exceeded']]) {
   test(`after a drop (${code} ${reason}) the reconnect sends the stored token, and a resumed Welcome keeps the player`, () => {
