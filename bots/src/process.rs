@@ -1,10 +1,24 @@
 //! The bot process's own cost, read from `/proc/self`: CPU time and resident
 //! memory. A load generator that saturates its own CPU measures itself, not
-//! the server, so every report says how busy the bots were.
+//! the server, so every report says how busy the bots were. Also the reading
+//! of a `tickroom` child's "listening" log line, for whoever starts one on
+//! port 0 (the bench harness, the signal test).
 //!
 //! Linux only; elsewhere the figures are absent (`None`).
 
-use std::fs;
+use std::{fs, net::SocketAddr};
+
+/// The address in the server's startup log line,
+/// `… INFO tickroom_server::server: tickroom listening addr=127.0.0.1:41234 workers=1 …`
+/// (so a child told `--bind 127.0.0.1:0` can be found without racing for a port).
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let (_, fields) = line.split_once("tickroom listening")?;
+    fields
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("addr="))?
+        .parse()
+        .ok()
+}
 
 /// Clock ticks per second of `/proc/<pid>/stat` times: `sysconf(_SC_CLK_TCK)`,
 /// which rustix reads from the auxiliary vector the kernel hands every

@@ -89,16 +89,7 @@ impl Drop for Tickroom {
     }
 }
 
-/// The address in a line like
-/// `… INFO tickroom_server::server: tickroom listening addr=127.0.0.1:41234 workers=1 …`.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let (_, fields) = line.split_once("tickroom listening")?;
-    fields
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("addr="))?
-        .parse()
-        .ok()
-}
+use tickroom_bots::process::listening_addr;
 
 #[test]
 fn the_listening_line_gives_the_address() {

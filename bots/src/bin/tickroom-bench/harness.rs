@@ -257,13 +257,11 @@ pub fn describe_ceiling(c: &Ceiling) -> String {
 
 async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>) -> Result<Level> {
     let players = rooms * config.per_room;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let log = config.out_dir.join(format!("server-{rooms}-rooms.log"));
-    let mut server = ServerProcess::start(config, addr, &log)?;
+    // The server binds port 0 itself and logs the address: no free-port race.
+    let mut server = ServerProcess::start(config, &log)?;
     let pid = server.pid();
+    let addr = listening_addr_in(&log).await?;
     wait_ready(addr).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_idle = process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0);
@@ -392,7 +390,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(config: &BenchConfig, addr: SocketAddr, log: &Path) -> Result<ServerProcess> {
+    fn start(config: &BenchConfig, log: &Path) -> Result<ServerProcess> {
         let log = std::fs::File::create(log)?;
         let mut cmd = match &config.server_cpus {
             Some(cpus) => {
@@ -403,13 +401,14 @@ impl ServerProcess {
             None => Command::new(&config.server_bin),
         };
         cmd.arg("--bind")
-            .arg(addr.to_string())
+            .arg("127.0.0.1:0")
             .arg("--workers")
             .arg(config.server_workers.to_string())
             .arg("--room-capacity")
             .arg(config.per_room.to_string())
             .args(&config.server_args)
-            .env("RUST_LOG", "warn")
+            // Warnings, and the one info line that says where it listens.
+            .env("RUST_LOG", "warn,tickroom_server::server=info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -445,6 +444,25 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The address the server logged as listening on, read from its log file
+/// (bounded: a server that never says fails the level).
+async fn listening_addr_in(log: &Path) -> Result<SocketAddr> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(addr) = text.lines().find_map(process::listening_addr) {
+            return Ok(addr);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the server logged no listening address within 20 s; its log ({}):\n{text}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
