@@ -1,0 +1,22 @@
+//! Which tickroom process runs a room. Every process of a cluster answers
+//! "where does room `id` live?" the same way, from the same inputs, so a
+//! player can reach any process and be sent to the one that runs the room.
+//!
+//! This crate is sans-IO, like `tickroom-protocol`: it never touches a
+//! socket, a thread or a clock, and holds no randomness. Time comes in as a
+//! plain `u64` of milliseconds (`now`), and the caller keeps the state in
+//! step with whatever shares it between processes. It must never use a
+//! per-process hasher (std's `RandomState`/`DefaultHasher`): placement is
+//! only consistent because [`hash`] is a fixed function, pinned by golden
+//! vectors.
+//!
+//! - [`node`]: node ids and weights.
+//! - [`hash`]: the one placement hash (xxh3-64 over a documented byte layout)
+//!   and the weighted score.
+
+mod error;
+pub mod hash;
+pub mod node;
+
+pub use error::{Error, Result};
+pub use node::{NodeId, Weight};
