@@ -18,6 +18,9 @@ pub enum Error {
     /// A node weight of 0 (weights are relative shares, at least 1).
     #[error("invalid node weight 0: weights are at least 1")]
     ZeroWeight,
+    /// A load bound's ε is negative, infinite or NaN (the text is the value).
+    #[error("invalid load bound epsilon {0}: it must be a finite number of at least 0")]
+    InvalidEpsilon(String),
 }
 
 /// Result with this crate's [`Error`].

@@ -13,9 +13,11 @@
 //! - [`node`]: node ids and weights.
 //! - [`hash`]: the one placement hash (xxh3-64 over a documented byte layout)
 //!   and the weighted score.
+//! - [`hrw`]: rendezvous placement, weighted, with an optional load bound.
 
 mod error;
 pub mod hash;
+pub mod hrw;
 pub mod node;
 
 pub use error::{Error, Result};
