@@ -18,6 +18,41 @@ pub enum Error {
     /// A node weight of 0 (weights are relative shares, at least 1).
     #[error("invalid node weight 0: weights are at least 1")]
     ZeroWeight,
+    /// A node URL does not follow [`crate::node::WsUrl`]'s grammar.
+    #[error("invalid node URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The refused URL, as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A peer list entry has no `=` (entries are `id=ws-url`).
+    #[error("peer entry `{entry}` is not id=ws-url")]
+    PeerEntry {
+        /// The entry, as written.
+        entry: String,
+    },
+    /// A peer list names no peer.
+    #[error("the peer list is empty: expected id=ws-url entries separated by commas")]
+    NoPeers,
+    /// Two peers of a list have the same id.
+    #[error("peer `{id}` is listed twice")]
+    DuplicatePeer {
+        /// The repeated id.
+        id: String,
+    },
+    /// Two peers of a list have the same URL.
+    #[error("URL `{url}` is listed for two peers")]
+    DuplicateUrl {
+        /// The repeated URL.
+        url: String,
+    },
+    /// A static cluster's peer list does not name the node itself.
+    #[error("this node `{id}` is not in the peer list")]
+    SelfNotInPeers {
+        /// This node's id.
+        id: String,
+    },
     /// A load bound's ε is negative, infinite or NaN (the text is the value).
     #[error("invalid load bound epsilon {0}: it must be a finite number of at least 0")]
     InvalidEpsilon(String),

@@ -14,11 +14,17 @@
 //! - [`hash`]: the one placement hash (xxh3-64 over a documented byte layout)
 //!   and the weighted score.
 //! - [`hrw`]: rendezvous placement, weighted, with an optional load bound.
+//! - [`peers`]: static clusters, a fixed `id=ws-url` list with pure HRW.
+//! - [`Target`]: the answer, "this node" or "node X at URL".
 
 mod error;
 pub mod hash;
 pub mod hrw;
 pub mod node;
+pub mod peers;
+mod target;
 
 pub use error::{Error, Result};
-pub use node::{NodeId, Weight};
+pub use node::{NodeId, Weight, WsUrl};
+pub use peers::{Peer, StaticCluster, parse_peers};
+pub use target::Target;
