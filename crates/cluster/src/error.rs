@@ -53,6 +53,57 @@ pub enum Error {
         /// This node's id.
         id: String,
     },
+    /// A lease given to a member or a claim ends at or before `now`.
+    #[error("lease until {lease_until} ms is not after now ({now} ms)")]
+    LeaseInPast {
+        /// The lease's end.
+        lease_until: u64,
+        /// The time of the operation.
+        now: u64,
+    },
+    /// No member has this id.
+    #[error("node `{id}` is not a member")]
+    UnknownNode {
+        /// The id.
+        id: String,
+    },
+    /// The member's lease has run out: it must join again.
+    #[error("node `{id}`'s membership lease has run out")]
+    NodeNotLive {
+        /// The id.
+        id: String,
+    },
+    /// A draining member cannot claim a new room.
+    #[error("node `{id}` is draining and takes no new rooms")]
+    NodeDraining {
+        /// The id.
+        id: String,
+    },
+    /// The room has a live claim by another node.
+    #[error("room `{room}` is already claimed by `{owner}`")]
+    AlreadyClaimed {
+        /// The room.
+        room: String,
+        /// Its owner.
+        owner: String,
+    },
+    /// The room has no (live) claim.
+    #[error("room `{room}` is not claimed")]
+    NotClaimed {
+        /// The room.
+        room: String,
+    },
+    /// The room's claim belongs to another node.
+    #[error("room `{room}` is claimed by `{owner}`, not by this owner")]
+    NotOwner {
+        /// The room.
+        room: String,
+        /// Its owner.
+        owner: String,
+    },
+    /// No live `Up` member can take a new room.
+    #[error("no live member takes new rooms")]
+    NoLiveNode,
     /// A load bound's ε is negative, infinite or NaN (the text is the value).
     #[error("invalid load bound epsilon {0}: it must be a finite number of at least 0")]
     InvalidEpsilon(String),

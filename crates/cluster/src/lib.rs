@@ -14,9 +14,12 @@
 //! - [`hash`]: the one placement hash (xxh3-64 over a documented byte layout)
 //!   and the weighted score.
 //! - [`hrw`]: rendezvous placement, weighted, with an optional load bound.
+//! - [`directory`]: dynamic clusters: members with leases, draining, and
+//!   sticky room claims; placement with the load bound.
 //! - [`peers`]: static clusters, a fixed `id=ws-url` list with pure HRW.
 //! - [`Target`]: the answer, "this node" or "node X at URL".
 
+pub mod directory;
 mod error;
 pub mod hash;
 pub mod hrw;
@@ -24,6 +27,7 @@ pub mod node;
 pub mod peers;
 mod target;
 
+pub use directory::{Directory, DirectoryConfig, Placement};
 pub use error::{Error, Result};
 pub use node::{NodeId, Weight, WsUrl};
 pub use peers::{Peer, StaticCluster, parse_peers};
