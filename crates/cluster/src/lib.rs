@@ -10,7 +10,7 @@
 //! only consistent because [`hash`] is a fixed function, pinned by golden
 //! vectors.
 //!
-//! - [`node`]: node ids and weights.
+//! - [`node`]: node ids, weights and URLs.
 //! - [`hash`]: the one placement hash (xxh3-64 over a documented byte layout)
 //!   and the weighted score.
 //! - [`hrw`]: rendezvous placement, weighted, with an optional load bound.
@@ -18,6 +18,29 @@
 //!   sticky room claims; placement with the load bound.
 //! - [`peers`]: static clusters, a fixed `id=ws-url` list with pure HRW.
 //! - [`Target`]: the answer, "this node" or "node X at URL".
+//!
+//! ```
+//! use tickroom_cluster::{Directory, DirectoryConfig, NodeId, Target, WsUrl};
+//! use tickroom_cluster::directory::{Basis, Member};
+//!
+//! let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+//! let mut dir = Directory::new(a.clone(), DirectoryConfig::default());
+//! let now = 1_000; // ms, from the caller's clock
+//! for (id, url) in [(&a, "ws://10.0.0.1:8080"), (&b, "ws://10.0.0.2:8080")] {
+//!     for change in dir.join(Member::new(id.clone(), WsUrl::new(url)?, now + 10_000), now)? {
+//!         println!("cluster {}: {change:?}", change.kind());
+//!     }
+//! }
+//! let placement = dir.place("lobby", now)?;
+//! assert!(matches!(placement.basis, Basis::Chosen { .. }));
+//! let owner = match &placement.target {
+//!     Target::Local => a.clone(),                 // start it here, then claim it
+//!     Target::Remote { node, .. } => node.clone(), // send the player to its URL
+//! };
+//! dir.claim("lobby", &owner, now + 30_000, now)?;
+//! assert_eq!(dir.place("lobby", now + 1)?.target, placement.target); // sticky
+//! # Ok::<(), tickroom_cluster::Error>(())
+//! ```
 
 pub mod directory;
 mod error;
