@@ -39,20 +39,43 @@ const STACK_BYTES: usize = 192;
 
 /// xxh3-64 of `node ‖ 0xFF ‖ room` (see the module doc).
 pub fn hash(node: &NodeId, room: &str) -> u64 {
-    let (node, room) = (node.as_bytes(), room.as_bytes());
-    let len = node.len() + 1 + room.len();
-    if len <= STACK_BYTES {
-        let mut buf = [0u8; STACK_BYTES];
-        buf[..node.len()].copy_from_slice(node);
-        buf[node.len()] = SEPARATOR;
-        buf[node.len() + 1..len].copy_from_slice(room);
-        xxh3_64(&buf[..len])
-    } else {
-        let mut buf = Vec::with_capacity(len);
-        buf.extend_from_slice(node);
-        buf.push(SEPARATOR);
-        buf.extend_from_slice(room);
-        xxh3_64(&buf)
+    RoomHasher::new(room).hash(node)
+}
+
+/// [`hash`] of one room against many nodes: placement's loop. Holds the
+/// input buffer, so it is zeroed once per room rather than once per node.
+#[derive(Debug, Clone)]
+pub struct RoomHasher<'r> {
+    room: &'r [u8],
+    buf: [u8; STACK_BYTES],
+}
+
+impl<'r> RoomHasher<'r> {
+    /// A hasher for `room`.
+    pub fn new(room: &'r str) -> Self {
+        Self {
+            room: room.as_bytes(),
+            buf: [0; STACK_BYTES],
+        }
+    }
+
+    /// [`hash`]`(node, room)`.
+    pub fn hash(&mut self, node: &NodeId) -> u64 {
+        let (node, room) = (node.as_bytes(), self.room);
+        let len = node.len() + 1 + room.len();
+        if len <= STACK_BYTES {
+            let buf = &mut self.buf;
+            buf[..node.len()].copy_from_slice(node);
+            buf[node.len()] = SEPARATOR;
+            buf[node.len() + 1..len].copy_from_slice(room);
+            xxh3_64(&buf[..len])
+        } else {
+            let mut buf = Vec::with_capacity(len);
+            buf.extend_from_slice(node);
+            buf.push(SEPARATOR);
+            buf.extend_from_slice(room);
+            xxh3_64(&buf)
+        }
     }
 }
 
@@ -113,6 +136,24 @@ mod tests {
         assert_eq!(hash(&id("node-1"), "arena-7"), xxh3_64(&bytes));
         // The separator keeps the split unambiguous.
         assert_ne!(hash(&id("ab"), "c"), hash(&id("a"), "bc"));
+    }
+
+    /// Reusing a hasher across nodes of different lengths (and past the
+    /// stack buffer) gives what fresh ones give.
+    #[test]
+    fn room_hasher_reuse() {
+        let long = "n".repeat(64);
+        let room = "r".repeat(130);
+        for room in ["lobby", room.as_str()] {
+            let mut h = RoomHasher::new(room);
+            for node in [long.as_str(), "a", "node-1", long.as_str(), "b"] {
+                let mut fresh = vec![];
+                fresh.extend_from_slice(node.as_bytes());
+                fresh.push(SEPARATOR);
+                fresh.extend_from_slice(room.as_bytes());
+                assert_eq!(h.hash(&id(node)), xxh3_64(&fresh), "{node} {room}");
+            }
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::cmp::Ordering;
 
 use crate::{
     Error, Result,
-    hash::{hash, score},
+    hash::{RoomHasher, score},
     node::{NodeId, Weight},
 };
 
@@ -165,8 +165,8 @@ struct Ranked<'a> {
 }
 
 impl<'a> Ranked<'a> {
-    fn new(room: &str, candidate: Candidate<'a>, weighted: bool) -> Self {
-        let h = hash(candidate.id, room);
+    fn new(room: &mut RoomHasher<'_>, candidate: Candidate<'a>, weighted: bool) -> Self {
+        let h = room.hash(candidate.id);
         let score = if weighted {
             score(h, candidate.weight)
         } else {
@@ -197,8 +197,9 @@ where
 {
     let nodes = nodes.into_iter();
     let weighted = totals(nodes.clone())?.weighted;
+    let mut room = RoomHasher::new(room);
     nodes
-        .map(|c| Ranked::new(room, c, weighted))
+        .map(|c| Ranked::new(&mut room, c, weighted))
         .max_by(Ranked::cmp)
         .map(|r| r.candidate.id)
 }
@@ -213,10 +214,11 @@ where
 {
     let nodes = nodes.into_iter();
     let totals = totals(nodes.clone())?;
+    let mut hasher = RoomHasher::new(room);
     let mut best: Option<Ranked<'a>> = None;
     let mut best_below: Option<(Ranked<'a>, u64)> = None;
     for c in nodes {
-        let r = Ranked::new(room, c, totals.weighted);
+        let r = Ranked::new(&mut hasher, c, totals.weighted);
         if best.is_none_or(|b| r.cmp(&b).is_gt()) {
             best = Some(r);
         }
@@ -254,8 +256,9 @@ where
     let Some(totals) = totals(nodes.clone()) else {
         return Vec::new();
     };
+    let mut room = RoomHasher::new(room);
     let mut ranked: Vec<Ranked<'a>> = nodes
-        .map(|c| Ranked::new(room, c, totals.weighted))
+        .map(|c| Ranked::new(&mut room, c, totals.weighted))
         .collect();
     ranked.sort_by(|a, b| b.cmp(a));
     ranked.into_iter().map(|r| r.candidate.id).collect()
@@ -264,6 +267,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::hash;
 
     fn ids(names: &[&str]) -> Vec<NodeId> {
         names.iter().map(|n| NodeId::new(n).unwrap()).collect()
