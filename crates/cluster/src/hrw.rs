@@ -7,7 +7,11 @@
 //! bytes, so the order is total and the same on every process. When all
 //! candidates have the same weight the score is increasing in the hash, so
 //! the order is that of the hashes themselves and no floating point is
-//! involved; with unequal weights it uses `f64::ln`. Removing a node moves
+//! involved; with unequal weights it uses `f64::ln`, which Rust does not
+//! promise to round identically on every platform, so nodes built for
+//! different targets could disagree on a room whose two best scores are
+//! within an ulp or so of each other: run one build across a weighted
+//! cluster (equal weights are exact everywhere). Removing a node moves
 //! only the rooms it won; adding one moves only the rooms it now wins
 //! (about `w_new / Σw` of them).
 //!
