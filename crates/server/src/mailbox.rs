@@ -270,7 +270,10 @@ mod tests {
                 m.put(7, frame(7));
             })
         };
-        assert_eq!(m.next().await, Next::Frame(frame(7)));
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), m.next())
+            .await
+            .expect("woken by the put within 10 s");
+        assert_eq!(next, Next::Frame(frame(7)));
         producer.join().expect("producer thread");
     }
 
@@ -278,6 +281,9 @@ mod tests {
     async fn a_put_before_waiting_is_not_lost() {
         let m = Mailbox::new();
         m.put(9, frame(9));
-        assert_eq!(m.next().await, Next::Frame(frame(9)));
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), m.next())
+            .await
+            .expect("a frame already there is taken at once");
+        assert_eq!(next, Next::Frame(frame(9)));
     }
 }
