@@ -6,9 +6,10 @@
 //! win, so the binary refuses to start and names the flag, or a valid one, so
 //! it starts listening (then it is killed). Every wait is bounded.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
     sync::mpsc,
     time::Duration,
 };
@@ -25,17 +26,10 @@ enum Outcome {
 }
 
 fn start(env: &[(&str, &str)], args: &[&str]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickroom"))
-        .args(["--bind", "127.0.0.1:0", "--workers", "1"])
+    // Only what the case sets: the caller's TICKROOM_* must not leak in.
+    let mut child = common::tickroom(true)
         .args(args)
-        // Only what the case sets: the caller's TICKROOM_* must not leak in.
-        .env_clear()
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("start tickroom");
     let stderr = child.stderr.take().expect("stderr piped");

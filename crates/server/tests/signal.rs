@@ -7,10 +7,12 @@
 //! wait is bounded and says what it waited for; the child is killed if the
 //! test fails half-way.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -34,16 +36,7 @@ struct Tickroom {
 impl Tickroom {
     /// Starts `tickroom` on `127.0.0.1:0` and waits for the address it bound.
     async fn start() -> (Tickroom, SocketAddr) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tickroom"))
-            .args(["--bind", "127.0.0.1:0", "--workers", "1"])
-            // The listening line is logged at info; plain text, whatever the caller's environment.
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tickroom");
+        let mut child = common::tickroom(false).spawn().expect("start tickroom");
         let stderr = child.stderr.take().expect("stderr piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = oneshot::channel();
