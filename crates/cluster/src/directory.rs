@@ -434,39 +434,21 @@ impl Directory {
     /// Draining owners may renew.
     pub fn renew(&mut self, room: &str, owner: &NodeId, lease_until: u64, now: u64) -> Result<()> {
         check_lease(lease_until, now)?;
-        match self.owner(room, now) {
-            None => Err(Error::NotClaimed {
-                room: room.to_owned(),
-            }),
-            Some(c) if c.owner != *owner => Err(Error::NotOwner {
-                room: room.to_owned(),
-                owner: c.owner.to_string(),
-            }),
-            Some(_) => {
-                self.claims.get_mut(room).expect("just read").lease_until = lease_until;
-                Ok(())
-            }
+        check_owner(room, self.owner(room, now), owner)?;
+        if let Some(c) = self.claims.get_mut(room) {
+            c.lease_until = lease_until;
         }
+        Ok(())
     }
 
     /// Drops `owner`'s claim on `room` (the room closed), live or void.
     pub fn release(&mut self, room: &str, owner: &NodeId) -> Result<()> {
-        match self.claims.get(room) {
-            None => Err(Error::NotClaimed {
-                room: room.to_owned(),
-            }),
-            Some(c) if c.owner != *owner => Err(Error::NotOwner {
-                room: room.to_owned(),
-                owner: c.owner.to_string(),
-            }),
-            Some(_) => {
-                self.claims.remove(room);
-                if let Some(entry) = self.members.get_mut(owner) {
-                    entry.rooms -= 1;
-                }
-                Ok(())
-            }
+        check_owner(room, self.claims.get(room), owner)?;
+        self.claims.remove(room);
+        if let Some(entry) = self.members.get_mut(owner) {
+            entry.rooms -= 1;
         }
+        Ok(())
     }
 
     /// `room`'s live claim at `now`, if any.
@@ -551,6 +533,20 @@ impl Directory {
             !mine
         });
         rooms
+    }
+}
+
+/// `claim` (of `room`) exists and is `owner`'s.
+fn check_owner(room: &str, claim: Option<&Claim>, owner: &NodeId) -> Result<()> {
+    match claim {
+        None => Err(Error::NotClaimed {
+            room: room.to_owned(),
+        }),
+        Some(c) if c.owner != *owner => Err(Error::NotOwner {
+            room: room.to_owned(),
+            owner: c.owner.to_string(),
+        }),
+        Some(_) => Ok(()),
     }
 }
 
