@@ -53,12 +53,6 @@ struct Slot {
     waker: Option<Waker>,
 }
 
-impl Slot {
-    fn wake(&mut self) -> Option<Waker> {
-        self.waker.take()
-    }
-}
-
 /// One connection's outbound slot; shared by the room (producer) and the
 /// connection's task (consumer).
 #[derive(Debug, Default)]
@@ -89,7 +83,10 @@ impl Mailbox {
             if slot.close.is_some() {
                 return false;
             }
-            (slot.frame.replace((tick, frame)).is_some(), slot.wake())
+            (
+                slot.frame.replace((tick, frame)).is_some(),
+                slot.waker.take(),
+            )
         };
         if let Some(w) = waker {
             w.wake();
@@ -106,7 +103,7 @@ impl Mailbox {
                 return;
             }
             slot.reply = Some(reply);
-            slot.wake()
+            slot.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
@@ -121,7 +118,7 @@ impl Mailbox {
                 slot.close = Some(req);
             }
             slot.frame = None;
-            slot.wake()
+            slot.waker.take()
         };
         if let Some(w) = waker {
             w.wake();
