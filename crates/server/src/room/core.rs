@@ -143,10 +143,22 @@ pub struct TickStats {
     pub encoded_sizes: Vec<usize>,
     /// Frames handed out (one per connected player not held).
     pub frames: u32,
-    /// Connections held back by flow control this tick.
-    pub held: u32,
     /// Of those, full snapshots.
     pub full_frames: u32,
+    /// Connections held back by flow control this tick.
+    pub held: u32,
+}
+
+impl TickStats {
+    /// Zero for the next tick, keeping `encoded_sizes`' allocation.
+    fn clear(&mut self) {
+        let mut sizes = std::mem::take(&mut self.encoded_sizes);
+        sizes.clear();
+        *self = TickStats {
+            encoded_sizes: sizes,
+            ..TickStats::default()
+        };
+    }
 }
 
 #[derive(Debug)]
@@ -479,12 +491,7 @@ impl RoomCore {
         let tick = frame.tick;
         let rate = self.settings.sim.tick_rate_hz as u16;
         self.encoded.clear();
-        self.stats.snapshots_encoded = 0;
-        self.stats.deltas_encoded = 0;
-        self.stats.encoded_sizes.clear();
-        self.stats.frames = 0;
-        self.stats.full_frames = 0;
-        self.stats.held = 0;
+        self.stats.clear();
         let window = self.settings.max_unacked;
         let mut full: Option<Bytes> = None;
         let mut oldest_in_use = tick;
@@ -538,9 +545,10 @@ impl RoomCore {
             self.out.push_back(Output::Frame { conn, tick, bytes });
         }
         // Keep what a connection may still name as its baseline: frames from
-        // the oldest baseline in use on, at most `history` of them. (Ticks
-        // only grow within a room's life, far below u32::MAX at 20-60 Hz.)
-        let keep_from = oldest_in_use.min(tick.saturating_sub(1));
+        // the oldest baseline in use on (baselines only move forward), at
+        // most `history` of them. (Ticks only grow within a room's life, far
+        // below u32::MAX at 20-60 Hz.)
+        let keep_from = oldest_in_use;
         if let Some(prev) = self.history.back_mut() {
             prev.roster = Vec::new();
         }
