@@ -377,6 +377,22 @@ impl Directory {
         self.members.get(id).map_or(0, |e| e.rooms)
     }
 
+    /// Sets the load member `id` reports for itself (its room count), for a
+    /// caller that learns loads from the members' own records rather than
+    /// from every claim (the server's Redis mode: a node reads the member
+    /// records once a heartbeat, never every claim key). Claims recorded
+    /// later move the figure from there. [`Error::UnknownNode`] for a
+    /// stranger.
+    pub fn report_load(&mut self, id: &NodeId, rooms: u64) -> Result<()> {
+        match self.members.get_mut(id) {
+            Some(e) => {
+                e.rooms = rooms;
+                Ok(())
+            }
+            None => Err(Error::UnknownNode { id: id.to_string() }),
+        }
+    }
+
     // ----- claims -----
 
     /// Records that `owner` runs `room` until `lease_until` (after `now`).
@@ -584,6 +600,29 @@ mod tests {
             );
         }
         d
+    }
+
+    #[test]
+    fn reported_loads_steer_bounded_placement() {
+        let mut d = three();
+        let rooms: Vec<String> = (0..300).map(|i| format!("r{i}")).collect();
+        let winner_a: Vec<&String> = rooms
+            .iter()
+            .filter(|r| chosen(&d, r, 1) == id("a"))
+            .collect();
+        assert!(!winner_a.is_empty());
+        // a reports far more than its share: rooms whose winner is a go elsewhere.
+        d.report_load(&id("a"), 1_000).unwrap();
+        d.report_load(&id("b"), 10).unwrap();
+        d.report_load(&id("c"), 10).unwrap();
+        for r in &winner_a {
+            assert_ne!(chosen(&d, r, 1), id("a"), "{r}");
+        }
+        assert_eq!(d.load(&id("a")), 1_000);
+        assert!(matches!(
+            d.report_load(&id("zz"), 1),
+            Err(Error::UnknownNode { .. })
+        ));
     }
 
     fn chosen(d: &Directory, room: &str, now: u64) -> NodeId {

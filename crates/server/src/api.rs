@@ -9,10 +9,21 @@
 //! | `POST /rooms/{id}/join` | a join ticket for that room |
 //! | `POST /matchmake` | a ticket for the fullest public room with space, or a new one |
 //!
+//! In a cluster every node answers every route: a request for a room that
+//! lives elsewhere is forwarded to its owner ([`crate::cluster::forward`])
+//! and the owner's answer returned, so `ws_url` names the owner and its
+//! ticket's seat is held there. `GET /rooms` lists the fleet's public rooms
+//! (each with its `node`; peers that did not answer are listed under
+//! `unreachable`). `POST /matchmake` fills this node's fullest fitting room,
+//! else places a fresh room id by rendezvous hashing and has its owner fill
+//! its own fullest fitting room or start that one (rooms are packed per
+//! node; new rooms spread over the fleet).
+//!
 //! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
 //! 400 `bad_json`, 413 `body_too_large`, 422 `invalid_<field>` /
 //! `invalid_body` / `unknown_field`, 404 `room_not_found`, 409 `room_exists` /
-//! `room_full`, 503 `draining`. A ticket is granted with a seat reserved for
+//! `room_full`, 503 `draining` / `cluster_unavailable` / `misrouted`, 502
+//! `peer_unreachable`. A ticket is granted with a seat reserved for
 //! it (see [`crate::registry`]); the ticket itself is in [`crate::tickets`].
 //! `docs/api.md` and `docs/openapi.yaml` describe the same API for clients.
 
@@ -33,8 +44,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
+    cluster::{
+        Located, Peer, Route,
+        forward::{FORWARDED_BY, MATCHMAKE_ROOM, forward},
+    },
     http_error::error,
-    registry::{Reservation, RoomError, RoomOptions, RoomSummary, valid_room_id},
+    registry::{
+        NewRoom, Reservation, RoomError, RoomOptions, RoomSummary, generated_room_id, valid_room_id,
+    },
     state::Shared,
     tickets::{Ticket, unix_ms},
 };
@@ -60,6 +77,8 @@ pub fn routes() -> Router<Arc<Shared>> {
 #[derive(Debug, Serialize)]
 struct RoomBody<'a> {
     id: &'a str,
+    /// The node that runs it.
+    node: &'a str,
     /// Players in the room now.
     players: usize,
     /// Seats held for outstanding tickets.
@@ -71,10 +90,11 @@ struct RoomBody<'a> {
     age: u64,
 }
 
-impl<'a> From<&'a RoomSummary> for RoomBody<'a> {
-    fn from(s: &'a RoomSummary) -> RoomBody<'a> {
+impl<'a> RoomBody<'a> {
+    fn new(s: &'a RoomSummary, node: &'a str) -> RoomBody<'a> {
         RoomBody {
             id: &s.id,
+            node,
             players: s.players,
             reserved: s.reserved,
             capacity: s.capacity,
@@ -88,6 +108,14 @@ impl<'a> From<&'a RoomSummary> for RoomBody<'a> {
 #[derive(Debug, Serialize)]
 struct RoomList<'a> {
     rooms: Vec<RoomBody<'a>>,
+}
+
+/// The fleet's rooms: this node's and its peers' (as JSON), and the peers
+/// that did not answer.
+#[derive(Debug, Serialize)]
+struct FleetList {
+    rooms: Vec<Value>,
+    unreachable: Vec<String>,
 }
 
 /// A granted ticket. The ticket is a credential: this body is never logged.
@@ -134,6 +162,65 @@ impl From<RoomError> for ApiError {
             RoomError::Full => (StatusCode::CONFLICT, "room_full"),
         };
         ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// 503: this node cannot read the cluster's state.
+fn cluster_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cluster_unavailable",
+        "this node cannot reach the cluster's state (Redis) right now; retry shortly",
+    )
+}
+
+/// 503: a forwarded request reached a node that does not think it owns the room.
+fn misrouted() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "misrouted",
+        "the nodes disagree about where this room lives (membership is changing); retry shortly",
+    )
+}
+
+/// Whether another node forwarded this request (so it must not be forwarded again).
+fn forwarded(headers: &HeaderMap) -> bool {
+    headers.contains_key(FORWARDED_BY)
+}
+
+/// Forwards a request to `peer` and returns its answer (502 if it gave none).
+async fn relay(
+    shared: &Shared,
+    peer: &Peer,
+    method: axum::http::Method,
+    path: &str,
+    headers: &HeaderMap,
+    extra: Vec<(&'static str, String)>,
+    body: Bytes,
+) -> Response {
+    shared.metrics.cluster.forwarded_requests.increment(1);
+    let mut pass = extra;
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        pass.push(("authorization", auth.to_owned()));
+    }
+    let me = shared.cluster.me().id.as_str();
+    match forward(peer, me, method, path, &pass, body).await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => {
+            shared.metrics.cluster.peer_errors.increment(1);
+            tracing::warn!(peer = %peer.id, error = %e, path, "forwarding a room API request failed");
+            error(
+                StatusCode::BAD_GATEWAY,
+                "peer_unreachable",
+                format!(
+                    "node {} (which runs this room) did not answer: {e}",
+                    peer.id
+                ),
+            )
+        }
     }
 }
 
@@ -300,7 +387,11 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
     }
     .sign(&shared.signer);
     // Room ids (A-Z a-z 0-9 - _ .) and tickets (base64url and '.') need no URL escaping.
-    let ws_url = format!("{}/ws?room={room}&ticket={ticket}", ws_origin(headers));
+    let base = match shared.cluster.ws_base() {
+        Some(base) => base.to_owned(),
+        None => ws_origin(headers),
+    };
+    let ws_url = format!("{base}/ws?room={room}&ticket={ticket}");
     let body = TicketBody {
         room: &room,
         ws_url,
@@ -315,19 +406,81 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
     resp
 }
 
-async fn list_rooms(State(shared): State<Arc<Shared>>) -> Response {
+async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let summaries = shared.registry.list_public(unix_ms());
-    let rooms = summaries.iter().map(RoomBody::from).collect();
-    Json(RoomList { rooms }).into_response()
+    let node = shared.cluster.me().id.as_str();
+    let local = summaries.iter().map(|s| RoomBody::new(s, node));
+    if !shared.cluster.is_clustered() || forwarded(&headers) {
+        return Json(RoomList {
+            rooms: local.collect(),
+        })
+        .into_response();
+    }
+    let mut rooms: Vec<Value> = local.filter_map(|r| serde_json::to_value(r).ok()).collect();
+    let mut unreachable = Vec::new();
+    let peers = shared.cluster.others();
+    let answers = futures_util::future::join_all(peers.iter().map(|peer| {
+        let me = shared.cluster.me().id.as_str();
+        forward(
+            peer,
+            me,
+            axum::http::Method::GET,
+            "/rooms",
+            &[],
+            Bytes::new(),
+        )
+    }))
+    .await;
+    for (peer, answer) in peers.iter().zip(answers) {
+        let listed = answer
+            .ok()
+            .filter(|a| a.status == StatusCode::OK)
+            .and_then(|a| {
+                serde_json::from_slice::<Value>(&a.body)
+                    .ok()?
+                    .get_mut("rooms")
+                    .map(Value::take)
+            });
+        match listed {
+            Some(Value::Array(list)) => rooms.extend(list),
+            _ => {
+                shared.metrics.cluster.peer_errors.increment(1);
+                tracing::warn!(peer = %peer.id, "a peer did not list its rooms");
+                unreachable.push(peer.id.to_string());
+            }
+        }
+    }
+    rooms.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    unreachable.sort();
+    Json(FleetList { rooms, unreachable }).into_response()
 }
 
 async fn create_room(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let options = room_options(&shared, json_object(body)?)?;
+    let body = json_object(body)?;
+    let mut options = room_options(&shared, body.clone())?;
+    if shared.cluster.is_clustered() {
+        let id = options.id.take().unwrap_or_else(generated_room_id);
+        options.id = Some(id.clone());
+        match shared.cluster.route(&id).await {
+            Route::Local => {}
+            Route::Remote(_) if forwarded(&headers) => return Err(misrouted()),
+            Route::Remote(peer) => {
+                let mut body = body;
+                body.insert("id".into(), Value::String(id));
+                let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+                let method = axum::http::Method::POST;
+                return Ok(relay(&shared, &peer, method, "/rooms", &headers, vec![], body).await);
+            }
+            Route::Unavailable => return Err(cluster_unavailable()),
+        }
+    }
     let room = shared.registry.create(options)?;
-    let mut resp = (StatusCode::CREATED, Json(RoomBody::from(&room))).into_response();
+    let node = shared.cluster.me().id.as_str();
+    let mut resp = (StatusCode::CREATED, Json(RoomBody::new(&room, node))).into_response();
     // Room ids are valid header characters.
     if let Ok(location) = header::HeaderValue::from_str(&format!("/rooms/{}", room.id)) {
         resp.headers_mut().insert(header::LOCATION, location);
@@ -343,15 +496,50 @@ fn room_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> 
     }
 }
 
+/// Where an existing room `id` lives: `Ok(None)` here, `Ok(Some(peer))` at
+/// a peer this request should be forwarded to.
+async fn owner_of(
+    shared: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Peer>, ApiError> {
+    if forwarded(headers) || shared.registry.contains(id) {
+        return Ok(None);
+    }
+    match shared.cluster.locate(id).await {
+        Located::Local => Ok(None),
+        Located::Remote(peer) => Ok(Some(peer)),
+        Located::Unowned => Err(RoomError::NotFound.into()),
+        Located::Unavailable => Err(cluster_unavailable()),
+    }
+}
+
 async fn get_room(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let id = room_id(id)?;
+    if let Some(peer) = owner_of(&shared, &id, &headers).await? {
+        let path = format!("/rooms/{id}");
+        let method = axum::http::Method::GET;
+        return Ok(relay(
+            &shared,
+            &peer,
+            method,
+            &path,
+            &headers,
+            vec![],
+            Bytes::new(),
+        )
+        .await);
+    }
     let room = shared
         .registry
-        .summary(&room_id(id)?, unix_ms())
+        .summary(&id, unix_ms())
         .ok_or(RoomError::NotFound)?;
-    Ok(Json(RoomBody::from(&room)).into_response())
+    let node = shared.cluster.me().id.as_str();
+    Ok(Json(RoomBody::new(&room, node)).into_response())
 }
 
 async fn join_room(
@@ -360,6 +548,20 @@ async fn join_room(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = room_id(id)?;
+    if let Some(peer) = owner_of(&shared, &id, &headers).await? {
+        let path = format!("/rooms/{id}/join");
+        let method = axum::http::Method::POST;
+        return Ok(relay(
+            &shared,
+            &peer,
+            method,
+            &path,
+            &headers,
+            vec![],
+            Bytes::new(),
+        )
+        .await);
+    }
     let seat = shared.registry.reserve(&id, ttl_ms(&shared), unix_ms())?;
     Ok(grant(&shared, &headers, Arc::from(id), seat))
 }
@@ -371,9 +573,52 @@ async fn matchmake(
 ) -> Result<Response, ApiError> {
     let mut body = json_object(body)?;
     reject_unknown(&body, &["metadata"])?;
+    let raw = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let filter = metadata(&mut body)?;
-    let (room, seat) = shared
-        .registry
-        .matchmake(&filter, ttl_ms(&shared), unix_ms())?;
-    Ok(grant(&shared, &headers, room, seat))
+    let ttl = ttl_ms(&shared);
+    if !shared.cluster.is_clustered() {
+        let (room, seat) = shared.registry.matchmake(&filter, ttl, unix_ms())?;
+        return Ok(grant(&shared, &headers, room, seat));
+    }
+    // A forwarded matchmake names the room id it placed here.
+    let placed = headers
+        .get(MATCHMAKE_ROOM)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| valid_room_id(id));
+    if forwarded(&headers) {
+        let Some(id) = placed else {
+            return Err(misrouted());
+        };
+        if shared.cluster.route(id).await != Route::Local {
+            return Err(misrouted());
+        }
+        let new = NewRoom::Id(Arc::from(id));
+        let (room, seat) = shared.registry.matchmake_or(&filter, ttl, unix_ms(), new)?;
+        return Ok(grant(&shared, &headers, room, seat));
+    }
+    // This node's own rooms first (none while it drains).
+    if !shared.registry.is_draining() {
+        match shared
+            .registry
+            .matchmake_or(&filter, ttl, unix_ms(), NewRoom::Nothing)
+        {
+            Ok((room, seat)) => return Ok(grant(&shared, &headers, room, seat)),
+            Err(RoomError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let id = generated_room_id();
+    match shared.cluster.route(&id).await {
+        Route::Local => {
+            let new = NewRoom::Id(Arc::from(id));
+            let (room, seat) = shared.registry.matchmake_or(&filter, ttl, unix_ms(), new)?;
+            Ok(grant(&shared, &headers, room, seat))
+        }
+        Route::Remote(peer) => {
+            let extra = vec![(MATCHMAKE_ROOM, id)];
+            let method = axum::http::Method::POST;
+            Ok(relay(&shared, &peer, method, "/matchmake", &headers, extra, raw).await)
+        }
+        Route::Unavailable => Err(cluster_unavailable()),
+    }
 }

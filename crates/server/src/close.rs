@@ -13,6 +13,17 @@
 //! | server draining | 1001 |
 //! | room vanished under the player (a bug) | 1011 |
 //! | resumed on another connection, Leave | 1000 |
+//! | node draining in a cluster (rejoin through the matchmaker at once) | 1001 |
+//! | cluster state unreachable (Redis down) and the room is not here | 1013 |
+//! | room lives on another node: reason `node=<id>` | 4001 |
+//! | room claimed by another node (this copy closes) | 4001 |
+//!
+//! Our own codes (4000–4999, RFC 6455's private range): **4001** "room lives
+//! elsewhere". With the reason `node=<id>` it names the owner: resolve the id
+//! with `GET /cluster` on the node you asked and connect to that member's
+//! `url` + `/ws?…` at once. With any other reason, reconnect through the URL
+//! you entered by (it names the owner then). 4000 is the client's own
+//! "resync" close (the demo sends it after a checksum mismatch).
 
 /// A close code and reason to send on the WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +86,21 @@ pub const VANISHED: CloseRequest = close(ABNORMAL, "");
 /// The close request the server sends when it drains.
 pub const DRAIN: CloseRequest = GOING_AWAY;
 
+/// A cluster node drains: its players should rejoin through the matchmaker
+/// (or their entry URL) at once, which places their room on another node.
+pub const DRAIN_REJOIN: CloseRequest = close(1001, "draining: rejoin through the matchmaker");
+/// The node cannot reach the cluster's state (Redis) and does not run the room.
+pub const CLUSTER_UNAVAILABLE: CloseRequest = close(1013, "cluster unavailable");
+/// Our code for "the room lives on another node".
+pub const ELSEWHERE_CODE: u16 = 4001;
+/// Prefix of the 4001 reason that names the owner (`node=<id>`).
+pub const ELSEWHERE_PREFIX: &str = "node=";
+/// This node lost its claim on the room to another node (fencing): the copy
+/// here closes, and its players rejoin through their entry URL.
+pub const FENCED: CloseRequest = close(ELSEWHERE_CODE, "room lives elsewhere");
+
 /// Every request above that goes on the wire (for tests and docs).
-pub const ALL: [CloseRequest; 18] = [
+pub const ALL: [CloseRequest; 21] = [
     TEXT_FRAME,
     MALFORMED,
     INVALID_UTF8,
@@ -95,6 +119,9 @@ pub const ALL: [CloseRequest; 18] = [
     BAD_RESUME,
     TICKET_REQUIRED,
     RESUME_OTHER_ROOM,
+    DRAIN_REJOIN,
+    CLUSTER_UNAVAILABLE,
+    FENCED,
 ];
 
 #[cfg(test)]
@@ -106,7 +133,8 @@ mod tests {
         for req in ALL.into_iter().chain([RESUMED_ELSEWHERE]) {
             assert!(req.reason.len() <= 123, "{req:?}");
             assert!(
-                (1000..=1015).contains(&req.code) && req.code != ABNORMAL,
+                ((1000..=1015).contains(&req.code) && req.code != ABNORMAL)
+                    || (4000..=4999).contains(&req.code),
                 "{req:?}"
             );
         }

@@ -125,6 +125,46 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_WS_MAX_WRITE_BUFFER", default_value_t = 256 * 1024)]
     pub ws_max_write_buffer: usize,
 
+    /// This node's id in a cluster (`A-Z a-z 0-9 - _ .`, at most 64 bytes): hashed into every
+    /// room placement, so it must be stable across restarts. Unset: the host name.
+    #[arg(long, env = "TICKROOM_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// The URL players and the other nodes reach this node at (`http://…` or `https://…`,
+    /// optionally with a path such as `https://game.example.com/n/node-1` behind a proxy);
+    /// its WebSocket form (`ws://…`/`wss://…`) goes into the `ws_url` of room API answers.
+    /// Unset: `http://<bound address>`.
+    #[arg(long, env = "TICKROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Static cluster: every node as `id=ws-url`, comma- or space-separated, this node
+    /// included (e.g. `a=ws://tick-0.tick:8080,b=ws://tick-1.tick:8080`); rooms go to their
+    /// rendezvous winner over the list. Unset (and no `--redis`): a single node.
+    #[arg(long, env = "TICKROOM_PEERS", conflicts_with = "redis")]
+    pub peers: Option<String>,
+
+    /// Dynamic cluster: membership and room claims on this Redis (`redis://host:6379/0`).
+    #[arg(long, env = "TICKROOM_REDIS_URL", hide_env_values = true)]
+    pub redis: Option<Secret>,
+
+    /// Prefix of every Redis key this fleet uses (several fleets may share one Redis).
+    #[arg(long, env = "TICKROOM_REDIS_PREFIX", default_value = "tickroom")]
+    pub redis_prefix: String,
+
+    /// Membership lease in Redis mode: a node that has not renewed its record for this long
+    /// is dead and its rooms are placed afresh; renewed every third of it.
+    #[arg(long, env = "TICKROOM_CLUSTER_LEASE", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub cluster_lease: Duration,
+
+    /// This node's share of new rooms against the others (Redis mode), at least 1.
+    #[arg(long, env = "TICKROOM_NODE_WEIGHT", default_value_t = 1)]
+    pub node_weight: u32,
+
+    /// Operator token: when set, `POST /admin/drain` with `Authorization: Bearer <token>`
+    /// drains this node; unset, the operator endpoints are disabled.
+    #[arg(long, env = "TICKROOM_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<Secret>,
+
     /// Serve the browser demo client from this directory instead of the copy built into
     /// the binary (for editing `assets/` without rebuilding); unset serves the built-in copy.
     #[arg(long, env = "TICKROOM_ASSETS_DIR")]
@@ -272,6 +312,14 @@ impl Config {
             tcp_notsent_lowat: DEFAULT_NOTSENT_LOWAT,
             ws_max_write_buffer: 256 * 1024,
             assets_dir: None,
+            node_id: None,
+            public_url: None,
+            peers: None,
+            redis: None,
+            redis_prefix: "tickroom".to_owned(),
+            cluster_lease: Duration::from_secs(3),
+            node_weight: 1,
+            api_token: None,
         }
     }
 
@@ -325,6 +373,26 @@ impl Config {
         if !(Duration::from_secs(5)..=HOUR).contains(&self.resume_grace) {
             return bad("--resume-grace must be between 5s and 1h");
         }
+        if !(Duration::from_millis(300)..=Duration::from_secs(600)).contains(&self.cluster_lease) {
+            return bad("--cluster-lease must be between 300ms and 10m");
+        }
+        if self.node_weight == 0 || self.node_weight > 1_000_000 {
+            return bad("--node-weight must be between 1 and 1000000");
+        }
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 64
+            || !self.redis_prefix.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return bad("--redis-prefix must be 1 to 64 printable ASCII characters");
+        }
+        if let Some(token) = &self.api_token
+            && token.expose().len() < crate::signing::MIN_SECRET_BYTES
+        {
+            return bad("--api-token must be at least 16 bytes");
+        }
+        if self.peers.is_some() && self.redis.is_some() {
+            return bad("--peers and --redis are two kinds of cluster: give one");
+        }
         if self.max_room_capacity < self.room_capacity || self.max_room_capacity > 10_000 {
             return bad("--max-room-capacity must be at least --room-capacity and at most 10000");
         }
@@ -371,6 +439,11 @@ impl Config {
 pub struct Secret(String);
 
 impl Secret {
+    /// The secret as text.
+    pub fn expose_str(&self) -> &str {
+        &self.0
+    }
+
     /// The secret's bytes.
     pub fn expose(&self) -> &[u8] {
         self.0.as_bytes()

@@ -46,10 +46,10 @@ use tokio_tungstenite::{
 
 use crate::{
     close::{
-        ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, GOING_AWAY,
-        INVALID_UTF8, JOIN_FIRST, JOIN_TIMEOUT, MALFORMED, PROTOCOL_ERROR, RATE_LIMIT,
-        RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED, TOO_LARGE, TOO_SLOW,
-        VANISHED, close,
+        ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, DRAIN_REJOIN,
+        ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, INVALID_UTF8, JOIN_FIRST, JOIN_TIMEOUT,
+        MALFORMED, PROTOCOL_ERROR, RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME,
+        TICKET_REQUIRED, TOO_LARGE, TOO_SLOW, VANISHED,
     },
     mailbox::{Mailbox, Next},
     ratelimit::TokenBucket,
@@ -111,7 +111,7 @@ impl Drop for Seat<'_> {
 }
 
 /// How a connection was let in at the upgrade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     /// With a redeemed ticket; its seat is released once the room answers.
     Ticket {
@@ -122,8 +122,11 @@ pub enum Admission {
     Anonymous,
     /// Without a ticket under `--auth required`: only a resume may join.
     ResumeOnly,
-    /// The ticket was refused at the upgrade: close with 1008 and this reason.
-    Refused(&'static str),
+    /// Refused at the upgrade (a bad ticket, a draining node, no cluster
+    /// state): close with this request.
+    Close(CloseRequest),
+    /// The room lives on node `.0`: close with 4001 `node=<id>`.
+    Elsewhere(String),
 }
 
 /// Serves one upgraded connection as a WebSocket until it closes. `room` is
@@ -233,8 +236,15 @@ async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    if let Admission::Refused(reason) = admission {
-        return Err(finish_unjoined(ws, ReadEnd::Violation(close(1008, reason))).await);
+    match &admission {
+        Admission::Close(req) => return Err(finish_unjoined(ws, ReadEnd::Violation(*req)).await),
+        Admission::Elsewhere(node) => {
+            let reason = format!("{ELSEWHERE_PREFIX}{node}");
+            let code = send_close_reason(ws, ELSEWHERE_CODE, reason).await;
+            let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+            return Err(code);
+        }
+        _ => {}
     }
     let config = &shared.config;
     // A ticket's seat stays reserved until the room has answered the join.
@@ -255,7 +265,7 @@ where
             config.join_timeout,
             read_join(ws, &mut bucket, shared),
         ) => r.unwrap_or(Err(ReadEnd::Violation(JOIN_TIMEOUT))),
-        _ = drain.wait_for(|d| *d) => Err(ReadEnd::Violation(GOING_AWAY)),
+        _ = drain.wait_for(|d| *d) => Err(ReadEnd::Violation(going_away(shared))),
     };
     let join = match first {
         Ok(join) => join,
@@ -496,7 +506,7 @@ where
                     }
                     Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
                         return Some(ReadEnd::Violation(if self.shared.registry.is_draining() {
-                            GOING_AWAY
+                            going_away(self.shared)
                         } else {
                             ROOM_GONE
                         }));
@@ -564,6 +574,16 @@ fn pick_name(join_name: &str, url_name: Option<&str>) -> String {
     name
 }
 
+/// What a draining server closes with: a cluster node sends its players
+/// back to the matchmaker.
+fn going_away(shared: &Shared) -> CloseRequest {
+    if shared.cluster.is_clustered() {
+        DRAIN_REJOIN
+    } else {
+        GOING_AWAY
+    }
+}
+
 async fn join_room(
     shared: &Shared,
     room: &str,
@@ -576,7 +596,7 @@ async fn join_room(
     for _ in 0..3 {
         let handle = match shared.registry.get_or_create(room) {
             Ok(h) => h,
-            Err(RegistryError::Draining) => return Err(GOING_AWAY),
+            Err(RegistryError::Draining) => return Err(going_away(shared)),
             Err(RegistryError::NoWorker) => return Err(ROOM_GONE),
         };
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -596,7 +616,7 @@ async fn join_room(
             Ok(Err(JoinRefused::DuplicateConnection)) => return Err(ROOM_GONE),
             Ok(Err(JoinRefused::Closing)) | Err(_) => {
                 if shared.registry.is_draining() {
-                    return Err(GOING_AWAY);
+                    return Err(going_away(shared));
                 }
             }
         }
@@ -689,13 +709,22 @@ where
     if req.code == ABNORMAL {
         return ABNORMAL;
     }
+    send_close_reason(ws, req.code, req.reason.into()).await
+}
+
+/// Sends a close frame with `code` and `reason` (at most 123 bytes), bounded
+/// in time. Returns `code`.
+async fn send_close_reason<S>(ws: &mut WebSocketStream<S>, code: u16, reason: String) -> u16
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let frame = CloseFrame {
-        code: CloseCode::from(req.code),
-        reason: req.reason.into(),
+        code: CloseCode::from(code),
+        reason: reason.into(),
     };
     // Best effort: a client too slow to read frames may not read this either.
     let _ = tokio::time::timeout(CLOSE_WAIT, ws.send(Message::Close(Some(frame)))).await;
-    req.code
+    code
 }
 
 /// Closes a connection that never joined a room.

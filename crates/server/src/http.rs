@@ -1,6 +1,9 @@
 //! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`
-//! (where join tickets are checked), the room API ([`crate::api`]: `/rooms`,
-//! `/matchmake`), Prometheus metrics at `/metrics`, a health check, and the
+//! (also `/n/{node}/ws`, for a proxy that routes by path; where join tickets
+//! are checked and a room living on another node is answered with 4001),
+//! the room API ([`crate::api`]: `/rooms`, `/matchmake`), `/cluster` and
+//! `/admin/drain` ([`crate::admin`]), Prometheus metrics at `/metrics`, a
+//! health check, and the
 //! browser demo client at `/` (every other GET path falls through to
 //! [`crate::assets`]).
 //!
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Body,
-    extract::{Query, Request, State},
+    extract::{Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -22,7 +25,9 @@ use serde::Deserialize;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::{
-    api, assets,
+    admin, api, assets,
+    close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN},
+    cluster::Route,
     config::AuthMode,
     conn,
     conn::Admission,
@@ -39,9 +44,11 @@ pub const DEFAULT_ROOM: &str = "lobby";
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/ws", get(ws_upgrade))
+        .route("/n/{node}/ws", get(ws_upgrade_at))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .merge(api::routes())
+        .merge(admin::routes())
         .fallback(assets::serve)
         .with_state(shared)
 }
@@ -82,6 +89,27 @@ fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) 
         v.to_str()
             .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     })
+}
+
+/// `/n/{node}/ws`: the WebSocket endpoint behind a proxy that routes by
+/// node; a path naming another node is a proxy misconfiguration (404).
+async fn ws_upgrade_at(
+    State(shared): State<Arc<Shared>>,
+    Path(node): Path<String>,
+    params: Query<WsParams>,
+    req: Request,
+) -> Response {
+    if node != shared.cluster.me().id.as_str() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "wrong_node",
+            format!(
+                "this is node {}, not {node}: check the proxy's routes",
+                shared.cluster.me().id
+            ),
+        );
+    }
+    ws_upgrade(State(shared), params, req).await
 }
 
 async fn ws_upgrade(
@@ -139,24 +167,39 @@ async fn ws_upgrade(
             "missing Sec-WebSocket-Key",
         );
     };
-    if shared.registry.is_draining() {
+    let clustered = shared.cluster.is_clustered();
+    if shared.registry.is_draining() && !clustered {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "draining",
             "the server is shutting down",
         );
     }
-    // Checked before the upgrade (a ticket is redeemed even if the upgrade then
-    // fails); refused with a close frame after it, so browsers see code and reason.
-    let admission = admit(&shared, &room, params.ticket.as_ref());
-    if let Err(why) = &admission {
-        tracing::debug!(%room, reason = why.close_reason(), "join refused");
-    }
+    // Refusals after the upgrade are close frames, so browsers see code and
+    // reason; a draining cluster node sends its players to the matchmaker.
+    let admission = if shared.registry.is_draining() {
+        Admission::Close(DRAIN_REJOIN)
+    } else {
+        match shared.cluster.route(&room).await {
+            Route::Local => {
+                // Checked before the upgrade (a ticket is redeemed even if the
+                // upgrade then fails); a refused ticket is answered with 1008
+                // and its reason, counted like any connection.
+                admit(&shared, &room, params.ticket.as_ref()).unwrap_or_else(|why| {
+                    tracing::debug!(%room, reason = why.close_reason(), "join refused");
+                    Admission::Close(close::close(1008, why.close_reason()))
+                })
+            }
+            Route::Remote(peer) => {
+                shared.metrics.cluster.misrouted_joins.increment(1);
+                tracing::debug!(%room, owner = %peer.id, "join for a room on another node");
+                Admission::Elsewhere(peer.id.to_string())
+            }
+            Route::Unavailable => Admission::Close(CLUSTER_UNAVAILABLE),
+        }
+    };
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
-    // A refused ticket is answered by the connection path too (close 1008
-    // with the reason), counted like any connection.
-    let admission = admission.unwrap_or_else(|why| Admission::Refused(why.close_reason()));
     tokio::spawn(conn::accept(
         on_upgrade,
         room,

@@ -18,11 +18,14 @@
 //! Modules form layers (a module names only those below it): `close`,
 //! `signing`, `tickets`, `metrics`, `config`, `http_error` at the bottom;
 //! then `mailbox`; `room` (`core` below `host`); `placement`; `worker` and
-//! `registry`; `state`; `conn`; `api`, `assets`; `http`; `server`.
+//! `registry`; `cluster` (placement across nodes, over the registry);
+//! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
 
+pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod close;
+pub mod cluster;
 pub mod config;
 pub mod conn;
 mod error;

@@ -77,6 +77,57 @@ pub struct Metrics {
     pub rooms: Gauge,
     /// Players in rooms.
     pub players: Gauge,
+    /// Cluster figures (zero on a single node).
+    pub cluster: ClusterMetrics,
+}
+
+/// The kinds of membership change, as `tickroom_cluster_membership_changes_total{kind}` labels
+/// (`tickroom_cluster::directory::Change::kind`).
+pub const MEMBERSHIP_CHANGE_KINDS: &[&str] = &[
+    "joined",
+    "updated",
+    "draining",
+    "undrained",
+    "left",
+    "expired",
+    "claim_expired",
+];
+
+/// What the cluster layer counts.
+#[derive(Clone)]
+pub struct ClusterMetrics {
+    /// Live members this node sees (itself included).
+    pub members: Gauge,
+    /// Rooms whose claim this node holds.
+    pub rooms_owned: Gauge,
+    /// 1 while the last Redis round trip succeeded, else 0.
+    pub redis_up: Gauge,
+    /// Claims this node failed to renew (another node holds the room now).
+    pub claim_renew_failures: Counter,
+    /// WebSocket joins refused because another node owns the room (4001).
+    pub misrouted_joins: Counter,
+    /// Failed Redis operations.
+    pub redis_errors: Counter,
+    /// Room API requests forwarded to the owning node.
+    pub forwarded_requests: Counter,
+    /// Peers that did not answer a forwarded request or a fleet-wide listing.
+    pub peer_errors: Counter,
+    changes: Arc<[(&'static str, Counter)]>,
+}
+
+impl std::fmt::Debug for ClusterMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterMetrics { .. }")
+    }
+}
+
+impl ClusterMetrics {
+    /// Counts one membership change by its kind.
+    pub fn membership_change(&self, kind: &str) {
+        if let Some((_, c)) = self.changes.iter().find(|(k, _)| *k == kind) {
+            c.increment(1);
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -196,6 +247,58 @@ impl Metrics {
         );
         let rooms = r.gauge("tickroom_rooms", "Live rooms.");
         let players = r.gauge("tickroom_players", "Players in rooms.");
+        let cluster = ClusterMetrics {
+            members: r.gauge(
+                "tickroom_cluster_members",
+                "Live cluster members this node sees, itself included.",
+            ),
+            rooms_owned: r.gauge(
+                "tickroom_cluster_rooms_owned",
+                "Rooms whose claim this node holds.",
+            ),
+            redis_up: r.gauge(
+                "tickroom_cluster_redis_up",
+                "1 while the last Redis round trip succeeded, else 0.",
+            ),
+            claim_renew_failures: r.counter(
+                "tickroom_cluster_claim_renew_failures_total",
+                &[],
+                "Room claims this node failed to renew because another node holds the room.",
+            ),
+            misrouted_joins: r.counter(
+                "tickroom_cluster_misrouted_joins_total",
+                &[],
+                "WebSocket joins refused with 4001 because another node owns the room.",
+            ),
+            redis_errors: r.counter(
+                "tickroom_cluster_redis_errors_total",
+                &[],
+                "Failed Redis operations.",
+            ),
+            forwarded_requests: r.counter(
+                "tickroom_cluster_forwarded_requests_total",
+                &[],
+                "Room API requests forwarded to the node that owns the room.",
+            ),
+            peer_errors: r.counter(
+                "tickroom_cluster_peer_errors_total",
+                &[],
+                "Peers that did not answer a forwarded request or a fleet-wide listing.",
+            ),
+            changes: MEMBERSHIP_CHANGE_KINDS
+                .iter()
+                .map(|&kind| {
+                    (
+                        kind,
+                        r.counter(
+                            "tickroom_cluster_membership_changes_total",
+                            &[("kind", kind)],
+                            "Cluster membership changes seen, by kind.",
+                        ),
+                    )
+                })
+                .collect(),
+        };
 
         Metrics {
             handle,
@@ -219,6 +322,7 @@ impl Metrics {
             closed_other,
             rooms,
             players,
+            cluster,
         }
     }
 

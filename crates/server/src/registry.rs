@@ -156,6 +156,17 @@ pub struct RoomSummary {
     pub age: Duration,
 }
 
+/// What [`Registry::matchmake_or`] does when no live room fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewRoom {
+    /// Start a room with a generated id.
+    Generate,
+    /// Start this room (its id was placed on this node).
+    Id(Arc<str>),
+    /// Start nothing: [`RoomError::NotFound`].
+    Nothing,
+}
+
 /// A seat held for the holder of one ticket (same nonce) until it expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
@@ -355,6 +366,19 @@ impl Registry {
         ttl_ms: u64,
         now_ms: u64,
     ) -> Result<(Arc<str>, Reservation), RoomError> {
+        self.matchmake_or(filter, ttl_ms, now_ms, NewRoom::Generate)
+    }
+
+    /// [`Registry::matchmake`], choosing what happens when no room fits:
+    /// [`NewRoom::Id`] starts that room (a cluster node placed the id here),
+    /// [`NewRoom::Nothing`] answers [`RoomError::NotFound`].
+    pub fn matchmake_or(
+        &self,
+        filter: &Map<String, Value>,
+        ttl_ms: u64,
+        now_ms: u64,
+        new_room: NewRoom,
+    ) -> Result<(Arc<str>, Reservation), RoomError> {
         if self.is_draining() {
             return Err(RoomError::Draining);
         }
@@ -384,7 +408,12 @@ impl Registry {
                 .get_mut(&id)
                 .unwrap_or_else(|| unreachable!("chosen under the same lock")),
             None => {
-                let id = fresh_id(&rooms);
+                let id = match new_room {
+                    NewRoom::Generate => fresh_id(&rooms),
+                    NewRoom::Id(id) if rooms.contains_key(&id) => return Err(RoomError::Full),
+                    NewRoom::Id(id) => id,
+                    NewRoom::Nothing => return Err(RoomError::NotFound),
+                };
                 let info = self.default_info(filter.clone());
                 self.spawn(&mut rooms, id, info)?
             }
@@ -412,6 +441,43 @@ impl Registry {
     /// Number of live rooms.
     pub fn room_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The ids of every live room.
+    pub fn room_ids(&self) -> Vec<Arc<str>> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Whether room `id` is live here.
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    /// Players in every live room.
+    pub fn players(&self) -> usize {
+        self.lock()
+            .values()
+            .map(|e| e.handle.shared.players())
+            .sum()
+    }
+
+    /// Asks room `id` to close its players with `req` and end (another node
+    /// owns it now). Returns whether the room was live.
+    pub fn close_room(&self, id: &str, req: CloseRequest) -> bool {
+        match self.lock().remove(id) {
+            Some(entry) => {
+                let _ = entry.handle.control.send(RoomCmd::Shutdown(req));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops new joins and rooms but lets the live rooms run (a cluster
+    /// node's drain: its players finish before [`Registry::drain`] closes
+    /// the rest).
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Stops new joins and asks every room to close its players with `req`.

@@ -1,6 +1,10 @@
-//! The running server: binds the port, starts the tick workers, serves HTTP,
-//! and drains on shutdown (stop accepting, close every client with 1001, wait
-//! up to the drain timeout, stop the workers).
+//! The running server: binds the port, starts the tick workers, joins its
+//! cluster, serves HTTP, and drains on shutdown. A single node stops
+//! accepting, closes every client with 1001 and waits up to the drain
+//! timeout for them to go. A cluster node first marks itself draining (no new
+//! rooms or joins) and lets its rooms run until they are empty or the drain
+//! timeout passes, then closes the rest with 1001 "rejoin through the
+//! matchmaker", releases its claims and leaves the cluster.
 
 use std::{
     net::SocketAddr,
@@ -18,8 +22,8 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle as TaskHandle};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, close, http, metrics::Metrics, registry::Registry, room::RoomSettings,
-    signing::Signer, state::Shared, worker::WorkerPool,
+    Config, Error, Result, close, cluster::Cluster, http, metrics::Metrics, registry::Registry,
+    room::RoomSettings, signing::Signer, state::Shared, worker::WorkerPool,
 };
 
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
@@ -74,6 +78,8 @@ impl Server {
                 Signer::random()?
             }
         };
+        let cluster = Cluster::new(&config, addr, &metrics)?;
+        cluster.start(Arc::clone(&registry)).await;
         let (drain_tx, drain) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
@@ -84,6 +90,8 @@ impl Server {
             ws_config,
             signer,
             next_conn: AtomicU64::new(1),
+            cluster,
+            drain_request: tokio::sync::Notify::new(),
         });
 
         let app = http::router(Arc::clone(&shared));
@@ -122,7 +130,15 @@ impl Server {
             }
         });
         // `crates/server/tests/signal.rs` finds the port of `--bind …:0` in this line's `addr=`.
-        tracing::info!(%addr, workers = workers.len(), tick_rate = shared.config.tick_rate, "tickroom listening");
+        tracing::info!(
+            %addr,
+            workers = workers.len(),
+            tick_rate = shared.config.tick_rate,
+            node = %shared.cluster.me().id,
+            mode = shared.cluster.mode_name(),
+            url = shared.cluster.me().ws_url.as_str(),
+            "tickroom listening"
+        );
         Ok(Server {
             addr,
             shared,
@@ -153,8 +169,28 @@ impl Server {
     pub async fn shutdown(self) {
         let deadline = Instant::now() + self.shared.config.drain;
         tracing::info!(connections = self.connections(), "draining");
-        let _ = self.drain_tx.send(true);
-        self.shared.registry.drain(close::DRAIN);
+        let registry = &self.shared.registry;
+        if self.shared.cluster.is_clustered() {
+            // No new rooms or joins here; the rooms run on until they empty.
+            registry.begin_drain();
+            self.shared.cluster.set_draining().await;
+            while registry.players() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let left = registry.players();
+            tracing::info!(players = left, "drain: closing the remaining players");
+            registry.drain(close::DRAIN_REJOIN);
+            let _ = self.drain_tx.send(true);
+            // Their rooms are placed afresh on their next join.
+            self.shared.cluster.leave(registry).await;
+            let closing = Instant::now() + Duration::from_secs(2);
+            while self.connections() > 0 && Instant::now() < closing.max(deadline) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } else {
+            let _ = self.drain_tx.send(true);
+            registry.drain(close::DRAIN);
+        }
         while self.connections() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -180,11 +216,19 @@ impl Server {
         tracing::info!("stopped");
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down.
+    /// Serves until SIGINT, SIGTERM or `POST /admin/drain`, then shuts down.
     pub async fn run_until_signal(self) -> Result<()> {
-        shutdown_signal().await?;
+        tokio::select! {
+            r = shutdown_signal() => r?,
+            () = self.shared.drain_request.notified() => {}
+        }
         self.shutdown().await;
         Ok(())
+    }
+
+    /// Waits for `POST /admin/drain` (for embedders that handle signals themselves).
+    pub async fn drain_requested(&self) {
+        self.shared.drain_request.notified().await;
     }
 }
 

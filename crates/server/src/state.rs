@@ -7,10 +7,12 @@ use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::{Config, metrics::Metrics, registry::Registry, room::ConnId, signing::Signer};
+use crate::{
+    Config, cluster::Cluster, metrics::Metrics, registry::Registry, room::ConnId, signing::Signer,
+};
 
 /// State shared by every connection and route.
 #[derive(Debug)]
@@ -31,6 +33,10 @@ pub struct Shared {
     pub signer: Signer,
     /// The next connection id.
     pub next_conn: AtomicU64,
+    /// This node's cluster (single, static or Redis).
+    pub cluster: Cluster,
+    /// Notified by `POST /admin/drain`: the server drains as on SIGTERM.
+    pub drain_request: Notify,
 }
 
 impl Shared {

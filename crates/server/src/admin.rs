@@ -1,0 +1,122 @@
+//! Cluster and operator endpoints: `GET /cluster` (who is in this node's
+//! cluster and where players reach them: how a client resolves the node id a
+//! 4001 close names) and `POST /admin/drain` (drain this node as SIGTERM
+//! would; needs `Authorization: Bearer <--api-token>`, disabled without one).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Serialize;
+
+use crate::{cluster::MemberView, http_error::error, state::Shared};
+
+/// The cluster and operator routes (mounted by [`crate::http::router`]).
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/cluster", get(cluster))
+        .route("/admin/drain", post(drain))
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterBody {
+    node: String,
+    mode: &'static str,
+    members: Vec<MemberView>,
+}
+
+async fn cluster(State(shared): State<Arc<Shared>>) -> Response {
+    let c = &shared.cluster;
+    let members = c.members(shared.registry.room_count(), shared.registry.is_draining());
+    let mut resp = Json(ClusterBody {
+        node: c.me().id.to_string(),
+        mode: c.mode_name(),
+        members,
+    })
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Equal contents, compared in time that depends only on the lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `None` when `headers` carry the operator token; the refusal otherwise.
+pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &shared.config.api_token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "operator endpoints are disabled: start the server with --api-token",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    match given {
+        None => {
+            let mut resp = error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send Authorization: Bearer <operator token>",
+            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Some(resp)
+        }
+        Some(given) if same_secret(given.as_bytes(), token.expose()) => None,
+        Some(_) => Some(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the operator token is wrong",
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DrainBody {
+    draining: bool,
+    /// Seconds the rooms may still run before their players are closed.
+    deadline_secs: f64,
+}
+
+async fn drain(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = refusal(&shared, &headers) {
+        return refusal;
+    }
+    tracing::info!("drain requested through POST /admin/drain");
+    shared.drain_request.notify_one();
+    (
+        StatusCode::ACCEPTED,
+        Json(DrainBody {
+            draining: true,
+            deadline_secs: shared.config.drain.as_secs_f64(),
+        }),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(same_secret(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!same_secret(b"0123456789abcdef", b"0123456789abcdeF"));
+        assert!(!same_secret(b"0123456789abcdef", b"0123456789abcde"));
+        assert!(same_secret(b"", b""));
+    }
+}
