@@ -31,3 +31,6 @@ mod resume;
 
 /// The room API (`/rooms`, `/matchmake`) and join tickets at the upgrade.
 mod api;
+
+/// A static cluster (`--peers`) of three in-process servers: placement, 4001, forwarding.
+mod static_cluster;

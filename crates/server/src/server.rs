@@ -43,6 +43,15 @@ impl Server {
     /// serves. Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Server> {
         config.validate()?;
+        let listener = TcpListener::bind(config.bind).await?;
+        Server::start_on(config, listener).await
+    }
+
+    /// [`Server::start`] on a listener bound beforehand (`config.bind` is
+    /// ignored): a test or an embedder that must know every node's port
+    /// before any node starts (a static `--peers` list) binds them first.
+    pub async fn start_on(config: Config, listener: TcpListener) -> Result<Server> {
+        config.validate()?;
         let metrics = Metrics::new();
         let period = config.tick_period();
         let settings = RoomSettings {
@@ -60,7 +69,6 @@ impl Server {
             WorkerPool::start(config.worker_count(), period, &metrics).map_err(Error::Worker)?;
         let registry = Arc::new(Registry::new(Arc::new(pool), settings));
 
-        let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(config.ws_read_buffer)
