@@ -34,3 +34,6 @@ mod api;
 
 /// A static cluster (`--peers`) of three in-process servers: placement, 4001, forwarding.
 mod static_cluster;
+
+/// docs/deploy/nginx.conf run by a real nginx in front of two nodes (path routing).
+mod nginx;

@@ -186,7 +186,7 @@ async fn static_peers_place_route_and_forward() {
     // Path routing: /n/{node}/ws serves the node it names, 404 for another.
     let (room, owner) = owners.iter().next().expect("a room");
     let owner_addr = addrs[owner];
-    let mut ws = open_path(owner_addr, &format!("/n/{owner}/ws?room={room}")).await;
+    let mut ws = crate::util::open_path(owner_addr, &format!("/n/{owner}/ws?room={room}")).await;
     send(&mut ws, &join_msg("routed")).await;
     assert!(matches!(recv(&mut ws).await, ServerMsg::Welcome(_)));
     let other = addrs.keys().find(|id| *id != owner).expect("another node");
@@ -210,19 +210,6 @@ async fn static_peers_place_route_and_forward() {
     for s in servers {
         s.shutdown().await;
     }
-}
-
-/// A WebSocket handshake on `path_and_query` (not `/ws`).
-async fn open_path(addr: SocketAddr, path_and_query: &str) -> crate::util::Ws {
-    let url = format!("ws://{addr}{path_and_query}");
-    crate::util::within(format!("the WebSocket handshake with {url}"), async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
-            .await
-            .expect("WebSocket handshake");
-        ws
-    })
-    .await
 }
 
 #[tokio::test]

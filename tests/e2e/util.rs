@@ -162,6 +162,21 @@ pub async fn open(addr: SocketAddr, query: &str, recv_buffer: Option<u32>) -> Ws
     .await
 }
 
+/// Opens a WebSocket to `path_and_query` (any path, e.g. `/n/b/ws?room=x`
+/// through a proxy) without joining.
+pub async fn open_path(addr: SocketAddr, path_and_query: &str) -> Ws {
+    let url = format!("ws://{addr}{path_and_query}");
+    within(format!("the WebSocket handshake with {url}"), async {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let (ws, _) = client_async(url.as_str(), tcp)
+            .await
+            .expect("WebSocket handshake");
+        ws
+    })
+    .await
+}
+
 /// A joined player.
 pub struct Client {
     pub ws: Ws,
