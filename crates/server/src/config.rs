@@ -133,9 +133,15 @@ pub struct Config {
     /// The URL players and the other nodes reach this node at (`http://…` or `https://…`,
     /// optionally with a path such as `https://game.example.com/n/node-1` behind a proxy);
     /// its WebSocket form (`ws://…`/`wss://…`) goes into the `ws_url` of room API answers.
-    /// Unset: `http://<bound address>`.
+    /// Unset: this node's own `--peers` entry, else `http://<bound address>`.
     #[arg(long, env = "TICKROOM_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Redis mode: the plain `http://` URL the other nodes forward room API requests to,
+    /// when the public URL is not reachable that way (e.g. `https://` on a TLS proxy).
+    /// Unset: the public URL's `http(s)://` form.
+    #[arg(long, env = "TICKROOM_INTERNAL_URL")]
+    pub internal_url: Option<String>,
 
     /// Static cluster: every node as `id=ws-url`, comma- or space-separated, this node
     /// included (e.g. `a=ws://tick-0.tick:8080,b=ws://tick-1.tick:8080`); rooms go to their
@@ -314,6 +320,7 @@ impl Config {
             assets_dir: None,
             node_id: None,
             public_url: None,
+            internal_url: None,
             peers: None,
             redis: None,
             redis_prefix: "tickroom".to_owned(),

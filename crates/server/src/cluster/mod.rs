@@ -138,15 +138,29 @@ impl Cluster {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let (ws_url, api_url) = url_pair(&public)?;
+        let (ws_url, mut api_url) = url_pair(&public)?;
+        if let Some(internal) = &config.internal_url {
+            let (_, http) = url_pair(internal)?;
+            if !http.starts_with("http://") {
+                return Err(Error::Config(
+                    "--internal-url must be a plain http:// URL the other nodes can reach".into(),
+                ));
+            }
+            api_url = http;
+        }
         let me = Peer {
             id: id.clone(),
             ws_url,
             api_url,
         };
+        let mut me = me;
         let mode = if let Some(list) = &config.peers {
             let cluster = StaticCluster::parse(id, list)
                 .map_err(|e| Error::Config(format!("--peers: {e}")))?;
+            // Without --public-url, a static node is where the list says it is.
+            if !explicit_url && let Some(own) = cluster.peers().iter().find(|p| p.id == me.id) {
+                me = static_peer(own.id.clone(), own.url.clone());
+            }
             Mode::Static(cluster)
         } else if let Some(url) = &config.redis {
             Mode::Redis(Arc::new(Membership::new(
