@@ -17,6 +17,7 @@
 
 pub mod behaviour;
 mod bot;
+pub mod cluster;
 pub mod config;
 pub mod duration;
 mod error;
