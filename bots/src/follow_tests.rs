@@ -372,7 +372,8 @@ async fn a_drained_entry_rotates_to_the_next_one() {
     assert_eq!(all.counts.drain_rejoins, 1, "{report}");
     assert_eq!(all.counts.connections, 2, "{report}");
     let rejoin = all.rejoin_ms.expect("a rejoin");
-    assert!(rejoin.count == 1 && rejoin.max < 250.0 + 100.0, "{report}");
+    // At once (0-250 ms of jitter), not after a growing backoff; generous for a busy machine.
+    assert!(rejoin.count == 1 && rejoin.max < 1000.0, "{report}");
     assert_eq!(*first.joins.lock().unwrap(), [""]);
     assert_eq!(*second.joins.lock().unwrap(), ["tok-1"]);
 }
