@@ -16,6 +16,16 @@
 // resume is possible, retries come at most ~1 s apart so several fit the
 // grace. A token the server refuses (1008 "invalid resume token", "resume
 // token for another room") is dropped and the session joins fresh at once.
+//
+// Cluster: the page's own server is the entry. A close 4001 "node=<id>" says
+// the room lives on node <id>: the session fetches the entry's /cluster,
+// finds that member's WebSocket base URL and connects there at once, with
+// the same query (4001 with another reason reconnects through the entry at
+// once). A close 1001 "draining..." rejoins through the entry at once. At
+// most MAX_FOLLOWS of those in a row without a Welcome, then the backoff.
+// Any other drop reconnects through the entry too (a lost node may be dead;
+// its rooms are placed again), except a resync, which stays. The resume
+// token goes along: the owner may still hold the player.
 
 import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, ReplicaError, decodeServer, encodeClient, truncateName } from './protocol.js';
 
@@ -49,6 +59,42 @@ export const RESUME_MAX_STEP = 2;
 export const RESUME_REFUSED_REASONS = ['invalid resume token', 'resume token for another room'];
 /** Reason of the 1000 close sent to a connection whose player was resumed on another one. */
 export const RESUMED_ELSEWHERE_REASON = 'resumed on another connection';
+/** Close code of "the room lives on another node" (reason `node=<id>` names it). */
+export const ELSEWHERE_CODE = 4001;
+/** Reason of the 1013 close of a node that cannot reach its cluster: retry with backoff. */
+export const CLUSTER_UNAVAILABLE_REASON = 'cluster unavailable';
+/**
+ * Immediate cluster reconnects (4001 follows and rejoins, drain rejoins)
+ * allowed in a row without a Welcome; the next one waits for the backoff.
+ */
+export const MAX_FOLLOWS = 4;
+
+/** The node id of a 4001 reason `node=<id>` (1-64 of A-Z a-z 0-9 - _ .), or null. */
+export function redirectNode(reason) {
+  const m = /^node=([A-Za-z0-9._-]{1,64})$/.exec(typeof reason === 'string' ? reason : '');
+  return m ? m[1] : null;
+}
+
+/** The http(s) URL of `/cluster` on the server the WebSocket URL `wsUrl` points at. */
+export function clusterUrlOf(wsUrl) {
+  const u = new URL(wsUrl);
+  const scheme = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  return `${scheme}//${u.host}/cluster`;
+}
+
+/**
+ * The WebSocket URL of member `node` of a `/cluster` answer (`members[].url`
+ * is its ws:// or wss:// base) with `query` (`?room=..`, the page's own URL's
+ * query) appended after `/ws`; null when the member is not listed or its URL
+ * is not a WebSocket base.
+ */
+export function memberWsUrl(cluster, node, query) {
+  const members = Array.isArray(cluster?.members) ? cluster.members : [];
+  const member = members.find((m) => m && m.id === node);
+  const base = typeof member?.url === 'string' ? member.url.replace(/\/+$/, '') : '';
+  if (!/^wss?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(base)) return null;
+  return `${base}/ws${query}`;
+}
 
 /**
  * The newest resume token per room: in memory, and in `storage` (the page's
@@ -126,21 +172,33 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * What to do after the socket closed with `code` (RFC 6455 close codes, as the
  * server uses them; see README "Playing over the wire").
- * Returns { action: 'reconnect' | 'now' | 'fresh' | 'stop', message,
- * roomFull?, dropToken? }: 'fresh' reconnects at once without a resume token;
- * `dropToken` says the room's resume token is no good any more.
+ * Returns { action: 'reconnect' | 'now' | 'fresh' | 'follow' | 'stop', message,
+ * roomFull?, dropToken?, node?, hop?, stay? }: 'fresh' reconnects at once
+ * without a resume token; 'follow' connects at once to cluster member `node`;
+ * `dropToken` says the room's resume token is no good any more; `hop` marks
+ * the cluster's immediate reconnects (capped at MAX_FOLLOWS in a row); `stay`
+ * reconnects to the same server (every other reconnect goes through the
+ * page's own server, the entry).
  */
 export function closePolicy(code, reason = '') {
   const why = reason ? `: ${reason}` : '';
   switch (code) {
     case RESYNC_CODE:
-      return { action: 'now', message: 'Resynchronising' };
+      return { action: 'now', message: 'Resynchronising', stay: true };
+    case ELSEWHERE_CODE: {
+      const node = redirectNode(reason);
+      if (node) return { action: 'follow', node, hop: true, message: `This room is on server ${node} — moving there` };
+      return { action: 'now', hop: true, message: `The room moved${why} — reconnecting` };
+    }
     case 1000:
       if (reason === RESUMED_ELSEWHERE_REASON) {
         return { action: 'stop', message: 'This player was taken over by another connection (another tab?)', dropToken: true };
       }
       break;
     case 1001:
+      if (typeof reason === 'string' && reason.startsWith('draining')) {
+        return { action: 'now', hop: true, message: 'Server draining — rejoining' };
+      }
       return { action: 'now', message: 'Server restarting — reconnecting' };
     case 1002:
       return { action: 'stop', message: `Protocol mismatch${why} — reload the page to get the current client` };
@@ -158,6 +216,7 @@ export function closePolicy(code, reason = '') {
     case 1009:
       return { action: 'stop', message: `Message too large${why} (client bug)` };
     case 1013:
+      if (reason === CLUSTER_UNAVAILABLE_REASON) return { action: 'reconnect', message: `Server unavailable${why} — retrying` };
       return { action: 'stop', message: 'This room is full — pick another room', roomFull: true };
   }
   return { action: 'reconnect', message: `Connection lost${code === 1006 ? '' : ` (${code}${why})`}` };
@@ -197,6 +256,12 @@ export function closePolicy(code, reason = '') {
  * onFrame(frame, nowMs, type, msg) with type 'Snapshot' or 'Delta' and the
  * decoded message,
  * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg).
+ *
+ * Cluster: `url` is the page's own server (the entry); `target` is the
+ * member a 4001 "node=<id>" sent the session to (null: the entry), found in
+ * the entry's /cluster (`clusterUrl`, fetched with `fetchImpl`); `redirects`
+ * counts the follows, `follows` the immediate cluster reconnects since the
+ * last Welcome.
  */
 export class Session {
   constructor({
@@ -216,8 +281,15 @@ export class Session {
     onInput = () => {},
     onServerError = () => {},
     resumeStore = resumeTokens,
+    fetchImpl = globalThis.fetch?.bind(globalThis),
+    clusterUrl = null,
   }) {
-    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer, resumeStore });
+    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer, resumeStore, fetchImpl });
+    this.clusterUrl = clusterUrl ?? clusterUrlOf(url);
+    this.target = null; // the cluster member a redirect sent us to (null: the entry, `url`)
+    this.follows = 0; // immediate cluster reconnects since the last Welcome
+    this.redirects = 0; // redirects followed, across reconnects
+    this.following = null; // the /cluster lookup in flight (a token)
     this.name = truncateName(name ?? '');
     this.handlers = { onState, onWelcome, onFrame, onRefused, onPong, onInput, onServerError };
     this.state = 'connecting';
@@ -264,9 +336,10 @@ export class Session {
     this.welcome = null;
     this.joinResume = '';
     this.replica = null;
+    this.following = null;
     let ws;
     try {
-      ws = new this.WebSocketImpl(this.url);
+      ws = new this.WebSocketImpl(this.target ?? this.url);
     } catch (e) {
       this.onClose(ws, 1006, String(e));
       return;
@@ -315,6 +388,7 @@ export class Session {
         this.lastTick = msg.tick;
         this.attempt = 0;
         this.backoffStep = 0;
+        this.follows = 0;
         this.closeInfo = null;
         this.droppedAt = null;
         this.lastResumed = msg.resumed === true;
@@ -441,14 +515,73 @@ export class Session {
       this.setState('closed');
       return;
     }
-    const step = this.canResume() ? Math.min(this.backoffStep, RESUME_MAX_STEP) : this.backoffStep;
-    const delay = policy.action === 'now' || policy.action === 'fresh' ? 0 : backoffDelay(step, this.random);
-    this.backoffStep = step + 1;
+    // Back through the entry: a lost or drained node may be gone for good.
+    if (!policy.stay) this.target = null;
+    let action = policy.action;
+    if (policy.hop) {
+      if (this.follows >= MAX_FOLLOWS) {
+        this.follows = 0; // sent around without being let in: wait, then start over
+        action = 'reconnect';
+      } else {
+        this.follows++;
+      }
+    }
     this.attempt++;
     this.reconnects++;
+    if (action === 'follow') {
+      this.retryAt = this.now();
+      this.setState('reconnecting');
+      this.follow(policy.node);
+      return;
+    }
+    this.scheduleRetry(action === 'now' || action === 'fresh');
+  }
+
+  /** Opens a new socket after the backoff (or at once). */
+  scheduleRetry(atOnce) {
+    const step = this.canResume() ? Math.min(this.backoffStep, RESUME_MAX_STEP) : this.backoffStep;
+    const delay = atOnce ? 0 : backoffDelay(step, this.random);
+    this.backoffStep = step + 1;
     this.retryAt = this.now() + delay;
     this.retryTimer = this.timers.setTimeout(() => this.open(), delay);
     this.setState('reconnecting');
+  }
+
+  /** The query of the page's own WebSocket URL (`?room=..`), for a cluster member's URL. */
+  query() {
+    try {
+      return new URL(this.url).search;
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Resolves cluster member `node` with the entry's /cluster and connects to
+   * it at once; an unknown member (or a failed lookup) goes back to the
+   * entry after the backoff. Ignored when the session moved on meanwhile
+   * (left, retried).
+   */
+  async follow(node) {
+    const token = {};
+    this.following = token;
+    let url = null;
+    try {
+      const res = await this.fetchImpl(this.clusterUrl, { cache: 'no-store' });
+      if (res.ok) url = memberWsUrl(await res.json(), node, this.query());
+    } catch {
+      url = null; // network error, not JSON, no fetch
+    }
+    if (this.following !== token || this.state !== 'reconnecting') return;
+    this.following = null;
+    if (url) {
+      this.target = url;
+      this.redirects++;
+      this.open();
+      return;
+    }
+    this.closeInfo = { ...this.closeInfo, message: `Could not find server ${node} — retrying` };
+    this.scheduleRetry(false);
   }
 
   /** Drops the connection and resumes at once (after a checksum mismatch). */

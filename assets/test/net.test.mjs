@@ -5,12 +5,24 @@
 // room state kept from full snapshots and deltas (against older frames, with
 // joins and leaves; refusals and checksum mismatches counted apart), and
 // session resume (the token kept per room, sent after a drop, dropped on
-// Leave and when refused).
+// Leave and when refused), and following a cluster (4001 "node=<id>"
+// resolved through /cluster, drain rejoins, the cap on immediate hops).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { BACKOFF_MAX_MS, RESUME_GRACE_MS, ResumeStore, Session, backoffDelay, closePolicy } from '../net.js';
+import {
+  BACKOFF_MAX_MS,
+  MAX_FOLLOWS,
+  RESUME_GRACE_MS,
+  ResumeStore,
+  Session,
+  backoffDelay,
+  closePolicy,
+  clusterUrlOf,
+  memberWsUrl,
+  redirectNode,
+} from '../net.js';
 import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, decodeClient, encodeServer } from '../protocol.js';
 
 /** Timers that run only when the test advances the fake clock. */
@@ -665,4 +677,209 @@ test('closePolicy: which closes resume, which join fresh, which stop', () => {
   assert.equal(closePolicy(1000, 'resumed on another connection').action, 'stop');
   for (const code of [1002, 1003, 1007, 1009, 1013]) assert.equal(closePolicy(code).action, 'stop', `${code}`);
   assert.equal(closePolicy(1001).action, 'now');
+});
+
+// --- Cluster ----------------------------------------------------------------
+
+const CLUSTER = {
+  node: 'a',
+  mode: 'static',
+  members: [
+    { id: 'a', url: 'ws://a.test:8080', state: 'up', rooms: 1 },
+    { id: 'b', url: 'ws://b.test:8081', state: 'up', rooms: 2 },
+  ],
+};
+
+/** A fetch stand-in answering `answer()` (an object for JSON, an Error to throw), recording the URLs asked. */
+function fakeFetch(answer = () => CLUSTER) {
+  const calls = [];
+  const fetchImpl = async (url) => {
+    calls.push(url);
+    const a = answer();
+    if (a instanceof Error) throw a;
+    if (typeof a === 'number') return { ok: false, status: a, json: async () => ({}) };
+    return { ok: true, status: 200, json: async () => a };
+  };
+  return { calls, fetchImpl };
+}
+
+/** Lets pending promises (the fake fetch) settle. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test('redirectNode reads node=<id> with a valid id only', () => {
+  assert.equal(redirectNode('node=b'), 'b');
+  assert.equal(redirectNode('node=eu-1_a.z'), 'eu-1_a.z');
+  assert.equal(redirectNode(`node=${'x'.repeat(64)}`), 'x'.repeat(64));
+  for (const bad of ['', 'node=', 'node', 'room lives elsewhere', ' node=b', 'node=b c', 'node=b/c', 'node=é', `node=${'x'.repeat(65)}`, undefined, null]) {
+    assert.equal(redirectNode(bad), null, String(bad));
+  }
+});
+
+test('clusterUrlOf and memberWsUrl build the URLs of a follow', () => {
+  assert.equal(clusterUrlOf('ws://game.test:8080/ws?room=r1'), 'http://game.test:8080/cluster');
+  assert.equal(clusterUrlOf('wss://game.test/ws?room=r1'), 'https://game.test/cluster');
+  assert.equal(memberWsUrl(CLUSTER, 'b', '?room=r%201'), 'ws://b.test:8081/ws?room=r%201');
+  assert.equal(memberWsUrl({ members: [{ id: 'c', url: 'wss://c.test/base/' }] }, 'c', '?room=x'), 'wss://c.test/base/ws?room=x');
+  assert.equal(memberWsUrl(CLUSTER, 'z', '?room=x'), null, 'not a member');
+  for (const cluster of [null, {}, { members: {} }, { members: [null, { id: 'b' }] }, { members: [{ id: 'b', url: 'http://b.test' }] }, { members: [{ id: 'b', url: 'ws://b.test/?x=1' }] }, { members: [{ id: 'b', url: 42 }] }]) {
+    assert.equal(memberWsUrl(cluster, 'b', '?room=x'), null, JSON.stringify(cluster));
+  }
+});
+
+test('closePolicy: the cluster closes', () => {
+  assert.deepEqual(
+    [closePolicy(4001, 'node=b').action, closePolicy(4001, 'node=b').node, closePolicy(4001, 'node=b').hop],
+    ['follow', 'b', true],
+  );
+  assert.equal(closePolicy(4001, 'room lives elsewhere').action, 'now');
+  assert.equal(closePolicy(4001, 'room lives elsewhere').hop, true);
+  assert.equal(closePolicy(4001, 'node=').action, 'now');
+  assert.equal(closePolicy(1001, 'draining: rejoin through the matchmaker').action, 'now');
+  assert.equal(closePolicy(1001, 'draining: rejoin through the matchmaker').hop, true);
+  assert.equal(closePolicy(1001, 'going away').hop, undefined, 'a plain 1001 is not capped');
+  assert.equal(closePolicy(1013, 'cluster unavailable').action, 'reconnect');
+  assert.equal(closePolicy(1013, 'room full').action, 'stop');
+  assert.equal(closePolicy(4000, 'resync').stay, true);
+  assert.equal(closePolicy(1006).stay, undefined);
+});
+
+test('4001 node=<id> fetches the entry\'s /cluster and connects to that member at once, keeping the token', async () => {
+  const f = fakeFetch();
+  const t = setup({ url: 'ws://a.test:8080/ws?room=r1', fetchImpl: f.fetchImpl });
+  const first = connect(t);
+  t.store.set('r1', 'TOKEN1');
+  first.serverClose(1006);
+  t.time.advance(t.session.retryAt - t.time.t);
+  const atEntry = t.sockets[1];
+  assert.equal(atEntry.url, 'ws://a.test:8080/ws?room=r1');
+  atEntry.open();
+  atEntry.serverClose(4001, 'node=b');
+  assert.equal(t.session.state, 'reconnecting');
+  assert.equal(t.session.closeInfo.message, 'This room is on server b — moving there');
+  await settle();
+  assert.deepEqual(f.calls, ['http://a.test:8080/cluster']);
+  assert.equal(t.sockets.length, 3, 'at once, no timer');
+  const atOwner = t.sockets[2];
+  assert.equal(atOwner.url, 'ws://b.test:8081/ws?room=r1');
+  atOwner.open();
+  assert.equal(atOwner.sent[0].resume, 'TOKEN1', 'the token went along');
+  atOwner.deliver(welcome(5, { resumed: true, resume_token: 'TOKEN2' }));
+  assert.equal(t.session.state, 'connected');
+  assert.equal(t.session.redirects, 1);
+  assert.equal(t.session.follows, 0);
+  // A resync stays on the owner; a lost owner goes back through the entry.
+  t.session.resync();
+  t.time.advance(0);
+  assert.equal(t.sockets[3].url, 'ws://b.test:8081/ws?room=r1');
+  connect(t);
+  t.sockets[3].serverClose(1006);
+  assert.ok(t.session.retryAt > t.time.t, 'with the backoff');
+  t.time.advance(t.session.retryAt - t.time.t);
+  assert.equal(t.sockets[4].url, 'ws://a.test:8080/ws?room=r1');
+});
+
+test('1001 draining on a member rejoins through the page\'s own server at once', async () => {
+  const f = fakeFetch();
+  const t = setup({ url: 'ws://a.test:8080/ws?room=r1', fetchImpl: f.fetchImpl });
+  t.sockets[0].open();
+  t.sockets[0].serverClose(4001, 'node=b');
+  await settle();
+  connect(t);
+  assert.equal(t.sockets[1].url, 'ws://b.test:8081/ws?room=r1');
+  t.sockets[1].serverClose(1001, 'draining: rejoin through the matchmaker');
+  assert.equal(t.session.state, 'reconnecting');
+  assert.equal(t.session.retryAt, t.time.t);
+  t.time.advance(0);
+  assert.equal(t.sockets.length, 3);
+  assert.equal(t.sockets[2].url, 'ws://a.test:8080/ws?room=r1');
+});
+
+test('another 4001 reconnects through the entry at once', async () => {
+  const f = fakeFetch();
+  const t = setup({ url: 'ws://a.test:8080/ws?room=r1', fetchImpl: f.fetchImpl });
+  t.sockets[0].open();
+  t.sockets[0].serverClose(4001, 'node=b');
+  await settle();
+  connect(t);
+  t.sockets[1].serverClose(4001, 'room lives elsewhere');
+  assert.equal(t.session.retryAt, t.time.t);
+  t.time.advance(0);
+  assert.equal(t.sockets[2].url, 'ws://a.test:8080/ws?room=r1');
+  assert.equal(f.calls.length, 1, 'no lookup');
+});
+
+test(`at most ${MAX_FOLLOWS} follows in a row without a Welcome, then the backoff through the entry`, async () => {
+  const f = fakeFetch();
+  const t = setup({ url: 'ws://a.test:8080/ws?room=r1', fetchImpl: f.fetchImpl });
+  for (let i = 0; i < MAX_FOLLOWS; i++) {
+    const ws = t.sockets[t.sockets.length - 1];
+    ws.open();
+    ws.serverClose(4001, 'node=b');
+    await settle();
+    assert.equal(t.sockets.length, i + 2, `follow ${i + 1} at once`);
+  }
+  t.sockets[t.sockets.length - 1].open();
+  t.sockets[t.sockets.length - 1].serverClose(4001, 'node=b');
+  await settle();
+  assert.equal(f.calls.length, MAX_FOLLOWS, 'no lookup past the cap');
+  assert.equal(t.sockets.length, MAX_FOLLOWS + 1, 'waiting');
+  assert.ok(t.session.retryAt > t.time.t, 'backoff');
+  t.time.advance(t.session.retryAt - t.time.t);
+  assert.equal(t.sockets[MAX_FOLLOWS + 1].url, 'ws://a.test:8080/ws?room=r1', 'through the entry');
+  // The count starts over: the next redirect is followed again.
+  t.sockets[MAX_FOLLOWS + 1].open();
+  t.sockets[MAX_FOLLOWS + 1].serverClose(4001, 'node=b');
+  await settle();
+  assert.equal(t.sockets[MAX_FOLLOWS + 2].url, 'ws://b.test:8081/ws?room=r1');
+  assert.equal(t.session.redirects, MAX_FOLLOWS + 1);
+});
+
+test('a draining entry rejoins at once, but not forever', () => {
+  const t = setup();
+  connect(t);
+  const delays = [];
+  for (let i = 0; i <= MAX_FOLLOWS; i++) {
+    t.sockets[t.sockets.length - 1].serverClose(1001, 'draining: rejoin through the matchmaker');
+    delays.push(t.session.retryAt - t.time.t);
+    t.time.advance(delays[i]);
+  }
+  assert.deepEqual(delays.slice(0, MAX_FOLLOWS), Array(MAX_FOLLOWS).fill(0));
+  assert.ok(delays[MAX_FOLLOWS] > 0);
+});
+
+for (const [what, answer] of [['an unknown member', () => CLUSTER], ['a failed lookup', () => new Error('offline')], ['an error status', () => 503], ['no JSON', () => ({ nope: true })]]) {
+  test(`4001 naming a node that cannot be found (${what}) goes back to the entry after the backoff`, async () => {
+    const f = fakeFetch(answer);
+    const t = setup({ url: 'ws://a.test:8080/ws?room=r1', fetchImpl: f.fetchImpl });
+    t.sockets[0].open();
+    t.sockets[0].serverClose(4001, 'node=zz');
+    await settle();
+    assert.equal(f.calls.length, 1);
+    assert.equal(t.sockets.length, 1);
+    assert.equal(t.session.state, 'reconnecting');
+    assert.ok(t.session.retryAt > t.time.t);
+    assert.match(t.session.closeInfo.message, /zz/);
+    t.time.advance(t.session.retryAt - t.time.t);
+    assert.equal(t.sockets[1].url, 'ws://a.test:8080/ws?room=r1');
+    assert.equal(t.session.redirects, 0);
+  });
+}
+
+test('a follow answered after the player left (or retried) is ignored', async () => {
+  const f = fakeFetch();
+  const t = setup({ fetchImpl: f.fetchImpl });
+  t.sockets[0].open();
+  t.sockets[0].serverClose(4001, 'node=b');
+  t.session.leave();
+  await settle();
+  assert.equal(t.sockets.length, 1);
+  assert.equal(t.session.state, 'left');
+
+  const u = setup({ fetchImpl: f.fetchImpl });
+  u.sockets[0].open();
+  u.sockets[0].serverClose(4001, 'node=b');
+  u.session.retryNow();
+  await settle();
+  assert.equal(u.sockets.length, 2, 'only the retry');
+  assert.equal(u.sockets[1].url, 'ws://test/ws?room=r1');
 });

@@ -2,6 +2,16 @@
 //! stops, and reconnects when its connection ends (churn by design, or the
 //! server/network by accident).
 //!
+//! Against a cluster a bot connects through its entry node (one of the
+//! `--url` list) and follows where the server sends it: a close 4001
+//! `node=<id>` is resolved with the entry's `GET /cluster` and followed at
+//! once; 4001 with another reason and 1001 `draining...` go back through the
+//! entry at once (a drained entry is rotated away from). At most
+//! [`MAX_HOPS`] of those in a row without a Welcome, then the usual backoff.
+//! A connection lost after a Welcome, or an attempt that failed, goes back
+//! through the entry with backoff; a failed attempt at the entry itself
+//! rotates to the next entry.
+//!
 //! Per connection it keeps only what a player keeps: the newest tick, its own
 //! position, the pellet list if it chases, and a ring of recent input send
 //! times. Measurements go into the bot's [`Pending`] buffer and reach a shared
@@ -41,7 +51,10 @@ use tokio_tungstenite::{
 
 use crate::{
     Behaviour, BotPlan, View,
+    cluster::{CloseKind, ClusterView},
+    http,
     stats::{AckRing, FrameAge, Pending, Shard, TickTracker, us32},
+    swarm::resolve,
     url::Target,
 };
 
@@ -71,12 +84,19 @@ impl Shared {
     }
 }
 
+/// One entry node of the `--url` list, resolved once for the whole swarm.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub target: Target,
+    pub addr: SocketAddr,
+}
+
 /// Run-wide settings every bot reads.
 #[derive(Debug)]
 pub(crate) struct Ctx {
     pub shared: Arc<Shared>,
-    pub target: Target,
-    pub addrs: Vec<SocketAddr>,
+    /// Bot `n` starts with entry `n % len` (never empty).
+    pub entries: Vec<Entry>,
     pub input_hz: u32,
     pub reconnect: bool,
     pub connect_timeout: Duration,
@@ -94,6 +114,14 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Reconnect backoff after a failure: doubles from MIN to MAX, with jitter.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Immediate reconnects (redirect follows, 4001 and drain rejoins) allowed in
+/// a row without reaching Welcome; the next one waits for the backoff.
+pub(crate) const MAX_HOPS: u32 = 4;
+/// Longest random pause before rejoining after a drain (spreads the herd).
+const DRAIN_JITTER: Duration = Duration::from_millis(250);
+/// Limit for resolving a redirect (`GET /cluster` and the member's host), and
+/// never more than the connect timeout.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A small WebSocket configuration: thousands of bots must fit in memory, and
 /// a snapshot is a few KiB at most.
@@ -106,7 +134,7 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
     /// The run is stopping.
     Stop,
@@ -116,6 +144,54 @@ enum End {
     Lost,
     /// The connection never reached Welcome.
     Failed,
+    /// The server sent the bot elsewhere (close 4001, or 1001 `draining`),
+    /// before (`joined` false) or after its Welcome.
+    Moved { to: Move, joined: bool },
+}
+
+/// Where a close frame sent the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Move {
+    /// 4001 `node=<id>`: to that node, at once.
+    Owner(String),
+    /// 4001 with another reason: back through the entry, at once.
+    Entry,
+    /// 1001 `draining`: through an entry other than a drained one, after a
+    /// small jitter.
+    Drain,
+}
+
+impl End {
+    /// The end a close frame (`code`, `reason`) asks for, if it is one of
+    /// the cluster's.
+    fn moved(code: u16, reason: &str, joined: bool) -> Option<End> {
+        let to = match CloseKind::of(code, reason) {
+            CloseKind::Redirect(node) => Move::Owner(node.to_owned()),
+            CloseKind::Elsewhere => Move::Entry,
+            CloseKind::Draining => Move::Drain,
+            CloseKind::Other => return None,
+        };
+        Some(End::Moved { to, joined })
+    }
+}
+
+/// Where the next connect goes.
+#[derive(Debug, Clone)]
+struct Dest {
+    addr: SocketAddr,
+    /// The full WebSocket URL, room and name included.
+    url: String,
+    /// `true` for a node a redirect named, `false` for the bot's entry.
+    owner: bool,
+}
+
+/// Why a connect did not reach Welcome.
+#[derive(Debug)]
+enum Refused {
+    /// A short reason key for the report.
+    Failed(String),
+    /// The server closed the WebSocket with this code and reason.
+    Closed(u16, String),
 }
 
 /// Per-connection state.
@@ -138,7 +214,15 @@ struct Session {
 struct Bot {
     plan: BotPlan,
     ctx: Arc<Ctx>,
-    url: String,
+    /// Index in `ctx.entries` of the bot's entry node.
+    entry: usize,
+    /// Where the next connect goes.
+    dest: Dest,
+    /// Immediate reconnects since the last Welcome (see [`MAX_HOPS`]).
+    hops: u32,
+    /// When the last connection ended by the server or network (after its
+    /// Welcome) ended; cleared by the next Welcome, which records the rejoin.
+    dropped_at: Option<Instant>,
     behaviour: Behaviour,
     pending: Pending,
     next_flush: Instant,
@@ -156,8 +240,12 @@ struct Bot {
 pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let mut behaviour = Behaviour::new(plan.kind, plan.seed, ctx.input_hz);
     let next_flush = Instant::now() + FLUSH_EVERY.mul_f32(behaviour.jitter());
+    let entry = plan.index % ctx.entries.len();
     let mut bot = Bot {
-        url: ctx.target.ws_url(&plan.room, &plan.name),
+        dest: entry_dest(&ctx, entry, &plan),
+        entry,
+        hops: 0,
+        dropped_at: None,
         plan,
         ctx,
         behaviour,
@@ -177,15 +265,37 @@ pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Recei
         let pause = match end {
             End::Stop => break,
             End::Churn => bot.behaviour.reconnect_pause(),
-            End::Lost | End::Failed if !bot.ctx.reconnect => break,
-            End::Lost | End::Failed => {
-                if end == End::Lost {
-                    backoff = BACKOFF_MIN;
-                }
-                let pause = backoff.mul_f32(0.5 + bot.behaviour.jitter());
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                pause
+            // Following a redirect is part of connecting, even without
+            // reconnects.
+            End::Moved {
+                to: Move::Owner(_),
+                joined: false,
+            } => match bot.after_move(end, &mut backoff, &mut stop).await {
+                // Without reconnects, a redirect that leads nowhere ends the bot.
+                Some(_) if !bot.ctx.reconnect && !bot.dest.owner => break,
+                Some(pause) => pause,
+                None => break,
+            },
+            _ if !bot.ctx.reconnect => break,
+            End::Lost => {
+                // Through the entry: a lost owner may be dead, and its rooms
+                // are placed again elsewhere.
+                bot.back_to_entry();
+                backoff = BACKOFF_MIN;
+                bot.backoff(&mut backoff)
             }
+            End::Failed => {
+                if bot.dest.owner {
+                    bot.back_to_entry();
+                } else {
+                    bot.rotate();
+                }
+                bot.backoff(&mut backoff)
+            }
+            End::Moved { .. } => match bot.after_move(end, &mut backoff, &mut stop).await {
+                Some(pause) => pause,
+                None => break,
+            },
         };
         tokio::select! {
             _ = time::sleep(pause) => {}
@@ -195,7 +305,129 @@ pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Recei
     bot.flush();
 }
 
+/// The destination of a connect through entry `entry`.
+fn entry_dest(ctx: &Ctx, entry: usize, plan: &BotPlan) -> Dest {
+    let e = &ctx.entries[entry];
+    Dest {
+        addr: e.addr,
+        url: e.target.ws_url(&plan.room, &plan.name),
+        owner: false,
+    }
+}
+
 impl Bot {
+    /// The next connect goes through the bot's entry.
+    fn back_to_entry(&mut self) {
+        if self.dest.owner {
+            self.dest = entry_dest(&self.ctx, self.entry, &self.plan);
+        }
+    }
+
+    /// The next connect goes through the next entry of the list.
+    fn rotate(&mut self) {
+        let n = self.ctx.entries.len();
+        if n > 1 || self.dest.owner {
+            self.entry = (self.entry + 1) % n;
+            self.dest = entry_dest(&self.ctx, self.entry, &self.plan);
+        }
+    }
+
+    /// The jittered pause of the exponential backoff, which it doubles.
+    fn backoff(&mut self, backoff: &mut Duration) -> Duration {
+        let pause = backoff.mul_f32(0.5 + self.behaviour.jitter());
+        *backoff = (*backoff * 2).min(BACKOFF_MAX);
+        pause
+    }
+
+    /// Chooses the next destination after an [`End::Moved`] and returns the
+    /// pause before connecting there; `None` when the run stopped meanwhile.
+    async fn after_move(
+        &mut self,
+        end: End,
+        backoff: &mut Duration,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Duration> {
+        let End::Moved { to, joined } = end else {
+            return Some(Duration::ZERO);
+        };
+        if joined {
+            *backoff = BACKOFF_MIN;
+        }
+        if self.hops >= MAX_HOPS {
+            // Sent around without ever being let in: back off at the entry.
+            self.hops = 0;
+            self.back_to_entry();
+            self.connect_failed("redirect-loop".to_owned());
+            return Some(self.backoff(backoff));
+        }
+        self.hops += 1;
+        match to {
+            Move::Entry => {
+                self.back_to_entry();
+                Some(Duration::ZERO)
+            }
+            Move::Drain => {
+                self.pending.c.drain_rejoins += 1;
+                if self.dest.owner {
+                    self.back_to_entry();
+                } else {
+                    self.rotate();
+                }
+                Some(DRAIN_JITTER.mul_f32(self.behaviour.jitter()))
+            }
+            Move::Owner(node) => {
+                let found = tokio::select! {
+                    r = self.follow(&node) => r,
+                    _ = stop.changed() => return None,
+                };
+                match found {
+                    Ok(dest) => {
+                        self.pending.c.redirects += 1;
+                        self.dest = dest;
+                        Some(Duration::ZERO)
+                    }
+                    Err(reason) => {
+                        tracing::debug!(bot = self.plan.index, %node, %reason, "cannot follow redirect");
+                        self.back_to_entry();
+                        self.connect_failed(reason);
+                        Some(self.backoff(backoff))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves node `node` with the entry's `GET /cluster`: the destination
+    /// of a connect to its room, or a short reason key.
+    async fn follow(&self, node: &str) -> Result<Dest, String> {
+        let entry = &self.ctx.entries[self.entry];
+        let limit = self.ctx.connect_timeout.min(FOLLOW_TIMEOUT);
+        let path = entry.target.http_path("/cluster");
+        let response = time::timeout(limit, http::get(entry.addr, &path))
+            .await
+            .map_err(|_| "cluster-timeout".to_owned())?
+            .map_err(|_| "cluster-error".to_owned())?;
+        if response.status != 200 {
+            return Err(format!("cluster-http-{}", response.status));
+        }
+        let view = ClusterView::parse(&response.body).map_err(|_| "cluster-json".to_owned())?;
+        let member = view.member(node).ok_or_else(|| "unknown-node".to_owned())?;
+        let target = Target::parse(&member.url).map_err(|_| "member-url".to_owned())?;
+        if target.secure {
+            return Err("member-tls".to_owned());
+        }
+        let addrs = time::timeout(limit, resolve(&target))
+            .await
+            .map_err(|_| "member-resolve".to_owned())?
+            .map_err(|_| "member-resolve".to_owned())?;
+        let addr = *addrs.first().ok_or_else(|| "member-resolve".to_owned())?;
+        Ok(Dest {
+            addr,
+            url: target.ws_url(&self.plan.room, &self.plan.name),
+            owner: true,
+        })
+    }
+
     fn flush(&mut self) {
         let shards = &self.ctx.shared.shards;
         let mut shard = shards[self.plan.index % shards.len()]
@@ -214,14 +446,16 @@ impl Bot {
     /// One connection, from TCP connect to its end.
     async fn session(&mut self, stop: &mut watch::Receiver<bool>) -> End {
         let started = Instant::now();
+        // Single use: an attempt that reached the server may have spent it.
+        let token = self.resume_token.take();
         let connecting = time::timeout(
             self.ctx.connect_timeout,
             connect(
-                &self.ctx,
-                &self.url,
+                self.dest.addr,
+                &self.dest.url,
                 &self.plan,
                 self.behaviour.recv_buffer(),
-                self.resume_token.take().unwrap_or_default(),
+                token.clone().unwrap_or_default(),
             ),
         );
         let result = tokio::select! {
@@ -230,7 +464,28 @@ impl Bot {
         };
         let (mut ws, welcome) = match result {
             Ok(Ok(connected)) => connected,
-            Ok(Err(reason)) => return self.connect_failed(reason),
+            Ok(Err(Refused::Closed(code, reason))) => {
+                let moved = End::moved(code, &reason, false);
+                if moved.is_some() {
+                    // Sent elsewhere before a Welcome: the node did not run
+                    // the room, so the player (if any) is still the owner's.
+                    self.resume_token = token;
+                }
+                return match moved {
+                    // A redirect is the way in, not a failure.
+                    Some(
+                        end @ End::Moved {
+                            to: Move::Owner(_), ..
+                        },
+                    ) => end,
+                    Some(end) => {
+                        self.connect_failed(format!("close-{code}"));
+                        end
+                    }
+                    None => self.connect_failed(format!("close-{code}")),
+                };
+            }
+            Ok(Err(Refused::Failed(reason))) => return self.connect_failed(reason),
             Err(_) => return self.connect_failed("timeout".to_owned()),
         };
         let connected_at = Instant::now();
@@ -247,6 +502,12 @@ impl Bot {
         }
         self.pending_resume = false;
         self.resume_token = Some(welcome.resume_token.clone());
+        self.hops = 0;
+        if let Some(dropped) = self.dropped_at.take() {
+            self.pending
+                .rejoin_us
+                .push(us32((connected_at - dropped).as_micros() as u64));
+        }
 
         let mut s = Session {
             player_id: welcome.player_id,
@@ -347,6 +608,9 @@ impl Bot {
             }
         };
         shared.connected.fetch_sub(1, Ordering::Relaxed);
+        if matches!(end, End::Lost | End::Moved { .. }) {
+            self.dropped_at = Some(Instant::now());
+        }
         self.seq = s.seq;
         let c = &mut self.pending.c;
         c.connected_us += connected_at.elapsed().as_micros() as u64;
@@ -355,6 +619,7 @@ impl Bot {
         end
     }
 
+    /// Counts a connect attempt that failed for `reason`.
     fn connect_failed(&mut self, reason: String) -> End {
         tracing::debug!(bot = self.plan.index, %reason, "connect failed");
         self.pending.c.connect_errors += 1;
@@ -384,8 +649,12 @@ impl Bot {
                 self.pending.c.decode_errors += 1;
             }
             Some(Ok(Message::Close(frame))) => {
-                let code = frame.map_or(CloseCode::Status, |f| f.code);
-                return Some(self.lost(u16::from(code).to_string()));
+                let (code, reason) = frame.map_or((CloseCode::Status, Default::default()), |f| {
+                    (f.code, f.reason)
+                });
+                let code = u16::from(code);
+                let lost = self.lost(code.to_string());
+                return Some(End::moved(code, &reason, true).unwrap_or(lost));
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => return Some(self.lost(ended_by(&e).to_owned())),
@@ -456,22 +725,23 @@ impl Bot {
         }
     }
 }
-/// TCP connect, WebSocket handshake, Join, and the wait for Welcome. Errors
-/// are short reason keys for the report.
+/// TCP connect to `addr`, WebSocket handshake for `url`, Join, and the wait
+/// for Welcome. Errors are short reason keys for the report, or the close
+/// frame the server answered with.
 async fn connect(
-    ctx: &Ctx,
+    addr: SocketAddr,
     url: &str,
     plan: &BotPlan,
     recv_buffer: Option<u32>,
     resume: String,
-) -> Result<(Ws, Welcome), String> {
-    let addr = ctx.addrs[plan.index % ctx.addrs.len()];
+) -> Result<(Ws, Welcome), Refused> {
+    let failed = Refused::Failed;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }
-    .map_err(|e| io_reason("socket", &e))?;
+    .map_err(|e| failed(io_reason("socket", &e)))?;
     if let Some(size) = recv_buffer {
         // Best effort: the kernel may round it, a refusal only weakens the test.
         let _ = socket.set_recv_buffer_size(size);
@@ -481,38 +751,55 @@ async fn connect(
     let tcp = socket
         .connect(addr)
         .await
-        .map_err(|e| io_reason("tcp", &e))?;
+        .map_err(|e| failed(io_reason("tcp", &e)))?;
     let (mut ws, _response) = client_async_with_config(url, tcp, Some(ws_config()))
         .await
-        .map_err(|e| match e {
-            tungstenite::Error::Http(response) => format!("http-{}", response.status().as_u16()),
-            e => format!("handshake-{}", ended_by(&e)),
+        .map_err(|e| {
+            failed(match e {
+                tungstenite::Error::Http(response) => {
+                    format!("http-{}", response.status().as_u16())
+                }
+                e => format!("handshake-{}", ended_by(&e)),
+            })
         })?;
     let join = ClientMsg::Join(Join {
         version: PROTOCOL_VERSION,
         name: plan.name.clone(),
         resume,
     });
-    ws.send(Message::binary(encode_client(&join)))
-        .await
-        .map_err(|e| format!("join-{}", ended_by(&e)))?;
+    if let Err(e) = ws.send(Message::binary(encode_client(&join))).await {
+        // A server that closes right after the upgrade (a redirect) may have
+        // reset the connection before the Join arrived: its close frame can
+        // still be waiting in the receive buffer.
+        if let Ok(Some(Ok(Message::Close(Some(frame))))) =
+            time::timeout(CLOSE_PEEK, ws.next()).await
+        {
+            return Err(Refused::Closed(frame.code.into(), frame.reason.to_string()));
+        }
+        return Err(failed(format!("join-{}", ended_by(&e))));
+    }
     loop {
         match ws.next().await {
             Some(Ok(Message::Binary(bytes))) => match decode_server(&bytes) {
                 Ok(ServerMsg::Welcome(welcome)) => return Ok((ws, welcome)),
                 Ok(_) => {}
-                Err(_) => return Err("decode".to_owned()),
+                Err(_) => return Err(failed("decode".to_owned())),
             },
             Some(Ok(Message::Close(frame))) => {
-                let code = frame.map_or(CloseCode::Status, |f| f.code);
-                return Err(format!("close-{}", u16::from(code)));
+                return Err(match frame {
+                    Some(f) => Refused::Closed(f.code.into(), f.reason.to_string()),
+                    None => Refused::Closed(CloseCode::Status.into(), String::new()),
+                });
             }
             Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(ended_by(&e).to_owned()),
-            None => return Err("eof".to_owned()),
+            Some(Err(e)) => return Err(failed(ended_by(&e).to_owned())),
+            None => return Err(failed("eof".to_owned())),
         }
     }
 }
+
+/// How long a failed Join send looks for a close frame already received.
+const CLOSE_PEEK: Duration = Duration::from_millis(100);
 
 /// Reason key for a connection that ended without a close frame.
 fn ended_by(e: &tungstenite::Error) -> &'static str {

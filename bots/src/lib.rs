@@ -12,15 +12,22 @@
 //! shutdown future and returns a [`Report`] with the merged figures. The
 //! `tickroom-bots` binary is a thin CLI around it.
 //!
+//! Against a cluster, `--url` may list several entry nodes; a bot follows
+//! the server's redirects (close 4001 `node=<id>`, resolved with
+//! `GET /cluster`) and drains (close 1001 `draining...`): see [`cluster`].
+//!
 //! [`http`] and [`prom`] are the one HTTP client and Prometheus reader shared
 //! by the end-to-end tests and the `tickroom-bench` harness.
 
 pub mod behaviour;
 mod bot;
+pub mod cluster;
 pub mod config;
 pub mod duration;
 mod error;
 pub mod fail_if;
+#[cfg(test)]
+mod follow_tests;
 pub mod http;
 pub mod process;
 mod progress;

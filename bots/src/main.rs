@@ -20,6 +20,8 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "tickroom-bots", version, about)]
 struct Args {
     /// Base URL of the server; the bots open `ws://HOST:PORT/ws?room=..&name=..`.
+    /// A comma-separated list names several entry nodes of one cluster: bot n
+    /// uses entry n % count, and moves to the next after a failed connect.
     #[arg(long, env = "TICKROOM_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
     /// Total number of bots, filling rooms of --per-room in order

@@ -17,7 +17,8 @@ use crate::stats::{Counters, KindTotals};
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// The WebSocket endpoint the bots used.
+    /// The WebSocket endpoint the bots used (the entry endpoints, comma-separated,
+    /// when `--url` listed several).
     pub endpoint: String,
     /// Seed the bots' RNGs were derived from.
     pub seed: u64,
@@ -61,6 +62,10 @@ pub struct GroupReport {
     pub connect_ms: Option<Summary>,
     /// Time from starting a reconnect to the Welcome that took the player back (churn bots).
     pub resume_ms: Option<Summary>,
+    /// Time from the end of a connection the server or network ended (lost,
+    /// drained, moved elsewhere) to the next Welcome, wherever it came from.
+    #[serde(default)]
+    pub rejoin_ms: Option<Summary>,
     /// Time between two consecutive snapshots of one connection.
     pub interarrival_ms: Option<Summary>,
     /// How much later than its connection's freshest frame each frame
@@ -92,6 +97,7 @@ impl GroupReport {
             disconnects_by_reason: t.disconnects.clone(),
             connect_ms: Summary::from_option(&t.connect),
             resume_ms: Summary::from_option(&t.resume),
+            rejoin_ms: Summary::from_option(&t.rejoin),
             interarrival_ms: Summary::from_option(&t.interarrival),
             frame_age_ms: Summary::from_option(&t.frame_age),
             ack_latency_ms: Summary::from_option(&t.latency),
@@ -236,6 +242,11 @@ impl fmt::Display for Report {
         row(f, "resume misses", &|g| g.counts.resume_misses.to_string())?;
         row(f, "resume p50 ms", &|g| ms(&g.resume_ms, |s| s.p50))?;
         row(f, "resume p99 ms", &|g| ms(&g.resume_ms, |s| s.p99))?;
+        row(f, "redirects", &|g| g.counts.redirects.to_string())?;
+        row(f, "drain rejoins", &|g| g.counts.drain_rejoins.to_string())?;
+        row(f, "rejoin p50 ms", &|g| ms(&g.rejoin_ms, |s| s.p50))?;
+        row(f, "rejoin p99 ms", &|g| ms(&g.rejoin_ms, |s| s.p99))?;
+        row(f, "rejoin max ms", &|g| ms(&g.rejoin_ms, |s| s.max))?;
         writeln!(f)?;
         writeln!(
             f,

@@ -160,6 +160,7 @@ macro_rules! counters {
     ($($(#[$m:meta])* $field:ident,)*) => {
         /// Plain event counts; summed across bots, shards and behaviours.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default)]
         pub struct Counters {
             $($(#[$m])* pub $field: u64,)*
         }
@@ -211,6 +212,10 @@ counters! {
     resume_misses,
     /// Microseconds spent connected (after Welcome), summed over connections.
     connected_us,
+    /// Closes 4001 `node=<id>` followed to the owner node's URL.
+    redirects,
+    /// Reconnects through the entry URL after a close 1001 `draining...`.
+    drain_rejoins,
 }
 
 /// Reason keys for disconnects and connect errors are short strings: a close
@@ -225,6 +230,9 @@ pub(crate) struct Pending {
     pub connect_us: Vec<u32>,
     /// Time from starting a reconnect to a Welcome that resumed the player.
     pub resume_us: Vec<u32>,
+    /// Time from the end of a connection the server or network ended (lost,
+    /// drained, moved) to the next Welcome.
+    pub rejoin_us: Vec<u32>,
     pub interarrival_us: Vec<u32>,
     /// Per frame: how much later than its connection's freshest frame it
     /// arrived, on the tick grid (see [`FrameAge`]).
@@ -248,6 +256,7 @@ impl Pending {
         self.c = Counters::default();
         self.connect_us.clear();
         self.resume_us.clear();
+        self.rejoin_us.clear();
         self.interarrival_us.clear();
         self.frame_age_us.clear();
         self.latency_us.clear();
@@ -267,6 +276,7 @@ pub(crate) struct KindTotals {
     pub c: Counters,
     pub connect: Option<Histogram<u64>>,
     pub resume: Option<Histogram<u64>>,
+    pub rejoin: Option<Histogram<u64>>,
     pub interarrival: Option<Histogram<u64>>,
     pub frame_age: Option<Histogram<u64>>,
     pub latency: Option<Histogram<u64>>,
@@ -303,6 +313,7 @@ impl KindTotals {
         self.c.add(&p.c);
         record_all(&mut self.connect, &p.connect_us);
         record_all(&mut self.resume, &p.resume_us);
+        record_all(&mut self.rejoin, &p.rejoin_us);
         record_all(&mut self.interarrival, &p.interarrival_us);
         record_all(&mut self.frame_age, &p.frame_age_us);
         record_all(&mut self.latency, &p.latency_us);
@@ -333,6 +344,7 @@ impl KindTotals {
         self.c.add(&other.c);
         merge_hist(&mut self.connect, &other.connect);
         merge_hist(&mut self.resume, &other.resume);
+        merge_hist(&mut self.rejoin, &other.rejoin);
         merge_hist(&mut self.interarrival, &other.interarrival);
         merge_hist(&mut self.frame_age, &other.frame_age);
         merge_hist(&mut self.latency, &other.latency);

@@ -1,4 +1,4 @@
-//! The run itself: resolve the server once, spawn the bots at the ramp rate,
+//! The run itself: resolve the server (each entry of a `--url` list) once, spawn the bots at the ramp rate,
 //! show progress, stop on the deadline or the shutdown future, wait for the
 //! bots to close, and merge their measurements into a [`Report`].
 
@@ -13,11 +13,11 @@ use tokio::{sync::watch, task::JoinSet, time};
 
 use crate::{
     BehaviourKind, BotPlan, Error, GroupReport, ProcessReport, Report, SwarmConfig,
-    bot::{Ctx, Shared, run_bot},
+    bot::{Ctx, Entry, Shared, run_bot},
     process,
     progress::{ProgressLine, ProgressWriter},
     stats::{Counters, KindTotals, Summary, new_histogram},
-    url::Target,
+    url::{self, Target},
 };
 
 /// Bots per shard of the shared measurements (more shards, less contention;
@@ -32,15 +32,23 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// merged figures.
 ///
 /// Fails only before any bot starts: invalid configuration, a URL that is not
-/// a server, a host that does not resolve. Everything that goes wrong for a
+/// a server, a host that does not resolve (any entry of a `url` list). Everything that goes wrong for a
 /// bot afterwards is counted in the report.
 pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Result<Report, Error> {
     config.validate()?;
-    let target = Target::parse(&config.url)?;
-    if target.secure {
-        return Err(Error::TlsUnsupported(target.endpoint()));
+    let mut entries = Vec::new();
+    for target in url::parse_list(&config.url)? {
+        if target.secure {
+            return Err(Error::TlsUnsupported(target.endpoint()));
+        }
+        let addr = resolve(&target).await?[0];
+        entries.push(Entry { target, addr });
     }
-    let addrs = resolve(&target).await?;
+    let endpoint = entries
+        .iter()
+        .map(|e| e.target.endpoint())
+        .collect::<Vec<_>>()
+        .join(",");
     let plans = config.plan();
     let bots = plans.len();
     let mut bots_per_kind = [0usize; BehaviourKind::COUNT];
@@ -48,15 +56,13 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         bots_per_kind[p.kind.index()] += 1;
     }
     let rooms = config.placement.room_sizes().len();
-    tracing::info!(bots, rooms, endpoint = %target.endpoint(), ?addrs, "starting swarm");
+    tracing::info!(bots, rooms, %endpoint, entries = entries.len(), "starting swarm");
 
     let shards = bots.div_ceil(BOTS_PER_SHARD).clamp(1, MAX_SHARDS);
     let shared = Arc::new(Shared::new(shards, config.progress));
-    let endpoint = target.endpoint();
     let ctx = Arc::new(Ctx {
         shared: shared.clone(),
-        target,
-        addrs,
+        entries,
         input_hz: config.input_hz,
         reconnect: config.reconnect,
         connect_timeout: config.connect_timeout,
@@ -189,9 +195,11 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
     })
 }
 
-/// Resolves the server once for the whole swarm, IPv4 first (a server bound
-/// to 127.0.0.1 refuses bots that picked `::1` for `localhost`).
-async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Error> {
+/// Resolves a server to one address (never an empty list), IPv4 first (a
+/// server bound to 127.0.0.1 refuses bots that picked `::1` for
+/// `localhost`): once per entry for the whole swarm, and once per followed
+/// redirect.
+pub(crate) async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Error> {
     let host = format!("{}:{}", target.host, target.port);
     let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.resolve_host(), target.port))
         .await

@@ -1,6 +1,7 @@
 //! Turning the `--url` base (`http://127.0.0.1:8080`) into the WebSocket
 //! endpoint each bot opens (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17`)
-//! and the `host:port` to resolve once for the whole swarm.
+//! and the `host:port` to resolve once for the whole swarm. `--url` may list
+//! several entry URLs of one cluster, separated by commas ([`parse_list`]).
 //!
 //! Parsing is `http::Uri`'s (the crate hyper and tungstenite already bring:
 //! no new dependency, unlike `url` and its IDNA tables) and percent-encoding
@@ -101,6 +102,13 @@ impl Target {
         )
     }
 
+    /// The path of an HTTP endpoint `rest` (`/cluster`) under the same base
+    /// as the WebSocket endpoint: `/game/ws` gives `/game/cluster`.
+    pub fn http_path(&self, rest: &str) -> String {
+        let base = self.path.strip_suffix("/ws").unwrap_or(&self.path);
+        format!("{base}{rest}")
+    }
+
     /// The host without IPv6 brackets, for the resolver.
     pub fn resolve_host(&self) -> &str {
         self.host
@@ -108,6 +116,24 @@ impl Target {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(&self.host)
     }
+}
+
+/// Parses a comma-separated list of base URLs (one or more; spaces around
+/// the commas are ignored), each as [`Target::parse`].
+pub fn parse_list(urls: &str) -> Result<Vec<Target>, Error> {
+    let targets = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(Target::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    if targets.is_empty() {
+        return Err(Error::InvalidUrl {
+            url: urls.to_owned(),
+            reason: "no URL given",
+        });
+    }
+    Ok(targets)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -175,6 +201,37 @@ mod tests {
             "ws://h:1/ws?room=a%20b%26c&name=%C3%A9"
         );
         assert_eq!(percent_encode("A-z_0.9~/?#"), "A-z_0.9~%2F%3F%23");
+    }
+
+    #[test]
+    fn parses_url_lists() {
+        let one = parse_list("http://127.0.0.1:8080").unwrap();
+        assert_eq!(one, vec![Target::parse("http://127.0.0.1:8080").unwrap()]);
+        let list =
+            parse_list(" http://127.0.0.1:8080 ,http://127.0.0.1:8081/game,ws://[::1]:9/ws,")
+                .unwrap();
+        let endpoints: Vec<String> = list.iter().map(Target::endpoint).collect();
+        assert_eq!(
+            endpoints,
+            [
+                "ws://127.0.0.1:8080/ws",
+                "ws://127.0.0.1:8081/game/ws",
+                "ws://[::1]:9/ws"
+            ]
+        );
+        for bad in ["", " , ", "http://h:1,ftp://h", "http://h:1,127.0.0.1:2"] {
+            assert!(parse_list(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn http_paths_share_the_base() {
+        let path = |base: &str| Target::parse(base).unwrap().http_path("/cluster");
+        assert_eq!(path("http://h:1"), "/cluster");
+        assert_eq!(path("http://h:1/"), "/cluster");
+        assert_eq!(path("http://h:1/ws"), "/cluster");
+        assert_eq!(path("http://h:1/game/"), "/game/cluster");
+        assert_eq!(path("ws://h:1/game/ws"), "/game/cluster");
     }
 
     #[test]
