@@ -114,6 +114,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Reconnect backoff after a failure: doubles from MIN to MAX, with jitter.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The longest pause after an owner named by a redirect refused a connect.
+const OWNER_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Immediate reconnects (redirect follows, 4001 and drain rejoins) allowed in
 /// a row without reaching Welcome; the next one waits for the backoff.
 pub(crate) const MAX_HOPS: u32 = 4;
@@ -284,12 +286,17 @@ pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Recei
                 backoff = BACKOFF_MIN;
                 bot.backoff(&mut backoff)
             }
+            End::Failed if bot.dest.owner => {
+                // The owner a redirect named refused: most likely it died and
+                // the entry still sees its lease, which runs out within
+                // seconds. Retry through the entry at most a second apart, so
+                // the player is back soon after the room is placed afresh.
+                bot.back_to_entry();
+                backoff = backoff.min(OWNER_BACKOFF_MAX);
+                bot.backoff(&mut backoff).min(OWNER_BACKOFF_MAX)
+            }
             End::Failed => {
-                if bot.dest.owner {
-                    bot.back_to_entry();
-                } else {
-                    bot.rotate();
-                }
+                bot.rotate();
                 bot.backoff(&mut backoff)
             }
             End::Moved { .. } => match bot.after_move(end, &mut backoff, &mut stop).await {
