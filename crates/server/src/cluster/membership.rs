@@ -167,6 +167,11 @@ pub struct Membership {
     owned: Mutex<HashMap<Arc<str>, Instant>>,
     up: AtomicBool,
     draining: AtomicBool,
+    /// Set by [`Membership::leave`]: the heartbeat stops writing.
+    left: AtomicBool,
+    /// Held through a heartbeat and through leaving, so no heartbeat in
+    /// flight writes the record back after the node left.
+    beating: tokio::sync::Mutex<()>,
     metrics: Metrics,
     claim: Script,
     release: Script,
@@ -224,6 +229,8 @@ impl Membership {
             owned: Mutex::new(HashMap::new()),
             up: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            left: AtomicBool::new(false),
+            beating: tokio::sync::Mutex::new(()),
             metrics,
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
@@ -252,7 +259,7 @@ impl Membership {
             let mut every = tokio::time::interval(me.lease / 3);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every.tick().await;
-            loop {
+            while !me.left.load(Ordering::Acquire) {
                 every.tick().await;
                 me.beat(&registry).await;
             }
@@ -262,6 +269,10 @@ impl Membership {
     /// One heartbeat: record and member set, then claims. Never fails: an
     /// error marks Redis down until the next success.
     async fn beat(&self, registry: &Registry) {
+        let _beating = self.beating.lock().await;
+        if self.left.load(Ordering::Acquire) {
+            return;
+        }
         let rooms = registry.room_count() as u64;
         match self.sync_members(rooms).await {
             Ok(()) => {}
@@ -636,6 +647,9 @@ impl Membership {
 
     /// Releases every claim held here and removes the record.
     pub async fn leave(&self, registry: &Registry) {
+        // No heartbeat may write the record or a claim back after this.
+        let _beating = self.beating.lock().await;
+        self.left.store(true, Ordering::Release);
         let mut rooms: Vec<Arc<str>> = self.owned().drain().map(|(id, _)| id).collect();
         rooms.extend(registry.room_ids());
         rooms.sort();
