@@ -10,8 +10,12 @@
 //! - `p:room:<room>`: the claim, `<node>#<incarnation>`, `PX` three leases,
 //!   renewed with the record.
 //!
-//! **Claims** are taken and renewed by one Lua script ([`CLAIM`]): a claim
-//! is taken when the key is absent (`SET NX`'s rule), already ours, or
+//! **Claims** are taken and renewed by one Lua script ([`CLAIM`]). The node
+//! that places a room writes its claim, for itself or for the peer it chose
+//! (which finds the claim naming it when the player or the forwarded request
+//! arrives, and renews it from then on), so the first placement to reach
+//! Redis decides even while two nodes' views differ. A claim is taken when
+//! the key is absent (`SET NX`'s rule), already the holder's, or
 //! *void*: its owner's record is gone or names another incarnation (the
 //! owner died or restarted), so a dead node's rooms are placed afresh within
 //! its membership lease, not the claim's. Every heartbeat re-asserts every
@@ -52,9 +56,9 @@ use tickroom_cluster::{
 use super::{Located, MemberView, Peer, Route};
 use crate::{Config, Error, Result, close, metrics::Metrics, registry::Registry};
 
-/// Takes or renews claims. KEYS: claim keys. ARGV: our `<node>#<inc>`, the
+/// Takes or renews claims. KEYS: claim keys. ARGV: the holder `<node>#<inc>`, the
 /// claim lease in ms, the member-record key prefix. Returns, per key, the
-/// claim's holder after the call (ours if we hold it now).
+/// claim's holder after the call (the given one if it holds it now).
 const CLAIM: &str = r#"
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -467,22 +471,29 @@ impl Membership {
             Ok(p) => p.target,
             Err(_) => return Route::Unavailable,
         };
-        match target {
+        // The claim is written here, for whichever node the placement chose:
+        // the first placement to reach Redis decides, so two nodes whose views
+        // differ for a moment (loads a heartbeat apart) never send a player,
+        // or a forwarded request, back and forth. The chosen node finds its
+        // own claim on arrival and renews it from then on.
+        let holder = match target {
+            Target::Local => self.holder.clone(),
             Target::Remote { node, .. } => match self.view().peers.get(&node) {
-                Some((peer, _)) => Route::Remote(peer.clone()),
-                None => Route::Unavailable,
+                Some((_, inc)) => format!("{node}#{inc}"),
+                None => return Route::Unavailable,
             },
-            Target::Local => self.take(room, now).await,
-        }
+        };
+        self.take(room, &holder, now).await
     }
 
-    /// Claims `room` for this node (or learns who beat us to it).
-    async fn take(&self, room: &str, now: u64) -> Route {
+    /// Claims `room` for `holder` (this node's or a peer's `<node>#<inc>`),
+    /// or learns who beat us to it.
+    async fn take(&self, room: &str, holder: &str, now: u64) -> Route {
         let mut conn = self.conn.clone();
         let res: redis::RedisResult<Vec<String>> = self
             .claim
             .key(self.claim_key(room))
-            .arg(&self.holder)
+            .arg(holder)
             .arg(self.claim_lease.as_millis() as u64)
             .arg(&self.node_prefix)
             .invoke_async(&mut conn)
