@@ -31,3 +31,6 @@ mod resume;
 
 /// The room API (`/rooms`, `/matchmake`) and join tickets at the upgrade.
 mod api;
+
+/// Helpers for the multi-process cluster test: Redis, nodes, cluster clients.
+mod support;
