@@ -34,3 +34,7 @@ mod api;
 
 /// Helpers for the multi-process cluster test: Redis, nodes, cluster clients.
 mod support;
+
+/// A Redis-backed cluster of real `tickroom` processes: placement, moves on
+/// node death and drain, a node joining, Redis going away and coming back.
+mod cluster;

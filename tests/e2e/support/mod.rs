@@ -4,3 +4,9 @@
 
 /// `redis-server` on a free port, stopped by pid, restartable on its port.
 pub mod redis;
+
+/// The real `tickroom` binary as a cluster node.
+pub mod node;
+
+/// HTTP and WebSocket clients that know about the cluster.
+pub mod client;
