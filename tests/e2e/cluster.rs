@@ -154,10 +154,35 @@ fn spread(owners: &BTreeMap<String, String>) -> BTreeMap<String, usize> {
     counts
 }
 
-/// `POST /rooms {"id": room}` at `addr`: the owner it names.
+/// `POST /rooms {"id": room}` at `addr`: the owner it names. A 503 (the
+/// nodes disagree while membership changes, `misrouted`) is retried, bounded
+/// by [`MEMBERSHIP`]; the retries are printed.
 async fn create_room(addr: SocketAddr, room: &str) -> String {
-    let (status, body) = json(addr, "POST", "/rooms", Some(&json!({ "id": room }))).await;
-    assert_eq!(status, 201, "POST /rooms {room} at {addr}: {body}");
+    let refusals = std::sync::Mutex::new(Vec::new());
+    let body = until(
+        format!("POST /rooms {room} at {addr} to answer 201"),
+        MEMBERSHIP,
+        || async {
+            match try_json(addr, "POST", "/rooms", Some(&json!({ "id": room }))).await {
+                Ok((201, body)) => Ok(body),
+                Ok((503, body)) => {
+                    let code = body["code"].as_str().unwrap_or("?").to_owned();
+                    refusals.lock().expect("refusals lock").push(code);
+                    Err(body.to_string())
+                }
+                Ok((status, body)) => panic!("POST /rooms {room} at {addr}: {status} {body}"),
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await;
+    let refusals = refusals.into_inner().expect("refusals lock");
+    if let Some(first) = refusals.first() {
+        eprintln!(
+            "cluster   POST /rooms {room} answered 503 {} times (first: {first}) before 201",
+            refusals.len()
+        );
+    }
     assert_eq!(body["id"], room, "{body}");
     body["node"]
         .as_str()
@@ -218,7 +243,7 @@ async fn rejoin_all(
             joined.node,
             joined.tries,
             joined.elapsed,
-            joined.trail.join(" | ")
+            joined.summary()
         );
         max = max.max(took);
         out.push((room, Session::run(joined, &name)));

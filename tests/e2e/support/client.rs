@@ -155,7 +155,7 @@ pub async fn attempt(addr: SocketAddr, room: &str, name: &str) -> Attempt {
     let run = async {
         let mut ws = match connect_async(url.as_str()).await {
             Ok((ws, _)) => ws,
-            Err(e) => return Attempt::Failed(format!("connect {url}: {e}")),
+            Err(e) => return Attempt::Failed(format!("connect: {e}")),
         };
         let join = Bytes::from(proto::encode_client(&join_msg(name)));
         let _ = ws.send(Message::Binary(join)).await;
@@ -163,21 +163,21 @@ pub async fn attempt(addr: SocketAddr, room: &str, name: &str) -> Attempt {
             match ws.next().await {
                 Some(Ok(Message::Binary(b))) => match proto::decode_server(&b) {
                     Ok(ServerMsg::Welcome(w)) => return Attempt::Welcome(Box::new(ws), w),
-                    other => return Attempt::Failed(format!("{url}: before Welcome: {other:?}")),
+                    other => return Attempt::Failed(format!("before Welcome: {other:?}")),
                 },
                 Some(Ok(Message::Close(Some(frame)))) => {
                     return Attempt::Closed(u16::from(frame.code), frame.reason.to_string());
                 }
                 Some(Ok(Message::Close(None))) => return Attempt::Closed(1005, String::new()),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Attempt::Failed(format!("{url}: {e}")),
-                None => return Attempt::Failed(format!("{url}: ended without a close frame")),
+                Some(Err(e)) => return Attempt::Failed(e.to_string()),
+                None => return Attempt::Failed("ended without a close frame".into()),
             }
         }
     };
     match tokio::time::timeout(STEP, run).await {
         Ok(a) => a,
-        Err(_) => Attempt::Failed(format!("{url}: no Welcome or close within {STEP:?}")),
+        Err(_) => Attempt::Failed(format!("no Welcome or close within {STEP:?}")),
     }
 }
 
@@ -193,6 +193,38 @@ pub struct Joined {
     /// How each failed attempt ended, in order.
     pub trail: Vec<String>,
     pub elapsed: Duration,
+}
+
+impl Joined {
+    /// The trail with runs of the same outcomes counted: `3× [n1: 4001
+    /// node=n3, n3: connect: …refused] then n1: 4001 node=n2`.
+    pub fn summary(&self) -> String {
+        let mut out: Vec<(usize, &[String])> = Vec::new();
+        let mut rest = &self.trail[..];
+        while !rest.is_empty() {
+            // The shortest period (1 or 2 attempts) that repeats at the start.
+            let period = if rest.len() >= 4 && rest[0] != rest[1] && rest[..2] == rest[2..4] {
+                2
+            } else {
+                1
+            };
+            let unit = &rest[..period];
+            let mut n = 0;
+            while rest.len() >= period && &rest[..period] == unit {
+                rest = &rest[period..];
+                n += 1;
+            }
+            out.push((n, unit));
+        }
+        out.iter()
+            .map(|(n, unit)| match (n, unit.len()) {
+                (1, _) => unit.join(", "),
+                (n, 1) => format!("{n}× {}", unit[0]),
+                (n, _) => format!("{n}× [{}]", unit.join(", ")),
+            })
+            .collect::<Vec<_>>()
+            .join(" then ")
+    }
 }
 
 /// A jittered pause: `base` plus up to half of it more.
