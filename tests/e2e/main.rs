@@ -37,3 +37,10 @@ mod static_cluster;
 
 /// docs/deploy/nginx.conf run by a real nginx in front of two nodes (path routing).
 mod nginx;
+
+/// Helpers for the multi-process cluster test: Redis, nodes, cluster clients.
+mod support;
+
+/// A Redis-backed cluster of real `tickroom` processes: placement, moves on
+/// node death and drain, a node joining, Redis going away and coming back.
+mod cluster;

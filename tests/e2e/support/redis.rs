@@ -1,0 +1,277 @@
+//! A throwaway `redis-server` for cluster tests: on a free `127.0.0.1` port,
+//! no persistence (`--save "" --appendonly no`), its own temporary `--dir`,
+//! in the foreground so it is stopped by pid. [`RedisServer::stop`] and
+//! [`RedisServer::restart`] make "Redis goes away and comes back (empty) on
+//! the same port".
+//!
+//! Every wait is bounded: the server must answer `PING` within
+//! [`START_LIMIT`] of being started, or the start is retried on another port
+//! (or, for a restart, on the same port) a few times, then it panics with what
+//! redis-server printed.
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// How long a started redis-server has to answer `PING`.
+pub const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts tried before giving up (each on a fresh port, or the same port for a restart).
+const ATTEMPTS: usize = 5;
+
+/// Whether `redis-server` can be run here.
+pub fn available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `true` when a test that needs redis-server should run; `false` (after a
+/// loud message) when it should be skipped. Under `CI=true` a missing
+/// redis-server fails the test instead: CI must not pass by skipping.
+pub fn required_by(test: &str) -> bool {
+    if available() {
+        return true;
+    }
+    let how = "install it with `apt-get install -y redis-server` (scripts/test does, as root)";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{test}: redis-server is missing (CI=true, so this fails instead of skipping); {how}"
+        );
+    }
+    eprintln!("\n!!!!!!!!\n!!! SKIPPED {test}: redis-server is missing; {how}\n!!!!!!!!\n");
+    false
+}
+
+/// A running (or stopped) redis-server; killed and waited for on drop, its
+/// directory removed.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+    /// What the current process printed (stdout and stderr), for failure messages.
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+/// A port nothing listens on right now: bind `127.0.0.1:0`, read it, release it.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0 to pick a port")
+        .port()
+}
+
+/// A fresh empty directory under the system's temporary directory.
+fn temp_dir() -> PathBuf {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "tickroom-redis-{}-{}-{nanos}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+/// Sends `PING` over raw RESP and reads the answer; `true` on `+PONG`.
+pub fn ping(addr: SocketAddr) -> bool {
+    let limit = Duration::from_millis(500);
+    let Ok(mut tcp) = TcpStream::connect_timeout(&addr, limit) else {
+        return false;
+    };
+    if tcp.set_read_timeout(Some(limit)).is_err() || tcp.set_write_timeout(Some(limit)).is_err() {
+        return false;
+    }
+    if tcp.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+        return false;
+    }
+    let mut answer = [0u8; 7];
+    let mut got = 0;
+    while got < answer.len() {
+        match tcp.read(&mut answer[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    &answer[..got] == b"+PONG\r\n"
+}
+
+impl RedisServer {
+    /// Starts redis-server on a free port; panics (with its output) if no
+    /// start answered `PING` after a few ports.
+    pub fn start() -> RedisServer {
+        let mut server = RedisServer {
+            port: 0,
+            dir: temp_dir(),
+            child: None,
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        for _ in 0..ATTEMPTS {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!(
+            "redis-server did not answer PING in {ATTEMPTS} starts:\n{}",
+            server.log()
+        );
+    }
+
+    /// The port it listens on (the same across restarts).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The URL for `tickroom --redis`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Whether it answers `PING` now.
+    pub fn ping(&self) -> bool {
+        ping(self.addr())
+    }
+
+    /// What the current (or last) process printed.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().expect("redis log lock")).into_owned()
+    }
+
+    /// Kills the server (SIGKILL, by pid) and waits for it; nothing is saved.
+    /// A no-op when it is not running.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops it if running, then starts it again, empty, on the same port;
+    /// panics (with its output) if it does not answer `PING` after a few tries.
+    pub fn restart(&mut self) {
+        self.stop();
+        for _ in 0..ATTEMPTS {
+            if self.spawn() {
+                return;
+            }
+            // The port may linger for a moment; try again shortly.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "redis-server did not come back on port {} in {ATTEMPTS} starts:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+
+    /// Starts a process on `self.port` and waits until it answers `PING`:
+    /// `true` then; `false` (the process killed) if it exited or stayed silent
+    /// for [`START_LIMIT`].
+    fn spawn(&mut self) -> bool {
+        self.log.lock().expect("redis log lock").clear();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not run redis-server (is it installed?): {e}"));
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let sink = Arc::clone(&self.log);
+            std::thread::spawn(move || drain(pipe, &sink));
+        }
+        let deadline = Instant::now() + START_LIMIT;
+        loop {
+            if self.ping() {
+                self.child = Some(child);
+                return true;
+            }
+            let exited = matches!(child.try_wait(), Ok(Some(_)));
+            if exited || Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Copies everything `pipe` yields into `sink` until it ends.
+fn drain(mut pipe: Box<dyn Read + Send>, sink: &Mutex<Vec<u8>>) {
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+        sink.lock()
+            .expect("redis log lock")
+            .extend_from_slice(&chunk[..n]);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn redis_server_starts_answers_ping_stops_and_restarts_on_its_port() {
+    if !required_by("redis_server_starts_answers_ping_stops_and_restarts_on_its_port") {
+        return;
+    }
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    assert!(redis.ping(), "PING after start:\n{}", redis.log());
+    assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}/"));
+
+    redis.stop();
+    assert!(!redis.ping(), "PING answered after stop");
+    redis.stop(); // twice is fine
+
+    redis.restart();
+    assert_eq!(redis.port(), port, "restart keeps the port");
+    assert!(redis.ping(), "PING after restart:\n{}", redis.log());
+
+    let addr = redis.addr();
+    drop(redis);
+    assert!(!ping(addr), "PING answered after drop");
+}
