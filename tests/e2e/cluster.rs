@@ -655,3 +655,80 @@ async fn a_redis_cluster_places_rooms_survives_node_death_drain_and_a_redis_outa
         )
     ));
 }
+
+/// Fencing: when another node holds a room's claim in Redis (as after a
+/// partition during which it claimed the room), the node running it closes
+/// its copy at its next heartbeat with 4001 "room lives elsewhere", counts a
+/// claim renew failure, and a rejoin through the entry lands on the holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_claim_closes_its_copy_of_the_room() {
+    const TEST: &str = "cluster::a_node_that_lost_its_claim_closes_its_copy_of_the_room";
+    if !redis::required_by(TEST) {
+        return;
+    }
+    tokio::task::spawn_blocking(tickroom_bin)
+        .await
+        .expect("find the tickroom binary");
+    let redis = tokio::task::block_in_place(RedisServer::start);
+    let mut fleet = Fleet {
+        redis,
+        prefix: unique_prefix(),
+        nodes: Vec::new(),
+        started: Instant::now(),
+    };
+    for id in ["n1", "n2"] {
+        fleet.add(id).await;
+    }
+    fleet.wait_membership("two nodes started").await;
+    // A room on n1, with a player in it.
+    // The first id whose rendezvous winner is n1 (a pure function of the ids).
+    let pair = tickroom_cluster::StaticCluster::parse(
+        tickroom_cluster::NodeId::new("n1").expect("id"),
+        "n1=ws://n1:1,n2=ws://n2:1",
+    )
+    .expect("peers");
+    let room = (0..)
+        .map(|i| format!("fence-{i}"))
+        .find(|r| pair.place(r).is_local())
+        .expect("some room id hashes to n1");
+    let n1 = fleet.addr("n1");
+    let joined = join_via("n1", n1, &room, "fenced", REJOIN).await;
+    assert_eq!(joined.node, "n1", "{}", joined.summary());
+    let player = Session::run(joined, "fenced");
+    player.wait_tick(player.seen().last_tick + 5, TICKS).await;
+
+    // n2 "claimed it meanwhile": its holder value written over n1's claim.
+    let redis_addr = fleet.redis.addr();
+    let record = redis::command(redis_addr, &["GET", &format!("{}:node:n2", fleet.prefix)])
+        .expect("GET n2's record")
+        .expect("n2 is registered");
+    let record: Value = serde_json::from_str(&record).expect("n2's record is JSON");
+    let holder = format!("n2#{}", record["inc"].as_str().expect("inc"));
+    let key = format!("{}:room:{room}", fleet.prefix);
+    let before = redis::command(redis_addr, &["GET", &key]).expect("GET the claim");
+    assert!(
+        before.as_deref().is_some_and(|h| h.starts_with("n1#")),
+        "n1 holds {room}: {before:?}"
+    );
+    redis::command(redis_addr, &["SET", &key, &holder, "PX", "30000"]).expect("SET the claim");
+    fleet.log(&format!("claim of {room} given to {holder}"));
+
+    // n1 closes its copy at its next heartbeat.
+    let end = player.wait_end(NOTICE).await;
+    assert_eq!(
+        end,
+        End::Closed(4001, "room lives elsewhere".into()),
+        "n1 closes the copy it lost"
+    );
+    assert!(metric(n1, "tickroom_cluster_claim_renew_failures_total").await >= 1.0);
+    // The claim stays n2's, and a rejoin through n1 lands there.
+    let after = redis::command(redis_addr, &["GET", &key]).expect("GET the claim");
+    assert_eq!(
+        after.as_deref(),
+        Some(holder.as_str()),
+        "n1 did not take it back"
+    );
+    let joined = join_via("n1", n1, &room, "fenced", REJOIN).await;
+    assert_eq!(joined.node, "n2", "{}", joined.summary());
+    fleet.log(&format!("rejoined {room} on n2: {}", joined.summary()));
+}

@@ -111,6 +111,48 @@ pub fn ping(addr: SocketAddr) -> bool {
     &answer[..got] == b"+PONG\r\n"
 }
 
+/// Sends one command over raw RESP and returns its reply as text: a simple
+/// or bulk string as is, an integer as digits, a nil as `None`; an error
+/// reply or a broken connection is `Err`.
+pub fn command(addr: SocketAddr, args: &[&str]) -> Result<Option<String>, String> {
+    let limit = Duration::from_secs(2);
+    let mut tcp = TcpStream::connect_timeout(&addr, limit).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    tcp.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("connection closed after {buf:?}"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let Some(line_end) = text.find("\r\n") else {
+            continue;
+        };
+        let (kind, line) = (&text[..1], &text[1..line_end]);
+        match kind {
+            "+" | ":" => return Ok(Some(line.to_owned())),
+            "-" => return Err(line.to_owned()),
+            "$" if line == "-1" => return Ok(None),
+            "$" => {
+                let len: usize = line.parse().map_err(|_| format!("bad reply {text:?}"))?;
+                let start = line_end + 2;
+                if text.len() >= start + len {
+                    return Ok(Some(text[start..start + len].to_owned()));
+                }
+            }
+            _ => return Err(format!("unexpected reply {text:?}")),
+        }
+    }
+}
+
 impl RedisServer {
     /// Starts redis-server on a free port; panics (with its output) if no
     /// start answered `PING` after a few ports.
