@@ -98,15 +98,17 @@ return n
 
 /// Writes our record (unless ARGV[3] is empty) and reads every member.
 /// KEYS[1]: the member set. ARGV: record key prefix, our id, our record,
-/// lease ms. Returns Redis's TIME (seconds, microseconds), then each live
-/// member's record and remaining lease in ms; drops dead ids from the set.
+/// lease ms. Returns Redis's TIME (seconds, microseconds), the record our
+/// key held before this write (empty if none), then each live member's
+/// record and remaining lease in ms; drops dead ids from the set.
 const HEARTBEAT: &str = r#"
+local prev = redis.call('GET', ARGV[1] .. ARGV[2]) or ''
 if ARGV[3] ~= '' then
   redis.call('SET', ARGV[1] .. ARGV[2], ARGV[3], 'PX', ARGV[4])
   redis.call('SADD', KEYS[1], ARGV[2])
 end
 local t = redis.call('TIME')
-local out = {t[1], t[2]}
+local out = {t[1], t[2], prev}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local rec = redis.call('GET', ARGV[1] .. id)
   if rec then
@@ -173,6 +175,8 @@ pub struct Membership {
     draining: AtomicBool,
     /// Set by [`Membership::leave`]: the heartbeat stops writing.
     left: AtomicBool,
+    /// Whether a heartbeat has written our record.
+    registered: AtomicBool,
     /// Held through a heartbeat and through leaving, so no heartbeat in
     /// flight writes the record back after the node left.
     beating: tokio::sync::Mutex<()>,
@@ -234,6 +238,7 @@ impl Membership {
             up: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             left: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
             beating: tokio::sync::Mutex::new(()),
             metrics,
             claim: Script::new(CLAIM),
@@ -335,8 +340,9 @@ impl Membership {
             _ => (0, 0),
         };
         let now = secs * 1000 + micros / 1000;
+        self.check_own_record(out.get(2).map_or("", String::as_str));
         let mut records = BTreeMap::new();
-        for pair in out[2.min(out.len())..].chunks(2) {
+        for pair in out[3.min(out.len())..].chunks(2) {
             let [rec, pttl] = pair else { continue };
             let Ok(rec) = serde_json::from_str::<Record>(rec) else {
                 tracing::warn!("ignoring an unreadable member record in redis");
@@ -350,6 +356,26 @@ impl Membership {
         }
         self.apply(now, records);
         Ok(())
+    }
+
+    /// Warns when the record under our id was written by another process
+    /// since our last heartbeat: two nodes share one `--node-id`, and their
+    /// rooms and claims will fight.
+    fn check_own_record(&self, prev: &str) {
+        let first = !self.registered.swap(true, Ordering::AcqRel);
+        if first || prev.is_empty() {
+            // Absent (lease lapsed), or the previous process of this node.
+            return;
+        }
+        if let Ok(rec) = serde_json::from_str::<Record>(prev)
+            && rec.inc != self.inc
+        {
+            tracing::error!(
+                node = %self.me.id,
+                other_url = rec.url,
+                "another process is registered under this node id: give every node its own --node-id"
+            );
+        }
     }
 
     /// Feeds the member records into the directory, logging and counting

@@ -179,6 +179,11 @@ impl Cluster {
                  players are sent to this URL"
             );
         }
+        match &mode {
+            Mode::Single => metrics.cluster.members.set(1.0),
+            Mode::Static(c) => metrics.cluster.members.set(c.peers().len() as f64),
+            Mode::Redis(_) => {}
+        }
         Ok(Cluster {
             me,
             explicit_url,
