@@ -4,7 +4,9 @@
 //! playwright-core): joining from the menu, a key press moving the own player,
 //! two pages seeing each other, pointer steering, "room full", leaving. The
 //! script writes a screenshot to `target/browser/demo.png` for a person to
-//! look at.
+//! look at. A second script (`tests/browser/cluster.mjs`) has the page,
+//! served by one node of a two-node cluster, join a room that lives on the
+//! other: it must follow the 4001 close to the owner.
 //!
 //! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
@@ -192,4 +194,92 @@ async fn headless_chromium_plays_the_demo() {
         screenshot.display()
     );
     eprintln!("browser screenshot: {}", screenshot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_follows_the_room_to_its_node() {
+    let root = workspace_root();
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
+    if let Some(why) = missing_prerequisite(&chromium, &root) {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !in_ci,
+            "the browser test cannot run under CI: {why}; scripts/test installs what it needs"
+        );
+        let bar = "!".repeat(78);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{bar}\nSKIPPED: headless_chromium_follows_the_room_to_its_node: {why} — run scripts/test\n{bar}\n"
+        );
+        return;
+    }
+    // A static pair: the page comes from a, the room lives on b.
+    let (la, lb) = (
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    );
+    let (a, b) = (
+        la.local_addr().expect("addr"),
+        lb.local_addr().expect("addr"),
+    );
+    let peers = format!("a=ws://{a},b=ws://{b}");
+    let pair = tickroom_cluster::StaticCluster::parse(
+        tickroom_cluster::NodeId::new("b").expect("id"),
+        &peers,
+    )
+    .expect("peers");
+    let room = (0..)
+        .map(|i| format!("roam-{i}"))
+        .find(|r| pair.place(r).is_local())
+        .expect("a room id that lives on b");
+    let node = |id: &str, listener| {
+        let config = tickroom_server::Config {
+            node_id: Some(id.into()),
+            peers: Some(peers.clone()),
+            // A cluster node's drain lets rooms run on until empty: not for long here.
+            drain: Duration::from_secs(1),
+            ..test_config()
+        };
+        tickroom_server::Server::start_on(config, listener)
+    };
+    let node_a = node("a", la).await.expect("node a starts");
+    let node_b = node("b", lb).await.expect("node b starts");
+
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/cluster.mjs")
+        .arg(format!("http://{a}/"))
+        .arg(&room)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(60)))
+            .await
+            .expect("runner thread");
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/cluster.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out { ", killed after 60 s" } else { "" }
+    );
+    assert!(
+        stdout.contains(&format!("JOINED_AT {b}")),
+        "the page played on b ({b}): {stdout}"
+    );
+    // b runs the room with the page's player in it (within its resume grace now).
+    let (status, _, body) = request(a, "GET", &format!("/rooms/{room}"), "", "").await;
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["node"].as_str(), body["players"].as_u64()),
+        (Some("b"), Some(1)),
+        "{body}"
+    );
+    assert!(crate::util::metric(a, "tickroom_cluster_misrouted_joins_total").await >= 1.0);
+    node_a.shutdown().await;
+    node_b.shutdown().await;
 }

@@ -41,6 +41,8 @@ async fn three_nodes() -> (Vec<Server>, BTreeMap<String, SocketAddr>) {
         config.node_id = Some((*id).into());
         config.peers = Some(peers.join(","));
         config.api_token = Some(TOKEN.parse().expect("token"));
+        // A cluster node's drain lets rooms run on until empty: not for long here.
+        config.drain = std::time::Duration::from_secs(1);
         config.secret = Some("a-shared-secret-of-the-fleet".parse().expect("secret"));
         servers.push(
             Server::start_on(config, listener)
