@@ -212,7 +212,8 @@ counters! {
     resume_misses,
     /// Microseconds spent connected (after Welcome), summed over connections.
     connected_us,
-    /// Closes 4001 `node=<id>` followed to the owner node's URL.
+    /// Closes 4001 `node=<id>` followed to the owner node's URL (over the
+    /// whole run, like connections, even with a measurement window).
     redirects,
     /// Reconnects through the entry URL after a close 1001 `draining...`.
     drain_rejoins,
@@ -326,14 +327,17 @@ impl KindTotals {
     }
 
     /// Starts a measurement window: drops the steady-state figures gathered so
-    /// far (counters other than connections and connect errors, snapshot
+    /// far (counters other than connections, connect errors and redirects,
+    /// which count how the bots got in over the whole run; snapshot
     /// inter-arrival, input-to-ack latency).
     pub(crate) fn start_window(&mut self) {
         let connections = self.c.connections;
         let connect_errors = self.c.connect_errors;
+        let redirects = self.c.redirects;
         self.c = Counters::default();
         self.c.connections = connections;
         self.c.connect_errors = connect_errors;
+        self.c.redirects = redirects;
         self.interarrival = None;
         self.frame_age = None;
         self.latency = None;

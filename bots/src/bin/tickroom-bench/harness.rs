@@ -15,6 +15,14 @@
 //! Each level's **efficiency** is the server's (frames written + inputs read)
 //! per second, from `/metrics`, over (that ceiling × the server's cores used,
 //! from `/proc`): 1.0 would be a server doing nothing but bare writes.
+//!
+//! With `nodes > 1` each level runs a fleet instead of one server: N
+//! `tickroom` processes sharing a private `redis-server` (see `fleet.rs`),
+//! the bots spread over all N entry URLs and following the 4001 redirects
+//! to each room's owner. Every node is sampled like the single server; the
+//! level's server figures are the fleet's sums (rates, counts, CPU, RSS)
+//! and the worst node's quantiles, so the capacity limits hold the worst
+//! node to them, and efficiency is against the summed server CPU.
 
 use std::{
     collections::BTreeMap,
@@ -24,6 +32,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use tickroom_bots::{
@@ -33,6 +42,7 @@ use tickroom_bots::{
 
 use crate::{
     ceiling::{self, Ceiling, CeilingConfig},
+    fleet::{self, RedisProcess},
     svg,
 };
 
@@ -81,6 +91,10 @@ pub struct BenchConfig {
     pub out_dir: PathBuf,
     /// Measure every level even after one fails.
     pub keep_going: bool,
+    /// Server processes per level (1: a single node, no Redis).
+    pub nodes: usize,
+    /// The `redis-server` binary the fleet shares when `nodes > 1`.
+    pub redis_bin: PathBuf,
 }
 
 /// The server's side of one level, over the window.
@@ -122,6 +136,24 @@ pub struct ServerFigures {
     pub kib_per_player: Option<f64>,
 }
 
+/// One node of a fleet in one level, over the window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeLevel {
+    /// The node's id (`n0`, `n1`, ...).
+    pub node: String,
+    /// Where it listened.
+    pub addr: String,
+    /// Players it held at the end of the window (gauge `tickroom_players`).
+    pub players: u64,
+    /// Rooms it ran at the end of the window (gauge `tickroom_rooms`).
+    pub rooms: u64,
+    /// Joins it sent elsewhere with a close 4001 since it started
+    /// (`tickroom_cluster_misrouted_joins_total` at the end of the window).
+    pub redirects_sent: u64,
+    /// Its figures; `kib_per_player` is per player it held.
+    pub server: ServerFigures,
+}
+
 /// One measured level.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Level {
@@ -129,7 +161,9 @@ pub struct Level {
     pub rooms: usize,
     /// Players (bots).
     pub players: usize,
-    /// Server figures.
+    /// Server figures. With several nodes: the fleet's sums (rates, counts,
+    /// CPU, RSS; KiB/player over all players) and the worst node's
+    /// quantiles.
     pub server: ServerFigures,
     /// Input-to-ack p50 / p99 / p99.9 of normal bots, ms.
     pub ack_ms: [Option<f64>; 3],
@@ -153,6 +187,17 @@ pub struct Level {
     pub broken: Vec<String>,
     /// The bots' full report.
     pub bots: Report,
+    /// Players the fleet held at the end of the window (sum over `nodes`;
+    /// absent for a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub players_held: Option<u64>,
+    /// CPU use of the fleet's `redis-server` in the window (absent for a
+    /// single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_cpu_percent: Option<f64>,
+    /// Per node, with several (empty, and absent from JSON, for one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeLevel>,
 }
 
 /// The whole sweep.
@@ -169,6 +214,17 @@ pub struct BenchReport {
     pub levels: Vec<Level>,
     /// Players at the largest level within capacity.
     pub capacity_players: Option<usize>,
+    /// Server nodes per level (absent from JSON when 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub nodes: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// Errors of the harness (binary-level, so anyhow).
@@ -177,6 +233,15 @@ pub type Result<T> = anyhow::Result<T>;
 /// Runs the sweep. Call from a tokio runtime; progress goes to stderr.
 pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
     std::fs::create_dir_all(&config.out_dir)?;
+    // One Redis for the whole run; each level's fleet has its own key prefix.
+    let redis = if config.nodes > 1 {
+        let log = config.out_dir.join("redis.log");
+        let r = RedisProcess::start(&config.redis_bin, config.server_cpus.as_deref(), &log).await?;
+        eprintln!("redis: {} (pid {})", r.url(), r.pid());
+        Some(r)
+    } else {
+        None
+    };
     let mut levels = Vec::new();
     let mut ceilings: BTreeMap<usize, Ceiling> = BTreeMap::new();
     let mut measured = Vec::new();
@@ -190,8 +255,8 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
             measured.push(c.clone());
             ceilings.insert(players, c);
         }
-        let level = run_level(config, rooms, ceilings.get(&players)).await?;
-        eprintln!("{}", row(&level));
+        let level = run_level(config, rooms, ceilings.get(&players), redis.as_ref()).await?;
+        eprintln!("{}", rows(&level));
         let ok = level.within_capacity;
         levels.push(level);
         if !ok && !config.keep_going {
@@ -204,15 +269,20 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         .filter(|l| l.within_capacity)
         .map(|l| l.players)
         .max();
+    drop(redis);
     Ok(BenchReport {
         machine: machine(),
-        pinning: match &config.server_cpus {
-            Some(c) => format!("server on CPU {c}, bots on the others (taskset)"),
-            None => "not pinned".into(),
+        pinning: match (&config.server_cpus, config.nodes) {
+            (Some(c), 1) => format!("server on CPU {c}, bots on the others (taskset)"),
+            (Some(c), n) => format!(
+                "{n} server nodes and redis-server all on CPU {c}, bots on the others (taskset)"
+            ),
+            (None, _) => "not pinned".into(),
         },
         ceilings: measured,
         levels,
         capacity_players,
+        nodes: config.nodes.max(1),
     })
 }
 
@@ -255,21 +325,63 @@ pub fn describe_ceiling(c: &Ceiling) -> String {
     )
 }
 
-async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>) -> Result<Level> {
+async fn run_level(
+    config: &BenchConfig,
+    rooms: usize,
+    ceiling: Option<&Ceiling>,
+    redis: Option<&RedisProcess>,
+) -> Result<Level> {
     let players = rooms * config.per_room;
-    let log = config.out_dir.join(format!("server-{rooms}-rooms.log"));
-    // The server binds port 0 itself and logs the address: no free-port race.
-    let mut server = ServerProcess::start(config, &log)?;
-    let pid = server.pid();
-    let addr = listening_addr_in(&log).await?;
-    wait_ready(addr).await?;
+    let n = config.nodes.max(1);
+    let ids: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+    let prefix = format!("bench-{rooms}-{}", std::process::id());
+    let mut servers = Vec::with_capacity(n);
+    let mut logs = Vec::with_capacity(n);
+    for id in &ids {
+        let (log, cluster_args) = match redis {
+            Some(redis) if n > 1 => (
+                config
+                    .out_dir
+                    .join(format!("server-{rooms}-rooms-{id}.log")),
+                vec![
+                    "--node-id".to_owned(),
+                    id.clone(),
+                    "--redis".to_owned(),
+                    redis.url(),
+                    "--redis-prefix".to_owned(),
+                    prefix.clone(),
+                ],
+            ),
+            _ => (
+                config.out_dir.join(format!("server-{rooms}-rooms.log")),
+                Vec::new(),
+            ),
+        };
+        // The server binds port 0 itself and logs the address: no free-port race.
+        servers.push(ServerProcess::start(config, &log, &cluster_args)?);
+        logs.push(log);
+    }
+    let pids: Vec<u32> = servers.iter().map(ServerProcess::pid).collect();
+    let mut addrs = Vec::with_capacity(n);
+    for log in &logs {
+        let addr = listening_addr_in(log).await?;
+        wait_ready(addr).await?;
+        addrs.push(addr);
+    }
+    if n > 1 {
+        fleet::wait_for_members(&addrs, &ids).await?;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_idle = process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0);
+    let rss_idle: Vec<Option<f64>> = pids.iter().map(|&pid| rss_mib(pid)).collect();
 
     let ramp = Duration::from_secs_f64(players as f64 / config.ramp_per_sec);
     let measure_after = ramp + config.warmup;
     let swarm = SwarmConfig {
-        url: format!("http://{addr}"),
+        url: addrs
+            .iter()
+            .map(|a| format!("http://{a}"))
+            .collect::<Vec<_>>()
+            .join(","),
         placement: Placement::Rooms {
             rooms,
             per_room: config.per_room,
@@ -283,57 +395,60 @@ async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>
         ..SwarmConfig::default()
     };
     let window = config.window;
-    let sampler = async move {
-        tokio::time::sleep(measure_after).await;
-        let t0 = Instant::now();
-        let m0 = scrape(addr).await;
-        let (s0, b0) = (process::cpu_times_of(pid), process::cpu_times());
-        tokio::time::sleep(window).await;
-        let m1 = scrape(addr).await;
-        let (s1, b1) = (process::cpu_times_of(pid), process::cpu_times());
-        let secs = t0.elapsed().as_secs_f64();
-        let rss = process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0);
-        let pct = |a: Option<process::CpuTimes>, b: Option<process::CpuTimes>| {
-            a.zip(b)
-                .map(|(a, b)| ((b.user_s + b.sys_s) - (a.user_s + a.sys_s)) / secs * 100.0)
-        };
-        (m0, m1, pct(s0, s1), pct(b0, b1), rss, secs)
-    };
+    let mut targets: Vec<Target> = addrs
+        .iter()
+        .zip(&pids)
+        .map(|(&addr, &pid)| Target {
+            addr: Some(addr),
+            pid,
+        })
+        .collect();
+    if let Some(redis) = redis {
+        targets.push(Target {
+            addr: None,
+            pid: redis.pid(),
+        });
+    }
     eprintln!(
-        "level: {rooms} rooms × {} = {players} players (ramp {ramp:.1?}, warm-up {:?}, window {window:?})",
-        config.per_room, config.warmup
+        "level: {rooms} rooms × {} = {players} players{} (ramp {ramp:.1?}, warm-up {:?}, window {window:?})",
+        config.per_room,
+        if n > 1 {
+            format!(" on {n} nodes")
+        } else {
+            String::new()
+        },
+        config.warmup
     );
-    let (bots, (m0, m1, server_cpu, bots_cpu, rss_loaded, secs)) = tokio::join!(
+    let (bots, sample) = tokio::join!(
         tickroom_bots::run(swarm, std::future::pending::<()>()),
-        sampler
+        sample_window(&targets, measure_after, window)
     );
     let bots = bots?;
-    server.stop();
-    let (m0, m1) = (m0?, m1?);
-
-    let tick = WindowHistogram::between(&m0, &m1, "tickroom_tick_duration_seconds");
-    let late = WindowHistogram::between(&m0, &m1, "tickroom_tick_lateness_seconds");
-    let ms = |v: Option<f64>| v.map(|s| s * 1e3);
-    let server = ServerFigures {
-        tick_p50_ms: ms(tick.quantile(0.50)),
-        tick_p99_ms: ms(tick.quantile(0.99)),
-        tick_max_bound_ms: ms(tick.max_bound()),
-        lateness_p99_ms: ms(late.quantile(0.99)),
-        ticks: m1.delta(&m0, "tickroom_ticks_total"),
-        overrun: m1.delta(&m0, "tickroom_ticks_overrun_total"),
-        skipped: m1.delta(&m0, "tickroom_ticks_skipped_total"),
-        frames_dropped_stale: m1.delta(&m0, "tickroom_frames_dropped_total{reason=\"stale\"}"),
-        frames_dropped_closed: m1.delta(&m0, "tickroom_frames_dropped_total{reason=\"closed\"}"),
-        inputs_dropped: m1.delta(&m0, "tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
-        bytes_out_per_s: m1.delta(&m0, "tickroom_bytes_sent_total") / secs,
-        frames_per_s: m1.delta(&m0, "tickroom_snapshots_sent_total") / secs,
-        inputs_per_s: m1.delta(&m0, "tickroom_inputs_received_total") / secs,
-        cpu_percent: server_cpu,
-        rss_idle_mib: rss_idle,
-        rss_loaded_mib: rss_loaded,
-        kib_per_player: rss_idle
-            .zip(rss_loaded)
-            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+    stop_all(&mut servers);
+    let secs = sample.secs;
+    let mut procs = sample.procs.into_iter();
+    let mut nodes = Vec::with_capacity(n);
+    for (i, p) in procs.by_ref().take(n).enumerate() {
+        let (m0, m1) = (p.m0.context("no scrape")??, p.m1.context("no scrape")??);
+        let held = m1.value("tickroom_players").unwrap_or(0.0).max(0.0) as u64;
+        let node_rooms = m1.value("tickroom_rooms").unwrap_or(0.0).max(0.0) as u64;
+        // A single server's KiB/player is per planned player, as always.
+        let per = if n == 1 { players } else { held as usize };
+        let figures = server_figures(&m0, &m1, secs, p.cpu_percent, rss_idle[i], p.rss_mib, per);
+        nodes.push(NodeLevel {
+            node: ids[i].clone(),
+            addr: addrs[i].to_string(),
+            players: held,
+            rooms: node_rooms,
+            redirects_sent: m1.get("tickroom_cluster_misrouted_joins_total").max(0.0) as u64,
+            server: figures,
+        });
+    }
+    let redis_cpu_percent = procs.next().and_then(|p| p.cpu_percent);
+    let server = if n == 1 {
+        nodes[0].server.clone()
+    } else {
+        fleet_figures(&nodes, players)
     };
     let normal = &bots.normal;
     let ack = normal.ack_latency_ms;
@@ -345,11 +460,29 @@ async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>
 
     let mut broken = Vec::new();
     let over = |v: Option<f64>, limit: f64| v.is_none_or(|v| v >= limit);
+    // Which nodes broke a server limit, for the message (fleets only).
+    let culprits = |g: &dyn Fn(&ServerFigures) -> Option<f64>, limit: f64| -> String {
+        if n == 1 {
+            return String::new();
+        }
+        let who: Vec<&str> = nodes
+            .iter()
+            .filter(|node| g(&node.server).is_some_and(|v| v >= limit))
+            .map(|node| node.node.as_str())
+            .collect();
+        if who.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", who.join(", "))
+        }
+    };
     if over(server.tick_p99_ms, LIMIT_TICK_P99_MS) {
-        broken.push(format!("tick p99 ≥ {LIMIT_TICK_P99_MS} ms"));
+        let who = culprits(&|s| s.tick_p99_ms, LIMIT_TICK_P99_MS);
+        broken.push(format!("tick p99 ≥ {LIMIT_TICK_P99_MS} ms{who}"));
     }
     if over(server.lateness_p99_ms, LIMIT_LATENESS_P99_MS) {
-        broken.push(format!("lateness p99 ≥ {LIMIT_LATENESS_P99_MS} ms"));
+        let who = culprits(&|s| s.lateness_p99_ms, LIMIT_LATENESS_P99_MS);
+        broken.push(format!("lateness p99 ≥ {LIMIT_LATENESS_P99_MS} ms{who}"));
     }
     if normal.missed_tick_fraction >= LIMIT_MISSED {
         broken.push(format!("missed ticks ≥ {}%", LIMIT_MISSED * 100.0));
@@ -366,6 +499,7 @@ async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>
         ceiling_writes_per_core_s,
         server.cpu_percent,
     );
+    let fleet = n > 1;
     Ok(Level {
         rooms,
         players,
@@ -374,23 +508,196 @@ async fn run_level(config: &BenchConfig, rooms: usize, ceiling: Option<&Ceiling>
         missed_fraction: normal.missed_tick_fraction,
         bytes_per_player_s,
         errors,
-        bots_cpu_percent: bots_cpu,
+        bots_cpu_percent: sample.bots_cpu,
         ceiling_writes_per_core_s,
         efficiency,
         within_capacity: broken.is_empty(),
         broken,
         server,
         bots,
+        players_held: fleet.then(|| nodes.iter().map(|node| node.players).sum()),
+        redis_cpu_percent: if fleet { redis_cpu_percent } else { None },
+        nodes: if fleet { nodes } else { Vec::new() },
     })
+}
+
+/// One server's figures over a window between scrapes `m0` and `m1`,
+/// `secs` apart; `players` divides the RSS growth.
+fn server_figures(
+    m0: &Scrape,
+    m1: &Scrape,
+    secs: f64,
+    cpu_percent: Option<f64>,
+    rss_idle: Option<f64>,
+    rss_loaded: Option<f64>,
+    players: usize,
+) -> ServerFigures {
+    let tick = WindowHistogram::between(m0, m1, "tickroom_tick_duration_seconds");
+    let late = WindowHistogram::between(m0, m1, "tickroom_tick_lateness_seconds");
+    let ms = |v: Option<f64>| v.map(|s| s * 1e3);
+    ServerFigures {
+        tick_p50_ms: ms(tick.quantile(0.50)),
+        tick_p99_ms: ms(tick.quantile(0.99)),
+        tick_max_bound_ms: ms(tick.max_bound()),
+        lateness_p99_ms: ms(late.quantile(0.99)),
+        ticks: m1.delta(m0, "tickroom_ticks_total"),
+        overrun: m1.delta(m0, "tickroom_ticks_overrun_total"),
+        skipped: m1.delta(m0, "tickroom_ticks_skipped_total"),
+        frames_dropped_stale: m1.delta(m0, "tickroom_frames_dropped_total{reason=\"stale\"}"),
+        frames_dropped_closed: m1.delta(m0, "tickroom_frames_dropped_total{reason=\"closed\"}"),
+        inputs_dropped: m1.delta(m0, "tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
+        bytes_out_per_s: m1.delta(m0, "tickroom_bytes_sent_total") / secs,
+        frames_per_s: m1.delta(m0, "tickroom_snapshots_sent_total") / secs,
+        inputs_per_s: m1.delta(m0, "tickroom_inputs_received_total") / secs,
+        cpu_percent,
+        rss_idle_mib: rss_idle,
+        rss_loaded_mib: rss_loaded,
+        kib_per_player: rss_idle
+            .zip(rss_loaded)
+            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+    }
+}
+
+/// A fleet's figures: sums of rates, counts, CPU and RSS (`None` when a
+/// node lacks the figure); the worst node's quantiles among the nodes that
+/// ticked (a node that got no room has none); KiB per player over all
+/// `players`.
+pub fn fleet_figures(nodes: &[NodeLevel], players: usize) -> ServerFigures {
+    let worst = |g: &dyn Fn(&ServerFigures) -> Option<f64>| {
+        nodes
+            .iter()
+            .filter_map(|n| g(&n.server))
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+    let sum = |g: &dyn Fn(&ServerFigures) -> f64| nodes.iter().map(|n| g(&n.server)).sum::<f64>();
+    let sum_opt = |g: &dyn Fn(&ServerFigures) -> Option<f64>| {
+        nodes.iter().map(|n| g(&n.server)).sum::<Option<f64>>()
+    };
+    let rss_idle = sum_opt(&|s| s.rss_idle_mib);
+    let rss_loaded = sum_opt(&|s| s.rss_loaded_mib);
+    ServerFigures {
+        tick_p50_ms: worst(&|s| s.tick_p50_ms),
+        tick_p99_ms: worst(&|s| s.tick_p99_ms),
+        tick_max_bound_ms: worst(&|s| s.tick_max_bound_ms),
+        lateness_p99_ms: worst(&|s| s.lateness_p99_ms),
+        ticks: sum(&|s| s.ticks),
+        overrun: sum(&|s| s.overrun),
+        skipped: sum(&|s| s.skipped),
+        frames_dropped_stale: sum(&|s| s.frames_dropped_stale),
+        frames_dropped_closed: sum(&|s| s.frames_dropped_closed),
+        inputs_dropped: sum(&|s| s.inputs_dropped),
+        bytes_out_per_s: sum(&|s| s.bytes_out_per_s),
+        frames_per_s: sum(&|s| s.frames_per_s),
+        inputs_per_s: sum(&|s| s.inputs_per_s),
+        cpu_percent: sum_opt(&|s| s.cpu_percent),
+        rss_idle_mib: rss_idle,
+        rss_loaded_mib: rss_loaded,
+        kib_per_player: rss_idle
+            .zip(rss_loaded)
+            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+    }
+}
+
+/// A process the window sampler watches: its `/metrics` (if it has one)
+/// and its `/proc` CPU and RSS.
+struct Target {
+    addr: Option<SocketAddr>,
+    pid: u32,
+}
+
+/// What the sampler saw of one [`Target`].
+struct ProcessWindow {
+    /// Scrapes at the start and end of the window (`None` without an address).
+    m0: Option<Result<Scrape>>,
+    m1: Option<Result<Scrape>>,
+    /// CPU use over the window (100 = one core).
+    cpu_percent: Option<f64>,
+    /// RSS at the end of the window, MiB.
+    rss_mib: Option<f64>,
+}
+
+/// The measured window: one [`ProcessWindow`] per target, in order, and
+/// the bots' own CPU.
+struct WindowSample {
+    procs: Vec<ProcessWindow>,
+    bots_cpu: Option<f64>,
+    secs: f64,
+}
+
+/// Waits `after`, then scrapes and reads `/proc` for every target (and this
+/// process) at the start and the end of `window`.
+async fn sample_window(targets: &[Target], after: Duration, window: Duration) -> WindowSample {
+    async fn scrapes(targets: &[Target]) -> Vec<Option<Result<Scrape>>> {
+        let mut out = Vec::with_capacity(targets.len());
+        for t in targets {
+            out.push(match t.addr {
+                Some(addr) => Some(scrape(addr).await),
+                None => None,
+            });
+        }
+        out
+    }
+    let cpu_of = |targets: &[Target]| -> Vec<Option<process::CpuTimes>> {
+        targets
+            .iter()
+            .map(|t| process::cpu_times_of(t.pid))
+            .collect()
+    };
+    tokio::time::sleep(after).await;
+    let t0 = Instant::now();
+    let m0 = scrapes(targets).await;
+    let (s0, b0) = (cpu_of(targets), process::cpu_times());
+    tokio::time::sleep(window).await;
+    let m1 = scrapes(targets).await;
+    let (s1, b1) = (cpu_of(targets), process::cpu_times());
+    let secs = t0.elapsed().as_secs_f64();
+    let pct = |a: Option<process::CpuTimes>, b: Option<process::CpuTimes>| {
+        a.zip(b)
+            .map(|(a, b)| ((b.user_s + b.sys_s) - (a.user_s + a.sys_s)) / secs * 100.0)
+    };
+    let procs = m0
+        .into_iter()
+        .zip(m1)
+        .zip(s0.into_iter().zip(s1))
+        .zip(targets)
+        .map(|(((m0, m1), (a, b)), t)| ProcessWindow {
+            m0,
+            m1,
+            cpu_percent: pct(a, b),
+            rss_mib: rss_mib(t.pid),
+        })
+        .collect();
+    WindowSample {
+        procs,
+        bots_cpu: pct(b0, b1),
+        secs,
+    }
+}
+
+/// Resident memory of `pid`, MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0)
+}
+
+/// Stops every server: SIGTERM to all first, so they drain at once, then
+/// waits for each.
+fn stop_all(servers: &mut [ServerProcess]) {
+    for s in servers.iter_mut() {
+        s.terminate();
+    }
+    for s in servers.iter_mut() {
+        s.stop();
+    }
 }
 
 /// The child server process; stopped with SIGTERM (then SIGKILL) on drop.
 struct ServerProcess {
     child: Option<Child>,
+    terminated: bool,
 }
 
 impl ServerProcess {
-    fn start(config: &BenchConfig, log: &Path) -> Result<ServerProcess> {
+    fn start(config: &BenchConfig, log: &Path, extra: &[String]) -> Result<ServerProcess> {
         let log = std::fs::File::create(log)?;
         let mut cmd = match &config.server_cpus {
             Some(cpus) => {
@@ -407,6 +714,7 @@ impl ServerProcess {
             .arg("--room-capacity")
             .arg(config.per_room.to_string())
             .args(&config.server_args)
+            .args(extra)
             // Warnings, and the one info line that says where it listens.
             .env("RUST_LOG", "warn,tickroom_server::server=info")
             .stdin(Stdio::null())
@@ -415,20 +723,34 @@ impl ServerProcess {
         let child = cmd
             .spawn()
             .map_err(|e| anyhow::anyhow!("starting {}: {e}", config.server_bin.display()))?;
-        Ok(ServerProcess { child: Some(child) })
+        Ok(ServerProcess {
+            child: Some(child),
+            terminated: false,
+        })
     }
 
     fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Sends SIGTERM (once) without waiting.
+    fn terminate(&mut self) {
+        if let Some(child) = &self.child
+            && !self.terminated
+        {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            self.terminated = true;
+        }
+    }
+
+    /// SIGTERM, up to 10 s for the drain, then SIGKILL.
     fn stop(&mut self) {
+        self.terminate();
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -574,8 +896,13 @@ pub fn summary(report: &BenchReport) -> String {
     };
     if let Some(cpu) = level.server.cpu_percent {
         let per_player = cpu / n.max(1) as f64;
+        let whose = if report.nodes > 1 {
+            format!("server CPU (all {} nodes)", report.nodes)
+        } else {
+            "server CPU".to_owned()
+        };
         out.push_str(&format!(
-            "; server CPU per player there: {per_player:.4}% of a core ({:.1} µs/s)",
+            "; {whose} per player there: {per_player:.4}% of a core ({:.1} µs/s)",
             per_player / 100.0 * 1e6
         ));
     }
@@ -633,6 +960,79 @@ pub fn row(l: &Level) -> String {
     )
 }
 
+/// The table header for `nodes` server nodes (Markdown): today's columns
+/// for one, the fleet's (a totals line per level, then a line per node) for
+/// several.
+pub fn header_for(nodes: usize) -> String {
+    if nodes <= 1 {
+        return header();
+    }
+    "| rooms | players | node | players held | rooms held | tick p99 ms | late p99 ms | CPU % | frames/s | KB/s out | KiB/player | ack p50 ms | ack p99 ms | missed % | KB/s/player | connect errors | redirects | bots CPU % | efficiency | within capacity |\n\
+     |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        .to_owned()
+}
+
+/// A level's table lines: [`row`] for a single node; for a fleet the
+/// totals line (sums, the worst node's tick and lateness, the bots'
+/// figures; redirects the bots followed), then one indented line per node
+/// (its redirects column: the 4001s it sent) and one for Redis's CPU.
+pub fn rows(l: &Level) -> String {
+    if l.nodes.is_empty() {
+        return row(l);
+    }
+    let s = &l.server;
+    let c = &l.bots.all.counts;
+    let mut out = format!(
+        "| {} | {} | all {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {:.3} | {:.1} | {} | {} | {} | {} | {} |",
+        l.rooms,
+        l.players,
+        l.nodes.len(),
+        l.players_held.unwrap_or(0),
+        l.nodes.iter().map(|n| n.rooms).sum::<u64>(),
+        f(s.tick_p99_ms, 3),
+        f(s.lateness_p99_ms, 2),
+        f(s.cpu_percent, 0),
+        thousands(s.frames_per_s),
+        s.bytes_out_per_s / 1000.0,
+        f(s.kib_per_player, 1),
+        f(l.ack_ms[0], 1),
+        f(l.ack_ms[1], 1),
+        l.missed_fraction * 100.0,
+        l.bytes_per_player_s / 1000.0,
+        c.connect_errors,
+        c.redirects,
+        f(l.bots_cpu_percent, 0),
+        f(l.efficiency, 3),
+        if l.within_capacity {
+            "yes".to_owned()
+        } else {
+            format!("no: {}", l.broken.join(", "))
+        },
+    );
+    for n in &l.nodes {
+        let s = &n.server;
+        out.push_str(&format!(
+            "\n|  |  | ↳ {} | {} | {} | {} | {} | {} | {} | {:.1} | {} |  |  |  |  |  | {} |  |  |  |",
+            n.node,
+            n.players,
+            n.rooms,
+            f(s.tick_p99_ms, 3),
+            f(s.lateness_p99_ms, 2),
+            f(s.cpu_percent, 0),
+            thousands(s.frames_per_s),
+            s.bytes_out_per_s / 1000.0,
+            f(s.kib_per_player, 1),
+            n.redirects_sent,
+        ));
+    }
+    if let Some(cpu) = l.redis_cpu_percent {
+        out.push_str(&format!(
+            "\n|  |  | ↳ redis |  |  |  |  | {cpu:.0} |  |  |  |  |  |  |  |  |  |  |  |  |"
+        ));
+    }
+    out
+}
+
 /// The plot of a sweep: latency, tick cost and CPU against players.
 pub fn plot(report: &BenchReport) -> String {
     let pts = |g: &dyn Fn(&Level) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -647,8 +1047,16 @@ pub fn plot(report: &BenchReport) -> String {
         color,
         points: pts(g),
     };
+    let title = if report.nodes > 1 {
+        format!(
+            "tickroom load sweep, {} nodes on one core (CPU summed, worst node's ticks) — {}",
+            report.nodes, report.machine
+        )
+    } else {
+        format!("tickroom load sweep — {}", report.machine)
+    };
     svg::render(
-        &format!("tickroom load sweep — {}", report.machine),
+        &title,
         "players (bots, 50 per room, inputs at 30 Hz)",
         &[
             svg::Panel {
@@ -693,6 +1101,42 @@ mod tests {
         assert_eq!(efficiency(60_000.0, None, Some(50.0)), None);
         assert_eq!(efficiency(60_000.0, Some(300_000.0), None), None);
         assert_eq!(efficiency(60_000.0, Some(300_000.0), Some(0.0)), None);
+    }
+
+    #[test]
+    fn a_fleet_sums_its_nodes_and_keeps_the_worst_ticks() {
+        let node = |id: &str, tick: Option<f64>, cpu: f64, idle: f64, loaded: f64| NodeLevel {
+            node: id.into(),
+            addr: "127.0.0.1:1".into(),
+            players: 0,
+            rooms: 0,
+            redirects_sent: 0,
+            server: ServerFigures {
+                tick_p99_ms: tick,
+                lateness_p99_ms: tick.map(|t| t * 2.0),
+                frames_per_s: 1000.0,
+                cpu_percent: Some(cpu),
+                rss_idle_mib: Some(idle),
+                rss_loaded_mib: Some(loaded),
+                ..ServerFigures::default()
+            },
+        };
+        // n2 got no room: no ticks, so no quantile, which must not count as over.
+        let nodes = [
+            node("n0", Some(0.5), 10.0, 8.0, 9.0),
+            node("n1", Some(1.5), 20.0, 8.0, 10.0),
+            node("n2", None, 1.0, 8.0, 8.0),
+        ];
+        let f = fleet_figures(&nodes, 3072);
+        assert_eq!(f.tick_p99_ms, Some(1.5));
+        assert_eq!(f.lateness_p99_ms, Some(3.0));
+        assert_eq!(f.frames_per_s, 3000.0);
+        assert_eq!(f.cpu_percent, Some(31.0));
+        assert_eq!(f.rss_loaded_mib, Some(27.0));
+        assert_eq!(f.kib_per_player, Some(1.0));
+        let mut unknown = nodes.clone();
+        unknown[0].server.cpu_percent = None;
+        assert_eq!(fleet_figures(&unknown, 1).cpu_percent, None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `tickroom-bench`: the load harness. Builds and starts the release server,
 //! sweeps load levels with the bot swarm (server and bots pinned to different
 //! cores), prints a table, and writes JSON and an SVG plot under
-//! `target/bench/`. See `harness.rs` for what is measured.
+//! `target/bench/`. See `harness.rs` for what is measured. With
+//! `--nodes N` each level runs N nodes sharing a private Redis (`fleet.rs`).
 
 use std::{path::PathBuf, process::Command, time::Duration};
 
@@ -10,6 +11,7 @@ use clap::Parser;
 use tickroom_bots::{Mix, duration::parse_duration};
 
 mod ceiling;
+mod fleet;
 mod harness;
 mod svg;
 
@@ -71,6 +73,14 @@ struct Args {
     /// Skip the ceiling measurement (and so the efficiency column).
     #[arg(long)]
     no_ceiling: bool,
+    /// Server nodes per level. Above 1: a fleet of N `tickroom` processes
+    /// (all on --server-cpus) sharing a private `redis-server`, the bots
+    /// entering through all N nodes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    nodes: u16,
+    /// The `redis-server` binary for --nodes > 1.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +122,8 @@ fn main() -> anyhow::Result<()> {
         server_workers: args.server_workers,
         out_dir: args.out.clone(),
         keep_going: args.keep_going,
+        nodes: usize::from(args.nodes),
+        redis_bin: args.redis_server.clone(),
     };
     // Pinned to one core, the bots run on a current-thread runtime: it saves
     // the cross-thread wake-ups of a one-worker multi-thread runtime.
@@ -124,7 +136,7 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
     };
-    eprintln!("{}", bench::header());
+    eprintln!("{}", bench::header_for(config.nodes));
     let report = runtime.block_on(bench::run(&config))?;
 
     println!(
@@ -134,9 +146,9 @@ fn main() -> anyhow::Result<()> {
     if let Some(caption) = bench::caption(&report) {
         println!("{caption}\n");
     }
-    println!("{}", bench::header());
+    println!("{}", bench::header_for(report.nodes));
     for level in &report.levels {
-        println!("{}", bench::row(level));
+        println!("{}", bench::rows(level));
     }
     println!("\n{}", bench::summary(&report));
     std::fs::create_dir_all(&args.out)?;
