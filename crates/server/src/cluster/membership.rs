@@ -526,6 +526,26 @@ impl Membership {
             .await;
         match res {
             Ok(holders) => match holders.first().map(|h| self.holder_peer(h, now)) {
+                placed @ Some(Some(_)) if holders.first().map(String::as_str) == Some(holder) => {
+                    // Our placement won: count the room against its node at
+                    // once, so the next placements here see it before that
+                    // node's next record reports it (the load bound).
+                    if let Some((node, _)) = holder.split_once('#')
+                        && let Ok(node) = NodeId::new(node)
+                    {
+                        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+                        let load = view.dir.load(&node);
+                        let _ = view.dir.report_load(&node, load + 1);
+                    }
+                    match placed {
+                        Some(Some(Some(peer))) => Route::Remote(peer),
+                        _ => {
+                            self.owned().insert(Arc::from(room), Instant::now());
+                            self.metrics.cluster.rooms_owned.increment(1.0);
+                            Route::Local
+                        }
+                    }
+                }
                 Some(Some(None)) => {
                     self.owned().insert(Arc::from(room), Instant::now());
                     self.metrics.cluster.rooms_owned.increment(1.0);
