@@ -380,7 +380,19 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
         let b = cur.players.get(j);
         match (a, b) {
             (Some(a), Some(b)) if a.id == b.id => {
-                diff_player(a, b, rate, age as i32, &mut d);
+                let name = name_of(cur, j, b.id);
+                if name_of(base, i, a.id) == name {
+                    diff_player(a, b, rate, age as i32, &mut d);
+                } else {
+                    // Another name under the same id (a player left and one
+                    // joined under its id, or a rename): moves and fixes never
+                    // touch the roster, so it leaves and joins again.
+                    d.removed.push(a.id);
+                    d.added.push(NewPlayer {
+                        state: *b,
+                        name: name.to_owned(),
+                    });
+                }
                 i += 1;
                 j += 1;
             }
@@ -389,10 +401,7 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
                 i += 1;
             }
             (_, Some(b)) => {
-                let name = cur
-                    .roster
-                    .binary_search_by_key(&b.id, |r| r.id)
-                    .map_or_else(|_| String::new(), |k| cur.roster[k].name.clone());
+                let name = name_of(cur, j, b.id).to_owned();
                 d.added.push(NewPlayer { state: *b, name });
                 j += 1;
             }
@@ -416,6 +425,22 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
         .copied()
         .collect();
     Some(d)
+}
+
+/// The roster name of player `id`, the `k`-th player of `f` (its roster is
+/// sorted by id like its players, so usually at the same index); empty when
+/// the roster does not name it.
+fn name_of(f: &Frame, k: usize, id: u32) -> &str {
+    f.roster
+        .get(k)
+        .filter(|r| r.id == id)
+        .or_else(|| {
+            f.roster
+                .binary_search_by_key(&id, |r| r.id)
+                .ok()
+                .map(|k| &f.roster[k])
+        })
+        .map_or("", |r| r.name.as_str())
 }
 
 /// One player present in both frames.
@@ -684,6 +709,51 @@ mod tests {
             len(&a, &churned),
             len(&a, &plain)
         );
+    }
+
+    #[test]
+    fn a_new_name_under_an_old_id_reaches_the_roster() {
+        // Found by tests/fuzz.rs: `diff` matched players by id only, so a
+        // player who left and one who joined under the same id within the
+        // delta's window (or a rename) kept the old name on the client, and
+        // the checksum (names are not covered) could not tell.
+        let a = frame(
+            1,
+            vec![
+                player(1, [0, 0], [0, 0], 0, 0),
+                player(2, [50, 50], [0, 0], 2, 0),
+            ],
+            vec![],
+        );
+        let mut b = frame(
+            3,
+            vec![
+                player(1, [1, 0], [10, 0], 0, 0),
+                player(2, [9000, 9000], [0, 0], 0, 0),
+            ],
+            vec![],
+        );
+        b.roster[1].name = "someone else".into();
+        let d = delta(&a, &b);
+        assert_eq!(d.removed, [2]);
+        assert_eq!(
+            d.added,
+            [NewPlayer {
+                state: b.players[1],
+                name: "someone else".into()
+            }]
+        );
+        assert_eq!(replica_at(&a).apply_delta(&d).expect("applies"), &b);
+        // Same names: the compact form, as before.
+        let c = frame(4, b.players.clone(), vec![]);
+        let mut c = Frame {
+            roster: b.roster.clone(),
+            ..c
+        };
+        c.players[0].pos = [2, 0];
+        let d = delta(&b, &c);
+        assert!(d.removed.is_empty() && d.added.is_empty());
+        assert_eq!(replica_at(&b).apply_delta(&d).expect("applies"), &c);
     }
 
     #[test]
