@@ -44,3 +44,6 @@ mod support;
 /// A Redis-backed cluster of real `tickroom` processes: placement, moves on
 /// node death and drain, a node joining, Redis going away and coming back.
 mod cluster;
+
+/// Hand-built WebSocket frames over plain TCP: every RFC 6455 violation gets its close code.
+mod raw_ws;
