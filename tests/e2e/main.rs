@@ -44,3 +44,6 @@ mod support;
 /// A Redis-backed cluster of real `tickroom` processes: placement, moves on
 /// node death and drain, a node joining, Redis going away and coming back.
 mod cluster;
+
+/// Room limits (`--max-rooms`, `--room-creations-per-ip`) and the API token.
+mod hardening_rooms;
