@@ -208,18 +208,14 @@ fn forwarded(headers: &HeaderMap) -> bool {
 /// The refusal of a request without the API token, when the route needs it:
 /// the routes that change something need it whenever `--api-token` is set,
 /// the reads (`write == false`) only with `--api-token-for-reads`.
-fn gate(shared: &Shared, headers: &HeaderMap, write: bool) -> Result<(), Response> {
+fn gate(shared: &Shared, headers: &HeaderMap, write: bool) -> Option<Response> {
     let config = &shared.config;
     if config.api_token.is_none() || !(write || config.api_token_for_reads) {
-        return Ok(());
+        return None;
     }
-    match admin::refusal(shared, headers) {
-        None => Ok(()),
-        Some(refusal) => {
-            shared.metrics.room_limits.api_unauthorized.increment(1);
-            Err(refusal)
-        }
-    }
+    let refusal = admin::refusal(shared, headers)?;
+    shared.metrics.room_limits.api_unauthorized.increment(1);
+    Some(refusal)
 }
 
 /// The address a room this request starts counts against (`None`: not
@@ -451,7 +447,7 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
 }
 
 async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = gate(&shared, &headers, false) {
+    if let Some(refusal) = gate(&shared, &headers, false) {
         return refusal;
     }
     let summaries = shared.registry.list_public(unix_ms());
@@ -510,7 +506,7 @@ async fn create_room(
     extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if let Err(refusal) = gate(&shared, &headers, true) {
+    if let Some(refusal) = gate(&shared, &headers, true) {
         return Ok(refusal);
     }
     let creator = creator(&shared, &headers, &extensions);
@@ -575,7 +571,7 @@ async fn get_room(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Err(refusal) = gate(&shared, &headers, false) {
+    if let Some(refusal) = gate(&shared, &headers, false) {
         return Ok(refusal);
     }
     let id = room_id(id)?;
@@ -606,7 +602,7 @@ async fn join_room(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Err(refusal) = gate(&shared, &headers, true) {
+    if let Some(refusal) = gate(&shared, &headers, true) {
         return Ok(refusal);
     }
     let id = room_id(id)?;
@@ -634,7 +630,7 @@ async fn matchmake(
     extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if let Err(refusal) = gate(&shared, &headers, true) {
+    if let Some(refusal) = gate(&shared, &headers, true) {
         return Ok(refusal);
     }
     let creator = creator(&shared, &headers, &extensions);
