@@ -47,3 +47,6 @@ mod cluster;
 
 /// Hand-built WebSocket frames over plain TCP: every RFC 6455 violation gets its close code.
 mod raw_ws;
+
+/// Room limits (`--max-rooms`, `--room-creations-per-ip`) and the API token.
+mod hardening_rooms;

@@ -3,8 +3,9 @@
 //! places every room on the same owner, the room API answers on any node
 //! (forwarded to the owner), a WebSocket join at a wrong node is closed with
 //! 4001 naming the owner and following it reaches the room, `/n/{node}/ws`
-//! serves the node it names, and the operator endpoint refuses without the
-//! token.
+//! serves the node it names, and the operator endpoint and the room API's
+//! writes refuse without the token (which every node shares: forwarded
+//! requests carry the client's `Authorization`).
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
@@ -53,8 +54,21 @@ async fn three_nodes() -> (Vec<Server>, BTreeMap<String, SocketAddr>) {
     (servers, addrs)
 }
 
+/// A request with the fleet's API token; the status and the JSON body.
 async fn json(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let (status, _, body) = request(addr, method, path, "", body).await;
+    let auth = format!("Authorization: Bearer {TOKEN}\r\n");
+    json_as(addr, method, path, &auth, body).await
+}
+
+/// A request with the header lines `extra` (no token unless they carry one).
+async fn json_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, Value) {
+    let (status, _, body) = request(addr, method, path, extra, body).await;
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("{method} {path} answered non-JSON ({e}): {body:?}"));
     (status, value)
@@ -197,8 +211,13 @@ async fn static_peers_place_route_and_forward() {
     assert!(body.contains("wrong_node"), "{body}");
 
     // The operator endpoint: 401 without a token, 403 with a wrong one.
-    let (status, body) = json(addrs["a"], "POST", "/admin/drain", "").await;
+    let (status, body) = json_as(addrs["a"], "POST", "/admin/drain", "", "").await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    // So do the room API's writes, at the entry node and at the owner.
+    for &addr in &node_addrs {
+        let (status, body) = json_as(addr, "POST", "/rooms", "", r#"{"id":"no-token"}"#).await;
+        assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    }
     let (status, _, body) = request(
         addrs["a"],
         "POST",
@@ -218,7 +237,7 @@ async fn static_peers_place_route_and_forward() {
 async fn drain_endpoint_is_disabled_without_a_token() {
     let server = crate::util::start(test_config()).await;
     let addr = server.local_addr();
-    let (status, body) = json(addr, "POST", "/admin/drain", "").await;
+    let (status, body) = json_as(addr, "POST", "/admin/drain", "", "").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("admin_disabled"))

@@ -94,6 +94,9 @@ struct DrainBody {
 
 async fn drain(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Some(refusal) = refusal(&shared, &headers) {
+        if shared.config.api_token.is_some() {
+            shared.metrics.room_limits.api_unauthorized.increment(1);
+        }
         return refusal;
     }
     tracing::info!("drain requested through POST /admin/drain");

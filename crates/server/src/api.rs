@@ -19,15 +19,26 @@
 //! its own fullest fitting room or start that one (rooms are packed per
 //! node; new rooms spread over the fleet).
 //!
+//! Access: with `--api-token`, `POST /rooms`, `POST /rooms/{id}/join` and
+//! `POST /matchmake` need `Authorization: Bearer <token>` (401 `unauthorized`
+//! without it, 403 `forbidden` with another one; [`crate::admin::refusal`]),
+//! and so do the two reads with `--api-token-for-reads`. A forwarded request
+//! carries the client's `Authorization`, so every node of a cluster must
+//! share the token. Starting a room is limited per node (`--max-rooms`: 503
+//! `too_many_rooms`) and per client address (`--room-creations-per-ip`: 429
+//! `too_many_room_creations`, counted by the node the client reached:
+//! [`crate::room_limits`]).
+//!
 //! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
 //! 400 `bad_json`, 413 `body_too_large`, 422 `invalid_<field>` /
 //! `invalid_body` / `unknown_field`, 404 `room_not_found`, 409 `room_exists` /
-//! `room_full`, 503 `draining` / `cluster_unavailable` / `misrouted`, 502
-//! `peer_unreachable`. A ticket is granted with a seat reserved for
+//! `room_full`, 429 `too_many_room_creations`, 503 `draining` /
+//! `cluster_unavailable` / `misrouted` / `too_many_rooms`, 502
+//! `peer_unreachable`, 401 `unauthorized`, 403 `forbidden`. A ticket is granted with a seat reserved for
 //! it (see [`crate::registry`]); the ticket itself is in [`crate::tickets`].
 //! `docs/api.md` and `docs/openapi.yaml` describe the same API for clients.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -36,7 +47,7 @@ use axum::{
         DefaultBodyLimit, Path, State,
         rejection::{BytesRejection, PathRejection},
     },
-    http::{HeaderMap, StatusCode, header},
+    http::{Extensions, HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -44,6 +55,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
+    admin,
     cluster::{
         Located, Peer, Route,
         forward::{FORWARDED_BY, MATCHMAKE_ROOM, forward},
@@ -52,6 +64,7 @@ use crate::{
     registry::{
         NewRoom, Reservation, RoomError, RoomOptions, RoomSummary, generated_room_id, valid_room_id,
     },
+    room_limits::{self, client_ip},
     state::Shared,
     tickets::{Ticket, unix_ms},
 };
@@ -160,6 +173,10 @@ impl From<RoomError> for ApiError {
             RoomError::Exists => (StatusCode::CONFLICT, "room_exists"),
             RoomError::NotFound => (StatusCode::NOT_FOUND, "room_not_found"),
             RoomError::Full => (StatusCode::CONFLICT, "room_full"),
+            RoomError::TooManyRooms => (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms"),
+            RoomError::TooManyCreations => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_room_creations")
+            }
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -188,6 +205,34 @@ fn forwarded(headers: &HeaderMap) -> bool {
     headers.contains_key(FORWARDED_BY)
 }
 
+/// The refusal of a request without the API token, when the route needs it:
+/// the routes that change something need it whenever `--api-token` is set,
+/// the reads (`write == false`) only with `--api-token-for-reads`.
+fn gate(shared: &Shared, headers: &HeaderMap, write: bool) -> Option<Response> {
+    let config = &shared.config;
+    if config.api_token.is_none() || !(write || config.api_token_for_reads) {
+        return None;
+    }
+    let refusal = admin::refusal(shared, headers)?;
+    shared.metrics.room_limits.api_unauthorized.increment(1);
+    Some(refusal)
+}
+
+/// The address a room this request starts counts against (`None`: not
+/// limited per address; a request forwarded by another node was counted there).
+fn creator(shared: &Shared, headers: &HeaderMap, extensions: &Extensions) -> Option<IpAddr> {
+    let forwarded = shared.cluster.is_clustered() && forwarded(headers);
+    room_limits::creator(&shared.config, forwarded, client_ip(extensions))
+}
+
+/// The `Authorization` header of `headers`, to pass on to a peer.
+fn authorization(headers: &HeaderMap) -> Option<(&'static str, String)> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|auth| ("authorization", auth.to_owned()))
+}
+
 /// Forwards a request to `peer` and returns its answer (502 if it gave none).
 async fn relay(
     shared: &Shared,
@@ -200,12 +245,7 @@ async fn relay(
 ) -> Response {
     shared.metrics.cluster.forwarded_requests.increment(1);
     let mut pass = extra;
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        pass.push(("authorization", auth.to_owned()));
-    }
+    pass.extend(authorization(headers));
     let me = shared.cluster.me().id.as_str();
     match forward(peer, me, method, path, &pass, body).await {
         Ok(answer) => answer.into_response(),
@@ -407,6 +447,9 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
 }
 
 async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = gate(&shared, &headers, false) {
+        return refusal;
+    }
     let summaries = shared.registry.list_public(unix_ms());
     let node = shared.cluster.me().id.as_str();
     let local = summaries.iter().map(|s| RoomBody::new(s, node));
@@ -419,6 +462,8 @@ async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
     let mut rooms: Vec<Value> = local.filter_map(|r| serde_json::to_value(r).ok()).collect();
     let mut unreachable = Vec::new();
     let peers = shared.cluster.others();
+    // The peers need the token too under --api-token-for-reads.
+    let pass: Vec<_> = authorization(&headers).into_iter().collect();
     let answers = futures_util::future::join_all(peers.iter().map(|peer| {
         let me = shared.cluster.me().id.as_str();
         forward(
@@ -426,7 +471,7 @@ async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
             me,
             axum::http::Method::GET,
             "/rooms",
-            &[],
+            &pass,
             Bytes::new(),
         )
     }))
@@ -458,8 +503,13 @@ async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
 async fn create_room(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, true) {
+        return Ok(refusal);
+    }
+    let creator = creator(&shared, &headers, &extensions);
     let body = json_object(body)?;
     let mut options = room_options(&shared, body.clone())?;
     if shared.cluster.is_clustered() {
@@ -469,6 +519,8 @@ async fn create_room(
             Route::Local => {}
             Route::Remote(_) if forwarded(&headers) => return Err(misrouted()),
             Route::Remote(peer) => {
+                // Counted here, against the client; the owner sees this node.
+                shared.registry.charge_creation(None, creator)?;
                 let mut body = body;
                 body.insert("id".into(), Value::String(id));
                 let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
@@ -478,7 +530,7 @@ async fn create_room(
             Route::Unavailable => return Err(cluster_unavailable()),
         }
     }
-    let room = shared.registry.create(options)?;
+    let room = shared.registry.create_by(options, creator)?;
     let node = shared.cluster.me().id.as_str();
     let mut resp = (StatusCode::CREATED, Json(RoomBody::new(&room, node))).into_response();
     // Room ids are valid header characters.
@@ -519,6 +571,9 @@ async fn get_room(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, false) {
+        return Ok(refusal);
+    }
     let id = room_id(id)?;
     if let Some(peer) = owner_of(&shared, &id, &headers).await? {
         let path = format!("/rooms/{id}");
@@ -547,6 +602,9 @@ async fn join_room(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, true) {
+        return Ok(refusal);
+    }
     let id = room_id(id)?;
     if let Some(peer) = owner_of(&shared, &id, &headers).await? {
         let path = format!("/rooms/{id}/join");
@@ -569,15 +627,23 @@ async fn join_room(
 async fn matchmake(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, true) {
+        return Ok(refusal);
+    }
+    let creator = creator(&shared, &headers, &extensions);
     let mut body = json_object(body)?;
     reject_unknown(&body, &["metadata"])?;
     let raw = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let filter = metadata(&mut body)?;
     let ttl = ttl_ms(&shared);
     if !shared.cluster.is_clustered() {
-        let (room, seat) = shared.registry.matchmake(&filter, ttl, unix_ms())?;
+        let new = NewRoom::Generate;
+        let (room, seat) = shared
+            .registry
+            .matchmake_or(&filter, ttl, unix_ms(), new, creator)?;
         return Ok(grant(&shared, &headers, room, seat));
     }
     // A forwarded matchmake names the room id it placed here.
@@ -593,14 +659,16 @@ async fn matchmake(
             return Err(misrouted());
         }
         let new = NewRoom::Id(Arc::from(id));
-        let (room, seat) = shared.registry.matchmake_or(&filter, ttl, unix_ms(), new)?;
+        let (room, seat) = shared
+            .registry
+            .matchmake_or(&filter, ttl, unix_ms(), new, None)?;
         return Ok(grant(&shared, &headers, room, seat));
     }
     // This node's own rooms first (none while it drains).
     if !shared.registry.is_draining() {
         match shared
             .registry
-            .matchmake_or(&filter, ttl, unix_ms(), NewRoom::Nothing)
+            .matchmake_or(&filter, ttl, unix_ms(), NewRoom::Nothing, None)
         {
             Ok((room, seat)) => return Ok(grant(&shared, &headers, room, seat)),
             Err(RoomError::NotFound) => {}
@@ -611,10 +679,15 @@ async fn matchmake(
     match shared.cluster.route(&id).await {
         Route::Local => {
             let new = NewRoom::Id(Arc::from(id));
-            let (room, seat) = shared.registry.matchmake_or(&filter, ttl, unix_ms(), new)?;
+            let (room, seat) =
+                shared
+                    .registry
+                    .matchmake_or(&filter, ttl, unix_ms(), new, creator)?;
             Ok(grant(&shared, &headers, room, seat))
         }
         Route::Remote(peer) => {
+            // Counted here, against the client; the owner sees this node.
+            shared.registry.charge_creation(None, creator)?;
             let extra = vec![(MATCHMAKE_ROOM, id)];
             let method = axum::http::Method::POST;
             Ok(relay(&shared, &peer, method, "/matchmake", &headers, extra, raw).await)

@@ -10,6 +10,8 @@
 //! | unknown protocol version, broken framing | 1002 |
 //! | too frequent, no Join in time, message out of order, no write progress, bad ticket or resume token | 1008 |
 //! | room full | 1013 |
+//! | the join would start a room on a node running `--max-rooms` rooms | 1013 |
+//! | the join would start a room and its address started too many this minute | 1008 |
 //! | server draining | 1001 |
 //! | room vanished under the player (a bug) | 1011 |
 //! | resumed on another connection, Leave | 1000 |
@@ -64,6 +66,10 @@ pub const JOIN_TIMEOUT: CloseRequest = close(1008, "no Join in time");
 pub const TOO_SLOW: CloseRequest = close(1008, "too slow");
 /// The room is at capacity.
 pub const ROOM_FULL: CloseRequest = close(1013, "room full");
+/// The join would start a room, and the node runs `--max-rooms` rooms.
+pub const TOO_MANY_ROOMS: CloseRequest = close(1013, "too many rooms");
+/// The join would start a room, and its address is over `--room-creations-per-ip`.
+pub const TOO_MANY_NEW_ROOMS: CloseRequest = close(1008, "too many new rooms");
 /// The server is draining.
 pub const GOING_AWAY: CloseRequest = close(1001, "going away");
 /// The room vanished under the player (a bug, not bad input).
@@ -100,7 +106,7 @@ pub const ELSEWHERE_PREFIX: &str = "node=";
 pub const FENCED: CloseRequest = close(ELSEWHERE_CODE, "room lives elsewhere");
 
 /// Every request above that goes on the wire (for tests and docs).
-pub const ALL: [CloseRequest; 21] = [
+pub const ALL: [CloseRequest; 23] = [
     TEXT_FRAME,
     MALFORMED,
     INVALID_UTF8,
@@ -122,6 +128,8 @@ pub const ALL: [CloseRequest; 21] = [
     DRAIN_REJOIN,
     CLUSTER_UNAVAILABLE,
     FENCED,
+    TOO_MANY_ROOMS,
+    TOO_MANY_NEW_ROOMS,
 ];
 
 #[cfg(test)]

@@ -175,6 +175,28 @@ pub struct Config {
     /// the binary (for editing `assets/` without rebuilding); unset serves the built-in copy.
     #[arg(long, env = "TICKROOM_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
+
+    // ----- rooms and API access (issue 13) -----
+    /// Most live rooms on this node: the API answers 503 `too_many_rooms` and a WebSocket
+    /// join that would start a room is closed with 1013 "too many rooms" beyond it.
+    #[arg(long, env = "TICKROOM_MAX_ROOMS", default_value_t = 10_000)]
+    pub max_rooms: usize,
+
+    /// Rooms one client address may start per minute (API and WebSocket joins; IPv6 by
+    /// /64); beyond it 429 `too_many_room_creations` / 1008 "too many new rooms".
+    /// 0 disables the limit. Loopback is exempt unless `--limit-loopback`.
+    #[arg(long, env = "TICKROOM_ROOM_CREATIONS_PER_IP", default_value_t = 60)]
+    pub room_creations_per_ip: u32,
+
+    /// With `--api-token`, `GET /rooms` and `GET /rooms/{id}` need the token too
+    /// (the routes that change something always do).
+    #[arg(long, env = "TICKROOM_API_TOKEN_FOR_READS")]
+    pub api_token_for_reads: bool,
+
+    /// Apply the per-address limits to loopback clients too (exempt by default, so
+    /// local tools and a proxy on the same host are not limited as one client).
+    #[arg(long, env = "TICKROOM_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -327,6 +349,11 @@ impl Config {
             cluster_lease: Duration::from_secs(3),
             node_weight: 1,
             api_token: None,
+            // ----- rooms and API access (issue 13) -----
+            max_rooms: 10_000,
+            room_creations_per_ip: 60,
+            api_token_for_reads: false,
+            limit_loopback: false,
         }
     }
 
@@ -422,6 +449,16 @@ impl Config {
                 "--assets-dir {} is not a directory",
                 dir.display()
             )));
+        }
+        // ----- rooms and API access (issue 13) -----
+        if self.max_rooms == 0 || self.max_rooms > 10_000_000 {
+            return bad("--max-rooms must be between 1 and 10000000");
+        }
+        if self.room_creations_per_ip > 1_000_000 {
+            return bad("--room-creations-per-ip must be at most 1000000 (0 = no limit)");
+        }
+        if self.api_token_for_reads && self.api_token.is_none() {
+            return bad("--api-token-for-reads needs --api-token");
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ use crate::{
         ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, DRAIN_REJOIN,
         ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, INVALID_UTF8, JOIN_FIRST, JOIN_TIMEOUT,
         MALFORMED, PROTOCOL_ERROR, RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME,
-        TICKET_REQUIRED, TOO_LARGE, TOO_SLOW, VANISHED,
+        TICKET_REQUIRED, TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS, TOO_SLOW, VANISHED,
     },
     mailbox::{Mailbox, Next},
     ratelimit::TokenBucket,
@@ -598,6 +598,8 @@ async fn join_room(
             Ok(h) => h,
             Err(RegistryError::Draining) => return Err(going_away(shared)),
             Err(RegistryError::NoWorker) => return Err(ROOM_GONE),
+            Err(RegistryError::TooManyRooms) => return Err(TOO_MANY_ROOMS),
+            Err(RegistryError::TooManyCreations) => return Err(TOO_MANY_NEW_ROOMS),
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let cmd = RoomCmd::Join {

@@ -26,13 +26,14 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::{
     admin, api, assets,
-    close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN},
+    close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN, TOO_MANY_NEW_ROOMS},
     cluster::Route,
     config::AuthMode,
     conn,
     conn::Admission,
     http_error::error,
     registry::valid_room_id,
+    room_limits,
     state::Shared,
     tickets::{Ticket, TicketError, TicketToken, unix_ms},
 };
@@ -181,6 +182,16 @@ async fn ws_upgrade(
         Admission::Close(DRAIN_REJOIN)
     } else {
         match shared.cluster.route(&room).await {
+            Route::Local
+                if shared
+                    .registry
+                    .charge_creation(Some(&room), ws_creator(&shared, &req))
+                    .is_err() =>
+            {
+                // The join would start a room and its address is over its
+                // creations (counted by the registry); before the ticket is spent.
+                Admission::Close(TOO_MANY_NEW_ROOMS)
+            }
             Route::Local => {
                 // Checked before the upgrade (a ticket is redeemed even if the
                 // upgrade then fails); a refused ticket is answered with 1008
@@ -214,6 +225,16 @@ async fn ws_upgrade(
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The address a room this WebSocket join would start counts against.
+fn ws_creator(shared: &Shared, req: &Request) -> Option<std::net::IpAddr> {
+    // Joins are never forwarded between nodes.
+    room_limits::creator(
+        &shared.config,
+        false,
+        room_limits::client_ip(req.extensions()),
+    )
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

@@ -17,7 +17,7 @@
 //!
 //! Modules form layers (a module names only those below it): `close`,
 //! `signing`, `tickets`, `metrics`, `config`, `http_error` at the bottom;
-//! then `mailbox`; `room` (`core` below `host`); `placement`; `worker` and
+//! then `mailbox`, `room_limits`; `room` (`core` below `host`); `placement`; `worker` and
 //! `registry`; `cluster` (placement across nodes, over the registry);
 //! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
 
@@ -38,6 +38,7 @@ pub mod priority;
 pub mod ratelimit;
 pub mod registry;
 pub mod room;
+pub mod room_limits;
 pub mod server;
 pub mod signing;
 pub mod state;

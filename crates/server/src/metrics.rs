@@ -79,6 +79,36 @@ pub struct Metrics {
     pub players: Gauge,
     /// Cluster figures (zero on a single node).
     pub cluster: ClusterMetrics,
+    /// Rooms and API access refusals (issue 13).
+    pub room_limits: RoomLimitMetrics,
+}
+
+/// What the room limits and the API token count (issue 13).
+#[derive(Clone)]
+pub struct RoomLimitMetrics {
+    /// Rooms not started because the node runs `--max-rooms`.
+    pub refused_max_rooms: Counter,
+    /// Rooms not started because their creator's address is over `--room-creations-per-ip`.
+    pub refused_creation_rate: Counter,
+    /// Room API and operator requests refused for a missing or wrong token (401/403).
+    pub api_unauthorized: Counter,
+}
+
+impl RoomLimitMetrics {
+    /// Handles that count nowhere (a registry built without metrics).
+    pub fn noop() -> RoomLimitMetrics {
+        RoomLimitMetrics {
+            refused_max_rooms: Counter::noop(),
+            refused_creation_rate: Counter::noop(),
+            api_unauthorized: Counter::noop(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RoomLimitMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomLimitMetrics { .. }")
+    }
 }
 
 /// The kinds of membership change, as `tickroom_cluster_membership_changes_total{kind}` labels
@@ -299,6 +329,24 @@ impl Metrics {
                 })
                 .collect(),
         };
+        // ----- rooms and API access (issue 13) -----
+        let room_limits = RoomLimitMetrics {
+            refused_max_rooms: r.counter(
+                "tickroom_rooms_refused_total",
+                &[("reason", "max_rooms")],
+                "Rooms not started, by reason.",
+            ),
+            refused_creation_rate: r.counter(
+                "tickroom_rooms_refused_total",
+                &[("reason", "creation_rate")],
+                "Rooms not started, by reason.",
+            ),
+            api_unauthorized: r.counter(
+                "tickroom_api_unauthorized_total",
+                &[],
+                "API requests refused for a missing or wrong Bearer token.",
+            ),
+        };
 
         Metrics {
             handle,
@@ -323,6 +371,7 @@ impl Metrics {
             rooms,
             players,
             cluster,
+            room_limits,
         }
     }
 

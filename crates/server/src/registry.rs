@@ -18,10 +18,17 @@
 //! out more seats than a room has. The room thread still enforces capacity on
 //! join (1013), so nothing can overfill a room; a reservation only keeps others
 //! from taking the seat.
+//!
+//! Limits on starting rooms ([`Registry::with_limits`]): at most `--max-rooms`
+//! live rooms ([`RoomError::TooManyRooms`]), and the creator's address charged
+//! in the [`CreationLimiter`] ([`RoomError::TooManyCreations`]), both checked
+//! under the directory's lock only when a room would really start, and
+//! counted in `tickroom_rooms_refused_total`.
 
 use std::{
     cmp::Reverse,
     collections::HashMap,
+    net::IpAddr,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -33,8 +40,10 @@ use serde_json::{Map, Value};
 
 use crate::{
     close::CloseRequest,
+    metrics::RoomLimitMetrics,
     placement::{Placement, PlacementError},
     room::{RoomCmd, RoomHandle, RoomSettings},
+    room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
     signing::random_u64,
     tickets::{Ticket, TicketBook, TicketError},
 };
@@ -72,6 +81,12 @@ pub enum RegistryError {
     /// No tick worker is running.
     #[error("no tick worker is running")]
     NoWorker,
+    /// The node runs `--max-rooms` rooms: no new one starts.
+    #[error("this node runs as many rooms as it may (--max-rooms)")]
+    TooManyRooms,
+    /// The creator's address started `--room-creations-per-ip` rooms this minute.
+    #[error("too many new rooms from this address; retry in a minute")]
+    TooManyCreations,
 }
 
 /// Why a room API operation failed.
@@ -92,6 +107,12 @@ pub enum RoomError {
     /// Every seat is taken by a player or a reservation.
     #[error("the room is full")]
     Full,
+    /// The node runs `--max-rooms` rooms: no new one starts.
+    #[error("this node runs as many rooms as it may (--max-rooms)")]
+    TooManyRooms,
+    /// The creator's address started `--room-creations-per-ip` rooms this minute.
+    #[error("too many new rooms from this address; retry in a minute")]
+    TooManyCreations,
 }
 
 impl From<PlacementError> for RegistryError {
@@ -107,6 +128,8 @@ impl From<RegistryError> for RoomError {
         match e {
             RegistryError::Draining => RoomError::Draining,
             RegistryError::NoWorker => RoomError::NoWorker,
+            RegistryError::TooManyRooms => RoomError::TooManyRooms,
+            RegistryError::TooManyCreations => RoomError::TooManyCreations,
         }
     }
 }
@@ -231,6 +254,9 @@ pub struct Registry {
     draining: AtomicBool,
     next_serial: AtomicU64,
     tickets: TicketBook,
+    max_rooms: usize,
+    creations: Mutex<CreationLimiter>,
+    limit_metrics: RoomLimitMetrics,
 }
 
 impl Registry {
@@ -243,6 +269,53 @@ impl Registry {
             draining: AtomicBool::new(false),
             next_serial: AtomicU64::new(1),
             tickets: TicketBook::new(),
+            max_rooms: usize::MAX,
+            creations: Mutex::new(CreationLimiter::new(0, 1)),
+            limit_metrics: RoomLimitMetrics::noop(),
+        }
+    }
+
+    /// This registry with at most `max_rooms` live rooms and at most
+    /// `creations_per_min` rooms started per creator address a minute (0: no
+    /// limit), its refusals counted in `metrics`.
+    pub fn with_limits(
+        mut self,
+        max_rooms: usize,
+        creations_per_min: u32,
+        metrics: RoomLimitMetrics,
+    ) -> Self {
+        self.max_rooms = max_rooms;
+        self.creations = Mutex::new(CreationLimiter::new(creations_per_min, DEFAULT_TABLE_CAP));
+        self.limit_metrics = metrics;
+        self
+    }
+
+    /// Spends one room creation for `creator` (`None`: not limited per
+    /// address), unless room `room` is live already (nothing would start).
+    /// For a creation decided here but made elsewhere: a WebSocket join for
+    /// a room the join will start, or a request forwarded to the node that
+    /// will start the room.
+    pub fn charge_creation(
+        &self,
+        room: Option<&str>,
+        creator: Option<IpAddr>,
+    ) -> Result<(), RoomError> {
+        let Some(ip) = creator else {
+            return Ok(());
+        };
+        if room.is_some_and(|id| self.contains(id)) {
+            return Ok(());
+        }
+        self.take_creation(ip).map_err(RoomError::from)
+    }
+
+    fn take_creation(&self, ip: IpAddr) -> Result<(), RegistryError> {
+        let mut limiter = self.creations.lock().unwrap_or_else(|e| e.into_inner());
+        if limiter.try_take(ip, Instant::now()) {
+            Ok(())
+        } else {
+            self.limit_metrics.refused_creation_rate.increment(1);
+            Err(RegistryError::TooManyCreations)
         }
     }
 
@@ -254,13 +327,23 @@ impl Registry {
         rooms
     }
 
-    /// Starts a room and records it. Called with the lock held.
+    /// Starts a room and records it, unless the node runs `--max-rooms`
+    /// rooms or `creator` (`None`: not limited per address) is over its
+    /// creations. Called with the lock held.
     fn spawn<'a>(
         &self,
         rooms: &'a mut Rooms,
         id: Arc<str>,
         info: RoomInfo,
+        creator: Option<IpAddr>,
     ) -> Result<&'a mut Entry, RegistryError> {
+        if rooms.len() >= self.max_rooms {
+            self.limit_metrics.refused_max_rooms.increment(1);
+            return Err(RegistryError::TooManyRooms);
+        }
+        if let Some(ip) = creator {
+            self.take_creation(ip)?;
+        }
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
         let settings = RoomSettings {
             capacity: info.capacity,
@@ -296,11 +379,24 @@ impl Registry {
             return Ok(entry.handle.clone());
         }
         let info = self.default_info(Map::new());
-        Ok(self.spawn(&mut rooms, Arc::from(id), info)?.handle.clone())
+        Ok(self
+            .spawn(&mut rooms, Arc::from(id), info, None)?
+            .handle
+            .clone())
     }
 
     /// Creates a room through the API: [`RoomError::Exists`] if the id is taken.
     pub fn create(&self, options: RoomOptions) -> Result<RoomSummary, RoomError> {
+        self.create_by(options, None)
+    }
+
+    /// [`Registry::create`], the room's start charged to `creator` (`None`:
+    /// not limited per address).
+    pub fn create_by(
+        &self,
+        options: RoomOptions,
+        creator: Option<IpAddr>,
+    ) -> Result<RoomSummary, RoomError> {
         if self.is_draining() {
             return Err(RoomError::Draining);
         }
@@ -316,7 +412,7 @@ impl Registry {
             metadata: Arc::new(options.metadata),
             created: Instant::now(),
         };
-        let entry = self.spawn(&mut rooms, id, info)?;
+        let entry = self.spawn(&mut rooms, id, info, creator)?;
         Ok(entry.summary(Instant::now()))
     }
 
@@ -366,18 +462,20 @@ impl Registry {
         ttl_ms: u64,
         now_ms: u64,
     ) -> Result<(Arc<str>, Reservation), RoomError> {
-        self.matchmake_or(filter, ttl_ms, now_ms, NewRoom::Generate)
+        self.matchmake_or(filter, ttl_ms, now_ms, NewRoom::Generate, None)
     }
 
     /// [`Registry::matchmake`], choosing what happens when no room fits:
     /// [`NewRoom::Id`] starts that room (a cluster node placed the id here),
-    /// [`NewRoom::Nothing`] answers [`RoomError::NotFound`].
+    /// [`NewRoom::Nothing`] answers [`RoomError::NotFound`]. A room started
+    /// is charged to `creator` (`None`: not limited per address).
     pub fn matchmake_or(
         &self,
         filter: &Map<String, Value>,
         ttl_ms: u64,
         now_ms: u64,
         new_room: NewRoom,
+        creator: Option<IpAddr>,
     ) -> Result<(Arc<str>, Reservation), RoomError> {
         if self.is_draining() {
             return Err(RoomError::Draining);
@@ -415,7 +513,7 @@ impl Registry {
                     NewRoom::Nothing => return Err(RoomError::NotFound),
                 };
                 let info = self.default_info(filter.clone());
-                self.spawn(&mut rooms, id, info)?
+                self.spawn(&mut rooms, id, info, creator)?
             }
         };
         let id = Arc::clone(&entry.handle.id);
@@ -721,6 +819,74 @@ mod tests {
         let again = reg.get_or_create("free").expect("new room");
         assert!(!again.shared.is_closed());
         assert_eq!(reg.room_count(), 2);
+    }
+
+    #[test]
+    fn max_rooms_and_creations_per_address_refuse_only_new_rooms() {
+        let (reg, parked) = registry(2);
+        let metrics = Metrics::new();
+        let reg = Arc::new(Arc::try_unwrap(reg).expect("sole owner").with_limits(
+            3,
+            2,
+            metrics.room_limits.clone(),
+        ));
+        let ip: IpAddr = "203.0.113.9".parse().expect("ip");
+        // Two rooms from one address, then its third is refused (and costs nothing).
+        // (private: the matchmake below must start a room, not fill this one)
+        reg.create_by(options(Some("a"), 2, false), Some(ip))
+            .expect("first");
+        reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("b".into()), Some(ip))
+            .expect("second");
+        assert_eq!(
+            reg.create_by(options(Some("c"), 2, true), Some(ip))
+                .map(|r| r.id),
+            Err(RoomError::TooManyCreations)
+        );
+        assert_eq!(
+            reg.charge_creation(Some("d"), Some(ip)),
+            Err(RoomError::TooManyCreations)
+        );
+        // A live room costs nothing, and a taken id is not a creation.
+        assert_eq!(reg.charge_creation(Some("a"), Some(ip)), Ok(()));
+        assert_eq!(
+            reg.create_by(options(Some("a"), 2, true), Some(ip))
+                .map(|r| r.id),
+            Err(RoomError::Exists)
+        );
+        // The third room fills --max-rooms; then nothing new starts, by any path.
+        reg.get_or_create("c").expect("third");
+        assert_eq!(
+            reg.get_or_create("d").err(),
+            Some(RegistryError::TooManyRooms)
+        );
+        assert_eq!(
+            reg.create(options(None, 2, true)).map(|r| r.id),
+            Err(RoomError::TooManyRooms)
+        );
+        // Matchmaking fills the free seats of live rooms (b: 1, c: 2), then
+        // would need a new room.
+        let seats = (0..10)
+            .map(|_| reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("e".into()), None))
+            .take_while(Result::is_ok)
+            .count();
+        assert_eq!(seats, 3);
+        assert_eq!(
+            reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("e".into()), None)
+                .map(|r| r.0),
+            Err(RoomError::TooManyRooms)
+        );
+        // Existing rooms still hand out seats and joins.
+        reg.reserve("a", TTL, 0).expect("seat");
+        reg.get_or_create("a").expect("live room");
+        assert_eq!(reg.room_count(), 3);
+        let text = metrics.render();
+        for needle in [
+            "tickroom_rooms_refused_total{reason=\"max_rooms\"} 4",
+            "tickroom_rooms_refused_total{reason=\"creation_rate\"} 2",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        drop(parked);
     }
 
     #[test]

@@ -67,7 +67,11 @@ impl Server {
         };
         let (pool, workers) =
             WorkerPool::start(config.worker_count(), period, &metrics).map_err(Error::Worker)?;
-        let registry = Arc::new(Registry::new(Arc::new(pool), settings));
+        let registry = Arc::new(Registry::new(Arc::new(pool), settings).with_limits(
+            config.max_rooms,
+            config.room_creations_per_ip,
+            metrics.room_limits.clone(),
+        ));
 
         let addr = listener.local_addr()?;
         let ws_config = WebSocketConfig::default()
@@ -123,6 +127,8 @@ impl Server {
         });
         let mut stop = shared.drain.clone();
         let http = tokio::spawn(async move {
+            // The TCP peer of each request (`room_limits::client_ip`).
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|d| *d).await;
