@@ -44,3 +44,6 @@ mod support;
 /// A Redis-backed cluster of real `tickroom` processes: placement, moves on
 /// node death and drain, a node joining, Redis going away and coming back.
 mod cluster;
+
+/// The HTTP layer's limits: head timeouts and size, handshake slots, Origin, connection caps.
+mod hardening_http;
