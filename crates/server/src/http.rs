@@ -229,7 +229,10 @@ async fn ws_upgrade(
 
 /// The origin check and the connection caps of one upgrade request: its
 /// [`Slot`] when it may go ahead, else the refusal (counted).
-#[allow(clippy::result_large_err)]
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built once per refused upgrade"
+)]
 fn limit_upgrade(shared: &Shared, req: &Request) -> Result<Slot, Response> {
     let headers = req.headers();
     let origin = headers
