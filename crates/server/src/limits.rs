@@ -258,6 +258,8 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -352,6 +354,54 @@ mod tests {
         let strict = limits(10, 1, true);
         let _l1 = strict.reserve(ip("127.0.0.1")).expect("first");
         assert_eq!(strict.reserve(ip("127.0.0.1")).unwrap_err(), Refusal::Ip);
+    }
+
+    #[test]
+    fn the_limit_flags_parse_and_nonsense_is_rejected_with_the_flag_named() {
+        let c = Config::try_parse_from([
+            "tickroom",
+            "--header-read-timeout",
+            "2s",
+            "--allowed-origins",
+            "https://*.example.com,http://localhost:*",
+            "--trusted-proxies",
+            "10.0.0.0/8 ::1",
+            "--max-connections-per-ip",
+            "8",
+            "--limit-loopback",
+            "--tcp-keepalive",
+            "0s",
+        ])
+        .expect("parses");
+        c.validate().expect("valid");
+        let l = Limits::new(&c).expect("limits");
+        assert_eq!(l.trusted.len(), 2);
+        assert!(
+            !l.origins
+                .allows(Some("http://evil.example"), None, Vec::<String>::new)
+        );
+        type Breaker = fn(&mut Config);
+        let cases: [(&str, Breaker); 5] = [
+            ("--allowed-origins", |c| {
+                c.allowed_origins = Some("example.com".into())
+            }),
+            ("--trusted-proxies", |c| {
+                c.trusted_proxies = Some("10.0.0.0/40".into())
+            }),
+            ("--max-head-bytes", |c| c.max_head_bytes = 4096),
+            ("--header-read-timeout", |c| {
+                c.header_read_timeout = Duration::ZERO
+            }),
+            ("--tcp-keepalive", |c| {
+                c.tcp_keepalive = Duration::from_millis(10)
+            }),
+        ];
+        for (flag, break_it) in cases {
+            let mut c = Config::default();
+            break_it(&mut c);
+            let err = c.validate().expect_err(flag).to_string();
+            assert!(err.contains(flag), "{err}");
+        }
     }
 
     #[test]
