@@ -50,3 +50,6 @@ mod raw_ws;
 
 /// Room limits (`--max-rooms`, `--room-creations-per-ip`) and the API token.
 mod hardening_rooms;
+
+/// The HTTP layer's limits: head timeouts and size, handshake slots, Origin, connection caps.
+mod hardening_http;

@@ -197,6 +197,51 @@ pub struct Config {
     /// local tools and a proxy on the same host are not limited as one client).
     #[arg(long, env = "TICKROOM_LIMIT_LOOPBACK")]
     pub limit_loopback: bool,
+
+    // ----- HTTP limits (issue 13) -----
+    /// How long a client has to send a complete request head (and the wait for the next
+    /// one on a kept-alive connection) before the connection is closed.
+    #[arg(long, env = "TICKROOM_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Largest request head (request line and headers) read, in bytes, at least 8192;
+    /// a larger one is answered 431.
+    #[arg(long, env = "TICKROOM_MAX_HEAD_BYTES", default_value_t = 16384)]
+    pub max_head_bytes: usize,
+
+    /// TCP connections accepted whose first request head has not arrived yet; one more is
+    /// closed at once.
+    #[arg(long, env = "TICKROOM_MAX_HANDSHAKES", default_value_t = 1024)]
+    pub max_handshakes: usize,
+
+    /// Origins whose pages may open a WebSocket, comma-separated: exact origins, patterns
+    /// (`https://*.example.com`, `http://localhost:*`) or `*` (any). Unset: loopback pages
+    /// on any port. This node's own origin and the cluster members' are always allowed.
+    #[arg(long, env = "TICKROOM_ALLOWED_ORIGINS")]
+    pub allowed_origins: Option<String>,
+
+    /// Refuse WebSocket upgrades without an `Origin` header (non-browser clients send none).
+    #[arg(long, env = "TICKROOM_REQUIRE_ORIGIN")]
+    pub require_origin: bool,
+
+    /// Live WebSocket connections this node takes; one more is answered 503.
+    #[arg(long, env = "TICKROOM_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Live WebSocket connections from one client address (an IPv6 /64); one more is
+    /// answered 429. Loopback is exempt unless `--limit-loopback`.
+    #[arg(long, env = "TICKROOM_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// Proxies (CIDR blocks or addresses, comma-separated) whose `X-Forwarded-For` or
+    /// `Forwarded` header names the client address; from anyone else they are ignored.
+    #[arg(long, env = "TICKROOM_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+
+    /// TCP keepalive on accepted sockets: idle time before the first probe (then two more
+    /// probes a third of it apart); `0s` disables.
+    #[arg(long, env = "TICKROOM_TCP_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub tcp_keepalive: Duration,
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -354,6 +399,16 @@ impl Config {
             room_creations_per_ip: 60,
             api_token_for_reads: false,
             limit_loopback: false,
+            // ----- HTTP limits (issue 13) -----
+            header_read_timeout: Duration::from_secs(5),
+            max_head_bytes: 16384,
+            max_handshakes: 1024,
+            allowed_origins: None,
+            require_origin: false,
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
+            trusted_proxies: None,
+            tcp_keepalive: Duration::from_secs(30),
         }
     }
 
@@ -459,6 +514,33 @@ impl Config {
         }
         if self.api_token_for_reads && self.api_token.is_none() {
             return bad("--api-token-for-reads needs --api-token");
+        }
+        // ----- HTTP limits (issue 13) -----
+        if self.header_read_timeout < Duration::from_millis(100)
+            || self.header_read_timeout > Duration::from_secs(600)
+        {
+            return bad("--header-read-timeout must be between 100ms and 10m");
+        }
+        if !(8192..=1 << 20).contains(&self.max_head_bytes) {
+            return bad("--max-head-bytes must be between 8192 and 1048576");
+        }
+        if self.max_handshakes == 0 || self.max_handshakes > 1_000_000 {
+            return bad("--max-handshakes must be between 1 and 1000000");
+        }
+        if self.max_connections == 0 {
+            return bad("--max-connections must be at least 1");
+        }
+        if self.max_connections_per_ip == 0 {
+            return bad("--max-connections-per-ip must be at least 1");
+        }
+        if !self.tcp_keepalive.is_zero() && self.tcp_keepalive < Duration::from_secs(1) {
+            return bad("--tcp-keepalive must be 0s (off) or at least 1s");
+        }
+        crate::origin::OriginPolicy::parse(self.allowed_origins.as_deref(), self.require_origin)
+            .map_err(|e| Error::Config(format!("--allowed-origins: {e}")))?;
+        if let Some(list) = &self.trusted_proxies {
+            crate::limits::parse_cidrs(list)
+                .map_err(|e| Error::Config(format!("--trusted-proxies: {e}")))?;
         }
         Ok(())
     }

@@ -151,14 +151,17 @@ pub async fn serve<S>(
 }
 
 /// Completes a WebSocket upgrade and serves the connection: the whole of a
-/// connection's task.
+/// connection's task. `slot` (its places in the connection caps) is held
+/// until the connection ends.
 pub async fn accept(
     on_upgrade: hyper::upgrade::OnUpgrade,
     room: String,
     url_name: Option<String>,
     admission: Admission,
     shared: Arc<Shared>,
+    slot: crate::limits::Slot,
 ) {
+    let _slot = slot;
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {

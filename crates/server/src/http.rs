@@ -11,12 +11,15 @@
 //! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
 //! own `ws` feature would pin an older tungstenite.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     Router,
     body::Body,
-    extract::{Path, Query, Request, State},
+    extract::{ConnectInfo, Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -32,6 +35,7 @@ use crate::{
     conn,
     conn::Admission,
     http_error::error,
+    limits::{Refusal, Slot},
     registry::valid_room_id,
     room_limits,
     state::Shared,
@@ -176,6 +180,12 @@ async fn ws_upgrade(
             "the server is shutting down",
         );
     }
+    // Origin and connection caps: answered before the upgrade, and before a
+    // ticket is redeemed or a room claimed.
+    let slot = match limit_upgrade(&shared, &req) {
+        Ok(slot) => slot,
+        Err(resp) => return resp,
+    };
     // Refusals after the upgrade are close frames, so browsers see code and
     // reason; a draining cluster node sends its players to the matchmaker.
     let admission = if shared.registry.is_draining() {
@@ -217,6 +227,7 @@ async fn ws_upgrade(
         params.name,
         admission,
         shared,
+        slot,
     ));
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -235,6 +246,61 @@ fn ws_creator(shared: &Shared, req: &Request) -> Option<std::net::IpAddr> {
         false,
         room_limits::client_ip(req.extensions()),
     )
+}
+
+/// The origin check and the connection caps of one upgrade request: its
+/// [`Slot`] when it may go ahead, else the refusal (counted).
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built once per refused upgrade"
+)]
+fn limit_upgrade(shared: &Shared, req: &Request) -> Result<Slot, Response> {
+    let headers = req.headers();
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let allowed = shared.limits.origins.allows(origin, host, || {
+        let mut own = vec![shared.cluster.me().ws_url.to_string()];
+        own.extend(shared.cluster.members(0, false).into_iter().map(|m| m.url));
+        own
+    });
+    if !allowed {
+        shared.metrics.refused.origin.increment(1);
+        tracing::debug!(
+            origin = origin.unwrap_or("(none)"),
+            "WebSocket origin refused"
+        );
+        let message = match origin {
+            Some(o) => format!("WebSocket connections from pages at {o:?} are not allowed here"),
+            None => "this server requires an Origin header on WebSocket upgrades".to_owned(),
+        };
+        return Err(error(StatusCode::FORBIDDEN, "origin_forbidden", message));
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let client = shared.limits.client_ip(peer, headers);
+    shared.limits.reserve(client).map_err(|why| match why {
+        Refusal::Node => {
+            shared.metrics.refused.node_connections.increment(1);
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_connections",
+                "this node has as many connections as it takes: try again later",
+            )
+        }
+        Refusal::Ip => {
+            shared.metrics.refused.ip_connections.increment(1);
+            tracing::debug!(%client, "per-address connection cap reached");
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections_from_address",
+                "too many connections from your address",
+            )
+        }
+    })
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

@@ -16,7 +16,7 @@
 //! connection's life and [`close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `metrics`, `config`, `http_error` at the bottom;
+//! `signing`, `tickets`, `metrics`, `origin`, `config`, `limits`, `http_error` at the bottom;
 //! then `mailbox`, `room_limits`; `room` (`core` below `host`); `placement`; `worker` and
 //! `registry`; `cluster` (placement across nodes, over the registry);
 //! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
@@ -31,8 +31,10 @@ pub mod conn;
 mod error;
 pub mod http;
 pub mod http_error;
+pub mod limits;
 pub mod mailbox;
 pub mod metrics;
+pub mod origin;
 pub mod placement;
 pub mod priority;
 pub mod ratelimit;

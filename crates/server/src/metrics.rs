@@ -81,6 +81,9 @@ pub struct Metrics {
     pub cluster: ClusterMetrics,
     /// Rooms and API access refusals (issue 13).
     pub room_limits: RoomLimitMetrics,
+    // ----- HTTP limits (issue 13) -----
+    /// Connections and upgrades refused by the HTTP layer's limits.
+    pub refused: RefusedMetrics,
 }
 
 /// What the room limits and the API token count (issue 13).
@@ -108,6 +111,29 @@ impl RoomLimitMetrics {
 impl std::fmt::Debug for RoomLimitMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RoomLimitMetrics { .. }")
+    }
+}
+
+/// `tickroom_refused_total{reason}`: what the HTTP layer turned away.
+#[derive(Clone)]
+pub struct RefusedMetrics {
+    /// A request head not complete within `--header-read-timeout` (first request only).
+    pub header_timeout: Counter,
+    /// A request head over `--max-head-bytes` (answered 431).
+    pub head_too_large: Counter,
+    /// A TCP connection closed at accept: `--max-handshakes` in progress.
+    pub handshakes_busy: Counter,
+    /// A WebSocket upgrade from an origin not allowed (403).
+    pub origin: Counter,
+    /// A WebSocket upgrade over `--max-connections` (503).
+    pub node_connections: Counter,
+    /// A WebSocket upgrade over `--max-connections-per-ip` (429).
+    pub ip_connections: Counter,
+}
+
+impl std::fmt::Debug for RefusedMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefusedMetrics { .. }")
     }
 }
 
@@ -348,6 +374,25 @@ impl Metrics {
             ),
         };
 
+        // ----- HTTP limits (issue 13) -----
+        let refused_help =
+            "Connections and WebSocket upgrades refused by the HTTP limits, by reason.";
+        let refused_reason = |reason: &'static str| {
+            r.counter(
+                "tickroom_refused_total",
+                &[("reason", reason)],
+                refused_help,
+            )
+        };
+        let refused = RefusedMetrics {
+            header_timeout: refused_reason("header_timeout"),
+            head_too_large: refused_reason("head_too_large"),
+            handshakes_busy: refused_reason("handshakes_busy"),
+            origin: refused_reason("origin"),
+            node_connections: refused_reason("node_connections"),
+            ip_connections: refused_reason("ip_connections"),
+        };
+
         Metrics {
             handle,
             tick_duration,
@@ -372,6 +417,7 @@ impl Metrics {
             players,
             cluster,
             room_limits,
+            refused,
         }
     }
 

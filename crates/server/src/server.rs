@@ -16,14 +16,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::serve::ListenerExt;
+use axum::{Router, extract::ConnectInfo};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
 use tickroom_sim::SimConfig;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle as TaskHandle};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch},
+    task::JoinHandle as TaskHandle,
+};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, close, cluster::Cluster, http, metrics::Metrics, registry::Registry,
-    room::RoomSettings, signing::Signer, state::Shared, worker::WorkerPool,
+    Config, Error, Result, close, cluster::Cluster, http, limits::Limits, metrics::Metrics,
+    registry::Registry, room::RoomSettings, signing::Signer, state::Shared, worker::WorkerPool,
 };
 
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
@@ -90,6 +99,13 @@ impl Server {
                 Signer::random()?
             }
         };
+        let limits = Limits::new(&config).map_err(Error::Config)?;
+        if limits.origins.allows_any() {
+            tracing::warn!(
+                "--allowed-origins *: pages on any site may open WebSockets to this server"
+            );
+        }
+        check_nofile(config.max_connections);
         let cluster = Cluster::new(&config, addr, &metrics)?;
         cluster.start(Arc::clone(&registry)).await;
         let (drain_tx, drain) = watch::channel(false);
@@ -104,37 +120,11 @@ impl Server {
             next_conn: AtomicU64::new(1),
             cluster,
             drain_request: tokio::sync::Notify::new(),
+            limits,
         });
 
         let app = http::router(Arc::clone(&shared));
-        let send_buffer = shared.config.tcp_send_buffer;
-        let notsent_lowat = shared.config.tcp_notsent_lowat;
-        let listener = listener.tap_io(move |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-            let sock = socket2::SockRef::from(&*tcp);
-            if let Some(size) = send_buffer
-                && let Err(e) = sock.set_send_buffer_size(size)
-            {
-                tracing::warn!(error = %e, "could not set SO_SNDBUF");
-            }
-            if notsent_lowat > 0
-                && let Err(e) = sock.set_tcp_notsent_lowat(notsent_lowat)
-            {
-                tracing::warn!(error = %e, "could not set TCP_NOTSENT_LOWAT");
-            }
-        });
-        let mut stop = shared.drain.clone();
-        let http = tokio::spawn(async move {
-            // The TCP peer of each request (`room_limits::client_ip`).
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|d| *d).await;
-                })
-                .await
-        });
+        let http = tokio::spawn(serve_http(listener, app, Arc::clone(&shared)));
         let upkeep_metrics = metrics.clone();
         let upkeep = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -259,4 +249,202 @@ async fn shutdown_signal() -> Result<()> {
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// The accept loop: each TCP connection served by hyper's HTTP/1 server with
+/// the head limits (`--header-read-timeout`, `--max-head-bytes`), at most
+/// `--max-handshakes` of them waiting for their first request head. Stops
+/// accepting when the drain starts, lets every connection finish its request
+/// in flight (upgraded WebSockets are the connections' own tasks), and
+/// returns when they have.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    shared: Arc<Shared>,
+) -> std::io::Result<()> {
+    let config = &shared.config;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_head_bytes);
+    let handshakes = Arc::new(Semaphore::new(config.max_handshakes));
+    let svc = TowerToHyperService::new(app);
+    // Every connection task holds a sender; all gone = all finished.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    let mut stop = shared.drain.clone();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|d| *d) => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of file descriptors and the like: wait for some to close.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(250)) => continue,
+                    _ = stop.wait_for(|d| *d) => break,
+                }
+            }
+        };
+        let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
+            shared.metrics.refused.handshakes_busy.increment(1);
+            drop(tcp);
+            continue;
+        };
+        tune_socket(&tcp, config);
+        tokio::spawn(serve_connection(
+            builder.clone(),
+            tcp,
+            peer,
+            permit,
+            svc.clone(),
+            Arc::clone(&shared),
+            alive.clone(),
+        ));
+    }
+    drop(listener);
+    drop(alive);
+    let _ = all_done.recv().await;
+    Ok(())
+}
+
+/// One HTTP connection; its handshake permit is given back when its first
+/// request head has arrived or it closes.
+async fn serve_connection(
+    builder: http1::Builder,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    svc: TowerToHyperService<Router>,
+    shared: Arc<Shared>,
+    _alive: mpsc::Sender<()>,
+) {
+    let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
+    let first_head = Arc::clone(&permit);
+    let service = service_fn(move |mut req: hyper::Request<Incoming>| {
+        first_head.lock().unwrap_or_else(|e| e.into_inner()).take();
+        req.extensions_mut().insert(ConnectInfo(peer));
+        hyper::service::Service::call(&svc, req)
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut stop = shared.drain.clone();
+    let mut draining = false;
+    let result = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = stop.wait_for(|d| *d), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    let Err(e) = result else { return };
+    let in_handshake = permit.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+    let refused = &shared.metrics.refused;
+    if e.is_parse_too_large() {
+        refused.head_too_large.increment(1);
+        tracing::debug!(%peer, "request head too large: 431");
+    } else if e.is_timeout() {
+        // An idle kept-alive connection closed at the same timeout is no refusal.
+        if in_handshake {
+            refused.header_timeout.increment(1);
+            tracing::debug!(%peer, "no complete request head in time: closed");
+        }
+    } else {
+        tracing::debug!(%peer, error = %e, "HTTP connection error");
+    }
+}
+
+/// Errors of one accepted connection (not of the listener): accept again at once.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+/// TCP_NODELAY, SO_SNDBUF, TCP_NOTSENT_LOWAT and keepalive on an accepted socket.
+fn tune_socket(tcp: &TcpStream, config: &Config) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(error = %e, "could not set TCP_NODELAY");
+    }
+    let sock = socket2::SockRef::from(tcp);
+    if let Some(size) = config.tcp_send_buffer
+        && let Err(e) = sock.set_send_buffer_size(size)
+    {
+        tracing::warn!(error = %e, "could not set SO_SNDBUF");
+    }
+    if config.tcp_notsent_lowat > 0
+        && let Err(e) = sock.set_tcp_notsent_lowat(config.tcp_notsent_lowat)
+    {
+        tracing::warn!(error = %e, "could not set TCP_NOTSENT_LOWAT");
+    }
+    let idle = config.tcp_keepalive;
+    if !idle.is_zero() {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval((idle / 3).max(Duration::from_secs(1)))
+            .with_retries(2);
+        if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
+            tracing::warn!(error = %e, "could not set TCP keepalive");
+        }
+    }
+}
+
+/// File descriptors kept for everything that is not a client socket
+/// (listener, Redis, logs, the runtime).
+const NOFILE_MARGIN: u64 = 256;
+
+/// Raises RLIMIT_NOFILE's soft limit to its hard one (once per process,
+/// logged), and warns when `max_connections` will not fit under it.
+fn check_nofile(max_connections: usize) {
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let limit = *LIMIT.get_or_init(raise_nofile);
+    if let Some(limit) = limit
+        && max_connections as u64 > limit.saturating_sub(NOFILE_MARGIN)
+    {
+        tracing::warn!(
+            max_connections,
+            nofile = limit,
+            "--max-connections is above the open-file limit less {NOFILE_MARGIN}: \
+             connections past it fail at accept; raise the hard limit (ulimit -Hn, LimitNOFILE=)"
+        );
+    }
+}
+
+/// The soft open-file limit after raising it (`None`: unlimited or unknown).
+fn raise_nofile() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let before = getrlimit(Resource::Nofile);
+        if before.current == before.maximum {
+            tracing::info!(nofile = ?before.current, "open-file limit");
+            return before.current;
+        }
+        let raised = Rlimit {
+            current: before.maximum,
+            maximum: before.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(from = ?before.current, to = ?before.maximum, "raised the open-file limit");
+                before.maximum
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, nofile = ?before.current, "could not raise the open-file limit");
+                before.current
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
 }

@@ -11,7 +11,8 @@ use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, cluster::Cluster, metrics::Metrics, registry::Registry, room::ConnId, signing::Signer,
+    Config, cluster::Cluster, limits::Limits, metrics::Metrics, registry::Registry, room::ConnId,
+    signing::Signer,
 };
 
 /// State shared by every connection and route.
@@ -37,6 +38,8 @@ pub struct Shared {
     pub cluster: Cluster,
     /// Notified by `POST /admin/drain`: the server drains as on SIGTERM.
     pub drain_request: Notify,
+    /// Origin rules and connection caps checked before a WebSocket upgrade (issue 13).
+    pub limits: Limits,
 }
 
 impl Shared {
