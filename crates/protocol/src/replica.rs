@@ -380,8 +380,10 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
         let b = cur.players.get(j);
         match (a, b) {
             (Some(a), Some(b)) if a.id == b.id => {
-                let name = name_of(cur, j, b.id);
-                if name_of(base, i, a.id) == name {
+                let name = name_of(cur, j, b.id).unwrap_or("");
+                // A base frame may carry no roster (the server keeps names only
+                // in its newest frame): only a name the base does hold can differ.
+                if name_of(base, i, a.id).is_none_or(|old| old == name) {
                     diff_player(a, b, rate, age as i32, &mut d);
                 } else {
                     // Another name under the same id (a player left and one
@@ -401,7 +403,7 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
                 i += 1;
             }
             (_, Some(b)) => {
-                let name = name_of(cur, j, b.id).to_owned();
+                let name = name_of(cur, j, b.id).unwrap_or("").to_owned();
                 d.added.push(NewPlayer { state: *b, name });
                 j += 1;
             }
@@ -428,9 +430,9 @@ pub fn diff(base: &Frame, cur: &Frame, checksum: Checksum, tick_rate_hz: u16) ->
 }
 
 /// The roster name of player `id`, the `k`-th player of `f` (its roster is
-/// sorted by id like its players, so usually at the same index); empty when
+/// sorted by id like its players, so usually at the same index); `None` when
 /// the roster does not name it.
-fn name_of(f: &Frame, k: usize, id: u32) -> &str {
+fn name_of(f: &Frame, k: usize, id: u32) -> Option<&str> {
     f.roster
         .get(k)
         .filter(|r| r.id == id)
@@ -440,7 +442,7 @@ fn name_of(f: &Frame, k: usize, id: u32) -> &str {
                 .ok()
                 .map(|k| &f.roster[k])
         })
-        .map_or("", |r| r.name.as_str())
+        .map(|r| r.name.as_str())
 }
 
 /// One player present in both frames.
