@@ -79,6 +79,11 @@ pub struct Metrics {
     pub players: Gauge,
     /// Cluster figures (zero on a single node).
     pub cluster: ClusterMetrics,
+    // ----- liveness (issue 13) -----
+    /// Joined connections closed with 1008 "idle timeout" (nothing received for `--idle-timeout`).
+    pub connections_idle_closed: Counter,
+    /// WebSocket pings sent to joined connections silent for half of `--idle-timeout`.
+    pub idle_pings_sent: Counter,
 }
 
 /// The kinds of membership change, as `tickroom_cluster_membership_changes_total{kind}` labels
@@ -299,6 +304,17 @@ impl Metrics {
                 })
                 .collect(),
         };
+        // ----- liveness (issue 13) -----
+        let connections_idle_closed = r.counter(
+            "tickroom_connections_idle_closed_total",
+            &[],
+            "Joined connections closed with 1008 \"idle timeout\": nothing received for --idle-timeout.",
+        );
+        let idle_pings_sent = r.counter(
+            "tickroom_idle_pings_sent_total",
+            &[],
+            "WebSocket pings sent to joined connections silent for half of --idle-timeout.",
+        );
 
         Metrics {
             handle,
@@ -323,6 +339,8 @@ impl Metrics {
             rooms,
             players,
             cluster,
+            connections_idle_closed,
+            idle_pings_sent,
         }
     }
 
@@ -417,6 +435,8 @@ mod tests {
         m.connection_closed(4999);
         m.tick_duration.record(0.0004);
         m.connections.set(5.0);
+        m.idle_pings_sent.increment(2);
+        m.connections_idle_closed.increment(1);
         let text = m.render();
         for needle in [
             "tickroom_ticks_total 3",
@@ -425,6 +445,8 @@ mod tests {
             "tickroom_connections_closed_total{code=\"other\"} 1",
             "tickroom_tick_duration_seconds_bucket{le=\"0.0005\"} 1",
             "tickroom_connections 5",
+            "tickroom_idle_pings_sent_total 2",
+            "tickroom_connections_idle_closed_total 1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
