@@ -44,3 +44,7 @@ mod support;
 /// A Redis-backed cluster of real `tickroom` processes: placement, moves on
 /// node death and drain, a node joining, Redis going away and coming back.
 mod cluster;
+
+/// A joined client that sends nothing is pinged, then closed with 1008 "idle
+/// timeout" into the resume grace; one that answers pings stays.
+mod liveness;
