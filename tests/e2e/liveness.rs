@@ -55,7 +55,7 @@ async fn a_dead_peer_is_closed_as_idle_and_its_player_resumes() {
         assert!(s.tick > prev, "ticks strictly increase");
         prev = s.tick;
         frames += 1;
-        if frames % 4 == 0 {
+        if frames.is_multiple_of(4) {
             other.input([0, 0]).await;
             if metric(addr, IDLE_CLOSED).await >= 1.0 {
                 break;
@@ -123,7 +123,7 @@ async fn a_client_that_only_answers_pings_stays_connected() {
         reads += 1;
         assert!(reads < 20_000, "only {pings} pings in {reads} messages");
         // The other player, in the same room, plays on meanwhile.
-        if reads % 8 == 0 {
+        if reads.is_multiple_of(8) {
             other.input([0, 0]).await;
             other.snapshot().await;
         }
