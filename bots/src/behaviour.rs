@@ -159,7 +159,10 @@ impl Behaviour {
         }
     }
 
-    /// Whether the bot sends inputs at all.
+    /// Whether the bot sends inputs at all. Every kind does, at `--input-hz`
+    /// (at least 1 a second), idle bots too ([0, 0]): that is what keeps a
+    /// connection alive under the server's `--idle-timeout` (a bot answers
+    /// the server's pings only when it reads).
     pub fn sends_inputs(&self) -> bool {
         true
     }
@@ -321,5 +324,12 @@ mod tests {
         assert!(life >= Duration::from_millis(1_500) && life < Duration::from_secs(6));
         assert!(churn.read_interval().is_none());
         assert!(Behaviour::new(BehaviourKind::Chase, 1, 30).wants_pellets());
+    }
+
+    #[test]
+    fn every_kind_sends_inputs_so_the_server_hears_from_it() {
+        for kind in BehaviourKind::ALL {
+            assert!(Behaviour::new(kind, 1, 1).sends_inputs(), "{kind}");
+        }
     }
 }

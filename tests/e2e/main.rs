@@ -53,3 +53,7 @@ mod hardening_rooms;
 
 /// The HTTP layer's limits: head timeouts and size, handshake slots, Origin, connection caps.
 mod hardening_http;
+
+/// A joined client that sends nothing is pinged, then closed with 1008 "idle
+/// timeout" into the resume grace; one that answers pings stays.
+mod liveness;

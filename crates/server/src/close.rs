@@ -9,6 +9,7 @@
 //! | message over the size limit | 1009 |
 //! | unknown protocol version, broken framing | 1002 |
 //! | too frequent, no Join in time, message out of order, no write progress, bad ticket or resume token | 1008 |
+//! | nothing received (no message, ping or pong) for the idle timeout: "idle timeout" | 1008 |
 //! | room full | 1013 |
 //! | the join would start a room on a node running `--max-rooms` rooms | 1013 |
 //! | the join would start a room and its address started too many this minute | 1008 |
@@ -64,6 +65,9 @@ pub const ALREADY_JOINED: CloseRequest = close(1008, "already joined");
 pub const JOIN_TIMEOUT: CloseRequest = close(1008, "no Join in time");
 /// No write progress for the slow-client timeout.
 pub const TOO_SLOW: CloseRequest = close(1008, "too slow");
+/// Nothing received from a joined client (no message, ping or pong) for
+/// `--idle-timeout`, a ping included: its player enters the resume grace.
+pub const IDLE_TIMEOUT: CloseRequest = close(1008, "idle timeout");
 /// The room is at capacity.
 pub const ROOM_FULL: CloseRequest = close(1013, "room full");
 /// The join would start a room, and the node runs `--max-rooms` rooms.
@@ -106,7 +110,7 @@ pub const ELSEWHERE_PREFIX: &str = "node=";
 pub const FENCED: CloseRequest = close(ELSEWHERE_CODE, "room lives elsewhere");
 
 /// Every request above that goes on the wire (for tests and docs).
-pub const ALL: [CloseRequest; 23] = [
+pub const ALL: [CloseRequest; 24] = [
     TEXT_FRAME,
     MALFORMED,
     INVALID_UTF8,
@@ -118,6 +122,7 @@ pub const ALL: [CloseRequest; 23] = [
     ALREADY_JOINED,
     JOIN_TIMEOUT,
     TOO_SLOW,
+    IDLE_TIMEOUT,
     ROOM_FULL,
     GOING_AWAY,
     ROOM_GONE,

@@ -242,6 +242,13 @@ pub struct Config {
     /// probes a third of it apart); `0s` disables.
     #[arg(long, env = "TICKROOM_TCP_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub tcp_keepalive: Duration,
+
+    // ----- liveness (issue 13) -----
+    /// A joined connection that received nothing (no message, ping or pong) for half of this
+    /// is sent a WebSocket ping; for all of it, it is closed with 1008 "idle timeout" and its
+    /// player enters the resume grace (1s to 1h, longer than one tick).
+    #[arg(long, env = "TICKROOM_IDLE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -409,6 +416,8 @@ impl Config {
             max_connections_per_ip: 64,
             trusted_proxies: None,
             tcp_keepalive: Duration::from_secs(30),
+            // ----- liveness (issue 13) -----
+            idle_timeout: Duration::from_secs(10),
         }
     }
 
@@ -541,6 +550,12 @@ impl Config {
         if let Some(list) = &self.trusted_proxies {
             crate::limits::parse_cidrs(list)
                 .map_err(|e| Error::Config(format!("--trusted-proxies: {e}")))?;
+        }
+        // ----- liveness (issue 13) -----
+        if !(Duration::from_secs(1)..=HOUR).contains(&self.idle_timeout)
+            || self.idle_timeout <= self.tick_period()
+        {
+            return bad("--idle-timeout must be between 1s and 1h, and longer than one tick");
         }
         Ok(())
     }
@@ -706,6 +721,32 @@ mod tests {
             break_it(&mut c);
             let err = c.validate().expect_err(flag).to_string();
             assert!(err.contains(flag), "{err}");
+        }
+    }
+
+    #[test]
+    fn idle_timeout_takes_a_unit_and_is_bounded() {
+        assert_eq!(
+            parse(&["--idle-timeout", "2s"]).idle_timeout,
+            Duration::from_secs(2)
+        );
+        for (timeout, tick_rate, ok) in [
+            ("1s", 20, true),
+            ("1h", 20, true),
+            ("999ms", 20, false),
+            ("1h 1s", 20, false),
+            ("1s", 1, false),
+            ("1100ms", 1, true),
+        ] {
+            let mut c = parse(&["--idle-timeout", timeout]);
+            c.tick_rate = tick_rate;
+            match c.validate() {
+                Ok(()) => assert!(ok, "--idle-timeout {timeout} at {tick_rate} Hz passed"),
+                Err(e) => {
+                    assert!(!ok, "--idle-timeout {timeout} at {tick_rate} Hz: {e}");
+                    assert!(e.to_string().contains("--idle-timeout"), "{e}");
+                }
+            }
         }
     }
 }

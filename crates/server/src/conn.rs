@@ -8,7 +8,14 @@
 //! frame, close request), feeding what it holds and flushing once. A tick
 //! wakes the task once (the mailbox keeps its waker); a task with nothing new
 //! does no work; a flush that cannot finish arms the slow-client timer, and
-//! only then (healthy connections never touch a timer).
+//! only then.
+//!
+//! Liveness: a joined connection that receives nothing (no message, ping or
+//! pong) for half of `--idle-timeout` is sent one WebSocket ping, and is
+//! closed with 1008 "idle timeout" at the full timeout, its player handed to
+//! the room for the resume grace at once. A message only records the instant
+//! the rate limit already read; the one idle timer is re-armed when it fires
+//! (about once per half timeout), never per message.
 //!
 //! Every way a client can misbehave ends only its own connection, with a
 //! close code and reason from [`crate::close`].
@@ -47,9 +54,10 @@ use tokio_tungstenite::{
 use crate::{
     close::{
         ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, DRAIN_REJOIN,
-        ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, INVALID_UTF8, JOIN_FIRST, JOIN_TIMEOUT,
-        MALFORMED, PROTOCOL_ERROR, RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME,
-        TICKET_REQUIRED, TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS, TOO_SLOW, VANISHED,
+        ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, IDLE_TIMEOUT, INVALID_UTF8, JOIN_FIRST,
+        JOIN_TIMEOUT, MALFORMED, PROTOCOL_ERROR, RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL,
+        ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED, TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS,
+        TOO_SLOW, VANISHED,
     },
     mailbox::{Mailbox, Next},
     ratelimit::TokenBucket,
@@ -92,6 +100,37 @@ enum WriteEnd {
 enum End {
     Read(ReadEnd),
     Write(WriteEnd),
+    /// Nothing received for the idle timeout, a ping included.
+    Idle,
+}
+
+/// What the idle timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdleStep {
+    /// Fire again at this instant.
+    Wait(Instant),
+    /// Send one ping, then fire again at this instant.
+    Ping(Instant),
+    /// Close with 1008 "idle timeout".
+    Close,
+}
+
+/// The idle rule at `now`, for a connection last heard from at `heard` and
+/// already pinged for that silence (`pinged`): ping once after half of
+/// `timeout`, close after all of it.
+fn idle_step(heard: Instant, pinged: bool, now: Instant, timeout: Duration) -> IdleStep {
+    let silent = now.saturating_duration_since(heard);
+    if silent >= timeout {
+        IdleStep::Close
+    } else if silent >= timeout / 2 {
+        if pinged {
+            IdleStep::Wait(heard + timeout)
+        } else {
+            IdleStep::Ping(heard + timeout)
+        }
+    } else {
+        IdleStep::Wait(heard + timeout / 2)
+    }
 }
 
 /// Releases a ticket's reserved seat when dropped (after the room answered
@@ -212,6 +251,11 @@ where
         handle,
         mut bucket,
     } = session;
+    let idle_timeout = shared.config.idle_timeout;
+    let heard = Instant::now();
+    // Inline in this task's state: no allocation per connection.
+    let idle = tokio::time::sleep_until((heard + idle_timeout / 2).into());
+    tokio::pin!(idle);
     let mut play = Play {
         ws: &mut ws,
         mailbox: &mailbox,
@@ -222,6 +266,11 @@ where
         slow: shared.config.slow_client,
         stall: None,
         flushing: false,
+        idle_timeout,
+        idle: idle.as_mut(),
+        heard,
+        pinged: None,
+        ping_due: false,
     };
     let end = std::future::poll_fn(|cx| play.poll(cx)).await;
     Box::pin(finish(&mut ws, end, conn, &mailbox, &handle, shared)).await
@@ -373,6 +422,13 @@ where
             }
             code
         }
+        End::Idle => {
+            // Likely a dead peer: the player enters the resume grace now,
+            // and the close frame gets CLOSE_WAIT, not an answer's wait.
+            leave(false);
+            shared.metrics.connections_idle_closed.increment(1);
+            send_close(ws, IDLE_TIMEOUT).await
+        }
     };
     let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
     code
@@ -392,6 +448,16 @@ struct Play<'a, S> {
     stall: Option<Pin<Box<Sleep>>>,
     /// Frames were fed and the flush has not finished.
     flushing: bool,
+    /// `--idle-timeout`.
+    idle_timeout: Duration,
+    /// The idle timer: re-armed only when it fires (see [`idle_step`]).
+    idle: Pin<&'a mut Sleep>,
+    /// When the client was last heard from (any frame it sent).
+    heard: Instant,
+    /// The `heard` of the silence a ping was sent for.
+    pinged: Option<Instant>,
+    /// A ping waits to be written.
+    ping_due: bool,
 }
 
 impl<S> Play<'_, S>
@@ -412,7 +478,22 @@ where
                 }
             }
         }
-        // 2. Everything the room and the reader put in the mailbox.
+        // 2. The idle rule, when its timer fires (after the reads above,
+        // so a task woken late first takes what the client sent).
+        while self.idle.as_mut().poll(cx).is_ready() {
+            let pinged = self.pinged == Some(self.heard);
+            let next = match idle_step(self.heard, pinged, Instant::now(), self.idle_timeout) {
+                IdleStep::Close => return Poll::Ready(End::Idle),
+                IdleStep::Ping(next) => {
+                    self.ping_due = true;
+                    self.pinged = Some(self.heard);
+                    next
+                }
+                IdleStep::Wait(next) => next,
+            };
+            self.idle.as_mut().reset(next.into());
+        }
+        // 3. Everything the room and the reader put in the mailbox.
         loop {
             if self.flushing {
                 match Pin::new(&mut *self.ws).poll_flush(cx) {
@@ -428,6 +509,18 @@ where
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => return Poll::Ready(End::Write(WriteEnd::Failed)),
                 Poll::Pending => return self.stalled(cx),
+            }
+            if self.ping_due {
+                self.ping_due = false;
+                if Pin::new(&mut *self.ws)
+                    .start_send(Message::Ping(Bytes::new()))
+                    .is_err()
+                {
+                    return Poll::Ready(End::Write(WriteEnd::Failed));
+                }
+                self.shared.metrics.idle_pings_sent.increment(1);
+                self.flushing = true;
+                continue;
             }
             let first = match self.mailbox.poll_take(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -488,7 +581,10 @@ where
     }
 
     fn on_message(&mut self, msg: Message) -> Option<ReadEnd> {
-        let msg = match check_message(msg, self.bucket, self.shared) {
+        // The one clock read a message costs (the rate limit needs it too).
+        let now = Instant::now();
+        self.heard = now;
+        let msg = match check_message(msg, now, self.bucket, self.shared) {
             Ok(Some(msg)) => msg,
             Ok(None) => return None,
             Err(end) => return Some(end),
@@ -644,7 +740,7 @@ where
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return Err(read_error(e)),
         };
-        match check_message(msg, bucket, shared)? {
+        match check_message(msg, Instant::now(), bucket, shared)? {
             None => {}
             Some(ClientMsg::Join(join)) if join.version == proto::PROTOCOL_VERSION => {
                 return Ok(join);
@@ -660,15 +756,17 @@ where
 
 /// One WebSocket message against the rules: the rate limit, and every kind
 /// of bad input mapped onto its close code. `Ok(None)` for control frames.
+/// `now` is when it was read.
 fn check_message(
     msg: Message,
+    now: Instant,
     bucket: &mut TokenBucket,
     shared: &Shared,
 ) -> Result<Option<ClientMsg>, ReadEnd> {
     match msg {
         Message::Binary(bytes) => {
             shared.metrics.bytes_received.increment(bytes.len() as u64);
-            if !bucket.try_take(Instant::now()) {
+            if !bucket.try_take(now) {
                 return Err(ReadEnd::Violation(RATE_LIMIT));
             }
             proto::decode_client(&bytes).map(Some).map_err(|e| {
@@ -681,7 +779,7 @@ fn check_message(
         Message::Text(_) => Err(ReadEnd::Violation(TEXT_FRAME)),
         Message::Ping(_) => {
             // tungstenite answers pings itself; they still count against the rate.
-            if bucket.try_take(Instant::now()) {
+            if bucket.try_take(now) {
                 Ok(None)
             } else {
                 Err(ReadEnd::Violation(RATE_LIMIT))
@@ -792,5 +890,27 @@ mod tests {
         let long = "é".repeat(20);
         let picked = pick_name("", Some(&long));
         assert!(picked.len() <= proto::MAX_NAME_BYTES && picked.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn the_idle_rule_pings_once_at_half_and_closes_at_the_timeout() {
+        let t = Duration::from_secs(10);
+        let heard = Instant::now();
+        let at = |secs: f64| heard + Duration::from_secs_f64(secs);
+        // Heard from recently: look again half a timeout after that.
+        assert_eq!(idle_step(heard, false, at(0.0), t), IdleStep::Wait(at(5.0)));
+        assert_eq!(idle_step(heard, false, at(4.9), t), IdleStep::Wait(at(5.0)));
+        // Silent for half: one ping, then look again at the full timeout.
+        assert_eq!(
+            idle_step(heard, false, at(5.0), t),
+            IdleStep::Ping(at(10.0))
+        );
+        assert_eq!(idle_step(heard, true, at(5.0), t), IdleStep::Wait(at(10.0)));
+        assert_eq!(idle_step(heard, true, at(9.9), t), IdleStep::Wait(at(10.0)));
+        // Silent for all of it, pinged or not (a task woken late): close.
+        assert_eq!(idle_step(heard, true, at(10.0), t), IdleStep::Close);
+        assert_eq!(idle_step(heard, false, at(60.0), t), IdleStep::Close);
+        // A clock read before `heard` (another thread's instant) is no silence.
+        assert_eq!(idle_step(at(1.0), false, heard, t), IdleStep::Wait(at(6.0)));
     }
 }

@@ -84,6 +84,11 @@ pub struct Metrics {
     // ----- HTTP limits (issue 13) -----
     /// Connections and upgrades refused by the HTTP layer's limits.
     pub refused: RefusedMetrics,
+    // ----- liveness (issue 13) -----
+    /// Joined connections closed with 1008 "idle timeout" (nothing received for `--idle-timeout`).
+    pub connections_idle_closed: Counter,
+    /// WebSocket pings sent to joined connections silent for half of `--idle-timeout`.
+    pub idle_pings_sent: Counter,
 }
 
 /// What the room limits and the API token count (issue 13).
@@ -392,6 +397,17 @@ impl Metrics {
             node_connections: refused_reason("node_connections"),
             ip_connections: refused_reason("ip_connections"),
         };
+        // ----- liveness (issue 13) -----
+        let connections_idle_closed = r.counter(
+            "tickroom_connections_idle_closed_total",
+            &[],
+            "Joined connections closed with 1008 \"idle timeout\": nothing received for --idle-timeout.",
+        );
+        let idle_pings_sent = r.counter(
+            "tickroom_idle_pings_sent_total",
+            &[],
+            "WebSocket pings sent to joined connections silent for half of --idle-timeout.",
+        );
 
         Metrics {
             handle,
@@ -418,6 +434,8 @@ impl Metrics {
             cluster,
             room_limits,
             refused,
+            connections_idle_closed,
+            idle_pings_sent,
         }
     }
 
@@ -512,6 +530,8 @@ mod tests {
         m.connection_closed(4999);
         m.tick_duration.record(0.0004);
         m.connections.set(5.0);
+        m.idle_pings_sent.increment(2);
+        m.connections_idle_closed.increment(1);
         let text = m.render();
         for needle in [
             "tickroom_ticks_total 3",
@@ -520,6 +540,8 @@ mod tests {
             "tickroom_connections_closed_total{code=\"other\"} 1",
             "tickroom_tick_duration_seconds_bucket{le=\"0.0005\"} 1",
             "tickroom_connections 5",
+            "tickroom_idle_pings_sent_total 2",
+            "tickroom_connections_idle_closed_total 1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
