@@ -293,7 +293,7 @@ where
         Admission::Elsewhere(node) => {
             let reason = format!("{ELSEWHERE_PREFIX}{node}");
             let code = send_close_reason(ws, ELSEWHERE_CODE, reason).await;
-            let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+            let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
             return Err(code);
         }
         _ => {}
@@ -430,7 +430,7 @@ where
             send_close(ws, IDLE_TIMEOUT).await
         }
     };
-    let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
     code
 }
 
@@ -841,7 +841,7 @@ where
         ReadEnd::Left => send_close(ws, BYE).await,
         ReadEnd::Gone => ABNORMAL,
     };
-    let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
     code
 }
 
