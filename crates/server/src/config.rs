@@ -133,7 +133,8 @@ pub struct Config {
     /// The URL players and the other nodes reach this node at (`http://…` or `https://…`,
     /// optionally with a path such as `https://game.example.com/n/node-1` behind a proxy);
     /// its WebSocket form (`ws://…`/`wss://…`) goes into the `ws_url` of room API answers.
-    /// Unset: this node's own `--peers` entry, else `http://<bound address>`.
+    /// Unset: this node's own `--peers` entry, else `http://<bound address>` (`https://` with
+    /// `--tls-cert`).
     #[arg(long, env = "TICKROOM_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -242,6 +243,17 @@ pub struct Config {
     /// probes a third of it apart); `0s` disables.
     #[arg(long, env = "TICKROOM_TCP_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub tcp_keepalive: Duration,
+
+    // ----- TLS (issue 13) -----
+    /// Serve HTTPS and `wss://` with this PEM certificate chain (the leaf first), read once
+    /// at start; needs `--tls-key`. For a single node: a fleet terminates TLS at its load
+    /// balancer instead (docs/deploy.md).
+    #[arg(long, env = "TICKROOM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "TICKROOM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -409,6 +421,9 @@ impl Config {
             max_connections_per_ip: 64,
             trusted_proxies: None,
             tcp_keepalive: Duration::from_secs(30),
+            // ----- TLS (issue 13) -----
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -542,12 +557,23 @@ impl Config {
             crate::limits::parse_cidrs(list)
                 .map_err(|e| Error::Config(format!("--trusted-proxies: {e}")))?;
         }
+        // ----- TLS (issue 13) -----
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return bad("--tls-cert needs --tls-key"),
+            (None, Some(_)) => return bad("--tls-key needs --tls-cert"),
+            _ => {}
+        }
         Ok(())
     }
 
     /// The tick period.
     pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / self.tick_rate as f64)
+    }
+
+    /// Whether built-in TLS is on (`--tls-cert` and `--tls-key`).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
     }
 
     /// Worker threads actually used (resolves 0 to the core count).
