@@ -53,3 +53,6 @@ mod hardening_rooms;
 
 /// The HTTP layer's limits: head timeouts and size, handshake slots, Origin, connection caps.
 mod hardening_http;
+
+/// Built-in TLS: wss:// clients, the bots over https://, plain clients refused, bad files.
+mod tls;
