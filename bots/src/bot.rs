@@ -36,7 +36,7 @@ use tickroom_protocol::{
     replica::{ApplyError, Replica},
 };
 use tokio::{
-    net::{TcpSocket, TcpStream},
+    net::TcpSocket,
     sync::watch,
     time::{self, MissedTickBehavior, Sleep},
 };
@@ -55,6 +55,7 @@ use crate::{
     http,
     stats::{AckRing, FrameAge, Pending, Shard, TickTracker, us32},
     swarm::resolve,
+    tls::{Stream, Tls},
     url::Target,
 };
 
@@ -103,11 +104,13 @@ pub(crate) struct Ctx {
     pub close_timeout: Duration,
     /// Pause between two reads of a slow reader.
     pub slow_read_interval: Duration,
+    /// For `wss://` destinations.
+    pub tls: Tls,
 }
 
 /// One connection, owned whole by its bot's task: reads and writes take no
 /// lock (a split into sink and stream halves would put a `BiLock` on both).
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Stream>;
 
 /// How often a bot moves its measurements into its shard.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -183,6 +186,8 @@ struct Dest {
     addr: SocketAddr,
     /// The full WebSocket URL, room and name included.
     url: String,
+    /// `Some(host)` for `wss://`: the name the server's certificate must carry.
+    tls_host: Option<String>,
     /// `true` for a node a redirect named, `false` for the bot's entry.
     owner: bool,
 }
@@ -318,6 +323,7 @@ fn entry_dest(ctx: &Ctx, entry: usize, plan: &BotPlan) -> Dest {
     Dest {
         addr: e.addr,
         url: e.target.ws_url(&plan.room, &plan.name),
+        tls_host: e.target.secure.then(|| e.target.host.clone()),
         owner: false,
     }
 }
@@ -410,7 +416,11 @@ impl Bot {
         let entry = &self.ctx.entries[self.entry];
         let limit = self.ctx.connect_timeout.min(FOLLOW_TIMEOUT);
         let path = entry.target.http_path("/cluster");
-        let response = time::timeout(limit, http::get(entry.addr, &path))
+        let tls = entry
+            .target
+            .secure
+            .then(|| (&self.ctx.tls, entry.target.host.as_str()));
+        let response = time::timeout(limit, http::get_over(entry.addr, tls, &path))
             .await
             .map_err(|_| "cluster-timeout".to_owned())?
             .map_err(|_| "cluster-error".to_owned())?;
@@ -420,9 +430,6 @@ impl Bot {
         let view = ClusterView::parse(&response.body).map_err(|_| "cluster-json".to_owned())?;
         let member = view.member(node).ok_or_else(|| "unknown-node".to_owned())?;
         let target = Target::parse(&member.url).map_err(|_| "member-url".to_owned())?;
-        if target.secure {
-            return Err("member-tls".to_owned());
-        }
         let addrs = time::timeout(limit, resolve(&target))
             .await
             .map_err(|_| "member-resolve".to_owned())?
@@ -431,6 +438,7 @@ impl Bot {
         Ok(Dest {
             addr,
             url: target.ws_url(&self.plan.room, &self.plan.name),
+            tls_host: target.secure.then(|| target.host.clone()),
             owner: true,
         })
     }
@@ -460,6 +468,7 @@ impl Bot {
             connect(
                 self.dest.addr,
                 &self.dest.url,
+                self.dest.tls_host.as_deref().map(|h| (&self.ctx.tls, h)),
                 &self.plan,
                 self.behaviour.recv_buffer(),
                 token.clone().unwrap_or_default(),
@@ -738,6 +747,7 @@ impl Bot {
 async fn connect(
     addr: SocketAddr,
     url: &str,
+    tls: Option<(&Tls, &str)>,
     plan: &BotPlan,
     recv_buffer: Option<u32>,
     resume: String,
@@ -759,7 +769,14 @@ async fn connect(
         .connect(addr)
         .await
         .map_err(|e| failed(io_reason("tcp", &e)))?;
-    let (mut ws, _response) = client_async_with_config(url, tcp, Some(ws_config()))
+    let stream = match tls {
+        None => Stream::Plain(tcp),
+        Some((tls, host)) => tls
+            .connect(host, tcp)
+            .await
+            .map_err(|e| failed(io_reason("tls", &e)))?,
+    };
+    let (mut ws, _response) = client_async_with_config(url, stream, Some(ws_config()))
         .await
         .map_err(|e| {
             failed(match e {

@@ -45,6 +45,9 @@ pub struct SwarmConfig {
     /// Pause between two wake-ups of a `slow-reader` bot, each of which reads
     /// everything its socket holds (default 333 ms).
     pub slow_read_interval: Duration,
+    /// PEM file of certificates to trust for `https://`/`wss://` servers besides the
+    /// webpki roots (a private CA or a self-signed test server's certificate).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for SwarmConfig {
@@ -68,6 +71,7 @@ impl Default for SwarmConfig {
             close_timeout: Duration::from_secs(1),
             measure_after: None,
             slow_read_interval: Duration::from_millis(333),
+            tls_ca: None,
         }
     }
 }

@@ -14,9 +14,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// `wss://` needs TLS, which this build does not include.
-    #[error("{0}: TLS (wss://) is not supported by this build of the bots")]
-    TlsUnsupported(String),
     /// The server's host name did not resolve to any address.
     #[error("could not resolve {host}")]
     Resolve {

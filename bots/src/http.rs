@@ -3,8 +3,8 @@
 //! client connection API, with the whole body read into memory.
 //!
 //! It is meant for loopback servers under test: no pooling, redirects,
-//! proxies, TLS or timeouts of its own (wrap a call in
-//! `tokio::time::timeout`). The request target is sent exactly as given, so a
+//! proxies or timeouts of its own (wrap a call in `tokio::time::timeout`);
+//! [`get_over`] speaks TLS to an `https://` server (the bots' `GET /cluster`). The request target is sent exactly as given, so a
 //! test can send paths a browser would normalise (`/../x`).
 
 use std::net::SocketAddr;
@@ -15,7 +15,10 @@ use hyper::{Method, Request, header::HOST};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::Error;
+use crate::{
+    Error,
+    tls::{Stream, Tls},
+};
 
 /// A complete response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,15 @@ pub async fn get(addr: SocketAddr, path: &str) -> Result<Response, Error> {
     request(addr, "GET", path, &[], Bytes::new()).await
 }
 
+/// `GET path` on `addr`, over TLS with server name `host` when `tls` is given.
+pub async fn get_over(
+    addr: SocketAddr,
+    tls: Option<(&Tls, &str)>,
+    path: &str,
+) -> Result<Response, Error> {
+    request_over(addr, tls, "GET", path, &[], Bytes::new()).await
+}
+
 /// One request on a fresh connection to `addr`. `headers` are sent as given
 /// (a `Host` naming `addr` is added unless one is given; hyper adds
 /// `content-length` for a non-empty body unless one is given).
@@ -58,8 +70,21 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Result<Response, Error> {
+    request_over(addr, None, method, path, headers, body).await
+}
+
+/// [`request`], over TLS with server name `host` when `tls` is `Some((tls, host))`.
+pub async fn request_over(
+    addr: SocketAddr,
+    tls: Option<(&Tls, &str)>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Result<Response, Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let fail = |e: Box<dyn std::error::Error + Send + Sync>| Error::Http {
-        request: format!("{method} http://{addr}{path}"),
+        request: format!("{method} {scheme}://{addr}{path}"),
         source: e,
     };
     let mut req = Request::builder()
@@ -76,7 +101,11 @@ pub async fn request(
         .map_err(|e| fail(e.into()))?;
 
     let tcp = TcpStream::connect(addr).await.map_err(|e| fail(e.into()))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+    let stream = match tls {
+        None => Stream::Plain(tcp),
+        Some((tls, host)) => tls.connect(host, tcp).await.map_err(|e| fail(e.into()))?,
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| fail(e.into()))?;
     let exchange = async move {

@@ -12,6 +12,9 @@
 //! shutdown future and returns a [`Report`] with the merged figures. The
 //! `tickroom-bots` binary is a thin CLI around it.
 //!
+//! `https://`/`wss://` URLs connect over TLS ([`tls`]): the webpki roots are
+//! trusted, and with [`SwarmConfig::tls_ca`] the certificates of one more PEM file.
+//!
 //! Against a cluster, `--url` may list several entry nodes; a bot follows
 //! the server's redirects (close 4001 `node=<id>`, resolved with
 //! `GET /cluster`) and drains (close 1001 `draining...`): see [`cluster`].
@@ -36,6 +39,7 @@ mod report;
 mod rng;
 mod stats;
 mod swarm;
+pub mod tls;
 pub mod url;
 
 pub use behaviour::{Behaviour, BehaviourKind, View};

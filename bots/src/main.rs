@@ -19,7 +19,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "tickroom-bots", version, about)]
 struct Args {
-    /// Base URL of the server; the bots open `ws://HOST:PORT/ws?room=..&name=..`.
+    /// Base URL of the server; the bots open `ws://HOST:PORT/ws?room=..&name=..`
+    /// (`wss://` for an https:// or wss:// URL).
     /// A comma-separated list names several entry nodes of one cluster: bot n
     /// uses entry n % count, and moves to the next after a failed connect.
     #[arg(long, env = "TICKROOM_URL", default_value = "http://127.0.0.1:8080")]
@@ -82,6 +83,11 @@ struct Args {
     /// Pause between two reads of a slow-reader bot.
     #[arg(long, default_value = "333ms", value_parser = parse_duration)]
     slow_read_interval: Duration,
+    /// Also trust the certificates in this PEM file for https:// and wss:// servers
+    /// (a private CA, or a test server's self-signed certificate); the webpki roots
+    /// are always trusted.
+    #[arg(long, env = "TICKROOM_TLS_CA", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
 }
 
 impl From<&Args> for SwarmConfig {
@@ -120,6 +126,7 @@ impl From<&Args> for SwarmConfig {
             reconnect: !a.no_reconnect,
             connect_timeout: a.connect_timeout,
             slow_read_interval: a.slow_read_interval,
+            tls_ca: a.tls_ca.clone(),
             ..SwarmConfig::default()
         }
     }

@@ -17,6 +17,7 @@ use crate::{
     process,
     progress::{ProgressLine, ProgressWriter},
     stats::{Counters, KindTotals, Summary, new_histogram},
+    tls::Tls,
     url::{self, Target},
 };
 
@@ -37,10 +38,8 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Result<Report, Error> {
     config.validate()?;
     let mut entries = Vec::new();
+    let tls = Tls::new(config.tls_ca.as_deref())?;
     for target in url::parse_list(&config.url)? {
-        if target.secure {
-            return Err(Error::TlsUnsupported(target.endpoint()));
-        }
         let addr = resolve(&target).await?[0];
         entries.push(Entry { target, addr });
     }
@@ -68,6 +67,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         connect_timeout: config.connect_timeout,
         close_timeout: config.close_timeout,
         slow_read_interval: config.slow_read_interval,
+        tls,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 

@@ -57,3 +57,6 @@ mod hardening_http;
 /// A joined client that sends nothing is pinged, then closed with 1008 "idle
 /// timeout" into the resume grace; one that answers pings stays.
 mod liveness;
+
+/// Built-in TLS: wss:// clients, the bots over https://, plain clients refused, bad files.
+mod tls;

@@ -133,7 +133,8 @@ pub struct Config {
     /// The URL players and the other nodes reach this node at (`http://…` or `https://…`,
     /// optionally with a path such as `https://game.example.com/n/node-1` behind a proxy);
     /// its WebSocket form (`ws://…`/`wss://…`) goes into the `ws_url` of room API answers.
-    /// Unset: this node's own `--peers` entry, else `http://<bound address>`.
+    /// Unset: this node's own `--peers` entry, else `http://<bound address>` (`https://` with
+    /// `--tls-cert`).
     #[arg(long, env = "TICKROOM_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -249,6 +250,17 @@ pub struct Config {
     /// player enters the resume grace (1s to 1h, longer than one tick).
     #[arg(long, env = "TICKROOM_IDLE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+
+    // ----- TLS (issue 13) -----
+    /// Serve HTTPS and `wss://` with this PEM certificate chain (the leaf first), read once
+    /// at start; needs `--tls-key`. For a single node: a fleet terminates TLS at its load
+    /// balancer instead (docs/deploy.md).
+    #[arg(long, env = "TICKROOM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "TICKROOM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -418,6 +430,9 @@ impl Config {
             tcp_keepalive: Duration::from_secs(30),
             // ----- liveness (issue 13) -----
             idle_timeout: Duration::from_secs(10),
+            // ----- TLS (issue 13) -----
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -557,12 +572,23 @@ impl Config {
         {
             return bad("--idle-timeout must be between 1s and 1h, and longer than one tick");
         }
+        // ----- TLS (issue 13) -----
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return bad("--tls-cert needs --tls-key"),
+            (None, Some(_)) => return bad("--tls-key needs --tls-cert"),
+            _ => {}
+        }
         Ok(())
     }
 
     /// The tick period.
     pub fn tick_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / self.tick_rate as f64)
+    }
+
+    /// Whether built-in TLS is on (`--tls-cert` and `--tls-key`).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
     }
 
     /// Worker threads actually used (resolves 0 to the core count).

@@ -16,7 +16,7 @@
 //! connection's life and [`close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `metrics`, `origin`, `config`, `limits`, `http_error` at the bottom;
+//! `signing`, `tickets`, `metrics`, `origin`, `config`, `limits`, `http_error`, `tls` at the bottom;
 //! then `mailbox`, `room_limits`; `room` (`core` below `host`); `placement`; `worker` and
 //! `registry`; `cluster` (placement across nodes, over the registry);
 //! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
@@ -45,6 +45,7 @@ pub mod server;
 pub mod signing;
 pub mod state;
 pub mod tickets;
+pub mod tls;
 pub mod worker;
 
 pub use config::Config;

@@ -134,6 +134,9 @@ pub struct RefusedMetrics {
     pub node_connections: Counter,
     /// A WebSocket upgrade over `--max-connections-per-ip` (429).
     pub ip_connections: Counter,
+    /// A TLS handshake that failed or did not finish within `--header-read-timeout`
+    /// (built-in TLS only).
+    pub tls_handshake: Counter,
 }
 
 impl std::fmt::Debug for RefusedMetrics {
@@ -396,6 +399,7 @@ impl Metrics {
             origin: refused_reason("origin"),
             node_connections: refused_reason("node_connections"),
             ip_connections: refused_reason("ip_connections"),
+            tls_handshake: refused_reason("tls_handshake"),
         };
         // ----- liveness (issue 13) -----
         let connections_idle_closed = r.counter(

@@ -24,6 +24,7 @@ use hyper_util::{
 };
 use tickroom_sim::SimConfig;
 use tokio::{
+    io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch},
     task::JoinHandle as TaskHandle,
@@ -32,7 +33,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
     Config, Error, Result, close, cluster::Cluster, http, limits::Limits, metrics::Metrics,
-    registry::Registry, room::RoomSettings, signing::Signer, state::Shared, worker::WorkerPool,
+    registry::Registry, room::RoomSettings, signing::Signer, state::Shared, tls::Tls,
+    worker::WorkerPool,
 };
 
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
@@ -61,6 +63,11 @@ impl Server {
     /// before any node starts (a static `--peers` list) binds them first.
     pub async fn start_on(config: Config, listener: TcpListener) -> Result<Server> {
         config.validate()?;
+        // Read once, before anything starts: a bad file fails the start naming it.
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            _ => None,
+        };
         let metrics = Metrics::new();
         let period = config.tick_period();
         let settings = RoomSettings {
@@ -124,7 +131,8 @@ impl Server {
         });
 
         let app = http::router(Arc::clone(&shared));
-        let http = tokio::spawn(serve_http(listener, app, Arc::clone(&shared)));
+        let tls_names = tls.as_ref().map(|t| t.names.clone());
+        let http = tokio::spawn(serve_http(listener, app, Arc::clone(&shared), tls));
         let upkeep_metrics = metrics.clone();
         let upkeep = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -141,6 +149,7 @@ impl Server {
             node = %shared.cluster.me().id,
             mode = shared.cluster.mode_name(),
             url = shared.cluster.me().ws_url.as_str(),
+            tls = tls_names.as_deref().unwrap_or("off"),
             "tickroom listening"
         );
         Ok(Server {
@@ -256,11 +265,13 @@ async fn shutdown_signal() -> Result<()> {
 /// `--max-handshakes` of them waiting for their first request head. Stops
 /// accepting when the drain starts, lets every connection finish its request
 /// in flight (upgraded WebSockets are the connections' own tasks), and
-/// returns when they have.
+/// returns when they have. With built-in TLS each connection's TLS handshake
+/// comes first, within `--header-read-timeout` and holding its handshake slot.
 async fn serve_http(
     listener: TcpListener,
     app: Router,
     shared: Arc<Shared>,
+    tls: Option<Tls>,
 ) -> std::io::Result<()> {
     let config = &shared.config;
     let mut builder = http1::Builder::new();
@@ -296,15 +307,45 @@ async fn serve_http(
             continue;
         };
         tune_socket(&tcp, config);
-        tokio::spawn(serve_connection(
+        let (builder, svc, conn_shared, alive) = (
             builder.clone(),
-            tcp,
-            peer,
-            permit,
             svc.clone(),
             Arc::clone(&shared),
             alive.clone(),
-        ));
+        );
+        match &tls {
+            None => {
+                tokio::spawn(serve_connection(
+                    builder,
+                    tcp,
+                    peer,
+                    permit,
+                    svc,
+                    conn_shared,
+                    alive,
+                ));
+            }
+            Some(tls) => {
+                let acceptor = tls.acceptor.clone();
+                tokio::spawn(async move {
+                    let limit = conn_shared.config.header_read_timeout;
+                    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            conn_shared.metrics.refused.tls_handshake.increment(1);
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed: closed");
+                            return;
+                        }
+                        Err(_) => {
+                            conn_shared.metrics.refused.tls_handshake.increment(1);
+                            tracing::debug!(%peer, "no TLS handshake in time: closed");
+                            return;
+                        }
+                    };
+                    serve_connection(builder, stream, peer, permit, svc, conn_shared, alive).await;
+                });
+            }
+        }
     }
     drop(listener);
     drop(alive);
@@ -312,17 +353,19 @@ async fn serve_http(
     Ok(())
 }
 
-/// One HTTP connection; its handshake permit is given back when its first
-/// request head has arrived or it closes.
-async fn serve_connection(
+/// One HTTP connection, over plain TCP or TLS; its handshake permit is given
+/// back when its first request head has arrived or it closes.
+async fn serve_connection<S>(
     builder: http1::Builder,
-    tcp: TcpStream,
+    io: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     svc: TowerToHyperService<Router>,
     shared: Arc<Shared>,
     _alive: mpsc::Sender<()>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
     let first_head = Arc::clone(&permit);
     let service = service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -331,7 +374,7 @@ async fn serve_connection(
         hyper::service::Service::call(&svc, req)
     });
     let conn = builder
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
     let mut stop = shared.drain.clone();

@@ -134,10 +134,10 @@ impl Cluster {
         let id = config.node_id.clone().unwrap_or_else(host_node_id);
         let id = NodeId::new(&id).map_err(|e| Error::Config(format!("--node-id: {e}")))?;
         let explicit_url = config.public_url.is_some();
-        let public = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+        let public = config.public_url.clone().unwrap_or_else(|| {
+            let scheme = if config.tls() { "https" } else { "http" };
+            format!("{scheme}://{bound}")
+        });
         let (ws_url, mut api_url) = url_pair(&public)?;
         if let Some(internal) = &config.internal_url {
             let (_, http) = url_pair(internal)?;
