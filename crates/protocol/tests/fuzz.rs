@@ -626,7 +626,6 @@ fn huge_length_prefixes_are_refused_without_allocating() {
             for &v in &huge {
                 let mut evil = bytes.clone();
                 evil.splice(at..=at, varint(v));
-                let started = Instant::now();
                 let (res, largest, _) = probe::measure(|| {
                     if is_server {
                         decode_server(&evil).map(|_| ())
@@ -639,7 +638,6 @@ fn huge_length_prefixes_are_refused_without_allocating() {
                     "{evil:?}: {res:?}"
                 );
                 assert!(largest <= ERROR_TEXT_SLACK, "{evil:?}: allocated {largest}");
-                assert!(started.elapsed().as_millis() < 100, "{evil:?}: slow");
                 tried += 1;
             }
         }
