@@ -143,25 +143,34 @@ fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
     None
 }
 
+/// The Chromium to drive, or `None` (after a loud SKIPPED message) when it or
+/// the script's node modules are missing; under `CI=true` that fails `test`.
+fn chromium_or_skip(test: &str, root: &Path) -> Option<PathBuf> {
+    let chromium =
+        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
+    let Some(why) = missing_prerequisite(&chromium, root) else {
+        return Some(chromium);
+    };
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(
+        !in_ci,
+        "the browser test cannot run under CI: {why}; scripts/test installs what it needs"
+    );
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+    let bar = "!".repeat(78);
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{bar}\nSKIPPED: {test}: {why} — run scripts/test\n{bar}\n"
+    );
+    None
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_plays_the_demo() {
     let root = workspace_root();
-    let chromium =
-        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
-    if let Some(why) = missing_prerequisite(&chromium, &root) {
-        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(
-            !in_ci,
-            "the browser test cannot run under CI: {why}; scripts/test installs what it needs"
-        );
-        // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
-        let bar = "!".repeat(78);
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{bar}\nSKIPPED: headless_chromium_plays_the_demo: {why} — run scripts/test\n{bar}\n"
-        );
+    let Some(chromium) = chromium_or_skip("headless_chromium_plays_the_demo", &root) else {
         return;
-    }
+    };
 
     // Capacity 2, so the script's third page finds the room full.
     let server = start(tickroom_server::Config {
@@ -199,21 +208,10 @@ async fn headless_chromium_plays_the_demo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_follows_the_room_to_its_node() {
     let root = workspace_root();
-    let chromium =
-        PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
-    if let Some(why) = missing_prerequisite(&chromium, &root) {
-        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(
-            !in_ci,
-            "the browser test cannot run under CI: {why}; scripts/test installs what it needs"
-        );
-        let bar = "!".repeat(78);
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{bar}\nSKIPPED: headless_chromium_follows_the_room_to_its_node: {why} — run scripts/test\n{bar}\n"
-        );
+    let Some(chromium) = chromium_or_skip("headless_chromium_follows_the_room_to_its_node", &root)
+    else {
         return;
-    }
+    };
     // A static pair: the page comes from a, the room lives on b.
     let (la, lb) = (
         tokio::net::TcpListener::bind("127.0.0.1:0")
