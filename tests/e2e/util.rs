@@ -43,13 +43,29 @@ pub async fn within<T>(what: impl fmt::Display, fut: impl Future<Output = T>) ->
 
 /// Polls `probe` every 20 ms until it returns `Ok`, for at most [`PATIENCE`];
 /// then panics naming `what` and the last `Err` (what was seen instead).
-pub async fn eventually<T, E, F, Fut>(what: impl fmt::Display, mut probe: F) -> T
+pub async fn eventually<T, E, F, Fut>(what: impl fmt::Display, probe: F) -> T
 where
     E: fmt::Debug,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    poll_until(what, PATIENCE, Duration::from_millis(20), probe).await
+}
+
+/// Polls `probe` every `every` until it returns `Ok`, for at most `limit`;
+/// then panics naming `what` and the last `Err` (what was seen instead).
+pub async fn poll_until<T, E, F, Fut>(
+    what: impl fmt::Display,
+    limit: Duration,
+    every: Duration,
+    mut probe: F,
+) -> T
+where
+    E: fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     let mut last = None;
     loop {
         match tokio::time::timeout_at(deadline, probe()).await {
@@ -60,12 +76,12 @@ where
         if tokio::time::Instant::now() >= deadline {
             match last {
                 Some(seen) => {
-                    panic!("timed out after {PATIENCE:?} waiting for {what}; last seen: {seen:?}")
+                    panic!("timed out after {limit:?} waiting for {what}; last seen: {seen:?}")
                 }
-                None => panic!("timed out after {PATIENCE:?} waiting for {what}"),
+                None => panic!("timed out after {limit:?} waiting for {what}"),
             }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(every).await;
     }
 }
 

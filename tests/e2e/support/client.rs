@@ -32,25 +32,13 @@ pub type ClusterWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Polls `probe` every 50 ms until it returns `Ok`, for at most `limit`;
 /// then panics naming `what` and the last `Err`.
-pub async fn until<T, E, F, Fut>(what: impl fmt::Display, limit: Duration, mut probe: F) -> T
+pub async fn until<T, E, F, Fut>(what: impl fmt::Display, limit: Duration, probe: F) -> T
 where
     E: fmt::Debug,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut last = None;
-    loop {
-        match tokio::time::timeout_at(deadline, probe()).await {
-            Ok(Ok(v)) => return v,
-            Ok(Err(seen)) => last = Some(seen),
-            Err(_) => {}
-        }
-        if tokio::time::Instant::now() >= deadline {
-            panic!("timed out after {limit:?} waiting for {what}; last seen: {last:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::util::poll_until(what, limit, Duration::from_millis(50), probe).await
 }
 
 /// One HTTP request with an optional JSON body; the status and the body as
