@@ -296,10 +296,12 @@ async fn another_4001_reconnects_through_the_entry_at_once() {
 #[tokio::test]
 async fn a_failed_entry_rotates_to_the_next_one() {
     let cluster = Arc::new(Mutex::new(String::new()));
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A socket bound but never listening: connects are refused, and the port
+    // stays ours for the whole test (a released port can be handed to another
+    // test's fake node running in parallel, which once made this one drain).
+    let dead_socket = tokio::net::TcpSocket::new_v4().unwrap();
+    dead_socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead = dead_socket.local_addr().unwrap();
     let owner = node(Role::Owner { end_first: None }, cluster).await;
     // Bot 0 starts on the dead entry and moves on; bot 1 starts on the live one.
     let report = swarm(
@@ -319,6 +321,7 @@ async fn a_failed_entry_rotates_to_the_next_one() {
         report.endpoint,
         format!("ws://{dead}/ws,ws://{}/ws", owner.addr)
     );
+    drop(dead_socket);
 }
 
 #[tokio::test]
