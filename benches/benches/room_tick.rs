@@ -3,7 +3,9 @@
 //! grace and inputs, sim step, frame build and checksum, one delta encode
 //! shared by all, 50 outputs drained. Two cases: every client took last
 //! tick's frame (the common case), and five clients lagging a few ticks
-//! (more baselines, more encodes). Time per room tick.
+//! (more baselines, more encodes); and the common case with recording on
+//! (the tick's record built and handed out, a keyframe every 200 ticks; the
+//! writer thread's encoding is not in it). Time per room tick.
 
 use std::{
     hint::black_box,
@@ -11,10 +13,10 @@ use std::{
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tickroom_server::room::core::{CoreSettings, HISTORY, Output, RoomCore};
+use tickroom_server::room::core::{CoreSettings, HISTORY, Output, RecordSettings, RoomCore};
 use tickroom_sim::SimConfig;
 
-fn room(players: u64) -> (RoomCore, Instant) {
+fn room(players: u64, recording: bool) -> (RoomCore, Instant) {
     let now = Instant::now();
     let mut core = RoomCore::new(
         CoreSettings {
@@ -24,6 +26,9 @@ fn room(players: u64) -> (RoomCore, Instant) {
             history: HISTORY,
             max_unacked: 10,
             sim: SimConfig::default(),
+            recording: recording.then_some(RecordSettings {
+                keyframe_every: 200,
+            }),
         },
         now,
         7,
@@ -37,8 +42,12 @@ fn room(players: u64) -> (RoomCore, Instant) {
 
 fn room_tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("room_tick_50_players");
-    for (label, lagging) in [("all_current", 0u64), ("five_lagging", 5)] {
-        let (mut core, mut now) = room(50);
+    for (label, lagging, recording) in [
+        ("all_current", 0u64, false),
+        ("five_lagging", 5, false),
+        ("all_current_recording", 0, true),
+    ] {
+        let (mut core, mut now) = room(50, recording);
         let mut tick = 0u32;
         group.bench_function(label, |b| {
             b.iter(|| {
@@ -63,8 +72,10 @@ fn room_tick(c: &mut Criterion) {
                 tick = core.tick_number();
                 let mut frames = 0;
                 while let Some(out) = core.poll_output() {
-                    if let Output::Frame { bytes, .. } = out {
-                        frames += black_box(bytes).len();
+                    match out {
+                        Output::Frame { bytes, .. } => frames += black_box(bytes).len(),
+                        Output::Record(r) => frames += black_box(r).inputs.len(),
+                        _ => {}
                     }
                 }
                 frames

@@ -16,6 +16,7 @@ use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use crate::{
     ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES,
     MAX_TOKEN_BYTES, Result, ServerMsg,
+    record::{Block, MAX_RECORD_BLOCK_BYTES},
 };
 
 type ClientConfig = Configuration<LittleEndian, Varint, Limit<MAX_CLIENT_MESSAGE_BYTES>>;
@@ -30,6 +31,14 @@ const SERVER: ServerConfig = config::standard()
     .with_little_endian()
     .with_variable_int_encoding()
     .with_limit::<MAX_SERVER_MESSAGE_BYTES>();
+
+type RecordConfig = Configuration<LittleEndian, Varint, Limit<MAX_RECORD_BLOCK_BYTES>>;
+
+/// Recording blocks ([`crate::record`]): the same layout, a larger limit.
+const RECORD: RecordConfig = config::standard()
+    .with_little_endian()
+    .with_variable_int_encoding()
+    .with_limit::<MAX_RECORD_BLOCK_BYTES>();
 
 /// Encodes a client message.
 pub fn encode_client(msg: &ClientMsg) -> Vec<u8> {
@@ -81,6 +90,26 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg> {
         });
     }
     decode_whole(bytes, SERVER)
+}
+
+/// Appends one encoded recording block's payload to `buf` (the framing is
+/// [`crate::record::append_block`]'s).
+pub fn encode_record_block_into(block: &Block, buf: &mut Vec<u8>) {
+    let start = buf.len();
+    if bincode::encode_into_std_write(block, buf, RECORD).is_err() {
+        buf.truncate(start);
+    }
+}
+
+/// Decodes one recording block's whole payload.
+pub fn decode_record_block(bytes: &[u8]) -> Result<Block> {
+    if bytes.len() > MAX_RECORD_BLOCK_BYTES {
+        return Err(Error::TooLarge {
+            len: bytes.len(),
+            max: MAX_RECORD_BLOCK_BYTES,
+        });
+    }
+    decode_whole(bytes, RECORD)
 }
 
 fn decode_whole<T, C>(bytes: &[u8], config: C) -> Result<T>

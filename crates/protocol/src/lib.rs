@@ -10,12 +10,14 @@
 //!
 //! Every WebSocket binary message carries exactly one [`ClientMsg`] or
 //! [`ServerMsg`], encoded by [`codec`]. Text messages are not part of the
-//! protocol.
+//! protocol. [`record`] is the file format of room recordings, built from
+//! the same types and codec.
 
 pub mod codec;
 mod error;
 mod messages;
 pub mod quant;
+pub mod record;
 pub mod replica;
 
 pub use codec::{decode_client, decode_server, encode_client, encode_server};

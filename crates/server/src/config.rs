@@ -261,6 +261,35 @@ pub struct Config {
     /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
     #[arg(long, env = "TICKROOM_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    // ----- recording (issue 14) -----
+    /// Record every room into this directory (created if missing): one file per room,
+    /// named `<room>@<start unix ms>-<n>.tickrec`, replayable with `tickroom replay FILE`
+    /// and watchable at `/?replay=<file>` (with `--api-token`). Unset: nothing is recorded.
+    #[arg(long, env = "TICKROOM_RECORD_DIR")]
+    pub record_dir: Option<PathBuf>,
+
+    /// Largest recording file (`64MiB`, `500kB`, bytes); its room plays on unrecorded after it.
+    #[arg(long, env = "TICKROOM_RECORD_MAX_FILE_BYTES", default_value = "64MiB", value_parser = parse_bytes)]
+    pub record_max_file_bytes: u64,
+
+    /// Largest total of the recordings in `--record-dir`; the oldest finished ones are
+    /// removed first to stay under it.
+    #[arg(long, env = "TICKROOM_RECORD_MAX_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
+    pub record_max_bytes: u64,
+
+    /// A recording stores the whole frame this often (a check point that names the
+    /// entity a divergent replay differs in).
+    #[arg(long, env = "TICKROOM_RECORD_KEYFRAME_EVERY", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub record_keyframe_every: Duration,
+}
+
+/// A byte size: `1GiB`, `64 MiB`, `500kB`, `4096`.
+fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("{s:?} is not a byte size (like 64MiB or 1GB): {e}"))
 }
 
 /// The command line: the config, and the flags durations had before they
@@ -433,6 +462,11 @@ impl Config {
             // ----- TLS (issue 13) -----
             tls_cert: None,
             tls_key: None,
+            // ----- recording (issue 14) -----
+            record_dir: None,
+            record_max_file_bytes: 64 << 20,
+            record_max_bytes: 1 << 30,
+            record_keyframe_every: Duration::from_secs(10),
         }
     }
 
@@ -578,7 +612,22 @@ impl Config {
             (None, Some(_)) => return bad("--tls-key needs --tls-cert"),
             _ => {}
         }
+        // ----- recording (issue 14) -----
+        if self.record_max_file_bytes < 64 * 1024 {
+            return bad("--record-max-file-bytes must be at least 64KiB");
+        }
+        if self.record_max_bytes < self.record_max_file_bytes {
+            return bad("--record-max-bytes must be at least --record-max-file-bytes");
+        }
+        if !(self.tick_period()..=HOUR).contains(&self.record_keyframe_every) {
+            return bad("--record-keyframe-every must be between one tick and 1h");
+        }
         Ok(())
+    }
+
+    /// Recording: a keyframe every this many ticks (`--record-keyframe-every`).
+    pub fn record_keyframe_ticks(&self) -> u32 {
+        (self.record_keyframe_every.as_secs_f64() * f64::from(self.tick_rate)).round() as u32
     }
 
     /// The tick period.

@@ -89,6 +89,55 @@ pub struct Metrics {
     pub connections_idle_closed: Counter,
     /// WebSocket pings sent to joined connections silent for half of `--idle-timeout`.
     pub idle_pings_sent: Counter,
+    // ----- recording (issue 14) -----
+    /// Room recordings (`--record-dir`).
+    pub record: RecordMetrics,
+}
+
+/// What `--record-dir` recording counts.
+#[derive(Clone)]
+pub struct RecordMetrics {
+    /// Recordings open now.
+    pub active: Gauge,
+    /// Recordings started.
+    pub started: Counter,
+    /// Ticks written.
+    pub ticks: Counter,
+    /// Bytes written.
+    pub bytes: Counter,
+    /// Recordings stopped because the writer's queue was full (the tick never waits).
+    pub stopped_queue_full: Counter,
+    /// Recordings ended at the per-file size cap.
+    pub stopped_file_cap: Counter,
+    /// Recordings ended because the directory cap left no room.
+    pub stopped_dir_cap: Counter,
+    /// Recordings ended by a write error.
+    pub stopped_io_error: Counter,
+    /// Old recordings removed to keep the directory under its cap.
+    pub removed: Counter,
+}
+
+impl RecordMetrics {
+    /// Handles that count nowhere.
+    pub fn noop() -> RecordMetrics {
+        RecordMetrics {
+            active: Gauge::noop(),
+            started: Counter::noop(),
+            ticks: Counter::noop(),
+            bytes: Counter::noop(),
+            stopped_queue_full: Counter::noop(),
+            stopped_file_cap: Counter::noop(),
+            stopped_dir_cap: Counter::noop(),
+            stopped_io_error: Counter::noop(),
+            removed: Counter::noop(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RecordMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordMetrics { .. }")
+    }
 }
 
 /// What the room limits and the API token count (issue 13).
@@ -412,6 +461,41 @@ impl Metrics {
             &[],
             "WebSocket pings sent to joined connections silent for half of --idle-timeout.",
         );
+        // ----- recording (issue 14) -----
+        let stopped = |reason: &'static str| {
+            r.counter(
+                "tickroom_recordings_stopped_total",
+                &[("reason", reason)],
+                "Room recordings ended early (queue_full: the writer fell behind; file_cap, dir_cap: size caps; io_error).",
+            )
+        };
+        let record = RecordMetrics {
+            active: r.gauge("tickroom_recordings_active", "Room recordings open now."),
+            started: r.counter(
+                "tickroom_recordings_started_total",
+                &[],
+                "Room recordings started (--record-dir).",
+            ),
+            ticks: r.counter(
+                "tickroom_recorded_ticks_total",
+                &[],
+                "Room ticks written to recordings.",
+            ),
+            bytes: r.counter(
+                "tickroom_recorded_bytes_total",
+                &[],
+                "Bytes written to recordings.",
+            ),
+            stopped_queue_full: stopped("queue_full"),
+            stopped_file_cap: stopped("file_cap"),
+            stopped_dir_cap: stopped("dir_cap"),
+            stopped_io_error: stopped("io_error"),
+            removed: r.counter(
+                "tickroom_recordings_removed_total",
+                &[],
+                "Oldest recordings removed to keep --record-dir under --record-max-bytes.",
+            ),
+        };
 
         Metrics {
             handle,
@@ -440,6 +524,7 @@ impl Metrics {
             refused,
             connections_idle_closed,
             idle_pings_sent,
+            record,
         }
     }
 

@@ -632,8 +632,15 @@ mod tests {
             serial: u64,
             settings: &RoomSettings,
         ) -> Result<RoomHandle, PlacementError> {
-            let (host, handle) =
-                RoomHost::new(id, serial, settings, Metrics::new(), Instant::now(), serial);
+            let (host, handle) = RoomHost::new(
+                id,
+                serial,
+                settings,
+                Metrics::new(),
+                Instant::now(),
+                serial,
+                None,
+            );
             self.hosts.lock().expect("hosts").push(host);
             Ok(handle)
         }
@@ -649,6 +656,7 @@ mod tests {
             resume_grace: Duration::from_secs(10),
             max_unacked: 10,
             sim: SimConfig::default(),
+            recording: None,
         };
         let parked = Arc::new(Parked::default());
         (Arc::new(Registry::new(parked.clone(), settings)), parked)

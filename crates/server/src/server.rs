@@ -32,8 +32,17 @@ use tokio::{
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, close, cluster::Cluster, http, limits::Limits, metrics::Metrics,
-    registry::Registry, room::RoomSettings, signing::Signer, state::Shared, tls::Tls,
+    Config, Error, Result, close,
+    cluster::{Cluster, configured_node_id},
+    http,
+    limits::Limits,
+    metrics::Metrics,
+    recording::{RecordConfig, Recorder, RecorderThread},
+    registry::Registry,
+    room::{RoomSettings, core::RecordSettings},
+    signing::Signer,
+    state::Shared,
+    tls::Tls,
     worker::WorkerPool,
 };
 
@@ -47,6 +56,7 @@ pub struct Server {
     http: TaskHandle<std::io::Result<()>>,
     upkeep: TaskHandle<()>,
     workers: Vec<JoinHandle<()>>,
+    recorder: Option<RecorderThread>,
 }
 
 impl Server {
@@ -80,9 +90,30 @@ impl Server {
                 tick_rate_hz: config.tick_rate,
                 ..SimConfig::default()
             },
+            recording: config.record_dir.as_ref().map(|_| RecordSettings {
+                keyframe_every: config.record_keyframe_ticks(),
+            }),
+        };
+        let (recorder, recorder_thread) = match &config.record_dir {
+            Some(dir) => {
+                let (r, t) = Recorder::start(
+                    RecordConfig {
+                        dir: dir.clone(),
+                        max_file_bytes: config.record_max_file_bytes,
+                        max_dir_bytes: config.record_max_bytes,
+                        node: configured_node_id(&config),
+                    },
+                    metrics.record.clone(),
+                )
+                .map_err(|e| Error::Config(format!("--record-dir {}: {e}", dir.display())))?;
+                tracing::info!(dir = %dir.display(), "recording every room");
+                (Some(r), Some(t))
+            }
+            None => (None, None),
         };
         let (pool, workers) =
             WorkerPool::start(config.worker_count(), period, &metrics).map_err(Error::Worker)?;
+        let pool = pool.with_recorder(recorder);
         let registry = Arc::new(Registry::new(Arc::new(pool), settings).with_limits(
             config.max_rooms,
             config.room_creations_per_ip,
@@ -159,6 +190,7 @@ impl Server {
             http,
             upkeep,
             workers,
+            recorder: recorder_thread,
         })
     }
 
@@ -220,9 +252,14 @@ impl Server {
         self.upkeep.abort();
         self.shared.registry.stop_workers();
         let workers = self.workers;
+        let recorder = self.recorder;
         let _ = tokio::task::spawn_blocking(move || {
             for w in workers {
                 let _ = w.join();
+            }
+            // The rooms are gone: their recordings end and are flushed.
+            if let Some(r) = recorder {
+                r.finish(Duration::from_secs(5));
             }
         })
         .await;

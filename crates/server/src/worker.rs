@@ -26,11 +26,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::{
     metrics::Metrics,
     placement::{Placement, PlacementError},
+    recording::Recorder,
     room::{
         RoomHandle, RoomSettings,
         host::{RoomHost, RoomStatus},
     },
     signing,
+    tickets::unix_ms,
 };
 
 /// How many periods behind a room may fall before missed ticks are skipped.
@@ -86,6 +88,8 @@ struct WorkerSlot {
 pub struct WorkerPool {
     slots: Vec<WorkerSlot>,
     metrics: Metrics,
+    /// Records every room started here (`--record-dir`), when set.
+    recorder: Option<Recorder>,
 }
 
 impl WorkerPool {
@@ -113,9 +117,16 @@ impl WorkerPool {
             WorkerPool {
                 slots,
                 metrics: metrics.clone(),
+                recorder: None,
             },
             threads,
         ))
+    }
+
+    /// Records every room this pool starts with `recorder`.
+    pub fn with_recorder(mut self, recorder: Option<Recorder>) -> WorkerPool {
+        self.recorder = recorder;
+        self
     }
 }
 
@@ -131,6 +142,17 @@ impl Placement for WorkerPool {
             .iter()
             .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
             .ok_or(PlacementError::NoWorker)?;
+        let recorder = match (&self.recorder, settings.recording) {
+            (Some(r), Some(rec)) => Some(r.room(
+                serial,
+                &id,
+                unix_ms(),
+                settings.capacity,
+                &settings.sim,
+                rec.keyframe_every,
+            )),
+            _ => None,
+        };
         let (host, handle) = RoomHost::new(
             id,
             serial,
@@ -138,6 +160,7 @@ impl Placement for WorkerPool {
             self.metrics.clone(),
             Instant::now(),
             signing::random_u64(),
+            recorder,
         );
         // Counted before it is sent, so a burst of creations spreads out.
         worker.rooms.fetch_add(1, Ordering::Relaxed);

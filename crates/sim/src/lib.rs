@@ -131,6 +131,15 @@ pub use kinematics::{
 pub use rng::SplitMix64;
 pub use room::{Room, SPAWN_ATTEMPTS};
 
+/// The version of the rules above. Two builds with the same `SIM_VERSION`
+/// produce bit-for-bit the same rooms from the same calls, so a room recorded
+/// by one replays exactly on the other; a recording of another version is
+/// refused. Bump it with any change that alters a step's outcome (a rule, an
+/// order, a float operation, the generator, a default that recordings do not
+/// carry); `tests/sim_version.rs` pins a scenario's outcome to catch a change
+/// that forgot to.
+pub const SIM_VERSION: u32 = 1;
+
 /// A player's id, chosen by the server (unique within a room).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PlayerId(pub u32);

@@ -109,6 +109,11 @@ pub fn url_pair(url: &str) -> Result<(WsUrl, String)> {
     Ok((ws, http))
 }
 
+/// This node's id as configured: `--node-id`, else the host name.
+pub fn configured_node_id(config: &Config) -> String {
+    config.node_id.clone().unwrap_or_else(host_node_id)
+}
+
 /// The host name, made into a node id (invalid bytes become `-`, at most 64).
 fn host_node_id() -> String {
     let name = rustix::system::uname();
@@ -131,7 +136,7 @@ impl Cluster {
     /// This node's cluster from `config`, bound at `bound`. Connects nothing
     /// yet (see [`Cluster::start`]).
     pub fn new(config: &Config, bound: SocketAddr, metrics: &Metrics) -> Result<Cluster> {
-        let id = config.node_id.clone().unwrap_or_else(host_node_id);
+        let id = configured_node_id(config);
         let id = NodeId::new(&id).map_err(|e| Error::Config(format!("--node-id: {e}")))?;
         let explicit_url = config.public_url.is_some();
         let public = config.public_url.clone().unwrap_or_else(|| {

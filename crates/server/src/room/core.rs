@@ -13,14 +13,18 @@
 //!    wins, the newest sequence number becomes its acknowledgement);
 //! 3. the simulation steps once;
 //! 4. the frame is built, made canonical against the previous one
-//!    ([`replica::settle_velocities`]), hashed, and kept in a short history;
+//!    ([`replica::settle_velocities`]), hashed, and kept in a short history
+//!    (steps 2-4 are the [`Game`]'s: what frames say);
 //! 5. every connected player gets one frame: a delta against the newest frame
 //!    its connection was actually sent (its *baseline*, supplied by the
 //!    caller), or a full snapshot when it has none, just joined or resumed, or
 //!    its baseline is no longer in the history. Each distinct payload is
 //!    encoded once per tick and shared;
 //! 6. an empty room reports [`Status::Idle`] once it has been empty for the
-//!    idle timeout.
+//!    idle timeout;
+//! 7. when recording, the tick's [`TickRecord`] (and every
+//!    `keyframe_every`-th tick the whole frame) is output for the shell to
+//!    write.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -29,11 +33,14 @@ use std::{
 
 use bytes::Bytes;
 use tickroom_protocol::{
-    self as proto, quant,
+    self as proto,
+    record::TickRecord,
     replica::{self, Frame},
 };
-use tickroom_sim::{PelletView, PlayerId, PlayerView, Room as Sim, SimConfig, SplitMix64, Vec2};
+use tickroom_sim::{SimConfig, SplitMix64};
 
+use super::game::{Game, Removal};
+pub use super::game::{arena_of, pellet_to_wire, player_to_wire};
 use crate::close::{CloseRequest, RESUMED_ELSEWHERE};
 
 /// Identifies one WebSocket connection to the core (unique per process).
@@ -62,6 +69,15 @@ pub struct CoreSettings {
     pub max_unacked: u32,
     /// The simulation's rules.
     pub sim: SimConfig,
+    /// Record every tick (see [`Output::Record`]), when set.
+    pub recording: Option<RecordSettings>,
+}
+
+/// How a room records itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSettings {
+    /// Output the whole frame after every this many ticks (0: never).
+    pub keyframe_every: u32,
 }
 
 /// A claim from a verified resume token.
@@ -118,6 +134,10 @@ pub enum Output {
         /// Code and reason.
         req: CloseRequest,
     },
+    /// Recording: what the tick just run applied, and its checksum.
+    Record(TickRecord),
+    /// Recording: the whole frame of the tick just recorded.
+    Keyframe(proto::Snapshot),
 }
 
 /// Whether a room goes on after a tick.
@@ -161,17 +181,15 @@ impl TickStats {
     }
 }
 
+/// A player's connection state (its game state is the [`Game`]'s).
 #[derive(Debug)]
 struct Player {
-    name: String,
     /// The current connection, `None` while waiting for a resume.
     conn: Option<ConnId>,
     /// The current connection's session; a resume must name it.
     session: u64,
     /// When the connection dropped, while waiting for a resume.
     gone_since: Option<Instant>,
-    last_seq: u32,
-    steer: Option<[i8; 2]>,
     /// The next frame must be a full snapshot (joined or resumed).
     needs_full: bool,
     /// The newest tick the client says it received on this connection, and
@@ -183,22 +201,17 @@ struct Player {
 #[derive(Debug)]
 pub struct RoomCore {
     settings: CoreSettings,
-    sim: Sim,
+    game: Game,
     rng: SplitMix64,
     players: BTreeMap<u32, Player>,
     conns: HashMap<ConnId, u32>,
-    next_player_id: u32,
     /// Recent frames, oldest first; the newest is the last tick's.
     history: VecDeque<Frame>,
-    roster_dirty: bool,
     empty_since: Option<Instant>,
     closed: bool,
     out: VecDeque<Output>,
     stats: TickStats,
     // Scratch reused every tick.
-    step_inputs: Vec<(PlayerId, Vec2)>,
-    player_views: Vec<PlayerView>,
-    pellet_views: Vec<PelletView>,
     encoded: Vec<(u32, Bytes)>,
 }
 
@@ -206,7 +219,7 @@ impl RoomCore {
     /// A new, empty room; `seed` feeds its session nonces.
     pub fn new(settings: CoreSettings, now: Instant, seed: u64) -> RoomCore {
         RoomCore {
-            sim: Sim::new(settings.sim.clone()),
+            game: Game::new(settings.sim.clone(), settings.recording.is_some()),
             settings: CoreSettings {
                 history: settings.history.clamp(1, HISTORY),
                 ..settings
@@ -214,23 +227,18 @@ impl RoomCore {
             rng: SplitMix64::new(seed),
             players: BTreeMap::new(),
             conns: HashMap::new(),
-            next_player_id: 1,
             history: VecDeque::new(),
-            roster_dirty: true,
             empty_since: Some(now),
             closed: false,
             out: VecDeque::new(),
             stats: TickStats::default(),
-            step_inputs: Vec::new(),
-            player_views: Vec::new(),
-            pellet_views: Vec::new(),
             encoded: Vec::new(),
         }
     }
 
     /// The room's newest tick (0 before the first).
     pub fn tick_number(&self) -> u32 {
-        self.sim.tick() as u32
+        self.game.tick_number()
     }
 
     /// Players in the room, connected or within their resume grace.
@@ -240,12 +248,19 @@ impl RoomCore {
 
     /// The arena and movement rules, as the Welcome carries them.
     pub fn arena(&self) -> proto::Arena {
-        arena_of(self.sim.config())
+        arena_of(self.game.config())
     }
 
     /// What the last tick encoded.
     pub fn stats(&self) -> &TickStats {
         &self.stats
+    }
+
+    /// Stops recording (the shell could not keep up): no more
+    /// [`Output::Record`]s.
+    pub fn stop_recording(&mut self) {
+        self.settings.recording = None;
+        self.game.stop_recording();
     }
 
     /// Whether [`RoomCore::shutdown`] ran.
@@ -287,6 +302,7 @@ impl RoomCore {
             p.needs_full = true;
             p.acked = None;
             self.conns.insert(conn, claim.player);
+            self.game.resumed(claim.player);
             return Ok(Joined {
                 player_id: claim.player,
                 tick,
@@ -298,32 +314,19 @@ impl RoomCore {
         if self.players.len() >= self.settings.capacity {
             return Err(JoinRefused::Full);
         }
-        let id = self.next_player_id;
-        self.next_player_id = self.next_player_id.wrapping_add(1).max(1);
-        if !self.sim.add_player(PlayerId(id)) {
-            // Ids are unique per room; this would be a bug, not bad input.
-            return Err(JoinRefused::Closing);
-        }
-        let name = if name.is_empty() {
-            format!("player-{id}")
-        } else {
-            name
-        };
+        // Ids are unique per room; a refusal would be a bug, not bad input.
+        let id = self.game.join(name).ok_or(JoinRefused::Closing)?;
         self.players.insert(
             id,
             Player {
-                name,
                 conn: Some(conn),
                 session,
                 gone_since: None,
-                last_seq: 0,
-                steer: None,
                 needs_full: true,
                 acked: None,
             },
         );
         self.conns.insert(conn, id);
-        self.roster_dirty = true;
         self.empty_since = None;
         Ok(Joined {
             player_id: id,
@@ -343,11 +346,11 @@ impl RoomCore {
             return;
         };
         if explicit {
-            self.remove(id);
+            self.remove(id, Removal::Left);
         } else if let Some(p) = self.players.get_mut(&id) {
             p.conn = None;
             p.gone_since = Some(now);
-            p.steer = Some([0, 0]);
+            self.game.disconnected(id);
         }
     }
 
@@ -356,13 +359,12 @@ impl RoomCore {
     /// Inputs from unknown or replaced connections are ignored.
     pub fn input(&mut self, conn: ConnId, seq: u32, ack_tick: u32, steer: [i8; 2]) {
         let now = self.tick_number();
-        if let Some(p) = self
+        if let Some((&id, p)) = self
             .conns
             .get(&conn)
-            .and_then(|id| self.players.get_mut(id))
+            .and_then(|id| self.players.get_mut(id).map(|p| (id, p)))
         {
-            p.last_seq = p.last_seq.max(seq);
-            p.steer = Some(steer);
+            self.game.input(id, seq, steer);
             let newest = p.acked.map_or(ack_tick, |(a, _)| a.max(ack_tick));
             p.acked = Some((newest.min(now), now));
         }
@@ -380,9 +382,18 @@ impl RoomCore {
             return Status::Closed;
         }
         self.expire_grace(now);
-        self.apply_inputs();
-        self.sim.step(&self.step_inputs);
-        self.publish(&mut baseline);
+        let frame = self.game.step(self.history.back_mut());
+        self.publish(frame, &mut baseline);
+        if let Some(record) = self.game.take_record() {
+            self.out.push_back(Output::Record(record));
+            let every = self.settings.recording.map_or(0, |r| r.keyframe_every);
+            if every > 0
+                && self.tick_number().is_multiple_of(every)
+                && let Some(frame) = self.history.back()
+            {
+                self.out.push_back(Output::Keyframe(frame.to_snapshot()));
+            }
+        }
         self.idle_status(now)
     }
 
@@ -420,73 +431,20 @@ impl RoomCore {
             .map(|(&id, _)| id)
             .collect();
         for id in expired {
-            self.remove(id);
+            self.remove(id, Removal::Expired);
         }
     }
 
-    fn remove(&mut self, id: u32) {
+    fn remove(&mut self, id: u32, why: Removal) {
         if let Some(p) = self.players.remove(&id) {
             if let Some(conn) = p.conn {
                 self.conns.remove(&conn);
             }
-            self.sim.remove_player(PlayerId(id));
-            self.roster_dirty = true;
+            self.game.remove(id, why);
         }
     }
 
-    fn apply_inputs(&mut self) {
-        self.step_inputs.clear();
-        for (&id, p) in &mut self.players {
-            if let Some(steer) = p.steer.take() {
-                let (x, y) = quant::steer_from_wire(steer);
-                self.step_inputs.push((PlayerId(id), Vec2::new(x, y)));
-            }
-        }
-    }
-
-    /// This tick's frame, canonical against the previous one.
-    fn build_frame(&mut self) -> Frame {
-        self.sim.read_players(&mut self.player_views);
-        let players = self
-            .player_views
-            .iter()
-            .map(|v| player_to_wire(v, self.players.get(&v.id.0).map_or(0, |p| p.last_seq)))
-            .collect();
-        let prev = self.history.back_mut();
-        let pellets = match &prev {
-            Some(prev) if !self.sim.pellets_changed() => prev.pellets.clone(),
-            _ => {
-                self.sim.read_pellets(&mut self.pellet_views);
-                self.pellet_views.iter().map(pellet_to_wire).collect()
-            }
-        };
-        // Only the newest frame keeps names (full snapshots and joins need them).
-        let roster = match prev {
-            Some(prev) if !self.roster_dirty => std::mem::take(&mut prev.roster),
-            _ => self
-                .players
-                .iter()
-                .map(|(&id, p)| proto::PlayerInfo {
-                    id,
-                    name: p.name.clone(),
-                })
-                .collect(),
-        };
-        self.roster_dirty = false;
-        let mut frame = Frame {
-            tick: self.tick_number(),
-            players,
-            pellets,
-            roster,
-        };
-        if let Some(prev) = self.history.back() {
-            replica::settle_velocities(prev, &mut frame, self.settings.sim.tick_rate_hz as u16);
-        }
-        frame
-    }
-
-    fn publish(&mut self, baseline: &mut impl FnMut(ConnId) -> Option<u32>) {
-        let mut frame = self.build_frame();
+    fn publish(&mut self, mut frame: Frame, baseline: &mut impl FnMut(ConnId) -> Option<u32>) {
         let checksum = frame.checksum();
         let tick = frame.tick;
         let rate = self.settings.sim.tick_rate_hz as u16;
@@ -571,37 +529,5 @@ impl RoomCore {
         } else {
             Status::Running
         }
-    }
-}
-
-/// A simulated player as the wire carries it (quantized).
-pub fn player_to_wire(p: &PlayerView, last_input_seq: u32) -> proto::PlayerState {
-    proto::PlayerState {
-        id: p.id.0,
-        pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-        vel: [quant::vel_to_wire(p.vel.x), quant::vel_to_wire(p.vel.y)],
-        score: p.score,
-        last_input_seq,
-    }
-}
-
-/// A live pellet as the wire carries it (quantized).
-pub fn pellet_to_wire(p: &PelletView) -> proto::Pellet {
-    proto::Pellet {
-        id: p.id,
-        pos: [quant::pos_to_wire(p.pos.x), quant::pos_to_wire(p.pos.y)],
-    }
-}
-
-/// The protocol's view of the simulation's rules, for clients' prediction.
-pub fn arena_of(c: &SimConfig) -> proto::Arena {
-    proto::Arena {
-        width: c.width,
-        height: c.height,
-        player_radius: c.player_radius,
-        pellet_radius: c.pellet_radius,
-        accel: c.accel,
-        max_speed: c.max_speed,
-        friction: c.friction,
     }
 }

@@ -61,6 +61,7 @@ fn settings(capacity: usize) -> CoreSettings {
         history: super::core::HISTORY,
         max_unacked: 10,
         sim: SimConfig::default(),
+        recording: None,
     }
 }
 
@@ -138,6 +139,8 @@ impl Harness {
                     c.closed.get_or_insert(req);
                     c.mailbox.close(req);
                 }
+                // Recording is tested in `record_tests`.
+                Output::Record(_) | Output::Keyframe(_) => {}
             }
         }
     }

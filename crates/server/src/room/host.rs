@@ -25,7 +25,10 @@ use super::{
     InputMsg, RoomCmd, RoomHandle, RoomSettings, RoomShared,
     core::{ConnId, JoinRefused, Output, RoomCore, Status},
 };
-use crate::{close::CloseRequest, mailbox::Mailbox, metrics::Metrics, tickets::unix_ms};
+use crate::{
+    close::CloseRequest, mailbox::Mailbox, metrics::Metrics, recording::RoomRecorder,
+    tickets::unix_ms,
+};
 
 /// Whether a room goes on after a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct RoomHost {
     metrics: Metrics,
     /// Players last added to the process-wide gauge.
     counted_players: usize,
+    /// Where the core's records go, while recording.
+    recorder: Option<RoomRecorder>,
     finished: bool,
 }
 
@@ -62,7 +67,8 @@ impl std::fmt::Debug for RoomHost {
 
 impl RoomHost {
     /// A new room and the handle the I/O side uses to reach it; `seed` feeds
-    /// its session nonces.
+    /// its session nonces. With a `recorder` (and `settings.recording`) the
+    /// room records itself.
     pub fn new(
         id: Arc<str>,
         serial: u64,
@@ -70,20 +76,27 @@ impl RoomHost {
         metrics: Metrics,
         now: Instant,
         seed: u64,
+        recorder: Option<RoomRecorder>,
     ) -> (RoomHost, RoomHandle) {
+        let mut core_settings = settings.core();
+        if recorder.is_none() {
+            core_settings.recording = None;
+        }
+        let recorder = recorder.filter(|_| core_settings.recording.is_some());
         let (control_tx, control) = crossbeam_channel::unbounded();
         let (inputs_tx, inputs) = crossbeam_channel::bounded(settings.input_queue);
         let shared = Arc::new(RoomShared::default());
         metrics.rooms.increment(1.0);
         let host = RoomHost {
             id: Arc::clone(&id),
-            core: RoomCore::new(settings.core(), now, seed),
+            core: RoomCore::new(core_settings, now, seed),
             control,
             inputs,
             mailboxes: HashMap::new(),
             shared: Arc::clone(&shared),
             metrics,
             counted_players: 0,
+            recorder,
             finished: false,
         };
         let handle = RoomHandle {
@@ -192,7 +205,22 @@ impl RoomHost {
                         m.close(req);
                     }
                 }
+                Output::Record(record) => {
+                    if let Some(r) = &mut self.recorder {
+                        r.tick(record);
+                    }
+                }
+                Output::Keyframe(snapshot) => {
+                    if let Some(r) = &mut self.recorder {
+                        r.keyframe(snapshot);
+                    }
+                }
             }
+        }
+        if self.recorder.as_ref().is_some_and(|r| !r.is_recording()) {
+            // It stopped (queue full): the core need not build records any more.
+            self.recorder = None;
+            self.core.stop_recording();
         }
     }
 
@@ -237,6 +265,8 @@ impl RoomHost {
             }
         }
         self.mailboxes.clear();
+        // Its End goes to the writer now, not when the host is dropped.
+        self.recorder = None;
         self.shared.players.store(0, Ordering::Relaxed);
         self.metrics.players.decrement(self.counted_players as f64);
         self.counted_players = 0;

@@ -8,9 +8,12 @@
 //! may read (tick, player count, closed) through [`RoomShared`] atomics.
 
 pub mod core;
+pub mod game;
 #[cfg(test)]
 mod harness;
 pub mod host;
+#[cfg(test)]
+mod record_tests;
 
 use std::{
     sync::{
@@ -130,6 +133,8 @@ pub struct RoomSettings {
     pub max_unacked: u32,
     /// The simulation's rules.
     pub sim: SimConfig,
+    /// Whether and how rooms record themselves (`--record-dir`).
+    pub recording: Option<core::RecordSettings>,
 }
 
 impl RoomSettings {
@@ -142,6 +147,7 @@ impl RoomSettings {
             history: core::HISTORY,
             max_unacked: self.max_unacked,
             sim: self.sim.clone(),
+            recording: self.recording,
         }
     }
 }

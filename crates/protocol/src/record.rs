@@ -1,0 +1,669 @@
+//! The room recording format: what `--record-dir` writes and `tickroom replay`
+//! reads. A recording is a room's event log, enough to re-run the room
+//! offline bit for bit: the rules and seed it started with, then per tick the
+//! joins, leaves and resumes and the inputs that tick applied, each tick with
+//! the checksum of the frame it produced.
+//!
+//! # File layout
+//!
+//! ```text
+//! magic    8 bytes   "TICKREC\n"
+//! format   u16 LE    RECORD_FORMAT_VERSION
+//! blocks   ...       each: len u32 LE | crc32 u32 LE (IEEE, of the payload) | payload
+//! ```
+//!
+//! Every payload is one [`Block`] encoded by [`crate::codec`] (bincode 2,
+//! little-endian varints, as on the wire). The first block is a
+//! [`Block::Header`]; then come [`Block::Tick`]s in strictly increasing tick
+//! order, a [`Block::Keyframe`] (the whole frame) after every
+//! `keyframe_every`-th tick, and finally one [`Block::End`]. A file without
+//! its `End` block was cut short (the server died, or the room is still
+//! being recorded).
+//!
+//! # Versions
+//!
+//! - `format` (the u16 after the magic) changes when this layout or these
+//!   types change; readers refuse other formats with
+//!   [`RecordError::UnsupportedFormat`] before decoding anything.
+//! - [`RecordHeader::sim_version`] names the simulation's rules
+//!   (`tickroom_sim::SIM_VERSION`); a replay refuses a recording of other
+//!   rules instead of diverging silently.
+//! - [`RecordHeader::protocol_version`] is informational (the frames a
+//!   replay rebuilds are this build's).
+//!
+//! Reading never panics on any input and never allocates more than
+//! [`MAX_RECORD_BLOCK_BYTES`] for one block.
+
+use std::io::{self, Read};
+
+use bincode::{Decode, Encode};
+
+use crate::{Checksum, Snapshot, codec};
+
+/// The first 8 bytes of every recording.
+pub const RECORD_MAGIC: [u8; 8] = *b"TICKREC\n";
+
+/// The version of this layout and these types.
+pub const RECORD_FORMAT_VERSION: u16 = 1;
+
+/// Largest payload one block may have (a keyframe of a 1,000-player room is
+/// about 20 KiB).
+pub const MAX_RECORD_BLOCK_BYTES: usize = 1 << 20;
+
+/// Bytes before the first block: magic and format.
+pub const PREAMBLE_BYTES: usize = RECORD_MAGIC.len() + 2;
+
+/// Bytes of a block's length and checksum.
+pub const BLOCK_HEAD_BYTES: usize = 8;
+
+/// One block of a recording.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub enum Block {
+    /// The room's rules and identity; always the first block.
+    Header(RecordHeader),
+    /// One tick: what happened before it and what it produced.
+    Tick(TickRecord),
+    /// The whole frame of the tick just recorded (for reporting which entity
+    /// diverged, and as a check point).
+    Keyframe(Snapshot),
+    /// The recording ended cleanly.
+    End(EndRecord),
+}
+
+/// Who and what a recording is of.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct RecordHeader {
+    /// [`crate::PROTOCOL_VERSION`] of the recording server.
+    pub protocol_version: u16,
+    /// The simulation rules' version (`tickroom_sim::SIM_VERSION`).
+    pub sim_version: u32,
+    /// The recording server's version (`CARGO_PKG_VERSION`).
+    pub server_version: String,
+    /// The room's id.
+    pub room: String,
+    /// The recording node's id.
+    pub node: String,
+    /// When the room started, Unix milliseconds.
+    pub started_unix_ms: u64,
+    /// The simulation's rules, including its seed.
+    pub rules: RoomRules,
+    /// The room's capacity.
+    pub capacity: u32,
+    /// A keyframe follows every this many ticks (0: none).
+    pub keyframe_every: u32,
+}
+
+/// A room's simulation rules (`tickroom_sim::SimConfig`, field by field).
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct RoomRules {
+    /// Arena width.
+    pub width: f32,
+    /// Arena height.
+    pub height: f32,
+    /// Player circle radius.
+    pub player_radius: f32,
+    /// Pellet circle radius.
+    pub pellet_radius: f32,
+    /// Acceleration at full steer, units/s².
+    pub accel: f32,
+    /// Speed cap, units/s.
+    pub max_speed: f32,
+    /// Velocity kept after 1 s of coasting.
+    pub friction: f32,
+    /// Pellet slots.
+    pub pellet_count: u32,
+    /// Steps a pellet stays dead.
+    pub pellet_respawn_ticks: u32,
+    /// Simulation steps per second.
+    pub tick_rate_hz: u32,
+    /// The room's random seed.
+    pub seed: u64,
+}
+
+/// What one tick applied, in application order, and what it produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
+pub struct TickRecord {
+    /// The tick (the simulation's step count after it).
+    pub tick: u32,
+    /// Joins, leaves and resumes since the previous tick, in order.
+    pub events: Vec<RoomEvent>,
+    /// The steering each player had applied at this tick, in player order.
+    pub inputs: Vec<AppliedInput>,
+    /// [`crate::replica::checksum`] of the tick's frame.
+    pub checksum: Checksum,
+}
+
+/// A change to who is in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum RoomEvent {
+    /// A new player entered (the simulation spawned its entity).
+    Joined {
+        /// Its id.
+        player: u32,
+        /// Its display name.
+        name: String,
+    },
+    /// A disconnected player's client took it back.
+    Resumed {
+        /// Its id.
+        player: u32,
+    },
+    /// A player's connection dropped; its entity waits the resume grace,
+    /// steering released.
+    Disconnected {
+        /// Its id.
+        player: u32,
+    },
+    /// A player left (on purpose or thrown out): its entity is gone.
+    Left {
+        /// Its id.
+        player: u32,
+    },
+    /// A disconnected player's grace ran out: its entity is gone.
+    Expired {
+        /// Its id.
+        player: u32,
+    },
+}
+
+impl RoomEvent {
+    /// The player the event is about.
+    pub fn player(&self) -> u32 {
+        match *self {
+            RoomEvent::Joined { player, .. }
+            | RoomEvent::Resumed { player }
+            | RoomEvent::Disconnected { player }
+            | RoomEvent::Left { player }
+            | RoomEvent::Expired { player } => player,
+        }
+    }
+}
+
+/// One player's steering, applied at a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct AppliedInput {
+    /// The player.
+    pub player: u32,
+    /// How far its newest input sequence number moved since its previous
+    /// applied input (0 when only its steering changed, as on a disconnect).
+    pub seq_advance: u32,
+    /// Steering, as on the wire.
+    pub steer: [i8; 2],
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EndRecord {
+    /// The last tick recorded.
+    pub last_tick: u32,
+    /// Why it ended.
+    pub reason: EndReason,
+}
+
+/// Why a recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum EndReason {
+    /// The room closed (idle, shut down, drained).
+    RoomClosed,
+    /// The file reached its size cap; the room went on unrecorded.
+    SizeCap,
+    /// The recorder fell behind (its queue was full) and stopped recording
+    /// the room; ticks after `last_tick` are missing.
+    QueueFull,
+    /// The room ended without a final record reaching the writer (its queue
+    /// was full at the end); every tick up to `last_tick` is present.
+    Abandoned,
+    /// The recording directory reached its cap with nothing older left to
+    /// remove; the room went on unrecorded.
+    DirectoryCap,
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::RoomClosed => "room closed",
+            EndReason::SizeCap => "file size cap reached",
+            EndReason::QueueFull => "recorder queue full: recording stopped",
+            EndReason::Abandoned => "room ended while the recorder queue was full",
+            EndReason::DirectoryCap => "recording directory cap reached",
+        })
+    }
+}
+
+/// Why a recording could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file does not start with [`RECORD_MAGIC`].
+    #[error("not a tickroom recording (bad magic bytes)")]
+    BadMagic,
+    /// The file is of another format version.
+    #[error(
+        "recording format {found} is not supported by this build (it reads format {supported})"
+    )]
+    UnsupportedFormat {
+        /// The file's format.
+        found: u16,
+        /// The format this build reads.
+        supported: u16,
+    },
+    /// The file ends inside a block (or inside the preamble).
+    #[error("truncated at byte {offset}: a block needs {needed} more bytes, only {available} left")]
+    Truncated {
+        /// Where the incomplete part starts.
+        offset: u64,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes there are.
+        available: u64,
+    },
+    /// A block claims a length beyond [`MAX_RECORD_BLOCK_BYTES`].
+    #[error(
+        "corrupt block at byte {offset}: it claims {len} bytes (limit {MAX_RECORD_BLOCK_BYTES})"
+    )]
+    BlockTooLarge {
+        /// Where the block starts.
+        offset: u64,
+        /// Its claimed length.
+        len: u64,
+    },
+    /// A block's bytes do not match its CRC.
+    #[error("corrupt block at byte {offset}: CRC mismatch")]
+    BadCrc {
+        /// Where the block starts.
+        offset: u64,
+    },
+    /// A block's bytes are not a valid [`Block`].
+    #[error("corrupt block at byte {offset}: {message}")]
+    Malformed {
+        /// Where the block starts.
+        offset: u64,
+        /// What the decoder said.
+        message: String,
+    },
+    /// The blocks are not in the documented order.
+    #[error("bad recording at byte {offset}: {message}")]
+    OutOfOrder {
+        /// Where the offending block starts.
+        offset: u64,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// Reading failed.
+    #[error("read error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The bytes a recording starts with.
+pub fn preamble() -> [u8; PREAMBLE_BYTES] {
+    let mut out = [0u8; PREAMBLE_BYTES];
+    out[..8].copy_from_slice(&RECORD_MAGIC);
+    out[8..].copy_from_slice(&RECORD_FORMAT_VERSION.to_le_bytes());
+    out
+}
+
+/// Appends `block`, framed (length, CRC, payload), to `out`.
+pub fn append_block(block: &Block, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; BLOCK_HEAD_BYTES]);
+    codec::encode_record_block_into(block, out);
+    let payload = &out[start + BLOCK_HEAD_BYTES..];
+    let len = payload.len() as u32;
+    let crc = crc32fast::hash(payload);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Reads a recording block by block, checking its framing.
+#[derive(Debug)]
+pub struct RecordReader<R> {
+    inner: R,
+    offset: u64,
+    blocks: u64,
+    buf: Vec<u8>,
+    last_tick: Option<u32>,
+    ended: bool,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// Checks the preamble and returns a reader positioned at the first block.
+    pub fn new(mut inner: R) -> Result<Self, RecordError> {
+        let mut pre = [0u8; PREAMBLE_BYTES];
+        let got = read_full(&mut inner, &mut pre)?;
+        if got < RECORD_MAGIC.len() || pre[..8] != RECORD_MAGIC {
+            if got < RECORD_MAGIC.len() && RECORD_MAGIC.starts_with(&pre[..got]) {
+                return Err(RecordError::Truncated {
+                    offset: 0,
+                    needed: PREAMBLE_BYTES as u64,
+                    available: got as u64,
+                });
+            }
+            return Err(RecordError::BadMagic);
+        }
+        if got < PREAMBLE_BYTES {
+            return Err(RecordError::Truncated {
+                offset: 0,
+                needed: PREAMBLE_BYTES as u64,
+                available: got as u64,
+            });
+        }
+        let found = u16::from_le_bytes([pre[8], pre[9]]);
+        if found != RECORD_FORMAT_VERSION {
+            return Err(RecordError::UnsupportedFormat {
+                found,
+                supported: RECORD_FORMAT_VERSION,
+            });
+        }
+        Ok(RecordReader {
+            inner,
+            offset: PREAMBLE_BYTES as u64,
+            blocks: 0,
+            buf: Vec::new(),
+            last_tick: None,
+            ended: false,
+        })
+    }
+
+    /// Byte offset of the next block.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether the [`Block::End`] was read.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The next block, `None` at the end of the file. Checks the order the
+    /// module docs give (header first, ticks increasing, nothing after End).
+    pub fn next_block(&mut self) -> Result<Option<Block>, RecordError> {
+        let start = self.offset;
+        let mut head = [0u8; BLOCK_HEAD_BYTES];
+        let got = read_full(&mut self.inner, &mut head)?;
+        if got == 0 {
+            if self.blocks == 0 {
+                return Err(RecordError::Truncated {
+                    offset: start,
+                    needed: BLOCK_HEAD_BYTES as u64,
+                    available: 0,
+                });
+            }
+            return Ok(None);
+        }
+        if got < BLOCK_HEAD_BYTES {
+            return Err(RecordError::Truncated {
+                offset: start,
+                needed: BLOCK_HEAD_BYTES as u64,
+                available: got as u64,
+            });
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > MAX_RECORD_BLOCK_BYTES {
+            return Err(RecordError::BlockTooLarge {
+                offset: start,
+                len: len as u64,
+            });
+        }
+        self.buf.clear();
+        self.buf.resize(len, 0);
+        let got = read_full(&mut self.inner, &mut self.buf)?;
+        if got < len {
+            return Err(RecordError::Truncated {
+                offset: start,
+                needed: (BLOCK_HEAD_BYTES + len) as u64,
+                available: (BLOCK_HEAD_BYTES + got) as u64,
+            });
+        }
+        if crc32fast::hash(&self.buf) != crc {
+            return Err(RecordError::BadCrc { offset: start });
+        }
+        let block = codec::decode_record_block(&self.buf).map_err(|e| RecordError::Malformed {
+            offset: start,
+            message: e.to_string(),
+        })?;
+        let misplaced = |message| {
+            Err(RecordError::OutOfOrder {
+                offset: start,
+                message,
+            })
+        };
+        if self.ended {
+            return misplaced("a block after the End block");
+        }
+        match (&block, self.blocks) {
+            (Block::Header(_), 0) => {}
+            (Block::Header(_), _) => return misplaced("a second header"),
+            (_, 0) => return misplaced("the first block is not the header"),
+            (Block::Tick(t), _) => {
+                if self.last_tick.is_some_and(|last| t.tick <= last) {
+                    return misplaced("ticks out of order");
+                }
+                self.last_tick = Some(t.tick);
+            }
+            (Block::Keyframe(k), _) => {
+                if self.last_tick != Some(k.tick) {
+                    return misplaced("a keyframe not of the tick just recorded");
+                }
+            }
+            (Block::End(_), _) => self.ended = true,
+        }
+        self.blocks += 1;
+        self.offset += (BLOCK_HEAD_BYTES + len) as u64;
+        Ok(Some(block))
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Pellet, PlayerInfo, PlayerState};
+
+    fn header() -> RecordHeader {
+        RecordHeader {
+            protocol_version: crate::PROTOCOL_VERSION,
+            sim_version: 1,
+            server_version: "0.1.0".into(),
+            room: "lobby".into(),
+            node: "n1".into(),
+            started_unix_ms: 1_764_633_600_000,
+            rules: RoomRules {
+                width: 1600.0,
+                height: 1000.0,
+                player_radius: 18.0,
+                pellet_radius: 6.0,
+                accel: 1400.0,
+                max_speed: 320.0,
+                friction: 0.05,
+                pellet_count: 100,
+                pellet_respawn_ticks: 40,
+                tick_rate_hz: 20,
+                seed: 7,
+            },
+            capacity: 50,
+            keyframe_every: 2,
+        }
+    }
+
+    fn sample() -> Vec<Block> {
+        let tick = |tick, events, inputs| {
+            Block::Tick(TickRecord {
+                tick,
+                events,
+                inputs,
+                checksum: Checksum(tick * 31),
+            })
+        };
+        vec![
+            Block::Header(header()),
+            tick(
+                1,
+                vec![RoomEvent::Joined {
+                    player: 1,
+                    name: "ada".into(),
+                }],
+                vec![],
+            ),
+            tick(
+                2,
+                vec![],
+                vec![AppliedInput {
+                    player: 1,
+                    seq_advance: 2,
+                    steer: [127, -127],
+                }],
+            ),
+            Block::Keyframe(Snapshot {
+                tick: 2,
+                players: vec![PlayerState {
+                    id: 1,
+                    pos: [100, 200],
+                    vel: [-3, 4],
+                    score: 0,
+                    last_input_seq: 2,
+                }],
+                pellets: vec![Pellet { id: 0, pos: [5, 6] }],
+                roster: vec![PlayerInfo {
+                    id: 1,
+                    name: "ada".into(),
+                }],
+            }),
+            tick(3, vec![RoomEvent::Left { player: 1 }], vec![]),
+            Block::End(EndRecord {
+                last_tick: 3,
+                reason: EndReason::RoomClosed,
+            }),
+        ]
+    }
+
+    fn file(blocks: &[Block]) -> Vec<u8> {
+        let mut out = preamble().to_vec();
+        for b in blocks {
+            append_block(b, &mut out);
+        }
+        out
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Block>, RecordError> {
+        let mut r = RecordReader::new(bytes)?;
+        let mut out = Vec::new();
+        while let Some(b) = r.next_block()? {
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn blocks_round_trip_in_order() {
+        let blocks = sample();
+        let bytes = file(&blocks);
+        assert_eq!(&bytes[..8], b"TICKREC\n");
+        assert_eq!(read_all(&bytes).unwrap(), blocks);
+    }
+
+    #[test]
+    fn every_truncation_is_a_clear_error_or_a_block_boundary() {
+        let blocks = sample();
+        let bytes = file(&blocks);
+        let mut boundaries = vec![PREAMBLE_BYTES];
+        let mut r = RecordReader::new(&bytes[..]).unwrap();
+        while r.next_block().unwrap().is_some() {
+            boundaries.push(r.offset() as usize);
+        }
+        for cut in 0..bytes.len() {
+            match read_all(&bytes[..cut]) {
+                Ok(got) => {
+                    assert!(boundaries[1..].contains(&cut), "cut {cut} read as whole");
+                    assert!(got.len() < blocks.len());
+                }
+                Err(RecordError::Truncated { .. }) => {
+                    assert!(!boundaries[1..].contains(&cut), "cut {cut}");
+                }
+                Err(e) => panic!("cut {cut}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_is_caught_by_the_crc() {
+        let bytes = file(&sample());
+        let mut seen_crc = 0;
+        for i in PREAMBLE_BYTES..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            match read_all(&bad) {
+                Err(RecordError::BadCrc { .. }) => seen_crc += 1,
+                Err(
+                    RecordError::BlockTooLarge { .. }
+                    | RecordError::Truncated { .. }
+                    | RecordError::OutOfOrder { .. },
+                ) => {}
+                other => panic!("byte {i}: {other:?}"),
+            }
+        }
+        assert!(seen_crc > 0);
+    }
+
+    #[test]
+    fn bad_magic_and_other_formats_are_refused() {
+        assert!(matches!(
+            read_all(b"GIF89a.........."),
+            Err(RecordError::BadMagic)
+        ));
+        let mut other = file(&sample());
+        other[8] = 9;
+        let err = read_all(&other).unwrap_err();
+        assert!(matches!(
+            err,
+            RecordError::UnsupportedFormat {
+                found: 9,
+                supported: RECORD_FORMAT_VERSION
+            }
+        ));
+        assert!(err.to_string().contains("format 9"), "{err}");
+    }
+
+    #[test]
+    fn misordered_blocks_are_refused() {
+        let s = sample();
+        let no_header = file(&s[1..]);
+        assert!(matches!(
+            read_all(&no_header),
+            Err(RecordError::OutOfOrder { .. })
+        ));
+        let swapped = file(&[s[0].clone(), s[2].clone(), s[1].clone()]);
+        assert!(matches!(
+            read_all(&swapped),
+            Err(RecordError::OutOfOrder { .. })
+        ));
+        let after_end = file(&[s[0].clone(), s[5].clone(), s[4].clone()]);
+        assert!(matches!(
+            read_all(&after_end),
+            Err(RecordError::OutOfOrder { .. })
+        ));
+    }
+
+    #[test]
+    fn a_huge_length_claim_allocates_nothing() {
+        let mut bytes = preamble().to_vec();
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        assert!(matches!(
+            read_all(&bytes),
+            Err(RecordError::BlockTooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,390 @@
+//! Room recording (`--record-dir`): the thin I/O shell that takes the
+//! [`TickRecord`]s a recording [`RoomCore`](crate::room::core::RoomCore)
+//! outputs and gets them onto disk without ever making a tick wait.
+//!
+//! Each room's host holds a [`RoomRecorder`]; it hands records to the one
+//! writer thread ([`writer`]) through a bounded channel with `try_send`.
+//! When the channel is full the room's recording stops for good (a gap
+//! would make the rest unreplayable), logged once and counted; the room
+//! plays on. The writer encodes, appends and flushes (every second and at the
+//! end), names files after the room and its start time, and keeps the file
+//! and directory size caps. The file format is [`tickroom_protocol::record`].
+
+mod writer;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use crossbeam_channel::{Sender, TrySendError};
+use serde::Serialize;
+use tickroom_protocol::{
+    PROTOCOL_VERSION, Snapshot,
+    record::{EndReason, RecordHeader, RoomRules, TickRecord},
+};
+use tickroom_sim::{SIM_VERSION, SimConfig};
+
+use crate::metrics::RecordMetrics;
+
+/// File name suffix of recordings.
+pub const SUFFIX: &str = ".tickrec";
+
+/// Blocks the writer's queue holds (all rooms together): about 4 s of 50
+/// busy rooms at 20 Hz.
+pub const QUEUE_BLOCKS: usize = 8192;
+
+/// How often the writer flushes open files (and ends those of rooms gone).
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Where and how much to record.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// The directory (created if missing).
+    pub dir: PathBuf,
+    /// Largest file; its room's recording ends there.
+    pub max_file_bytes: u64,
+    /// Largest total of the directory's recordings; the oldest go first.
+    pub max_dir_bytes: u64,
+    /// This node's id, for headers.
+    pub node: String,
+}
+
+/// A message to the writer thread.
+#[derive(Debug)]
+enum WriterMsg {
+    Start {
+        key: u64,
+        header: Box<RecordHeader>,
+        /// Set when the room's recorder is gone (its End may have been lost).
+        gone: Arc<AtomicBool>,
+    },
+    Tick {
+        key: u64,
+        record: TickRecord,
+    },
+    Keyframe {
+        key: u64,
+        snapshot: Snapshot,
+    },
+    End {
+        key: u64,
+        reason: EndReason,
+    },
+    /// End everything and exit.
+    Stop,
+}
+
+/// The process's recorder: starts room recordings. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    tx: Sender<WriterMsg>,
+    node: String,
+    metrics: RecordMetrics,
+}
+
+/// The writer thread, for stopping it at shutdown.
+#[derive(Debug)]
+pub struct RecorderThread {
+    tx: Sender<WriterMsg>,
+    thread: JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Creates the directory if needed and starts the writer thread.
+    pub fn start(
+        config: RecordConfig,
+        metrics: RecordMetrics,
+    ) -> std::io::Result<(Recorder, RecorderThread)> {
+        std::fs::create_dir_all(&config.dir)?;
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_BLOCKS);
+        let node = config.node.clone();
+        let m = metrics.clone();
+        let thread = std::thread::Builder::new()
+            .name("tickroom-recorder".into())
+            .spawn(move || writer::run(config, rx, m))?;
+        let recorder = Recorder {
+            tx: tx.clone(),
+            node,
+            metrics,
+        };
+        Ok((recorder, RecorderThread { tx, thread }))
+    }
+
+    /// A recorder for a room starting now; `key` is unique per process (the
+    /// room's serial).
+    pub fn room(
+        &self,
+        key: u64,
+        room: &str,
+        started_unix_ms: u64,
+        capacity: usize,
+        sim: &SimConfig,
+        keyframe_every: u32,
+    ) -> RoomRecorder {
+        let header = RecordHeader {
+            protocol_version: PROTOCOL_VERSION,
+            sim_version: SIM_VERSION,
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            room: room.to_owned(),
+            node: self.node.clone(),
+            started_unix_ms,
+            rules: rules_of(sim),
+            capacity: capacity.min(u32::MAX as usize) as u32,
+            keyframe_every,
+        };
+        let gone = Arc::new(AtomicBool::new(false));
+        let mut rec = RoomRecorder {
+            key,
+            tx: self.tx.clone(),
+            metrics: self.metrics.clone(),
+            room: room.into(),
+            state: State::Recording,
+            gone: Arc::clone(&gone),
+        };
+        rec.send(WriterMsg::Start {
+            key,
+            header: Box::new(header),
+            gone,
+        });
+        rec
+    }
+}
+
+impl RecorderThread {
+    /// Ends every recording still open, flushes, and waits (at most `limit`)
+    /// for the writer to finish. Call after the rooms are gone.
+    pub fn finish(self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        if self.tx.send_timeout(WriterMsg::Stop, limit).is_err() {
+            tracing::warn!(
+                "recorder did not take its stop message; recordings may lack their End block"
+            );
+            return;
+        }
+        while !self.thread.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.thread.is_finished() {
+            let _ = self.thread.join();
+        } else {
+            tracing::warn!("recorder still writing at exit; recordings may lack their End block");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Recording,
+    /// Stopped for good (the queue was full, or the writer is gone).
+    Stopped,
+}
+
+/// One room's side of its recording, owned by its host.
+#[derive(Debug)]
+pub struct RoomRecorder {
+    key: u64,
+    tx: Sender<WriterMsg>,
+    metrics: RecordMetrics,
+    room: Arc<str>,
+    state: State,
+    gone: Arc<AtomicBool>,
+}
+
+impl RoomRecorder {
+    /// Hands a tick's record to the writer (never waits).
+    pub fn tick(&mut self, record: TickRecord) {
+        let key = self.key;
+        self.send(WriterMsg::Tick { key, record });
+    }
+
+    /// Hands a keyframe to the writer (never waits).
+    pub fn keyframe(&mut self, snapshot: Snapshot) {
+        let key = self.key;
+        self.send(WriterMsg::Keyframe { key, snapshot });
+    }
+
+    /// Whether this room is still being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.state == State::Recording
+    }
+
+    fn send(&mut self, msg: WriterMsg) {
+        if self.state != State::Recording {
+            return;
+        }
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.state = State::Stopped;
+                self.metrics.stopped_queue_full.increment(1);
+                tracing::error!(
+                    room = %self.room,
+                    "recording stopped: the recorder's queue is full (disk too slow?); the room goes on unrecorded"
+                );
+                // Best effort: the writer also notices the room is gone.
+                let _ = self.tx.try_send(WriterMsg::End {
+                    key: self.key,
+                    reason: EndReason::QueueFull,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => self.state = State::Stopped,
+        }
+    }
+}
+
+impl Drop for RoomRecorder {
+    fn drop(&mut self) {
+        if self.state == State::Recording {
+            let _ = self.tx.try_send(WriterMsg::End {
+                key: self.key,
+                reason: EndReason::RoomClosed,
+            });
+        }
+        // Released after the last send: the writer reads it with Acquire, so
+        // everything sent before is in the channel when it sees `true`.
+        self.gone.store(true, Ordering::Release);
+    }
+}
+
+/// The recorded form of a simulation's rules.
+pub fn rules_of(c: &SimConfig) -> RoomRules {
+    RoomRules {
+        width: c.width,
+        height: c.height,
+        player_radius: c.player_radius,
+        pellet_radius: c.pellet_radius,
+        accel: c.accel,
+        max_speed: c.max_speed,
+        friction: c.friction,
+        pellet_count: c.pellet_count.min(u32::MAX as usize) as u32,
+        pellet_respawn_ticks: c.pellet_respawn_ticks,
+        tick_rate_hz: c.tick_rate_hz,
+        seed: c.seed,
+    }
+}
+
+/// The simulation's rules a recording names.
+pub fn sim_config_of(r: &RoomRules) -> SimConfig {
+    SimConfig {
+        width: r.width,
+        height: r.height,
+        player_radius: r.player_radius,
+        pellet_radius: r.pellet_radius,
+        accel: r.accel,
+        max_speed: r.max_speed,
+        friction: r.friction,
+        pellet_count: r.pellet_count as usize,
+        pellet_respawn_ticks: r.pellet_respawn_ticks,
+        tick_rate_hz: r.tick_rate_hz,
+        seed: r.seed,
+    }
+}
+
+/// The file name of a room's recording: `<room>@<start unix ms>-<key>.tickrec`.
+pub fn file_name(room: &str, started_unix_ms: u64, key: u64) -> String {
+    format!("{room}@{started_unix_ms}-{key}{SUFFIX}")
+}
+
+/// Whether `name` can be a recording's file name (and nothing else: no path
+/// separators, no leading dot), for names that come from a request.
+pub fn valid_file_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.ends_with(SUFFIX)
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+}
+
+/// One recording in the directory.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Listing {
+    /// File name (what `/?replay=` and `tickroom replay` take).
+    pub file: String,
+    /// Its room.
+    pub room: String,
+    /// When the room started, Unix ms.
+    pub started_unix_ms: u64,
+    /// Size on disk.
+    pub bytes: u64,
+}
+
+/// The recordings in `dir`, newest first.
+pub fn list(dir: &Path) -> std::io::Result<Vec<Listing>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(file) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !valid_file_name(&file) {
+            continue;
+        }
+        let Some((room, started)) = parse_file_name(&file) else {
+            continue;
+        };
+        let bytes = entry.metadata().map_or(0, |m| m.len());
+        out.push(Listing {
+            room: room.to_owned(),
+            started_unix_ms: started,
+            file,
+            bytes,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.started_unix_ms
+            .cmp(&a.started_unix_ms)
+            .then_with(|| b.file.cmp(&a.file))
+    });
+    Ok(out)
+}
+
+/// `(room, started_unix_ms)` of a name made by [`file_name`].
+fn parse_file_name(name: &str) -> Option<(&str, u64)> {
+    let stem = name.strip_suffix(SUFFIX)?;
+    let (room, rest) = stem.rsplit_once('@')?;
+    let (started, _key) = rest.split_once('-')?;
+    Some((room, started.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip_and_refuse_paths() {
+        let name = file_name("lobby.eu-1", 1_764_633_600_123, 7);
+        assert_eq!(name, "lobby.eu-1@1764633600123-7.tickrec");
+        assert!(valid_file_name(&name));
+        assert_eq!(
+            parse_file_name(&name),
+            Some(("lobby.eu-1", 1_764_633_600_123))
+        );
+        for bad in [
+            "../x@1-1.tickrec",
+            "a/b@1-1.tickrec",
+            ".hidden@1-1.tickrec",
+            "x@1-1.tickrec.bak",
+            "x@1-1.txt",
+            "",
+        ] {
+            assert!(!valid_file_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rules_round_trip() {
+        let sim = SimConfig {
+            seed: 99,
+            tick_rate_hz: 30,
+            ..SimConfig::default()
+        };
+        assert_eq!(sim_config_of(&rules_of(&sim)), sim);
+    }
+}

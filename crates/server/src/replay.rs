@@ -1,0 +1,445 @@
+//! Replaying a room recording ([`tickroom_protocol::record`]): re-runs the
+//! room offline from its event log through the same [`Game`] the live room
+//! ran, checks every tick's frame checksum against the recorded one and
+//! every keyframe field by field, and reports what it found ([`Summary`]).
+//! Used by `tickroom replay FILE` and by the recordings endpoints that feed
+//! the browser viewer. Sans-IO apart from reading the given reader.
+
+use std::{collections::BTreeMap, io::Read};
+
+use serde::Serialize;
+use tickroom_protocol::{
+    Checksum, Snapshot,
+    record::{Block, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent},
+    replica::Frame,
+};
+use tickroom_sim::SIM_VERSION;
+
+use crate::{
+    recording::sim_config_of,
+    room::game::{EventMismatch, Game},
+};
+
+/// Why a recording could not be replayed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file is unreadable before its first tick.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The recording is of other simulation rules.
+    #[error(
+        "recorded with simulation version {found} (tickroom {server}); this build replays version {supported} only: use a tickroom build of that version"
+    )]
+    SimVersion {
+        /// The recording's version.
+        found: u32,
+        /// The recording server's version.
+        server: String,
+        /// This build's.
+        supported: u32,
+    },
+    /// The recorded rules are not valid rules.
+    #[error("the recording's rules are invalid: {0}")]
+    Rules(String),
+}
+
+/// The first tick where the replay and the recording part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Divergence {
+    /// The tick.
+    pub tick: u32,
+    /// The recorded checksum (`None` when the events themselves disagreed).
+    pub recorded: Option<u32>,
+    /// The replayed frame's checksum.
+    pub replayed: Option<u32>,
+    /// What differs: the entities, from the first keyframe at or after the
+    /// tick, or the event that could not be replayed.
+    pub detail: Vec<String>,
+}
+
+/// A player seen in a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeenPlayer {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// The tick it joined at.
+    pub joined_tick: u32,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The room.
+    pub room: String,
+    /// The recording node.
+    pub node: String,
+    /// The recording server's version.
+    pub server_version: String,
+    /// When the room started, Unix ms.
+    pub started_unix_ms: u64,
+    /// Simulation steps per second.
+    pub tick_rate_hz: u32,
+    /// Ticks replayed.
+    pub ticks: u64,
+    /// The first and last tick replayed.
+    pub first_tick: Option<u32>,
+    /// The last tick replayed.
+    pub last_tick: Option<u32>,
+    /// Match time replayed, seconds (ticks / rate).
+    pub duration_secs: f64,
+    /// Every player that joined, in join order.
+    pub players: Vec<SeenPlayer>,
+    /// Most players at once.
+    pub peak_players: usize,
+    /// Resumes, disconnects, leaves and grace expiries.
+    pub resumes: u64,
+    /// Connections that dropped.
+    pub disconnects: u64,
+    /// Players that left.
+    pub leaves: u64,
+    /// Players whose resume grace ran out.
+    pub expiries: u64,
+    /// Inputs applied.
+    pub inputs: u64,
+    /// Keyframes checked.
+    pub keyframes: u64,
+    /// The End block, when the file has one.
+    pub end: Option<EndSummary>,
+    /// The first divergence, if any.
+    pub divergence: Option<Divergence>,
+    /// Why reading stopped early (truncated, corrupt), if it did.
+    pub read_error: Option<String>,
+    /// Stopped at `--until`.
+    pub stopped_at_until: bool,
+}
+
+/// A recording's End block.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndSummary {
+    /// The last tick recorded.
+    pub last_tick: u32,
+    /// Why it ended.
+    pub reason: String,
+}
+
+impl From<&EndRecord> for EndSummary {
+    fn from(e: &EndRecord) -> Self {
+        EndSummary {
+            last_tick: e.last_tick,
+            reason: e.reason.to_string(),
+        }
+    }
+}
+
+impl Summary {
+    /// Whether the recording was replayed to its End with every tick matched.
+    pub fn is_clean(&self) -> bool {
+        self.divergence.is_none() && self.read_error.is_none() && self.end.is_some()
+    }
+}
+
+/// How far to replay.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayOptions {
+    /// Stop after this tick.
+    pub until: Option<u32>,
+}
+
+/// A recording being replayed.
+#[derive(Debug)]
+pub struct Replay<R> {
+    reader: RecordReader<R>,
+    header: RecordHeader,
+    game: Game,
+    prev: Option<Frame>,
+    summary: Summary,
+    /// Divergence found, waiting for a keyframe to name the entities.
+    pending: Option<Divergence>,
+    done: bool,
+}
+
+impl<R: Read> Replay<R> {
+    /// Reads the header and checks the versions and rules.
+    pub fn open(inner: R) -> Result<Replay<R>, ReplayError> {
+        let mut reader = RecordReader::new(inner)?;
+        let header = match reader.next_block()? {
+            Some(Block::Header(h)) => h,
+            // The reader refuses any other first block.
+            _ => {
+                return Err(ReplayError::Record(RecordError::OutOfOrder {
+                    offset: reader.offset(),
+                    message: "no header",
+                }));
+            }
+        };
+        if header.sim_version != SIM_VERSION {
+            return Err(ReplayError::SimVersion {
+                found: header.sim_version,
+                server: header.server_version.clone(),
+                supported: SIM_VERSION,
+            });
+        }
+        let sim = sim_config_of(&header.rules);
+        sim.validate()
+            .map_err(|e| ReplayError::Rules(e.to_string()))?;
+        let summary = Summary {
+            room: header.room.clone(),
+            node: header.node.clone(),
+            server_version: header.server_version.clone(),
+            started_unix_ms: header.started_unix_ms,
+            tick_rate_hz: header.rules.tick_rate_hz,
+            ticks: 0,
+            first_tick: None,
+            last_tick: None,
+            duration_secs: 0.0,
+            players: Vec::new(),
+            peak_players: 0,
+            resumes: 0,
+            disconnects: 0,
+            leaves: 0,
+            expiries: 0,
+            inputs: 0,
+            keyframes: 0,
+            end: None,
+            divergence: None,
+            read_error: None,
+            stopped_at_until: false,
+        };
+        Ok(Replay {
+            reader,
+            game: Game::new(sim, false),
+            header,
+            prev: None,
+            summary,
+            pending: None,
+            done: false,
+        })
+    }
+
+    /// The recording's header.
+    pub fn header(&self) -> &RecordHeader {
+        &self.header
+    }
+
+    /// Replays the next tick and returns its frame; `None` at the end (of
+    /// the file, at `until`, at a read error, or once a divergence has been
+    /// described). A read error or divergence is in the summary.
+    pub fn next_frame(&mut self, options: ReplayOptions) -> Option<&Frame> {
+        while !self.done {
+            let block = match self.reader.next_block() {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    if self.summary.end.is_none() {
+                        self.summary.read_error = Some(format!(
+                            "the file ends at byte {} without its End block: the server stopped abruptly, or the room is still being recorded",
+                            self.reader.offset()
+                        ));
+                    }
+                    self.finish();
+                    return None;
+                }
+                Err(e) => {
+                    self.summary.read_error = Some(e.to_string());
+                    self.finish();
+                    return None;
+                }
+            };
+            match block {
+                Block::Header(_) => {} // Refused by the reader.
+                Block::End(end) => self.summary.end = Some(EndSummary::from(&end)),
+                Block::Keyframe(k) => self.check_keyframe(&k),
+                Block::Tick(record) => {
+                    if options.until.is_some_and(|u| record.tick > u) {
+                        self.summary.stopped_at_until = true;
+                        self.finish();
+                        return None;
+                    }
+                    if self.pending.is_some() {
+                        // Only looking for the keyframe that names the entities.
+                        continue;
+                    }
+                    self.count_events(&record.events, record.tick);
+                    let replayed = self.game.replay_tick(&record, self.prev.as_mut());
+                    let frame = match replayed {
+                        Ok(frame) => frame,
+                        Err(mismatch) => {
+                            self.diverge(record.tick, Some(record.checksum), None, mismatch);
+                            return None;
+                        }
+                    };
+                    self.summary.ticks += 1;
+                    self.summary.inputs += record.inputs.len() as u64;
+                    self.summary.first_tick.get_or_insert(frame.tick);
+                    self.summary.last_tick = Some(frame.tick);
+                    self.summary.peak_players = self.summary.peak_players.max(frame.players.len());
+                    let checksum = frame.checksum();
+                    if frame.tick != record.tick || checksum != record.checksum {
+                        self.pending = Some(Divergence {
+                            tick: record.tick,
+                            recorded: Some(record.checksum.0),
+                            replayed: Some(checksum.0),
+                            detail: if frame.tick != record.tick {
+                                vec![format!(
+                                    "the replay reached tick {} where the record has tick {}",
+                                    frame.tick, record.tick
+                                )]
+                            } else {
+                                Vec::new()
+                            },
+                        });
+                    }
+                    self.prev = Some(frame);
+                    if self.pending.is_none() {
+                        return self.prev.as_ref();
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Replays to the end (or `until`) and returns the summary.
+    pub fn run(mut self, options: ReplayOptions, mut each: impl FnMut(&Frame)) -> Summary {
+        while let Some(frame) = self.next_frame(options) {
+            each(frame);
+        }
+        self.into_summary()
+    }
+
+    /// What the replay found so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The summary, finished.
+    pub fn into_summary(mut self) -> Summary {
+        self.finish();
+        self.summary
+    }
+
+    fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Some(mut d) = self.pending.take() {
+            if d.detail.is_empty() {
+                d.detail.push(
+                    "no keyframe after it to name the entities (only the checksum differs)".into(),
+                );
+            }
+            self.summary.divergence = Some(d);
+        }
+        let rate = f64::from(self.summary.tick_rate_hz.max(1));
+        self.summary.duration_secs = self.summary.ticks as f64 / rate;
+    }
+
+    fn diverge(
+        &mut self,
+        tick: u32,
+        recorded: Option<Checksum>,
+        replayed: Option<Checksum>,
+        why: EventMismatch,
+    ) {
+        self.pending = Some(Divergence {
+            tick,
+            recorded: recorded.map(|c| c.0),
+            replayed: replayed.map(|c| c.0),
+            detail: vec![why.to_string()],
+        });
+        self.finish();
+    }
+
+    fn check_keyframe(&mut self, k: &Snapshot) {
+        let Some(prev) = &self.prev else { return };
+        self.summary.keyframes += 1;
+        let diffs = differences(k, prev);
+        if diffs.is_empty() {
+            return;
+        }
+        match &mut self.pending {
+            Some(d) => {
+                d.detail
+                    .push(format!("at the keyframe of tick {}:", k.tick));
+                d.detail.extend(diffs);
+            }
+            None => {
+                // The checksum matched but a field it does not cover (a name) differs.
+                self.pending = Some(Divergence {
+                    tick: k.tick,
+                    recorded: None,
+                    replayed: None,
+                    detail: diffs,
+                });
+            }
+        }
+        self.finish();
+    }
+
+    fn count_events(&mut self, events: &[RoomEvent], tick: u32) {
+        for e in events {
+            match e {
+                RoomEvent::Joined { player, name } => self.summary.players.push(SeenPlayer {
+                    id: *player,
+                    name: name.clone(),
+                    joined_tick: tick,
+                }),
+                RoomEvent::Resumed { .. } => self.summary.resumes += 1,
+                RoomEvent::Disconnected { .. } => self.summary.disconnects += 1,
+                RoomEvent::Left { .. } => self.summary.leaves += 1,
+                RoomEvent::Expired { .. } => self.summary.expiries += 1,
+            }
+        }
+    }
+}
+
+/// Most differences listed for one keyframe.
+const MAX_DIFFERENCES: usize = 8;
+
+/// How the replayed frame differs from a recorded keyframe, entity by entity.
+pub fn differences(recorded: &Snapshot, replayed: &Frame) -> Vec<String> {
+    let mut out = Vec::new();
+    let rec: BTreeMap<u32, _> = recorded.players.iter().map(|p| (p.id, p)).collect();
+    let rep: BTreeMap<u32, _> = replayed.players.iter().map(|p| (p.id, p)).collect();
+    for (id, r) in &rec {
+        match rep.get(id) {
+            None => out.push(format!("player {id}: recorded, missing from the replay")),
+            Some(p) if p != r => out.push(format!(
+                "player {id}: recorded pos {:?} vel {:?} score {} seq {}, replayed pos {:?} vel {:?} score {} seq {}",
+                r.pos, r.vel, r.score, r.last_input_seq, p.pos, p.vel, p.score, p.last_input_seq
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in rep.keys().filter(|id| !rec.contains_key(id)) {
+        out.push(format!("player {id}: in the replay, not recorded"));
+    }
+    let rec: BTreeMap<u16, _> = recorded.pellets.iter().map(|p| (p.id, p.pos)).collect();
+    let rep: BTreeMap<u16, _> = replayed.pellets.iter().map(|p| (p.id, p.pos)).collect();
+    for id in rec
+        .keys()
+        .chain(rep.keys().filter(|id| !rec.contains_key(id)))
+    {
+        let (a, b) = (rec.get(id), rep.get(id));
+        if a != b {
+            out.push(format!("pellet {id}: recorded {a:?}, replayed {b:?}"));
+        }
+    }
+    let names = |roster: &[tickroom_protocol::PlayerInfo]| {
+        roster
+            .iter()
+            .map(|p| (p.id, p.name.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    if !replayed.roster.is_empty() && names(&recorded.roster) != names(&replayed.roster) {
+        out.push("the player names differ".into());
+    }
+    if out.len() > MAX_DIFFERENCES {
+        let more = out.len() - MAX_DIFFERENCES;
+        out.truncate(MAX_DIFFERENCES);
+        out.push(format!("... and {more} more"));
+    }
+    out
+}
