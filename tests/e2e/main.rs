@@ -60,3 +60,6 @@ mod liveness;
 
 /// Built-in TLS: wss:// clients, the bots over https://, plain clients refused, bad files.
 mod tls;
+
+/// Rooms recorded with `--record-dir`, replayed by `tickroom replay` to the frames their players saw.
+mod replay;

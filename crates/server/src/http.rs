@@ -2,7 +2,8 @@
 //! (also `/n/{node}/ws`, for a proxy that routes by path; where join tickets
 //! are checked and a room living on another node is answered with 4001),
 //! the room API ([`crate::api`]: `/rooms`, `/matchmake`), `/cluster` and
-//! `/admin/drain` ([`crate::admin`]), Prometheus metrics at `/metrics`, a
+//! `/admin/drain` ([`crate::admin`]), the recordings
+//! ([`crate::recordings_http`]), Prometheus metrics at `/metrics`, a
 //! health check, and the
 //! browser demo client at `/` (every other GET path falls through to
 //! [`crate::assets`]).
@@ -36,6 +37,7 @@ use crate::{
     conn::Admission,
     http_error::error,
     limits::{Refusal, Slot},
+    recordings_http,
     registry::valid_room_id,
     room_limits,
     state::Shared,
@@ -54,6 +56,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .merge(api::routes())
         .merge(admin::routes())
+        .merge(recordings_http::routes())
         .fallback(assets::serve)
         .with_state(shared)
 }

@@ -39,6 +39,7 @@ pub mod placement;
 pub mod priority;
 pub mod ratelimit;
 pub mod recording;
+pub mod recordings_http;
 pub mod registry;
 pub mod replay;
 pub mod room;

@@ -1,11 +1,17 @@
 //! The `tickroom` binary: parse flags, set up logging, build the I/O runtime
-//! (its threads niced below the tick workers), serve until a signal.
+//! (its threads niced below the tick workers), serve until a signal; or, as
+//! `tickroom replay FILE`, replay a room recording ([`replay_cmd`]).
+
+mod replay_cmd;
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "replay") {
+        std::process::exit(replay_cmd::main(std::env::args_os().skip(1)));
+    }
     let config = tickroom_server::Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -443,3 +443,155 @@ pub fn differences(recorded: &Snapshot, replayed: &Frame) -> Vec<String> {
     }
     out
 }
+
+/// One replayed frame as `--export jsonl` writes it (arena units).
+#[derive(Debug, Serialize)]
+pub struct ExportFrame<'a> {
+    /// The tick.
+    pub tick: u32,
+    /// The frame checksum (as recorded, when the replay matched).
+    pub checksum: u32,
+    /// Players, by id.
+    pub players: Vec<ExportPlayer<'a>>,
+    /// Live pellets, by id.
+    pub pellets: Vec<ExportPellet>,
+}
+
+/// A player in an [`ExportFrame`].
+#[derive(Debug, Serialize)]
+pub struct ExportPlayer<'a> {
+    /// Its id.
+    pub id: u32,
+    /// Its name.
+    pub name: &'a str,
+    /// Position, arena units (as quantized on the wire).
+    pub pos: [f32; 2],
+    /// Velocity, units/s (as quantized on the wire).
+    pub vel: [f32; 2],
+    /// Pellets eaten.
+    pub score: u32,
+    /// Newest input sequence number applied.
+    pub last_input_seq: u32,
+}
+
+/// A pellet in an [`ExportFrame`].
+#[derive(Debug, Serialize)]
+pub struct ExportPellet {
+    /// Its slot id.
+    pub id: u16,
+    /// Position, arena units.
+    pub pos: [f32; 2],
+}
+
+impl<'a> ExportFrame<'a> {
+    /// The export form of `frame`.
+    pub fn of(frame: &'a Frame) -> ExportFrame<'a> {
+        use tickroom_protocol::quant::{pos_from_wire, vel_from_wire};
+        let name = |id: u32| {
+            frame
+                .roster
+                .binary_search_by_key(&id, |p| p.id)
+                .map_or("", |i| frame.roster[i].name.as_str())
+        };
+        ExportFrame {
+            tick: frame.tick,
+            checksum: frame.checksum().0,
+            players: frame
+                .players
+                .iter()
+                .map(|p| ExportPlayer {
+                    id: p.id,
+                    name: name(p.id),
+                    pos: [pos_from_wire(p.pos[0]), pos_from_wire(p.pos[1])],
+                    vel: [vel_from_wire(p.vel[0]), vel_from_wire(p.vel[1])],
+                    score: p.score,
+                    last_input_seq: p.last_input_seq,
+                })
+                .collect(),
+            pellets: frame
+                .pellets
+                .iter()
+                .map(|q| ExportPellet {
+                    id: q.id,
+                    pos: [pos_from_wire(q.pos[0]), pos_from_wire(q.pos[1])],
+                })
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.started_unix_ms);
+        writeln!(
+            f,
+            "room        {} (node {}, tickroom {}, started {})",
+            self.room,
+            self.node,
+            self.server_version,
+            humantime::format_rfc3339_millis(started)
+        )?;
+        match (self.first_tick, self.last_tick) {
+            (Some(a), Some(b)) => writeln!(
+                f,
+                "ticks       {} ({:.1} s at {} Hz), ticks {a}..={b}",
+                self.ticks, self.duration_secs, self.tick_rate_hz
+            )?,
+            _ => writeln!(f, "ticks       0")?,
+        }
+        let names: Vec<String> = self
+            .players
+            .iter()
+            .take(12)
+            .map(|p| format!("{} (id {}, tick {})", p.name, p.id, p.joined_tick))
+            .collect();
+        let more = self.players.len().saturating_sub(names.len());
+        writeln!(
+            f,
+            "players     {} joined, at most {} at once: {}{}",
+            self.players.len(),
+            self.peak_players,
+            names.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        )?;
+        writeln!(
+            f,
+            "events      {} resumes, {} disconnects, {} left, {} expired; {} inputs applied",
+            self.resumes, self.disconnects, self.leaves, self.expiries, self.inputs
+        )?;
+        writeln!(f, "keyframes   {} checked", self.keyframes)?;
+        match &self.end {
+            Some(e) => writeln!(f, "ended       {} at tick {}", e.reason, e.last_tick)?,
+            None if self.stopped_at_until => writeln!(f, "ended       (stopped at --until)")?,
+            None => writeln!(f, "ended       (no End block read)")?,
+        }
+        if let Some(e) = &self.read_error {
+            writeln!(f, "error       {e}")?;
+        }
+        match &self.divergence {
+            None => writeln!(
+                f,
+                "result      every tick replayed matched its recorded checksum"
+            ),
+            Some(d) => {
+                let hex = |c: Option<u32>| c.map_or("-".to_owned(), |c| format!("{c:08x}"));
+                writeln!(
+                    f,
+                    "result      DIVERGED at tick {} (recorded checksum {}, replayed {})",
+                    d.tick,
+                    hex(d.recorded),
+                    hex(d.replayed)
+                )?;
+                for line in &d.detail {
+                    writeln!(f, "            {line}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

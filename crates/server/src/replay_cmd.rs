@@ -1,0 +1,124 @@
+//! `tickroom replay FILE`: re-runs a room recording offline as fast as it
+//! can, checks every tick's checksum, prints a summary, and optionally
+//! exports every frame as JSON lines. Exit status: 0 when every tick matched
+//! to the End block, 2 on a divergence, 1 when the file cannot be read
+//! (corrupt, truncated, another simulation version).
+//! Part of the binary (`anyhow` lives here, not in the library).
+
+use std::{
+    ffi::OsString,
+    fs::File,
+    io::{BufReader, BufWriter, Write},
+    path::PathBuf,
+    time::Instant,
+};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use tickroom_server::replay::{ExportFrame, Replay, ReplayOptions};
+
+/// Exit status on a divergence.
+const DIVERGED: i32 = 2;
+
+/// Exit status when the recording cannot be read.
+const UNREADABLE: i32 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickroom replay",
+    about = "Replay a room recording (--record-dir) and check it tick by tick",
+    after_help = "Exit status: 0 every tick matched up to the End block, 2 the replay diverged, 1 the file cannot be read (corrupt, truncated, another simulation version)."
+)]
+struct ReplayCli {
+    /// The recording (`<room>@<start>-<n>.tickrec`).
+    file: PathBuf,
+    /// Write every replayed frame: `jsonl`, one JSON object per line.
+    #[arg(long, value_enum)]
+    export: Option<Export>,
+    /// Where `--export` writes (default: standard output, the summary then going to
+    /// standard error).
+    #[arg(long, requires = "export")]
+    out: Option<PathBuf>,
+    /// Stop after this tick.
+    #[arg(long)]
+    until: Option<u32>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Export {
+    /// One JSON object per frame and line.
+    Jsonl,
+}
+
+/// Runs the command on `args` (starting with `replay`); returns the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match ReplayCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(&cli) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("tickroom replay: {}: {e:#}", cli.file.display());
+            UNREADABLE
+        }
+    }
+}
+
+fn run(cli: &ReplayCli) -> anyhow::Result<i32> {
+    let file = File::open(&cli.file).context("cannot open the recording")?;
+    let replay = Replay::open(BufReader::new(file))?;
+    let mut export: Option<Box<dyn Write>> = match (cli.export, &cli.out) {
+        (None, _) => None,
+        (Some(Export::Jsonl), Some(path)) => Some(Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ))),
+        (Some(Export::Jsonl), None) => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
+    };
+    let mut export_error = None;
+    let started = Instant::now();
+    let summary = replay.run(ReplayOptions { until: cli.until }, |frame| {
+        if let (Some(w), None) = (&mut export, &export_error) {
+            let line = serde_json::to_string(&ExportFrame::of(frame)).unwrap_or_default();
+            if let Err(e) = writeln!(w, "{line}") {
+                export_error = Some(e);
+            }
+        }
+    });
+    if let Some(w) = &mut export
+        && export_error.is_none()
+        && let Err(e) = w.flush()
+    {
+        export_error = Some(e);
+    }
+    drop(export);
+    if let Some(e) = export_error {
+        anyhow::bail!("export failed: {e}");
+    }
+    let elapsed = started.elapsed();
+    let text = if cli.json {
+        serde_json::to_string_pretty(&summary)? + "\n"
+    } else {
+        let rate = summary.ticks as f64 / elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "recording   {}\n{summary}replayed in {:.3} s ({rate:.0} ticks/s)\n",
+            cli.file.display(),
+            elapsed.as_secs_f64()
+        )
+    };
+    if cli.export.is_some() && cli.out.is_none() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    Ok(if summary.divergence.is_some() {
+        DIVERGED
+    } else if summary.read_error.is_some() {
+        UNREADABLE
+    } else {
+        0
+    })
+}
