@@ -59,38 +59,38 @@ struct ListBody {
 }
 
 /// The recording directory, if the caller may read it.
-fn gate(shared: &Shared, headers: &HeaderMap) -> Result<PathBuf, Response> {
+fn gate(shared: &Shared, headers: &HeaderMap) -> Result<PathBuf, Box<Response>> {
     if let Some(refused) = refusal(shared, headers) {
         if shared.config.api_token.is_some() {
             shared.metrics.room_limits.api_unauthorized.increment(1);
         }
-        return Err(refused);
+        return Err(Box::new(refused));
     }
     shared.config.record_dir.clone().ok_or_else(|| {
-        error(
+        Box::new(error(
             StatusCode::NOT_FOUND,
             "recording_disabled",
             "this server records nothing: start it with --record-dir",
-        )
+        ))
     })
 }
 
 /// The path of recording `file` in `dir`, if the name is one.
-fn file_path(dir: PathBuf, file: &str) -> Result<PathBuf, Response> {
+fn file_path(dir: PathBuf, file: &str) -> Result<PathBuf, Box<Response>> {
     if !recording::valid_file_name(file) {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "invalid_file",
             "not a recording's file name (see GET /recordings)",
-        ));
+        )));
     }
     let path = dir.join(file);
     if !path.is_file() {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no recording {file:?} on this node"),
-        ));
+        )));
     }
     Ok(path)
 }
@@ -104,7 +104,7 @@ fn no_store(mut resp: Response) -> Response {
 async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let dir = match gate(&shared, &headers) {
         Ok(dir) => dir,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match tokio::task::spawn_blocking(move || recording::list(&dir)).await {
         Ok(Ok(recordings)) => no_store(Json(ListBody { recordings }).into_response()),
@@ -136,11 +136,11 @@ fn unreadable(e: ReplayError) -> Response {
 /// Runs `job` on the blocking pool once a replay slot is free.
 async fn replaying<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Response> {
-    let _slot = REPLAYS.acquire().await.map_err(|_| internal())?;
+) -> Result<T, Box<Response>> {
+    let _slot = REPLAYS.acquire().await.map_err(|_| Box::new(internal()))?;
     tokio::task::spawn_blocking(job)
         .await
-        .map_err(|_| internal())
+        .map_err(|_| Box::new(internal()))
 }
 
 async fn summary(
@@ -150,7 +150,7 @@ async fn summary(
 ) -> Response {
     let path = match gate(&shared, &headers).and_then(|dir| file_path(dir, &file)) {
         Ok(path) => path,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let result = replaying(move || {
         let f = std::fs::File::open(&path).map_err(|e| ReplayError::Record(e.into()))?;
@@ -160,7 +160,7 @@ async fn summary(
     match result {
         Ok(Ok(summary)) => no_store(Json(summary).into_response()),
         Ok(Err(e)) => unreadable(e),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
@@ -178,7 +178,7 @@ async fn frames(
 ) -> Response {
     let path = match gate(&shared, &headers).and_then(|dir| file_path(dir, &file)) {
         Ok(path) => path,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let from = q.from.unwrap_or(0);
     let count = q.count.unwrap_or(DEFAULT_FRAMES).clamp(1, MAX_FRAMES);
@@ -215,6 +215,6 @@ async fn frames(
             no_store(resp)
         }
         Ok(Err(e)) => unreadable(e),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
