@@ -1209,3 +1209,225 @@ fn deltas_on_a_malformed_snapshot_never_panic() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// Room recordings (`record`): the reader of `tickroom replay` and of the
+// recordings endpoints. Files come from disk, possibly damaged or hostile:
+// reading one never panics, and no block costs more than its limit.
+
+use tickroom_protocol::record::{
+    self as rec, AppliedInput, Block, EndReason, EndRecord, MAX_RECORD_BLOCK_BYTES, RecordHeader,
+    RecordReader, RoomEvent, RoomRules, TickRecord,
+};
+
+fn arb_event() -> impl Strategy<Value = RoomEvent> {
+    prop_oneof![
+        (arb_u32(), arb_text(24)).prop_map(|(player, name)| RoomEvent::Joined { player, name }),
+        arb_u32().prop_map(|player| RoomEvent::Resumed { player }),
+        arb_u32().prop_map(|player| RoomEvent::Disconnected { player }),
+        arb_u32().prop_map(|player| RoomEvent::Left { player }),
+        arb_u32().prop_map(|player| RoomEvent::Expired { player }),
+    ]
+}
+
+fn arb_tick(tick: u32) -> impl Strategy<Value = Block> {
+    (
+        prop::collection::vec(arb_event(), 0..4),
+        prop::collection::vec(
+            (arb_u32(), arb_u32(), any::<[i8; 2]>()).prop_map(|(player, seq_advance, steer)| {
+                AppliedInput {
+                    player,
+                    seq_advance,
+                    steer,
+                }
+            }),
+            0..12,
+        ),
+        any::<u32>(),
+    )
+        .prop_map(move |(events, inputs, sum)| {
+            Block::Tick(TickRecord {
+                tick,
+                events,
+                inputs,
+                checksum: Checksum(sum),
+            })
+        })
+}
+
+fn header_block() -> Block {
+    Block::Header(RecordHeader {
+        protocol_version: PROTOCOL_VERSION,
+        sim_version: 1,
+        server_version: "fuzz".into(),
+        room: "fuzz".into(),
+        node: "n".into(),
+        started_unix_ms: 1,
+        rules: RoomRules {
+            width: 1600.0,
+            height: 1000.0,
+            player_radius: 18.0,
+            pellet_radius: 6.0,
+            accel: 1400.0,
+            max_speed: 320.0,
+            friction: 0.05,
+            pellet_count: 100,
+            pellet_respawn_ticks: 40,
+            tick_rate_hz: 20,
+            seed: 7,
+        },
+        capacity: 50,
+        keyframe_every: 3,
+    })
+}
+
+/// A valid recording: header, 1..12 ticks (keyframes every third), End.
+fn arb_recording() -> impl Strategy<Value = Vec<Block>> {
+    (1u32..12)
+        .prop_flat_map(|n| {
+            (
+                (1..=n).map(arb_tick).collect::<Vec<_>>(),
+                prop::collection::vec(arb_player(), 0..4),
+            )
+        })
+        .prop_map(|(ticks, players)| {
+            let mut blocks = vec![header_block()];
+            let last = ticks.len() as u32;
+            for (i, t) in ticks.into_iter().enumerate() {
+                blocks.push(t);
+                let tick = i as u32 + 1;
+                if tick % 3 == 0 {
+                    blocks.push(Block::Keyframe(Snapshot {
+                        tick,
+                        players: players.clone(),
+                        pellets: vec![],
+                        roster: vec![],
+                    }));
+                }
+            }
+            blocks.push(Block::End(EndRecord {
+                last_tick: last,
+                reason: EndReason::RoomClosed,
+            }));
+            blocks
+        })
+}
+
+fn file_of(blocks: &[Block]) -> Vec<u8> {
+    let mut out = rec::preamble().to_vec();
+    for b in blocks {
+        rec::append_block(b, &mut out);
+    }
+    out
+}
+
+/// Reads every block of `bytes` under the allocation probe: never a panic,
+/// never more than a block's limit at once (the read buffer plus the
+/// decoded block at peak).
+fn check_recording(bytes: &[u8]) -> Result<usize, TestCaseError> {
+    let (res, largest, peak) = probe::measure(|| {
+        let mut reader = RecordReader::new(bytes)?;
+        let mut n = 0;
+        while reader.next_block()?.is_some() {
+            n += 1;
+        }
+        Ok::<_, rec::RecordError>(n)
+    });
+    let bound = MAX_RECORD_BLOCK_BYTES + ERROR_TEXT_SLACK;
+    prop_assert!(
+        largest <= bound && peak <= 2 * bound,
+        "reading {} bytes allocated {largest} at once, {peak} at peak ({res:?})",
+        bytes.len()
+    );
+    Ok(res.unwrap_or(0))
+}
+
+#[test]
+fn mutated_recordings_never_panic_nor_overallocate() {
+    fuzz(
+        "mutated recordings",
+        (arb_recording(), prop::collection::vec(arb_mutation(), 1..5)),
+        |(blocks, mutations)| {
+            let mut bytes = file_of(&blocks);
+            prop_assert_eq!(check_recording(&bytes)?, blocks.len());
+            for m in &mutations {
+                mutate(&mut bytes, m);
+            }
+            check_recording(&bytes)?;
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn mutated_blocks_behind_a_valid_crc_never_panic_nor_overallocate() {
+    // The CRC stops almost every random change before the decoder; here the
+    // payload is mutated and its CRC recomputed, so bincode sees it.
+    fuzz(
+        "mutated record blocks with a valid CRC",
+        (
+            arb_recording(),
+            any::<Index>(),
+            prop::collection::vec(arb_mutation(), 1..5),
+        ),
+        |(blocks, which, mutations)| {
+            let which = which.index(blocks.len());
+            let mut bytes = rec::preamble().to_vec();
+            for (i, b) in blocks.iter().enumerate() {
+                if i != which {
+                    rec::append_block(b, &mut bytes);
+                    continue;
+                }
+                let mut payload = Vec::new();
+                codec::encode_record_block_into(b, &mut payload);
+                for m in &mutations {
+                    mutate(&mut payload, m);
+                }
+                payload.truncate(MAX_RECORD_BLOCK_BYTES);
+                bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
+                bytes.extend_from_slice(&payload);
+                let (res, largest, _) = probe::measure(|| codec::decode_record_block(&payload));
+                prop_assert!(largest <= MAX_RECORD_BLOCK_BYTES + ERROR_TEXT_SLACK);
+                if let Ok(block) = res {
+                    // What decodes re-encodes to something that decodes the same.
+                    let mut again = Vec::new();
+                    codec::encode_record_block_into(&block, &mut again);
+                    let back = codec::decode_record_block(&again);
+                    prop_assert!(back.is_ok(), "{back:?}");
+                    prop_assert_eq!(
+                        format!("{:?}", back.unwrap_or_else(|_| unreachable!())),
+                        format!("{block:?}")
+                    );
+                }
+            }
+            check_recording(&bytes)?;
+            Ok(())
+        },
+    );
+}
+
+/// CRC-32 (IEEE), bit by bit: an independent check of the one the format uses.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn the_block_crc_is_the_standard_crc32() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    let mut one = Vec::new();
+    rec::append_block(&header_block(), &mut one);
+    let payload = &one[8..];
+    assert_eq!(&one[4..8], &crc32(payload).to_le_bytes());
+}

@@ -260,6 +260,10 @@ impl<R: Read> Replay<R> {
                         // Only looking for the keyframe that names the entities.
                         continue;
                     }
+                    if let Err(mismatch) = self.within_capacity(&record.events) {
+                        self.diverge(record.tick, Some(record.checksum), None, mismatch);
+                        return None;
+                    }
                     self.count_events(&record.events, record.tick);
                     let replayed = self.game.replay_tick(&record, self.prev.as_mut());
                     let frame = match replayed {
@@ -376,6 +380,23 @@ impl<R: Read> Replay<R> {
             }
         }
         self.finish();
+    }
+
+    /// A tick may not bring the room past its capacity (a damaged or forged
+    /// file could otherwise make the replay spawn without bound).
+    fn within_capacity(&self, events: &[RoomEvent]) -> Result<(), EventMismatch> {
+        let mut players = self.game.player_count() as i64;
+        for e in events {
+            match e {
+                RoomEvent::Joined { .. } => players += 1,
+                RoomEvent::Left { .. } | RoomEvent::Expired { .. } => players -= 1,
+                _ => {}
+            }
+            if players > i64::from(self.header.capacity) {
+                return Err(EventMismatch::OverCapacity(self.header.capacity));
+            }
+        }
+        Ok(())
     }
 
     fn count_events(&mut self, events: &[RoomEvent], tick: u32) {

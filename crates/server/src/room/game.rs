@@ -54,6 +54,9 @@ pub enum EventMismatch {
         /// The id the replay assigned (`None`: it could not join).
         replayed: Option<u32>,
     },
+    /// The record joins more players than the room's capacity.
+    #[error("the record brings the room past its capacity of {0} players")]
+    OverCapacity(u32),
     /// An event or input names a player the replayed room does not have.
     #[error("the record names player {0}, who is not in the replayed room")]
     UnknownPlayer(u32),
