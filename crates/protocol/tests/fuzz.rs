@@ -1296,7 +1296,7 @@ fn arb_recording() -> impl Strategy<Value = Vec<Block>> {
             for (i, t) in ticks.into_iter().enumerate() {
                 blocks.push(t);
                 let tick = i as u32 + 1;
-                if tick % 3 == 0 {
+                if tick.is_multiple_of(3) {
                     blocks.push(Block::Keyframe(Snapshot {
                         tick,
                         players: players.clone(),
