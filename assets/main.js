@@ -5,6 +5,9 @@
 // banner up to date. Exposes `window.__tickroom` (a read-only summary of the
 // game state) for the browser test in tests/browser/demo.mjs.
 //
+// `/?replay=<file>` is the recordings viewer instead (replay.js): no menu,
+// no WebSocket, the same renderer.
+//
 // Resume: after a dropped connection net.js reconnects with the room's resume
 // token; a Welcome that takes back the same player keeps the game as it was
 // (prediction, interpolation, scores: the player sees the orb coast and the
@@ -17,6 +20,7 @@ import { kinematics } from './sim.js';
 import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
 import { Session, resumeTokens, wsUrl } from './net.js';
 import { Renderer, decorativePellets, playerColor } from './render.js';
+import { replayState, startReplay } from './replay.js';
 
 const QUICK_ROOM = 'lobby';
 /** How long the HUD says "resumed" after a resume, ms. */
@@ -481,17 +485,22 @@ Object.defineProperty(window, '__tickroom', {
       menuShown: ui.menu.classList.contains('shown'),
       menuError: ui.menuError.textContent,
       canvas: { width: ui.canvas.width, height: ui.canvas.height, cssWidth: ui.canvas.clientWidth, cssHeight: ui.canvas.clientHeight, dpr: devicePixelRatio },
+      replay: replayState(), // the recordings viewer's state (null unless /?replay=<file>)
     };
   },
 });
 
-// A reload of a page that was in a game resumes it (the token survives in
-// sessionStorage); otherwise the menu.
+// `/?replay=<file>`: the recordings viewer (replay.js runs its own loop on
+// this renderer). Otherwise a reload of a page that was in a game resumes it
+// (the token survives in sessionStorage), else the menu.
+const replayFile = params.get('replay');
 const navigation = performance.getEntriesByType?.('navigation')?.[0];
 const urlRoom = params.get('room');
-if (navigation?.type === 'reload' && urlRoom && validRoomId(urlRoom) && resumeTokens.get(urlRoom)) {
+if (replayFile !== null) {
+  startReplay(replayFile, renderer);
+} else if (navigation?.type === 'reload' && urlRoom && validRoomId(urlRoom) && resumeTokens.get(urlRoom)) {
   join(urlRoom, { resume: true });
 } else {
   showMenu();
 }
-requestAnimationFrame(frame);
+if (replayFile === null) requestAnimationFrame(frame);

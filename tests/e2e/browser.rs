@@ -6,7 +6,12 @@
 //! script writes a screenshot to `target/browser/demo.png` for a person to
 //! look at. A second script (`tests/browser/cluster.mjs`) has the page,
 //! served by one node of a two-node cluster, join a room that lives on the
-//! other: it must follow the 4001 close to the owner.
+//! other: it must follow the 4001 close to the owner. A third
+//! (`tests/browser/replay.mjs`) watches a room's recording in the viewer
+//! (`/?replay=<file>`): two test players play, the server shuts down (ending
+//! the file), a second server on the same directory serves it; the page
+//! plays, pauses, seeks and speeds up, and says so without the operator
+//! token, with a wrong one, and for a missing or an unreadable file.
 //!
 //! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
@@ -20,7 +25,7 @@ use std::{
     time::Duration,
 };
 
-use crate::util::{request, run_with_limit, start, test_config};
+use crate::util::{Client, request, run_with_limit, start, test_config};
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -58,6 +63,7 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
             "protocol.js",
             "text/javascript; charset=utf-8",
         ),
+        ("/replay.js", "replay.js", "text/javascript; charset=utf-8"),
         ("/style.css", "style.css", "text/css; charset=utf-8"),
         ("/favicon.svg", "favicon.svg", "image/svg+xml"),
     ] {
@@ -280,4 +286,112 @@ async fn headless_chromium_follows_the_room_to_its_node() {
     assert!(crate::util::metric(a, "tickroom_cluster_misrouted_joins_total").await >= 1.0);
     node_a.shutdown().await;
     node_b.shutdown().await;
+}
+
+/// With `+`, `/` and `=`, as a base64 token has: the viewer reads it from
+/// the URL fragment as is.
+const REPLAY_TOKEN: &str = "browser+replay/operator-token==";
+
+/// A fresh directory under the system temp dir, unique to this run; removed
+/// when dropped (a failing test too).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("tickroom-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_a_recording() {
+    let root = workspace_root();
+    let Some(chromium) = chromium_or_skip("headless_chromium_plays_a_recording", &root) else {
+        return;
+    };
+    let temp = TempDir::new("browser-replay");
+    let dir = temp.0.clone();
+    let recording_server = || tickroom_server::Config {
+        record_dir: Some(dir.clone()),
+        api_token: Some(REPLAY_TOKEN.parse().expect("token")),
+        ..test_config()
+    };
+
+    // Two players steer around for ~80 ticks, each on its own curve.
+    let server = start(recording_server()).await;
+    let addr = server.local_addr();
+    let mut ada = Client::join(addr, "replayed", "ada").await;
+    let mut bob = Client::join(addr, "replayed", "bob").await;
+    ada.wait_players(2).await;
+    for i in 0..80i32 {
+        let turn = f64::from(i) / 12.0;
+        let steer = |phase: f64| {
+            [
+                (100.0 * (turn + phase).cos()) as i8,
+                (100.0 * (turn + phase).sin()) as i8,
+            ]
+        };
+        ada.input(steer(0.0)).await;
+        bob.input(steer(2.0)).await;
+        ada.snapshot().await;
+        bob.snapshot().await;
+    }
+    drop((ada, bob));
+    // Shutting down closes the room: its recording gets its End block.
+    server.shutdown().await;
+    let file = std::fs::read_dir(&dir)
+        .expect("read the record dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with("replayed@") && name.ends_with(".tickrec"))
+        .expect("the room was recorded");
+    // Not a recording, for the viewer's "unreadable" state.
+    let junk = "junk@1-1.tickrec";
+    std::fs::write(dir.join(junk), b"not a recording at all").expect("write junk");
+
+    // A second server on the same directory serves the recordings.
+    let server = start(recording_server()).await;
+    let addr = server.local_addr();
+    let auth = format!("Authorization: Bearer {REPLAY_TOKEN}\r\n");
+    let (status, _, body) = request(addr, "GET", &format!("/recordings/{file}"), &auth, "").await;
+    let summary: serde_json::Value = serde_json::from_slice(&body).expect("summary JSON");
+    assert_eq!(status, 200, "{summary}");
+    assert!(
+        summary["ticks"].as_u64().is_some_and(|t| t >= 80) && summary["divergence"].is_null(),
+        "the recording has the ticks played, replayed cleanly: {summary}"
+    );
+
+    let screenshot = target_dir().join("browser/replay.png");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/replay.mjs")
+        .arg(format!("http://{addr}/"))
+        .arg(&file)
+        .arg(REPLAY_TOKEN)
+        .arg(junk)
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
+            .await
+            .expect("runner thread");
+    server.shutdown().await;
+    drop(temp);
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/replay.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out { ", killed after 90 s" } else { "" }
+    );
+    eprintln!("replay screenshot: {}", screenshot.display());
 }

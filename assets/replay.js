@@ -1,0 +1,738 @@
+// The recordings viewer, `/?replay=<file>`: plays a room recording in the
+// game's own renderer (render.js), with no player of its own: it never opens
+// a WebSocket and never shows the join menu. It exists so an operator can
+// watch what happened in a room (a bug report, a dispute, a divergence) the
+// way the players saw it, from the server's replay of the file
+// (crates/server/src/recordings_http.rs), without a separate tool.
+//
+// Data: the summary (`GET /recordings/{file}`: ticks, players, how the file
+// ended, any divergence) first, then frames in pages of PAGE_TICKS ticks
+// (`GET /recordings/{file}/frames?from=T&count=N`: per frame a u32 LE length,
+// then a protocol Snapshot exactly as the WebSocket carries it, decoded with
+// protocol.js). The page under the playhead is fetched first, then the next
+// one, so playback reaches it already loaded; a seek fetches the page around
+// its target. Pages far from the playhead are dropped. Each request re-runs
+// the replay on the server up to its page, so at most two are in flight.
+//
+// Playback: the playhead is a fractional tick advanced by elapsed time ×
+// tick rate × speed; each animation frame draws the two recorded frames
+// around it interpolated (players joining or leaving switch halfway, as in
+// netcode.js's Interpolator), so 20 Hz frames look smooth at 60 fps. Where
+// the next page is not loaded yet, playback waits ("buffering…").
+//
+// The endpoints are behind the operator token (`--api-token`), sent as
+// `Authorization: Bearer` on every request. It comes from the URL fragment
+// (`#token=…`, never sent to a server nor logged; removed from the address
+// bar once read), else from this tab's sessionStorage, else a prompt; a
+// refused or missing token shows a form to enter another.
+//
+// `?page=N` (20–600) sets the ticks per request. The arena is the server's
+// default (1600 × 1000): the recordings' summary does not carry the rules.
+// `replayState()` is main.js's `window.__tickroom.replay`, for the browser
+// test in tests/browser/replay.mjs.
+
+import { decodeServer, posFromWire, velFromWire } from './protocol.js';
+import { playerColor } from './render.js';
+
+/** Ticks fetched per request (10 s at 20 Hz); the server allows at most 600. */
+export const PAGE_TICKS = 200;
+/** Playback speeds offered. */
+export const SPEEDS = [0.25, 0.5, 1, 2, 4];
+/** Pages kept in memory (the playhead's, the next, the rest by distance). */
+const MAX_PAGES = 8;
+/** Frame requests in flight at most (the server runs two replays at once). */
+const MAX_IN_FLIGHT = 2;
+/** A failed page is asked for again after this long, ms. */
+const PAGE_RETRY_MS = 1500;
+/** Longest playback step of one animation frame, ms (a hidden tab pauses time). */
+const MAX_STEP_MS = 250;
+/** The server's arena (tickroom_sim::SimConfig::default()). */
+const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
+const TOKEN_KEY = 'tickroom.operatorToken';
+
+const $ = (id) => document.getElementById(id);
+
+let viewer = null;
+
+/** The viewer's state for `window.__tickroom.replay` (null when not replaying). */
+export function replayState() {
+  return viewer?.state() ?? null;
+}
+
+/**
+ * Starts the viewer of recording `file` on `renderer` (main.js's). Replaces
+ * the game's page: hides the menu, shows the replay panel and controls, and
+ * runs its own animation loop.
+ */
+export function startReplay(file, renderer) {
+  viewer = new Viewer(file, renderer);
+  viewer.start();
+  return viewer;
+}
+
+/** An API answer other than 2xx, or a request that could not be made. */
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function sessionStore() {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null; // storage blocked
+  }
+}
+
+/** Whether `token` can go in a header (visible ASCII). */
+const sendableToken = (token) => /^[\x21-\x7e]+$/.test(token);
+
+/** `m:ss.s` for a number of seconds. */
+function clock(secs) {
+  const s = Math.max(0, secs);
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - m * 60).toFixed(1).padStart(4, '0')}`;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** A recorded Snapshot message as the viewer draws it. */
+function prepare(msg, page, index) {
+  const players = new Map();
+  for (const p of msg.players) {
+    players.set(p.id, {
+      x: posFromWire(p.pos[0]),
+      y: posFromWire(p.pos[1]),
+      vx: velFromWire(p.vel[0]),
+      vy: velFromWire(p.vel[1]),
+      score: p.score,
+    });
+  }
+  const pellets = new Map();
+  for (const pel of msg.pellets) pellets.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
+  return { tick: msg.tick, players, pellets, names: new Map(msg.roster.map((r) => [r.id, r.name])), page, index };
+}
+
+/** The frames of one `frames` answer body (length-prefixed Snapshot messages). */
+export function decodeFrames(buffer, page = 0) {
+  const bytes = new Uint8Array(buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (off + 4 > bytes.length) throw new Error(`frame ${frames.length}: truncated length`);
+    const len = view.getUint32(off, true);
+    off += 4;
+    if (off + len > bytes.length) throw new Error(`frame ${frames.length}: ${len} bytes announced, ${bytes.length - off} left`);
+    const msg = decodeServer(bytes.subarray(off, off + len));
+    off += len;
+    if (msg.type !== 'Snapshot') throw new Error(`frame ${frames.length}: a ${msg.type}, not a Snapshot`);
+    if (frames.length && msg.tick <= frames[frames.length - 1].tick) throw new Error(`frame ${frames.length}: tick ${msg.tick} out of order`);
+    frames.push(prepare(msg, page, frames.length));
+  }
+  return frames;
+}
+
+/** Player positions between frames `a` and `b` at tick `t` (b may be null). */
+function sample(a, b, t) {
+  const out = [];
+  if (!b || b.tick <= a.tick) {
+    for (const [id, p] of a.players) out.push({ id, x: p.x, y: p.y });
+    return out;
+  }
+  const f = Math.min(1, Math.max(0, (t - a.tick) / (b.tick - a.tick)));
+  for (const [id, pb] of b.players) {
+    const pa = a.players.get(id);
+    if (pa) out.push({ id, x: pa.x + (pb.x - pa.x) * f, y: pa.y + (pb.y - pa.y) * f });
+    else if (f >= 0.5) out.push({ id, x: pb.x, y: pb.y });
+  }
+  if (f < 0.5) for (const [id, pa] of a.players) if (!b.players.has(id)) out.push({ id, x: pa.x, y: pa.y });
+  return out;
+}
+
+class Viewer {
+  constructor(file, renderer) {
+    this.file = file;
+    this.renderer = renderer;
+    this.base = `/recordings/${encodeURIComponent(file)}`;
+    const page = Number(new URLSearchParams(location.search).get('page'));
+    this.pageTicks = Number.isInteger(page) && page >= 20 && page <= 600 ? page : PAGE_TICKS;
+    this.token = null;
+    this.summary = null;
+    this.firstTick = null;
+    this.lastTick = null;
+    this.rate = 20;
+    this.names = new Map(); // from the summary: everyone who joined
+    this.pages = new Map(); // index -> { frames: [...] (null while loading), failedAt }
+    this.inFlight = 0;
+    this.fetches = 0;
+    this.pos = 0; // the playhead, a fractional tick
+    this.playing = false;
+    this.speed = 1;
+    this.ended = false;
+    this.buffering = false;
+    this.loadingSummary = false;
+    this.error = null; // { kind, status, code, message }
+    this.playingBeforeError = false;
+    this.shown = null; // the frame drawn last
+    this.tick = null; // its tick
+    this.framesDrawn = 0;
+    this.scrubbing = false;
+    this.jumped = false; // seeked since the last frame drawn (no pellet bursts for the jump)
+    this.lastNow = performance.now();
+    this.lastUi = 0;
+    this.uiKey = '';
+    this.generation = 0; // bumped on a new token: answers to older requests are dropped
+    this.ui = {
+      panel: $('replay'),
+      menu: $('menu'),
+      scoreboard: $('scoreboard'),
+      scores: $('scores'),
+      room: $('replay-room'),
+      node: $('replay-node'),
+      started: $('replay-started'),
+      length: $('replay-length'),
+      players: $('replay-players'),
+      end: $('replay-end'),
+      warning: $('replay-warning'),
+      play: $('replay-play'),
+      seek: $('replay-seek'),
+      time: $('replay-time'),
+      speed: $('replay-speed'),
+      status: $('replay-status'),
+      errorBox: $('replay-error'),
+      errorForm: $('replay-error-form'),
+      errorTitle: $('replay-error-title'),
+      errorText: $('replay-error-text'),
+      tokenRow: $('replay-token-row'),
+      tokenInput: $('replay-token'),
+      tokenUse: $('replay-token-use'),
+      retry: $('replay-retry'),
+    };
+  }
+
+  start() {
+    const ui = this.ui;
+    ui.menu.classList.remove('shown');
+    ui.panel.hidden = false;
+    document.body.classList.add('replaying');
+    document.title = `replay · tickroom`;
+    setText(ui.room, this.file);
+    this.renderer.setArena(ARENA.width, ARENA.height);
+    ui.speed.value = String(this.speed);
+
+    ui.play.addEventListener('click', () => this.togglePlay());
+    ui.speed.addEventListener('change', () => this.setSpeed(Number(ui.speed.value)));
+    ui.seek.addEventListener('pointerdown', () => (this.scrubbing = true));
+    for (const type of ['pointerup', 'pointercancel', 'blur']) ui.seek.addEventListener(type, () => (this.scrubbing = false));
+    ui.seek.addEventListener('input', () => this.seek(Number(ui.seek.value)));
+    ui.seek.addEventListener('change', () => {
+      this.scrubbing = false;
+      this.seek(Number(ui.seek.value));
+    });
+    ui.errorForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const t = ui.tokenInput.value.trim();
+      if (!t) return;
+      ui.tokenInput.value = '';
+      this.useToken(t);
+    });
+    ui.retry.addEventListener('click', () => {
+      this.clearError();
+      this.load();
+    });
+    addEventListener('keydown', (ev) => this.onKey(ev));
+
+    const fromUrl = this.takeFragmentToken();
+    this.token = fromUrl ?? sessionStore()?.getItem(TOKEN_KEY) ?? null;
+    requestAnimationFrame(() => this.loop());
+    if (this.token) this.load();
+    // After the first paint, so the page is there behind the dialog.
+    else setTimeout(() => this.askToken(), 50);
+  }
+
+  /** The token of a `#token=…` fragment, kept for the tab and taken out of the address bar. */
+  takeFragmentToken() {
+    // By hand, not URLSearchParams: that would read a `+` (base64) as a space.
+    const parts = location.hash.replace(/^#/, '').split('&');
+    const at = parts.findIndex((part) => part.startsWith('token='));
+    if (at < 0) return null;
+    let token;
+    try {
+      token = decodeURIComponent(parts[at].slice('token='.length)).trim();
+    } catch {
+      token = parts[at].slice('token='.length).trim(); // not %-encoding: as is
+    }
+    parts.splice(at, 1);
+    const rest = parts.filter(Boolean).join('&');
+    history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
+    if (!token) return null;
+    try {
+      sessionStore()?.setItem(TOKEN_KEY, token);
+    } catch {
+      // storage full or blocked: kept in memory only
+    }
+    return token;
+  }
+
+  askToken() {
+    const t = window.prompt("Operator token for this server's recordings (its --api-token):")?.trim();
+    if (t) this.useToken(t);
+    else this.fail({ kind: 'token-needed', status: null, code: null, message: 'The recordings are behind the operator token.' });
+  }
+
+  useToken(token) {
+    this.token = token;
+    try {
+      sessionStore()?.setItem(TOKEN_KEY, token);
+    } catch {
+      // kept in memory only
+    }
+    // Answers to requests made with the old token are dropped: ask again.
+    this.generation++;
+    for (const [p, page] of this.pages) if (!page.frames) this.pages.delete(p);
+    this.clearError();
+    this.load();
+  }
+
+  /** GET `path` with the token; the Response, or an ApiError. */
+  async api(path) {
+    if (!this.token) throw new ApiError(401, 'unauthorized', 'no operator token given');
+    if (!sendableToken(this.token)) throw new ApiError(403, 'forbidden', 'the token has characters an HTTP header cannot carry');
+    let resp;
+    try {
+      resp = await fetch(path, { headers: { Authorization: `Bearer ${this.token}` }, cache: 'no-store' });
+    } catch (e) {
+      throw new ApiError(null, 'network', `the server could not be reached (${e.message})`);
+    }
+    if (resp.ok) return resp;
+    let body = null;
+    try {
+      body = await resp.json();
+    } catch {
+      // not the JSON error shape
+    }
+    throw new ApiError(resp.status, body?.code ?? null, body?.message ?? `${resp.status} ${resp.statusText}`);
+  }
+
+  /** Fetches the summary (once), then playback starts. */
+  async load() {
+    if (this.summary || this.loadingSummary || !this.token) return;
+    this.loadingSummary = true;
+    const gen = this.generation;
+    try {
+      const resp = await this.api(this.base);
+      const summary = await resp.json();
+      if (gen !== this.generation) return;
+      this.setSummary(summary);
+    } catch (e) {
+      if (gen === this.generation) this.failWith(e);
+    } finally {
+      this.loadingSummary = false;
+    }
+  }
+
+  setSummary(s) {
+    const ui = this.ui;
+    this.summary = s;
+    this.rate = s.tick_rate_hz > 0 ? s.tick_rate_hz : 20;
+    for (const p of s.players ?? []) this.names.set(p.id, p.name);
+    document.title = `replay: ${s.room} · tickroom`;
+    setText(ui.room, s.room);
+    setText(ui.node, s.node || '–');
+    setText(ui.started, s.started_unix_ms ? new Date(s.started_unix_ms).toLocaleString() : '–');
+    setText(ui.length, `${clock(s.duration_secs)} · ${s.ticks} ticks at ${this.rate} Hz`);
+    setText(ui.players, `${s.players?.length ?? 0} joined · ${s.peak_players} at most`);
+    setText(ui.end, s.end ? `${s.end.reason} at tick ${s.end.last_tick}` : '–');
+    const warnings = [];
+    if (s.divergence) {
+      const d = s.divergence;
+      const detail = (d.detail ?? []).slice(0, 3).join('; ');
+      warnings.push(`⚠ The replay diverged from the recording at tick ${d.tick}: from there on this may differ from what the players saw.${detail ? ` ${detail}` : ''}`);
+    }
+    if (s.read_error) warnings.push(`⚠ The recording ends early (${s.read_error}).`);
+    else if (!s.end) warnings.push('The recording has no end yet: the room may still be running, or its server stopped abruptly.');
+    ui.warning.hidden = warnings.length === 0;
+    ui.warning.dataset.level = s.divergence || s.read_error ? 'warn' : 'info';
+    setText(ui.warning, warnings.join(' '));
+    if (!Number.isInteger(s.first_tick) || !Number.isInteger(s.last_tick)) {
+      this.fail({ kind: 'empty', status: 200, code: null, message: 'The recording has no ticks to play.' });
+      return;
+    }
+    this.firstTick = s.first_tick;
+    this.lastTick = s.last_tick;
+    this.pos = this.firstTick;
+    ui.seek.min = String(this.firstTick);
+    ui.seek.max = String(this.lastTick);
+    ui.seek.value = String(this.firstTick);
+    ui.seek.disabled = false;
+    ui.play.disabled = false;
+    this.playing = true;
+  }
+
+  // ---- errors ----
+
+  failWith(e) {
+    const status = e instanceof ApiError ? e.status : null;
+    const code = e instanceof ApiError ? e.code : null;
+    const message = e.message ?? String(e);
+    let kind;
+    if (status === 401) kind = 'token-needed';
+    else if (status === 403 && code === 'admin_disabled') kind = 'disabled';
+    else if (status === 403) kind = 'token-refused';
+    else if (status === 404 && code === 'recording_disabled') kind = 'disabled';
+    else if (status === 404 || status === 400) kind = 'not-found';
+    else if (status === 422) kind = 'unreadable';
+    else if (status === null && code === 'network') kind = 'network';
+    else kind = 'failed';
+    this.fail({ kind, status, code, message });
+  }
+
+  fail(error) {
+    const ui = this.ui;
+    if (!this.error) this.playingBeforeError = this.playing;
+    this.error = error;
+    this.playing = false;
+    const token = error.kind === 'token-needed' || error.kind === 'token-refused';
+    const titles = {
+      'token-needed': 'Operator token needed',
+      'token-refused': 'Operator token refused',
+      disabled: 'Recordings are not available',
+      'not-found': 'No such recording',
+      unreadable: 'Unreadable recording',
+      empty: 'Nothing to play',
+      network: 'Server unreachable',
+      failed: 'The replay failed',
+    };
+    const texts = {
+      'token-needed': "The recordings are behind this server's operator token (its --api-token). Enter it to watch.",
+      'token-refused': `The server refused the token (${error.message}). Enter the right one.`,
+    };
+    const msg = error.message ?? '';
+    const said = msg && `${msg[0].toUpperCase()}${msg.slice(1)}${/[.!?]$/.test(msg) ? '' : '.'}`;
+    setText(ui.errorTitle, titles[error.kind] ?? titles.failed);
+    setText(ui.errorText, texts[error.kind] ?? said);
+    ui.tokenRow.hidden = !token;
+    ui.tokenUse.hidden = !token;
+    ui.retry.hidden = !(error.kind === 'network' || error.kind === 'failed');
+    ui.errorBox.hidden = false;
+    if (token) ui.tokenInput.focus();
+  }
+
+  clearError() {
+    if (this.error && this.summary && this.playingBeforeError) this.playing = true;
+    this.error = null;
+    this.ui.errorBox.hidden = true;
+    for (const [p, page] of this.pages) if (page.failedAt !== null && page.frames === null) this.pages.delete(p);
+  }
+
+  // ---- controls ----
+
+  togglePlay() {
+    if (!this.summary || this.error || this.firstTick === null) return;
+    if (this.playing) {
+      this.playing = false;
+    } else {
+      if (this.ended || this.pos >= this.lastTick) this.seek(this.firstTick);
+      this.ended = false;
+      this.playing = true;
+    }
+    this.updateUi(performance.now(), true);
+  }
+
+  setSpeed(speed) {
+    if (!SPEEDS.includes(speed)) return;
+    this.speed = speed;
+    this.ui.speed.value = String(speed);
+  }
+
+  seek(tick) {
+    if (this.firstTick === null || !Number.isFinite(tick)) return;
+    this.pos = Math.min(this.lastTick, Math.max(this.firstTick, Math.round(tick)));
+    this.ended = false;
+    this.renderer.trails.clear(); // no streak across the jump
+    this.jumped = true;
+    this.updateUi(performance.now(), true);
+  }
+
+  onKey(ev) {
+    const t = ev.target;
+    if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLButtonElement || t instanceof HTMLTextAreaElement) return;
+    if (ev.code === 'Space') {
+      this.togglePlay();
+      ev.preventDefault();
+    } else if (ev.code === 'ArrowLeft' || ev.code === 'ArrowRight') {
+      if (this.firstTick === null) return;
+      this.seek(this.pos + (ev.code === 'ArrowLeft' ? -this.rate : this.rate));
+      ev.preventDefault();
+    }
+  }
+
+  // ---- pages of frames ----
+
+  pageOf(tick) {
+    const last = Math.floor((this.lastTick - this.firstTick) / this.pageTicks);
+    return Math.min(last, Math.max(0, Math.floor((tick - this.firstTick) / this.pageTicks)));
+  }
+
+  lastPage() {
+    return this.pageOf(this.lastTick);
+  }
+
+  ready(p) {
+    return this.pages.get(p)?.frames != null;
+  }
+
+  request(p, now) {
+    const have = this.pages.get(p);
+    if (have && (have.frames || have.failedAt === null || now - have.failedAt < PAGE_RETRY_MS)) return;
+    if (this.inFlight >= MAX_IN_FLIGHT) return;
+    const page = { frames: null, failedAt: null };
+    this.pages.set(p, page);
+    this.inFlight++;
+    this.fetches++;
+    const gen = this.generation;
+    const from = this.firstTick + p * this.pageTicks;
+    (async () => {
+      try {
+        const resp = await this.api(`${this.base}/frames?from=${from}&count=${this.pageTicks}`);
+        const body = await resp.arrayBuffer();
+        const frames = decodeFrames(body, p);
+        const announced = Number(resp.headers.get('x-tickroom-frames'));
+        if (resp.headers.has('x-tickroom-frames') && announced !== frames.length) {
+          throw new Error(`the server announced ${announced} frames and sent ${frames.length}`);
+        }
+        if (gen !== this.generation || this.pages.get(p) !== page) return;
+        page.frames = frames;
+      } catch (e) {
+        if (gen !== this.generation || this.pages.get(p) !== page) return;
+        page.failedAt = performance.now();
+        if (e instanceof ApiError && e.code !== 'network') this.failWith(e);
+        else if (!(e instanceof ApiError)) {
+          console.error(`tickroom replay: frames from tick ${from}: ${e.message}`);
+          this.fail({ kind: 'failed', status: null, code: 'bad_frames', message: `frames from tick ${from} did not decode: ${e.message}` });
+        }
+        // A network error: asked for again after PAGE_RETRY_MS.
+      } finally {
+        this.inFlight--;
+      }
+    })();
+  }
+
+  /** The playhead's page, then the next one once it is in; old pages go. */
+  fetchAround(now) {
+    const p = this.pageOf(Math.floor(this.pos));
+    this.request(p, now);
+    if (this.ready(p) && p < this.lastPage()) this.request(p + 1, now);
+    if (this.pages.size > MAX_PAGES) {
+      const far = [...this.pages.entries()]
+        .filter(([q, page]) => q !== p && q !== p + 1 && page.frames)
+        .sort((x, y) => Math.abs(y[0] - p) - Math.abs(x[0] - p));
+      for (const [q] of far.slice(0, this.pages.size - MAX_PAGES)) this.pages.delete(q);
+    }
+  }
+
+  /** The furthest tick playback may reach from `tick` with the pages loaded. */
+  bufferedUntil(tick) {
+    let p = this.pageOf(tick);
+    if (!this.ready(p)) return tick;
+    const last = this.lastPage();
+    while (p <= last && this.ready(p)) p++;
+    return p > last ? this.lastTick : this.firstTick + p * this.pageTicks - 1;
+  }
+
+  /** The newest frame at or before tick `t`, if its page is loaded. */
+  frameAt(t) {
+    const tick = Math.floor(t);
+    const p = this.pageOf(tick);
+    const frames = this.pages.get(p)?.frames;
+    if (!frames) return null;
+    let lo = 0;
+    let hi = frames.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (frames[mid].tick <= tick) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found >= 0) return frames[found];
+    const prev = this.pages.get(p - 1)?.frames;
+    return prev?.length ? prev[prev.length - 1] : (frames[0] ?? null);
+  }
+
+  /** The frame after `f`, if loaded. */
+  frameAfter(f) {
+    const frames = this.pages.get(f.page)?.frames;
+    if (frames && f.index + 1 < frames.length) return frames[f.index + 1];
+    const next = this.pages.get(f.page + 1)?.frames;
+    return next?.[0] ?? null;
+  }
+
+  // ---- the loop ----
+
+  loop() {
+    const now = performance.now();
+    const elapsed = Math.min(Math.max(now - this.lastNow, 0), MAX_STEP_MS);
+    this.lastNow = now;
+    if (this.summary && this.firstTick !== null && !this.error) {
+      this.advance(elapsed);
+      this.fetchAround(now);
+    }
+    this.draw(now);
+    // Text follows at most every 100 ms, but a change of state at once.
+    const key = `${this.playing}|${this.ended}|${this.buffering}|${this.error?.kind}|${this.summary !== null}`;
+    this.updateUi(now, key !== this.uiKey);
+    this.uiKey = key;
+    requestAnimationFrame(() => this.loop());
+  }
+
+  advance(elapsedMs) {
+    if (!this.playing) {
+      this.buffering = false;
+      return;
+    }
+    const limit = this.bufferedUntil(Math.floor(this.pos));
+    const next = this.pos + (elapsedMs / 1000) * this.rate * this.speed;
+    if (next >= this.lastTick && limit >= this.lastTick) {
+      this.pos = this.lastTick;
+      this.playing = false;
+      this.ended = true;
+      this.buffering = false;
+    } else if (next > limit) {
+      this.pos = Math.max(this.pos, limit);
+      this.buffering = true;
+    } else {
+      this.pos = next;
+      this.buffering = false;
+    }
+  }
+
+  draw(now) {
+    const a = this.summary ? this.frameAt(this.pos) : null;
+    const frame = a ?? this.shown;
+    const view = {
+      now,
+      pellets: [],
+      pelletRadius: ARENA.pellet_radius,
+      playerRadius: ARENA.player_radius,
+      players: [],
+      dim: this.error ? 0.55 : a ? 0 : 0.3,
+    };
+    if (frame) {
+      // Eaten pellets burst, as in the game, when playback moves on by a step.
+      const prev = this.shown;
+      if (a && prev && a !== prev && !this.jumped && a.tick > prev.tick && a.tick - prev.tick <= 4 * this.speed + 2) {
+        for (const [id, old] of prev.pellets) {
+          const cur = a.pellets.get(id);
+          if (!cur || cur.x !== old.x || cur.y !== old.y) this.renderer.pop(old.x, old.y, now);
+        }
+      }
+      const b = a ? this.frameAfter(a) : null;
+      const at = a ? this.pos : frame.tick;
+      view.pellets = frame.pellets.values();
+      for (const p of sample(frame, b, at)) {
+        view.players.push({ id: p.id, x: p.x, y: p.y, name: frame.names.get(p.id) ?? this.names.get(p.id), own: false });
+      }
+    }
+    this.renderer.draw(view);
+    if (a) {
+      this.framesDrawn++;
+      this.shown = a;
+      this.tick = a.tick;
+      this.jumped = false;
+      this.updateScoreboard(a);
+    }
+  }
+
+  updateScoreboard(f) {
+    const rows = [...f.players].map(([id, p]) => [id, p.score]).sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, 10);
+    const name = (id) => f.names.get(id) || this.names.get(id) || `player-${id}`;
+    const key = rows.map(([id, score]) => `${id}:${score}:${name(id)}`).join('|');
+    const list = this.ui.scores;
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.replaceChildren(
+      ...rows.map(([id, score]) => {
+        const li = document.createElement('li');
+        const sw = document.createElement('span');
+        sw.className = 'swatch';
+        sw.style.background = playerColor(id);
+        const nm = document.createElement('span');
+        nm.className = 'who';
+        nm.textContent = name(id);
+        const sc = document.createElement('span');
+        sc.className = 'score';
+        sc.textContent = String(score);
+        li.append(sw, nm, sc);
+        return li;
+      }),
+    );
+    this.ui.scoreboard.hidden = false;
+  }
+
+  updateUi(now, force = false) {
+    const ui = this.ui;
+    if (this.firstTick !== null && !this.scrubbing) {
+      const v = String(Math.floor(this.pos));
+      if (ui.seek.value !== v) ui.seek.value = v;
+    }
+    if (!force && now - this.lastUi < 100) return;
+    this.lastUi = now;
+    const playing = this.playing;
+    setText(ui.play, playing ? '❚❚' : this.ended ? '↻' : '▶');
+    const label = playing ? 'Pause' : this.ended ? 'Play again from the start' : 'Play';
+    if (ui.play.getAttribute('aria-label') !== label) ui.play.setAttribute('aria-label', label);
+    ui.play.dataset.state = playing ? 'playing' : this.ended ? 'ended' : 'paused';
+    if (this.firstTick === null) {
+      setText(ui.time, '–');
+    } else {
+      const tick = Math.floor(this.pos);
+      const at = clock((tick - this.firstTick) / this.rate);
+      const total = clock((this.lastTick - this.firstTick) / this.rate);
+      setText(ui.time, `${at} / ${total} · tick ${tick}`);
+      ui.seek.setAttribute('aria-valuetext', `tick ${tick}, ${at} of ${total}`);
+    }
+    let status = '';
+    if (this.error) status = '';
+    else if (!this.summary) status = this.token ? 'loading…' : '';
+    else if (this.buffering || (this.firstTick !== null && !this.ready(this.pageOf(Math.floor(this.pos))))) status = 'loading frames…';
+    else if (this.ended) status = 'ended';
+    setText(ui.status, status);
+  }
+
+  state() {
+    return {
+      file: this.file,
+      room: this.summary?.room ?? null,
+      tick: this.tick, // the tick of the frame drawn last (null before the first)
+      position: this.firstTick === null ? null : this.pos, // the playhead, a fractional tick
+      playing: this.playing,
+      speed: this.speed,
+      ended: this.ended,
+      buffering: this.buffering,
+      framesDrawn: this.framesDrawn, // canvas draws that showed a recorded frame
+      firstTick: this.firstTick,
+      lastTick: this.lastTick,
+      tickRate: this.rate,
+      pageTicks: this.pageTicks,
+      pagesLoaded: [...this.pages.entries()].filter(([, p]) => p.frames).map(([q]) => q),
+      fetches: this.fetches, // frame requests made
+      players: this.shown ? [...this.shown.players.keys()] : [],
+      names: this.shown ? Object.fromEntries(this.shown.names) : {},
+      divergence: this.summary?.divergence ?? null,
+      warning: this.ui.warning.hidden ? null : this.ui.warning.textContent,
+      hasToken: this.token !== null,
+      error: this.error ? { ...this.error } : null,
+      errorShown: !this.ui.errorBox.hidden,
+    };
+  }
+}
