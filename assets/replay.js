@@ -26,8 +26,8 @@
 // bar once read), else from this tab's sessionStorage, else a prompt; a
 // refused or missing token shows a form to enter another.
 //
-// `?page=N` (20–600) sets the ticks per request. The arena is the server's
-// default (1600 × 1000): the recordings' summary does not carry the rules.
+// `?page=N` (20–600) sets the ticks per request. The arena's size and radii
+// come from the summary (the recorded rules).
 // `replayState()` is main.js's `window.__tickroom.replay`, for the browser
 // test in tests/browser/replay.mjs.
 
@@ -46,8 +46,8 @@ const MAX_IN_FLIGHT = 2;
 const PAGE_RETRY_MS = 1500;
 /** Longest playback step of one animation frame, ms (a hidden tab pauses time). */
 const MAX_STEP_MS = 250;
-/** The server's arena (tickroom_sim::SimConfig::default()). */
-const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
+/** Until the summary names the recorded arena: tickroom_sim::SimConfig::default(). */
+const DEFAULT_ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
 const TOKEN_KEY = 'tickroom.operatorToken';
 
 const $ = (id) => document.getElementById(id);
@@ -167,6 +167,7 @@ class Viewer {
     this.firstTick = null;
     this.lastTick = null;
     this.rate = 20;
+    this.arena = DEFAULT_ARENA;
     this.names = new Map(); // from the summary: everyone who joined
     this.pages = new Map(); // index -> { frames: [...] (null while loading), failedAt }
     this.inFlight = 0;
@@ -223,7 +224,7 @@ class Viewer {
     document.body.classList.add('replaying');
     document.title = `replay · tickroom`;
     setText(ui.room, this.file);
-    this.renderer.setArena(ARENA.width, ARENA.height);
+    this.renderer.setArena(this.arena.width, this.arena.height);
     ui.speed.value = String(this.speed);
 
     ui.play.addEventListener('click', () => this.togglePlay());
@@ -341,6 +342,10 @@ class Viewer {
     const ui = this.ui;
     this.summary = s;
     this.rate = s.tick_rate_hz > 0 ? s.tick_rate_hz : 20;
+    if (s.arena?.width > 0 && s.arena?.height > 0) {
+      this.arena = s.arena;
+      this.renderer.setArena(s.arena.width, s.arena.height);
+    }
     for (const p of s.players ?? []) this.names.set(p.id, p.name);
     document.title = `replay: ${s.room} · tickroom`;
     setText(ui.room, s.room);
@@ -622,8 +627,8 @@ class Viewer {
     const view = {
       now,
       pellets: [],
-      pelletRadius: ARENA.pellet_radius,
-      playerRadius: ARENA.player_radius,
+      pelletRadius: this.arena.pellet_radius,
+      playerRadius: this.arena.player_radius,
       players: [],
       dim: this.error ? 0.55 : a ? 0 : 0.3,
     };

@@ -81,9 +81,11 @@ pub struct Summary {
     pub started_unix_ms: u64,
     /// Simulation steps per second.
     pub tick_rate_hz: u32,
+    /// The recorded arena (what a viewer draws).
+    pub arena: ArenaSummary,
     /// Ticks replayed.
     pub ticks: u64,
-    /// The first and last tick replayed.
+    /// The first tick replayed.
     pub first_tick: Option<u32>,
     /// The last tick replayed.
     pub last_tick: Option<u32>,
@@ -93,7 +95,7 @@ pub struct Summary {
     pub players: Vec<SeenPlayer>,
     /// Most players at once.
     pub peak_players: usize,
-    /// Resumes, disconnects, leaves and grace expiries.
+    /// Players taken back by a resume.
     pub resumes: u64,
     /// Connections that dropped.
     pub disconnects: u64,
@@ -113,6 +115,19 @@ pub struct Summary {
     pub read_error: Option<String>,
     /// Stopped at `--until`.
     pub stopped_at_until: bool,
+}
+
+/// The arena's size and radii, from the recorded rules.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArenaSummary {
+    /// Width, arena units.
+    pub width: f32,
+    /// Height.
+    pub height: f32,
+    /// Player circle radius.
+    pub player_radius: f32,
+    /// Pellet circle radius.
+    pub pellet_radius: f32,
 }
 
 /// A recording's End block.
@@ -190,6 +205,12 @@ impl<R: Read> Replay<R> {
             server_version: header.server_version.clone(),
             started_unix_ms: header.started_unix_ms,
             tick_rate_hz: header.rules.tick_rate_hz,
+            arena: ArenaSummary {
+                width: header.rules.width,
+                height: header.rules.height,
+                player_radius: header.rules.player_radius,
+                pellet_radius: header.rules.pellet_radius,
+            },
             ticks: 0,
             first_tick: None,
             last_tick: None,

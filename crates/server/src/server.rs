@@ -102,6 +102,7 @@ impl Server {
                         max_file_bytes: config.record_max_file_bytes,
                         max_dir_bytes: config.record_max_bytes,
                         node: configured_node_id(&config),
+                        nice: config.io_nice,
                     },
                     metrics.record.clone(),
                 )

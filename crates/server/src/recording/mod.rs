@@ -42,6 +42,13 @@ pub const QUEUE_BLOCKS: usize = 8192;
 /// How often the writer flushes open files (and ends those of rooms gone).
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the writer takes what the rooms queued. It sleeps in between
+/// instead of waiting on the channel, so a room's `try_send` never has a
+/// sleeping thread to wake (no syscall on the tick thread) and the writer
+/// wakes 20 times a second, not once per record; the queue holds well over
+/// this long of records.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
 /// Where and how much to record.
 #[derive(Debug, Clone)]
 pub struct RecordConfig {
@@ -53,6 +60,9 @@ pub struct RecordConfig {
     pub max_dir_bytes: u64,
     /// This node's id, for headers.
     pub node: String,
+    /// Added to the writer thread's nice value (`--io-nice`): tick workers
+    /// preempt it.
+    pub nice: i32,
 }
 
 /// A message to the writer thread.
@@ -107,7 +117,12 @@ impl Recorder {
         let m = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("tickroom-recorder".into())
-            .spawn(move || writer::run(config, rx, m))?;
+            .spawn(move || {
+                if let Err(e) = crate::priority::set_current_thread_nice(config.nice) {
+                    tracing::warn!(error = %e, "could not lower the recorder thread's priority");
+                }
+                writer::run(config, rx, m)
+            })?;
         let recorder = Recorder {
             tx: tx.clone(),
             node,

@@ -18,10 +18,10 @@ use std::{
     time::Instant,
 };
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use tickroom_protocol::record::{self, Block, EndReason, EndRecord, RecordHeader};
 
-use super::{FLUSH_EVERY, RecordConfig, WriterMsg, file_name, list};
+use super::{DRAIN_EVERY, FLUSH_EVERY, RecordConfig, WriterMsg, file_name, list};
 use crate::metrics::RecordMetrics;
 
 /// Bytes kept free in a file for its End block.
@@ -70,12 +70,15 @@ pub(super) fn run(config: RecordConfig, rx: Receiver<WriterMsg>, metrics: Record
     }
     w.make_room(0);
     let mut last_flush = Instant::now();
-    loop {
-        match rx.recv_timeout(FLUSH_EVERY) {
-            Ok(WriterMsg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-            Ok(msg) => w.handle(msg),
-            Err(RecvTimeoutError::Timeout) => {}
+    'run: loop {
+        loop {
+            match rx.try_recv() {
+                Ok(WriterMsg::Stop) | Err(TryRecvError::Disconnected) => break 'run,
+                Ok(msg) => w.handle(msg),
+                Err(TryRecvError::Empty) => break,
+            }
         }
+        std::thread::sleep(DRAIN_EVERY);
         if last_flush.elapsed() >= FLUSH_EVERY {
             last_flush = Instant::now();
             // Rooms gone without their End reaching us: take what they sent first.

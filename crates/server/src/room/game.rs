@@ -219,7 +219,12 @@ impl Game {
         self.sim.step(&self.step_inputs);
         let frame = self.build_frame(prev);
         if let Some(record) = &mut self.record {
-            let mut done = std::mem::take(record);
+            // The next tick's record starts with room for this one's inputs.
+            let next = TickRecord {
+                inputs: Vec::with_capacity(record.inputs.len()),
+                ..TickRecord::default()
+            };
+            let mut done = std::mem::replace(record, next);
             done.tick = frame.tick;
             done.checksum = frame.checksum();
             self.finished = Some(done);
