@@ -63,3 +63,6 @@ mod tls;
 
 /// Rooms recorded with `--record-dir`, replayed by `tickroom replay` to the frames their players saw.
 mod replay;
+
+/// The server's input-latency histograms: receipt → queued, receipt → applied.
+mod input_latency;

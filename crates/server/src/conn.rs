@@ -596,10 +596,15 @@ where
                     seq: input.seq,
                     ack_tick: input.ack_tick,
                     steer: input.steer,
+                    received: now,
                 };
                 let m = &self.shared.metrics;
                 match self.room.inputs.try_send(msg) {
-                    Ok(()) => m.inputs_received.increment(1),
+                    Ok(()) => {
+                        m.inputs_received.increment(1);
+                        // Receipt → queued: decode, validate, rate limit, channel.
+                        m.input_queue_delay.record(now.elapsed().as_secs_f64());
+                    }
                     Err(crossbeam_channel::TrySendError::Full(_)) => {
                         m.inputs_dropped_queue_full.increment(1);
                     }

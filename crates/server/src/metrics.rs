@@ -26,6 +26,11 @@ const LATENESS_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 ];
 
+/// Bucket bounds for the input-latency histograms, in seconds (50 µs … 100 ms).
+const INPUT_DELAY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+];
+
 /// Bucket bounds for encoded snapshot size, in bytes.
 const SNAPSHOT_BYTES_BUCKETS: &[f64] = &[
     64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
@@ -92,6 +97,12 @@ pub struct Metrics {
     // ----- recording (issue 14) -----
     /// Room recordings (`--record-dir`).
     pub record: RecordMetrics,
+    // ----- input latency (issue 15) -----
+    /// Receipt → queued: from the reader taking an input off the socket to
+    /// the room's queue accepting it.
+    pub input_queue_delay: Histogram,
+    /// Receipt → applied: to the start of the simulation step that applied it.
+    pub input_apply_delay: Histogram,
 }
 
 /// What `--record-dir` recording counts.
@@ -257,6 +268,8 @@ impl Metrics {
             ("tickroom_tick_duration_seconds", TICK_BUCKETS),
             ("tickroom_tick_lateness_seconds", LATENESS_BUCKETS),
             ("tickroom_snapshot_bytes", SNAPSHOT_BYTES_BUCKETS),
+            ("tickroom_input_queue_delay_seconds", INPUT_DELAY_BUCKETS),
+            ("tickroom_input_apply_delay_seconds", INPUT_DELAY_BUCKETS),
         ]
         .into_iter()
         .fold(builder, |b, (name, buckets)| {
@@ -497,6 +510,18 @@ impl Metrics {
             ),
         };
 
+        // ----- input latency (issue 15) -----
+        let input_queue_delay = r.histogram(
+            "tickroom_input_queue_delay_seconds",
+            Unit::Seconds,
+            "Input receipt to queued: from the reader taking it off the socket to the room's queue accepting it (decode, validate, rate limit, channel).",
+        );
+        let input_apply_delay = r.histogram(
+            "tickroom_input_apply_delay_seconds",
+            Unit::Seconds,
+            "Input receipt to applied: to the start of the simulation step that applied it.",
+        );
+
         Metrics {
             handle,
             tick_duration,
@@ -525,6 +550,8 @@ impl Metrics {
             connections_idle_closed,
             idle_pings_sent,
             record,
+            input_queue_delay,
+            input_apply_delay,
         }
     }
 
@@ -621,6 +648,8 @@ mod tests {
         m.connections.set(5.0);
         m.idle_pings_sent.increment(2);
         m.connections_idle_closed.increment(1);
+        m.input_queue_delay.record(0.0003);
+        m.input_apply_delay.record(0.03);
         let text = m.render();
         for needle in [
             "tickroom_ticks_total 3",
@@ -631,6 +660,9 @@ mod tests {
             "tickroom_connections 5",
             "tickroom_idle_pings_sent_total 2",
             "tickroom_connections_idle_closed_total 1",
+            "tickroom_input_queue_delay_seconds_bucket{le=\"0.0005\"} 1",
+            "tickroom_input_apply_delay_seconds_bucket{le=\"0.02\"} 0",
+            "tickroom_input_apply_delay_seconds_bucket{le=\"0.05\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

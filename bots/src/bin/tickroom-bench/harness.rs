@@ -134,6 +134,14 @@ pub struct ServerFigures {
     pub rss_loaded_mib: Option<f64>,
     /// (loaded - idle) / players, KiB.
     pub kib_per_player: Option<f64>,
+    /// Input receipt → queued, ms: p50, p99 and the slowest sample's bucket
+    /// bound (`tickroom_input_queue_delay_seconds`).
+    #[serde(default)]
+    pub input_queue_ms: [Option<f64>; 3],
+    /// Input receipt → applied, ms: p50, p99, slowest bucket bound
+    /// (`tickroom_input_apply_delay_seconds`).
+    #[serde(default)]
+    pub input_apply_ms: [Option<f64>; 3],
 }
 
 /// One node of a fleet in one level, over the window.
@@ -535,6 +543,14 @@ fn server_figures(
     let tick = WindowHistogram::between(m0, m1, "tickroom_tick_duration_seconds");
     let late = WindowHistogram::between(m0, m1, "tickroom_tick_lateness_seconds");
     let ms = |v: Option<f64>| v.map(|s| s * 1e3);
+    let three = |name: &str| {
+        let h = WindowHistogram::between(m0, m1, name);
+        [
+            ms(h.quantile(0.50)),
+            ms(h.quantile(0.99)),
+            ms(h.max_bound()),
+        ]
+    };
     ServerFigures {
         tick_p50_ms: ms(tick.quantile(0.50)),
         tick_p99_ms: ms(tick.quantile(0.99)),
@@ -555,6 +571,8 @@ fn server_figures(
         kib_per_player: rss_idle
             .zip(rss_loaded)
             .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+        input_queue_ms: three("tickroom_input_queue_delay_seconds"),
+        input_apply_ms: three("tickroom_input_apply_delay_seconds"),
     }
 }
 
@@ -595,6 +613,8 @@ pub fn fleet_figures(nodes: &[NodeLevel], players: usize) -> ServerFigures {
         kib_per_player: rss_idle
             .zip(rss_loaded)
             .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+        input_queue_ms: std::array::from_fn(|i| worst(&|s| s.input_queue_ms[i])),
+        input_apply_ms: std::array::from_fn(|i| worst(&|s| s.input_apply_ms[i])),
     }
 }
 
@@ -924,16 +944,26 @@ fn f(v: Option<f64>, digits: usize) -> String {
 
 /// The table header (Markdown).
 pub fn header() -> String {
-    "| rooms | players | tick p50 ms | tick p99 ms | late p99 ms | overrun | missed % | ack p50 ms | ack p99 ms | ack p99.9 ms | KB/s/player | server CPU % | bots CPU % | server RSS MiB | KiB/player | frames+inputs /s | ceiling /s | efficiency | within capacity |\n\
-     |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| rooms | players | tick p50 ms | tick p99 ms | late p99 ms | overrun | missed % | ack p50 ms | ack p99 ms | ack p99.9 ms | queued p50/p99/max ms | applied p50/p99/max ms | KB/s/player | server CPU % | bots CPU % | server RSS MiB | KiB/player | frames+inputs /s | ceiling /s | efficiency | within capacity |\n\
+     |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         .to_owned()
+}
+
+/// `p50/p99/max` of a latency triple, ms.
+fn triple(t: &[Option<f64>; 3]) -> String {
+    let one = |v: Option<f64>| match v {
+        None => "-".to_owned(),
+        Some(ms) if ms < 1.0 => format!("{ms:.3}"),
+        Some(ms) => format!("{ms:.1}"),
+    };
+    format!("{}/{}/{}", one(t[0]), one(t[1]), one(t[2]))
 }
 
 /// One table row (Markdown).
 pub fn row(l: &Level) -> String {
     let s = &l.server;
     format!(
-        "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
         l.rooms,
         l.players,
         f(s.tick_p50_ms, 3),
@@ -944,6 +974,8 @@ pub fn row(l: &Level) -> String {
         f(l.ack_ms[0], 1),
         f(l.ack_ms[1], 1),
         f(l.ack_ms[2], 1),
+        triple(&s.input_queue_ms),
+        triple(&s.input_apply_ms),
         l.bytes_per_player_s / 1000.0,
         f(s.cpu_percent, 0),
         f(l.bots_cpu_percent, 0),

@@ -124,7 +124,15 @@ impl RoomHost {
         }
         // Only what was queued before this tick started: later inputs belong to the next tick.
         let queued = self.inputs.len();
+        // Every input taken below was queued before this instant, and the
+        // step that applies them starts right after (receipt → applied).
+        let step_start = Instant::now();
         for msg in self.inputs.try_iter().take(queued) {
+            self.metrics.input_apply_delay.record(
+                step_start
+                    .saturating_duration_since(msg.received)
+                    .as_secs_f64(),
+            );
             self.core.input(msg.conn, msg.seq, msg.ack_tick, msg.steer);
         }
         let mut stale = 0;

@@ -20,7 +20,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use crossbeam_channel::Sender;
@@ -70,6 +70,9 @@ pub struct InputMsg {
     pub ack_tick: u32,
     /// Steering, as on the wire.
     pub steer: [i8; 2],
+    /// When the reader took the input's frame off the socket (the start of
+    /// the input-latency histograms).
+    pub received: Instant,
 }
 
 /// What a room publishes for the I/O side to read without asking it.
