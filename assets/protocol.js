@@ -44,7 +44,7 @@
 // message.
 
 /** Version of the wire format; sent in Join (the server closes with 1002 on a mismatch). */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Longest player name, in bytes of UTF-8. */
 export const MAX_NAME_BYTES = 24;
 /** Longest resume token (Join `resume`), in bytes. */
@@ -403,6 +403,7 @@ export function decodeServer(data) {
         player_id: r.u32(),
         room: r.string(),
         tick_rate_hz: r.u16(),
+        sim_rate_hz: r.u16(),
         tick: r.u32(),
         arena: readArena(r),
         resume_token: r.string(),
@@ -455,6 +456,7 @@ export function encodeServer(msg) {
       w.u32(msg.player_id);
       w.string(msg.room);
       w.u16(msg.tick_rate_hz);
+      w.u16(msg.sim_rate_hz);
       w.u32(msg.tick);
       writeArena(w, msg.arena);
       w.string(msg.resume_token);

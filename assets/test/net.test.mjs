@@ -88,6 +88,7 @@ const welcome = (id = 5, extra = {}) => ({
   player_id: id,
   room: 'r1',
   tick_rate_hz: 20,
+  sim_rate_hz: 20,
   tick: 40,
   arena: ARENA,
   resume_token: '',
@@ -192,7 +193,7 @@ test('joins, then sends inputs at 30 Hz with increasing seq and the newest tick,
   assert.equal(t.session.state, 'connecting');
   ws.open();
   assert.deepEqual(ws.sent, [{ type: 'Join', version: PROTOCOL_VERSION, name: 'tester', resume: '' }]);
-  assert.equal(PROTOCOL_VERSION, 4);
+  assert.equal(PROTOCOL_VERSION, 5);
   assert.equal(t.session.state, 'joining');
   ws.deliver(welcome());
   assert.equal(t.session.state, 'connected');

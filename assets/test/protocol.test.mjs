@@ -46,7 +46,7 @@ function expectedServer(msg) {
 
 test('the vectors are for this protocol version', () => {
   assert.equal(vectors.protocol_version, PROTOCOL_VERSION);
-  assert.equal(PROTOCOL_VERSION, 4);
+  assert.equal(PROTOCOL_VERSION, 5);
   assert.equal(MAX_BASE_AGE, 255);
   assert.equal(MAX_TOKEN_BYTES, 160);
   assert.equal(MAX_CLIENT_MESSAGE_BYTES, 256);

@@ -29,6 +29,7 @@ fn room(players: u64, recording: bool) -> (RoomCore, Instant) {
             recording: recording.then_some(RecordSettings {
                 keyframe_every: 200,
             }),
+            steps_per_frame: 1,
         },
         now,
         7,

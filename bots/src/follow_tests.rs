@@ -131,6 +131,7 @@ async fn serve(
                 player_id: 1,
                 room: "r".into(),
                 tick_rate_hz: 20,
+                sim_rate_hz: 20,
                 tick: 1,
                 arena: Arena {
                     width: 100.0,

@@ -202,6 +202,7 @@ mod tests {
                     player_id,
                     room,
                     tick_rate_hz: 20,
+                    sim_rate_hz: 20,
                     tick,
                     arena: Arena {
                         width: f,

@@ -14,7 +14,7 @@ use bincode::{
 
 /// Version of this wire format. A client sends it in [`Join`]; the server
 /// closes a connection that speaks another version (close code 1002).
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Longest resume token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 160;
@@ -107,6 +107,11 @@ pub struct Welcome {
     pub room: String,
     /// Ticks per second (snapshots arrive at this rate).
     pub tick_rate_hz: u16,
+    /// Simulation steps per second: a whole multiple of `tick_rate_hz`
+    /// (`--sim-rate`; equal to it by default). Inputs apply at step
+    /// boundaries; a client predicts its own player one step at a time
+    /// (`dt = 1 / sim_rate_hz`) and interpolates the others at the frame rate.
+    pub sim_rate_hz: u16,
     /// The room's current tick.
     pub tick: u32,
     /// The arena and movement rules, so clients can predict their own player.

@@ -14,9 +14,11 @@
 //!
 //! Every payload is one [`Block`] encoded by [`crate::codec`] (bincode 2,
 //! little-endian varints, as on the wire). The first block is a
-//! [`Block::Header`]; then come [`Block::Tick`]s in strictly increasing tick
-//! order, a [`Block::Keyframe`] (the whole frame) after every
-//! `keyframe_every`-th tick, and finally one [`Block::End`]. A file without
+//! [`Block::Header`]; then come [`Block::Tick`]s, one per simulation step in
+//! strictly increasing step order (with `steps_per_frame` > 1, every
+//! `steps_per_frame`-th step builds a frame and carries its checksum), a
+//! [`Block::Keyframe`] (the whole frame) after every `keyframe_every`-th
+//! frame, and finally one [`Block::End`]. A file without
 //! its `End` block was cut short (the server died, or the room is still
 //! being recorded).
 //!
@@ -89,8 +91,11 @@ pub struct RecordHeader {
     pub rules: RoomRules,
     /// The room's capacity.
     pub capacity: u32,
-    /// A keyframe follows every this many ticks (0: none).
+    /// A keyframe follows every this many frames (0: none).
     pub keyframe_every: u32,
+    /// Simulation steps per frame (`rules.tick_rate_hz` is the step rate;
+    /// frames are built every this many steps).
+    pub steps_per_frame: u32,
 }
 
 /// A room's simulation rules (`tickroom_sim::SimConfig`, field by field).
@@ -114,23 +119,26 @@ pub struct RoomRules {
     pub pellet_count: u32,
     /// Steps a pellet stays dead.
     pub pellet_respawn_ticks: u32,
-    /// Simulation steps per second.
+    /// Simulation steps per second (`--sim-rate`).
     pub tick_rate_hz: u32,
     /// The room's random seed.
     pub seed: u64,
 }
 
-/// What one tick applied, in application order, and what it produced.
+/// What one simulation step applied, in application order, and the
+/// checksum of the frame it produced (on every `steps_per_frame`-th step).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode)]
 pub struct TickRecord {
-    /// The tick (the simulation's step count after it).
+    /// The step (the simulation's step count after it; equal to the frame
+    /// tick when there is one step per frame).
     pub tick: u32,
     /// Joins, leaves and resumes since the previous tick, in order.
     pub events: Vec<RoomEvent>,
     /// The steering each player had applied at this tick, in player order.
     pub inputs: Vec<AppliedInput>,
-    /// [`crate::replica::checksum`] of the tick's frame.
-    pub checksum: Checksum,
+    /// [`crate::replica::checksum`] of the frame this step built; `None` on
+    /// the steps between frames.
+    pub checksum: Option<Checksum>,
 }
 
 /// A change to who is in the room.
@@ -194,7 +202,7 @@ pub struct AppliedInput {
 /// How a recording ended.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct EndRecord {
-    /// The last tick recorded.
+    /// The last step recorded (the last tick, at one step per frame).
     pub last_tick: u32,
     /// Why it ended.
     pub reason: EndReason,
@@ -440,9 +448,9 @@ impl<R: Read> RecordReader<R> {
                 }
                 self.last_tick = Some(t.tick);
             }
-            (Block::Keyframe(k), _) => {
-                if self.last_tick != Some(k.tick) {
-                    return misplaced("a keyframe not of the tick just recorded");
+            (Block::Keyframe(_), _) => {
+                if self.last_tick.is_none() {
+                    return misplaced("a keyframe before any tick");
                 }
             }
             (Block::End(_), _) => self.ended = true,
@@ -495,6 +503,7 @@ mod tests {
             },
             capacity: 50,
             keyframe_every: 2,
+            steps_per_frame: 1,
         }
     }
 
@@ -504,7 +513,7 @@ mod tests {
                 tick,
                 events,
                 inputs,
-                checksum: Checksum(tick * 31),
+                checksum: Some(Checksum(tick * 31)),
             })
         };
         vec![

@@ -308,6 +308,7 @@ fn arb_server() -> impl Strategy<Value = ServerMsg> {
                     player_id,
                     room,
                     tick_rate_hz,
+                    sim_rate_hz: tick_rate_hz,
                     tick,
                     arena: Arena {
                         width: f[0],
@@ -1243,14 +1244,14 @@ fn arb_tick(tick: u32) -> impl Strategy<Value = Block> {
             }),
             0..12,
         ),
-        any::<u32>(),
+        any::<Option<u32>>(),
     )
         .prop_map(move |(events, inputs, sum)| {
             Block::Tick(TickRecord {
                 tick,
                 events,
                 inputs,
-                checksum: Checksum(sum),
+                checksum: sum.map(Checksum),
             })
         })
 }
@@ -1278,6 +1279,7 @@ fn header_block() -> Block {
         },
         capacity: 50,
         keyframe_every: 3,
+        steps_per_frame: 1,
     })
 }
 

@@ -282,6 +282,14 @@ pub struct Config {
     /// entity a divergent replay differs in).
     #[arg(long, env = "TICKROOM_RECORD_KEYFRAME_EVERY", default_value = "10s", value_parser = humantime::parse_duration)]
     pub record_keyframe_every: Duration,
+
+    // ----- sub-steps (issue 15) -----
+    /// Simulation steps per second, a whole multiple of `--tick-rate` (at most 240): each
+    /// step applies the inputs that arrived before it, every (sim-rate / tick-rate)-th
+    /// also builds and sends the frame. Finer input response, same state rate. Unset:
+    /// equal to `--tick-rate` (one step per frame).
+    #[arg(long, env = "TICKROOM_SIM_RATE")]
+    pub sim_rate: Option<u32>,
 }
 
 /// A byte size: `1GiB`, `64 MiB`, `500kB`, `4096`.
@@ -467,6 +475,8 @@ impl Config {
             record_max_file_bytes: 64 << 20,
             record_max_bytes: 1 << 30,
             record_keyframe_every: Duration::from_secs(10),
+            // ----- sub-steps (issue 15) -----
+            sim_rate: None,
         }
     }
 
@@ -622,12 +632,33 @@ impl Config {
         if !(self.tick_period()..=HOUR).contains(&self.record_keyframe_every) {
             return bad("--record-keyframe-every must be between one tick and 1h");
         }
+        // ----- sub-steps (issue 15) -----
+        if let Some(rate) = self.sim_rate
+            && (rate == 0 || rate > 240 || !rate.is_multiple_of(self.tick_rate))
+        {
+            return bad("--sim-rate must be a whole multiple of --tick-rate, at most 240");
+        }
         Ok(())
     }
 
     /// Recording: a keyframe every this many ticks (`--record-keyframe-every`).
     pub fn record_keyframe_ticks(&self) -> u32 {
         (self.record_keyframe_every.as_secs_f64() * f64::from(self.tick_rate)).round() as u32
+    }
+
+    /// Simulation steps per second (`--sim-rate`, else `--tick-rate`).
+    pub fn sim_rate(&self) -> u32 {
+        self.sim_rate.unwrap_or(self.tick_rate)
+    }
+
+    /// Simulation steps per frame (1 without `--sim-rate`).
+    pub fn steps_per_frame(&self) -> u32 {
+        (self.sim_rate() / self.tick_rate.max(1)).max(1)
+    }
+
+    /// The simulation step's period (the tick workers' schedule).
+    pub fn step_period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(self.sim_rate().max(1)))
     }
 
     /// The tick period.
@@ -735,6 +766,23 @@ mod tests {
                 Config::try_parse_from(["tickroom", "--slow-client", bad]).is_err(),
                 "--slow-client {bad:?} parsed"
             );
+        }
+    }
+
+    #[test]
+    fn sim_rate_is_a_whole_multiple_of_the_tick_rate() {
+        let c = parse(&["--sim-rate", "60"]);
+        assert_eq!((c.sim_rate(), c.steps_per_frame()), (60, 3));
+        assert!(c.validate().is_ok());
+        let d = parse(&[]);
+        assert_eq!((d.sim_rate(), d.steps_per_frame()), (20, 1));
+        for bad in [
+            &["--sim-rate", "50"][..],
+            &["--sim-rate", "0"],
+            &["--sim-rate", "260"],
+        ] {
+            let err = parse(bad).validate().expect_err("refused").to_string();
+            assert!(err.contains("--sim-rate"), "{bad:?}: {err}");
         }
     }
 

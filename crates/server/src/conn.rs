@@ -349,6 +349,7 @@ where
         player_id: joined.player_id,
         room: room.to_owned(),
         tick_rate_hz: config.tick_rate as u16,
+        sim_rate_hz: config.sim_rate() as u16,
         tick: joined.tick,
         arena: joined.arena,
         resume_token: resume_token(&shared.signer, room, joined.player_id, joined.session),

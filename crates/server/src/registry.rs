@@ -657,6 +657,7 @@ mod tests {
             max_unacked: 10,
             sim: SimConfig::default(),
             recording: None,
+            steps_per_frame: 1,
         };
         let parked = Arc::new(Parked::default());
         (Arc::new(Registry::new(parked.clone(), settings)), parked)

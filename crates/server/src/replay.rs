@@ -46,8 +46,10 @@ pub enum ReplayError {
 /// The first tick where the replay and the recording part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Divergence {
-    /// The tick.
+    /// The frame tick.
     pub tick: u32,
+    /// The simulation step (equal to `tick` at one step per frame).
+    pub step: u32,
     /// The recorded checksum (`None` when the events themselves disagreed).
     pub recorded: Option<u32>,
     /// The replayed frame's checksum.
@@ -79,12 +81,16 @@ pub struct Summary {
     pub server_version: String,
     /// When the room started, Unix ms.
     pub started_unix_ms: u64,
-    /// Simulation steps per second.
+    /// Frames per second.
     pub tick_rate_hz: u32,
+    /// Simulation steps per second (`tick_rate_hz` × steps per frame).
+    pub sim_rate_hz: u32,
     /// The recorded arena (what a viewer draws).
     pub arena: ArenaSummary,
-    /// Ticks replayed.
+    /// Ticks (frames) replayed.
     pub ticks: u64,
+    /// Simulation steps replayed.
+    pub steps: u64,
     /// The first tick replayed.
     pub first_tick: Option<u32>,
     /// The last tick replayed.
@@ -199,12 +205,20 @@ impl<R: Read> Replay<R> {
         let sim = sim_config_of(&header.rules);
         sim.validate()
             .map_err(|e| ReplayError::Rules(e.to_string()))?;
+        let k = header.steps_per_frame;
+        if k == 0 || !header.rules.tick_rate_hz.is_multiple_of(k) {
+            return Err(ReplayError::Rules(format!(
+                "{k} steps per frame do not divide the step rate of {} Hz",
+                header.rules.tick_rate_hz
+            )));
+        }
         let summary = Summary {
             room: header.room.clone(),
             node: header.node.clone(),
             server_version: header.server_version.clone(),
             started_unix_ms: header.started_unix_ms,
-            tick_rate_hz: header.rules.tick_rate_hz,
+            tick_rate_hz: header.rules.tick_rate_hz / header.steps_per_frame.max(1),
+            sim_rate_hz: header.rules.tick_rate_hz,
             arena: ArenaSummary {
                 width: header.rules.width,
                 height: header.rules.height,
@@ -212,6 +226,7 @@ impl<R: Read> Replay<R> {
                 pellet_radius: header.rules.pellet_radius,
             },
             ticks: 0,
+            steps: 0,
             first_tick: None,
             last_tick: None,
             duration_secs: 0.0,
@@ -230,7 +245,7 @@ impl<R: Read> Replay<R> {
         };
         Ok(Replay {
             reader,
-            game: Game::new(sim, false),
+            game: Game::new(sim, false, header.steps_per_frame),
             header,
             prev: None,
             summary,
@@ -272,7 +287,10 @@ impl<R: Read> Replay<R> {
                 Block::End(end) => self.summary.end = Some(EndSummary::from(&end)),
                 Block::Keyframe(k) => self.check_keyframe(&k),
                 Block::Tick(record) => {
-                    if options.until.is_some_and(|u| record.tick > u) {
+                    let k = u64::from(self.game.steps_per_frame());
+                    // The frame this step belongs to (built at its last step).
+                    let frame_of = u64::from(record.tick).div_ceil(k) as u32;
+                    if options.until.is_some_and(|u| frame_of > u) {
                         self.summary.stopped_at_until = true;
                         self.finish();
                         return None;
@@ -282,36 +300,61 @@ impl<R: Read> Replay<R> {
                         continue;
                     }
                     if let Err(mismatch) = self.within_capacity(&record.events) {
-                        self.diverge(record.tick, Some(record.checksum), None, mismatch);
+                        self.diverge(frame_of, record.tick, record.checksum, mismatch);
                         return None;
                     }
-                    self.count_events(&record.events, record.tick);
+                    self.count_events(&record.events, frame_of);
                     let replayed = self.game.replay_tick(&record, self.prev.as_mut());
                     let frame = match replayed {
                         Ok(frame) => frame,
                         Err(mismatch) => {
-                            self.diverge(record.tick, Some(record.checksum), None, mismatch);
+                            self.diverge(frame_of, record.tick, record.checksum, mismatch);
                             return None;
                         }
                     };
-                    self.summary.ticks += 1;
+                    self.summary.steps += 1;
                     self.summary.inputs += record.inputs.len() as u64;
+                    let step_matches = self.game.step_number() == u64::from(record.tick);
+                    let Some(frame) = frame else {
+                        if !step_matches || record.checksum.is_some() {
+                            self.pending = Some(Divergence {
+                                tick: frame_of,
+                                step: record.tick,
+                                recorded: record.checksum.map(|c| c.0),
+                                replayed: None,
+                                detail: vec![format!(
+                                    "the replay is at step {} without a frame where the record has step {} {}",
+                                    self.game.step_number(),
+                                    record.tick,
+                                    if record.checksum.is_some() {
+                                        "with one"
+                                    } else {
+                                        "without one"
+                                    }
+                                )],
+                            });
+                        }
+                        continue;
+                    };
+                    self.summary.ticks += 1;
                     self.summary.first_tick.get_or_insert(frame.tick);
                     self.summary.last_tick = Some(frame.tick);
                     self.summary.peak_players = self.summary.peak_players.max(frame.players.len());
                     let checksum = frame.checksum();
-                    if frame.tick != record.tick || checksum != record.checksum {
+                    if !step_matches || record.checksum != Some(checksum) {
                         self.pending = Some(Divergence {
-                            tick: record.tick,
-                            recorded: Some(record.checksum.0),
+                            tick: frame.tick,
+                            step: record.tick,
+                            recorded: record.checksum.map(|c| c.0),
                             replayed: Some(checksum.0),
-                            detail: if frame.tick != record.tick {
-                                vec![format!(
-                                    "the replay reached tick {} where the record has tick {}",
-                                    frame.tick, record.tick
-                                )]
-                            } else {
+                            detail: if step_matches {
                                 Vec::new()
+                            } else {
+                                vec![format!(
+                                    "the replay reached step {} where the record has step {}",
+                                    self.game.step_number(),
+                                    record.tick
+                                )]
                             },
                         });
                     }
@@ -361,17 +404,12 @@ impl<R: Read> Replay<R> {
         self.summary.duration_secs = self.summary.ticks as f64 / rate;
     }
 
-    fn diverge(
-        &mut self,
-        tick: u32,
-        recorded: Option<Checksum>,
-        replayed: Option<Checksum>,
-        why: EventMismatch,
-    ) {
+    fn diverge(&mut self, tick: u32, step: u32, recorded: Option<Checksum>, why: EventMismatch) {
         self.pending = Some(Divergence {
             tick,
+            step,
             recorded: recorded.map(|c| c.0),
-            replayed: replayed.map(|c| c.0),
+            replayed: None,
             detail: vec![why.to_string()],
         });
         self.finish();
@@ -394,6 +432,7 @@ impl<R: Read> Replay<R> {
                 // The checksum matched but a field it does not cover (a name) differs.
                 self.pending = Some(Divergence {
                     tick: k.tick,
+                    step: self.game.step_number() as u32,
                     recorded: None,
                     replayed: None,
                     detail: diffs,
@@ -577,8 +616,15 @@ impl std::fmt::Display for Summary {
         match (self.first_tick, self.last_tick) {
             (Some(a), Some(b)) => writeln!(
                 f,
-                "ticks       {} ({:.1} s at {} Hz), ticks {a}..={b}",
-                self.ticks, self.duration_secs, self.tick_rate_hz
+                "ticks       {} ({:.1} s at {} Hz), ticks {a}..={b}{}",
+                self.ticks,
+                self.duration_secs,
+                self.tick_rate_hz,
+                if self.sim_rate_hz != self.tick_rate_hz {
+                    format!("; {} steps at {} Hz", self.steps, self.sim_rate_hz)
+                } else {
+                    String::new()
+                }
             )?,
             _ => writeln!(f, "ticks       0")?,
         }

@@ -79,7 +79,10 @@ impl Server {
             _ => None,
         };
         let metrics = Metrics::new();
-        let period = config.tick_period();
+        // The tick workers' schedule: one simulation step (a tick without
+        // --sim-rate).
+        let period = config.step_period();
+        let steps_per_frame = config.steps_per_frame();
         let settings = RoomSettings {
             capacity: config.room_capacity,
             input_queue: config.input_queue,
@@ -87,12 +90,15 @@ impl Server {
             resume_grace: config.resume_grace,
             max_unacked: config.max_unacked_ticks(),
             sim: SimConfig {
-                tick_rate_hz: config.tick_rate,
+                tick_rate_hz: config.sim_rate(),
+                // Pellets stay dead the same time at any step rate (2 s at 20 Hz).
+                pellet_respawn_ticks: SimConfig::default().pellet_respawn_ticks * steps_per_frame,
                 ..SimConfig::default()
             },
             recording: config.record_dir.as_ref().map(|_| RecordSettings {
                 keyframe_every: config.record_keyframe_ticks(),
             }),
+            steps_per_frame,
         };
         let (recorder, recorder_thread) = match &config.record_dir {
             Some(dir) => {

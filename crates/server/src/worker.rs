@@ -26,7 +26,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crate::{
     metrics::Metrics,
     placement::{Placement, PlacementError},
-    recording::Recorder,
+    recording::{Recorder, RoomToRecord},
     room::{
         RoomHandle, RoomSettings,
         host::{RoomHost, RoomStatus},
@@ -143,14 +143,15 @@ impl Placement for WorkerPool {
             .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
             .ok_or(PlacementError::NoWorker)?;
         let recorder = match (&self.recorder, settings.recording) {
-            (Some(r), Some(rec)) => Some(r.room(
-                serial,
-                &id,
-                unix_ms(),
-                settings.capacity,
-                &settings.sim,
-                rec.keyframe_every,
-            )),
+            (Some(r), Some(rec)) => Some(r.room(RoomToRecord {
+                key: serial,
+                room: &id,
+                started_unix_ms: unix_ms(),
+                capacity: settings.capacity,
+                sim: &settings.sim,
+                keyframe_every: rec.keyframe_every,
+                steps_per_frame: settings.steps_per_frame,
+            })),
             _ => None,
         };
         let (host, handle) = RoomHost::new(

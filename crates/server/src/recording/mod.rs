@@ -65,6 +65,25 @@ pub struct RecordConfig {
     pub nice: i32,
 }
 
+/// A room about to be recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomToRecord<'a> {
+    /// Unique per process (the room's serial).
+    pub key: u64,
+    /// The room's id.
+    pub room: &'a str,
+    /// When it starts, Unix ms.
+    pub started_unix_ms: u64,
+    /// Its capacity.
+    pub capacity: usize,
+    /// Its rules (`tick_rate_hz`: the step rate).
+    pub sim: &'a SimConfig,
+    /// A keyframe every this many frames.
+    pub keyframe_every: u32,
+    /// Simulation steps per frame.
+    pub steps_per_frame: u32,
+}
+
 /// A message to the writer thread.
 #[derive(Debug)]
 enum WriterMsg {
@@ -131,27 +150,20 @@ impl Recorder {
         Ok((recorder, RecorderThread { tx, thread }))
     }
 
-    /// A recorder for a room starting now; `key` is unique per process (the
-    /// room's serial).
-    pub fn room(
-        &self,
-        key: u64,
-        room: &str,
-        started_unix_ms: u64,
-        capacity: usize,
-        sim: &SimConfig,
-        keyframe_every: u32,
-    ) -> RoomRecorder {
+    /// A recorder for a room starting now.
+    pub fn room(&self, r: RoomToRecord<'_>) -> RoomRecorder {
+        let (key, room) = (r.key, r.room);
         let header = RecordHeader {
             protocol_version: PROTOCOL_VERSION,
             sim_version: SIM_VERSION,
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             room: room.to_owned(),
             node: self.node.clone(),
-            started_unix_ms,
-            rules: rules_of(sim),
-            capacity: capacity.min(u32::MAX as usize) as u32,
-            keyframe_every,
+            started_unix_ms: r.started_unix_ms,
+            rules: rules_of(r.sim),
+            capacity: r.capacity.min(u32::MAX as usize) as u32,
+            keyframe_every: r.keyframe_every,
+            steps_per_frame: r.steps_per_frame,
         };
         let gone = Arc::new(AtomicBool::new(false));
         let mut rec = RoomRecorder {

@@ -69,8 +69,12 @@ pub struct CoreSettings {
     pub max_unacked: u32,
     /// The simulation's rules.
     pub sim: SimConfig,
-    /// Record every tick (see [`Output::Record`]), when set.
+    /// Record every step (see [`Output::Record`]), when set.
     pub recording: Option<RecordSettings>,
+    /// Simulation steps per frame: [`RoomCore::tick`] steps once per call
+    /// and builds and sends a frame every this many calls (`sim.tick_rate_hz`
+    /// is the step rate).
+    pub steps_per_frame: u32,
 }
 
 /// How a room records itself.
@@ -219,7 +223,11 @@ impl RoomCore {
     /// A new, empty room; `seed` feeds its session nonces.
     pub fn new(settings: CoreSettings, now: Instant, seed: u64) -> RoomCore {
         RoomCore {
-            game: Game::new(settings.sim.clone(), settings.recording.is_some()),
+            game: Game::new(
+                settings.sim.clone(),
+                settings.recording.is_some(),
+                settings.steps_per_frame,
+            ),
             settings: CoreSettings {
                 history: settings.history.clamp(1, HISTORY),
                 ..settings
@@ -239,6 +247,11 @@ impl RoomCore {
     /// The room's newest tick (0 before the first).
     pub fn tick_number(&self) -> u32 {
         self.game.tick_number()
+    }
+
+    /// Simulation steps so far (ticks × steps per frame).
+    pub fn step_number(&self) -> u64 {
+        self.game.step_number()
     }
 
     /// Players in the room, connected or within their resume grace.
@@ -370,9 +383,11 @@ impl RoomCore {
         }
     }
 
-    /// Runs one tick (see the module docs). `baseline(conn)` must return the
-    /// tick of the newest frame that connection was actually sent (taken by
-    /// its writer), or `None`; frames the caller dropped unsent never count.
+    /// Runs one simulation step (see the module docs); every
+    /// `steps_per_frame`-th step is a tick that builds and sends a frame.
+    /// `baseline(conn)` (called on those only) must return the tick of the
+    /// newest frame that connection was actually sent (taken by its writer),
+    /// or `None`; frames the caller dropped unsent never count.
     pub fn tick(
         &mut self,
         now: Instant,
@@ -383,11 +398,15 @@ impl RoomCore {
         }
         self.expire_grace(now);
         let frame = self.game.step(self.history.back_mut());
-        self.publish(frame, &mut baseline);
+        let framed = frame.is_some();
+        if let Some(frame) = frame {
+            self.publish(frame, &mut baseline);
+        }
         if let Some(record) = self.game.take_record() {
             self.out.push_back(Output::Record(record));
             let every = self.settings.recording.map_or(0, |r| r.keyframe_every);
-            if every > 0
+            if framed
+                && every > 0
                 && self.tick_number().is_multiple_of(every)
                 && let Some(frame) = self.history.back()
             {
@@ -447,7 +466,7 @@ impl RoomCore {
     fn publish(&mut self, mut frame: Frame, baseline: &mut impl FnMut(ConnId) -> Option<u32>) {
         let checksum = frame.checksum();
         let tick = frame.tick;
-        let rate = self.settings.sim.tick_rate_hz as u16;
+        let rate = self.game.frame_rate() as u16;
         self.encoded.clear();
         self.stats.clear();
         let window = self.settings.max_unacked;

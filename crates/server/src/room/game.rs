@@ -66,6 +66,8 @@ pub enum EventMismatch {
 #[derive(Debug)]
 pub struct Game {
     sim: Sim,
+    /// Simulation steps per frame (`--sim-rate` ÷ `--tick-rate`).
+    steps_per_frame: u32,
     seats: BTreeMap<u32, Seat>,
     next_player_id: u32,
     roster_dirty: bool,
@@ -80,11 +82,13 @@ pub struct Game {
 }
 
 impl Game {
-    /// A new game on `sim`'s rules; `recording` keeps a [`TickRecord`] of
-    /// every tick.
-    pub fn new(sim: SimConfig, recording: bool) -> Game {
+    /// A new game on `sim`'s rules (`tick_rate_hz` is the step rate), a
+    /// frame every `steps_per_frame` steps; `recording` keeps a
+    /// [`TickRecord`] of every step.
+    pub fn new(sim: SimConfig, recording: bool, steps_per_frame: u32) -> Game {
         Game {
             sim: Sim::new(sim),
+            steps_per_frame: steps_per_frame.max(1),
             seats: BTreeMap::new(),
             next_player_id: 1,
             roster_dirty: true,
@@ -96,9 +100,24 @@ impl Game {
         }
     }
 
-    /// The newest tick (0 before the first step).
+    /// The newest frame's tick (0 before the first): steps ÷ steps per frame.
     pub fn tick_number(&self) -> u32 {
-        self.sim.tick() as u32
+        (self.sim.tick() / u64::from(self.steps_per_frame)) as u32
+    }
+
+    /// Simulation steps so far.
+    pub fn step_number(&self) -> u64 {
+        self.sim.tick()
+    }
+
+    /// Frames per second (the step rate ÷ steps per frame).
+    pub fn frame_rate(&self) -> u32 {
+        (self.sim.config().tick_rate_hz / self.steps_per_frame).max(1)
+    }
+
+    /// Simulation steps per frame.
+    pub fn steps_per_frame(&self) -> u32 {
+        self.steps_per_frame
     }
 
     /// Players in the game.
@@ -196,11 +215,11 @@ impl Game {
         }
     }
 
-    /// Applies the pending inputs, steps the simulation once and returns the
-    /// tick's frame, made canonical against `prev` (the previous tick's
-    /// frame, whose roster it may take over). When recording, the tick's
-    /// record is then ready in [`Game::take_record`].
-    pub fn step(&mut self, prev: Option<&mut Frame>) -> Frame {
+    /// Applies the pending inputs and steps the simulation once; on every
+    /// `steps_per_frame`-th step returns the frame, made canonical against
+    /// `prev` (the previous frame, whose roster it may take over). When
+    /// recording, the step's record is then ready in [`Game::take_record`].
+    pub fn step(&mut self, prev: Option<&mut Frame>) -> Option<Frame> {
         self.step_inputs.clear();
         for (&id, seat) in &mut self.seats {
             if let Some(steer) = seat.steer.take() {
@@ -217,7 +236,11 @@ impl Game {
             }
         }
         self.sim.step(&self.step_inputs);
-        let frame = self.build_frame(prev);
+        let frame = self
+            .sim
+            .tick()
+            .is_multiple_of(u64::from(self.steps_per_frame))
+            .then(|| self.build_frame(prev));
         if let Some(record) = &mut self.record {
             // The next tick's record starts with room for this one's inputs.
             let next = TickRecord {
@@ -225,8 +248,8 @@ impl Game {
                 ..TickRecord::default()
             };
             let mut done = std::mem::replace(record, next);
-            done.tick = frame.tick;
-            done.checksum = frame.checksum();
+            done.tick = self.sim.tick() as u32;
+            done.checksum = frame.as_ref().map(Frame::checksum);
             self.finished = Some(done);
         }
         frame
@@ -237,14 +260,14 @@ impl Game {
         self.finished.take()
     }
 
-    /// Replays one recorded tick: its events, then its inputs, then the
-    /// step. Returns the frame (compare its checksum with the record's), or
-    /// where the events disagree with this game.
+    /// Replays one recorded step: its events, then its inputs, then the
+    /// step. Returns the frame when the step built one (compare its checksum
+    /// with the record's), or where the events disagree with this game.
     pub fn replay_tick(
         &mut self,
         record: &TickRecord,
         prev: Option<&mut Frame>,
-    ) -> Result<Frame, EventMismatch> {
+    ) -> Result<Option<Frame>, EventMismatch> {
         for event in &record.events {
             match event {
                 RoomEvent::Joined { player, name } => {
@@ -332,7 +355,7 @@ impl Game {
             roster,
         };
         if let Some(prev) = prev {
-            replica::settle_velocities(prev, &mut frame, self.sim.config().tick_rate_hz as u16);
+            replica::settle_velocities(prev, &mut frame, self.frame_rate() as u16);
         }
         frame
     }

@@ -62,6 +62,7 @@ fn settings(capacity: usize) -> CoreSettings {
         max_unacked: 10,
         sim: SimConfig::default(),
         recording: None,
+        steps_per_frame: 1,
     }
 }
 
@@ -644,5 +645,83 @@ fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
     assert!(
         h.frame(1) == h.frame(2),
         "stale acknowledgements stop holding it"
+    );
+}
+
+/// Sub-steps (`--sim-rate`): 60 Hz steps, a frame every third step.
+fn sub_step_settings() -> CoreSettings {
+    CoreSettings {
+        steps_per_frame: 3,
+        sim: SimConfig {
+            tick_rate_hz: 60,
+            ..SimConfig::default()
+        },
+        ..settings(4)
+    }
+}
+
+#[test]
+fn with_sub_steps_a_frame_goes_out_every_third_step_with_consecutive_ticks() {
+    let mut h = Harness::new(sub_step_settings());
+    h.join(1, None).expect("joins");
+    let mut got = Vec::new();
+    for _ in 0..9 {
+        h.step();
+        got.push(h.read(1));
+    }
+    assert_eq!(
+        got,
+        [
+            Got::Nothing,
+            Got::Nothing,
+            Got::Full { tick: 1 },
+            Got::Nothing,
+            Got::Nothing,
+            Got::Delta {
+                tick: 2,
+                base_age: 1,
+                added: 0,
+                removed: 0
+            },
+            Got::Nothing,
+            Got::Nothing,
+            Got::Delta {
+                tick: 3,
+                base_age: 1,
+                added: 0,
+                removed: 0
+            },
+        ]
+    );
+    assert_eq!(h.core.tick_number(), 3);
+    assert_eq!(h.core.step_number(), 9);
+}
+
+#[test]
+fn with_sub_steps_an_input_applies_at_the_next_step_not_the_next_frame() {
+    // Two rooms, the same steering: one gets it before step 1 of a frame,
+    // the other before step 3. Both frames acknowledge it, and the one that
+    // steered two steps earlier has moved further.
+    let mut early = Harness::new(sub_step_settings());
+    let mut late = Harness::new(sub_step_settings());
+    for h in [&mut early, &mut late] {
+        h.join(1, None).expect("joins");
+        h.steps(3);
+        h.read(1);
+    }
+    early.input(1, 1, [127, 0]);
+    early.steps(3);
+    late.steps(2);
+    late.input(1, 1, [127, 0]);
+    late.step();
+    for h in [&mut early, &mut late] {
+        h.read(1);
+    }
+    let (a, b) = (early.frame(1).players[0], late.frame(1).players[0]);
+    assert_eq!((a.last_input_seq, b.last_input_seq), (1, 1));
+    assert_eq!(early.frame(1).tick, 2);
+    assert!(
+        a.pos[0] > b.pos[0],
+        "steered two steps earlier, so further along: {a:?} vs {b:?}"
     );
 }

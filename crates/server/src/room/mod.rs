@@ -138,6 +138,8 @@ pub struct RoomSettings {
     pub sim: SimConfig,
     /// Whether and how rooms record themselves (`--record-dir`).
     pub recording: Option<core::RecordSettings>,
+    /// Simulation steps per frame (`--sim-rate` ÷ `--tick-rate`).
+    pub steps_per_frame: u32,
 }
 
 impl RoomSettings {
@@ -151,6 +153,7 @@ impl RoomSettings {
             max_unacked: self.max_unacked,
             sim: self.sim.clone(),
             recording: self.recording,
+            steps_per_frame: self.steps_per_frame,
         }
     }
 }

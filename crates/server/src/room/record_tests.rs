@@ -48,7 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn settings(keyframe_every: u32) -> CoreSettings {
+fn settings(keyframe_every: u32, steps_per_frame: u32) -> CoreSettings {
     CoreSettings {
         capacity: 12,
         idle_timeout: Duration::from_secs(60),
@@ -61,15 +61,27 @@ fn settings(keyframe_every: u32) -> CoreSettings {
             width: 300.0,
             height: 200.0,
             pellet_respawn_ticks: 3,
+            tick_rate_hz: 20 * steps_per_frame,
             ..SimConfig::default()
         },
         recording: Some(RecordSettings { keyframe_every }),
+        steps_per_frame,
     }
 }
 
 /// Runs `ops` live; returns the recording's bytes and each tick's checksum.
 fn record_room(ops: &[Op], keyframe_every: u32) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
-    let settings = settings(keyframe_every);
+    record_room_at(ops, keyframe_every, 1)
+}
+
+/// [`record_room`] with `steps_per_frame` simulation steps per frame (each
+/// `Op::Tick` is one step).
+fn record_room_at(
+    ops: &[Op],
+    keyframe_every: u32,
+    steps_per_frame: u32,
+) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
+    let settings = settings(keyframe_every, steps_per_frame);
     let mut now = Instant::now();
     let mut core = RoomCore::new(settings.clone(), now, 9);
     let mut file = record::preamble().to_vec();
@@ -83,6 +95,7 @@ fn record_room(ops: &[Op], keyframe_every: u32) -> (Vec<u8>, Vec<(u32, u32)>, us
         rules: rules_of(&settings.sim),
         capacity: 12,
         keyframe_every,
+        steps_per_frame,
     };
     record::append_block(&Block::Header(header), &mut file);
     let mut live: Vec<ConnId> = Vec::new();
@@ -113,7 +126,9 @@ fn record_room(ops: &[Op], keyframe_every: u32) -> (Vec<u8>, Vec<(u32, u32)>, us
                     taken.remove(&conn);
                 }
                 Output::Record(r) => {
-                    ticks.push((r.tick, r.checksum.0));
+                    if let Some(sum) = r.checksum {
+                        ticks.push((r.tick / steps_per_frame, sum.0));
+                    }
                     record::append_block(&Block::Tick(r), file);
                 }
                 Output::Keyframe(k) => record::append_block(&Block::Keyframe(k), file),
@@ -175,7 +190,7 @@ fn record_room(ops: &[Op], keyframe_every: u32) -> (Vec<u8>, Vec<(u32, u32)>, us
                 now += PERIOD;
                 let t = taken.clone();
                 core.tick(now, |conn| t.get(&conn).copied());
-                last_tick = core.tick_number();
+                last_tick = core.step_number() as u32;
                 joins_recorded = joins;
                 drain(
                     &mut core, &mut file, &mut live, &mut taken, &mut ticks, mask,
@@ -202,8 +217,12 @@ proptest! {
     })]
 
     #[test]
-    fn a_recorded_room_replays_bit_for_bit(ops in prop::collection::vec(op(), 1..400), every in 0u32..7) {
-        let (file, ticks, joins) = record_room(&ops, every);
+    fn a_recorded_room_replays_bit_for_bit(
+        ops in prop::collection::vec(op(), 1..400),
+        every in 0u32..7,
+        steps_per_frame in prop_oneof![Just(1u32), Just(3u32)],
+    ) {
+        let (file, ticks, joins) = record_room_at(&ops, every, steps_per_frame);
         let replay = Replay::open(&file[..]).expect("header");
         let mut replayed = Vec::new();
         let summary = replay.run(ReplayOptions::default(), |f| replayed.push((f.tick, f.checksum().0)));
