@@ -348,3 +348,74 @@ async fn the_recordings_endpoints_need_the_record_dir_and_the_token() {
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_with_sub_steps_replays_step_by_step() {
+    let dir = temp_dir("record-substeps");
+    let server = start(Config {
+        record_dir: Some(dir.clone()),
+        sim_rate: Some(60),
+        ..test_config()
+    })
+    .await;
+    let addr = server.local_addr();
+    let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut c = Client::join(addr, "steps", "ada").await;
+    assert_eq!(
+        (c.welcome.tick_rate_hz, c.welcome.sim_rate_hz),
+        (20, 60),
+        "the Welcome names both rates"
+    );
+    for i in 0..40 {
+        c.input([(i * 6 % 254 - 127) as i8, 90]).await;
+        let f = c.snapshot().await;
+        seen.insert(f.tick, f.checksum().0);
+    }
+    drop(c);
+    server.shutdown().await;
+    let files = recordings(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let export = dir.join("steps.jsonl");
+    let (code, _, err) = replay(vec![
+        files[0].display().to_string(),
+        "--json".into(),
+        "--export".into(),
+        "jsonl".into(),
+        "--out".into(),
+        export.display().to_string(),
+    ])
+    .await;
+    let out = std::fs::read_to_string(&export).expect("export");
+    assert_eq!(code, 0, "{err}");
+    let replayed: BTreeMap<u32, u32> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            (
+                v["tick"].as_u64().expect("tick") as u32,
+                v["checksum"].as_u64().expect("checksum") as u32,
+            )
+        })
+        .collect();
+    for (tick, sum) in &seen {
+        assert_eq!(replayed.get(tick), Some(sum), "tick {tick}");
+    }
+    let (code, json, err) = replay(vec![files[0].display().to_string(), "--json".into()]).await;
+    assert_eq!(code, 0, "{err}");
+    let s = summary_json(&json);
+    assert_eq!(
+        (s["tick_rate_hz"].as_u64(), s["sim_rate_hz"].as_u64()),
+        (Some(20), Some(60)),
+        "{json}"
+    );
+    // Three steps a frame; the room may have ended between two frames.
+    let (steps, ticks) = (
+        s["steps"].as_u64().expect("steps"),
+        s["ticks"].as_u64().expect("ticks"),
+    );
+    assert!(
+        (3 * ticks..3 * ticks + 3).contains(&steps),
+        "{steps} steps for {ticks} frames: {json}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
