@@ -69,6 +69,21 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Tick → checksum of every frame in a `--export jsonl` file.
+fn exported_checksums(path: &Path) -> BTreeMap<u32, u32> {
+    std::fs::read_to_string(path)
+        .expect("export written")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            (
+                v["tick"].as_u64().expect("tick") as u32,
+                v["checksum"].as_u64().expect("checksum") as u32,
+            )
+        })
+        .collect()
+}
+
 fn auth() -> String {
     format!("Authorization: Bearer {TOKEN}\r\n")
 }
@@ -270,17 +285,7 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("every tick replayed matched"), "{out}");
-    let replayed: BTreeMap<u32, u32> = std::fs::read_to_string(&export)
-        .expect("export written")
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            (
-                v["tick"].as_u64().expect("tick") as u32,
-                v["checksum"].as_u64().expect("checksum") as u32,
-            )
-        })
-        .collect();
+    let replayed = exported_checksums(&export);
     assert!(seen.len() >= 60, "the players saw {} frames", seen.len());
     for (tick, sum) in &seen {
         assert_eq!(
@@ -385,18 +390,8 @@ async fn a_room_with_sub_steps_replays_step_by_step() {
         export.display().to_string(),
     ])
     .await;
-    let out = std::fs::read_to_string(&export).expect("export");
     assert_eq!(code, 0, "{err}");
-    let replayed: BTreeMap<u32, u32> = out
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            (
-                v["tick"].as_u64().expect("tick") as u32,
-                v["checksum"].as_u64().expect("checksum") as u32,
-            )
-        })
-        .collect();
+    let replayed = exported_checksums(&export);
     for (tick, sum) in &seen {
         assert_eq!(replayed.get(tick), Some(sum), "tick {tick}");
     }
