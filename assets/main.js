@@ -40,6 +40,7 @@ const ui = {
   hudRoom: $('hud-room'),
   hudPing: $('hud-ping'),
   hudTick: $('hud-tick'),
+  hudSim: $('hud-sim'),
   hudRate: $('hud-rate'),
   hudRefused: $('hud-refused'),
   hudPlayers: $('hud-players'),
@@ -215,7 +216,8 @@ function leaveToMenu(error = '') {
 // ---- network events ----
 
 function onWelcome(msg, { continued = false } = {}) {
-  if (continued && game && game.ownId === msg.player_id && game.room === msg.room && game.tickRate === msg.tick_rate_hz) {
+  const simRate = stepRate(msg);
+  if (continued && game && game.ownId === msg.player_id && game.room === msg.room && game.tickRate === msg.tick_rate_hz && game.simRate === simRate) {
     // The same player, taken back: keep everything. The server held no steer
     // while we were away, and the next frame is a full snapshot.
     game.predictor.dropInputs();
@@ -223,8 +225,10 @@ function onWelcome(msg, { continued = false } = {}) {
     return;
   }
   // A new player (first join, or a resume that came back fresh): start over.
+  // The own player is predicted one simulation step at a time (k steps per
+  // frame with --sim-rate), the others interpolated at the frame rate.
   const dtMs = 1000 / msg.tick_rate_hz;
-  const kin = kinematics(msg.arena, msg.tick_rate_hz);
+  const kin = kinematics(msg.arena, simRate);
   const interp = new Interpolator();
   interp.dtSec = 1 / msg.tick_rate_hz;
   const names = game?.names ?? new Map();
@@ -233,8 +237,9 @@ function onWelcome(msg, { continued = false } = {}) {
     ownId: msg.player_id,
     arena: msg.arena,
     tickRate: msg.tick_rate_hz,
+    simRate,
     dtMs,
-    predictor: new Predictor(kin),
+    predictor: new Predictor(kin, simRate / msg.tick_rate_hz),
     interp,
     clock: new ServerClock(dtMs),
     rate: new RateMeter(),
@@ -247,6 +252,16 @@ function onWelcome(msg, { continued = false } = {}) {
     frames: 0,
   };
   renderer.setArena(msg.arena.width, msg.arena.height);
+}
+
+/**
+ * The Welcome's simulation steps per second: `sim_rate_hz` when it is a whole
+ * multiple of the frame rate (the server guarantees it), else the frame rate
+ * (one step per frame, as before sub-steps).
+ */
+function stepRate(msg) {
+  const sim = msg.sim_rate_hz;
+  return Number.isInteger(sim) && sim > 0 && sim % msg.tick_rate_hz === 0 ? sim : msg.tick_rate_hz;
 }
 
 /**
@@ -332,6 +347,7 @@ function updateHud(now, force = false) {
   setText(ui.connText, connText(session, now));
   setText(ui.hudPing, session.rtt === null ? '–' : `${Math.round(session.rtt)} ms`);
   setText(ui.hudTick, game ? String(game.tick) : '–');
+  setText(ui.hudSim, game ? rateText(game) : '–');
   // Frames applied per second, full snapshots and deltas alike; then the
   // deltas that did not apply, refused and checksum mismatches (both should
   // stay 0).
@@ -339,6 +355,11 @@ function updateHud(now, force = false) {
   setText(ui.hudRefused, `refused ${session.frames.refused} · mismatches ${session.frames.mismatches}`);
   setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
   updateScoreboard();
+}
+
+/** "20 Hz", or "20 Hz · 60 Hz steps" with sub-steps. */
+function rateText(g) {
+  return g.simRate === g.tickRate ? `${g.tickRate} Hz` : `${g.tickRate} Hz · ${g.simRate} Hz steps`;
 }
 
 function connText(s, now) {
@@ -455,6 +476,9 @@ Object.defineProperty(window, '__tickroom', {
       room: session?.room ?? null,
       ownId: game?.ownId ?? null,
       tick: game?.tick ?? null,
+      tickRate: game?.tickRate ?? null, // frames per second (the Welcome's tick_rate_hz)
+      simRate: game?.simRate ?? null, // simulation steps per second the own player is predicted at (sim_rate_hz)
+      stepsPerFrame: pred?.stepsPerFrame ?? null,
       snapshots: game?.frames ?? 0, // frames applied in this game: full snapshots and deltas
       snapshotRate: game ? game.rate.rate(performance.now()) : 0,
       fullSnapshots: session?.frames.full ?? 0, // since the page joined, across reconnects
@@ -465,7 +489,8 @@ Object.defineProperty(window, '__tickroom', {
       predicted: round(pred?.state),
       server: round(pred?.server),
       correction: pred ? { x: pred.error.x, y: pred.error.y } : null,
-      corrections: pred?.corrections ?? 0,
+      corrections: pred?.corrections ?? 0, // smoothed corrections over half a unit
+      worstCorrection: pred?.worstCorrection ?? 0, // the largest smoothed one, units
       snaps: pred?.snaps ?? 0,
       arena: game ? { width: game.arena.width, height: game.arena.height } : null,
       playersSeen: [...playersSeen],

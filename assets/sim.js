@@ -2,22 +2,28 @@
 // from crates/sim (lib.rs docs, kinematics.rs) so the browser can predict its
 // own player. Bumps and pellets (rules 4–5) are not predicted: the server's
 // snapshots correct them. Every operation is rounded to f32 with Math.fround,
-// in the same order as the Rust code, so the port tracks the server closely;
-// assets/test/sim.test.mjs replays a fixture written by the Rust sim
-// (assets/test/sim_vectors.json) and checks agreement within 1e-3.
+// in the same order as the Rust code, so the port computes the server's
+// numbers bit for bit at any step rate; assets/test/sim.test.mjs replays a
+// fixture written by the Rust sim (assets/test/sim_vectors.json, at 20, 30,
+// 40 and 60 steps a second, and the per-step constants at every rate up to
+// 240) and checks exact agreement.
+//
+// One step lasts 1 / step rate: the Welcome's `sim_rate_hz` (a whole multiple
+// of `tick_rate_hz`, equal to it unless the server runs with --sim-rate).
 
 const f = Math.fround;
 
 /**
- * Per-room constants of rules 2 and 3 (Rust's `Kinematics::from_config`),
- * from the Welcome message's `arena` and `tick_rate_hz`.
+ * Per-room constants of rules 2 and 3 for one simulation step (Rust's
+ * `Kinematics::from_config`), from the Welcome message's `arena` and step
+ * rate (`sim_rate_hz`; `tick_rate_hz` from a server without sub-steps).
  */
-export function kinematics(arena, tickRateHz) {
-  const dt = f(1 / tickRateHz);
+export function kinematics(arena, stepRateHz) {
+  const dt = f(1 / stepRateHz);
   const r = f(arena.player_radius);
   return {
     dt,
-    dtMs: 1000 / tickRateHz, // the exact tick period, for clocks (dt is rounded to f32)
+    dtMs: 1000 / stepRateHz, // the exact step period, for clocks (dt is rounded to f32)
     accel: f(arena.accel),
     maxSpeed: f(arena.max_speed),
     frictionFactor: f(Math.pow(f(arena.friction), dt)),

@@ -1,7 +1,9 @@
 // Tests of the client's netcode (assets/netcode.js) without a browser: the
 // reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
-// server with latency (built from the same sim.js rules the Rust fixture
-// checks, and speaking protocol v4: quantized canonical frames sent as a full
+// server (or one stepping 2 or 3 times per 20 Hz frame, as with --sim-rate 40
+// or 60, and a wire-free 60 Hz room whose every frame the prediction must
+// match bit for bit) with latency (built from the same sim.js rules the Rust
+// fixture checks, and speaking protocol v4: quantized canonical frames sent as a full
 // snapshot, then deltas against the newest frame sent, which the client's
 // Replica rebuilds, velocities derived from moves unless a velocity fix says
 // otherwise; frames may be dropped), the error smoothing, interpolation and
@@ -105,36 +107,56 @@ test('corrections are smoothed, large ones snap', () => {
 });
 
 /**
- * A fake room: server ticks every 50 ms applying the newest input that arrived
- * before the tick (held steer), builds the wire frame (quantized like
- * quant.rs, canonical like settle_velocities) and sends a full snapshot
+ * A fake room: the server steps every 1000 / `simHz` ms (50 ms by default;
+ * 16.7 ms at 60 Hz, on the whole milliseconds, so the steps jitter by up to
+ * 2/3 ms), each step applying the newest input that arrived before it (held
+ * steer), and every k-th step (k = simHz / 20) ends a 20 Hz frame: it builds
+ * the wire frame (quantized like quant.rs, canonical like settle_velocities,
+ * last_input_seq the newest input applied so far) and sends a full snapshot
  * first, then the delta against the newest frame it sent (as the Rust server
  * does; `fullEvery` forces periodic full snapshots, `dropTick(tick)` drops
  * frames as a slow reader's mailbox does, so the next delta is against an
  * older frame); a client decoding them into a Replica, sending inputs at 30
  * Hz and rendering frames at 60 Hz with its own phase; both directions
- * delayed by `oneWayMs`. `bumpAt(t)` may return a velocity the server's
- * player gets at the end of the tick at `t` (a bump the client does not
- * predict). Returns correction sizes by phase, how many own-player states had
- * a derived velocity, the ticks of frames that carried a velocity fix for it
- * and the base ages of the deltas. `tolerance`: 'flag' passes velTolerance()
- * of the Replica's player (as main.js does), 'delta' the tolerance for every
- * delta frame not listing the player in `changed` (ignoring velocity fixes),
- * 'none' never.
+ * delayed by `oneWayMs` (inputs `inputJitterMs()` more, in order). `bumpAt(t)` may return a velocity the server's
+ * player gets at the end of the step at `t` (a bump the client does not
+ * predict). `predictor` makes the client's Predictor (by default one step of
+ * `simHz`, k steps per frame). Returns correction sizes by phase, how many
+ * own-player states had a derived velocity, the ticks of frames that carried
+ * a velocity fix for it, the base ages of the deltas, and for every frame
+ * the state the client had predicted for its tick next to the server's
+ * (unquantized). `tolerance`: 'flag' passes velTolerance() of the Replica's
+ * player (as main.js does), 'delta' the tolerance for every delta frame not
+ * listing the player in `changed` (ignoring velocity fixes), 'none' never.
  */
-function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEvery = Infinity, dropTick = () => false, tolerance = 'flag', bumpAt = () => null }) {
-  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null, sent: null };
-  const client = new Predictor(KIN);
+function simulateRoundTrip({
+  oneWayMs,
+  framePhaseMs,
+  steerAt,
+  durationMs,
+  fullEvery = Infinity,
+  dropTick = () => false,
+  tolerance = 'flag',
+  bumpAt = () => null,
+  simHz = 20,
+  inputJitterMs = () => 0,
+  predictor = () => new Predictor(kinematics(ARENA, simHz), simHz / 20),
+}) {
+  const kin = kinematics(ARENA, simHz);
+  const k = simHz / 20;
+  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, inbox: [], prev: null, sent: null, truth: new Map() };
+  const client = predictor();
   const replica = new Replica(20);
   const toClient = [];
   let derived = 0;
   const fixes = [];
   const ages = [];
   let seq = 0;
-  let serverTick = 0;
+  let serverStep = 0;
   let joined = false;
   const corrections = [];
   const leads = [];
+  const predictions = [];
   for (let t = 0; t <= durationMs; t++) {
     // Client sends an input every 1000/30 ms.
     if (joined && Math.floor((t * 30) / 1000) !== Math.floor(((t - 1) * 30) / 1000)) {
@@ -142,11 +164,13 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       const wire = steerToWire(...steerAt(t));
       const [sx, sy] = steerFromWire(wire);
       client.hold(seq, sx, sy, t);
-      server.inbox.push({ at: t + oneWayMs, seq, sx, sy });
+      // In order, as over TCP, each up to `inputJitterMs()` late.
+      const at = Math.max(server.inbox.at(-1)?.at ?? 0, t + oneWayMs + inputJitterMs());
+      server.inbox.push({ at, seq, sx, sy });
     }
-    // Server tick.
-    if (t % 50 === 0) {
-      serverTick++;
+    // Server step (the first at t = 0).
+    if (Math.floor((t * simHz) / 1000) !== Math.floor(((t - 1) * simHz) / 1000)) {
+      serverStep++;
       const arrived = server.inbox.filter((m) => m.at <= t);
       server.inbox = server.inbox.filter((m) => m.at > t);
       if (arrived.length) {
@@ -154,10 +178,14 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
         server.steer = [last.sx, last.sy];
         server.ack = last.seq;
       }
-      server.state = step(KIN, server.state, ...server.steer);
+      server.state = step(kin, server.state, ...server.steer);
       const bump = bumpAt(t);
       if (bump) server.state = { ...server.state, vx: bump[0], vy: bump[1] };
+    }
+    if (Math.floor((t * simHz) / 1000) !== Math.floor(((t - 1) * simHz) / 1000) && serverStep % k === 0) {
+      const serverTick = serverStep / k;
       const s = server.state;
+      server.truth.set(serverTick, s);
       const raw = {
         tick: serverTick,
         players: [{ id: 1, pos: [posToWire(s.x), posToWire(s.y)], vel: [velToWire(s.vx), velToWire(s.vy)], score: 0, last_input_seq: server.ack }],
@@ -201,14 +229,15 @@ function simulateRoundTrip({ oneWayMs, framePhaseMs, steerAt, durationMs, fullEv
       }
       client.advance(t);
       const before = client.state;
+      predictions.push({ t, tick: snap.tick, predicted: client.predictedAt(snap.tick), truth: server.truth.get(snap.tick) });
       const tol = { flag: velTolerance(p), delta: msg.type === 'Delta' && !inChanged ? DERIVED_VEL_TOLERANCE : 0, none: 0 }[tolerance];
       client.reconcile(snap.state, snap.tick, snap.ack, t, tol);
-      if (tol === 0) assert.deepEqual([client.history.get(snap.tick).vx, client.history.get(snap.tick).vy], [snap.state.vx, snap.state.vy], 'an exact velocity is used as is');
+      if (tol === 0) assert.deepEqual([client.predictedAt(snap.tick).vx, client.predictedAt(snap.tick).vy], [snap.state.vx, snap.state.vy], 'an exact velocity is used as is');
       corrections.push({ t, size: Math.hypot(before.x - client.state.x, before.y - client.state.y) });
       leads.push({ t, predictedX: client.state.x, serverX: snap.state.x });
     }
   }
-  return { corrections, leads, derived, fixes, ages };
+  return { corrections, leads, derived, fixes, ages, predictions, client };
 }
 
 for (const [oneWayMs, fullEvery] of [[0, Infinity], [35, Infinity], [80, Infinity], [35, 1]]) {
@@ -352,6 +381,183 @@ test('a derived velocity is replaced by the predicted one only within the tolera
   // Without a tolerance (full snapshots, velocity fixes, `changed` entries) the server's velocity is taken as is.
   q.reconcile({ x: guess.x, y: guess.y, vx: 7, vy: 0 }, 11, 1, 60);
   assert.equal(q.history.get(11).vx, 7);
+});
+
+// ---- sub-steps: a server stepping k = 3 times per 20 Hz frame (--sim-rate 60) ----
+
+const KIN60 = kinematics(ARENA, 60);
+
+test('with 3 steps per frame the predictor counts steps: frame tick T ends at step 3T', () => {
+  const p = new Predictor(KIN60, 3);
+  assert.equal(p.dtMs, 1000 / 60);
+  p.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0); // tick 100 = step 300, its boundary at local 0 ms
+  assert.equal(p.simStep, 300);
+  assert.equal(p.tick, 100);
+  // Inputs at 10 and 43 ms: the first applies at step 301 (boundary 16.7 ms), the second at 303 (50 ms).
+  p.hold(1, 1, 0, 10);
+  p.hold(2, 0, 1, 43);
+  p.advance(60);
+  assert.equal(p.simStep, 303);
+  assert.equal(p.tick, 101, 'step 303 ends tick 101');
+  assert.deepEqual([301, 302, 303].map((n) => p.steerFor(n)), [[1, 0], [1, 0], [0, 1]]);
+  let expect = { x: 800, y: 500, vx: 0, vy: 0 };
+  for (const [sx, sy] of [[1, 0], [1, 0], [0, 1]]) expect = step(KIN60, expect, sx, sy);
+  assert.deepEqual(p.state, expect, 'one 1/60 s step per step boundary');
+  assert.deepEqual(p.predictedAt(101), expect, 'the prediction for tick 101 is the state after step 303');
+  // The frame of tick 101 acknowledges input 1 only: input 2 arrived after step 303 began.
+  const server = { x: 801, y: 500, vx: 40, vy: 0 };
+  p.advance(70); // step 304 (boundary 66.7 ms)
+  p.reconcile(server, 101, 1, 70);
+  assert.equal(p.baseStep, 303);
+  const mid = (10 + 43) / 2 - 303 * (1000 / 60);
+  assert.ok(Math.abs(p.offset - mid) < 1e-9, `boundary of step 303 in the middle of the window (${p.offset} vs ${mid})`);
+  // By the new estimate local time has passed step 305's boundary: within a
+  // step of where advance() got, so step 304 stands, and the next advance()
+  // takes step 305.
+  assert.equal(Math.floor((70 - p.offset) / p.dtMs), 305);
+  assert.equal(p.simStep, 304);
+  expect = step(KIN60, server, ...p.steerFor(304));
+  assert.deepEqual(p.state, expect, 'replayed one step at a time from the frame\'s state');
+  assert.deepEqual(p.steerFor(304), [0, 1], 'input 2 (43 ms) is held from the step after the boundary estimate');
+  assert.equal(p.predictedAt(101), server);
+  p.advance(71);
+  assert.equal(p.simStep, 305);
+  // A re-estimate that moves the present by more than a step moves the replay's end with it.
+  const q = new Predictor(KIN60, 3);
+  q.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0);
+  q.hold(1, 1, 0, 10);
+  q.hold(2, 1, 0, 43);
+  q.advance(50);
+  assert.equal(q.simStep, 303);
+  q.reconcile({ x: 801, y: 500, vx: 40, vy: 0 }, 101, 1, 50 + 30); // the first calibration: a lead of about 30 ms
+  assert.equal(q.simStep, Math.floor((80 - q.offset) / q.dtMs));
+  assert.ok(q.simStep >= 306, `predicted ahead to step ${q.simStep}`);
+});
+
+/**
+ * A 60 Hz server without a wire (states as they are, no quantization) and a
+ * client at a constant one-way latency, on a 1/4 ms clock: steps every 50/3
+ * ms with `serverPhaseMs`, a frame every third step, inputs every 100/3 ms
+ * with `inputPhaseMs` (so they reach the room between steps), the client's
+ * animation frames every 16.67 ms. Returns, for every frame, the state the
+ * client had predicted for its tick next to the server's.
+ */
+function exactRoom60({ oneWayMs, serverPhaseMs, inputPhaseMs, steerAt, durationMs }) {
+  const client = new Predictor(KIN60, 3);
+  const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, steps: 0 };
+  const toServer = [];
+  const toClient = [];
+  const out = [];
+  let seq = 0;
+  let joined = false;
+  const crosses = (t, period, phase) => Math.floor((t - phase) / period) !== Math.floor((t - 0.25 - phase) / period);
+  for (let t = 0; t <= durationMs; t += 0.25) {
+    if (joined && crosses(t, 100 / 3, inputPhaseMs)) {
+      seq++;
+      const [sx, sy] = steerFromWire(steerToWire(...steerAt(t)));
+      client.hold(seq, sx, sy, t);
+      toServer.push({ at: t + oneWayMs, seq, sx, sy });
+    }
+    if (crosses(t, 50 / 3, serverPhaseMs)) {
+      while (toServer.length && toServer[0].at <= t) {
+        const m = toServer.shift();
+        server.steer = [m.sx, m.sy];
+        server.ack = m.seq;
+      }
+      server.state = step(KIN60, server.state, ...server.steer);
+      server.steps++;
+      if (server.steps % 3 === 0) toClient.push({ at: t + oneWayMs, tick: server.steps / 3, state: server.state, ack: server.ack });
+    }
+    if (joined && crosses(t, 1000 / 60, 5)) client.advance(t);
+    while (toClient.length && toClient[0].at <= t) {
+      const f = toClient.shift();
+      if (!joined) {
+        client.reset(f.state, f.tick, t);
+        joined = true;
+        continue;
+      }
+      client.advance(t);
+      const before = client.state;
+      out.push({ t, tick: f.tick, predicted: client.predictedAt(f.tick), truth: f.state });
+      const corrections = client.corrections;
+      client.reconcile(f.state, f.tick, f.ack, t);
+      out.at(-1).corrected = client.corrections > corrections;
+      out.at(-1).size = Math.hypot(before.x - client.state.x, before.y - client.state.y);
+    }
+  }
+  return out;
+}
+
+for (const [oneWayMs, serverPhaseMs, inputPhaseMs] of [[0.5, 3, 11], [8, 0, 4.5], [35, 7.25, 2], [80, 12, 16]]) {
+  test(`at 60 Hz steps (k = 3), ${oneWayMs} ms each way, inputs reaching the room between steps: the prediction for every frame is the server's state`, () => {
+    const steerAt = (t) => (t < 500 ? [0, 0] : t < 1200 ? [1, 0] : t < 2000 ? [0, -1] : t < 2600 ? [0, 0] : [-0.7, 0.7]);
+    const frames = exactRoom60({ oneWayMs, serverPhaseMs, inputPhaseMs, steerAt, durationMs: 3500 });
+    // Once the boundary is calibrated (the first frames acknowledging an input), bit for bit, steer changes included.
+    const calibrated = frames.filter((f) => f.t > 400);
+    assert.ok(calibrated.length > 50, `enough frames (${calibrated.length})`);
+    for (const f of calibrated) {
+      assert.ok(f.predicted, `tick ${f.tick} was predicted`);
+      assert.deepEqual(f.predicted, f.truth, `tick ${f.tick} (at ${f.t} ms) predicted as the server stepped it`);
+      assert.ok(!f.corrected && f.size === 0, `no correction at tick ${f.tick}`);
+    }
+  });
+}
+
+for (const [oneWayMs, fullEvery] of [[1, Infinity], [8, Infinity], [35, Infinity], [80, Infinity], [35, 1]]) {
+  const what = fullEvery === 1 ? 'full snapshots only' : 'deltas';
+  test(`at 60 Hz steps (k = 3) over the wire, ${oneWayMs} ms each way (${what}): no corrections, as at 20 Hz`, () => {
+    const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+    const { corrections, leads, predictions } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000, fullEvery, simHz: 60 });
+    assert.ok(corrections.length > 100, `frames arrive at 20 Hz (${corrections.length})`);
+    // Replays start from quantized states (1/8 unit off at most): no
+    // correction reaches the 0.5 units the client counts, steer changes included.
+    const worst = Math.max(...corrections.map((c) => c.size));
+    assert.ok(worst < 0.5, `worst correction ${worst}`);
+    const off = Math.max(...predictions.filter((p) => p.t > 700).map((p) => Math.hypot(p.predicted.x - p.truth.x, p.predicted.y - p.truth.y)));
+    assert.ok(off < 0.5, `every frame's tick was predicted within quantization of the server's state (worst ${off})`);
+    // Moving right, the prediction runs ahead of the newest server state (by
+    // a round trip: less than a step at 1 and 8 ms each way).
+    const moving = leads.filter((l) => l.t > 600 && l.t < 1400);
+    assert.ok(moving.every((l) => (oneWayMs >= 20 ? l.predictedX > l.serverX : l.predictedX >= l.serverX - 0.5)), 'the prediction leads the server');
+  });
+}
+
+test('at 60 Hz steps, frames dropped for a slow reader keep corrections as small', () => {
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  const dropTick = (tick) => [2, 5, 6, 12, 13, 14].includes(tick % 20);
+  const { corrections, ages } = simulateRoundTrip({ oneWayMs: 35, framePhaseMs: 7, steerAt, durationMs: 6000, dropTick, simHz: 60 });
+  assert.ok([1, 2, 3, 4].every((a) => ages.includes(a)), `deltas against frames 1 to 4 ticks old (${[...new Set(ages)]})`);
+  const worst = Math.max(...corrections.map((c) => c.size));
+  assert.ok(worst < 0.5, `worst correction ${worst}`);
+});
+
+test('at 40 Hz steps (k = 2) the prediction holds too', () => {
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  for (const oneWayMs of [8, 35]) {
+    const { corrections } = simulateRoundTrip({ oneWayMs, framePhaseMs: 7, steerAt, durationMs: 6000, simHz: 40 });
+    const worst = Math.max(...corrections.map((c) => c.size));
+    assert.ok(worst < 0.5, `${oneWayMs} ms: worst correction ${worst}`);
+  }
+});
+
+test('with jittery input arrivals at 60 Hz steps, a steer change is at worst a step early or late: small corrections', () => {
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  let seed = 11;
+  const jitter = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 6;
+  const { corrections } = simulateRoundTrip({ oneWayMs: 35, framePhaseMs: 7, steerAt, durationMs: 6000, simHz: 60, inputJitterMs: jitter });
+  const steady = corrections.filter((c) => [500, 1500, 3000, 4500].every((ch) => c.t < ch || c.t > ch + 2 * 35 + 150));
+  const worstSteady = Math.max(...steady.map((c) => c.size));
+  assert.ok(worstSteady < 0.5, `steady-state corrections stay below half a unit, worst ${worstSteady}`);
+  const worst = Math.max(...corrections.map((c) => c.size));
+  assert.ok(worst < 6, `corrections at steer changes are small, worst ${worst}`);
+});
+
+test('predicting one 50 ms step per frame against a 60 Hz server (the old wiring) corrects all the time', () => {
+  const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
+  const run = (predictor) => simulateRoundTrip({ oneWayMs: 8, framePhaseMs: 7, steerAt, durationMs: 6000, simHz: 60, predictor }).corrections.filter((c) => c.size > 0.5).length;
+  const perTick = run(() => new Predictor(kinematics(ARENA, 20)));
+  const perStep = run(() => new Predictor(KIN60, 3));
+  assert.ok(perTick >= 8 && perStep === 0, `corrections over 0.5 units: ${perTick} stepping per tick, ${perStep} per step`);
 });
 
 test('the interpolator blends between the two snapshots around the render tick', () => {

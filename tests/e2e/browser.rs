@@ -2,9 +2,12 @@
 //! with its Content-Type, caching, nothing outside `assets/`), and a real
 //! headless Chromium playing the game (`tests/browser/demo.mjs`, driven by
 //! playwright-core): joining from the menu, a key press moving the own player,
-//! two pages seeing each other, pointer steering, "room full", leaving. The
-//! script writes a screenshot to `target/browser/demo.png` for a person to
-//! look at. A second script (`tests/browser/cluster.mjs`) has the page,
+//! two pages seeing each other, pointer steering, "room full", leaving, with
+//! a bound on prediction snaps and corrections; once against a default server
+//! and once against one stepping at 60 Hz (`--sim-rate 60`, 3 steps per
+//! frame), where the page predicts per step and must play as smoothly. The
+//! script writes a screenshot to `target/browser/demo.png` (`demo-60hz.png`)
+//! for a person to look at. A second script (`tests/browser/cluster.mjs`) has the page,
 //! served by one node of a two-node cluster, join a room that lives on the
 //! other: it must follow the 4001 close to the owner. A third
 //! (`tests/browser/replay.mjs`) watches a room's recording in the viewer
@@ -128,6 +131,12 @@ async fn dev_mode_serves_assets_from_a_directory() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// One headless Chromium at a time: the demo script's bounds (frames a
+/// second, prediction corrections) are about the page, not about several
+/// browsers sharing the machine's cores. Each Chromium test holds it while
+/// its browser runs.
+static CHROMIUM_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Why the Chromium test cannot run here, if it cannot.
 fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
     if !chromium.exists() {
@@ -173,25 +182,53 @@ fn chromium_or_skip(test: &str, root: &Path) -> Option<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_plays_the_demo() {
+    play_the_demo("headless_chromium_plays_the_demo", None, "demo.png").await;
+}
+
+/// The same script against a server stepping 3 times per 20 Hz frame
+/// (`--sim-rate 60`): the page predicts its own player per step and must play
+/// as smoothly as at 20 Hz (the script's bounds on snaps and corrections are
+/// the same for both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_the_demo_at_60_hz_steps() {
+    play_the_demo(
+        "headless_chromium_plays_the_demo_at_60_hz_steps",
+        Some(60),
+        "demo-60hz.png",
+    )
+    .await;
+}
+
+/// Runs `tests/browser/demo.mjs` against a fresh server with `sim_rate`
+/// (`--sim-rate`; `None`: one step per frame), writing its screenshot to
+/// `target/browser/{screenshot}`.
+async fn play_the_demo(test: &str, sim_rate: Option<u32>, screenshot: &str) {
     let root = workspace_root();
-    let Some(chromium) = chromium_or_skip("headless_chromium_plays_the_demo", &root) else {
+    let Some(chromium) = chromium_or_skip(test, &root) else {
         return;
     };
+    let _turn = CHROMIUM_TURN.lock().await;
 
     // Capacity 2, so the script's third page finds the room full.
-    let server = start(tickroom_server::Config {
+    let config = tickroom_server::Config {
         room_capacity: 2,
+        sim_rate,
         ..test_config()
-    })
-    .await;
+    };
+    config.validate().expect("a valid --sim-rate");
+    assert_eq!(config.tick_rate, 20, "demo.mjs expects 20 frames a second");
+    let server = start(config).await;
     let base = format!("http://{}/", server.local_addr());
-    let screenshot = target_dir().join("browser/demo.png");
+    let screenshot = target_dir().join("browser").join(screenshot);
     let mut cmd = Command::new(crate::js::node());
     cmd.arg("tests/browser/demo.mjs")
         .arg(&base)
         .arg(&screenshot)
         .env("CHROMIUM", &chromium)
         .current_dir(&root);
+    if let Some(rate) = sim_rate {
+        cmd.arg(rate.to_string());
+    }
     let (code, stdout, stderr, timed_out) =
         tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
             .await
@@ -200,7 +237,7 @@ async fn headless_chromium_plays_the_demo() {
     println!("{stdout}");
     assert!(
         code == Some(0) && !timed_out,
-        "tests/browser/demo.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        "tests/browser/demo.mjs (sim rate {sim_rate:?}) failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         if timed_out { ", killed after 90 s" } else { "" }
     );
     assert!(
@@ -218,6 +255,7 @@ async fn headless_chromium_follows_the_room_to_its_node() {
     else {
         return;
     };
+    let _turn = CHROMIUM_TURN.lock().await;
     // A static pair: the page comes from a, the room lives on b.
     let (la, lb) = (
         tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -320,6 +358,7 @@ async fn headless_chromium_plays_a_recording() {
     let Some(chromium) = chromium_or_skip("headless_chromium_plays_a_recording", &root) else {
         return;
     };
+    let _turn = CHROMIUM_TURN.lock().await;
     let temp = TempDir::new("browser-replay");
     let dir = temp.0.clone();
     let recording_server = || tickroom_server::Config {
