@@ -312,6 +312,10 @@ export class Session {
     this.frames = { full: 0, delta: 0, refused: 0, mismatches: 0 }; // frames applied, deltas refused, checksum mismatches; across reconnects
     this.refusing = false; // the last frame message was refused (log only the first of a run)
     this.seq = 0;
+    // After a resume: continue the input numbering from what the room last
+    // applied (a reloaded page starts again from 0; the room keeps the
+    // player's newest seq, and would take every lower one as old).
+    this.continueSeq = false;
     this.lastTick = 0;
     this.nonce = 0;
     this.pings = new Map();
@@ -392,6 +396,7 @@ export class Session {
         this.closeInfo = null;
         this.droppedAt = null;
         this.lastResumed = msg.resumed === true;
+        this.continueSeq = this.lastResumed;
         // The same player as before the drop: the caller keeps its state.
         const continued = this.lastResumed && this.playerId === msg.player_id;
         this.playerId = msg.player_id;
@@ -449,6 +454,11 @@ export class Session {
       return;
     }
     this.refusing = false;
+    if (this.continueSeq) {
+      this.continueSeq = false;
+      const me = frame.players.find((p) => p.id === this.playerId);
+      if (me && me.last_input_seq > this.seq) this.seq = me.last_input_seq >>> 0;
+    }
     if (msg.type === 'Snapshot') this.frames.full++;
     else this.frames.delta++;
     this.lastTick = frame.tick;

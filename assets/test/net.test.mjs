@@ -637,6 +637,27 @@ test('a page reload resumes with the token kept in sessionStorage', () => {
   assert.ok(other.session.canResume());
 });
 
+test('after a resume the input numbering continues from what the room last applied', () => {
+  // A reloaded page starts from seq 0; the resumed player's frame says 500.
+  const t = setup();
+  const ws = t.sockets[0];
+  ws.open();
+  ws.deliver(welcome(5, { resumed: true }));
+  ws.deliver(snapshot(41, [player(5, 100, 500)]));
+  t.time.advance(40);
+  const inputs = ws.sent.filter((m) => m.type === 'Input');
+  assert.ok(inputs.length > 0, 'inputs are sent');
+  assert.ok(inputs.at(-1).seq > 500, `continues above 500, sent ${inputs.map((i) => i.seq)}`);
+  // A fresh join (not resumed) keeps its own numbering.
+  const u = setup();
+  const ws2 = u.sockets[0];
+  ws2.open();
+  ws2.deliver(welcome(5));
+  ws2.deliver(snapshot(41, [player(5, 100, 500)]));
+  u.time.advance(40);
+  assert.ok(ws2.sent.filter((m) => m.type === 'Input').every((i) => i.seq < 500));
+});
+
 test('tokens are kept per room, and junk in storage is ignored', () => {
   const storage = new FakeStorage();
   const store = new ResumeStore(storage);
