@@ -52,10 +52,13 @@ const SIM_RATE = simRateArg === undefined ? TICK_RATE : Number(simRateArg);
  * steers anew with every input) and bumps between the two players, which the
  * page does not predict: 0–17% of frames at 20 Hz and 1–9% at 60 Hz steps
  * (smaller corrections) in this script, one Chromium on the machine. A smoke
- * bound, noisy with how long the pellet hunt takes and who bumps whom:
+ * bound, noisy with how long the pellet hunt takes and who bumps whom, and
+ * with how starved the machine is (CI runs the other e2e tests beside it):
+ * half the frames catches a prediction that is wrong every frame (at the
+ * wrong rate, say) without tripping on a busy machine;
  * assets/test/netcode.test.mjs pins the prediction down exactly.
  */
-const MAX_CORRECTED_SHARE = 1 / 3;
+const MAX_CORRECTED_SHARE = 1 / 2;
 const MIN_CORRECTIONS = 5;
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
