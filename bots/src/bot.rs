@@ -106,6 +106,8 @@ pub(crate) struct Ctx {
     pub slow_read_interval: Duration,
     /// For `wss://` destinations.
     pub tls: Tls,
+    /// The swarm's Prometheus metrics, when exported.
+    pub metrics: Option<Arc<crate::exporter::BotMetrics>>,
 }
 
 /// One connection, owned whole by its bot's task: reads and writes take no
@@ -448,6 +450,10 @@ impl Bot {
         let mut shard = shards[self.plan.index % shards.len()]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = &self.ctx.metrics {
+            m.record(&self.pending, self.plan.kind.is_slow_reader());
+            m.set_connected(self.ctx.shared.connected.load(Ordering::Relaxed));
+        }
         shard.absorb(self.plan.kind, &mut self.pending);
         self.next_flush = Instant::now() + FLUSH_EVERY;
     }

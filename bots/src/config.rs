@@ -48,6 +48,9 @@ pub struct SwarmConfig {
     /// PEM file of certificates to trust for `https://`/`wss://` servers besides the
     /// webpki roots (a private CA or a self-signed test server's certificate).
     pub tls_ca: Option<std::path::PathBuf>,
+    /// Where the bots' measurements are also recorded as Prometheus metrics
+    /// (served by [`crate::exporter::serve`], `--metrics-addr`).
+    pub metrics: Option<Arc<crate::exporter::BotMetrics>>,
 }
 
 impl Default for SwarmConfig {
@@ -72,6 +75,7 @@ impl Default for SwarmConfig {
             measure_after: None,
             slow_read_interval: Duration::from_millis(333),
             tls_ca: None,
+            metrics: None,
         }
     }
 }

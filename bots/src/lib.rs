@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod duration;
 mod error;
+pub mod exporter;
 pub mod fail_if;
 #[cfg(test)]
 mod follow_tests;

@@ -88,6 +88,12 @@ struct Args {
     /// are always trusted.
     #[arg(long, env = "TICKROOM_TLS_CA", value_name = "PEM")]
     tls_ca: Option<PathBuf>,
+    /// Also serve the bots' figures as Prometheus metrics at
+    /// `http://ADDR/metrics` while they run (input-to-ack, inter-arrival,
+    /// frame age and connect histograms; frames, missed ticks, bytes, inputs,
+    /// errors; bots connected), e.g. `127.0.0.1:9091`.
+    #[arg(long, env = "TICKROOM_BOTS_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl From<&Args> for SwarmConfig {
@@ -142,7 +148,15 @@ async fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = SwarmConfig::from(&args);
+    let mut config = SwarmConfig::from(&args);
+    if let Some(addr) = args.metrics_addr {
+        let metrics = tickroom_bots::exporter::BotMetrics::new();
+        let bound = tickroom_bots::exporter::start(addr, metrics.clone())
+            .await
+            .with_context(|| format!("--metrics-addr {addr}"))?;
+        eprintln!("tickroom-bots: metrics at http://{bound}/metrics");
+        config.metrics = Some(metrics);
+    }
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -68,6 +68,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         close_timeout: config.close_timeout,
         slow_read_interval: config.slow_read_interval,
         tls,
+        metrics: config.metrics.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 

@@ -66,3 +66,6 @@ mod replay;
 
 /// The server's input-latency histograms: receipt → queued, receipt → applied.
 mod input_latency;
+
+/// The bots' own Prometheus metrics (`--metrics-addr`), equal to their report.
+mod bots_metrics;
