@@ -457,9 +457,43 @@ function frame() {
     }
   }
   renderer.draw(view);
+  clearPanels(game ? ownPosition(now) : null);
   updateHud(now);
   if (session?.state === 'reconnecting') updateBanner(now);
   requestAnimationFrame(frame);
+}
+
+/** The own player's rendered position, if it is drawn. */
+function ownPosition(now) {
+  const own = game?.predictor.renderPos(now);
+  return own && game.scores.has(game.ownId) ? own : null;
+}
+
+/** Panels faded this frame because the own orb is under them. */
+let panelsCleared = [];
+
+/**
+ * The panels over the arena must never hide the player's own orb (it may
+ * spawn under the HUD): a panel the orb (with its name label) overlaps fades
+ * until the orb moves away.
+ */
+function clearPanels(own) {
+  const cleared = [];
+  const c = own ? ui.canvas.getBoundingClientRect() : null;
+  for (const [name, el] of [['hud', ui.hud], ['scoreboard', ui.scoreboard]]) {
+    let over = false;
+    if (own && c && !el.hidden) {
+      const k = c.width / game.arena.width; // CSS pixels per world unit
+      const x = c.left + own.x * k;
+      const y = c.top + own.y * k;
+      const r = game.arena.player_radius * k + 16; // the orb, its glow and name label
+      const p = el.getBoundingClientRect();
+      over = x + r > p.left && x - r < p.right && y + r > p.top && y - r < p.bottom;
+    }
+    el.classList.toggle('clear-of-orb', over);
+    if (over) cleared.push(name);
+  }
+  panelsCleared = cleared;
 }
 
 addEventListener('resize', () => renderer.resize());
@@ -492,6 +526,7 @@ Object.defineProperty(window, '__tickroom', {
       corrections: pred?.corrections ?? 0, // smoothed corrections over half a unit
       worstCorrection: pred?.worstCorrection ?? 0, // the largest smoothed one, units
       snaps: pred?.snaps ?? 0,
+      panelsCleared: [...panelsCleared], // panels faded because the own orb is under them
       arena: game ? { width: game.arena.width, height: game.arena.height } : null,
       playersSeen: [...playersSeen],
       players: game ? [...game.scores.keys()] : [],

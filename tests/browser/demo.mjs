@@ -23,7 +23,9 @@
 // HUD) while the second page never loses it, and a reload of the page resumes
 // it again (the token kept in sessionStorage); a third
 // page gets "room full" (1013) and the menu, and Quick play then joins the
-// lobby; leaving with Esc removes the player from the others' view. Through
+// lobby; steered into the top-left corner, the own orb makes the HUD over it
+// fade instead of hiding under it; leaving with Esc removes the player from
+// the others' view. Through
 // all of it (but for the reloaded page, see below) the prediction plays
 // smoothly: it never snaps, and corrections over half a unit (steer changes
 // landing a step off, bumps the client does not predict) stay under
@@ -345,6 +347,24 @@ async function main() {
   // input looks acknowledged and the prediction cannot place steer changes.
   sr = await state(a);
   log(`alice after the reload: ${sr.corrections} corrections, ${sr.snaps} snaps (not bounded: inputs renumbered under a stale acknowledgement)`);
+
+  // --- a panel never hides the own orb: steered under the HUD, the HUD fades ---
+  await a.locator('#arena').focus();
+  await a.keyboard.down('KeyA');
+  await a.keyboard.down('KeyW');
+  const CORNER = { timeout: 30_000, polling: 50 };
+  await a.waitForFunction(() => {
+    const p = window.__tickroom.predicted;
+    return p !== null && p.x < 60 && p.y < 60;
+  }, null, CORNER);
+  await a.waitForFunction(
+    () => window.__tickroom.panelsCleared.includes('hud') && Number(getComputedStyle(document.getElementById('hud')).opacity) < 0.5,
+    null,
+    WAIT,
+  );
+  await a.keyboard.up('KeyA');
+  await a.keyboard.up('KeyW');
+  check(true, "in the top-left corner alice's orb is under the HUD, and the HUD fades instead of hiding it");
 
   // --- alice leaves with Esc; bob stops seeing her ---
   await a.keyboard.press('Escape');
