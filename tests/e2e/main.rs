@@ -66,3 +66,7 @@ mod replay;
 
 /// The server's input-latency histograms: receipt → queued, receipt → applied.
 mod input_latency;
+
+/// docs/grafana/tickroom.json and docs/prometheus/tickroom-rules.yml queried
+/// through a real Prometheus scraping a real server.
+mod prometheus;
