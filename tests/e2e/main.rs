@@ -69,3 +69,7 @@ mod input_latency;
 
 /// The bots' own Prometheus metrics (`--metrics-addr`), equal to their report.
 mod bots_metrics;
+
+/// docs/grafana/tickroom.json and docs/prometheus/tickroom-rules.yml queried
+/// through a real Prometheus scraping a real server.
+mod prometheus;
