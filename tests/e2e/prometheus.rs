@@ -14,8 +14,7 @@
 //! Every wait is bounded; the test asserts data presence only.
 
 use std::{
-    io::Read,
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -25,7 +24,10 @@ use std::{
 use serde_json::Value;
 use tickroom_bots::{Placement, SwarmConfig};
 
-use crate::util::{poll_until, run_with_limit, start, test_config};
+use crate::util::{
+    capture_output, free_port, poll_until, required_program, run_with_limit, start, temp_dir,
+    test_config,
+};
 
 /// How long a started prometheus has to answer `/-/ready`.
 pub const START_LIMIT: Duration = Duration::from_secs(20);
@@ -65,38 +67,12 @@ fn available() -> bool {
 /// `true` when the test should run; `false` (after a loud message) when it
 /// should be skipped. Under `CI=true` a missing prometheus fails instead.
 fn required_by(test: &str) -> bool {
-    if available() {
-        return true;
-    }
-    let how = "install it with `apt-get install -y --no-install-recommends prometheus` (scripts/test does, as root)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: prometheus/promtool are missing (CI=true, so this fails instead of skipping); {how}"
-        );
-    }
-    eprintln!("\n!!!!!!!!\n!!! SKIPPED {test}: prometheus/promtool are missing; {how}\n!!!!!!!!\n");
-    false
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0 to pick a port")
-        .port()
-}
-
-/// A fresh empty directory under the system's temporary directory.
-fn temp_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "tickroom-prometheus-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    dir
+    required_program(
+        test,
+        "prometheus/promtool are",
+        available(),
+        "install it with `apt-get install -y --no-install-recommends prometheus` (scripts/test does, as root)",
+    )
 }
 
 /// A throwaway prometheus scraping one target every second and loading
@@ -110,7 +86,7 @@ struct PromServer {
 
 impl PromServer {
     async fn start(target: SocketAddr, rules: &Path) -> PromServer {
-        let dir = temp_dir();
+        let dir = temp_dir("prometheus");
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -159,22 +135,7 @@ impl PromServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("could not run prometheus (is it installed?): {e}"));
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let sink = Arc::clone(&self.log);
-            std::thread::spawn(move || drain(pipe, &sink));
-        }
+        capture_output(&mut child, &self.log);
         let deadline = tokio::time::Instant::now() + START_LIMIT;
         loop {
             if self.get("/-/ready").await.is_ok_and(|(s, _)| s == 200) {
@@ -248,16 +209,6 @@ impl Drop for PromServer {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Copies everything `pipe` yields into `sink` until it ends.
-fn drain(mut pipe: Box<dyn Read + Send>, sink: &Mutex<Vec<u8>>) {
-    let mut chunk = [0u8; 4096];
-    while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-        sink.lock()
-            .expect("prometheus log lock")
-            .extend_from_slice(&chunk[..n]);
     }
 }
 

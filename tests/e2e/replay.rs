@@ -21,21 +21,12 @@ use tickroom_server::Config;
 
 use crate::{
     support::node::tickroom_bin,
-    util::{Client, request, run_with_limit, send, start, test_config},
+    util::{Client, request, run_with_limit, send, start, temp_dir, test_config},
 };
 
 const TOKEN: &str = "replay-e2e-operator-token";
 /// One replay of a few hundred ticks takes milliseconds; a hang trips this.
 const REPLAY_LIMIT: Duration = Duration::from_secs(60);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("tickroom-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create a temp dir");
-    dir
-}
 
 /// Runs `tickroom replay` with `args`; returns exit code, stdout, stderr.
 async fn replay(args: Vec<String>) -> (i32, String, String) {

@@ -11,8 +11,12 @@ use std::{
     future::Future,
     io::Read,
     net::SocketAddr,
-    process::{Command, Stdio},
-    sync::{Arc, Mutex},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -452,4 +456,70 @@ pub async fn wait_metric(addr: SocketAddr, series: &str, at_least: f64) -> f64 {
         if v >= at_least { Ok(v) } else { Err(v) }
     })
     .await
+}
+
+/// A fresh empty directory `tickroom-<tag>-…` under the system's temporary
+/// directory (unique per process, call and time).
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "tickroom-{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+/// A port nothing listens on right now: bind `127.0.0.1:0`, read it, release
+/// it. Another process may take it before the caller does: callers retry.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0 to pick a port")
+        .port()
+}
+
+/// Copies everything `child` prints (stdout and stderr) into `log`, on two
+/// threads, for failure messages.
+pub fn capture_output(child: &mut Child, log: &Arc<Mutex<Vec<u8>>>) {
+    let pipes = [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ];
+    for mut pipe in pipes.into_iter().flatten() {
+        let sink = Arc::clone(log);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                sink.lock()
+                    .expect("output lock")
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+    }
+}
+
+/// `true` when a test that needs an outside program (`what`, found when
+/// `available`) should run; `false` (after a loud message) when it should be
+/// skipped. Under `CI=true` a missing program fails the test instead: CI
+/// must not pass by skipping. `how` says how to install it.
+pub fn required_program(test: &str, what: &str, available: bool, how: &str) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {what} missing (CI=true, so this fails instead of skipping); {how}");
+    }
+    eprintln!("\n!!!!!!!!\n!!! SKIPPED {test}: {what} missing; {how}\n!!!!!!!!\n");
+    false
 }

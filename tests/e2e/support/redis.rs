@@ -11,15 +11,14 @@
 
 use std::{
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+
+use crate::util::{capture_output, free_port, required_program, temp_dir};
 
 /// How long a started redis-server has to answer `PING`.
 pub const START_LIMIT: Duration = Duration::from_secs(10);
@@ -41,17 +40,12 @@ pub fn available() -> bool {
 /// loud message) when it should be skipped. Under `CI=true` a missing
 /// redis-server fails the test instead: CI must not pass by skipping.
 pub fn required_by(test: &str) -> bool {
-    if available() {
-        return true;
-    }
-    let how = "install it with `apt-get install -y redis-server` (scripts/test does, as root)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: redis-server is missing (CI=true, so this fails instead of skipping); {how}"
-        );
-    }
-    eprintln!("\n!!!!!!!!\n!!! SKIPPED {test}: redis-server is missing; {how}\n!!!!!!!!\n");
-    false
+    required_program(
+        test,
+        "redis-server is",
+        available(),
+        "install it with `apt-get install -y redis-server` (scripts/test does, as root)",
+    )
 }
 
 /// A running (or stopped) redis-server; killed and waited for on drop, its
@@ -63,29 +57,6 @@ pub struct RedisServer {
     child: Option<Child>,
     /// What the current process printed (stdout and stderr), for failure messages.
     log: Arc<Mutex<Vec<u8>>>,
-}
-
-/// A port nothing listens on right now: bind `127.0.0.1:0`, read it, release it.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0 to pick a port")
-        .port()
-}
-
-/// A fresh empty directory under the system's temporary directory.
-fn temp_dir() -> PathBuf {
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "tickroom-redis-{}-{}-{nanos}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    dir
 }
 
 /// Sends `PING` over raw RESP and reads the answer; `true` on `+PONG`.
@@ -159,7 +130,7 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let mut server = RedisServer {
             port: 0,
-            dir: temp_dir(),
+            dir: temp_dir("redis"),
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
         };
@@ -245,22 +216,7 @@ impl RedisServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("could not run redis-server (is it installed?): {e}"));
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let sink = Arc::clone(&self.log);
-            std::thread::spawn(move || drain(pipe, &sink));
-        }
+        capture_output(&mut child, &self.log);
         let deadline = Instant::now() + START_LIMIT;
         loop {
             if self.ping() {
@@ -275,16 +231,6 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-/// Copies everything `pipe` yields into `sink` until it ends.
-fn drain(mut pipe: Box<dyn Read + Send>, sink: &Mutex<Vec<u8>>) {
-    let mut chunk = [0u8; 4096];
-    while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-        sink.lock()
-            .expect("redis log lock")
-            .extend_from_slice(&chunk[..n]);
     }
 }
 
