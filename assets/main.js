@@ -1,6 +1,7 @@
 // The demo client's entry point: wires the join menu, keyboard and pointer
-// steering, the network session (net.js), prediction and interpolation
-// (netcode.js) and the renderer (render.js) together, runs the
+// steering, a RoomClient from the tickroom-client package (clients/js: the
+// session, prediction and interpolation, imported exactly as a game would)
+// and the renderer (render.js) together, runs the
 // requestAnimationFrame loop, and keeps the HUD, scoreboard and connection
 // banner up to date. Exposes `window.__tickroom` (a read-only summary of the
 // game state) for the browser test in tests/browser/demo.mjs.
@@ -8,17 +9,14 @@
 // `/?replay=<file>` is the recordings viewer instead (replay.js): no menu,
 // no WebSocket, the same renderer.
 //
-// Resume: after a dropped connection net.js reconnects with the room's resume
+// Resume: after a dropped connection the client's session reconnects with the room's resume
 // token; a Welcome that takes back the same player keeps the game as it was
 // (prediction, interpolation, scores: the player sees the orb coast and the
 // others freeze for a moment), any other Welcome starts over. A reload of the
 // page resumes too: the token is in sessionStorage, and the page rejoins the
 // URL's room at once instead of showing the menu.
 
-import { posFromWire, steerFromWire, steerToWire, truncateName, validRoomId, velFromWire } from './protocol.js';
-import { kinematics } from './sim.js';
-import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
-import { Session, resumeTokens, wsUrl } from './net.js';
+import { RoomClient, posFromWire, resumeTokens, truncateName, validRoomId } from 'tickroom-client';
 import { Renderer, decorativePellets, playerColor } from './render.js';
 import { replayState, startReplay } from './replay.js';
 
@@ -56,9 +54,11 @@ const ui = {
 
 const renderer = new Renderer(ui.canvas);
 const menuPellets = decorativePellets(1600, 1000);
-let session = null;
-let game = null;
-let playersSeen = new Set();
+let client = null; // the RoomClient (tickroom-client) of the room being played
+let session = null; // its Session: connection state, counters, resume
+let game = null; // its per-player game state (client.game), from the Welcome on
+let pellets = new Map(); // the newest frame's pellets, for drawing (the demo's own)
+let pelletList = null; // the frame's pellet list `pellets` was built from
 
 // ---- input: keyboard and pointer ----
 
@@ -109,7 +109,7 @@ for (const type of ['pointerup', 'pointercancel', 'lostpointercapture']) {
 }
 ui.canvas.addEventListener('contextmenu', (ev) => ev.preventDefault());
 
-/** The steering direction right now, as the wire's [i8, i8]. */
+/** The steering direction right now, [x, y] in -1..1 (the client quantizes it). */
 function currentSteer() {
   let x = 0;
   let y = 0;
@@ -118,7 +118,7 @@ function currentSteer() {
     x += d[0];
     y += d[1];
   }
-  if (x !== 0 || y !== 0) return steerToWire(Math.sign(x), Math.sign(y));
+  if (x !== 0 || y !== 0) return [Math.sign(x), Math.sign(y)];
   if (pointer.active && game?.predictor.state) {
     const target = renderer.toWorld(pointer.clientX, pointer.clientY);
     const own = game.predictor.renderPos(performance.now()) ?? game.predictor.state;
@@ -128,7 +128,7 @@ function currentSteer() {
     if (dist < 4) return [0, 0];
     // Full deflection beyond ~3 radii, gentler when the pointer is close.
     const strength = Math.min(1, dist / (game.arena.player_radius * 3));
-    return steerToWire((dx / dist) * strength, (dy / dist) * strength);
+    return [(dx / dist) * strength, (dy / dist) * strength];
   }
   return [0, 0];
 }
@@ -186,28 +186,28 @@ function join(room, { resume = false } = {}) {
   const url = new URL(location.href);
   url.searchParams.set('room', room);
   history.replaceState(null, '', url);
-  playersSeen = new Set();
   game = null;
   hideMenu();
   ui.hudRoom.textContent = room;
-  session = new Session({
-    url: wsUrl(location, room),
-    name,
+  // The page's own server is the entry (and the matchmaker); the arena's
+  // rules (the package's default model) predict the own player.
+  client = new RoomClient({
+    server: location.origin,
     room,
+    name,
     steer: currentSteer,
     onState: onSessionState,
     onWelcome,
     onFrame,
     onServerError: (m) => console.warn(`tickroom: server error ${m.code}: ${m.message}`),
-    onInput: (seq, steer) => {
-      const [sx, sy] = steerFromWire(steer);
-      game?.predictor.hold(seq, sx, sy, performance.now());
-    },
-  }).start();
+  });
+  session = client.session;
+  client.start();
 }
 
 function leaveToMenu(error = '') {
-  session?.leave();
+  client?.leave();
+  client = null;
   session = null;
   game = null;
   showMenu(error);
@@ -215,104 +215,41 @@ function leaveToMenu(error = '') {
 
 // ---- network events ----
 
+/**
+ * A Welcome, after the client took it in: a new player (first join, or a
+ * resume that came back fresh) starts over, the same player taken back keeps
+ * everything (the client kept its prediction, interpolation and scores).
+ */
 function onWelcome(msg, { continued = false } = {}) {
-  const simRate = stepRate(msg);
-  if (continued && game && game.ownId === msg.player_id && game.room === msg.room && game.tickRate === msg.tick_rate_hz && game.simRate === simRate) {
-    // The same player, taken back: keep everything. The server held no steer
-    // while we were away, and the next frame is a full snapshot.
-    game.predictor.dropInputs();
-    game.tick = msg.tick;
-    return;
-  }
-  // A new player (first join, or a resume that came back fresh): start over.
-  // The own player is predicted one simulation step at a time (k steps per
-  // frame with --sim-rate), the others interpolated at the frame rate.
-  const dtMs = 1000 / msg.tick_rate_hz;
-  const kin = kinematics(msg.arena, simRate);
-  const interp = new Interpolator();
-  interp.dtSec = 1 / msg.tick_rate_hz;
-  const names = game?.names ?? new Map();
-  game = {
-    room: msg.room,
-    ownId: msg.player_id,
-    arena: msg.arena,
-    tickRate: msg.tick_rate_hz,
-    simRate,
-    dtMs,
-    predictor: new Predictor(kin, simRate / msg.tick_rate_hz),
-    interp,
-    clock: new ServerClock(dtMs),
-    rate: new RateMeter(),
-    names,
-    scores: new Map(),
-    pellets: new Map(),
-    pelletList: null, // the frame's pellet list `pellets` was built from
-    rosterList: null, // the frame's roster `names` was built from
-    tick: msg.tick,
-    frames: 0,
-  };
+  game = client.game;
+  if (continued) return;
+  pellets = new Map();
+  pelletList = null;
   renderer.setArena(msg.arena.width, msg.arena.height);
 }
 
 /**
- * The Welcome's simulation steps per second: `sim_rate_hz` when it is a whole
- * multiple of the frame rate (the server guarantees it), else the frame rate
- * (one step per frame, as before sub-steps).
+ * A frame, after the client fed its predictor, interpolator, names and
+ * scores: the demo keeps the pellets (and pops the eaten ones).
  */
-function stepRate(msg) {
-  const sim = msg.sim_rate_hz;
-  return Number.isInteger(sim) && sim > 0 && sim % msg.tick_rate_hz === 0 ? sim : msg.tick_rate_hz;
-}
-
-/**
- * A frame from the session's Replica (after a full snapshot or a delta; always
- * complete, the server's frame exactly): feed the predictor, the interpolator
- * and the HUD. The own player's velocity may be the one the server derived
- * from its last move instead of the simulated one (see the notes in
- * netcode.js); the Replica flags it (`velDerived`) unless it knows better.
- */
-function onFrame(frame, now) {
-  if (!game) return;
-  game.frames++;
-  game.tick = frame.tick;
-  game.rate.mark(now);
-  game.clock.observe(frame.tick, now);
-  const players = new Map();
-  game.scores.clear();
-  for (const p of frame.players) {
-    const state = { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) };
-    players.set(p.id, state);
-    game.scores.set(p.id, p.score);
-    playersSeen.add(p.id);
-    if (p.id === game.ownId) {
-      game.predictor.reconcile(state, frame.tick, p.last_input_seq, now, velTolerance(p));
-    }
-  }
-  game.interp.push(frame.tick, players);
+function onFrame(frame) {
   // Frames share unchanged lists with the previous one: rebuild only on change.
-  if (frame.pellets !== game.pelletList) {
-    const next = new Map();
-    for (const pel of frame.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
-    const t = performance.now();
-    for (const [id, old] of game.pellets) {
-      const now2 = next.get(id);
-      if (!now2 || now2.x !== old.x || now2.y !== old.y) renderer.pop(old.x, old.y, t);
-    }
-    game.pellets = next;
-    game.pelletList = frame.pellets;
+  if (frame.pellets === pelletList) return;
+  const next = new Map();
+  for (const pel of frame.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
+  const t = performance.now();
+  for (const [id, old] of pellets) {
+    const now2 = next.get(id);
+    if (!now2 || now2.x !== old.x || now2.y !== old.y) renderer.pop(old.x, old.y, t);
   }
-  if (frame.roster !== game.rosterList) {
-    game.names = new Map(frame.roster.map((p) => [p.id, p.name]));
-    game.rosterList = frame.roster;
-  }
+  pellets = next;
+  pelletList = frame.pellets;
 }
 
-function onSessionState(s) {
-  // Disconnected: the server holds no steer for our player any more (it
-  // coasts while waiting for a resume), so neither does the prediction.
-  if (s.state !== 'connected' && game) game.predictor.dropInputs();
-  if (s.state === 'closed' && s.closeInfo?.roomFull) {
-    const room = s.room;
+function onSessionState(c) {
+  if (c.state === 'closed' && c.closeInfo?.roomFull) {
+    const room = c.room;
+    client = null;
     session = null;
     game = null;
     showMenu(`Room "${room}" is full (1013) — pick another room or Quick play.`);
@@ -440,21 +377,11 @@ function frame() {
     dim: menuShown ? 0.55 : offline ? 0.3 : 0,
   };
   if (game) {
-    const pred = game.predictor;
-    pred.advance(now);
-    pred.decay(elapsed);
+    client.advance(now, elapsed);
     view.pelletRadius = game.arena.pellet_radius;
     view.playerRadius = game.arena.player_radius;
-    view.pellets = game.pellets.values();
-    const others = game.interp.sample(game.clock.renderTick(now));
-    for (const [id, p] of others) {
-      if (id === game.ownId) continue;
-      view.players.push({ id, x: p.x, y: p.y, name: game.names.get(id), own: false });
-    }
-    const own = pred.renderPos(now);
-    if (own && game.scores.has(game.ownId)) {
-      view.players.push({ id: game.ownId, x: own.x, y: own.y, name: game.names.get(game.ownId), own: true });
-    }
+    view.pellets = pellets.values();
+    view.players = client.view(now).players;
   }
   renderer.draw(view);
   clearPanels(game ? ownPosition(now) : null);
@@ -465,8 +392,7 @@ function frame() {
 
 /** The own player's rendered position, if it is drawn. */
 function ownPosition(now) {
-  const own = game?.predictor.renderPos(now);
-  return own && game.scores.has(game.ownId) ? own : null;
+  return client?.ownPosition(now) ?? null;
 }
 
 /** Panels faded this frame because the own orb is under them. */
@@ -528,11 +454,11 @@ Object.defineProperty(window, '__tickroom', {
       snaps: pred?.snaps ?? 0,
       panelsCleared: [...panelsCleared], // panels faded because the own orb is under them
       arena: game ? { width: game.arena.width, height: game.arena.height } : null,
-      playersSeen: [...playersSeen],
+      playersSeen: client ? [...client.playersSeen] : [],
       players: game ? [...game.scores.keys()] : [],
       names: game ? Object.fromEntries(game.names) : {},
-      pellets: game ? game.pellets.size : 0,
-      pelletSpots: game ? [...game.pellets.values()].map(({ x, y }) => ({ x, y })) : [],
+      pellets: game ? pellets.size : 0,
+      pelletSpots: game ? [...pellets.values()].map(({ x, y }) => ({ x, y })) : [],
       seq: session?.seq ?? 0,
       reconnects: session?.reconnects ?? 0,
       resumed: session?.lastResumed ?? null, // whether the newest join took back the earlier player (null: no join yet)

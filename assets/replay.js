@@ -9,7 +9,7 @@
 // ended, any divergence) first, then frames in pages of PAGE_TICKS ticks
 // (`GET /recordings/{file}/frames?from=T&count=N`: per frame a u32 LE length,
 // then a protocol Snapshot exactly as the WebSocket carries it, decoded with
-// protocol.js). The page under the playhead is fetched first, then the next
+// tickroom-client's protocol module). The page under the playhead is fetched first, then the next
 // one, so playback reaches it already loaded; a seek fetches the page around
 // its target. Pages far from the playhead are dropped. Each request re-runs
 // the replay on the server up to its page, so at most two are in flight.
@@ -17,7 +17,7 @@
 // Playback: the playhead is a fractional tick advanced by elapsed time ×
 // tick rate × speed; each animation frame draws the two recorded frames
 // around it interpolated (players joining or leaving switch halfway, as in
-// netcode.js's Interpolator), so 20 Hz frames look smooth at 60 fps. Where
+// tickroom-client's Interpolator), so 20 Hz frames look smooth at 60 fps. Where
 // the next page is not loaded yet, playback waits ("buffering…").
 //
 // The endpoints are behind the operator token (`--api-token`), sent as
@@ -31,7 +31,7 @@
 // `replayState()` is main.js's `window.__tickroom.replay`, for the browser
 // test in tests/browser/replay.mjs.
 
-import { decodeServer, posFromWire, velFromWire } from './protocol.js';
+import { decodeServer, posFromWire, velFromWire } from 'tickroom-client';
 import { playerColor } from './render.js';
 
 /** Ticks fetched per request (10 s at 20 Hz); the server allows at most 600. */

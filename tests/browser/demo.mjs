@@ -58,7 +58,7 @@ const SIM_RATE = simRateArg === undefined ? TICK_RATE : Number(simRateArg);
  * with how starved the machine is (CI runs the other e2e tests beside it):
  * half the frames catches a prediction that is wrong every frame (at the
  * wrong rate, say) without tripping on a busy machine;
- * assets/test/netcode.test.mjs pins the prediction down exactly.
+ * clients/js/test/netcode.test.mjs pins the prediction down exactly.
  */
 const MAX_CORRECTED_SHARE = 1 / 2;
 const MIN_CORRECTIONS = 5;

@@ -56,19 +56,42 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn the_demo_client_is_served_with_the_right_content_types() {
     let server = start(test_config()).await;
     let addr = server.local_addr();
-    let root = workspace_root().join("assets");
+    let root = workspace_root();
     for (path, file, ty) in [
-        ("/", "index.html", "text/html; charset=utf-8"),
-        ("/index.html", "index.html", "text/html; charset=utf-8"),
-        ("/main.js", "main.js", "text/javascript; charset=utf-8"),
+        ("/", "assets/index.html", "text/html; charset=utf-8"),
         (
-            "/protocol.js",
-            "protocol.js",
+            "/index.html",
+            "assets/index.html",
+            "text/html; charset=utf-8",
+        ),
+        (
+            "/main.js",
+            "assets/main.js",
             "text/javascript; charset=utf-8",
         ),
-        ("/replay.js", "replay.js", "text/javascript; charset=utf-8"),
-        ("/style.css", "style.css", "text/css; charset=utf-8"),
-        ("/favicon.svg", "favicon.svg", "image/svg+xml"),
+        (
+            "/replay.js",
+            "assets/replay.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/style.css", "assets/style.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "assets/favicon.svg", "image/svg+xml"),
+        // The client package the demo imports (its import map says so).
+        (
+            "/client/index.js",
+            "clients/js/src/index.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/client/protocol.js",
+            "clients/js/src/protocol.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/client/client.js",
+            "clients/js/src/client.js",
+            "text/javascript; charset=utf-8",
+        ),
     ] {
         let (status, headers, body) = request(addr, "GET", path, "", "").await;
         assert_eq!(status, 200, "{path}");
@@ -76,7 +99,7 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
         assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
         assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
         let on_disk = std::fs::read(root.join(file)).expect("asset on disk");
-        assert!(body == on_disk, "{path} serves assets/{file}");
+        assert!(body == on_disk, "{path} serves {file}");
         // Revalidation with the ETag answers 304 without a body.
         let etag = header(&headers, "etag").expect("embedded assets have an ETag");
         let (status, _, body) =
@@ -93,6 +116,11 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
     for path in [
         "/nope.js",
         "/test/vectors.json",
+        "/protocol.js",
+        "/client/",
+        "/client/index.d.ts",
+        "/client/package.json",
+        "/client/test/vectors.json",
         "/../Cargo.toml",
         "/%2e%2e/Cargo.toml",
         "/.gitignore",
@@ -127,6 +155,23 @@ async fn dev_mode_serves_assets_from_a_directory() {
     assert_eq!(header(&headers, "etag"), None);
     let (status, _, _) = request(server.local_addr(), "GET", "/main.js", "", "").await;
     assert_eq!(status, 404, "only the directory's files");
+    // The client package is the embedded one unless the directory has its own.
+    let embedded =
+        std::fs::read(workspace_root().join("clients/js/src/index.js")).expect("index.js");
+    let (status, _, body) = request(server.local_addr(), "GET", "/client/index.js", "", "").await;
+    assert_eq!(
+        (status, body == embedded),
+        (200, true),
+        "embedded client/index.js"
+    );
+    std::fs::create_dir_all(dir.join("client")).expect("client dir");
+    std::fs::write(dir.join("client/index.js"), "export const edited = 1;\n").expect("write");
+    let (status, _, body) = request(server.local_addr(), "GET", "/client/index.js", "", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body, b"export const edited = 1;\n",
+        "the directory's client/ first"
+    );
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

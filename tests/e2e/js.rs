@@ -1,5 +1,5 @@
-//! Runs the browser client's node tests (`node --test assets/test/`) as part
-//! of `cargo test`: the JS codec against the Rust test vectors, the JS
+//! Runs the client package's node tests (`node --test clients/js/test/`) as
+//! part of `cargo test`: the JS codec against the Rust test vectors, the JS
 //! movement rules against the Rust sim fixture, and the client's netcode and
 //! reconnect logic. Node's output is printed when they fail.
 
@@ -27,11 +27,11 @@ pub fn node() -> String {
 fn node_tests_of_the_browser_client_pass() {
     let root = workspace_root();
     let mut cmd = Command::new(node());
-    cmd.args(["--test", "assets/test/"]).current_dir(&root);
+    cmd.args(["--test", "clients/js/test/"]).current_dir(&root);
     let (code, stdout, stderr, timed_out) = run_with_limit(cmd, LIMIT);
     assert!(
         code == Some(0) && !timed_out,
-        "`node --test assets/test/` failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        "`node --test clients/js/test/` failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         if timed_out {
             ", killed after 120 s"
         } else {

@@ -1,7 +1,7 @@
 //! The one place that knows how messages become bytes: bincode 2 with a single
 //! explicit configuration.
 //!
-//! Layout (what `assets/protocol.js` mirrors): little-endian, variable-length
+//! Layout (what `clients/js/src/protocol.js` mirrors): little-endian, variable-length
 //! integers (bincode "varint": values below 251 take one byte, else a marker
 //! byte 251/252/253 followed by a u16/u32/u64; signed values are zig-zag
 //! encoded first), enums as a varint variant index, `Vec`/`String` as a varint
@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn layout_matches_the_documented_encoding() {
-        // These bytes are what assets/protocol.js decodes; see the doc comment above.
+        // These bytes are what clients/js/src/protocol.js decodes; see the doc comment above.
         let input = ClientMsg::Input(Input {
             seq: 300,
             ack_tick: 7,

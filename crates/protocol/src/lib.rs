@@ -3,7 +3,7 @@
 //!
 //! This crate is sans-IO: it never touches a socket, a thread or a clock. The
 //! server, the bots and the browser client (mirrored by hand in
-//! `assets/protocol.js`, kept honest by cross-language test vectors) all speak
+//! `clients/js/src/protocol.js`, kept honest by cross-language test vectors) all speak
 //! exactly these types, and only these types cross the wire: the simulation's
 //! ECS components are free to change, the protocol is versioned by
 //! [`PROTOCOL_VERSION`].

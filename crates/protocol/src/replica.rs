@@ -8,7 +8,7 @@
 //! are canonical ([`settle_velocities`]): a velocity within [`VEL_TOLERANCE`]
 //! of the one derived from the last move *is* the derived one, so a steady
 //! mover costs no velocity bytes and the client's copy still hashes to the
-//! server's [`checksum`]. `assets/protocol.js` mirrors [`Replica`] and
+//! server's [`checksum`]. `clients/js/src/protocol.js` mirrors [`Replica`] and
 //! [`checksum`].
 
 use crate::{

@@ -1,9 +1,9 @@
 //! Cross-language test vectors: the browser client's hand-written codec
-//! (`assets/protocol.js`) must produce and accept exactly the bytes this crate
+//! (`clients/js/src/protocol.js`) must produce and accept exactly the bytes this crate
 //! does. This test builds one message per interesting case, encodes it with the
 //! real codec and compares the result with the committed fixture
-//! `assets/test/vectors.json` (each case: the message as JSON fields plus its
-//! hex bytes), which `assets/test/protocol.test.mjs` replays under node.
+//! `clients/js/test/vectors.json` (each case: the message as JSON fields plus its
+//! hex bytes), which `clients/js/test/protocol.test.mjs` replays under node.
 //!
 //! `client_refused` lists client messages that encode but that
 //! [`decode_client`] refuses (a resume token or name too long, a message over
@@ -14,7 +14,7 @@
 //! frames, against the previous tick's frame or older ones, or built by hand
 //! for edge cases and refusals), each with the frame the Rust [`Replica`]
 //! holds after applying it (none after a checksum mismatch), or the error it
-//! refuses the delta with. `assets/test/replica.test.mjs` replays them
+//! refuses the delta with. `clients/js/test/replica.test.mjs` replays them
 //! through the JS `Replica` and compares every field. `checksums` pins frame
 //! checksums ([`replica::checksum`]) so the JS hash is checked on its own,
 //! and `settle` holds [`replica::settle_velocities`] cases for the JS mirror
@@ -1702,17 +1702,17 @@ fn generate() -> String {
 
 #[test]
 fn committed_vectors_match_the_rust_codec() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/test/vectors.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/js/test/vectors.json");
     let fresh = generate();
     if std::env::var_os("UPDATE_VECTORS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &fresh).expect("write assets/test/vectors.json");
+        std::fs::write(&path, &fresh).expect("write clients/js/test/vectors.json");
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "assets/test/vectors.json is out of date with the Rust codec; regenerate it with \
+        "clients/js/test/vectors.json is out of date with the Rust codec; regenerate it with \
          `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test vectors` and check the JS \
-         codec (`node --test assets/test/`)"
+         codec (`node --test clients/js/test/`)"
     );
 }

@@ -1,11 +1,15 @@
 //! The browser demo client (the workspace's `assets/` folder), served over
-//! HTTP at `/` and every path the other routes do not claim.
+//! HTTP at `/` and every path the other routes do not claim, and the
+//! JavaScript client package it imports (`clients/js/src/`, the
+//! `tickroom-client` package's modules) at `/client/`, so a page served by
+//! this server gets the client that speaks this server's protocol.
 //!
 //! The files are compiled into the binary with `rust-embed` (its `debug-embed`
 //! feature embeds in debug builds too), so an installed `tickroom` serves the
-//! game without the source tree. `assets/test/` (node tests and their
-//! fixtures) is left out. For editing the client without rebuilding,
-//! `--assets-dir` / `TICKROOM_ASSETS_DIR` serves a directory from disk instead.
+//! game without the source tree. `assets/test/` is left out, as are the package's `.d.ts` declarations. For
+//! editing the demo without rebuilding, `--assets-dir` / `TICKROOM_ASSETS_DIR`
+//! serves a directory from disk instead; `/client/` then comes from that
+//! directory's `client/` when it has the file, else from the embedded package.
 //!
 //! Only GET and HEAD, only paths made of `A-Z a-z 0-9 - _ .` segments that do
 //! not start with a dot (so no `..`, no percent-escapes, no dotfiles), and only
@@ -35,6 +39,16 @@ use crate::state::Shared;
 #[exclude = ".*"]
 #[exclude = "*/.*"]
 struct Embedded;
+
+/// The `tickroom-client` package's modules as compiled into the binary.
+#[derive(RustEmbed)]
+#[folder = "../../clients/js/src/"]
+#[include = "*.js"]
+#[exclude = ".*"]
+struct EmbeddedClient;
+
+/// Where the package's modules are served: `/client/<module>.js`.
+pub const CLIENT_PREFIX: &str = "client/";
 
 /// The `Content-Type` for a file name, by extension. ES modules must be served
 /// with a JavaScript type or browsers refuse to run them.
@@ -87,9 +101,13 @@ pub struct Asset {
     pub etag: Option<String>,
 }
 
-/// The embedded copy of `rel` (as returned by [`asset_path`]).
+/// The embedded copy of `rel` (as returned by [`asset_path`]): under
+/// [`CLIENT_PREFIX`] a module of the client package, else a demo file.
 pub fn embedded(rel: &str) -> Option<Asset> {
-    let file = Embedded::get(rel)?;
+    let file = match rel.strip_prefix(CLIENT_PREFIX) {
+        Some(module) => EmbeddedClient::get(module)?,
+        None => Embedded::get(rel)?,
+    };
     let hash = file.metadata.sha256_hash();
     let etag = hash.iter().take(16).fold(String::from("\""), |mut s, b| {
         s.push_str(&format!("{b:02x}"));
@@ -101,9 +119,12 @@ pub fn embedded(rel: &str) -> Option<Asset> {
     })
 }
 
-/// Every embedded file's path, sorted.
+/// Every embedded file's path (the package's under [`CLIENT_PREFIX`]), sorted.
 pub fn embedded_paths() -> Vec<String> {
-    let mut paths: Vec<String> = Embedded::iter().map(Cow::into_owned).collect();
+    let mut paths: Vec<String> = Embedded::iter()
+        .map(Cow::into_owned)
+        .chain(EmbeddedClient::iter().map(|m| format!("{CLIENT_PREFIX}{m}")))
+        .collect();
     paths.sort();
     paths
 }
@@ -142,11 +163,18 @@ pub async fn serve(
     let dir: Option<PathBuf> = shared.config.assets_dir.clone();
     let asset = match dir {
         Some(dir) => {
-            let rel = rel.clone();
-            tokio::task::spawn_blocking(move || from_dir(&dir, &rel))
-                .await
-                .ok()
-                .flatten()
+            let from_disk = {
+                let rel = rel.clone();
+                tokio::task::spawn_blocking(move || from_dir(&dir, &rel))
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            from_disk.or_else(|| {
+                rel.starts_with(CLIENT_PREFIX)
+                    .then(|| embedded(&rel))
+                    .flatten()
+            })
         }
         None => embedded(&rel),
     };
@@ -205,6 +233,10 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets")
     }
 
+    fn workspace_client() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/js/src")
+    }
+
     #[test]
     fn request_paths_map_to_public_asset_names_only() {
         assert_eq!(asset_path("/").as_deref(), Some("index.html"));
@@ -236,42 +268,61 @@ mod tests {
         assert_eq!(content_type("noext"), "application/octet-stream");
     }
 
-    /// The embedded set is exactly the public files on disk, byte for byte.
-    /// Adding a file under `assets/` without a rebuild of this crate leaves it
-    /// out of the binary (rust-embed tracks the files it saw, not the folder):
-    /// this test then says so.
-    #[test]
-    fn embedded_files_are_the_public_files_on_disk() {
-        let root = workspace_assets();
-        let mut on_disk = Vec::new();
-        let mut stack = vec![root.clone()];
+    /// Every file under `root` (relative, `/`-separated), leaving out
+    /// dotfiles and what `skip` says.
+    fn files_under(root: &Path, skip: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read assets/") {
+            for entry in std::fs::read_dir(&dir).expect("read dir") {
                 let path = entry.expect("dir entry").path();
                 let rel = path
-                    .strip_prefix(&root)
-                    .expect("under assets/")
+                    .strip_prefix(root)
+                    .expect("under root")
                     .to_string_lossy()
                     .replace('\\', "/");
-                if rel == "test" || rel.split('/').any(|s| s.starts_with('.')) {
+                if skip(&rel) || rel.split('/').any(|s| s.starts_with('.')) {
                     continue;
                 }
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    on_disk.push(rel);
+                    found.push(rel);
                 }
             }
         }
+        found
+    }
+
+    /// The embedded set is exactly the public files on disk, byte for byte:
+    /// the demo's (`assets/` but `test/`) and the client package's modules
+    /// (`clients/js/src/*.js` at `client/`). Adding a file without a rebuild
+    /// of this crate leaves it out of the binary (rust-embed tracks the
+    /// files it saw, not the folder): this test then says so.
+    #[test]
+    fn embedded_files_are_the_public_files_on_disk() {
+        let root = workspace_assets();
+        let client = workspace_client();
+        let mut on_disk = files_under(&root, |rel| rel == "test");
+        assert!(
+            !on_disk.iter().any(|p| p.starts_with(CLIENT_PREFIX)),
+            "assets/client/ would shadow the client package served at /client/"
+        );
+        let modules = files_under(&client, |rel| !rel.ends_with(".js") || rel.contains('/'));
+        on_disk.extend(modules.iter().map(|m| format!("{CLIENT_PREFIX}{m}")));
         on_disk.sort();
         assert_eq!(
             embedded_paths(),
             on_disk,
-            "the binary's embedded assets differ from assets/ on disk: \
-             rebuild the server (build.rs reruns on any change under assets/)"
+            "the binary's embedded assets differ from assets/ and clients/js/src/ on disk: \
+             rebuild the server (build.rs reruns on any change under either)"
         );
         for rel in &on_disk {
-            let disk = std::fs::read(root.join(rel)).expect("read asset");
+            let path = match rel.strip_prefix(CLIENT_PREFIX) {
+                Some(m) => client.join(m),
+                None => root.join(rel),
+            };
+            let disk = std::fs::read(path).expect("read asset");
             let asset = embedded(rel).expect("embedded");
             assert!(asset.body.as_ref() == disk.as_slice(), "{rel} differs");
             assert!(asset.etag.is_some());
@@ -280,9 +331,20 @@ mod tests {
                 Some(rel.as_str())
             );
         }
-        for required in ["index.html", "main.js", "protocol.js", "sim.js"] {
+        for required in [
+            "index.html",
+            "main.js",
+            "client/index.js",
+            "client/protocol.js",
+            "client/arena.js",
+            "client/client.js",
+        ] {
             assert!(on_disk.iter().any(|p| p == required), "{required} missing");
         }
+        assert!(
+            embedded("client/index.d.ts").is_none(),
+            "declarations are for the npm package, not served"
+        );
     }
 
     #[test]
@@ -299,31 +361,31 @@ mod tests {
         );
     }
 
-    /// The committed fixture `assets/test/sim_vectors.json` replays recorded
+    /// The committed fixture `clients/js/test/sim_vectors.json` replays recorded
     /// steering inputs through [`tickroom_sim::movement_step`] (rules 1–3) at
     /// step rates of 20, 30, 40 and 60 Hz (a `--sim-rate` server steps at the
     /// last two), and lists the per-step constants (`dt`, `friction^dt`) of
     /// [`tickroom_sim::Kinematics`] at every rate up to `MAX_TICK_RATE_HZ`;
-    /// `assets/test/sim.test.mjs` checks that the browser's port
-    /// (`assets/sim.js`) agrees bit for bit. Regenerate after an intended rule
+    /// `clients/js/test/arena.test.mjs` checks that the client package's
+    /// port (`clients/js/src/arena.js`) agrees bit for bit. Regenerate after an intended rule
     /// change with `UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors`.
     ///
-    /// (It lives here, next to the assets it checks, because this crate is the
-    /// one that already depends on `tickroom-sim`.)
+    /// (It lives here, next to the embedded client it checks, because this
+    /// crate is the one that already depends on `tickroom-sim`.)
     #[test]
     fn sim_vectors_match_the_rust_movement_rules() {
-        let path = workspace_assets().join("test/sim_vectors.json");
+        let path = workspace_client().join("../test/sim_vectors.json");
         let fresh = sim_vectors::generate();
         if std::env::var_os("UPDATE_VECTORS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &fresh).expect("write assets/test/sim_vectors.json");
+            std::fs::write(&path, &fresh).expect("write clients/js/test/sim_vectors.json");
             return;
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == fresh,
-            "assets/test/sim_vectors.json is out of date with tickroom_sim::movement_step; \
+            "clients/js/test/sim_vectors.json is out of date with tickroom_sim::movement_step; \
              regenerate it with `UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors` \
-             and check the JS port (`node --test assets/test/`)"
+             and check the JS port (`node --test clients/js/test/`)"
         );
     }
 

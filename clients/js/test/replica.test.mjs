@@ -1,4 +1,4 @@
-// Cross-language check of the browser's Replica (assets/protocol.js) against
+// Cross-language check of the browser's Replica (src/protocol.js) against
 // Rust's (crates/protocol/src/replica.rs): vectors.json's `replica` sequences
 // are written by crates/protocol/tests/vectors.rs, which ran every message
 // through the Rust `Replica` and recorded the frame it held afterwards (none
@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { MAX_BASE_AGE, Replica, ReplicaError, checksum, decodeServer, diff, encodeServer, settleVelocities } from '../protocol.js';
+import { MAX_BASE_AGE, Replica, ReplicaError, checksum, decodeServer, diff, encodeServer, settleVelocities } from '../src/protocol.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
 const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));

@@ -1,8 +1,8 @@
-// Tests of the client's netcode (assets/netcode.js) without a browser: the
+// Tests of the client's netcode (src/netcode.js) without a browser: the
 // reconciliation bookkeeping, a simulated round trip against a fake 20 Hz
 // server (or one stepping 2 or 3 times per 20 Hz frame, as with --sim-rate 40
 // or 60, and a wire-free 60 Hz room whose every frame the prediction must
-// match bit for bit) with latency (built from the same sim.js rules the Rust
+// match bit for bit) with latency (built from the same arena.js rules the Rust
 // fixture checks, and speaking protocol v4: quantized canonical frames sent as a full
 // snapshot, then deltas against the newest frame sent, which the client's
 // Replica rebuilds, velocities derived from moves unless a velocity fix says
@@ -12,8 +12,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock, velTolerance } from '../netcode.js';
-import { kinematics, step } from '../sim.js';
+import { DERIVED_VEL_TOLERANCE, Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock, velTolerance } from '../src/netcode.js';
+import { arenaModel, kinematics, step } from '../src/arena.js';
 import {
   Replica,
   checksum,
@@ -27,13 +27,13 @@ import {
   steerToWire,
   velFromWire,
   velToWire,
-} from '../protocol.js';
+} from '../src/protocol.js';
 
 const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
 const KIN = kinematics(ARENA, 20);
 
 test('reconcile keeps the acknowledged input, drops older ones and replays up to the present', () => {
-  const p = new Predictor(KIN);
+  const p = new Predictor(arenaModel(ARENA, 20));
   p.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0); // tick 100's boundary at local 0 ms
   const steers = [[1, 0], [1, 0], [0, 1], [0, 1], [-1, 0]];
   steers.forEach(([x, y], i) => p.hold(i + 1, x, y, 10 + i * 33));
@@ -55,7 +55,7 @@ test('reconcile keeps the acknowledged input, drops older ones and replays up to
   assert.deepEqual(p.state, expect);
   assert.deepEqual(p.prev, expectPrev);
   // Everything acknowledged and no time passed beyond the snapshot's tick: the server state itself.
-  const q = new Predictor(KIN);
+  const q = new Predictor(arenaModel(ARENA, 20));
   q.reset(server, 7, 1000);
   q.reconcile({ ...server, x: 811 }, 8, 0, 1000);
   assert.deepEqual(q.state, { ...server, x: 811 });
@@ -73,7 +73,7 @@ test('after a dropped connection the prediction coasts like the server\'s player
     server.set(k, truth);
   }
   const run = (drop) => {
-    const p = new Predictor(KIN);
+    const p = new Predictor(arenaModel(ARENA, 20));
     p.reset(start, 100, 0); // tick k's boundary at (k - 100) * 50 ms
     for (let i = 0; i < 6; i++) p.hold(i + 1, 1, 0, 10 + 33 * i);
     p.advance(200);
@@ -95,7 +95,7 @@ test('after a dropped connection the prediction coasts like the server\'s player
 });
 
 test('corrections are smoothed, large ones snap', () => {
-  const p = new Predictor(KIN);
+  const p = new Predictor(arenaModel(ARENA, 20));
   p.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
   p.reconcile({ x: 104, y: 100, vx: 0, vy: 0 }, 10, 0, 0);
   assert.deepEqual(p.renderPos(0), { x: 100, y: 100 }, 'the rendered position does not jump');
@@ -140,7 +140,7 @@ function simulateRoundTrip({
   bumpAt = () => null,
   simHz = 20,
   inputJitterMs = () => 0,
-  predictor = () => new Predictor(kinematics(ARENA, simHz), simHz / 20),
+  predictor = () => new Predictor(arenaModel(ARENA, simHz), simHz / 20),
 }) {
   const kin = kinematics(ARENA, simHz);
   const k = simHz / 20;
@@ -361,7 +361,7 @@ test('velTolerance: the derived-velocity tolerance unless the Replica knows the 
 });
 
 test('a derived velocity is replaced by the predicted one only within the tolerance', () => {
-  const p = new Predictor(KIN);
+  const p = new Predictor(arenaModel(ARENA, 20));
   p.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
   p.hold(1, 1, 0, 0);
   p.advance(60); // tick 11 predicted with full steer to the right
@@ -371,7 +371,7 @@ test('a derived velocity is replaced by the predicted one only within the tolera
   p.reconcile({ x: predicted.x, y: predicted.y, vx: predicted.vx + 8, vy: 0 }, 11, 1, 60, DERIVED_VEL_TOLERANCE);
   assert.equal(p.history.get(11).vx, predicted.vx);
   // 30 units/s off: clamped to the edge of what the server allows.
-  const q = new Predictor(KIN);
+  const q = new Predictor(arenaModel(ARENA, 20));
   q.reset({ x: 100, y: 100, vx: 0, vy: 0 }, 10, 0);
   q.hold(1, 1, 0, 0);
   q.advance(60);
@@ -388,7 +388,7 @@ test('a derived velocity is replaced by the predicted one only within the tolera
 const KIN60 = kinematics(ARENA, 60);
 
 test('with 3 steps per frame the predictor counts steps: frame tick T ends at step 3T', () => {
-  const p = new Predictor(KIN60, 3);
+  const p = new Predictor(arenaModel(ARENA, 60), 3);
   assert.equal(p.dtMs, 1000 / 60);
   p.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0); // tick 100 = step 300, its boundary at local 0 ms
   assert.equal(p.simStep, 300);
@@ -423,7 +423,7 @@ test('with 3 steps per frame the predictor counts steps: frame tick T ends at st
   p.advance(71);
   assert.equal(p.simStep, 305);
   // A re-estimate that moves the present by more than a step moves the replay's end with it.
-  const q = new Predictor(KIN60, 3);
+  const q = new Predictor(arenaModel(ARENA, 60), 3);
   q.reset({ x: 800, y: 500, vx: 0, vy: 0 }, 100, 0);
   q.hold(1, 1, 0, 10);
   q.hold(2, 1, 0, 43);
@@ -443,7 +443,7 @@ test('with 3 steps per frame the predictor counts steps: frame tick T ends at st
  * client had predicted for its tick next to the server's.
  */
 function exactRoom60({ oneWayMs, serverPhaseMs, inputPhaseMs, steerAt, durationMs }) {
-  const client = new Predictor(KIN60, 3);
+  const client = new Predictor(arenaModel(ARENA, 60), 3);
   const server = { state: { x: 800, y: 500, vx: 0, vy: 0 }, steer: [0, 0], ack: 0, steps: 0 };
   const toServer = [];
   const toClient = [];
@@ -555,8 +555,8 @@ test('with jittery input arrivals at 60 Hz steps, a steer change is at worst a s
 test('predicting one 50 ms step per frame against a 60 Hz server (the old wiring) corrects all the time', () => {
   const steerAt = (t) => (t < 500 ? [0, 0] : t < 1500 ? [1, 0] : t < 3000 ? [0, -1] : t < 4500 ? [0, 0] : [-0.7, 0.7]);
   const run = (predictor) => simulateRoundTrip({ oneWayMs: 8, framePhaseMs: 7, steerAt, durationMs: 6000, simHz: 60, predictor }).corrections.filter((c) => c.size > 0.5).length;
-  const perTick = run(() => new Predictor(kinematics(ARENA, 20)));
-  const perStep = run(() => new Predictor(KIN60, 3));
+  const perTick = run(() => new Predictor(arenaModel(ARENA, 20)));
+  const perStep = run(() => new Predictor(arenaModel(ARENA, 60), 3));
   assert.ok(perTick >= 8 && perStep === 0, `corrections over 0.5 units: ${perTick} stepping per tick, ${perStep} per step`);
 });
 

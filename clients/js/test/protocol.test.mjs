@@ -1,10 +1,10 @@
-// Cross-language check of the browser's codec (assets/protocol.js) against
+// Cross-language check of the browser's codec (src/protocol.js) against
 // the Rust one: vectors.json is written by crates/protocol/tests/vectors.rs
 // from the real bincode codec. Every server vector must decode to exactly its
 // fields and every client vector must encode to exactly its bytes (and both
 // directions round-trip), and the JS frame checksum must give every pinned
 // frame's value. The replica vectors in the same file are replayed by
-// replica.test.mjs. Run with `node --test assets/test/`.
+// replica.test.mjs. Run with `npm test` (or `node --test test/`) in clients/js.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +30,7 @@ import {
   validRoomId,
   velFromWire,
   velToWire,
-} from '../protocol.js';
+} from '../src/protocol.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
 

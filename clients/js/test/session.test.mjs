@@ -1,4 +1,4 @@
-// Tests of the client's session logic (assets/net.js) with a fake WebSocket
+// Tests of the client's session logic (src/session.js) with a fake WebSocket
 // and fake timers: joining, 30 Hz inputs, pings, and what happens on every
 // kind of close (backoff with jitter and cap, immediate reconnect on 1001,
 // stopping with a reason on protocol violations, "room full" on 1013), the
@@ -22,8 +22,8 @@ import {
   clusterUrlOf,
   memberWsUrl,
   redirectNode,
-} from '../net.js';
-import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, decodeClient, encodeServer } from '../protocol.js';
+} from '../src/session.js';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, decodeClient, encodeServer } from '../src/protocol.js';
 
 /** Timers that run only when the test advances the fake clock. */
 class FakeTime {

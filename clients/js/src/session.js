@@ -3,7 +3,7 @@
 // state with a Replica (full snapshots and deltas), and decides what to do
 // when the socket closes (reconnect with backoff, at once, or stop and tell
 // the player why). The WebSocket class, timers, clock, random source and
-// resume-token store are injected so assets/test/net.test.mjs can drive it
+// resume-token store are injected so test/session.test.mjs can drive it
 // without a browser.
 //
 // Session resume (protocol v3): every Welcome brings a new single-use resume
@@ -209,7 +209,8 @@ export function closePolicy(code, reason = '') {
       if (RESUME_REFUSED_REASONS.includes(reason)) {
         return { action: 'fresh', message: `Could not resume${why} — joining as a new player`, dropToken: true };
       }
-      // The demo client never sends join tickets: retrying cannot help.
+      // A ticket refused (expired, used, invalid, or required after a failed
+      // resume): retrying the same URL cannot help, a new ticket might.
       if (/ticket/.test(reason)) return { action: 'stop', message: `Disconnected by the server${why}` };
       // Too slow, rate limit, ...: the server may keep the player for a resume.
       return { action: 'reconnect', message: `Disconnected by the server${why}` };
@@ -261,7 +262,13 @@ export function closePolicy(code, reason = '') {
  * member a 4001 "node=<id>" sent the session to (null: the entry), found in
  * the entry's /cluster (`clusterUrl`, fetched with `fetchImpl`); `redirects`
  * counts the follows, `follows` the immediate cluster reconnects since the
- * last Welcome.
+ * last Welcome. A session may start at a member (`target`: the `ws_url` of a
+ * matchmaker Ticket, which names the node that runs the room); a close that
+ * does not say to stay sends it back through the entry like a redirect does.
+ *
+ * Tickets: `ticket` (the credential of a Ticket) is added to the URL of every
+ * attempt until a Welcome spends it; from then on reconnects rely on the
+ * resume token alone. A refused ticket stops the session (a new one is needed).
  */
 export class Session {
   constructor({
@@ -283,10 +290,13 @@ export class Session {
     resumeStore = resumeTokens,
     fetchImpl = globalThis.fetch?.bind(globalThis),
     clusterUrl = null,
+    target = null,
+    ticket = '',
   }) {
     Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer, resumeStore, fetchImpl });
     this.clusterUrl = clusterUrl ?? clusterUrlOf(url);
-    this.target = null; // the cluster member a redirect sent us to (null: the entry, `url`)
+    this.target = target; // the cluster member a ticket or a redirect sent us to (null: the entry, `url`)
+    this.ticket = ticket; // a join ticket, sent with every attempt until a Welcome (then spent)
     this.follows = 0; // immediate cluster reconnects since the last Welcome
     this.redirects = 0; // redirects followed, across reconnects
     this.following = null; // the /cluster lookup in flight (a token)
@@ -343,7 +353,7 @@ export class Session {
     this.following = null;
     let ws;
     try {
-      ws = new this.WebSocketImpl(this.target ?? this.url);
+      ws = new this.WebSocketImpl(this.attemptUrl());
     } catch (e) {
       this.onClose(ws, 1006, String(e));
       return;
@@ -367,6 +377,15 @@ export class Session {
     ws.onerror = () => {}; // a close event always follows
   }
 
+  /** The URL of the next attempt: the target (else the entry), with the ticket while it is unspent. */
+  attemptUrl() {
+    const url = this.target ?? this.url;
+    if (!this.ticket) return url;
+    const u = new URL(url);
+    u.searchParams.set('ticket', this.ticket);
+    return u.toString();
+  }
+
   send(msg) {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1) return false;
@@ -387,6 +406,7 @@ export class Session {
       case 'Welcome': {
         const attempted = this.joinResume !== '';
         this.welcome = msg;
+        this.ticket = ''; // spent: reconnects resume with the token alone
         this.replica = new Replica(msg.tick_rate_hz);
         this.refusing = false;
         this.lastTick = msg.tick;

@@ -1,4 +1,4 @@
-// Checks that the browser's port of the movement rules (assets/sim.js) agrees
+// Checks that the browser's port of the movement rules (src/arena.js) agrees
 // with the Rust simulation bit for bit: sim_vectors.json is written by the
 // Rust test in crates/server/src/assets.rs from tickroom_sim::movement_step on
 // recorded steering sequences at 20, 30, 40 and 60 steps a second (a
@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { kinematics, sanitizeSteer, step } from '../sim.js';
+import { kinematics, sanitizeSteer, step } from '../src/arena.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./sim_vectors.json', import.meta.url), 'utf8'));
 

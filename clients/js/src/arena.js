@@ -1,12 +1,14 @@
-// The demo game's movement rules 1–3 (sanitize steer, movement, bounds) ported
-// from crates/sim (lib.rs docs, kinematics.rs) so the browser can predict its
-// own player. Bumps and pellets (rules 4–5) are not predicted: the server's
-// snapshots correct them. Every operation is rounded to f32 with Math.fround,
-// in the same order as the Rust code, so the port computes the server's
-// numbers bit for bit at any step rate; assets/test/sim.test.mjs replays a
-// fixture written by the Rust sim (assets/test/sim_vectors.json, at 20, 30,
-// 40 and 60 steps a second, and the per-step constants at every rate up to
-// 240) and checks exact agreement.
+// The built-in arena game's movement rules 1–3 (sanitize steer, movement,
+// bounds) ported from crates/sim (lib.rs docs, kinematics.rs), so a client of
+// a server running that game can predict its own player: `arenaModel()` is
+// the prediction model the RoomClient uses by default. A game with other
+// rules passes its own model instead (see netcode.js's Predictor). Bumps and
+// pellets (rules 4–5) are not predicted: the server's snapshots correct
+// them. Every operation is rounded to f32 with Math.fround, in the same order
+// as the Rust code, so the port computes the server's numbers bit for bit at
+// any step rate; test/arena.test.mjs replays a fixture written by the Rust
+// sim (test/sim_vectors.json, at 20, 30, 40 and 60 steps a second, and the
+// per-step constants at every rate up to 240) and checks exact agreement.
 //
 // One step lasts 1 / step rate: the Welcome's `sim_rate_hz` (a whole multiple
 // of `tick_rate_hz`, equal to it unless the server runs with --sim-rate).
@@ -81,4 +83,18 @@ export function step(kin, state, steerX, steerY) {
   const [x, cvx] = confineAxis(f(state.x + f(vx * kin.dt)), vx, kin.minX, kin.maxX);
   const [y, cvy] = confineAxis(f(state.y + f(vy * kin.dt)), vy, kin.minY, kin.maxY);
   return { x, y, vx: cvx, vy: cvy };
+}
+
+/**
+ * The arena game's prediction model for netcode.js's Predictor (and the
+ * game client): one step of rules 1–3 at `stepRateHz` steps a second (the
+ * Welcome's `sim_rate_hz`), for the room described by the Welcome's `arena`.
+ */
+export function arenaModel(arena, stepRateHz) {
+  const kin = kinematics(arena, stepRateHz);
+  return {
+    stepMs: kin.dtMs,
+    kinematics: kin,
+    step: (state, steerX, steerY) => step(kin, state, steerX, steerY),
+  };
 }

@@ -68,7 +68,6 @@
 //   shows up one round trip late as a correction.
 
 import { QUANT_SCALE, VEL_TOLERANCE } from './protocol.js';
-import { step } from './sim.js';
 
 /** Render other players this far in the past, so two snapshots bracket the render time. */
 export const INTERP_DELAY_MS = 100;
@@ -100,16 +99,28 @@ export function velTolerance(player) {
 
 /**
  * Client-side prediction of the own player, with reconciliation.
- * States are { x, y, vx, vy } in world units; times are local milliseconds.
- * `kin` is one simulation step's kinematics (sim.js, at the Welcome's
- * `sim_rate_hz`), `stepsPerFrame` the steps per frame tick (`sim_rate_hz /
- * tick_rate_hz`, 1 without --sim-rate). Step numbers count from the room's
- * start like the server's: tick T ends at step T · stepsPerFrame.
+ *
+ * The game's rules come in as `model`, so another game reuses this code with
+ * its own step: `{ stepMs, step(state, steerX, steerY) }`, where `stepMs` is
+ * one simulation step's length in milliseconds (1000 / the Welcome's
+ * `sim_rate_hz`) and `step` returns the own player's state one step later
+ * under that steer, exactly as the server's simulation would (a new object;
+ * `state` is not changed). States are objects with at least `x` and `y` in
+ * world units (smoothing and snapping use them) and, for the velocity
+ * tolerance of reconcile(), `vx` and `vy` in units per second; anything else
+ * the game keeps in them is carried through. arena.js's `arenaModel()` is
+ * the built-in arena game's model. Times are local milliseconds.
+ * `stepsPerFrame` is the steps per frame tick (`sim_rate_hz / tick_rate_hz`,
+ * 1 without --sim-rate). Step numbers count from the room's start like the
+ * server's: tick T ends at step T · stepsPerFrame.
  */
 export class Predictor {
-  constructor(kin, stepsPerFrame = 1) {
-    this.kin = kin;
-    this.dtMs = kin.dtMs; // one step
+  constructor(model, stepsPerFrame = 1) {
+    if (!model || typeof model.step !== 'function' || !(model.stepMs > 0)) {
+      throw new TypeError('Predictor: model must be { stepMs > 0, step(state, steerX, steerY) }');
+    }
+    this.model = model;
+    this.dtMs = model.stepMs; // one step
     this.stepsPerFrame = Math.max(1, Math.round(stepsPerFrame));
     this.maxSteps = MAX_PREDICT_TICKS * this.stepsPerFrame; // most steps predicted ahead
     this.inputs = []; // [{ seq, at, sx, sy }]: the newest acknowledged input, then the unacknowledged ones
@@ -208,7 +219,7 @@ export class Predictor {
     while (this.boundary(this.simStep + 1) <= now && this.simStep - this.baseStep < this.maxSteps) {
       this.simStep++;
       this.prev = this.state;
-      this.state = step(this.kin, this.state, ...this.steerFor(this.simStep));
+      this.state = this.model.step(this.state, ...this.steerFor(this.simStep));
       this.remember(this.simStep, this.state);
       if (++steps > this.maxSteps) break;
     }
@@ -231,7 +242,7 @@ export class Predictor {
     this.advance(now);
     const n0 = serverTick * this.stepsPerFrame;
     const guess = velTolerance > 0 ? this.history.get(n0) : undefined;
-    if (guess) {
+    if (guess && guess.vx !== undefined && server.vx !== undefined) {
       const near = (v, c) => Math.min(c + velTolerance, Math.max(c - velTolerance, v));
       server = { ...server, vx: near(guess.vx, server.vx), vy: near(guess.vy, server.vy) };
     }
@@ -264,7 +275,7 @@ export class Predictor {
     this.remember(n0, server);
     for (let n = n0 + 1; n <= target; n++) {
       prev = s;
-      s = step(this.kin, s, ...this.steerFor(n));
+      s = this.model.step(s, ...this.steerFor(n));
       this.remember(n, s);
     }
     this.simStep = target;

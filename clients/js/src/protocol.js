@@ -1,9 +1,9 @@
 // tickroom's wire protocol in JavaScript: the browser client's mirror of
 // crates/protocol (messages.rs, codec.rs, quant.rs, replica.rs). It exists so
 // the demo client needs no build step; it is kept honest by cross-language
-// test vectors (assets/test/vectors.json, written by
-// crates/protocol/tests/vectors.rs and checked by assets/test/protocol.test.mjs
-// and assets/test/replica.test.mjs).
+// test vectors (clients/js/test/vectors.json, written by
+// crates/protocol/tests/vectors.rs and checked by test/protocol.test.mjs
+// and test/replica.test.mjs).
 //
 // Encoding: bincode 2 "standard" configuration — little-endian; integers other
 // than u8/i8 as varints (below 251: one byte; else a marker 251/252/253 then a
@@ -19,7 +19,7 @@
 //
 // Protocol version 3 adds session resume: `Join` carries a `resume` token (or
 // ''), every `Welcome` brings a new single-use `resume_token` and says whether
-// the join `resumed` an earlier player (see net.js).
+// the join `resumed` an earlier player (see session.js).
 //
 // Protocol version 4: the server sends a full `Snapshot` after a join or a
 // resume, and when the newest frame it sent a client is older than the
@@ -710,7 +710,7 @@ const framePlayer = (p, velDerived) => ({
 
 /**
  * A client's copy of the room state, rebuilt from full snapshots and deltas
- * exactly as replica.rs `Replica` does; assets/test/replica.test.mjs replays
+ * exactly as replica.rs `Replica` does; test/replica.test.mjs replays
  * Rust's replica vectors through it.
  *
  * Frames are plain objects { tick, players, pellets, roster } with the wire's
