@@ -31,9 +31,10 @@ async function post(server, path, body, { token = '', fetchImpl = globalThis.fet
   if (typeof fetchImpl !== 'function') throw new TypeError('no fetch: pass `fetchImpl`');
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  const url = apiUrl(server, path);
   let res;
   try {
-    res = await fetchImpl(apiUrl(server, path), { method: 'POST', headers, body: JSON.stringify(body ?? {}), signal });
+    res = await fetchImpl(url, { method: 'POST', headers, body: JSON.stringify(body ?? {}), signal });
   } catch (e) {
     throw new RoomApiError(0, 'unreachable', `could not reach ${server}: ${e?.message ?? e}`);
   }
