@@ -30,7 +30,7 @@ use std::{
 
 use crate::util::{Client, request, run_with_limit, start, test_config};
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent")
@@ -38,7 +38,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The cargo target directory this test binary runs from (`target/debug/deps/e2e-…`).
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
@@ -180,7 +180,7 @@ async fn dev_mode_serves_assets_from_a_directory() {
 /// second, prediction corrections) are about the page, not about several
 /// browsers sharing the machine's cores. Each Chromium test holds it while
 /// its browser runs.
-static CHROMIUM_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static CHROMIUM_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Why the Chromium test cannot run here, if it cannot.
 fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
@@ -205,7 +205,7 @@ fn missing_prerequisite(chromium: &Path, root: &Path) -> Option<String> {
 
 /// The Chromium to drive, or `None` (after a loud SKIPPED message) when it or
 /// the script's node modules are missing; under `CI=true` that fails `test`.
-fn chromium_or_skip(test: &str, root: &Path) -> Option<PathBuf> {
+pub(crate) fn chromium_or_skip(test: &str, root: &Path) -> Option<PathBuf> {
     let chromium =
         PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
     let Some(why) = missing_prerequisite(&chromium, root) else {
@@ -375,22 +375,6 @@ async fn headless_chromium_follows_the_room_to_its_node() {
 /// the URL fragment as is.
 const REPLAY_TOKEN: &str = "browser+replay/operator-token==";
 
-/// A fresh directory under the system temp dir, unique to this run; removed
-/// when dropped (a failing test too).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        TempDir(crate::util::temp_dir(tag))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_plays_a_recording() {
     let root = workspace_root();
@@ -398,7 +382,7 @@ async fn headless_chromium_plays_a_recording() {
         return;
     };
     let _turn = CHROMIUM_TURN.lock().await;
-    let temp = TempDir::new("browser-replay");
+    let temp = crate::util::TempDir::new("browser-replay");
     let dir = temp.0.clone();
     let recording_server = || tickroom_server::Config {
         record_dir: Some(dir.clone()),

@@ -73,3 +73,7 @@ mod bots_metrics;
 /// docs/grafana/tickroom.json and docs/prometheus/tickroom-rules.yml queried
 /// through a real Prometheus scraping a real server.
 mod prometheus;
+
+/// The JavaScript client packed with `npm pack`, installed into a scratch
+/// project, imported, type-checked, and its README example played in Chromium.
+mod client_package;

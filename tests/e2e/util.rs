@@ -474,6 +474,21 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A [`temp_dir`] removed when dropped (a failing test's too).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        TempDir(temp_dir(tag))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A port nothing listens on right now: bind `127.0.0.1:0`, read it, release
 /// it. Another process may take it before the caller does: callers retry.
 pub fn free_port() -> u16 {

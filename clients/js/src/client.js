@@ -100,6 +100,8 @@ export class RoomClient {
     this.game = null;
     /** Every player id seen in a frame since this client started. */
     this.playersSeen = new Set();
+    /** The local time of the previous advance() (null: none yet). */
+    this.lastAdvance = null;
     this.session = new Session({
       url: roomWsUrl(server, room),
       target,
@@ -254,13 +256,17 @@ export class RoomClient {
 
   /**
    * Steps the prediction to local time `now` and lets its correction decay
-   * over `elapsedMs` (call once per rendered frame, before view()).
+   * over the time since the previous call (at most a second: a tab in the
+   * background), or over `elapsedMs` when given. Call once per rendered
+   * frame, before view().
    */
-  advance(now, elapsedMs = 0) {
+  advance(now, elapsedMs = undefined) {
+    const elapsed = elapsedMs ?? (this.lastAdvance === null ? 0 : Math.min(Math.max(0, now - this.lastAdvance), 1000));
+    this.lastAdvance = now;
     const pred = this.game?.predictor;
     if (!pred) return;
     pred.advance(now);
-    if (elapsedMs > 0) pred.decay(elapsedMs);
+    if (elapsed > 0) pred.decay(elapsed);
   }
 
   /** Where to draw the own player at `now` ({ x, y }), or null while it is not in the newest frame. */
