@@ -53,7 +53,11 @@ fn run_ok(what: &str, cmd: Command) -> String {
     assert!(
         code == Some(0) && !timed_out,
         "{what} failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        if timed_out { ", killed at the limit" } else { "" }
+        if timed_out {
+            ", killed at the limit"
+        } else {
+            ""
+        }
     );
     stdout
 }
@@ -80,7 +84,9 @@ fn pack_and_install(tag: &str) -> Installed {
     let report: Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("npm pack --json printed no JSON ({e}):\n{out}"));
     let pack = report[0].clone();
-    let tarball = dir.0.join(pack["filename"].as_str().expect("a tarball name"));
+    let tarball = dir
+        .0
+        .join(pack["filename"].as_str().expect("a tarball name"));
     assert!(tarball.is_file(), "{} written", tarball.display());
 
     let project = dir.0.join("game");
@@ -196,8 +202,11 @@ console.log(JSON.stringify({ version: pkg.version, exports: Object.keys(main).le
     // tsc against the installed declarations: the package's typed example,
     // resolved through node_modules (its @ts-expect-error lines must fail).
     let types = package_dir().join("test/types");
-    std::fs::copy(types.join("example.ts"), installed.project.join("example.ts"))
-        .expect("copy example.ts");
+    std::fs::copy(
+        types.join("example.ts"),
+        installed.project.join("example.ts"),
+    )
+    .expect("copy example.ts");
     std::fs::copy(
         types.join("tsconfig.json"),
         installed.project.join("tsconfig.json"),

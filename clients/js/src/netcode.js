@@ -107,8 +107,10 @@ export function velTolerance(player) {
  * under that steer, exactly as the server's simulation would (a new object;
  * `state` is not changed). States are objects with at least `x` and `y` in
  * world units (smoothing and snapping use them) and, for the velocity
- * tolerance of reconcile(), `vx` and `vy` in units per second; anything else
- * the game keeps in them is carried through. arena.js's `arenaModel()` is
+ * tolerance of reconcile(), `vx` and `vy` in units per second (used only
+ * when both the prediction and the server's state have both); the predictor
+ * hands states to the model's `step` as they are, so whatever else a game
+ * keeps in them lasts as far as its `step` keeps it. arena.js's `arenaModel()` is
  * the built-in arena game's model. Times are local milliseconds.
  * `stepsPerFrame` is the steps per frame tick (`sim_rate_hz / tick_rate_hz`,
  * 1 without --sim-rate). Step numbers count from the room's start like the
@@ -242,7 +244,7 @@ export class Predictor {
     this.advance(now);
     const n0 = serverTick * this.stepsPerFrame;
     const guess = velTolerance > 0 ? this.history.get(n0) : undefined;
-    if (guess && guess.vx !== undefined && server.vx !== undefined) {
+    if (guess && [guess.vx, guess.vy, server.vx, server.vy].every(Number.isFinite)) {
       const near = (v, c) => Math.min(c + velTolerance, Math.max(c - velTolerance, v));
       server = { ...server, vx: near(guess.vx, server.vx), vy: near(guess.vy, server.vy) };
     }

@@ -289,7 +289,7 @@ export class Session {
   canResume(): boolean;
   /** Drops the connection and resumes at once (done after a checksum mismatch). */
   resync(): void;
-  /** Skips the backoff wait (also rejoins after a stop or a leave); ignored while connecting, joining or connected. */
+  /** Skips the backoff wait (also rejoins after a stop); ignored while connecting, joining or connected, and after leave(). */
   retryNow(): void;
   /** Leaves the room for good: sends Leave (no resume), forgets the token and closes. */
   leave(): void;

@@ -256,7 +256,10 @@ export function closePolicy(code, reason = '') {
  * taken back (keep its state: id, prediction, scores),
  * onFrame(frame, nowMs, type, msg) with type 'Snapshot' or 'Delta' and the
  * decoded message,
- * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg).
+ * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg),
+ * onInput(seq, steer) for every input sent. `steer()` answers the wire's
+ * steer (two integers in -127..127, see protocol.js's steerToWire);
+ * RoomClient takes floats and quantizes them.
  *
  * Cluster: `url` is the page's own server (the entry); `target` is the
  * member a 4001 "node=<id>" sent the session to (null: the entry), found in
@@ -626,9 +629,9 @@ export class Session {
     this.onClose(ws, RESYNC_CODE, RESYNC_REASON);
   }
 
-  /** Skips the backoff wait (the player pressed "retry now", or asked to rejoin after a stop). */
+  /** Skips the backoff wait (the player pressed "retry now", or asked to rejoin after a stop); nothing after leave(). */
   retryNow() {
-    if (this.state === 'connected' || this.state === 'joining' || this.state === 'connecting') return;
+    if (this.state === 'connected' || this.state === 'joining' || this.state === 'connecting' || this.state === 'left') return;
     if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
     this.state = 'reconnecting';
     this.open();

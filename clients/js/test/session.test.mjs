@@ -831,3 +831,16 @@ test('a follow answered after the player left (or retried) is ignored', async ()
   assert.equal(u.sockets.length, 2, 'only the retry');
   assert.equal(u.sockets[1].url, 'ws://test/ws?room=r1');
 });
+
+test('retryNow after leave() opens nothing: the player left for good', () => {
+  const time = new FakeTime();
+  const { sockets, FakeWebSocket } = fakeSockets();
+  const session = new Session({ url: 'ws://h/ws?room=r1', room: 'r1', WebSocketImpl: FakeWebSocket, timers: time, now: () => time.t, resumeStore: new ResumeStore(null) }).start();
+  sockets[0].open();
+  session.leave();
+  assert.equal(session.state, 'left');
+  session.retryNow();
+  time.advance(60_000);
+  assert.equal(sockets.length, 1);
+  assert.equal(session.state, 'left');
+});

@@ -4,7 +4,7 @@
 // the declarations must refuse (tsc fails if one is accepted).
 
 import { RoomClient, RoomApiError, decodeServer, matchmake, PROTOCOL_VERSION } from 'tickroom-client';
-import type { Frame, PredictionModel, Ticket, View, Welcome } from 'tickroom-client';
+import type { Arena, Frame, PredictionModel, Ticket, View, Welcome } from 'tickroom-client';
 import { arenaModel } from 'tickroom-client/arena';
 import { Replica } from 'tickroom-client/protocol';
 import { Predictor } from 'tickroom-client/netcode';
@@ -51,7 +51,8 @@ const heading: number | undefined = tanks.game?.predictor?.state?.heading;
 new RoomClient({ server, room: 'no-prediction', model: null });
 
 // The lower layers stay usable on their own.
-const predictor = new Predictor(arenaModel({ width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 }, 20));
+const arena: Arena = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
+const predictor = new Predictor(arenaModel(arena, 20));
 predictor.reset({ x: 1, y: 2, vx: 0, vy: 0 }, 0, 0);
 const msg = decodeServer(new Uint8Array([0]));
 if (msg.type === 'Welcome') console.log(msg.resume_token, msg.sim_rate_hz);
