@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, recordSockets, script } from './harness.mjs';
 
 const [baseUrl, protocolPath, screenshotPath] = process.argv.slice(2);
 if (!baseUrl || !protocolPath || !screenshotPath) {
@@ -33,24 +34,12 @@ if (!baseUrl || !protocolPath || !screenshotPath) {
 }
 const { decodeServer } = await import(pathToFileURL(protocolPath).href);
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WAIT_MS = 10_000;
-const started = Date.now();
-const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
-
-setTimeout(() => {
-  console.error('client_example.mjs: gave up after 60 s');
-  process.exit(3);
-}, 60_000).unref();
+const { log, check } = script('client_example.mjs', 60_000);
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tickroom-chromium-'));
 const problems = [];
 let context;
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log('ok -', what);
-}
 
 /** Polls `probe` every 50 ms until it returns a truthy value; fails after WAIT_MS naming `what`. */
 async function until(what, probe) {
@@ -145,20 +134,11 @@ async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
   });
-  await context.addInitScript(() => {
-    const Native = window.WebSocket;
-    window.__sockets = [];
-    window.WebSocket = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__sockets.push(this);
-      }
-    };
-  });
+  await recordSockets(context);
 
   // --- matchmake, join with the ticket, draw the own player ---
   const a = await openPage('a');

@@ -13,25 +13,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, script } from './harness.mjs';
 
 const [baseUrl, room] = process.argv.slice(2);
 if (!baseUrl || !room) {
   console.error('usage: node tests/browser/cluster.mjs <base-url> <room>');
   process.exit(2);
 }
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WAIT = { timeout: 10_000, polling: 50 };
-const started = Date.now();
-const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
-setTimeout(() => {
-  console.error('cluster.mjs: gave up after 45 s');
-  process.exit(3);
-}, 45_000).unref();
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log('ok -', what);
-}
+const { check } = script('cluster.mjs', 45_000);
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tickroom-chromium-cluster-'));
 const problems = [];
@@ -40,7 +30,7 @@ try {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    args: CHROMIUM_ARGS,
   });
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));

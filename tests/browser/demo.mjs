@@ -36,6 +36,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, recordSockets, script } from './harness.mjs';
 
 const [baseUrl, screenshotPath, simRateArg] = process.argv.slice(2);
 if (!baseUrl || !screenshotPath || (simRateArg !== undefined && !/^[1-9]\d*$/.test(simRateArg))) {
@@ -63,26 +64,13 @@ const SIM_RATE = simRateArg === undefined ? TICK_RATE : Number(simRateArg);
 const MAX_CORRECTED_SHARE = 1 / 2;
 const MIN_CORRECTIONS = 5;
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ROOM = 'browser-test';
 const WAIT = { timeout: 10_000, polling: 50 };
-const started = Date.now();
-const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
-
-// A hard stop well inside the Rust side's patience, so a hang still reports.
-setTimeout(() => {
-  console.error('demo.mjs: gave up after 60 s');
-  process.exit(3);
-}, 60_000).unref();
+const { log, check } = script('demo.mjs', 60_000);
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'tickroom-chromium-'));
 const problems = [];
 let context;
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log('ok -', what);
-}
 
 async function openPage(name) {
   const page = await context.newPage();
@@ -157,31 +145,13 @@ async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
   });
   log('chromium', context.browser()?.version() ?? '(persistent context)');
   // Every page's WebSockets, so a check can drop the connection under the client.
-  await context.addInitScript(() => {
-    const Native = window.WebSocket;
-    window.__sockets = [];
-    window.WebSocket = class extends Native {
-      constructor(...args) {
-        super(...args);
-        window.__sockets.push(this);
-      }
-    };
-  });
+  await recordSockets(context);
 
   // --- page A joins from the menu ---
   const a = await openPage('alice');

@@ -26,6 +26,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, script } from './harness.mjs';
 
 const [baseUrl, file, token, junkFile, screenshotPath] = process.argv.slice(2);
 if (!baseUrl || !file || !token || !junkFile || !screenshotPath) {
@@ -33,26 +34,13 @@ if (!baseUrl || !file || !token || !junkFile || !screenshotPath) {
   process.exit(2);
 }
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PAGE_TICKS = 40;
 const WAIT = { timeout: 10_000, polling: 50 };
-const started = Date.now();
-const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
-
-// A hard stop well inside the Rust side's patience, so a hang still reports.
-setTimeout(() => {
-  console.error('replay.mjs: gave up after 60 s');
-  process.exit(3);
-}, 60_000).unref();
+const { log, check } = script('replay.mjs', 60_000);
 
 const problems = [];
 let browser;
 const pages = [];
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  log('ok -', what);
-}
 
 const viewerUrl = (name, extra = '') => `${baseUrl}?replay=${encodeURIComponent(name)}${extra}`;
 const replay = (page) => page.evaluate(() => window.__tickroom?.replay ?? null);
@@ -120,7 +108,7 @@ async function main() {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   log('chromium', browser.version());
 

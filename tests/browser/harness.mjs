@@ -1,0 +1,54 @@
+// What every browser script in tests/browser shares: the Chromium to drive
+// and its flags, a log with elapsed seconds, `check` (log a passed check,
+// throw on a failed one), a hard stop that still reports a hang inside the
+// Rust side's patience, and the init script that records a page's
+// WebSockets (so a check can close one under the client). Each script is
+// spawned by a test in tests/e2e/ that checks its exit status.
+
+/** Debian's Chromium unless `$CHROMIUM` says otherwise (playwright-core never downloads one). */
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Headless, no sandbox (CI runs as root), nothing in the background. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * Starts script `name`'s clock: returns `log(...)` (prefixed with the
+ * elapsed seconds) and `check(cond, what)`, and exits with status 3 after
+ * `limitMs` should the script hang.
+ */
+export function script(name, limitMs) {
+  const started = Date.now();
+  const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
+  setTimeout(() => {
+    console.error(`${name}: gave up after ${limitMs / 1000} s`);
+    process.exit(3);
+  }, limitMs).unref();
+  const check = (cond, what) => {
+    if (!cond) throw new Error(`check failed: ${what}`);
+    log('ok -', what);
+  };
+  return { log, check };
+}
+
+/** Makes every page of `context` record its WebSockets in `window.__sockets`. */
+export function recordSockets(context) {
+  return context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.__sockets.push(this);
+      }
+    };
+  });
+}
