@@ -71,5 +71,5 @@ mod input_latency;
 mod bots_metrics;
 
 /// docs/grafana/tickroom.json and docs/prometheus/tickroom-rules.yml queried
-/// through a real Prometheus scraping a real server.
+/// through a real Prometheus scraping a real server and the bots' exporter.
 mod prometheus;
