@@ -71,7 +71,7 @@ mod input_latency;
 mod bots_metrics;
 
 /// docs/grafana/tickroom.json and docs/prometheus/tickroom-rules.yml queried
-/// through a real Prometheus scraping a real server.
+/// through a real Prometheus scraping a real server and the bots' exporter.
 mod prometheus;
 
 /// The JavaScript client packed with `npm pack`, installed into a scratch

@@ -1,10 +1,12 @@
 //! The operators' dashboard and alerting rules against a real Prometheus
-//! (issue 16): a tickroom server with a few bots playing, a throwaway
-//! `prometheus` (Debian's package) on a free loopback port scraping its
-//! `/metrics` every second, and every PromQL expression of
-//! `docs/grafana/tickroom.json` and `docs/prometheus/tickroom-rules.yml`
-//! run through Prometheus' HTTP API until it returns data. A query with a
-//! typo in a series or label name returns nothing and fails here, naming it.
+//! (issue 16): a tickroom server with a few bots playing, their own metrics
+//! exporter (`tickroom-bots --metrics-addr`) on a loopback port, a throwaway
+//! `prometheus` (Debian's package) on a free loopback port scraping both
+//! every second (jobs `tickroom` and `tickroom-bots`), and every PromQL
+//! expression of `docs/grafana/tickroom.json` (the bots' row included) and
+//! `docs/prometheus/tickroom-rules.yml` run through Prometheus' HTTP API
+//! until it returns data. A query with a typo in a series or label name
+//! returns nothing and fails here, naming it.
 //!
 //! For an alert the expression as a whole must evaluate (it returns nothing
 //! while nothing is wrong), and the left-hand side of its comparison must
@@ -22,7 +24,10 @@ use std::{
 };
 
 use serde_json::Value;
-use tickroom_bots::{Placement, SwarmConfig};
+use tickroom_bots::{
+    Placement, SwarmConfig,
+    exporter::{self, BotMetrics},
+};
 
 use crate::util::{
     capture_output, free_port, poll_until, required_program, run_with_limit, start, temp_dir,
@@ -41,6 +46,9 @@ const QUERY_LIMIT: Duration = Duration::from_secs(60);
 
 /// The `job` label the rules select on (`up{job="tickroom"}`).
 const JOB: &str = "tickroom";
+
+/// The bots' exporter's job, named as in `docs/prometheus/prometheus.yml`.
+const BOTS_JOB: &str = "tickroom-bots";
 
 /// A dashboard target with `"tickroom_test": "cluster"` needs a cluster to
 /// return data: skipped here (and printed). None is marked so today.
@@ -75,8 +83,9 @@ fn required_by(test: &str) -> bool {
     )
 }
 
-/// A throwaway prometheus scraping one target every second and loading
-/// `rules`; killed (by pid) and waited for on drop, its directory removed.
+/// A throwaway prometheus scraping one target per job every second and
+/// loading `rules`; killed (by pid) and waited for on drop, its directory
+/// removed.
 struct PromServer {
     addr: SocketAddr,
     dir: PathBuf,
@@ -85,16 +94,25 @@ struct PromServer {
 }
 
 impl PromServer {
-    async fn start(target: SocketAddr, rules: &Path) -> PromServer {
+    /// `jobs` as (job name, target).
+    async fn start(jobs: &[(&str, SocketAddr)], rules: &Path) -> PromServer {
         let dir = temp_dir("prometheus");
         let config = dir.join("prometheus.yml");
+        let scrapes: String = jobs
+            .iter()
+            .map(|(job, target)| {
+                format!(
+                    "  - job_name: {job}\n    metrics_path: /metrics\n    \
+                     static_configs:\n      - targets: ['{target}']\n"
+                )
+            })
+            .collect();
         std::fs::write(
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  rule_files:\n  - {rules}\n\
-                 scrape_configs:\n  - job_name: {JOB}\n    metrics_path: /metrics\n    \
-                 static_configs:\n      - targets: ['{target}']\n",
+                 scrape_configs:\n{scrapes}",
                 rules = rules.display()
             ),
         )
@@ -338,9 +356,13 @@ async fn every_dashboard_query_and_alert_rule_returns_data_from_a_real_prometheu
     let targets = dashboard_targets(&dashboard);
     let rules = rules(&std::fs::read_to_string(&rules_path).expect("read the rules file"));
     assert!(
-        targets.len() >= 20,
+        targets.len() >= 30,
         "only {} dashboard queries",
         targets.len()
+    );
+    assert!(
+        targets.iter().any(|t| t.expr.contains("tickroom_bots_")),
+        "no dashboard query reads the bots' series"
     );
     assert!(rules.len() >= 6, "only {} rules", rules.len());
 
@@ -363,9 +385,29 @@ async fn every_dashboard_query_and_alert_rule_returns_data_from_a_real_prometheu
 
     let server = start(test_config()).await;
     let addr = server.local_addr();
-    let prom = PromServer::start(addr, &rules_path).await;
+    // The bots' exporter, as `--metrics-addr 127.0.0.1:0` would start it.
+    let bot_metrics = BotMetrics::new();
+    let bots_addr = exporter::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Arc::clone(&bot_metrics),
+    )
+    .await
+    .expect("the bots' exporter binds a loopback port");
+    let prom = PromServer::start(&[(JOB, addr), (BOTS_JOB, bots_addr)], &rules_path).await;
 
-    // A few bots in two rooms play while the queries are polled.
+    // Both targets are scraped and up before the bots connect: the bots'
+    // series (every one registered at 0 when the exporter starts) then have
+    // samples from before the ramp-up, and rates over it see the connects.
+    for job in [JOB, BOTS_JOB] {
+        prom.wait_data(
+            &format!("the {job} scrape target"),
+            &format!("up{{job=\"{job}\"}} == 1"),
+        )
+        .await;
+    }
+
+    // A few bots in two rooms play while the queries are polled, recording
+    // into the exporter.
     let swarm = SwarmConfig {
         url: format!("http://{addr}"),
         placement: Placement::Rooms {
@@ -374,6 +416,7 @@ async fn every_dashboard_query_and_alert_rule_returns_data_from_a_real_prometheu
         },
         connect_timeout: Duration::from_secs(30),
         seed: 16,
+        metrics: Some(bot_metrics),
         ..SwarmConfig::default()
     };
     let checked = Arc::new(Mutex::new(Vec::new()));
@@ -382,10 +425,7 @@ async fn every_dashboard_query_and_alert_rule_returns_data_from_a_real_prometheu
     let targets_ref = &targets;
     let rules_ref = &rules;
     let checks = async move {
-        // The target is scraped and up.
-        prom_ref
-            .wait_data("the scrape target", &format!("up{{job=\"{JOB}\"}} == 1"))
-            .await;
+        // Every dashboard query, the bots' row as much as the server's.
         for t in targets_ref {
             if t.mark.as_deref() == Some(CLUSTER_MARK) {
                 println!("skipped (needs a cluster): panel {:?}: {}", t.panel, t.expr);
