@@ -182,8 +182,10 @@ impl PromServer {
         Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
     }
 
-    /// Runs an instant query; the number of samples it returned. A query
-    /// Prometheus rejects (bad syntax, bad function) is a hard error.
+    /// Runs an instant query; the number of samples it returned that hold a
+    /// number (a `histogram_quantile` over buckets that saw nothing in the
+    /// window answers NaN: not data yet). A query Prometheus rejects (bad
+    /// syntax, bad function) is a hard error.
     async fn query(&self, expr: &str) -> Result<usize, String> {
         let (status, body) = self
             .get(&format!("/api/v1/query?query={}", encode(expr)))
@@ -196,7 +198,24 @@ impl PromServer {
         );
         let result = &v["data"]["result"];
         Ok(match v["data"]["resultType"].as_str() {
-            Some("vector" | "matrix") => result.as_array().map_or(0, Vec::len),
+            Some("vector") => result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|sample| sample["value"][1] != "NaN")
+                .count(),
+            Some("matrix") => result
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|series| {
+                    series["values"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|v| v[1] != "NaN")
+                })
+                .count(),
             Some("scalar" | "string") => 1,
             other => panic!("query `{expr}`: unexpected result type {other:?}: {body}"),
         })
