@@ -52,9 +52,9 @@ use tokio_tungstenite::{
 use crate::{
     Behaviour, BotPlan, View,
     cluster::{CloseKind, ClusterView},
+    dns::resolve,
     http,
     stats::{AckRing, FrameAge, Pending, Shard, TickTracker, us32},
-    swarm::resolve,
     tls::{Stream, Tls},
     url::Target,
 };

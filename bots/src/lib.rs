@@ -26,6 +26,7 @@ pub mod behaviour;
 mod bot;
 pub mod cluster;
 pub mod config;
+mod dns;
 pub mod duration;
 mod error;
 pub mod exporter;

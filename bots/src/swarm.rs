@@ -4,7 +4,6 @@
 
 use std::{
     future::Future,
-    net::SocketAddr,
     sync::{Arc, PoisonError, atomic::Ordering},
     time::{Duration, Instant},
 };
@@ -14,11 +13,12 @@ use tokio::{sync::watch, task::JoinSet, time};
 use crate::{
     BehaviourKind, BotPlan, Error, GroupReport, ProcessReport, Report, SwarmConfig,
     bot::{Ctx, Entry, Shared, run_bot},
+    dns::resolve,
     process,
     progress::{ProgressLine, ProgressWriter},
     stats::{Counters, KindTotals, Summary, new_histogram},
     tls::Tls,
-    url::{self, Target},
+    url,
 };
 
 /// Bots per shard of the shared measurements (more shards, less contention;
@@ -194,27 +194,6 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         behaviours,
         process: proc_report,
     })
-}
-
-/// Resolves a server to one address (never an empty list), IPv4 first (a
-/// server bound to 127.0.0.1 refuses bots that picked `::1` for
-/// `localhost`): once per entry for the whole swarm, and once per followed
-/// redirect.
-pub(crate) async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Error> {
-    let host = format!("{}:{}", target.host, target.port);
-    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.resolve_host(), target.port))
-        .await
-        .map_err(|e| Error::Resolve {
-            host: host.clone(),
-            source: Some(e),
-        })?
-        .collect();
-    addrs.sort_by_key(|a| a.is_ipv6());
-    addrs.truncate(1);
-    if addrs.is_empty() {
-        return Err(Error::Resolve { host, source: None });
-    }
-    Ok(addrs)
 }
 
 /// Starts the bots at `ramp` per second, then waits for all of them.
