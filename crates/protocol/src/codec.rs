@@ -16,8 +16,11 @@ use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use crate::{
     ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES,
     MAX_TOKEN_BYTES, Result, ServerMsg,
-    record::{Block, MAX_RECORD_BLOCK_BYTES},
 };
+
+/// Largest payload one recording block may have (a keyframe of a
+/// 1,000-player room is about 20 KiB); [`crate::record`] re-exports it.
+pub const MAX_RECORD_BLOCK_BYTES: usize = 1 << 20;
 
 type ClientConfig = Configuration<LittleEndian, Varint, Limit<MAX_CLIENT_MESSAGE_BYTES>>;
 type ServerConfig = Configuration<LittleEndian, Varint, Limit<MAX_SERVER_MESSAGE_BYTES>>;
@@ -93,16 +96,18 @@ pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg> {
 }
 
 /// Appends one encoded recording block's payload to `buf` (the framing is
-/// [`crate::record::append_block`]'s).
-pub fn encode_record_block_into(block: &Block, buf: &mut Vec<u8>) {
+/// [`crate::record::append_block`]'s). Generic over the block type so this
+/// module, the one that speaks bincode, needs nothing from the record module
+/// above it.
+pub fn encode_record_block_into<B: bincode::Encode>(block: &B, buf: &mut Vec<u8>) {
     let start = buf.len();
     if bincode::encode_into_std_write(block, buf, RECORD).is_err() {
         buf.truncate(start);
     }
 }
 
-/// Decodes one recording block's whole payload.
-pub fn decode_record_block(bytes: &[u8]) -> Result<Block> {
+/// Decodes one recording block's whole payload (a [`crate::record::Block`]).
+pub fn decode_record_block<B: bincode::Decode<()>>(bytes: &[u8]) -> Result<B> {
     if bytes.len() > MAX_RECORD_BLOCK_BYTES {
         return Err(Error::TooLarge {
             len: bytes.len(),

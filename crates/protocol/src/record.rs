@@ -49,8 +49,8 @@ pub const RECORD_MAGIC: [u8; 8] = *b"TICKREC\n";
 pub const RECORD_FORMAT_VERSION: u16 = 1;
 
 /// Largest payload one block may have (a keyframe of a 1,000-player room is
-/// about 20 KiB).
-pub const MAX_RECORD_BLOCK_BYTES: usize = 1 << 20;
+/// about 20 KiB); the codec's decode limit.
+pub use crate::codec::MAX_RECORD_BLOCK_BYTES;
 
 /// Bytes before the first block: magic and format.
 pub const PREAMBLE_BYTES: usize = RECORD_MAGIC.len() + 2;
@@ -425,10 +425,11 @@ impl<R: Read> RecordReader<R> {
         if crc32fast::hash(&self.buf) != crc {
             return Err(RecordError::BadCrc { offset: start });
         }
-        let block = codec::decode_record_block(&self.buf).map_err(|e| RecordError::Malformed {
-            offset: start,
-            message: e.to_string(),
-        })?;
+        let block =
+            codec::decode_record_block::<Block>(&self.buf).map_err(|e| RecordError::Malformed {
+                offset: start,
+                message: e.to_string(),
+            })?;
         let misplaced = |message| {
             Err(RecordError::OutOfOrder {
                 offset: start,
