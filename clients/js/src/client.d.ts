@@ -3,8 +3,8 @@
 
 import type { ArenaState } from './arena.js';
 import type { Interpolator, PredictedState, PredictionModel, Predictor, RateMeter, ServerClock } from './netcode.js';
-import type { Arena, Frame, ServerMessage, Welcome } from './protocol.js';
-import type { CloseInfo, ResumeStore, Session, SessionState } from './session.js';
+import type { Arena, ErrorMsg, Frame, Welcome } from './protocol.js';
+import type { CloseInfo, FetchLike, ResumeTokenStore, Session, SessionState, SessionTimers, WebSocketConstructor } from './session.js';
 import type { Ticket } from './matchmaker.js';
 
 /** The game's prediction: a model for this Welcome at `stepRateHz` steps a second. */
@@ -37,13 +37,14 @@ export interface RoomClientOptions<S extends PredictedState = ArenaState> {
   /** Every frame (complete, wire values), after the client took it in. */
   onFrame?: (frame: Frame, nowMs: number) => void;
   onState?: (client: RoomClient<S>) => void;
-  onServerError?: (msg: Extract<ServerMessage, { type: 'Error' }>) => void;
-  WebSocketImpl?: typeof WebSocket;
-  fetchImpl?: typeof fetch;
-  timers?: Pick<typeof globalThis, 'setTimeout' | 'clearTimeout' | 'setInterval' | 'clearInterval'>;
+  onServerError?: (msg: ErrorMsg) => void;
+  /** For tests and non-browser hosts (see Session): */
+  WebSocketImpl?: WebSocketConstructor;
+  fetchImpl?: FetchLike;
+  timers?: SessionTimers;
   now?: () => number;
   random?: () => number;
-  resumeStore?: ResumeStore;
+  resumeStore?: ResumeTokenStore;
 }
 
 /** The state of one player's game (from one Welcome on; kept across a resume). */

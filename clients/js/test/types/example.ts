@@ -71,3 +71,17 @@ new RoomClient({ server, ticket: { room: 'x' } });
 void quickPlay;
 void version;
 void heading;
+
+// A host without browser globals passes its own socket, timers and clock.
+class NodeSocket {
+  binaryType = 'arraybuffer';
+  readyState = 0;
+  onopen: (() => void) | null = null;
+  onmessage: ((ev: { data: ArrayBuffer }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {}
+  send(_bytes: Uint8Array): void {}
+  close(_code?: number, _reason?: string): void {}
+}
+new RoomClient({ server, room: 'headless', WebSocketImpl: NodeSocket, timers: globalThis, now: () => Date.now(), onServerError: (e) => console.log(e.code, e.message) });
