@@ -3,7 +3,7 @@
 // against a real tickroom server serving that project. Spawned by
 // tests/e2e/client_package.rs, which checks this script's exit status.
 //
-// Usage: node tests/browser/client_example.mjs <base-url> <protocol.js> <screenshot-path>
+// Usage: node tests/browser/client_example.mjs <base-url> <protocol.js> <screenshot-path> [<owner host:port>]
 //
 // `protocol.js` is the installed package's codec: the script decodes what the
 // page's WebSocket receives with it (so it sees Welcomes without any hook in
@@ -11,6 +11,13 @@
 // init script below records them, so one can be closed under the client),
 // the messages on them, and the pixels of its canvas (the example draws the
 // own player #ffd700 and the others #4682b4, in world units).
+//
+// With an owner (a cluster: the page comes from one node, the matchmaker
+// puts the room on the owner), the checks after the first join are instead:
+// the ticket's socket went straight to the owner; closed under the client,
+// the reconnect goes through the page's node (the entry), which answers
+// 4001 "room lives on node …", and the client follows to the owner and the
+// Welcome takes back the same player, still drawn and still steerable.
 //
 // Checks, in order: the page matchmakes and joins with the ticket (a
 // WebSocket URL carrying `ticket=`, a Welcome); it draws its own player;
@@ -27,7 +34,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, recordSockets, script } from './harness.mjs';
 
-const [baseUrl, protocolPath, screenshotPath] = process.argv.slice(2);
+const [baseUrl, protocolPath, screenshotPath, ownerHost] = process.argv.slice(2);
 if (!baseUrl || !protocolPath || !screenshotPath) {
   console.error('usage: node tests/browser/client_example.mjs <base-url> <protocol.js> <screenshot-path>');
   process.exit(2);
@@ -148,6 +155,10 @@ async function main() {
   await until('frames on page a', () => a.seen.frames >= 5);
   let spot = await until("page a's own player on the canvas", () => blob(a.page, OWN));
   check(spot.n > 50, `page a draws its own player at (${spot.x.toFixed(0)}, ${spot.y.toFixed(0)})`);
+  if (ownerHost) {
+    await roomMoved(a, welcome, first);
+    return;
+  }
 
   // --- the arrow keys steer it ---
   await a.page.click('#arena');
@@ -174,6 +185,26 @@ async function main() {
   const after = await steerTowardMiddle(a, spot);
   check(true, `the resumed player still steers (${after.key})`);
 
+  mkdirSync(dirname(screenshotPath), { recursive: true });
+  await a.page.screenshot({ path: screenshotPath });
+  check(problems.length === 0, `no page errors or console errors${problems.length ? `: ${problems.join('; ')}` : ''}`);
+}
+
+/** The cluster checks: the room lives on `ownerHost`, the page's own node is the entry. */
+async function roomMoved(a, welcome, first) {
+  const entryHost = new URL(baseUrl).host;
+  check(first.host === ownerHost && ownerHost !== entryHost, `the ticket sent the page from its node ${entryHost} straight to the room's node ${ownerHost}`);
+  const socketsBefore = a.seen.sockets.length;
+  await a.page.evaluate(() => window.__sockets.at(-1).close()); // no Leave: the owner keeps the player
+  const again = await until('a second Welcome on page a', () => a.seen.welcomes[1]);
+  const retries = a.seen.sockets.slice(socketsBefore).map((u) => new URL(u));
+  check(retries.length === 2 && retries[0].host === entryHost && retries[1].host === ownerHost, `reconnected through the entry, then followed its 4001 to the owner (${retries.map((u) => u.host).join(' -> ')})`);
+  check(retries.every((u) => !u.searchParams.has('ticket') && u.searchParams.get('room') === welcome.room), 'neither attempt carries the spent ticket; both name the room');
+  check(again.resumed === true && again.player_id === welcome.player_id, `the owner took back player ${again.player_id} (resumed)`);
+  const spot = await until("page a's own player on the canvas after the move", () => blob(a.page, OWN));
+  await a.page.click('#arena');
+  const after = await steerTowardMiddle(a, spot);
+  check(true, `the player still steers after following the room (${after.key})`);
   mkdirSync(dirname(screenshotPath), { recursive: true });
   await a.page.screenshot({ path: screenshotPath });
   check(problems.length === 0, `no page errors or console errors${problems.length ? `: ${problems.join('; ')}` : ''}`);

@@ -11,9 +11,16 @@
 //!   server serving that project (`--assets-dir`): it matchmakes, joins with
 //!   the ticket, moves its player with the arrow keys, draws a second page's
 //!   player, and resumes the same player after its socket is closed under it
-//!   (`tests/browser/client_example.mjs`).
+//!   (`tests/browser/client_example.mjs`);
+//! - the same page against a two-node Redis cluster (real `tickroom`
+//!   processes, a real `redis-server`), served by node `a` while the
+//!   matchmaker puts the room on node `b` (weight 1 against 10⁶: `a` wins
+//!   one placement in a million): the ticket takes it to `b`; closed under
+//!   it, the client reconnects through `a`, follows its 4001 to `b` and
+//!   resumes the same player ("room moved").
 //!
-//! Missing node/npm/TypeScript/Chromium skip loudly, or fail under CI=true.
+//! Missing node/npm/TypeScript/Chromium/redis-server skip loudly, or fail
+//! under CI=true.
 
 use std::{
     path::{Path, PathBuf},
@@ -24,6 +31,11 @@ use std::{
 use serde_json::Value;
 
 use crate::browser::{CHROMIUM_TURN, chromium_or_skip, target_dir, workspace_root};
+use crate::support::{
+    client::{lists_members, until},
+    node::{Node, NodeArgs},
+    redis::{self, RedisServer},
+};
 use crate::util::{TempDir, required_program, run_with_limit, start, test_config};
 
 /// npm and tsc take a few seconds; only a hang trips this.
@@ -240,6 +252,66 @@ fn readme_example() -> String {
         + "\n"
 }
 
+/// The scratch project with the README's example as its `index.html`.
+fn example_project(tag: &str) -> Installed {
+    let installed = pack_and_install(tag);
+    let example = readme_example();
+    assert!(
+        example.contains("./node_modules/tickroom-client/"),
+        "the example imports the installed package"
+    );
+    std::fs::write(installed.project.join("index.html"), &example).expect("index.html");
+    installed
+}
+
+/// Runs `tests/browser/client_example.mjs` against the page at `base`
+/// (`owner`: the node the room should land on, for the cluster checks).
+async fn run_example_script(
+    chromium: &Path,
+    installed: &Installed,
+    base: &str,
+    screenshot: &str,
+    owner: Option<String>,
+) -> (Option<i32>, String, String, bool) {
+    let screenshot = target_dir().join("browser").join(screenshot);
+    let protocol = installed
+        .project
+        .join("node_modules/tickroom-client/src/protocol.js");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/client_example.mjs")
+        .arg(base)
+        .arg(&protocol)
+        .arg(&screenshot)
+        .env("CHROMIUM", chromium)
+        .current_dir(workspace_root());
+    if let Some(owner) = owner {
+        cmd.arg(owner);
+    }
+    let result = tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
+        .await
+        .expect("runner thread");
+    if result.0 == Some(0) {
+        assert!(screenshot.exists(), "screenshot written");
+    }
+    result
+}
+
+fn assert_script_passed(
+    what: &str,
+    (code, stdout, stderr, timed_out): &(Option<i32>, String, String, bool),
+) {
+    println!("{stdout}");
+    assert!(
+        *code == Some(0) && !timed_out,
+        "tests/browser/client_example.mjs ({what}) failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if *timed_out {
+            ", killed after 90 s"
+        } else {
+            ""
+        }
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_example_plays_against_a_real_server_in_chromium() {
     let test = "the_readme_example_plays_against_a_real_server_in_chromium";
@@ -250,14 +322,7 @@ async fn the_readme_example_plays_against_a_real_server_in_chromium() {
     let Some(chromium) = chromium_or_skip(test, &root) else {
         return;
     };
-    let installed = pack_and_install("client-example");
-    let example = readme_example();
-    assert!(
-        example.contains("./node_modules/tickroom-client/"),
-        "the example imports the installed package"
-    );
-    std::fs::write(installed.project.join("index.html"), &example).expect("index.html");
-
+    let installed = example_project("client-example");
     let _turn = CHROMIUM_TURN.lock().await;
     let server = start(tickroom_server::Config {
         assets_dir: Some(installed.project.clone()),
@@ -265,28 +330,63 @@ async fn the_readme_example_plays_against_a_real_server_in_chromium() {
     })
     .await;
     let base = format!("http://{}/", server.local_addr());
-    let screenshot = target_dir().join("browser").join("client-example.png");
-    let protocol = installed
-        .project
-        .join("node_modules/tickroom-client/src/protocol.js");
-    let mut cmd = Command::new(crate::js::node());
-    cmd.arg("tests/browser/client_example.mjs")
-        .arg(&base)
-        .arg(&protocol)
-        .arg(&screenshot)
-        .env("CHROMIUM", &chromium)
-        .current_dir(&root);
-    let (code, stdout, stderr, timed_out) =
-        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
-            .await
-            .expect("runner thread");
+    let result = run_example_script(&chromium, &installed, &base, "client-example.png", None).await;
     server.shutdown().await;
-    println!("{stdout}");
-    assert!(
-        code == Some(0) && !timed_out,
-        "tests/browser/client_example.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        if timed_out { ", killed after 90 s" } else { "" }
-    );
-    assert!(Path::new(&screenshot).exists(), "screenshot written");
+    assert_script_passed("one server", &result);
+    drop(installed.dir);
+}
+
+/// How long the nodes have to see each other in Redis.
+const MEMBERSHIP: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_follows_its_room_to_another_node() {
+    let test = "the_readme_example_follows_its_room_to_another_node";
+    let root = workspace_root();
+    if !prerequisites(test) || !redis::required_by(test) {
+        return;
+    }
+    let Some(chromium) = chromium_or_skip(test, &root) else {
+        return;
+    };
+    let installed = example_project("client-example-cluster");
+    let redis = tokio::task::block_in_place(RedisServer::start);
+    let prefix = format!("tickroom-client-example-{}", std::process::id());
+    let node = |id: &str, weight: &str| NodeArgs {
+        id: id.to_owned(),
+        redis_url: redis.url(),
+        prefix: prefix.clone(),
+        lease: "3s".to_owned(),
+        extra: vec![
+            "--node-weight".to_owned(),
+            weight.to_owned(),
+            "--assets-dir".to_owned(),
+            installed.project.to_string_lossy().into_owned(),
+        ],
+    };
+    let a = Node::start(&node("a", "1")).await;
+    let b = Node::start(&node("b", "1000000")).await;
+    for n in [&a, &b] {
+        until(
+            format!("{}'s /cluster to list a and b", n.id),
+            MEMBERSHIP,
+            || lists_members(n.addr, &["a", "b"]),
+        )
+        .await;
+    }
+    let _turn = CHROMIUM_TURN.lock().await;
+    let base = format!("http://{}/", a.addr);
+    let owner = b.addr.to_string();
+    let result = run_example_script(
+        &chromium,
+        &installed,
+        &base,
+        "client-example-cluster.png",
+        Some(owner),
+    )
+    .await;
+    drop((a, b));
+    assert_script_passed("two nodes", &result);
+    drop(redis);
     drop(installed.dir);
 }
