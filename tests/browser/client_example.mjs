@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, recordSockets, script } from './harness.mjs';
+import { LAUNCH, recordSockets, script } from './harness.mjs';
 
 const [baseUrl, protocolPath, screenshotPath, ownerHost] = process.argv.slice(2);
 if (!baseUrl || !protocolPath || !screenshotPath) {
@@ -139,9 +139,7 @@ async function holdUntilMoved(p, key, from, dx) {
 
 async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
+    ...LAUNCH,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
   });

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, script } from './harness.mjs';
+import { LAUNCH, script } from './harness.mjs';
 
 const [baseUrl, room] = process.argv.slice(2);
 if (!baseUrl || !room) {
@@ -27,11 +27,7 @@ const userDataDir = mkdtempSync(join(tmpdir(), 'tickroom-chromium-cluster-'));
 const problems = [];
 let context;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  context = await chromium.launchPersistentContext(userDataDir, LAUNCH);
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   const sockets = [];

@@ -36,7 +36,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, recordSockets, script } from './harness.mjs';
+import { LAUNCH, failureScreenshots, recordSockets, script } from './harness.mjs';
 
 const [baseUrl, screenshotPath, simRateArg] = process.argv.slice(2);
 if (!baseUrl || !screenshotPath || (simRateArg !== undefined && !/^[1-9]\d*$/.test(simRateArg))) {
@@ -143,9 +143,7 @@ async function eatAPellet(page) {
 
 async function main() {
   context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
+    ...LAUNCH,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
   });
@@ -362,18 +360,7 @@ try {
   failed = true;
   console.error(`demo.mjs FAILED: ${e.stack ?? e}`);
   for (const p of problems) console.error('  ', p);
-  if (context) {
-    for (const [i, page] of context.pages().entries()) {
-      try {
-        const path = screenshotPath.replace(/\.png$/, `-failure-${i}.png`);
-        await page.screenshot({ path });
-        console.error(`failure screenshot: ${path}`);
-        console.error(`  state: ${JSON.stringify(await state(page))}`);
-      } catch {
-        // the page may be gone
-      }
-    }
-  }
+  if (context) await failureScreenshots(context.pages(), screenshotPath, state);
 } finally {
   await context?.close().catch(() => {});
   rmSync(userDataDir, { recursive: true, force: true });

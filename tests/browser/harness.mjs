@@ -1,9 +1,9 @@
 // What every browser script in tests/browser shares: the Chromium to drive
 // and its flags, a log with elapsed seconds, `check` (log a passed check,
 // throw on a failed one), a hard stop that still reports a hang inside the
-// Rust side's patience, and the init script that records a page's
-// WebSockets (so a check can close one under the client). Each script is
-// spawned by a test in tests/e2e/ that checks its exit status.
+// Rust side's patience, the init script that records a page's WebSockets
+// (so a check can close one under the client), and failure screenshots.
+// Each script is spawned by a test in tests/e2e/ that checks its exit status.
 
 /** Debian's Chromium unless `$CHROMIUM` says otherwise (playwright-core never downloads one). */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -19,6 +19,9 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** Launch options every script starts from (add a viewport where it matters). */
+export const LAUNCH = { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS };
 
 /**
  * Starts script `name`'s clock: returns `log(...)` (prefixed with the
@@ -51,4 +54,21 @@ export function recordSockets(context) {
       }
     };
   });
+}
+
+/**
+ * After a failure: a screenshot of every page next to `screenshotPath`
+ * (`…-failure-<i>.png`) and what `stateOf(page)` says of it, for the log.
+ */
+export async function failureScreenshots(pages, screenshotPath, stateOf) {
+  for (const [i, page] of pages.entries()) {
+    try {
+      const path = screenshotPath.replace(/\.png$/, `-failure-${i}.png`);
+      await page.screenshot({ path });
+      console.error(`failure screenshot: ${path}`);
+      console.error(`  state: ${JSON.stringify(await stateOf(page))}`);
+    } catch {
+      // the page may be gone
+    }
+  }
 }

@@ -26,7 +26,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, script } from './harness.mjs';
+import { LAUNCH, failureScreenshots, script } from './harness.mjs';
 
 const [baseUrl, file, token, junkFile, screenshotPath] = process.argv.slice(2);
 if (!baseUrl || !file || !token || !junkFile || !screenshotPath) {
@@ -105,11 +105,7 @@ const canvasColours = (page) =>
   });
 
 async function main() {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  browser = await chromium.launch(LAUNCH);
   log('chromium', browser.version());
 
   // --- the recording, with the token in the fragment ---
@@ -242,16 +238,7 @@ try {
   failed = true;
   console.error(`replay.mjs FAILED: ${e.stack ?? e}`);
   for (const p of problems) console.error('  ', p);
-  for (const [i, page] of pages.entries()) {
-    try {
-      const path = screenshotPath.replace(/\.png$/, `-failure-${i}.png`);
-      await page.screenshot({ path });
-      console.error(`failure screenshot: ${path}`);
-      console.error(`  state: ${JSON.stringify(await replay(page))}`);
-    } catch {
-      // the page may be gone
-    }
-  }
+  await failureScreenshots(pages, screenshotPath, replay);
 } finally {
   await browser?.close().catch(() => {});
 }
