@@ -16,9 +16,6 @@ export function stepRate(welcome: Pick<Welcome, 'tick_rate_hz'> & { sim_rate_hz?
 /** The built-in arena game's model for a Welcome: RoomClient's default. */
 export const arenaPrediction: ModelFactory<ArenaState>;
 
-/** The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server `server`. */
-export function roomWsUrl(server: string, room: string): string;
-
 /** Options of a RoomClient. */
 export interface RoomClientOptions<S extends PredictedState = ArenaState> {
   /** The http(s) URL of any tickroom node: the entry for reconnects and cluster lookups. */

@@ -20,7 +20,7 @@
 import { arenaModel } from './arena.js';
 import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
 import { posFromWire, steerFromWire, steerToWire, velFromWire } from './protocol.js';
-import { Session, resumeTokens } from './session.js';
+import { Session, resumeTokens, roomWsUrl } from './session.js';
 import { ticketUrls } from './matchmaker.js';
 
 /**
@@ -35,14 +35,6 @@ export function stepRate(welcome) {
 
 /** The built-in arena game's model for a Welcome (the default `model`). */
 export const arenaPrediction = (welcome, rateHz) => arenaModel(welcome.arena, rateHz);
-
-/** The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server `server`. */
-export function roomWsUrl(server, room) {
-  const u = new URL(server);
-  const scheme = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
-  const base = `${scheme}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-  return `${base}/ws?room=${encodeURIComponent(room)}`;
-}
 
 /**
  * A player in one room. Options (all but `server` and `room`/`ticket`

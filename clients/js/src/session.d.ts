@@ -165,7 +165,7 @@ export interface WelcomeInfo {
 
 /** Options of `new Session(...)`; all but `url` and `room` optional. */
 export interface SessionOptions {
-  /** The WebSocket URL of the room on the page's own server (the entry), e.g. wsUrl(location, room). */
+  /** The WebSocket URL of the room on the page's own server (the entry), e.g. roomWsUrl(location.origin, room). */
   url: string;
   /** The room's id (resume tokens are kept per room). */
   room: string;
@@ -295,5 +295,5 @@ export class Session {
   leave(): void;
 }
 
-/** The WebSocket URL for `room` on the page's own server (`location`: the page's). */
-export function wsUrl(location: { readonly protocol: string; readonly host: string }, room: string): string;
+/** The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server `server` (its path kept). */
+export function roomWsUrl(server: string, room: string): string;

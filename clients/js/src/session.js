@@ -657,8 +657,14 @@ export class Session {
   }
 }
 
-/** The WebSocket URL for `room` on the page's own server. */
-export function wsUrl(location, room) {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws?room=${encodeURIComponent(room)}`;
+/**
+ * The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server
+ * `server` (its path kept: a server behind a path prefix), e.g. the entry of
+ * a page's own server: `roomWsUrl(location.origin, room)`.
+ */
+export function roomWsUrl(server, room) {
+  const u = new URL(server);
+  const scheme = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
+  const base = `${scheme}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  return `${base}/ws?room=${encodeURIComponent(room)}`;
 }

@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { RoomClient, arenaPrediction, roomWsUrl, stepRate } from '../src/client.js';
+import { RoomClient, arenaPrediction, stepRate } from '../src/client.js';
 import { RoomApiError, joinTicket, matchmake, ticketUrls } from '../src/matchmaker.js';
 import { PROTOCOL_VERSION, QUANT_SCALE } from '../src/protocol.js';
-import { ResumeStore } from '../src/session.js';
+import { ResumeStore, roomWsUrl } from '../src/session.js';
 import { FakeTime, fakeSockets } from './fakes.mjs';
 
 const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
