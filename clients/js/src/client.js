@@ -20,7 +20,7 @@
 import { arenaModel } from './arena.js';
 import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
 import { posFromWire, steerFromWire, steerToWire, velFromWire } from './protocol.js';
-import { Session, resumeTokens, roomWsUrl } from './session.js';
+import { Session, roomWsUrl } from './session.js';
 import { ticketUrls } from './matchmaker.js';
 
 /**
@@ -67,12 +67,9 @@ export class RoomClient {
     onFrame = () => {},
     onState = () => {},
     onServerError = () => {},
-    WebSocketImpl = globalThis.WebSocket,
-    fetchImpl = globalThis.fetch?.bind(globalThis),
-    timers = globalThis,
-    now = () => performance.now(),
-    random = Math.random,
-    resumeStore = resumeTokens,
+    // WebSocketImpl, fetchImpl, timers, now, random, resumeStore: Session's,
+    // with Session's defaults.
+    ...host
   } = {}) {
     if (typeof server !== 'string' || server === '') throw new TypeError('RoomClient: `server` (an http(s) URL) is required');
     let target = null;
@@ -87,7 +84,6 @@ export class RoomClient {
     if (model !== null && typeof model !== 'function') throw new TypeError('RoomClient: `model` is a function (welcome, stepRateHz) => model, or null');
     this.model = model;
     this.handlers = { onWelcome, onFrame, onState };
-    this.now = now;
     /** Per-Welcome state (null before the first Welcome): see newGame(). */
     this.game = null;
     /** Every player id seen in a frame since this client started. */
@@ -95,17 +91,12 @@ export class RoomClient {
     /** The local time of the previous advance() (null: none yet). */
     this.lastAdvance = null;
     this.session = new Session({
+      ...host,
       url: roomWsUrl(server, room),
       target,
       ticket: credential,
       name,
       room,
-      WebSocketImpl,
-      fetchImpl,
-      timers,
-      now,
-      random,
-      resumeStore,
       steer: () => {
         const [x, y] = steer() ?? [0, 0];
         return steerToWire(Number(x) || 0, Number(y) || 0);
@@ -116,7 +107,7 @@ export class RoomClient {
       onServerError,
       onInput: (seq, wire) => {
         const [sx, sy] = steerFromWire(wire);
-        this.game?.predictor?.hold(seq, sx, sy, this.now());
+        this.game?.predictor?.hold(seq, sx, sy, this.session.now());
       },
     });
   }
