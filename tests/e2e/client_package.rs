@@ -36,7 +36,7 @@ use crate::support::{
     node::{Node, NodeArgs},
     redis::{self, RedisServer},
 };
-use crate::util::{TempDir, required_program, run_with_limit, start, test_config};
+use crate::util::{TempDir, required_program, run_with_limit, runs, start, test_config};
 
 /// npm and tsc take a few seconds; only a hang trips this.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
@@ -50,13 +50,6 @@ fn package_dir() -> PathBuf {
 
 fn npm() -> String {
     std::env::var("NPM").unwrap_or_else(|_| "npm".to_owned())
-}
-
-fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs `cmd`, failing the test with its output unless it exits 0.

@@ -30,7 +30,7 @@ use tickroom_bots::{
 };
 
 use crate::util::{
-    capture_output, free_port, poll_until, required_program, run_with_limit, start, temp_dir,
+    capture_output, free_port, poll_until, required_program, run_with_limit, runs, start, temp_dir,
     test_config,
 };
 
@@ -62,14 +62,7 @@ fn docs(path: &str) -> PathBuf {
 
 /// Whether `prometheus` and `promtool` can be run here.
 fn available() -> bool {
-    ["prometheus", "promtool"].iter().all(|bin| {
-        Command::new(bin)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+    ["prometheus", "promtool"].into_iter().all(runs)
 }
 
 /// `true` when the test should run; `false` (after a loud message) when it

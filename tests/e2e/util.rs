@@ -524,6 +524,16 @@ pub fn capture_output(child: &mut Child, log: &Arc<Mutex<Vec<u8>>>) {
     }
 }
 
+/// Whether `program --version` runs and succeeds here (output discarded).
+pub fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// `true` when a test that needs an outside program (`what`, found when
 /// `available`) should run; `false` (after a loud message) when it should be
 /// skipped. Under `CI=true` a missing program fails the test instead: CI

@@ -6,10 +6,11 @@
 //!
 //! The files are compiled into the binary with `rust-embed` (its `debug-embed`
 //! feature embeds in debug builds too), so an installed `tickroom` serves the
-//! game without the source tree. `assets/test/` is left out, as are the package's `.d.ts` declarations. For
-//! editing the demo without rebuilding, `--assets-dir` / `TICKROOM_ASSETS_DIR`
-//! serves a directory from disk instead; `/client/` then comes from that
-//! directory's `client/` when it has the file, else from the embedded package.
+//! game without the source tree. `assets/test/` is left out, as are the
+//! package's `.d.ts` declarations. For editing the demo without rebuilding,
+//! `--assets-dir` / `TICKROOM_ASSETS_DIR` serves a directory from disk
+//! instead; `/client/` then comes from that directory's `client/` when it has
+//! the file, else from the embedded package.
 //!
 //! Only GET and HEAD, only paths made of `A-Z a-z 0-9 - _ .` segments that do
 //! not start with a dot (so no `..`, no percent-escapes, no dotfiles), and only

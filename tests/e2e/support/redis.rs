@@ -28,12 +28,7 @@ const ATTEMPTS: usize = 5;
 
 /// Whether `redis-server` can be run here.
 pub fn available() -> bool {
-    Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    crate::util::runs("redis-server")
 }
 
 /// `true` when a test that needs redis-server should run; `false` (after a
