@@ -36,7 +36,7 @@ use crate::support::{
     node::{Node, NodeArgs},
     redis::{self, RedisServer},
 };
-use crate::util::{TempDir, required_program, run_with_limit, runs, start, test_config};
+use crate::util::{TempDir, required_program, run_ok, run_with_limit, runs, start, test_config};
 
 /// npm and tsc take a few seconds; only a hang trips this.
 const STEP_LIMIT: Duration = Duration::from_secs(120);
@@ -50,21 +50,6 @@ fn package_dir() -> PathBuf {
 
 fn npm() -> String {
     std::env::var("NPM").unwrap_or_else(|_| "npm".to_owned())
-}
-
-/// Runs `cmd`, failing the test with its output unless it exits 0.
-fn run_ok(what: &str, cmd: Command) -> String {
-    let (code, stdout, stderr, timed_out) = run_with_limit(cmd, STEP_LIMIT);
-    assert!(
-        code == Some(0) && !timed_out,
-        "{what} failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        if timed_out {
-            ", killed at the limit"
-        } else {
-            ""
-        }
-    );
-    stdout
 }
 
 /// The package, packed and installed into a fresh scratch project.
@@ -85,7 +70,7 @@ fn pack_and_install(tag: &str) -> Installed {
     pack.args(["pack", "--json", "--pack-destination"])
         .arg(&dir.0)
         .current_dir(package_dir());
-    let out = run_ok("npm pack", pack);
+    let out = run_ok("npm pack", pack, STEP_LIMIT);
     let report: Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("npm pack --json printed no JSON ({e}):\n{out}"));
     let pack = report[0].clone();
@@ -106,7 +91,7 @@ fn pack_and_install(tag: &str) -> Installed {
         .args(["install", "--no-audit", "--no-fund", "--offline"])
         .arg(&tarball)
         .current_dir(&project);
-    run_ok("npm install <tarball>", install);
+    run_ok("npm install <tarball>", install, STEP_LIMIT);
     Installed { dir, project, pack }
 }
 
@@ -201,7 +186,7 @@ console.log(JSON.stringify({ version: pkg.version, exports: Object.keys(main).le
     std::fs::write(installed.project.join("check.mjs"), check).expect("check.mjs");
     let mut node = Command::new(crate::js::node());
     node.arg("check.mjs").current_dir(&installed.project);
-    let out = run_ok("importing the installed package", node);
+    let out = run_ok("importing the installed package", node, STEP_LIMIT);
     println!("installed package: {}", out.trim());
 
     // tsc against the installed declarations: the package's typed example,
@@ -222,7 +207,7 @@ console.log(JSON.stringify({ version: pkg.version, exports: Object.keys(main).le
         .arg(tsc())
         .args(["-p", "tsconfig.json"])
         .current_dir(&installed.project);
-    run_ok("tsc --noEmit of the typed example", tsc_cmd);
+    run_ok("tsc --noEmit of the typed example", tsc_cmd, STEP_LIMIT);
     drop(installed.dir);
 }
 

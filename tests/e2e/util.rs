@@ -524,6 +524,22 @@ pub fn capture_output(child: &mut Child, log: &Arc<Mutex<Vec<u8>>>) {
     }
 }
 
+/// Runs `cmd` under `limit` ([`run_with_limit`]), failing the test with its
+/// output unless it exits 0 in time; its stdout.
+pub fn run_ok(what: &str, cmd: Command, limit: Duration) -> String {
+    let (code, stdout, stderr, timed_out) = run_with_limit(cmd, limit);
+    assert!(
+        code == Some(0) && !timed_out,
+        "{what} failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out {
+            format!(", killed after {limit:?}")
+        } else {
+            String::new()
+        }
+    );
+    stdout
+}
+
 /// Whether `program --version` runs and succeeds here (output discarded).
 pub fn runs(program: &str) -> bool {
     Command::new(program)
