@@ -16,7 +16,7 @@
 //! connection's life and [`close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `metrics`, `origin`, `config`, `limits`, `http_error`, `tls` at the bottom;
+//! `signing`, `tickets`, `bucket_histogram`, `metrics`, `origin`, `config`, `limits`, `http_error`, `tls` at the bottom;
 //! then `mailbox`, `room_limits`; `room` (`core` below `host`); `placement`; `worker` and
 //! `registry`; `cluster` (placement across nodes, over the registry);
 //! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod bucket_histogram;
 pub mod close;
 pub mod cluster;
 pub mod config;

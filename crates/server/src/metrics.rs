@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::bucket_histogram::BucketHistogram;
+
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
@@ -43,6 +45,8 @@ const CLOSE_CODES: &[u16] = &[1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 10
 #[derive(Clone)]
 pub struct Metrics {
     handle: PrometheusHandle,
+    /// The histograms recorded once per input, rendered after the exporter's.
+    per_input: Arc<[Arc<BucketHistogram>; 2]>,
     /// Wall time one room tick took (drain, step, encode, broadcast).
     pub tick_duration: Histogram,
     /// How late a room tick started against its absolute deadline.
@@ -268,8 +272,6 @@ impl Metrics {
             ("tickroom_tick_duration_seconds", TICK_BUCKETS),
             ("tickroom_tick_lateness_seconds", LATENESS_BUCKETS),
             ("tickroom_snapshot_bytes", SNAPSHOT_BYTES_BUCKETS),
-            ("tickroom_input_queue_delay_seconds", INPUT_DELAY_BUCKETS),
-            ("tickroom_input_apply_delay_seconds", INPUT_DELAY_BUCKETS),
         ]
         .into_iter()
         .fold(builder, |b, (name, buckets)| {
@@ -511,19 +513,26 @@ impl Metrics {
         };
 
         // ----- input latency (issue 15) -----
-        let input_queue_delay = r.histogram(
-            "tickroom_input_queue_delay_seconds",
-            Unit::Seconds,
-            "Input receipt to queued: from the reader taking it off the socket to the room's queue accepting it (decode, validate, rate limit, channel).",
-        );
-        let input_apply_delay = r.histogram(
-            "tickroom_input_apply_delay_seconds",
-            Unit::Seconds,
-            "Input receipt to applied: to the start of the simulation step that applied it.",
-        );
+        // One sample per input: fixed atomic buckets, not the exporter's
+        // raw-sample store (see crate::bucket_histogram).
+        let per_input = [
+            Arc::new(BucketHistogram::new(
+                "tickroom_input_queue_delay_seconds",
+                "Input receipt to queued: from the reader taking it off the socket to the room's queue accepting it (decode, validate, rate limit, channel).",
+                INPUT_DELAY_BUCKETS,
+            )),
+            Arc::new(BucketHistogram::new(
+                "tickroom_input_apply_delay_seconds",
+                "Input receipt to applied: to the start of the simulation step that applied it.",
+                INPUT_DELAY_BUCKETS,
+            )),
+        ];
+        let input_queue_delay = Histogram::from_arc(Arc::clone(&per_input[0]));
+        let input_apply_delay = Histogram::from_arc(Arc::clone(&per_input[1]));
 
         Metrics {
             handle,
+            per_input: Arc::new(per_input),
             tick_duration,
             tick_lateness,
             ticks,
@@ -565,7 +574,14 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut text = self.handle.render();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for h in self.per_input.iter() {
+            h.render_into(&mut text);
+        }
+        text
     }
 
     /// Drains histogram samples into their buckets; run periodically so memory

@@ -22,7 +22,7 @@ use std::{
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::{
-    InputMsg, RoomCmd, RoomHandle, RoomSettings, RoomShared,
+    InputMsg, InputSender, RoomCmd, RoomHandle, RoomSettings, RoomShared,
     core::{ConnId, JoinRefused, Output, RoomCore, Status},
 };
 use crate::{
@@ -84,7 +84,7 @@ impl RoomHost {
         }
         let recorder = recorder.filter(|_| core_settings.recording.is_some());
         let (control_tx, control) = crossbeam_channel::unbounded();
-        let (inputs_tx, inputs) = crossbeam_channel::bounded(settings.input_queue);
+        let (inputs_tx, inputs) = InputSender::queue(settings.input_queue);
         let shared = Arc::new(RoomShared::default());
         metrics.rooms.increment(1.0);
         let host = RoomHost {
@@ -128,11 +128,9 @@ impl RoomHost {
         // step that applies them starts right after (receipt → applied).
         let step_start = Instant::now();
         for msg in self.inputs.try_iter().take(queued) {
-            self.metrics.input_apply_delay.record(
-                step_start
-                    .saturating_duration_since(msg.received)
-                    .as_secs_f64(),
-            );
+            self.metrics
+                .input_apply_delay
+                .record(msg.received.elapsed_at(step_start).as_secs_f64());
             self.core.input(msg.conn, msg.seq, msg.ack_tick, msg.steer);
         }
         let mut stale = 0;

@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 use tickroom_sim::SimConfig;
 use tokio::sync::oneshot;
 
@@ -72,7 +72,43 @@ pub struct InputMsg {
     pub steer: [i8; 2],
     /// When the reader took the input's frame off the socket (the start of
     /// the input-latency histograms).
-    pub received: Instant,
+    pub received: Stamp,
+}
+
+/// An instant as microseconds since the process's first stamp, in 4 bytes
+/// (an `Instant` takes 16, and every room's input queue has a slot per
+/// input it can hold: 1,024 × 16 bytes more per room, measured in issue 22).
+/// Wraps after 71 minutes; differences are taken modulo that, so a span
+/// under it is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp(u32);
+
+impl Stamp {
+    /// The stamp of `at` (an instant after the process's first stamp; an
+    /// earlier one stamps as the first).
+    pub fn at(at: Instant) -> Stamp {
+        let micros = at.saturating_duration_since(stamp_epoch()).as_micros();
+        // Truncation is the wrap-around.
+        Stamp(micros as u32)
+    }
+
+    /// How long before `later` this stamp was (zero if `later` is earlier).
+    pub fn elapsed_at(self, later: Instant) -> Duration {
+        let now = Stamp::at(later).0;
+        let span = now.wrapping_sub(self.0);
+        // A "span" in the upper half is a later stamp: clamp it to zero.
+        if span > u32::MAX / 2 {
+            Duration::ZERO
+        } else {
+            Duration::from_micros(u64::from(span))
+        }
+    }
+}
+
+/// The process-wide origin of [`Stamp`]s.
+fn stamp_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// What a room publishes for the I/O side to read without asking it.
@@ -116,9 +152,42 @@ pub struct RoomHandle {
     /// Join, leave, shutdown: never dropped.
     pub control: Sender<RoomCmd>,
     /// Inputs: bounded; a full queue drops the input (counted).
-    pub inputs: Sender<InputMsg>,
+    pub inputs: InputSender,
     /// What the room publishes.
     pub shared: Arc<RoomShared>,
+}
+
+/// The sending side of a room's input queue: at most `capacity` inputs wait
+/// (give or take one per I/O thread sending at the same instant); past it an
+/// input is refused as [`TrySendError::Full`], never waited for.
+///
+/// The queue is crossbeam's linked list of 31-slot blocks, allocated as
+/// inputs arrive and freed as the room takes them: an idle or lightly
+/// loaded room holds one block, where a bounded (array) channel holds
+/// `--input-queue` slots from its start (32 KiB a room at the default, or
+/// 0.6 KiB per player in 50-player rooms: issue 22 measured it).
+#[derive(Debug, Clone)]
+pub struct InputSender {
+    tx: Sender<InputMsg>,
+    capacity: usize,
+}
+
+impl InputSender {
+    /// A queue of at most `capacity` waiting inputs, and its receiving end.
+    pub fn queue(capacity: usize) -> (InputSender, crossbeam_channel::Receiver<InputMsg>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (InputSender { tx, capacity }, rx)
+    }
+
+    /// Queues `msg` unless the queue is full or the room is gone.
+    pub fn try_send(&self, msg: InputMsg) -> Result<(), TrySendError<InputMsg>> {
+        if self.tx.len() >= self.capacity {
+            return Err(TrySendError::Full(msg));
+        }
+        self.tx
+            .send(msg)
+            .map_err(|e| TrySendError::Disconnected(e.0))
+    }
 }
 
 /// A room's settings, from the server config and the room API.
@@ -155,5 +224,61 @@ impl RoomSettings {
             recording: self.recording,
             steps_per_frame: self.steps_per_frame,
         }
+    }
+}
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_measures_the_span_to_a_later_instant() {
+        // Stamps count from the process's first one: take it before `t0`.
+        Stamp::at(Instant::now());
+        let t0 = Instant::now();
+        let s = Stamp::at(t0);
+        let later = t0 + Duration::from_micros(12_345);
+        // Both ends are truncated to whole microseconds.
+        let span = s.elapsed_at(later).as_micros();
+        assert!((12_344..=12_346).contains(&span), "{span}");
+        assert_eq!(s.elapsed_at(t0), Duration::ZERO);
+        // An earlier "later" is no negative span.
+        let s = Stamp::at(later);
+        assert_eq!(s.elapsed_at(t0), Duration::ZERO);
+    }
+
+    fn input(seq: u32) -> InputMsg {
+        InputMsg {
+            conn: 1,
+            seq,
+            ack_tick: 0,
+            steer: [0, 0],
+            received: Stamp::at(Instant::now()),
+        }
+    }
+
+    #[test]
+    fn the_input_queue_refuses_past_its_capacity_and_frees_as_it_is_read() {
+        let (tx, rx) = InputSender::queue(3);
+        for seq in 0..3 {
+            tx.try_send(input(seq)).expect("room for it");
+        }
+        assert!(matches!(tx.try_send(input(3)), Err(TrySendError::Full(m)) if m.seq == 3));
+        let taken: Vec<u32> = rx.try_iter().take(2).map(|m| m.seq).collect();
+        assert_eq!(taken, [0, 1], "in arrival order");
+        tx.try_send(input(4)).expect("room again");
+        assert_eq!(rx.len(), 2);
+        drop(rx);
+        assert!(matches!(
+            tx.try_send(input(5)),
+            Err(TrySendError::Disconnected(_))
+        ));
+    }
+
+    #[test]
+    fn an_input_on_its_way_to_a_room_fits_its_byte_budget() {
+        // Every room's queue holds `--input-queue` (1,024) of these up front:
+        // each byte here is a KiB per room (issue 22).
+        assert_eq!(std::mem::size_of::<InputMsg>(), 24);
     }
 }
