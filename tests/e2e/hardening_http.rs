@@ -6,12 +6,16 @@
 //! room keeps playing through it. Requests are written byte by byte here, no
 //! HTTP library in between.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
-use tickroom_server::Config;
+use tickroom_protocol::ServerMsg;
+use tickroom_server::{Config, Server};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpListener, TcpSocket, TcpStream},
 };
 use tokio_tungstenite::{client_async, tungstenite::client::IntoClientRequest};
 
@@ -40,6 +44,18 @@ async fn connect(addr: SocketAddr) -> TcpStream {
         .expect("connect")
 }
 
+/// A TCP connection to `addr` from the loopback address `src` (127.0.0.0/8
+/// is all on `lo`: each address is another client to the server).
+async fn connect_from(src: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(src, 0))
+        .unwrap_or_else(|e| panic!("binding {src} as a source address: {e}"));
+    within(format!("a TCP connection from {src}"), socket.connect(addr))
+        .await
+        .unwrap_or_else(|e| panic!("connect from {src}: {e}"))
+}
+
 /// Reads until the server closes the connection (EOF or reset); returns what came.
 async fn until_closed(tcp: &mut TcpStream, what: &str) -> Vec<u8> {
     within(format!("the server to close {what}"), async {
@@ -65,10 +81,14 @@ struct Answer {
 /// Writes `head` (every line ends in CRLF; the blank line is added) and
 /// reads the response head and its body.
 async fn raw(addr: SocketAddr, head: &str) -> Answer {
-    let mut tcp = connect(addr).await;
+    raw_on(connect(addr).await, head, "").await
+}
+
+/// [`raw`] on a connection made beforehand, with a `body` after the head.
+async fn raw_on(mut tcp: TcpStream, head: &str, body: &str) -> Answer {
     within(
         "writing a request",
-        tcp.write_all(format!("{head}\r\n").as_bytes()),
+        tcp.write_all(format!("{head}\r\n{body}").as_bytes()),
     )
     .await
     .expect("write");
@@ -409,4 +429,241 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     assert_eq!(metric(addr, &refused("ip_connections")).await, 2.0);
     drop(open);
     server.shutdown().await;
+}
+
+// ----- One address must not lock a node out (issue 22) -----
+
+const FLOODER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+const NEIGHBOUR: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3));
+
+/// Opens `n` TCP connections from `src` that send nothing (kept open by
+/// the caller), in order: the first is the oldest the server accepts.
+async fn idle_sockets(src: IpAddr, addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut flood = Vec::with_capacity(n);
+    for _ in 0..n {
+        flood.push(connect_from(src, addr).await);
+    }
+    flood
+}
+
+/// A plain request from `src` on a connection of its own.
+async fn request_from(
+    src: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Answer {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    raw_on(connect_from(src, addr).await, &head, body).await
+}
+
+/// Joins `room` over a WebSocket from `src`; the Welcome's player id.
+async fn join_from(src: IpAddr, addr: SocketAddr, room: &str) -> u32 {
+    let tcp = connect_from(src, addr).await;
+    let url = format!("ws://{addr}/ws?room={room}");
+    let (mut ws, _) = within(
+        format!("a WebSocket handshake from {src}"),
+        client_async(url, tcp),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("upgrade from {src}: {e}"));
+    send(&mut ws, &join_msg("neighbour")).await;
+    match recv(&mut ws).await {
+        ServerMsg::Welcome(w) => w.player_id,
+        other => panic!("expected a Welcome, got {other:?}"),
+    }
+}
+
+/// Whether `tcp` is still open: nothing to read within a short wait (the
+/// server neither wrote nor closed it).
+async fn still_open(tcp: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut buf))
+        .await
+        .is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_flooding_idle_sockets_locks_no_other_address_out() {
+    let server = start(Config {
+        limit_loopback: true,
+        // The flood's held sockets stay through the test.
+        header_read_timeout: Duration::from_secs(60),
+        admin_bind: Some("127.0.0.1:0".parse().expect("addr")),
+        ..config()
+    })
+    .await;
+    let (addr, admin) = (
+        server.local_addr(),
+        server.admin_addr().expect("admin listener"),
+    );
+    let per_ip = test_config().max_handshakes_per_ip;
+    assert!(per_ip < test_config().max_handshakes);
+    let mut player = Client::join(addr, "lobby-before", "steady").await;
+
+    const FLOOD: usize = 2000;
+    let mut flood = idle_sockets(FLOODER, addr, FLOOD).await;
+    // Read on the admin listener, which no flood on the game port reaches.
+    let capped = (FLOOD - per_ip) as f64;
+    wait_metric(admin, &refused("handshakes_per_ip"), capped).await;
+    assert_eq!(metric(admin, &refused("handshakes_per_ip")).await, capped);
+    assert_eq!(metric(admin, &refused("handshakes_busy")).await, 0.0);
+    assert_eq!(metric(admin, &refused("handshake_shed")).await, 0.0);
+    // The flood keeps its share: its first sockets are held, its last closed.
+    assert!(
+        still_open(&mut flood[0]).await,
+        "the first flood socket holds a slot"
+    );
+    assert!(
+        until_closed(&mut flood[FLOOD - 1], "a flood socket past the cap")
+            .await
+            .is_empty()
+    );
+
+    // Another address creates a room, joins it and reads the API.
+    let created = request_from(NEIGHBOUR, addr, "POST", "/rooms", r#"{"id":"after-flood"}"#).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(join_from(NEIGHBOUR, addr, "after-flood").await, 1);
+    let info = request_from(NEIGHBOUR, addr, "GET", "/rooms/after-flood", "").await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    // The probes live on the admin listener and answer there during the flood.
+    assert_eq!(http_get(admin, "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(http_get(admin, "/readyz").await.0, 200);
+    let health = request_from(NEIGHBOUR, admin, "GET", "/healthz", "").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    // ... and not on the game port any more.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let moved = request_from(NEIGHBOUR, addr, "GET", path, "").await;
+        assert_eq!(moved.status, 404, "{path} on the game port: {}", moved.body);
+    }
+    // The flood address itself is still capped, and the player plays on.
+    let mut more = connect_from(FLOODER, addr).await;
+    until_closed(&mut more, "one more socket from the flood address").await;
+    assert_eq!(
+        metric(admin, &refused("handshakes_per_ip")).await,
+        capped + 1.0
+    );
+    assert_eq!(metric(admin, &refused("handshakes_busy")).await, 0.0);
+    still_playing(&mut player).await;
+    drop(flood);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_slot_taken_a_lighter_address_displaces_the_heaviests_oldest() {
+    // Loopback is exempt from the per-address cap here (the default): the
+    // flood takes every slot, and the shedding rule alone lets others in.
+    const SLOTS: usize = 64;
+    let server = start(Config {
+        max_handshakes: SLOTS,
+        max_handshakes_per_ip: 8,
+        header_read_timeout: Duration::from_secs(60),
+        ..config()
+    })
+    .await;
+    let addr = server.local_addr();
+    const FLOOD: usize = 500;
+    let mut flood = idle_sockets(FLOODER, addr, FLOOD).await;
+    let busy = (FLOOD - SLOTS) as f64;
+    // A metric read would need a slot: read it in-process.
+    let scrape = |text: String| tickroom_bots::prom::Scrape::parse(&text);
+    eventually("the flood past the slots to be refused", || async {
+        let v = scrape(server.render_metrics()).get(&refused("handshakes_busy"));
+        if v >= busy { Ok(v) } else { Err(v) }
+    })
+    .await;
+
+    // A newcomer from another address: the flood's oldest socket gives way.
+    let health = request_from(NEIGHBOUR, addr, "GET", "/healthz", "").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert!(
+        until_closed(&mut flood[0], "the flood's oldest socket")
+            .await
+            .is_empty(),
+        "the displaced socket is closed without an answer"
+    );
+    assert!(still_open(&mut flood[1]).await, "only the oldest gave way");
+    assert!(still_open(&mut flood[SLOTS - 1]).await);
+    // Its slot was given back when its head arrived: the next ones need no shedding.
+    let created = request_from(NEIGHBOUR, addr, "POST", "/rooms", r#"{"id":"full"}"#).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(join_from(NEIGHBOUR, addr, "full").await, 1);
+    let metrics = scrape(server.render_metrics());
+    assert_eq!(metrics.get(&refused("handshake_shed")), 1.0);
+    assert_eq!(metrics.get(&refused("handshakes_busy")), busy);
+    // Now full again (63 flood + the one taken back): the flood address,
+    // the heaviest, displaces nobody: its next socket is closed at accept.
+    let mut filler = connect_from(NEIGHBOUR, addr).await;
+    let mut more = connect_from(FLOODER, addr).await;
+    until_closed(&mut more, "one more socket from the heaviest address").await;
+    assert_eq!(
+        scrape(server.render_metrics()).get(&refused("handshakes_busy")),
+        busy + 1.0
+    );
+    assert!(still_open(&mut filler).await);
+    drop((flood, filler));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_answers_readyz_503_while_the_node_drains() {
+    // A one-node static cluster: its drain lets rooms run until they empty,
+    // so the node stays draining while a player is in.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let me = listener.local_addr().expect("addr");
+    let config = Config {
+        node_id: Some("solo".into()),
+        peers: Some(format!("solo=ws://{me}")),
+        api_token: Some("an-operator-token".parse().expect("token")),
+        admin_bind: Some("127.0.0.1:0".parse().expect("addr")),
+        drain: Duration::from_secs(60),
+        ..test_config()
+    };
+    let server = Server::start_on(config, listener).await.expect("starts");
+    let admin = server.admin_addr().expect("admin listener");
+    let mut player = Client::join(me, "stay", "stay").await;
+    assert_eq!(http_get(admin, "/readyz").await, (200, "ok\n".to_owned()));
+    let drain = |addr| async move {
+        crate::util::request(
+            addr,
+            "POST",
+            "/admin/drain",
+            "Authorization: Bearer an-operator-token\r\n",
+            "",
+        )
+        .await
+        .0
+    };
+    // Not a route of the game port any more: its fallback (the demo's
+    // files) takes GET and HEAD only.
+    assert_eq!(drain(me).await, 405, "/admin/* moved to the admin listener");
+    let (status, body) = http_get(admin, "/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("\"code\":\"not_found\""), "{body}");
+    assert_eq!(drain(admin).await, 202);
+    let stopping = tokio::spawn(async move {
+        server.drain_requested().await;
+        server.shutdown().await;
+    });
+    let (_, body) = eventually("/readyz to say the node is draining", || async {
+        let got = http_get(admin, "/readyz").await;
+        if got.0 == 503 { Ok(got) } else { Err(got) }
+    })
+    .await;
+    assert!(body.contains("\"code\":\"draining\""), "{body}");
+    // Alive all the same: a liveness probe must not restart a draining node.
+    assert_eq!(
+        http_get(admin, "/healthz").await,
+        (200, "ok: draining\n".to_owned())
+    );
+    // Leaving on purpose empties the room at once (no resume grace).
+    send(&mut player.ws, &tickroom_protocol::ClientMsg::Leave).await;
+    within("the drain to finish once the room is empty", stopping)
+        .await
+        .expect("shutdown task");
 }

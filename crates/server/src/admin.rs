@@ -16,11 +16,15 @@ use serde::Serialize;
 
 use crate::{cluster::MemberView, http_error::error, state::Shared};
 
-/// The cluster and operator routes (mounted by [`crate::http::router`]).
+/// The cluster route, for players and peers (mounted by [`crate::http::router`]).
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/cluster", get(cluster))
-        .route("/admin/drain", post(drain))
+    Router::new().route("/cluster", get(cluster))
+}
+
+/// The operator routes under `/admin/` (on `--admin-bind` when set, see
+/// [`crate::http::admin_router`]).
+pub fn operator_routes() -> Router<Arc<Shared>> {
+    Router::new().route("/admin/drain", post(drain))
 }
 
 #[derive(Debug, Serialize)]

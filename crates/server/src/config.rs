@@ -26,6 +26,12 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// A second address for the operator's endpoints (`/healthz`, `/readyz`, `/metrics`,
+    /// `/admin/*`), which then leave `--bind`: probes and scrapes never compete with
+    /// players for a handshake slot. Unset: they are served on `--bind`.
+    #[arg(long, env = "TICKROOM_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
+
     /// Room ticks per second (each tick steps the simulation and sends one snapshot).
     #[arg(long, env = "TICKROOM_TICK_RATE", default_value_t = 20)]
     pub tick_rate: u32,
@@ -214,6 +220,13 @@ pub struct Config {
     /// closed at once.
     #[arg(long, env = "TICKROOM_MAX_HANDSHAKES", default_value_t = 1024)]
     pub max_handshakes: usize,
+
+    /// Of `--max-handshakes`, how many one client address (an IPv6 /64) may hold (a value
+    /// above `--max-handshakes` is no cap); one more is closed at once. Loopback and `--trusted-proxies` peers are exempt unless
+    /// `--limit-loopback`. When every slot is taken, a newcomer from a lighter address
+    /// takes the place of the heaviest address's oldest socket.
+    #[arg(long, env = "TICKROOM_MAX_HANDSHAKES_PER_IP", default_value_t = 32)]
+    pub max_handshakes_per_ip: usize,
 
     /// Origins whose pages may open a WebSocket, comma-separated: exact origins, patterns
     /// (`https://*.example.com`, `http://localhost:*`) or `*` (any). Unset: loopback pages
@@ -418,6 +431,7 @@ impl Config {
     fn parse_from_defaults() -> Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_bind: None,
             tick_rate: 20,
             workers: 0,
             room_capacity: 50,
@@ -459,6 +473,7 @@ impl Config {
             header_read_timeout: Duration::from_secs(5),
             max_head_bytes: 16384,
             max_handshakes: 1024,
+            max_handshakes_per_ip: 32,
             allowed_origins: None,
             require_origin: false,
             max_connections: 10_000,
@@ -594,6 +609,15 @@ impl Config {
         }
         if self.max_handshakes == 0 || self.max_handshakes > 1_000_000 {
             return bad("--max-handshakes must be between 1 and 1000000");
+        }
+        if let Some(admin) = self.admin_bind
+            && admin == self.bind
+            && admin.port() != 0
+        {
+            return bad("--admin-bind must differ from --bind");
+        }
+        if self.max_handshakes_per_ip == 0 {
+            return bad("--max-handshakes-per-ip must be at least 1");
         }
         if self.max_connections == 0 {
             return bad("--max-connections must be at least 1");

@@ -3,8 +3,9 @@
 //! are checked and a room living on another node is answered with 4001),
 //! the room API ([`crate::api`]: `/rooms`, `/matchmake`), `/cluster` and
 //! `/admin/drain` ([`crate::admin`]), the recordings
-//! ([`crate::recordings_http`]), Prometheus metrics at `/metrics`, a
-//! health check, and the
+//! ([`crate::recordings_http`]), Prometheus metrics at `/metrics`, liveness
+//! and readiness checks (`/healthz`, `/readyz`; these, `/metrics` and
+//! `/admin/*` move to their own listener with `--admin-bind`), and the
 //! browser demo client at `/` (every other GET path falls through to
 //! [`crate::assets`]).
 //!
@@ -47,18 +48,45 @@ use crate::{
 /// The room a client joins when the URL names none.
 pub const DEFAULT_ROOM: &str = "lobby";
 
-/// The server's routes.
+/// The routes of the server's port (`--bind`): the players' and the room
+/// API's, and the operator's ([`admin_router`]) unless `--admin-bind` gives
+/// those a listener of their own.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/ws", get(ws_upgrade))
         .route("/n/{node}/ws", get(ws_upgrade_at))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
         .merge(api::routes())
         .merge(admin::routes())
-        .merge(recordings_http::routes())
-        .fallback(assets::serve)
+        .merge(recordings_http::routes());
+    let routes = if shared.config.admin_bind.is_none() {
+        routes.merge(operator_routes())
+    } else {
+        routes
+    };
+    routes.fallback(assets::serve).with_state(shared)
+}
+
+/// The operator's routes: `/healthz` (alive), `/readyz` (taking players),
+/// `/metrics` and `/admin/*`; served on `--admin-bind` when set, and on the
+/// main port otherwise. Anything else there is a JSON 404.
+pub fn admin_router(shared: Arc<Shared>) -> Router {
+    operator_routes()
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "the admin listener serves /healthz, /readyz, /metrics and /admin/*",
+            )
+        })
         .with_state(shared)
+}
+
+fn operator_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(admin::operator_routes())
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,7 +345,19 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
+/// Liveness: the process serves HTTP (also while it drains: a liveness probe
+/// that failed then would restart a node in the middle of its drain).
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    let body = if shared.registry.is_draining() {
+        "ok: draining\n"
+    } else {
+        "ok\n"
+    };
+    (StatusCode::OK, body).into_response()
+}
+
+/// Readiness: 200 while the node takes players, 503 `draining` once it drains.
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if shared.registry.is_draining() {
         error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -16,10 +16,12 @@
 //! connection's life and [`close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `bucket_histogram`, `metrics`, `origin`, `config`, `limits`, `http_error`, `tls` at the bottom;
-//! then `mailbox`, `room_limits`; `room` (`core` below `host`); `placement`; `worker` and
-//! `registry`; `cluster` (placement across nodes, over the registry);
-//! `state`; `conn`; `api`, `admin`, `assets`; `http`; `server`.
+//! `signing`, `tickets`, `bucket_histogram`, `metrics`, `origin`, `config`,
+//! `limits`, `http_error`, `tls` at the bottom; then `handshakes` (over
+//! `limits`), `mailbox`, `room_limits`; `room` (`core` below `host`);
+//! `placement`; `worker` and `registry`; `cluster` (placement across nodes,
+//! over the registry); `state`; `conn`; `api`, `admin`, `assets`; `http`;
+//! `server`.
 
 pub mod admin;
 pub mod api;
@@ -30,6 +32,7 @@ pub mod cluster;
 pub mod config;
 pub mod conn;
 mod error;
+pub mod handshakes;
 pub mod http;
 pub mod http_error;
 pub mod limits;

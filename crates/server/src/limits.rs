@@ -144,7 +144,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 }
 
 /// The key a client is counted under: its IPv4 address, or its IPv6 /64.
-fn ip_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn ip_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let bits = u128::from(v6) & (u128::MAX << 64);
@@ -220,6 +220,16 @@ impl Limits {
     /// The client address of a request from `peer` (see [`client_ip`]).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         client_ip(peer, headers, &self.trusted)
+    }
+
+    /// Whether the per-address handshake cap applies to a TCP `peer`:
+    /// not to loopback (unless `--limit-loopback`) nor to a trusted proxy,
+    /// whose sockets carry many clients.
+    pub fn caps_pending(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        let exempt_loopback = peer.is_loopback() && !self.limit_loopback;
+        let proxy = self.trusted.iter().any(|c| c.contains(peer));
+        !exempt_loopback && !proxy
     }
 
     /// Takes a place for a new WebSocket from `client`, or says which cap is full.

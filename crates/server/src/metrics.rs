@@ -192,6 +192,12 @@ pub struct RefusedMetrics {
     pub head_too_large: Counter,
     /// A TCP connection closed at accept: `--max-handshakes` in progress.
     pub handshakes_busy: Counter,
+    /// A TCP connection closed at accept: its address already holds
+    /// `--max-handshakes-per-ip` sockets still in their handshake.
+    pub handshakes_per_ip: Counter,
+    /// A socket still in its handshake closed so that a newcomer from a
+    /// lighter address could have its slot (the heaviest address's oldest).
+    pub handshake_shed: Counter,
     /// A WebSocket upgrade from an origin not allowed (403).
     pub origin: Counter,
     /// A WebSocket upgrade over `--max-connections` (503).
@@ -460,6 +466,8 @@ impl Metrics {
             header_timeout: refused_reason("header_timeout"),
             head_too_large: refused_reason("head_too_large"),
             handshakes_busy: refused_reason("handshakes_busy"),
+            handshakes_per_ip: refused_reason("handshakes_per_ip"),
+            handshake_shed: refused_reason("handshake_shed"),
             origin: refused_reason("origin"),
             node_connections: refused_reason("node_connections"),
             ip_connections: refused_reason("ip_connections"),

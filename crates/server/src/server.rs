@@ -26,7 +26,7 @@ use tickroom_sim::SimConfig;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch},
+    sync::{mpsc, watch},
     task::JoinHandle as TaskHandle,
 };
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -34,6 +34,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::{
     Config, Error, Result, close,
     cluster::{Cluster, configured_node_id},
+    handshakes::{Admitted, HandshakeSlots, Refused},
     http,
     limits::Limits,
     metrics::Metrics,
@@ -51,6 +52,8 @@ use crate::{
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    admin: Option<(watch::Sender<bool>, TaskHandle<std::io::Result<()>>)>,
     shared: Arc<Shared>,
     drain_tx: watch::Sender<bool>,
     http: TaskHandle<std::io::Result<()>>,
@@ -128,6 +131,18 @@ impl Server {
         ));
 
         let addr = listener.local_addr()?;
+        let admin_listener = match config.admin_bind {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .map_err(|e| Error::Config(format!("--admin-bind {at}: {e}")))?,
+            ),
+            None => None,
+        };
+        let admin_addr = match &admin_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(config.ws_read_buffer)
             .write_buffer_size(0)
@@ -170,7 +185,26 @@ impl Server {
 
         let app = http::router(Arc::clone(&shared));
         let tls_names = tls.as_ref().map(|t| t.names.clone());
-        let http = tokio::spawn(serve_http(listener, app, Arc::clone(&shared), tls));
+        let http = tokio::spawn(serve_http(
+            listener,
+            app,
+            Arc::clone(&shared),
+            tls,
+            shared.drain.clone(),
+        ));
+        // The operator's listener serves on through the drain (`/readyz`
+        // answers 503 there) and stops last.
+        let admin = admin_listener.map(|listener| {
+            let (stop_tx, stop) = watch::channel(false);
+            let task = tokio::spawn(serve_http(
+                listener,
+                http::admin_router(Arc::clone(&shared)),
+                Arc::clone(&shared),
+                None,
+                stop,
+            ));
+            (stop_tx, task)
+        });
         let upkeep_metrics = metrics.clone();
         let upkeep = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -188,10 +222,13 @@ impl Server {
             mode = shared.cluster.mode_name(),
             url = shared.cluster.me().ws_url.as_str(),
             tls = tls_names.as_deref().unwrap_or("off"),
+            admin = admin_addr.map_or_else(|| "on the main port".to_owned(), |a| a.to_string()),
             "tickroom listening"
         );
         Ok(Server {
             addr,
+            admin_addr,
+            admin,
             shared,
             drain_tx,
             http,
@@ -204,6 +241,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The operator listener's address (`--admin-bind`), when it has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The Prometheus text of this server's metrics (as served at `/metrics`).
@@ -256,6 +298,10 @@ impl Server {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(100));
         let _ = tokio::time::timeout(remaining, self.http).await;
+        if let Some((stop, task)) = self.admin {
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        }
         self.upkeep.abort();
         self.shared.registry.stop_workers();
         let workers = self.workers;
@@ -316,6 +362,7 @@ async fn serve_http(
     app: Router,
     shared: Arc<Shared>,
     tls: Option<Tls>,
+    mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let config = &shared.config;
     let mut builder = http1::Builder::new();
@@ -323,11 +370,10 @@ async fn serve_http(
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_head_bytes);
-    let handshakes = Arc::new(Semaphore::new(config.max_handshakes));
+    let handshakes = HandshakeSlots::new(config.max_handshakes, config.max_handshakes_per_ip);
     let svc = TowerToHyperService::new(app);
     // Every connection task holds a sender; all gone = all finished.
     let (alive, mut all_done) = mpsc::channel::<()>(1);
-    let mut stop = shared.drain.clone();
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -345,48 +391,61 @@ async fn serve_http(
                 }
             }
         };
-        let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
-            shared.metrics.refused.handshakes_busy.increment(1);
-            drop(tcp);
-            continue;
+        let capped = shared.limits.caps_pending(peer.ip());
+        let slot = match handshakes.admit(peer.ip(), capped) {
+            Ok(slot) => slot,
+            Err(why) => {
+                match why {
+                    Refused::Busy => shared.metrics.refused.handshakes_busy.increment(1),
+                    Refused::PerAddress => shared.metrics.refused.handshakes_per_ip.increment(1),
+                }
+                tracing::debug!(%peer, ?why, "no handshake slot: closed at accept");
+                drop(tcp);
+                continue;
+            }
         };
+        if slot.displaced {
+            shared.metrics.refused.handshake_shed.increment(1);
+        }
         tune_socket(&tcp, config);
-        let (builder, svc, conn_shared, alive) = (
-            builder.clone(),
-            svc.clone(),
-            Arc::clone(&shared),
-            alive.clone(),
-        );
+        let ctx = ConnCtx {
+            builder: builder.clone(),
+            svc: svc.clone(),
+            shared: Arc::clone(&shared),
+            _alive: alive.clone(),
+            stop: stop.clone(),
+        };
         match &tls {
             None => {
-                tokio::spawn(serve_connection(
-                    builder,
-                    tcp,
-                    peer,
-                    permit,
-                    svc,
-                    conn_shared,
-                    alive,
-                ));
+                tokio::spawn(serve_connection(ctx, tcp, peer, slot));
             }
             Some(tls) => {
                 let acceptor = tls.acceptor.clone();
                 tokio::spawn(async move {
-                    let limit = conn_shared.config.header_read_timeout;
-                    let stream = match tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+                    let mut slot = slot;
+                    let limit = ctx.shared.config.header_read_timeout;
+                    let handshake = tokio::time::timeout(limit, acceptor.accept(tcp));
+                    let outcome = tokio::select! {
+                        r = handshake => r,
+                        () = slot.shed.wait() => {
+                            tracing::debug!(%peer, "shed during its TLS handshake: closed");
+                            return;
+                        }
+                    };
+                    let stream = match outcome {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
-                            conn_shared.metrics.refused.tls_handshake.increment(1);
+                            ctx.shared.metrics.refused.tls_handshake.increment(1);
                             tracing::debug!(%peer, error = %e, "TLS handshake failed: closed");
                             return;
                         }
                         Err(_) => {
-                            conn_shared.metrics.refused.tls_handshake.increment(1);
+                            ctx.shared.metrics.refused.tls_handshake.increment(1);
                             tracing::debug!(%peer, "no TLS handshake in time: closed");
                             return;
                         }
                     };
-                    serve_connection(builder, stream, peer, permit, svc, conn_shared, alive).await;
+                    serve_connection(ctx, stream, peer, slot).await;
                 });
             }
         }
@@ -397,23 +456,43 @@ async fn serve_http(
     Ok(())
 }
 
-/// One HTTP connection, over plain TCP or TLS; its handshake permit is given
-/// back when its first request head has arrived or it closes.
-async fn serve_connection<S>(
+/// What every connection of one listener shares.
+struct ConnCtx {
     builder: http1::Builder,
-    io: S,
-    peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
     svc: TowerToHyperService<Router>,
     shared: Arc<Shared>,
+    /// Held until the connection ends: the listener's drain waits for all.
     _alive: mpsc::Sender<()>,
-) where
+    /// Flips to `true` when the listener stops: connections finish their
+    /// request in flight and close.
+    stop: watch::Receiver<bool>,
+}
+
+/// One HTTP connection, over plain TCP or TLS; its handshake slot is given
+/// back when its first request head has arrived or it closes, and the
+/// connection is closed at once if a newcomer takes the slot first
+/// ([`crate::handshakes`]).
+async fn serve_connection<S>(ctx: ConnCtx, io: S, peer: SocketAddr, slot: Admitted)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let permit = Arc::new(std::sync::Mutex::new(Some(permit)));
-    let first_head = Arc::clone(&permit);
+    let ConnCtx {
+        builder,
+        svc,
+        shared,
+        _alive,
+        mut stop,
+    } = ctx;
+    let Admitted {
+        pending, mut shed, ..
+    } = slot;
+    let pending = Arc::new(std::sync::Mutex::new(pending));
+    let first_head = Arc::clone(&pending);
     let service = service_fn(move |mut req: hyper::Request<Incoming>| {
-        first_head.lock().unwrap_or_else(|e| e.into_inner()).take();
+        first_head
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release();
         req.extensions_mut().insert(ConnectInfo(peer));
         hyper::service::Service::call(&svc, req)
     });
@@ -421,7 +500,6 @@ async fn serve_connection<S>(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
-    let mut stop = shared.drain.clone();
     let mut draining = false;
     let result = loop {
         tokio::select! {
@@ -430,10 +508,15 @@ async fn serve_connection<S>(
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
+            () = shed.wait() => {
+                // Counted where the newcomer was admitted.
+                tracing::debug!(%peer, "shed before its first request head: closed");
+                return;
+            }
         }
     };
     let Err(e) = result else { return };
-    let in_handshake = permit.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+    let in_handshake = pending.lock().unwrap_or_else(|e| e.into_inner()).is_held();
     let refused = &shared.metrics.refused;
     if e.is_parse_too_large() {
         refused.head_too_large.increment(1);
