@@ -855,22 +855,29 @@ where
     code
 }
 
+/// The size of the future an async fn of six arguments returns.
+fn future_size<A, B, C, D, E, G, F>(_: impl Fn(A, B, C, D, E, G) -> F) -> usize {
+    std::mem::size_of::<F>()
+}
+
+/// Bytes of one connection task's future ([`accept`]), which lives as long
+/// as its player; exported as `tickroom_connection_task_bytes`.
+pub fn task_bytes() -> usize {
+    future_size(accept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The size of the future an async fn of six arguments returns.
-    fn future_size<A, B, C, D, E, G, F>(_: impl Fn(A, B, C, D, E, G) -> F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
     /// The connection's task holds this future for the player's whole life:
     /// every byte is a KiB per 1,000 players (issue 22 found it had grown).
     /// The handshake's and the close's state are boxed and freed when done,
-    /// so only play's state stays; `tickroom-bench` prints it at start.
+    /// so only play's state stays. `/metrics` exports it and `tickroom-bench`
+    /// reports it.
     #[test]
     fn a_connections_task_fits_its_byte_budget() {
-        let size = future_size(accept);
+        let size = task_bytes();
         println!("connection task future: {size} bytes");
         assert!(size <= CONNECTION_FUTURE_BUDGET, "{size} bytes");
     }

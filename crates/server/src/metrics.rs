@@ -78,6 +78,9 @@ pub struct Metrics {
     pub bytes_received: Counter,
     /// Open WebSocket connections.
     pub connections: Gauge,
+    /// Bytes of one connection task's future (set once at start): the
+    /// per-player state a regression would grow (issue 22).
+    pub connection_task_bytes: Gauge,
     /// WebSocket connections accepted.
     pub connections_opened: Counter,
     closed: Arc<[(u16, Counter)]>,
@@ -355,6 +358,10 @@ impl Metrics {
             "WebSocket payload bytes read.",
         );
         let connections = r.gauge("tickroom_connections", "Open WebSocket connections.");
+        let connection_task_bytes = r.gauge(
+            "tickroom_connection_task_bytes",
+            "Bytes of one WebSocket connection's task state (constant for a build): memory per player a regression would grow.",
+        );
         let connections_opened = r.counter(
             "tickroom_connections_opened_total",
             &[],
@@ -556,6 +563,7 @@ impl Metrics {
             bytes_sent,
             bytes_received,
             connections,
+            connection_task_bytes,
             connections_opened,
             closed,
             closed_other,

@@ -82,6 +82,9 @@ impl Server {
             _ => None,
         };
         let metrics = Metrics::new();
+        metrics
+            .connection_task_bytes
+            .set(crate::conn::task_bytes() as f64);
         // The tick workers' schedule: one simulation step (a tick without
         // --sim-rate).
         let period = config.step_period();

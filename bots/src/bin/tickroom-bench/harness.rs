@@ -142,6 +142,10 @@ pub struct ServerFigures {
     /// (`tickroom_input_apply_delay_seconds`).
     #[serde(default)]
     pub input_apply_ms: [Option<f64>; 3],
+    /// Bytes of one connection task's state, as the server exports it
+    /// (`tickroom_connection_task_bytes`; absent from servers before it).
+    #[serde(default)]
+    pub connection_task_bytes: Option<f64>,
 }
 
 /// One node of a fleet in one level, over the window.
@@ -573,6 +577,7 @@ fn server_figures(
             .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
         input_queue_ms: three("tickroom_input_queue_delay_seconds"),
         input_apply_ms: three("tickroom_input_apply_delay_seconds"),
+        connection_task_bytes: Some(m1.get("tickroom_connection_task_bytes")).filter(|b| *b > 0.0),
     }
 }
 
@@ -615,6 +620,7 @@ pub fn fleet_figures(nodes: &[NodeLevel], players: usize) -> ServerFigures {
             .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
         input_queue_ms: std::array::from_fn(|i| worst(&|s| s.input_queue_ms[i])),
         input_apply_ms: std::array::from_fn(|i| worst(&|s| s.input_apply_ms[i])),
+        connection_task_bytes: worst(&|s| s.connection_task_bytes),
     }
 }
 
@@ -924,6 +930,14 @@ pub fn summary(report: &BenchReport) -> String {
         out.push_str(&format!(
             "; {whose} per player there: {per_player:.4}% of a core ({:.1} µs/s)",
             per_player / 100.0 * 1e6
+        ));
+    }
+    if let Some(kib) = level.server.kib_per_player {
+        out.push_str(&format!("; server memory {kib:.2} KiB per player"));
+    }
+    if let Some(bytes) = level.server.connection_task_bytes {
+        out.push_str(&format!(
+            ", of which a connection task's state {bytes:.0} bytes"
         ));
     }
     if let Some(c) = report.ceilings.iter().find(|c| c.sockets == n) {

@@ -17,9 +17,14 @@ mod svg;
 
 use harness as bench;
 
-/// Sweep load levels against a freshly started release server and find its capacity.
+/// Load benchmark of the tickroom server.
+///
+/// Starts a release server (or a fleet with --nodes), sweeps load levels of bot players against it with server
+/// and bots pinned to separate cores, and reports per level tick time and
+/// lateness, input-to-ack latency, bytes and CPU and memory per player,
+/// against the machine's own ceiling, and the capacity found.
 #[derive(Debug, Parser)]
-#[command(name = "tickroom-bench", version, about)]
+#[command(name = "tickroom-bench", version)]
 struct Args {
     /// Rooms per level, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,10,25,50,100,150,200")]
