@@ -8,8 +8,11 @@
 //! length then the items, `Option` as a 0/1 byte then the value, arrays and
 //! structs as their fields in order, `f32` as 4 little-endian bytes.
 //!
-//! Decoding never panics on any input and never allocates more than the
-//! message limit: bincode's `with_limit` bounds what a length prefix can claim.
+//! Decoding never panics on any input and no single allocation exceeds the
+//! message limit: bincode's `with_limit` bounds what a length prefix can
+//! claim. bincode releases a list's claim item by item as the items decode,
+//! so at peak the items already decoded (at most a few dozen bytes each per
+//! input byte) come on top of that limit.
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 

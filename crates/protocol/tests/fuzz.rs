@@ -120,6 +120,38 @@ static GLOBAL: probe::Probe = probe::Probe;
 /// holds bincode's message, formatted into a growing `String`).
 const ERROR_TEXT_SLACK: usize = 512;
 
+/// What items a container has already decoded may hold beyond the limit.
+///
+/// bincode claims a container's whole `len * size_of::<T>()` against the
+/// limit up front, then releases it item by item as each item decodes
+/// (`Decoder::unclaim_bytes_read`), so the items already decoded (and the
+/// lists decoded before) hold memory the limit no longer counts: a
+/// 741-byte snapshot whose roster ends in a string claiming 64,383 bytes
+/// peaked 1,666 bytes over the limit, in the player list and roster entries
+/// already decoded. Each such item took at least its smallest encoding from
+/// the input, so they hold at most `input bytes * (in-memory size / smallest
+/// encoding)`, at the widest ratio among the server messages' list items.
+fn decoded_items_bound(input_len: usize) -> usize {
+    // (in-memory size, smallest encoding: one byte per varint, per u8/i8)
+    let items = [
+        (size_of::<PlayerState>(), 7),
+        (size_of::<Pellet>(), 3),
+        (size_of::<PlayerInfo>(), 2),
+        (size_of::<NewPlayer>(), 8),
+        (size_of::<VelocityFix>(), 3),
+        (size_of::<ScoreFix>(), 2),
+        (size_of::<u32>(), 1),
+        (size_of::<u16>(), 1),
+        (size_of::<[i8; 2]>(), 2),
+    ];
+    let widest = items
+        .iter()
+        .map(|&(size, smallest)| size.div_ceil(smallest))
+        .max()
+        .unwrap_or(0);
+    input_len * widest
+}
+
 // ---------------------------------------------------------------------------
 // Running a property with a case count from FUZZ_CASES, reporting it.
 
@@ -479,7 +511,7 @@ fn check_server(bytes: &[u8]) -> Result<(), TestCaseError> {
     let (res, largest, peak) = probe::measure(|| decode_server(bytes));
     let bound = MAX_SERVER_MESSAGE_BYTES + ERROR_TEXT_SLACK;
     prop_assert!(
-        largest <= bound && peak <= bound,
+        largest <= bound && peak <= bound + decoded_items_bound(bytes.len()),
         "decode_server of {} bytes allocated {largest} at once, {peak} at peak",
         bytes.len()
     );
@@ -644,6 +676,74 @@ fn huge_length_prefixes_are_refused_without_allocating() {
         }
     }
     assert_eq!(tried, (9 + 3 + 1 + 2) * huge.len(), "every length found");
+}
+
+/// The shape CI's fuzzing found: a snapshot with players and roster entries
+/// decoded, then a last name claiming nearly the whole limit. The claim fits
+/// (the roster's claim was released entry by entry), so the name's buffer is
+/// allocated before the short input runs out: no single allocation over the
+/// limit, and the peak over it no more than what the decoded items hold.
+#[test]
+fn a_late_claim_after_decoded_items_stays_within_the_items_bound() {
+    let players: Vec<PlayerState> = (0..100)
+        .map(|id| PlayerState {
+            id,
+            pos: [251, 251],
+            vel: [126, 126],
+            score: 0,
+            last_input_seq: 0,
+        })
+        .collect();
+    let roster: Vec<PlayerInfo> = (0..200)
+        .map(|id| PlayerInfo {
+            id,
+            name: "ab".into(),
+        })
+        .collect();
+    let mut bytes = encode_server(&ServerMsg::Snapshot(Snapshot {
+        tick: 0,
+        players,
+        pellets: vec![],
+        roster,
+    }));
+    // The last name ("ab", length byte 2) is the message's last 3 bytes:
+    // make it claim the most the limit lets through.
+    let at = bytes.len() - 3;
+    assert_eq!(&bytes[at..], &[2, b'a', b'b']);
+    bytes.truncate(at);
+    let with_claim = |claim: usize| [&bytes[..], &varint(claim as u64), b"ab"].concat();
+    let refused = |claim: usize| {
+        matches!(decode_server(&with_claim(claim)),
+            Err(Error::Malformed(m)) if m.contains("LimitExceeded"))
+    };
+    let (mut lo, mut hi) = (2, MAX_SERVER_MESSAGE_BYTES);
+    assert!(!refused(lo) && refused(hi), "the limit is not where it was");
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if refused(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let (claim, bytes) = (lo, with_claim(lo));
+    let (res, largest, peak) = probe::measure(|| decode_server(&bytes));
+    assert!(
+        matches!(&res, Err(Error::Malformed(m)) if m.contains("UnexpectedEnd")),
+        "{res:?}"
+    );
+    assert!(largest >= claim, "the claim was not allocated: {largest}");
+    let bound = MAX_SERVER_MESSAGE_BYTES + ERROR_TEXT_SLACK;
+    assert!(largest <= bound, "allocated {largest} at once");
+    assert!(
+        peak > bound,
+        "the case no longer goes past the limit: {peak}"
+    );
+    assert!(
+        peak <= bound + decoded_items_bound(bytes.len()),
+        "{} bytes peaked at {peak}",
+        bytes.len()
+    );
 }
 
 // ---------------------------------------------------------------------------
