@@ -272,6 +272,7 @@ where
         flushing: false,
         idle_timeout,
         idle: idle.as_mut(),
+        idle_polled: false,
         heard,
         pinged: None,
         ping_due: false,
@@ -457,6 +458,8 @@ struct Play<'a, S> {
     idle_timeout: Duration,
     /// The idle timer: re-armed only when it fires (see [`idle_step`]).
     idle: Pin<&'a mut Sleep>,
+    /// `idle` was polled since it was last set (so it will wake the task).
+    idle_polled: bool,
     /// When the client was last heard from (any frame it sent).
     heard: Instant,
     /// The `heard` of the silence a ping was sent for.
@@ -485,7 +488,14 @@ where
         }
         // 2. The idle rule, when its timer fires (after the reads above,
         // so a task woken late first takes what the client sent).
-        while self.idle.as_mut().poll(cx).is_ready() {
+        // Polling the timer registers the task's waker again; once is enough
+        // after each reset (a tokio task's waker is the same at every poll),
+        // and then a look at its state tells whether it fired.
+        while !self.idle_polled || self.idle.is_elapsed() {
+            self.idle_polled = true;
+            if self.idle.as_mut().poll(cx).is_pending() {
+                break;
+            }
             let pinged = self.pinged == Some(self.heard);
             let next = match idle_step(self.heard, pinged, Instant::now(), self.idle_timeout) {
                 IdleStep::Close => return Poll::Ready(End::Idle),
@@ -497,6 +507,7 @@ where
                 IdleStep::Wait(next) => next,
             };
             self.idle.as_mut().reset(next.into());
+            self.idle_polled = false;
         }
         // 3. Everything the room and the reader put in the mailbox.
         loop {
