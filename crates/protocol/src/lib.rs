@@ -11,7 +11,8 @@
 //! Every WebSocket binary message carries exactly one [`ClientMsg`] or
 //! [`ServerMsg`], encoded by [`codec`]. Text messages are not part of the
 //! protocol. [`record`] is the file format of room recordings, built from
-//! the same types and codec.
+//! the same types and codec. [`state`] is replication for any game: a
+//! schema, frames of entities and the deltas between them.
 
 pub mod codec;
 mod error;
@@ -19,6 +20,7 @@ mod messages;
 pub mod quant;
 pub mod record;
 pub mod replica;
+pub mod state;
 
 pub use codec::{decode_client, decode_server, encode_client, encode_server};
 pub use error::{Error, Result};

@@ -1534,3 +1534,142 @@ fn the_block_crc_is_the_standard_crc32() {
     let payload = &one[8..];
     assert_eq!(&one[4..8], &crc32(payload).to_le_bytes());
 }
+
+// ---------------------------------------------------------------------------
+// The game-agnostic state codec: schemas, full frames and deltas.
+
+#[path = "support/state_gen.rs"]
+mod state_gen;
+
+use tickroom_protocol::state::{self, Encoder as StateEncoder, Frame as StateFrame};
+
+/// What one input byte may make the state decoder allocate at most: a
+/// spawn takes 2 bytes and, in the test schema (3 components, 9 slots),
+/// holds at most 9 values, 3 component headers and an entity.
+const STATE_BYTES_PER_INPUT_BYTE: usize = (9 * size_of::<state::Value>()
+    + 3 * (size_of::<state::Component>() + 16)
+    + 2 * size_of::<state::Entity>())
+    / 2;
+
+/// Decodes `bytes` as a delta from `base` under the allocation probe: never
+/// a panic; at peak no more than a copy of the base and what the input
+/// bytes may spawn; what decodes re-encodes to exactly these bytes.
+fn check_state(
+    schema: &state::Schema,
+    base: Option<&StateFrame>,
+    bytes: &[u8],
+) -> Result<(), TestCaseError> {
+    let base_cost = base.map_or(0, |b| {
+        b.entities()
+            .iter()
+            .map(|e| {
+                size_of::<state::Entity>()
+                    + e.components()
+                        .iter()
+                        .map(|c| {
+                            size_of::<state::Component>()
+                                + 16
+                                + c.values.len() * size_of::<state::Value>()
+                                + 16
+                        })
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+    });
+    let (res, _, peak) = probe::measure(|| state::apply(schema, base, bytes));
+    let bound = 2 * base_cost + bytes.len() * STATE_BYTES_PER_INPUT_BYTE + ERROR_TEXT_SLACK;
+    prop_assert!(
+        peak <= bound,
+        "{} bytes peaked at {peak} (bound {bound}): {res:?}",
+        bytes.len()
+    );
+    if let Ok(frame) = res {
+        let mut again = Vec::new();
+        StateEncoder::default().encode(schema, base, &frame, &mut again);
+        prop_assert_eq!(
+            &again,
+            &bytes,
+            "not the canonical encoding of what it decoded to"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn mutated_state_deltas_never_panic_overallocate_or_decode_two_ways() {
+    let schema = state_gen::schema();
+    fuzz(
+        "mutated state deltas",
+        (
+            prop::collection::vec(state_gen::spec(), 0..30),
+            prop::collection::vec(state_gen::spec(), 0..30),
+            any::<bool>(),
+            prop::collection::vec(arb_mutation(), 1..5),
+        ),
+        |(old, new, from_nothing, mutations)| {
+            let base = state_gen::frame(&schema, 5, &old);
+            let new = &state_gen::frame(&schema, 6, &new);
+            let base = (!from_nothing).then_some(&base);
+            let mut bytes = Vec::new();
+            StateEncoder::default().encode(&schema, base, new, &mut bytes);
+            for m in &mutations {
+                mutate(&mut bytes, m);
+            }
+            check_state(&schema, base, &bytes)
+        },
+    );
+}
+
+#[test]
+fn arbitrary_bytes_never_panic_the_state_decoders() {
+    let schema = state_gen::schema();
+    let base = state_gen::frame(
+        &schema,
+        3,
+        &(0..20)
+            .map(|id| state_gen::Spec {
+                id,
+                mask: (id % 8) as u8,
+                raw: [1, 2, 3, 4, 5, 6],
+                text: "ab".into(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    fuzz("arbitrary state bytes", arb_bytes(), |bytes| {
+        check_state(&schema, None, &bytes)?;
+        check_state(&schema, Some(&base), &bytes)?;
+        let (res, largest, _) = probe::measure(|| state::Schema::decode(&bytes));
+        prop_assert!(
+            largest <= bytes.len() * 64 + ERROR_TEXT_SLACK,
+            "schema decode allocated {largest}"
+        );
+        if let Ok(s) = res {
+            prop_assert_eq!(s.encode(), bytes);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn mutated_schemas_never_panic_and_decode_only_canonically() {
+    let bytes = state_gen::schema().encode();
+    fuzz(
+        "mutated schemas",
+        prop::collection::vec(arb_mutation(), 1..5),
+        |mutations| {
+            let mut b = bytes.clone();
+            for m in &mutations {
+                mutate(&mut b, m);
+            }
+            let (res, largest, _) = probe::measure(|| state::Schema::decode(&b));
+            prop_assert!(
+                largest <= b.len() * 64 + ERROR_TEXT_SLACK,
+                "schema decode allocated {largest}"
+            );
+            if let Ok(s) = res {
+                prop_assert_eq!(s.encode(), b);
+            }
+            Ok(())
+        },
+    );
+}
