@@ -12,7 +12,7 @@ use tickroom_benches::consecutive_frames;
 use tickroom_protocol::{
     self as proto, ServerMsg,
     replica::{self, Frame as ArenaFrame},
-    state::{self, Encoder, Entity, Field, FieldType, Frame, Scalar, Schema, Shape, Value},
+    state::{self, Encoder, Field, FieldType, Frame, Scalar, Schema, Shape, Value},
 };
 
 /// Pellets' network ids sit above every player's.
@@ -58,25 +58,27 @@ fn generic(schema: &Schema, f: &ArenaFrame, with_vel: bool) -> Frame {
     let pellet = schema.component_id("pellet").expect("pellet");
     let mut out = Frame::new(f.tick);
     for p in &f.players {
-        let mut e = Entity::new(p.id);
-        let mut v = vec![Value::Int(p.pos[0].into()), Value::Int(p.pos[1].into())];
-        if with_vel {
-            v.extend([Value::Int(p.vel[0].into()), Value::Int(p.vel[1].into())]);
-        }
-        e.set(schema, body, v).expect("fits");
-        e.set(schema, score, vec![Value::Int(p.score.into())])
+        out.begin(p.id).expect("ascending ids");
+        let v = [
+            Value::Int(p.pos[0].into()),
+            Value::Int(p.pos[1].into()),
+            Value::Int(p.vel[0].into()),
+            Value::Int(p.vel[1].into()),
+        ];
+        out.set(schema, body, &v[..if with_vel { 4 } else { 2 }])
             .expect("fits");
-        out.push(e).expect("players sorted by id");
+        out.set(schema, score, &[Value::Int(p.score.into())])
+            .expect("fits");
     }
     for q in &f.pellets {
-        let mut e = Entity::new(PELLET_BASE + u32::from(q.id));
-        e.set(
+        out.begin(PELLET_BASE + u32::from(q.id))
+            .expect("ascending ids");
+        out.set(
             schema,
             pellet,
-            vec![Value::Int(q.pos[0].into()), Value::Int(q.pos[1].into())],
+            &[Value::Int(q.pos[0].into()), Value::Int(q.pos[1].into())],
         )
         .expect("fits");
-        out.push(e).expect("pellets sorted by id");
     }
     out
 }
@@ -88,13 +90,13 @@ fn crowd(schema: &Schema, t: u32) -> Frame {
     let score = schema.component_id("score").expect("score");
     let mut out = Frame::new(t);
     for id in 0..550u32 {
-        let mut e = Entity::new(id);
+        out.begin(id).expect("ascending ids");
         if id < 50 {
             let x = 1000 + i64::from(t) * i64::from(id % 7);
-            e.set(
+            out.set(
                 schema,
                 body,
-                vec![
+                &[
                     Value::Int(x),
                     Value::Int(2000 - i64::from(t)),
                     Value::Int(3),
@@ -103,10 +105,10 @@ fn crowd(schema: &Schema, t: u32) -> Frame {
             )
             .expect("fits");
         } else {
-            e.set(
+            out.set(
                 schema,
                 body,
-                vec![
+                &[
                     Value::Int(i64::from(id) * 10),
                     Value::Int(500),
                     Value::Int(0),
@@ -115,10 +117,9 @@ fn crowd(schema: &Schema, t: u32) -> Frame {
             )
             .expect("fits");
             let hp = 100 - i64::from(t) * i64::from(id % 10 == (t % 10));
-            e.set(schema, score, vec![Value::Int(hp.max(0))])
+            out.set(schema, score, &[Value::Int(hp.max(0))])
                 .expect("fits");
         }
-        out.push(e).expect("ascending");
     }
     out
 }

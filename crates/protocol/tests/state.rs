@@ -9,7 +9,7 @@ mod state_gen;
 
 use proptest::prelude::*;
 use state_gen::{Spec, frame, schema, spec};
-use tickroom_protocol::state::{Encoder, Entity, Frame, Value, apply, read_header};
+use tickroom_protocol::state::{Encoder, Frame, FrameError, Value, apply, read_header};
 
 /// A sequence of frames where some entities persist and change a little.
 fn frames() -> impl Strategy<Value = Vec<Vec<Spec>>> {
@@ -90,53 +90,37 @@ fn fifty_moving_bodies_cost_under_three_bytes_each() {
 #[test]
 fn values_that_do_not_fit_their_slots_are_refused_when_set() {
     let s = schema();
-    let mut e = Entity::new(1);
-    assert!(
-        e.set(
-            &s,
-            1,
-            vec![
-                Value::Int(256),
-                Value::Int(0),
-                Value::Text("".into()),
-                Value::Int(0),
-                Value::Int(0),
-                Value::Int(0)
-            ]
-        )
-        .is_err()
+    let ship = |hp: i64, alive: i64, name: &str| {
+        vec![
+            Value::Int(hp),
+            Value::Int(alive),
+            Value::Text(name.into()),
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(0),
+        ]
+    };
+    let mut f = Frame::new(1);
+    assert_eq!(f.set(&s, 1, &ship(1, 1, "")), Err(FrameError::NoEntity));
+    f.begin(5).unwrap();
+    let bad = Err(FrameError::BadValues {
+        entity: 5,
+        component: 1,
+    });
+    assert_eq!(f.set(&s, 1, &ship(256, 0, "")), bad);
+    assert_eq!(f.set(&s, 1, &ship(1, 2, "")), bad);
+    assert_eq!(f.set(&s, 1, &ship(1, 1, "0123456789abc")), bad);
+    assert!(f.set(&s, 0, &[Value::Int(0)]).is_err());
+    assert_eq!(f.set(&s, 9, &[]), Err(FrameError::UnknownComponent(9)));
+    assert_eq!(f.set(&s, 2, &[]), Ok(()));
+    assert_eq!(
+        f.set(&s, 1, &ship(1, 1, "")),
+        Err(FrameError::ComponentOutOfOrder {
+            entity: 5,
+            component: 1
+        })
     );
-    assert!(
-        e.set(
-            &s,
-            1,
-            vec![
-                Value::Int(1),
-                Value::Int(2),
-                Value::Text("".into()),
-                Value::Int(0),
-                Value::Int(0),
-                Value::Int(0)
-            ]
-        )
-        .is_err()
-    );
-    assert!(
-        e.set(
-            &s,
-            1,
-            vec![
-                Value::Int(1),
-                Value::Int(1),
-                Value::Text("0123456789abc".into()),
-                Value::Int(0),
-                Value::Int(0),
-                Value::Int(0)
-            ]
-        )
-        .is_err()
-    );
-    assert!(e.set(&s, 0, vec![Value::Int(0)]).is_err());
-    assert!(e.set(&s, 9, vec![]).is_err());
-    assert!(e.set(&s, 2, vec![]).is_ok());
+    assert_eq!(f.begin(5), Err(FrameError::OutOfOrder(5)));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f.get(5).map(|e| e.len()), Some(1));
 }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use super::DecodeError;
-use super::frame::{Component, Entity, Frame, Value};
+use super::frame::{EntityRef, Frame, Value};
 use super::schema::{Schema, Slot};
 use super::wire::{Reader, put_str, put_varint, unzigzag, zigzag};
 
@@ -65,10 +65,12 @@ fn header(r: &mut Reader<'_>) -> Result<DeltaHeader, DecodeError> {
 /// allocation-free once warm).
 #[derive(Debug, Default)]
 pub struct Encoder {
-    /// Shape key (removed, changed, field masks...) -> index.
+    /// Shape key (removed, changed, field masks...) -> index, past the few
+    /// shapes the linear search covers.
     shape_ids: HashMap<Vec<u64>, u32>,
+    /// The shapes' keys, back to back, and where each one ends.
     shapes: Vec<u64>,
-    n_shapes: u32,
+    shape_ends: Vec<u32>,
     key: Vec<u64>,
     /// Per changed base entity, in order: (its index in `new`, shape).
     changed: Vec<(usize, u32)>,
@@ -77,9 +79,12 @@ pub struct Encoder {
     bitmap: Vec<u8>,
 }
 
+/// Shapes looked up by a linear search before the hash map is used.
+const LINEAR_SHAPES: usize = 8;
+
 impl Encoder {
     /// Appends the delta from `base` (`None`: from nothing) to `new`.
-    /// Both frames must fit `schema` (frames built through [`Entity::set`]
+    /// Both frames must fit `schema` (frames built through [`Frame::set`]
     /// do); `base`'s tick must be below `new`'s.
     pub fn encode(
         &mut self,
@@ -90,23 +95,22 @@ impl Encoder {
     ) {
         self.shape_ids.clear();
         self.shapes.clear();
-        self.n_shapes = 0;
+        self.shape_ends.clear();
         self.changed.clear();
         self.spawned.clear();
         self.despawned.clear();
         let empty = Frame::default();
         let b = base.unwrap_or(&empty);
-        let base_n = b.entities().len();
         self.bitmap.clear();
-        self.bitmap.resize(base_n.div_ceil(8), 0);
+        self.bitmap.resize(b.len().div_ceil(8), 0);
 
         // Walk both id-sorted lists once.
-        let (be, ne) = (b.entities(), new.entities());
+        let (bi, ni) = (b.ids(), new.ids());
         let (mut i, mut j) = (0, 0);
-        while i < be.len() || j < ne.len() {
-            match (be.get(i), ne.get(j)) {
-                (Some(x), Some(y)) if x.id == y.id => {
-                    if self.shape_of(schema, Some(x), y) {
+        while i < bi.len() || j < ni.len() {
+            match (bi.get(i), ni.get(j)) {
+                (Some(x), Some(y)) if x == y => {
+                    if self.shape_of(Some(b.entity(i)), new.entity(j)) {
                         self.bitmap[i / 8] |= 1 << (i % 8);
                         let shape = self.intern();
                         self.changed.push((j, shape));
@@ -114,22 +118,20 @@ impl Encoder {
                     i += 1;
                     j += 1;
                 }
-                (Some(x), y) if y.is_none_or(|y| x.id < y.id) => {
-                    self.despawned.push(x.id);
+                (Some(&x), y) if y.is_none_or(|&y| x < y) => {
+                    self.despawned.push(x);
                     i += 1;
                 }
-                (_, Some(_)) => {
+                _ => {
                     // Shaped below: spawns come after the changed on the wire,
                     // and shapes are numbered in order of first use there.
                     self.spawned.push((j, 0));
                     j += 1;
                 }
-                (_, None) => unreachable!("the loop runs while either list has entities"),
             }
         }
-
         for k in 0..self.spawned.len() {
-            self.shape_of(schema, None, &ne[self.spawned[k].0]);
+            self.shape_of(None, new.entity(self.spawned[k].0));
             self.spawned[k].1 = self.intern();
         }
 
@@ -139,20 +141,22 @@ impl Encoder {
             base.map_or(0, |b| new.tick.wrapping_sub(b.tick)).into(),
         );
         put_ids(out, self.despawned.iter().copied());
-        put_varint(out, self.n_shapes.into());
-        out.extend(self.shapes.iter().flat_map(|&m| varint_bytes(m)));
+        put_varint(out, self.shape_ends.len() as u64);
+        for &m in &self.shapes {
+            put_varint(out, m);
+        }
         out.extend_from_slice(&self.bitmap);
         for &(j, shape) in &self.changed {
             put_varint(out, shape.into());
-            let y = &ne[j];
-            put_values(out, schema, b.get(y.id), y);
+            let y = new.entity(j);
+            put_values(out, schema, b.get(y.id()), y);
         }
         put_varint(out, self.spawned.len() as u64);
         let mut prev: Option<u32> = None;
         for &(j, shape) in &self.spawned {
-            let y = &ne[j];
-            put_varint(out, gap(prev, y.id).into());
-            prev = Some(y.id);
+            let y = new.entity(j);
+            put_varint(out, gap(prev, y.id()).into());
+            prev = Some(y.id());
             put_varint(out, shape.into());
             put_values(out, schema, None, y);
         }
@@ -160,37 +164,34 @@ impl Encoder {
 
     /// Puts the shape of `new` against `base` in `self.key`; whether
     /// anything changed.
-    fn shape_of(&mut self, schema: &Schema, base: Option<&Entity>, new: &Entity) -> bool {
+    fn shape_of(&mut self, base: Option<EntityRef<'_>>, new: EntityRef<'_>) -> bool {
         let mut removed = 0u64;
         let mut changed = 0u64;
         self.key.clear();
         self.key.extend([0, 0]);
-        let none: &[Component] = &[];
-        let bc = base.map_or(none, Entity::components);
-        let nc = new.components();
-        let (mut i, mut j) = (0, 0);
-        while i < bc.len() || j < nc.len() {
-            match (bc.get(i), nc.get(j)) {
-                (Some(x), Some(y)) if x.id == y.id => {
-                    let mask = field_mask(&x.values, &y.values, None);
+        let mut bc = base.into_iter().flat_map(|b| b.components()).peekable();
+        let mut nc = new.components().peekable();
+        loop {
+            match (bc.peek(), nc.peek()) {
+                (Some(&(x, xv)), Some(&(y, yv))) if x == y => {
+                    let mask = field_mask(xv, yv);
                     if mask != 0 {
-                        changed |= 1 << y.id;
+                        changed |= 1 << y;
                         self.key.push(mask);
                     }
-                    i += 1;
-                    j += 1;
+                    bc.next();
+                    nc.next();
                 }
-                (Some(x), y) if y.is_none_or(|y| x.id < y.id) => {
-                    removed |= 1 << x.id;
-                    i += 1;
+                (Some(&(x, _)), y) if y.is_none_or(|&(y, _)| x < y) => {
+                    removed |= 1 << x;
+                    bc.next();
                 }
-                (_, Some(y)) => {
-                    let layout = schema.layout(y.id).unwrap_or_default();
-                    changed |= 1 << y.id;
-                    self.key.push(field_mask(&[], &y.values, Some(layout)));
-                    j += 1;
+                (_, Some(&(y, yv))) => {
+                    changed |= 1 << y;
+                    self.key.push(zero_mask(yv));
+                    nc.next();
                 }
-                (_, None) => unreachable!(),
+                (_, None) => break,
             }
         }
         self.key[0] = removed;
@@ -199,32 +200,52 @@ impl Encoder {
     }
 
     fn intern(&mut self) -> u32 {
-        if let Some(&id) = self.shape_ids.get(self.key.as_slice()) {
+        let n = self.shape_ends.len();
+        if n <= LINEAR_SHAPES {
+            let mut start = 0;
+            for (k, &end) in self.shape_ends.iter().enumerate() {
+                if self.shapes[start..end as usize] == self.key[..] {
+                    return k as u32;
+                }
+                start = end as usize;
+            }
+        } else if let Some(&id) = self.shape_ids.get(self.key.as_slice()) {
             return id;
         }
-        let id = self.n_shapes;
-        self.n_shapes += 1;
+        if n == LINEAR_SHAPES {
+            // Past the linear search's reach: index every shape so far.
+            let mut start = 0;
+            for (k, &end) in self.shape_ends.iter().enumerate() {
+                self.shape_ids
+                    .insert(self.shapes[start..end as usize].to_vec(), k as u32);
+                start = end as usize;
+            }
+        }
+        if n >= LINEAR_SHAPES {
+            self.shape_ids.insert(self.key.clone(), n as u32);
+        }
         self.shapes.extend_from_slice(&self.key);
-        self.shape_ids.insert(self.key.clone(), id);
-        id
+        self.shape_ends.push(self.shapes.len() as u32);
+        n as u32
     }
 }
 
-fn varint_bytes(v: u64) -> impl Iterator<Item = u8> {
-    let mut buf = Vec::with_capacity(9);
-    put_varint(&mut buf, v);
-    buf.into_iter()
+/// Which slots of `new` differ from `base`.
+fn field_mask(base: &[Value], new: &[Value]) -> u64 {
+    let mut mask = 0;
+    for (k, (a, b)) in base.iter().zip(new).enumerate() {
+        if a != b {
+            mask |= 1 << k;
+        }
+    }
+    mask
 }
 
-/// Which slots of `new` differ from `base` (or, with `zeros`, from zero).
-fn field_mask(base: &[Value], new: &[Value], zeros: Option<&[Slot]>) -> u64 {
+/// Which slots of `new` are not zero.
+fn zero_mask(new: &[Value]) -> u64 {
     let mut mask = 0;
     for (k, v) in new.iter().enumerate() {
-        let differs = match zeros {
-            Some(layout) => layout.get(k).is_some_and(|&s| *v != Value::zero(s)),
-            None => base.get(k) != Some(v),
-        };
-        if differs {
+        if !v.is_zero() {
             mask |= 1 << k;
         }
     }
@@ -245,22 +266,30 @@ fn put_ids(out: &mut Vec<u8>, ids: impl ExactSizeIterator<Item = u32>) {
 }
 
 /// The changed slots' values of `new` against `base` (or zeros).
-fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<&Entity>, new: &Entity) {
-    for c in new.components() {
-        let layout = schema.layout(c.id).unwrap_or_default();
-        let old = base.and_then(|b| b.get(c.id));
-        for (k, (v, &slot)) in c.values.iter().zip(layout).enumerate() {
-            let was = old.map_or_else(|| Value::zero(slot), |o| o[k].clone());
-            if *v == was {
+fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, new: EntityRef<'_>) {
+    for (c, values) in new.components() {
+        let layout = schema.layout(c).unwrap_or_default();
+        let old = base.and_then(|b| b.get(c));
+        for (k, (v, &slot)) in values.iter().zip(layout).enumerate() {
+            let was = old.map(|o| &o[k]);
+            let unchanged = match was {
+                Some(w) => w == v,
+                None => v.is_zero(),
+            };
+            if unchanged {
                 continue;
             }
-            match (slot, v, &was) {
-                (Slot::Int { bool: true, .. }, _, _) => {}
-                (Slot::Int { .. }, Value::Int(n), Value::Int(o)) => {
-                    put_varint(out, zigzag(n.wrapping_sub(*o)))
+            match (slot, v) {
+                (Slot::Int { bool: true, .. }, _) => {}
+                (Slot::Int { .. }, Value::Int(n)) => {
+                    let o = match was {
+                        Some(Value::Int(o)) => *o,
+                        _ => 0,
+                    };
+                    put_varint(out, zigzag(n.wrapping_sub(o)));
                 }
-                (Slot::F32, Value::Int(n), _) => out.extend_from_slice(&(*n as u32).to_le_bytes()),
-                (Slot::Text { .. }, Value::Text(t), _) => put_str(out, t),
+                (Slot::F32, Value::Int(n)) => out.extend_from_slice(&(*n as u32).to_le_bytes()),
+                (Slot::Text { .. }, Value::Text(t)) => put_str(out, t),
                 _ => debug_assert!(false, "value does not fit its slot"),
             }
         }
@@ -281,9 +310,137 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
     }
     let empty = Frame::default();
     let b = base.unwrap_or(&empty);
-    let mut slots_left = MAX_FRAME_SLOTS;
 
     let despawned = read_ids(&mut r)?;
+    let shapes = read_shapes(&mut r, schema)?;
+    let bitmap = r.take(b.len().div_ceil(8))?;
+    let mut used = 0usize;
+
+    let mut out = Frame::new(h.tick);
+    let mut gone = despawned.iter().peekable();
+    for (i, e) in b.entities().enumerate() {
+        let is_changed = bitmap[i / 8] & (1 << (i % 8)) != 0;
+        if gone.peek() == Some(&&e.id()) {
+            gone.next();
+            if is_changed {
+                return Err(DecodeError::Malformed {
+                    at: r.pos(),
+                    what: "a despawned entity marked changed",
+                });
+            }
+            continue;
+        }
+        if is_changed {
+            let at = r.pos();
+            let shape = read_shape(&mut r, &shapes, &mut used)?;
+            if shape.removed == 0 && shape.changed == 0 {
+                return Err(DecodeError::Malformed {
+                    at,
+                    what: "a changed entity with nothing changed",
+                });
+            }
+            read_entity(&mut r, schema, Some(e), e.id(), shape, &mut out)?;
+        } else {
+            out.copy_entity(e);
+        }
+        check_slots(&out)?;
+    }
+    if gone.peek().is_some() {
+        return Err(DecodeError::Malformed {
+            at: r.pos(),
+            what: "despawn of an unknown entity",
+        });
+    }
+    let n = b.len();
+    if !n.is_multiple_of(8) && bitmap.last().is_some_and(|&l| l >> (n % 8) != 0) {
+        return Err(DecodeError::Malformed {
+            at: r.pos(),
+            what: "bits past the last entity",
+        });
+    }
+    // Spawns: each at least 2 bytes (an id, a shape).
+    let n_spawned = r.count(2)?;
+    if out.len() + n_spawned > MAX_ENTITIES {
+        return Err(DecodeError::Limit {
+            what: "entities in a frame",
+            max: MAX_ENTITIES,
+        });
+    }
+    if n_spawned == 0 {
+        if used != shapes.len() {
+            return Err(DecodeError::Malformed {
+                at: r.pos(),
+                what: "a shape no entity uses",
+            });
+        }
+        r.finish()?;
+        return Ok(out);
+    }
+    let mut spawned = Frame::new(h.tick);
+    let mut prev: Option<u32> = None;
+    for _ in 0..n_spawned {
+        let at = r.pos();
+        let g = r.varint_u32()?;
+        let id = match prev {
+            None => Some(g),
+            Some(p) => p.checked_add(g).and_then(|v| v.checked_add(1)),
+        }
+        .ok_or(DecodeError::Malformed {
+            at,
+            what: "entity id past u32",
+        })?;
+        prev = Some(id);
+        // An entity of the base (even a despawned one) is changed, never
+        // spawned: one state, one encoding.
+        if b.get(id).is_some() {
+            return Err(DecodeError::Malformed {
+                at,
+                what: "a spawn of an entity the base has",
+            });
+        }
+        let shape = read_shape(&mut r, &shapes, &mut used)?;
+        if shape.removed != 0 {
+            return Err(DecodeError::Malformed {
+                at,
+                what: "a spawn removes a component",
+            });
+        }
+        read_entity(&mut r, schema, None, id, shape, &mut spawned)?;
+        if out.slots() + spawned.slots() > MAX_FRAME_SLOTS {
+            return Err(DecodeError::Limit {
+                what: "value slots in a frame",
+                max: MAX_FRAME_SLOTS,
+            });
+        }
+    }
+    if used != shapes.len() {
+        return Err(DecodeError::Malformed {
+            at: r.pos(),
+            what: "a shape no entity uses",
+        });
+    }
+    r.finish()?;
+    Ok(merge(h.tick, &out, &spawned))
+}
+
+fn check_slots(f: &Frame) -> Result<(), DecodeError> {
+    if f.slots() > MAX_FRAME_SLOTS {
+        return Err(DecodeError::Limit {
+            what: "value slots in a frame",
+            max: MAX_FRAME_SLOTS,
+        });
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct ShapeDef {
+    removed: u64,
+    changed: u64,
+    fields: Vec<u64>,
+}
+
+fn read_shapes(r: &mut Reader<'_>, schema: &Schema) -> Result<Vec<ShapeDef>, DecodeError> {
     // Shapes: each at least 2 bytes.
     let n_shapes = r.count(2)?;
     let mut shapes: Vec<ShapeDef> = Vec::with_capacity(n_shapes);
@@ -330,126 +487,11 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
         }
         shapes.push(def);
     }
-    let bitmap = r.take(b.entities().len().div_ceil(8))?;
-    let mut used = 0usize;
-
-    let mut out: Vec<Entity> = Vec::with_capacity(b.entities().len());
-    let mut gone = despawned.iter().peekable();
-    for (i, e) in b.entities().iter().enumerate() {
-        let is_changed = bitmap[i / 8] & (1 << (i % 8)) != 0;
-        if gone.peek() == Some(&&e.id) {
-            gone.next();
-            if is_changed {
-                return Err(DecodeError::Malformed {
-                    at: r.pos(),
-                    what: "a despawned entity marked changed",
-                });
-            }
-            continue;
-        }
-        if is_changed {
-            let at = r.pos();
-            let shape = read_shape(&mut r, &shapes, &mut used)?;
-            if shape.removed == 0 && shape.changed == 0 {
-                return Err(DecodeError::Malformed {
-                    at,
-                    what: "a changed entity with nothing changed",
-                });
-            }
-            let e = read_entity(&mut r, schema, Some(e), e.id, shape, &mut slots_left)?;
-            out.push(e);
-        } else {
-            slots_left = take_slots(slots_left, e)?;
-            out.push(e.clone());
-        }
-    }
-    if gone.peek().is_some() {
-        return Err(DecodeError::Malformed {
-            at: r.pos(),
-            what: "despawn of an unknown entity",
-        });
-    }
-    let n = b.entities().len();
-    if !n.is_multiple_of(8) && bitmap.last().is_some_and(|&l| l >> (n % 8) != 0) {
-        return Err(DecodeError::Malformed {
-            at: r.pos(),
-            what: "bits past the last entity",
-        });
-    }
-    // Spawns: each at least 2 bytes (an id, a shape).
-    let n_spawned = r.count(2)?;
-    if out.len() + n_spawned > MAX_ENTITIES {
-        return Err(DecodeError::Limit {
-            what: "entities in a frame",
-            max: MAX_ENTITIES,
-        });
-    }
-    let mut spawned = Vec::with_capacity(n_spawned);
-    let mut prev: Option<u32> = None;
-    for _ in 0..n_spawned {
-        let at = r.pos();
-        let g = r.varint_u32()?;
-        let id = match prev {
-            None => Some(g),
-            Some(p) => p.checked_add(g).and_then(|v| v.checked_add(1)),
-        }
-        .ok_or(DecodeError::Malformed {
-            at,
-            what: "entity id past u32",
-        })?;
-        prev = Some(id);
-        // An entity of the base (even a despawned one) is changed, never
-        // spawned: one state, one encoding.
-        if b.get(id).is_some() {
-            return Err(DecodeError::Malformed {
-                at,
-                what: "a spawn of an entity the base has",
-            });
-        }
-        let shape = read_shape(&mut r, &shapes, &mut used)?;
-        if shape.removed != 0 {
-            return Err(DecodeError::Malformed {
-                at,
-                what: "a spawn removes a component",
-            });
-        }
-        spawned.push(read_entity(
-            &mut r,
-            schema,
-            None,
-            id,
-            shape,
-            &mut slots_left,
-        )?);
-    }
-    if used != shapes.len() {
-        return Err(DecodeError::Malformed {
-            at: r.pos(),
-            what: "a shape no entity uses",
-        });
-    }
-    r.finish()?;
-    let entities = merge(out, spawned)?;
-    Ok(Frame::from_sorted(h.tick, entities))
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct ShapeDef {
-    removed: u64,
-    changed: u64,
-    fields: Vec<u64>,
+    Ok(shapes)
 }
 
 fn bits(mask: u64) -> impl Iterator<Item = u8> {
     (0..64u8).filter(move |&k| mask & (1 << k) != 0)
-}
-
-fn take_slots(left: usize, e: &Entity) -> Result<usize, DecodeError> {
-    let n: usize = e.components().iter().map(|c| c.values.len()).sum();
-    left.checked_sub(n).ok_or(DecodeError::Limit {
-        what: "value slots in a frame",
-        max: MAX_FRAME_SLOTS,
-    })
 }
 
 /// A shape index; shapes must be first used in list order.
@@ -493,44 +535,51 @@ fn read_ids(r: &mut Reader<'_>) -> Result<Vec<u32>, DecodeError> {
     Ok(ids)
 }
 
-/// One entity from its base (or nothing) and a shape's values.
+/// Appends to `out` one entity: its base (or nothing) with a shape's changes.
 fn read_entity(
     r: &mut Reader<'_>,
     schema: &Schema,
-    base: Option<&Entity>,
+    base: Option<EntityRef<'_>>,
     id: u32,
     shape: &ShapeDef,
-    slots_left: &mut usize,
-) -> Result<Entity, DecodeError> {
+    out: &mut Frame,
+) -> Result<(), DecodeError> {
     let at = r.pos();
-    let mut e = base.cloned().unwrap_or_else(|| Entity::new(id));
-    let had = e.mask();
+    let had = base.map_or(0, |b| b.mask());
     if shape.removed & !had != 0 {
         return Err(DecodeError::Malformed {
             at,
             what: "removes a component the entity lacks",
         });
     }
-    for c in bits(shape.removed) {
-        e.remove(c);
-    }
-    for (c, &mask) in bits(shape.changed).zip(&shape.fields) {
-        let layout = schema.layout(c).unwrap_or_default();
-        let existed = had & (1 << c) != 0;
-        if existed && mask == 0 {
+    out.begin_unchecked(id);
+    let keep = (had | shape.changed) & !shape.removed;
+    let mut masks = shape.fields.iter();
+    for c in bits(keep) {
+        let old = base.and_then(|b| b.get(c));
+        if shape.changed & (1 << c) == 0 {
+            out.values_mut().extend_from_slice(old.unwrap_or_default());
+            out.push_comp(c);
+            continue;
+        }
+        let mask = masks.next().copied().unwrap_or(0);
+        if old.is_some() && mask == 0 {
             return Err(DecodeError::Malformed {
                 at: r.pos(),
                 what: "a changed component with no changed slot",
             });
         }
-        let mut values: Vec<Value> = match e.get(c) {
-            Some(v) => v.to_vec(),
-            None => layout.iter().map(|&s| Value::zero(s)).collect(),
-        };
+        let layout = schema.layout(c).unwrap_or_default();
+        let values = out.values_mut();
+        let start = values.len();
+        match old {
+            Some(v) => values.extend_from_slice(v),
+            None => values.extend(layout.iter().map(|&s| Value::zero(s))),
+        }
         for k in bits(mask) {
             let k = usize::from(k);
             let at = r.pos();
-            let (Some(&slot), Some(v)) = (layout.get(k), values.get_mut(k)) else {
+            let (Some(&slot), Some(v)) = (layout.get(k), values.get_mut(start + k)) else {
                 return Err(DecodeError::Malformed {
                     at,
                     what: "slot past the component",
@@ -577,39 +626,26 @@ fn read_entity(
                 }
             };
         }
-        e.put(Component {
-            id: c,
-            values: values.into_boxed_slice(),
-        });
+        out.push_comp(c);
     }
-    *slots_left = take_slots(*slots_left, &e)?;
-    Ok(e)
+    Ok(())
 }
 
-/// Merges the surviving (id-sorted) and spawned (id-ascending) entities.
-fn merge(old: Vec<Entity>, new: Vec<Entity>) -> Result<Vec<Entity>, DecodeError> {
-    if new.is_empty() {
-        return Ok(old);
+/// Merges the survivors and the spawned (each id-sorted, no id in both).
+fn merge(tick: u32, old: &Frame, new: &Frame) -> Frame {
+    let mut out = Frame::new(tick);
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let take_old = j == new.len() || (i < old.len() && old.ids()[i] < new.ids()[j]);
+        if take_old {
+            out.copy_entity(old.entity(i));
+            i += 1;
+        } else {
+            out.copy_entity(new.entity(j));
+            j += 1;
+        }
     }
-    let mut out = Vec::with_capacity(old.len() + new.len());
-    let mut a = old.into_iter().peekable();
-    let mut b = new.into_iter().peekable();
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x.id == y.id => {
-                return Err(DecodeError::Malformed {
-                    at: 0,
-                    what: "a spawn of an entity that exists",
-                });
-            }
-            (Some(x), Some(y)) if x.id < y.id => a.next(),
-            (_, Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, None) => break,
-        };
-        out.extend(next);
-    }
-    Ok(out)
+    out
 }
 
 /// CRC-32 of `frame`'s canonical encoding (its delta from nothing),

@@ -3,6 +3,10 @@
 //! room's ECS world; the client rebuilds the same from deltas. Entities are
 //! kept sorted by network id and components by id, so two equal states are
 //! equal frames, with one canonical encoding and one checksum.
+//!
+//! Storage is flat (ids, component ranges and values in four vectors), so
+//! building or rebuilding a frame allocates nothing per entity once the
+//! vectors have grown.
 
 use super::FrameError;
 use super::schema::{Schema, Slot};
@@ -25,6 +29,14 @@ impl Value {
         }
     }
 
+    /// Whether this is its slot's zero.
+    pub(crate) fn is_zero(&self) -> bool {
+        match self {
+            Value::Int(v) => *v == 0,
+            Value::Text(t) => t.is_empty(),
+        }
+    }
+
     /// Whether this value may sit in `slot`.
     pub(crate) fn fits(&self, slot: Slot) -> bool {
         match (self, slot) {
@@ -36,90 +48,16 @@ impl Value {
     }
 }
 
-/// One component of an entity: its id in the schema and a value per slot.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Component {
-    pub id: u8,
-    pub values: Box<[Value]>,
-}
-
-/// A replicated entity: its network id and its components, by id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Entity {
-    pub id: u32,
-    components: Vec<Component>,
-}
-
-impl Entity {
-    /// An entity with no components yet.
-    pub fn new(id: u32) -> Self {
-        Self {
-            id,
-            components: Vec::new(),
-        }
-    }
-
-    /// The entity's components, in id order.
-    pub fn components(&self) -> &[Component] {
-        &self.components
-    }
-
-    /// Component `id`'s values, if the entity has it.
-    pub fn get(&self, id: u8) -> Option<&[Value]> {
-        self.find(id).ok().map(|i| &*self.components[i].values)
-    }
-
-    fn find(&self, id: u8) -> Result<usize, usize> {
-        self.components.binary_search_by_key(&id, |c| c.id)
-    }
-
-    /// Sets component `id` (replacing it if present); the values are checked
-    /// against the schema.
-    pub fn set(&mut self, schema: &Schema, id: u8, values: Vec<Value>) -> Result<(), FrameError> {
-        let layout = schema.layout(id).ok_or(FrameError::UnknownComponent(id))?;
-        if values.len() != layout.len() || values.iter().zip(layout).any(|(v, &s)| !v.fits(s)) {
-            return Err(FrameError::BadValues {
-                entity: self.id,
-                component: id,
-            });
-        }
-        self.put(Component {
-            id,
-            values: values.into_boxed_slice(),
-        });
-        Ok(())
-    }
-
-    /// Sets a component already known to fit the schema.
-    pub(crate) fn put(&mut self, c: Component) {
-        match self.find(c.id) {
-            Ok(i) => self.components[i] = c,
-            Err(i) => self.components.insert(i, c),
-        }
-    }
-
-    /// Removes component `id`; whether it was there.
-    pub fn remove(&mut self, id: u8) -> bool {
-        match self.find(id) {
-            Ok(i) => {
-                self.components.remove(i);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Component presence as a mask (bit = component id).
-    pub(crate) fn mask(&self) -> u64 {
-        self.components.iter().fold(0, |m, c| m | 1 << c.id)
-    }
-}
-
 /// Every replicated entity at one tick, sorted by network id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Frame {
     pub tick: u32,
-    entities: Vec<Entity>,
+    ids: Vec<u32>,
+    /// Per entity, the end of its components in `comps`.
+    ends: Vec<u32>,
+    /// Per component: its id and the end of its values in `values`.
+    comps: Vec<(u8, u32)>,
+    values: Vec<Value>,
 }
 
 impl Frame {
@@ -127,44 +65,180 @@ impl Frame {
     pub fn new(tick: u32) -> Self {
         Self {
             tick,
-            entities: Vec::new(),
+            ..Self::default()
         }
     }
 
-    /// Builds a frame from entities in any order; two with one id are an error.
-    pub fn from_entities(tick: u32, mut entities: Vec<Entity>) -> Result<Self, FrameError> {
-        entities.sort_unstable_by_key(|e| e.id);
-        if let Some(w) = entities.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(FrameError::DuplicateEntity(w[0].id));
-        }
-        Ok(Self { tick, entities })
+    /// Empties the frame for `tick`, keeping its allocations.
+    pub fn clear(&mut self, tick: u32) {
+        self.tick = tick;
+        self.ids.clear();
+        self.ends.clear();
+        self.comps.clear();
+        self.values.clear();
     }
 
-    /// Appends an entity whose id is above every id so far (the cheap way
-    /// to build a frame from an id-sorted source).
-    pub fn push(&mut self, entity: Entity) -> Result<(), FrameError> {
-        if self.entities.last().is_some_and(|l| l.id >= entity.id) {
-            return Err(FrameError::OutOfOrder(entity.id));
+    /// Starts the next entity; ids must ascend.
+    pub fn begin(&mut self, id: u32) -> Result<(), FrameError> {
+        if self.ids.last().is_some_and(|&l| l >= id) {
+            return Err(FrameError::OutOfOrder(id));
         }
-        self.entities.push(entity);
+        self.begin_unchecked(id);
         Ok(())
     }
 
+    pub(crate) fn begin_unchecked(&mut self, id: u32) {
+        self.ids.push(id);
+        self.ends.push(self.comps.len() as u32);
+    }
+
+    /// Gives the entity begun last component `id`; component ids must ascend
+    /// within an entity and the values must fit the schema.
+    pub fn set(&mut self, schema: &Schema, id: u8, values: &[Value]) -> Result<(), FrameError> {
+        let layout = schema.layout(id).ok_or(FrameError::UnknownComponent(id))?;
+        let entity = *self.ids.last().ok_or(FrameError::NoEntity)?;
+        if values.len() != layout.len() || values.iter().zip(layout).any(|(v, &s)| !v.fits(s)) {
+            return Err(FrameError::BadValues {
+                entity,
+                component: id,
+            });
+        }
+        if self
+            .last_entity_comps()
+            .last()
+            .is_some_and(|&(c, _)| c >= id)
+        {
+            return Err(FrameError::ComponentOutOfOrder {
+                entity,
+                component: id,
+            });
+        }
+        self.values.extend_from_slice(values);
+        self.push_comp(id);
+        Ok(())
+    }
+
+    /// Appends values to the entity begun last (checked by the caller).
+    pub(crate) fn values_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.values
+    }
+
+    /// Closes a component whose values were just appended.
+    pub(crate) fn push_comp(&mut self, id: u8) {
+        self.comps.push((id, self.values.len() as u32));
+        if let Some(e) = self.ends.last_mut() {
+            *e = self.comps.len() as u32;
+        }
+    }
+
+    /// Copies a whole entity of another frame.
+    pub(crate) fn copy_entity(&mut self, e: EntityRef<'_>) {
+        self.begin_unchecked(e.id());
+        for (c, v) in e.components() {
+            self.values.extend_from_slice(v);
+            self.push_comp(c);
+        }
+    }
+
+    fn last_entity_comps(&self) -> &[(u8, u32)] {
+        let n = self.ids.len();
+        let start = if n >= 2 { self.ends[n - 2] as usize } else { 0 };
+        &self.comps[start..]
+    }
+
+    /// How many entities.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// How many value slots in all.
+    pub fn slots(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Entity `i` in id order.
+    pub fn entity(&self, i: usize) -> EntityRef<'_> {
+        EntityRef { frame: self, i }
+    }
+
     /// The entities, in network-id order.
-    pub fn entities(&self) -> &[Entity] {
-        &self.entities
+    pub fn entities(&self) -> impl ExactSizeIterator<Item = EntityRef<'_>> {
+        (0..self.ids.len()).map(|i| EntityRef { frame: self, i })
     }
 
     /// The entity with network id `id`.
-    pub fn get(&self, id: u32) -> Option<&Entity> {
-        self.entities
-            .binary_search_by_key(&id, |e| e.id)
+    pub fn get(&self, id: u32) -> Option<EntityRef<'_>> {
+        self.ids
+            .binary_search(&id)
             .ok()
-            .map(|i| &self.entities[i])
+            .map(|i| EntityRef { frame: self, i })
     }
 
-    pub(crate) fn from_sorted(tick: u32, entities: Vec<Entity>) -> Self {
-        debug_assert!(entities.windows(2).all(|w| w[0].id < w[1].id));
-        Self { tick, entities }
+    /// The network ids, ascending.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+}
+
+/// One entity of a frame.
+#[derive(Debug, Clone, Copy)]
+pub struct EntityRef<'a> {
+    frame: &'a Frame,
+    i: usize,
+}
+
+impl<'a> EntityRef<'a> {
+    /// Its network id.
+    pub fn id(&self) -> u32 {
+        self.frame.ids[self.i]
+    }
+
+    fn comp_range(&self) -> std::ops::Range<usize> {
+        let start = if self.i == 0 {
+            0
+        } else {
+            self.frame.ends[self.i - 1] as usize
+        };
+        start..self.frame.ends[self.i] as usize
+    }
+
+    /// How many components.
+    pub fn len(&self) -> usize {
+        self.comp_range().len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.comp_range().is_empty()
+    }
+
+    /// Its components in id order: (id, values).
+    pub fn components(self) -> impl ExactSizeIterator<Item = (u8, &'a [Value])> + use<'a> {
+        let f = self.frame;
+        self.comp_range().map(move |k| {
+            let start = if k == 0 { 0 } else { f.comps[k - 1].1 as usize };
+            (f.comps[k].0, &f.values[start..f.comps[k].1 as usize])
+        })
+    }
+
+    /// Component `id`'s values, if it has it.
+    pub fn get(self, id: u8) -> Option<&'a [Value]> {
+        self.components().find(|&(c, _)| c == id).map(|(_, v)| v)
+    }
+
+    /// Component presence as a mask (bit = component id).
+    pub(crate) fn mask(self) -> u64 {
+        self.components().fold(0, |m, (c, _)| m | 1 << c)
+    }
+}
+
+impl PartialEq for EntityRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id() && self.components().eq(other.components())
     }
 }

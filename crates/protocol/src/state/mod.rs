@@ -17,7 +17,7 @@ pub mod schema;
 mod wire;
 
 pub use delta::{DeltaHeader, Encoder, apply, checksum, read_header};
-pub use frame::{Component, Entity, Frame, Value};
+pub use frame::{EntityRef, Frame, Value};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
 
 /// Why a game's declarations cannot be a schema.
@@ -57,11 +57,14 @@ pub enum FrameError {
     /// or text length).
     #[error("entity {entity}: values do not fit component {component}")]
     BadValues { entity: u32, component: u8 },
-    /// Two entities with one network id.
-    #[error("two entities with network id {0}")]
-    DuplicateEntity(u32),
-    /// [`Frame::push`] of an id not above the last one.
-    #[error("entity {0} pushed out of id order")]
+    /// [`Frame::set`] before any [`Frame::begin`].
+    #[error("a component set before any entity was begun")]
+    NoEntity,
+    /// [`Frame::set`] of a component id not above the entity's last one.
+    #[error("entity {entity}: component {component} set out of id order")]
+    ComponentOutOfOrder { entity: u32, component: u8 },
+    /// [`Frame::begin`] of an id not above the last one.
+    #[error("entity {0} begun out of id order")]
     OutOfOrder(u32),
 }
 

@@ -2,7 +2,7 @@
 //! codec's property tests (`state.rs`) and its fuzzing (`fuzz.rs`).
 
 use proptest::prelude::*;
-use tickroom_protocol::state::{Entity, Field, FieldType, Frame, Scalar, Schema, Shape, Value};
+use tickroom_protocol::state::{Field, FieldType, Frame, Scalar, Schema, Shape, Value};
 
 pub fn schema() -> Schema {
     let pos = FieldType::Array {
@@ -101,14 +101,13 @@ pub fn frame(schema: &Schema, tick: u32, specs: &[Spec]) -> Frame {
     }
     let mut f = Frame::new(tick);
     for (&id, s) in &by_id {
-        let mut e = Entity::new(id);
+        f.begin(id).expect("ids ascend");
         for c in 0..3u8 {
             if s.mask & (1 << c) != 0 {
-                e.set(schema, c, values(c, &s.raw, &s.text))
+                f.set(schema, c, &values(c, &s.raw, &s.text))
                     .expect("values fit");
             }
         }
-        f.push(e).expect("ids ascend");
     }
     f
 }
