@@ -1,8 +1,9 @@
 //! Deltas between two frames, for any schema: which entities despawned,
 //! which changed (only their changed components, and in those only the
 //! changed slots, integers as zig-zag differences), which spawned. A full
-//! frame is the delta from nothing, so one decoder reads both, and its
-//! bytes are the frame's canonical encoding (what the checksum covers).
+//! frame is the delta from nothing, so one decoder reads both. (The
+//! checksum is [`super::Frame::checksum`], over simpler bytes a client
+//! computes without this encoder.)
 //!
 //! Layout (varints as in [`super::wire`]):
 //! ```text
@@ -646,12 +647,4 @@ fn merge(tick: u32, old: &Frame, new: &Frame) -> Frame {
         }
     }
     out
-}
-
-/// CRC-32 of `frame`'s canonical encoding (its delta from nothing),
-/// written into `scratch` (reused between calls).
-pub fn checksum(schema: &Schema, frame: &Frame, enc: &mut Encoder, scratch: &mut Vec<u8>) -> u32 {
-    scratch.clear();
-    enc.encode(schema, None, frame, scratch);
-    crc32fast::hash(scratch)
 }

@@ -16,7 +16,7 @@ mod frame;
 pub mod schema;
 mod wire;
 
-pub use delta::{DeltaHeader, Encoder, apply, checksum, read_header};
+pub use delta::{DeltaHeader, Encoder, apply, read_header};
 pub use frame::{EntityRef, Frame, Value};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
 
