@@ -2,6 +2,7 @@
 // module's public API, re-exported. Keep them in step with index.js.
 
 export * from './protocol.js';
+export * from './state.js';
 export * from './arena.js';
 export * from './netcode.js';
 export * from './session.js';
