@@ -306,9 +306,7 @@ export function applyStateDelta(schema, base, data) {
   let prev = null;
   for (let s = 0; s < nSpawned; s++) {
     const at = r.pos;
-    const gap = r.u32();
-    const id = prev === null ? gap : prev + gap + 1;
-    if (id > 0xffffffff) throw new ProtocolError(`malformed at byte ${at}: entity id past u32`);
+    const id = nextId(r, prev);
     prev = id;
     if (baseIds.has(id)) throw new ProtocolError(`malformed at byte ${at}: a spawn of an entity the base has`);
     const shape = pickShape(r, shapes, state);
@@ -327,14 +325,19 @@ function readIds(r) {
   const ids = new Array(n);
   let prev = null;
   for (let i = 0; i < n; i++) {
-    const at = r.pos;
-    const gap = r.u32();
-    const id = prev === null ? gap : prev + gap + 1;
-    if (id > 0xffffffff) throw new ProtocolError(`malformed at byte ${at}: entity id past u32`);
-    ids[i] = id;
-    prev = id;
+    ids[i] = nextId(r, prev);
+    prev = ids[i];
   }
   return ids;
+}
+
+/** The next id of an ascending, gap-coded list (the first id is whole). */
+function nextId(r, prev) {
+  const at = r.pos;
+  const gap = r.u32();
+  const id = prev === null ? gap : prev + gap + 1;
+  if (id > 0xffffffff) throw new ProtocolError(`malformed at byte ${at}: entity id past u32`);
+  return id;
 }
 
 function pickShape(r, shapes, state) {

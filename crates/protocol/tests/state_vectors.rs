@@ -10,12 +10,12 @@
 //! After an intended change, regenerate it with
 //! `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test state_vectors`.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 // This test uses the schema and frame builder, not the proptest strategies.
 #[allow(dead_code)]
 #[path = "support/state_gen.rs"]
 mod state_gen;
-
-use std::path::PathBuf;
 
 use serde_json::{Value as Json, json};
 use state_gen::{Spec, frame, schema};
@@ -184,17 +184,5 @@ fn committed_state_vectors_match_the_rust_codec() {
         "refused": refused,
     });
     let fresh = serde_json::to_string_pretty(&doc).expect("json") + "\n";
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/js/test/state_vectors.json");
-    if std::env::var_os("UPDATE_VECTORS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &fresh).expect("write clients/js/test/state_vectors.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "clients/js/test/state_vectors.json is out of date with the Rust codec; regenerate it with \
-         `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test state_vectors` and check the JS \
-         decoder (`node --test clients/js/test/`)"
-    );
+    fixture::check_committed("state_vectors.json", &fresh, "state_vectors");
 }

@@ -24,8 +24,10 @@
 //! after an intended wire change, regenerate it with
 //! `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test vectors`.
 
+#[path = "support/fixture.rs"]
+mod fixture;
+
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use tickroom_protocol::{
     Arena, Checksum, ClientMsg, Delta, ErrorMsg, Input, Join, MAX_CLIENT_MESSAGE_BYTES,
@@ -1702,17 +1704,5 @@ fn generate() -> String {
 
 #[test]
 fn committed_vectors_match_the_rust_codec() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/js/test/vectors.json");
-    let fresh = generate();
-    if std::env::var_os("UPDATE_VECTORS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &fresh).expect("write clients/js/test/vectors.json");
-        return;
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "clients/js/test/vectors.json is out of date with the Rust codec; regenerate it with \
-         `UPDATE_VECTORS=1 cargo test -p tickroom-protocol --test vectors` and check the JS \
-         codec (`node --test clients/js/test/`)"
-    );
+    fixture::check_committed("vectors.json", &generate(), "vectors");
 }

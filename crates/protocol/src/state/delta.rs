@@ -381,15 +381,7 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
     let mut prev: Option<u32> = None;
     for _ in 0..n_spawned {
         let at = r.pos();
-        let g = r.varint_u32()?;
-        let id = match prev {
-            None => Some(g),
-            Some(p) => p.checked_add(g).and_then(|v| v.checked_add(1)),
-        }
-        .ok_or(DecodeError::Malformed {
-            at,
-            what: "entity id past u32",
-        })?;
+        let id = next_id(&mut r, prev)?;
         prev = Some(id);
         // An entity of the base (even a despawned one) is changed, never
         // spawned: one state, one encoding.
@@ -520,20 +512,25 @@ fn read_ids(r: &mut Reader<'_>) -> Result<Vec<u32>, DecodeError> {
     let mut ids = Vec::with_capacity(n);
     let mut prev: Option<u32> = None;
     for _ in 0..n {
-        let at = r.pos();
-        let g = r.varint_u32()?;
-        let id = match prev {
-            None => Some(g),
-            Some(p) => p.checked_add(g).and_then(|v| v.checked_add(1)),
-        }
-        .ok_or(DecodeError::Malformed {
-            at,
-            what: "entity id past u32",
-        })?;
+        let id = next_id(r, prev)?;
         ids.push(id);
         prev = Some(id);
     }
     Ok(ids)
+}
+
+/// The next id of an ascending, gap-coded list (see [`gap`]).
+fn next_id(r: &mut Reader<'_>, prev: Option<u32>) -> Result<u32, DecodeError> {
+    let at = r.pos();
+    let g = r.varint_u32()?;
+    match prev {
+        None => Some(g),
+        Some(p) => p.checked_add(g).and_then(|v| v.checked_add(1)),
+    }
+    .ok_or(DecodeError::Malformed {
+        at,
+        what: "entity id past u32",
+    })
 }
 
 /// Appends to `out` one entity: its base (or nothing) with a shape's changes.
