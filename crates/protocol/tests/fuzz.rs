@@ -1583,6 +1583,21 @@ fn check_state(
     Ok(())
 }
 
+/// Decodes `bytes` as a schema under the allocation probe: never a panic,
+/// no allocation past 64 bytes per input byte, and what decodes re-encodes
+/// to exactly these bytes.
+fn check_schema(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let (res, largest, _) = probe::measure(|| state::Schema::decode(bytes));
+    prop_assert!(
+        largest <= bytes.len() * 64 + ERROR_TEXT_SLACK,
+        "schema decode allocated {largest}"
+    );
+    if let Ok(s) = res {
+        prop_assert_eq!(s.encode(), bytes);
+    }
+    Ok(())
+}
+
 #[test]
 fn mutated_state_deltas_never_panic_overallocate_or_decode_two_ways() {
     let schema = state_gen::schema();
@@ -1626,15 +1641,7 @@ fn arbitrary_bytes_never_panic_the_state_decoders() {
     fuzz("arbitrary state bytes", arb_bytes(), |bytes| {
         check_state(&schema, None, &bytes)?;
         check_state(&schema, Some(&base), &bytes)?;
-        let (res, largest, _) = probe::measure(|| state::Schema::decode(&bytes));
-        prop_assert!(
-            largest <= bytes.len() * 64 + ERROR_TEXT_SLACK,
-            "schema decode allocated {largest}"
-        );
-        if let Ok(s) = res {
-            prop_assert_eq!(s.encode(), bytes);
-        }
-        Ok(())
+        check_schema(&bytes)
     });
 }
 
@@ -1649,15 +1656,7 @@ fn mutated_schemas_never_panic_and_decode_only_canonically() {
             for m in &mutations {
                 mutate(&mut b, m);
             }
-            let (res, largest, _) = probe::measure(|| state::Schema::decode(&b));
-            prop_assert!(
-                largest <= b.len() * 64 + ERROR_TEXT_SLACK,
-                "schema decode allocated {largest}"
-            );
-            if let Ok(s) = res {
-                prop_assert_eq!(s.encode(), b);
-            }
-            Ok(())
+            check_schema(&b)
         },
     );
 }
