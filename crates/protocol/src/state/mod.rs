@@ -13,11 +13,13 @@
 
 pub mod delta;
 mod frame;
+pub mod message;
 pub mod schema;
 mod wire;
 
 pub use delta::{DeltaHeader, Encoder, apply, read_header};
 pub use frame::{EntityRef, Frame, Value};
+pub use message::{decode_event, decode_values, encode_event, encode_values, max_encoded_len};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
 
 /// Why a game's declarations cannot be a schema.

@@ -365,6 +365,9 @@ pub struct Schema {
     events: Vec<Shape>,
     /// Per component, its slots (derived from `components`).
     layouts: Vec<Vec<Slot>>,
+    /// The input's slots, and per event its slots (derived).
+    input_layout: Vec<Slot>,
+    event_layouts: Vec<Vec<Slot>>,
     hash: u64,
 }
 
@@ -412,6 +415,8 @@ impl Schema {
         }
         input.validate("input")?;
         let layouts = components.iter().map(Shape::slots).collect();
+        let input_layout = input.slots();
+        let event_layouts = events.iter().map(Shape::slots).collect();
         let mut schema = Self {
             game,
             version,
@@ -419,6 +424,8 @@ impl Schema {
             input,
             events,
             layouts,
+            input_layout,
+            event_layouts,
             hash: 0,
         };
         let bytes = schema.encode();
@@ -459,6 +466,23 @@ impl Schema {
     /// The slots of component `id`.
     pub fn layout(&self, id: u8) -> Option<&[Slot]> {
         self.layouts.get(usize::from(id)).map(Vec::as_slice)
+    }
+
+    /// The input's value slots.
+    pub fn input_layout(&self) -> &[Slot] {
+        &self.input_layout
+    }
+
+    /// The value slots of event `id` (its place in [`Schema::events`]).
+    pub fn event_layout(&self, id: usize) -> Option<&[Slot]> {
+        self.event_layouts.get(id).map(Vec::as_slice)
+    }
+
+    /// The id of the event called `name`.
+    pub fn event_id(&self, name: &str) -> Option<usize> {
+        self.events
+            .binary_search_by(|e| e.name.as_str().cmp(name))
+            .ok()
     }
 
     /// The input type.

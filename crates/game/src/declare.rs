@@ -1,0 +1,141 @@
+//! A game's declarations ([`Declare`]: its replicated components and its
+//! events, beside its input type) and what the engine compiles them into
+//! ([`Catalogue`]): the validated [`Schema`] clients decode with, and per
+//! component the function that reads it out of the `World` into a frame.
+//!
+//! Declared once per game at registration, never per room, so every room of
+//! a game (and every build of it with the same declarations) has the same
+//! schema, ids and hash.
+
+use std::any::TypeId;
+
+use bevy_ecs::prelude::Component;
+use bevy_ecs::world::EntityRef;
+use tickroom_protocol::state::{
+    Schema, SchemaError, Shape, Slot, Value, encode_event, max_encoded_len,
+};
+
+use crate::wire::{EntityMap, Wire, shape_of};
+use crate::world::Player;
+
+/// Reads one component of an entity into values; false when the entity has
+/// none.
+pub(crate) type WriteFn = fn(&EntityRef<'_>, &dyn EntityMap, &mut Vec<Value>) -> bool;
+
+fn write_component<C: Component + Wire>(
+    e: &EntityRef<'_>,
+    map: &dyn EntityMap,
+    out: &mut Vec<Value>,
+) -> bool {
+    match e.get::<C>() {
+        Some(c) => {
+            c.write(map, out);
+            true
+        }
+        None => false,
+    }
+}
+
+/// What a game declares in [`crate::Game::declare`]: the components sent to
+/// clients and the events it sends them.
+#[derive(Debug, Default)]
+pub struct Declare {
+    components: Vec<(Shape, TypeId, WriteFn)>,
+    events: Vec<(Shape, TypeId)>,
+}
+
+impl Declare {
+    /// Sends component `C` of every [`crate::Replicated`] entity to clients,
+    /// as a schema component named `C::NAME` with `C`'s wire fields.
+    pub fn replicate<C: Component + Wire>(&mut self) -> &mut Self {
+        self.components
+            .push((shape_of::<C>(), TypeId::of::<C>(), write_component::<C>));
+        self
+    }
+
+    /// Declares event type `E` (sent with [`crate::Outbox`]).
+    pub fn event<E: Wire>(&mut self) -> &mut Self {
+        self.events.push((shape_of::<E>(), TypeId::of::<E>()));
+        self
+    }
+}
+
+/// A game's compiled declarations (see the module docs).
+#[derive(Debug)]
+pub struct Catalogue {
+    schema: Schema,
+    /// Per schema component id, how to read it from an entity.
+    writers: Vec<WriteFn>,
+    input_slots: Vec<Slot>,
+    max_input_bytes: usize,
+}
+
+impl Catalogue {
+    /// Validates and compiles the declarations of game `name`, `version`,
+    /// whose input type is `I`. The engine's `player` component is added.
+    pub fn new<I: Wire>(
+        name: &str,
+        version: u32,
+        mut declared: Declare,
+    ) -> Result<Self, SchemaError> {
+        declared.replicate::<Player>();
+        for (i, (_, t, _)) in declared.components.iter().enumerate() {
+            if declared.components[..i].iter().any(|(_, u, _)| u == t) {
+                return Err(SchemaError::Duplicate {
+                    kind: "component type",
+                    name: declared.components[i].0.name.clone(),
+                });
+            }
+        }
+        let shapes = declared
+            .components
+            .iter()
+            .map(|(s, _, _)| s.clone())
+            .collect();
+        let events = declared.events.into_iter().map(|(s, _)| s).collect();
+        let schema = Schema::new(name, version, shapes, shape_of::<I>(), events)?;
+        // Ids are places in the schema's name-sorted list.
+        let mut writers = vec![declared.components[0].2; schema.components().len()];
+        for (shape, _, write) in &declared.components {
+            if let Some(id) = schema.component_id(&shape.name) {
+                writers[usize::from(id)] = *write;
+            }
+        }
+        let input_slots = schema.input_layout().to_vec();
+        let max_input_bytes = max_encoded_len(&input_slots);
+        Ok(Self {
+            schema,
+            writers,
+            input_slots,
+            max_input_bytes,
+        })
+    }
+
+    /// The schema clients decode with.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The input's value slots.
+    pub fn input_slots(&self) -> &[Slot] {
+        &self.input_slots
+    }
+
+    /// The most bytes an encoded input can take.
+    pub fn max_input_bytes(&self) -> usize {
+        self.max_input_bytes
+    }
+
+    pub(crate) fn writers(&self) -> &[WriteFn] {
+        &self.writers
+    }
+
+    /// The bytes of event `name` with `values`: its id (a varint) then its
+    /// values. `None` if the game declared no such event.
+    pub(crate) fn encode_event(&self, name: &str, values: &[Value]) -> Option<Vec<u8>> {
+        let id = self.schema.event_id(name)?;
+        let mut out = Vec::with_capacity(2 + values.len() * 2);
+        encode_event(&self.schema, id, values, &mut out)?;
+        Some(out)
+    }
+}

@@ -1,0 +1,402 @@
+//! A game's room at run time: [`GameRoom`] holds one room's bevy_ecs
+//! `World` and `Schedule` and makes the engine's calls on it (players come
+//! and go, inputs are decoded and queued, the schedule steps, entities earn
+//! network ids, the frame is read out). [`Room`] is the same behind a trait
+//! object, so the server hosts rooms of any game without knowing its types.
+//!
+//! Sans-IO: no clock, socket or OS randomness; the seed and the step rate
+//! come in as arguments, so a test or a replay drives it step by step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy_ecs::prelude::{Entity, IntoScheduleConfigs, Schedule, With, Without, World};
+use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use bevy_ecs::system::ScheduleSystem;
+use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_values};
+
+use crate::declare::Catalogue;
+use crate::game::{Departure, Game, InputMode, Refusal};
+use crate::wire::{EntityMap, WireError};
+use crate::world::{
+    Inputs, NetId, OutEvent, Outbox, Player, PlayerId, PlayerInput, Players, Replicated, RoomRng,
+    StepInfo,
+};
+
+/// The label of every room's step schedule.
+#[derive(ScheduleLabel, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoomStep;
+
+/// What [`Game::setup`] gets: the new room's `World` (insert resources,
+/// spawn the map) and its step schedule (add systems).
+pub struct Setup<'a> {
+    world: &'a mut World,
+    schedule: &'a mut Schedule,
+}
+
+impl std::fmt::Debug for Setup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup").finish_non_exhaustive()
+    }
+}
+
+impl Setup<'_> {
+    /// The room's world.
+    pub fn world(&mut self) -> &mut World {
+        self.world
+    }
+
+    /// Adds systems to the step schedule, as `Schedule::add_systems` does
+    /// (order them with `.chain()`; they never run in parallel).
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems);
+        self
+    }
+}
+
+/// Why an input was not queued (the connection is not closed for it, but
+/// it is counted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Longer than the input type can be.
+    #[error("input of {len} bytes; this game's inputs take at most {max}")]
+    TooLong { len: usize, max: usize },
+    /// Not an encoding of the input type.
+    #[error("input: {0}")]
+    Decode(#[from] DecodeError),
+    /// Values that do not make the game's input type.
+    #[error("input: {0}")]
+    Wire(#[from] WireError),
+    /// Refused by [`Game::validate_input`].
+    #[error("input refused: {0}")]
+    Invalid(&'static str),
+    /// From a player not in the room.
+    #[error("input from player {0}, who is not in the room")]
+    UnknownPlayer(PlayerId),
+}
+
+/// One room of some game, as the engine drives it (see the module docs).
+pub trait Room: Send + std::fmt::Debug {
+    /// The game's compiled declarations (its schema).
+    fn catalogue(&self) -> &Arc<Catalogue>;
+    /// Steps run so far.
+    fn steps(&self) -> u64;
+    /// Players in the room.
+    fn player_count(&self) -> usize;
+    /// Player `player` (a new id) joins with `name`: asks the game
+    /// ([`Game::admit`]), spawns its entity and calls [`Game::joined`].
+    fn join(&mut self, player: PlayerId, name: &str) -> Result<(), Refusal>;
+    /// Its connection dropped ([`Game::disconnected`]); false if unknown.
+    fn disconnected(&mut self, player: PlayerId) -> bool;
+    /// It came back ([`Game::resumed`]); false if unknown.
+    fn resumed(&mut self, player: PlayerId) -> bool;
+    /// It leaves ([`Game::left`], then its entity is despawned); false if
+    /// unknown.
+    fn leave(&mut self, player: PlayerId, why: Departure) -> bool;
+    /// An encoded input from `player` for the next step.
+    fn input(&mut self, player: PlayerId, bytes: &[u8]) -> Result<(), InputError>;
+    /// Runs one step: the queued inputs, the game's systems, network ids.
+    fn step(&mut self);
+    /// Reads every replicated entity into `frame` (cleared first).
+    fn build_frame(&mut self, tick: u32, frame: &mut Frame) -> Result<(), FrameError>;
+    /// Moves the events sent since the last call into `out`, in order.
+    fn drain_events(&mut self, out: &mut Vec<OutEvent>);
+    /// The room's world, for tests and tools that look inside.
+    fn world(&self) -> &World;
+}
+
+/// One room of game `G` (see the module docs).
+pub struct GameRoom<G: Game> {
+    catalogue: Arc<Catalogue>,
+    world: World,
+    schedule: Schedule,
+    /// Inputs queued for the next step.
+    pending: Vec<PlayerInput<G::Input>>,
+    /// Replicated entities by network id.
+    net: BTreeMap<u32, Entity>,
+    next_net_id: u32,
+    // Scratch reused every call.
+    values: Vec<Value>,
+    fresh: Vec<Entity>,
+}
+
+impl<G: Game> std::fmt::Debug for GameRoom<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GameRoom")
+            .field("game", &G::NAME)
+            .field("steps", &self.steps())
+            .field("entities", &self.net.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: Game> GameRoom<G> {
+    /// A new room of `G` with `config` (already validated), stepping
+    /// `rate_hz` times a second, its randomness seeded with `seed`.
+    pub fn new(catalogue: Arc<Catalogue>, config: &G::Config, seed: u64, rate_hz: u32) -> Self {
+        let mut world = World::new();
+        let rate_hz = rate_hz.max(1);
+        world.insert_resource(StepInfo {
+            step: 0,
+            rate_hz,
+            dt: 1.0 / rate_hz as f32,
+        });
+        world.insert_resource(RoomRng::new(seed));
+        world.insert_resource(Players::default());
+        world.insert_resource(Inputs::<G::Input> { list: Vec::new() });
+        world.insert_resource(Outbox::new(catalogue.clone()));
+        world.insert_resource(config.clone());
+        let mut schedule = Schedule::new(RoomStep);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        G::setup(
+            &mut Setup {
+                world: &mut world,
+                schedule: &mut schedule,
+            },
+            config,
+        );
+        let mut room = Self {
+            catalogue,
+            world,
+            schedule,
+            pending: Vec::new(),
+            net: BTreeMap::new(),
+            next_net_id: 1,
+            values: Vec::new(),
+            fresh: Vec::new(),
+        };
+        // The map spawned in setup is replicated from the first frame.
+        room.assign_net_ids();
+        room
+    }
+
+    /// Queues a typed input from `player` for the next step, as
+    /// [`Room::input`] does with bytes (for tests, tools and bots that hold
+    /// the game's types).
+    pub fn queue_input(&mut self, player: PlayerId, input: G::Input) -> Result<(), InputError> {
+        let entity = self
+            .player_entity(player)
+            .ok_or(InputError::UnknownPlayer(player))?;
+        G::validate_input(&input).map_err(InputError::Invalid)?;
+        let input = PlayerInput {
+            player,
+            entity,
+            input,
+        };
+        match G::INPUTS {
+            InputMode::Newest => match self.pending.iter_mut().find(|i| i.player == player) {
+                Some(slot) => *slot = input,
+                None => self.pending.push(input),
+            },
+            InputMode::Every => self.pending.push(input),
+        }
+        Ok(())
+    }
+
+    /// The room's world.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    fn player_entity(&self, player: PlayerId) -> Option<Entity> {
+        self.world.resource::<Players>().entity(player)
+    }
+
+    /// Gives new replicated entities their network ids (in entity order,
+    /// which a replay reproduces) and forgets the ones gone or no longer
+    /// replicated.
+    fn assign_net_ids(&mut self) {
+        let world = &self.world;
+        let stripped = &mut self.fresh;
+        stripped.clear();
+        self.net.retain(|&id, &mut e| match world.get_entity(e) {
+            Ok(r) if r.get::<NetId>() == Some(&NetId(id)) => {
+                // No longer replicated: a later `Replicated` earns a new id.
+                if !r.contains::<Replicated>() {
+                    stripped.push(e);
+                }
+                r.contains::<Replicated>()
+            }
+            _ => false,
+        });
+        for i in 0..self.fresh.len() {
+            self.world.entity_mut(self.fresh[i]).remove::<NetId>();
+        }
+        self.fresh.clear();
+        let mut q = self
+            .world
+            .query_filtered::<Entity, (With<Replicated>, Without<NetId>)>();
+        self.fresh.extend(q.iter(&self.world));
+        self.fresh.sort_unstable();
+        for &e in &self.fresh {
+            let id = self.next_net_id;
+            self.next_net_id = self.next_net_id.saturating_add(1);
+            self.world.entity_mut(e).insert(NetId(id));
+            self.net.insert(id, e);
+        }
+    }
+}
+
+/// Entity references in frames: network ids from the world.
+struct WorldMap<'w> {
+    world: &'w World,
+    net: &'w BTreeMap<u32, Entity>,
+}
+
+impl EntityMap for WorldMap<'_> {
+    fn net_id(&self, entity: Entity) -> u32 {
+        self.world.get::<NetId>(entity).map_or(0, |n| n.0)
+    }
+    fn entity(&self, id: u32) -> Option<Entity> {
+        self.net.get(&id).copied()
+    }
+}
+
+impl<G: Game> Room for GameRoom<G> {
+    fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.catalogue
+    }
+
+    fn steps(&self) -> u64 {
+        self.world.resource::<StepInfo>().step
+    }
+
+    fn player_count(&self) -> usize {
+        self.world.resource::<Players>().len()
+    }
+
+    fn join(&mut self, player: PlayerId, name: &str) -> Result<(), Refusal> {
+        if self.player_entity(player).is_some() {
+            return Err(Refusal(format!("player {player} is already in the room")));
+        }
+        G::admit(&self.world, player, name)?;
+        let entity = self
+            .world
+            .spawn((
+                Player {
+                    id: player,
+                    name: name.to_owned(),
+                    connected: true,
+                },
+                Replicated,
+            ))
+            .id();
+        self.world
+            .resource_mut::<Players>()
+            .by_id
+            .insert(player, entity);
+        G::joined(&mut self.world, player, entity);
+        self.assign_net_ids();
+        Ok(())
+    }
+
+    fn disconnected(&mut self, player: PlayerId) -> bool {
+        let Some(entity) = self.player_entity(player) else {
+            return false;
+        };
+        if let Some(mut p) = self.world.get_mut::<Player>(entity) {
+            p.connected = false;
+        }
+        G::disconnected(&mut self.world, player, entity);
+        true
+    }
+
+    fn resumed(&mut self, player: PlayerId) -> bool {
+        let Some(entity) = self.player_entity(player) else {
+            return false;
+        };
+        if let Some(mut p) = self.world.get_mut::<Player>(entity) {
+            p.connected = true;
+        }
+        G::resumed(&mut self.world, player, entity);
+        true
+    }
+
+    fn leave(&mut self, player: PlayerId, why: Departure) -> bool {
+        let Some(entity) = self.player_entity(player) else {
+            return false;
+        };
+        G::left(&mut self.world, player, entity, why);
+        self.world.resource_mut::<Players>().by_id.remove(&player);
+        // The game may have despawned it already.
+        if let Ok(e) = self.world.get_entity_mut(entity) {
+            e.despawn();
+        }
+        self.pending.retain(|i| i.player != player);
+        self.assign_net_ids();
+        true
+    }
+
+    fn input(&mut self, player: PlayerId, bytes: &[u8]) -> Result<(), InputError> {
+        let max = self.catalogue.max_input_bytes();
+        if bytes.len() > max {
+            return Err(InputError::TooLong {
+                len: bytes.len(),
+                max,
+            });
+        }
+        decode_values(self.catalogue.input_slots(), bytes, &mut self.values)?;
+        let map = WorldMap {
+            world: &self.world,
+            net: &self.net,
+        };
+        let mut values = self.values.iter();
+        let input = <G::Input as crate::wire::Wire>::read(&mut values, &map)?;
+        if values.next().is_some() {
+            return Err(InputError::Wire(WireError::Mismatch(
+                <G::Input as crate::wire::Wire>::NAME,
+            )));
+        }
+        self.queue_input(player, input)
+    }
+
+    fn step(&mut self) {
+        {
+            let mut inputs = self.world.resource_mut::<Inputs<G::Input>>();
+            std::mem::swap(&mut inputs.list, &mut self.pending);
+        }
+        self.schedule.run(&mut self.world);
+        std::mem::swap(
+            &mut self.world.resource_mut::<Inputs<G::Input>>().list,
+            &mut self.pending,
+        );
+        self.pending.clear();
+        self.world.resource_mut::<StepInfo>().step += 1;
+        self.world.clear_trackers();
+        self.assign_net_ids();
+    }
+
+    fn build_frame(&mut self, tick: u32, frame: &mut Frame) -> Result<(), FrameError> {
+        frame.clear(tick);
+        let map = WorldMap {
+            world: &self.world,
+            net: &self.net,
+        };
+        let schema = self.catalogue.schema();
+        let writers = self.catalogue.writers();
+        for (&id, &entity) in &self.net {
+            let Ok(e) = self.world.get_entity(entity) else {
+                continue;
+            };
+            frame.begin(id)?;
+            for (c, write) in writers.iter().enumerate() {
+                self.values.clear();
+                if write(&e, &map, &mut self.values) {
+                    frame.set(schema, c as u8, &self.values)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<OutEvent>) {
+        out.append(&mut self.world.resource_mut::<Outbox>().queued);
+    }
+
+    fn world(&self) -> &World {
+        &self.world
+    }
+}

@@ -1,0 +1,299 @@
+//! What the engine puts in every room's `World` for the game's systems: the
+//! [`Replicated`] marker and the [`NetId`] it earns, each player's
+//! [`Player`] entity, this step's [`Inputs`], the [`Players`] index, the
+//! [`Outbox`] for events, the seeded [`RoomRng`] and the [`StepInfo`].
+//!
+//! These are the only ways a game learns about players, time and chance, so
+//! a room that gets the same calls in the same order ends in the same state
+//! (recordings replay on it).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy_ecs::prelude::{Component, Entity, Resource};
+use tickroom_protocol::state::{Field, FieldType, Scalar, Value};
+
+use crate::declare::Catalogue;
+use crate::wire::{EntityMap, Wire, WireError, read_text, text_type, write_text};
+
+/// A player's id, unique within its room for the room's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlayerId(pub u32);
+
+impl std::fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Marks an entity whose registered components are sent to clients.
+/// Entities without it, and components the game did not register with
+/// [`crate::Declare::replicate`], never leave the server.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replicated;
+
+/// The id clients know a replicated entity by: given by the engine after
+/// the step in which [`Replicated`] was added (in entity order, so a replay
+/// gives the same ids), never reused within a room.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NetId(pub u32);
+
+/// Longest player name, in bytes (the engine cuts longer names).
+pub const MAX_PLAYER_NAME_BYTES: u16 = 32;
+
+/// The engine's component on each player's entity, replicated to everyone
+/// as the schema's `player` component (`id`, `name`). The engine spawns the
+/// entity before [`crate::Game::joined`] and despawns it after
+/// [`crate::Game::left`]; the game adds its own components to it.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct Player {
+    /// The player's id.
+    pub id: PlayerId,
+    /// Its display name.
+    pub name: String,
+    /// Whether its connection is up (false while its resume grace runs).
+    pub connected: bool,
+}
+
+impl Wire for Player {
+    const NAME: &'static str = "player";
+
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::new("id", FieldType::Scalar(Scalar::U32)),
+            Field::new("name", text_type(MAX_PLAYER_NAME_BYTES)),
+            Field::new("connected", FieldType::Scalar(Scalar::Bool)),
+        ]
+    }
+
+    fn write(&self, _: &dyn EntityMap, out: &mut Vec<Value>) {
+        out.push(Value::Int(self.id.0.into()));
+        write_text(&self.name, MAX_PLAYER_NAME_BYTES, out);
+        out.push(Value::Int(self.connected.into()));
+    }
+
+    fn read(
+        values: &mut std::slice::Iter<'_, Value>,
+        map: &dyn EntityMap,
+    ) -> Result<Self, WireError> {
+        use crate::wire::WireField;
+        Ok(Player {
+            id: PlayerId(u32::read(values, map, "player.id")?),
+            name: read_text(values, "player.name")?,
+            connected: bool::read(values, map, "player.connected")?,
+        })
+    }
+}
+
+/// One input as a system sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerInput<I> {
+    /// Who sent it.
+    pub player: PlayerId,
+    /// The player's entity.
+    pub entity: Entity,
+    /// The input, decoded and validated.
+    pub input: I,
+}
+
+/// The inputs this step applies, in arrival order: every input received
+/// since the last step ([`crate::InputMode::Every`]) or each player's newest
+/// ([`crate::InputMode::Newest`]). Emptied after every step.
+#[derive(Resource, Debug)]
+pub struct Inputs<I: Send + Sync + 'static> {
+    pub(crate) list: Vec<PlayerInput<I>>,
+}
+
+impl<I: Send + Sync + 'static> Inputs<I> {
+    /// The inputs, in arrival order.
+    pub fn iter(&self) -> std::slice::Iter<'_, PlayerInput<I>> {
+        self.list.iter()
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none this step.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<'a, I: Send + Sync + 'static> IntoIterator for &'a Inputs<I> {
+    type Item = &'a PlayerInput<I>;
+    type IntoIter = std::slice::Iter<'a, PlayerInput<I>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+/// The players in the room (connected or within their resume grace) and
+/// their entities, in id order.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Players {
+    pub(crate) by_id: BTreeMap<PlayerId, Entity>,
+}
+
+impl Players {
+    /// The entity of player `id`.
+    pub fn entity(&self, id: PlayerId) -> Option<Entity> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// Every player and its entity, in id order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (PlayerId, Entity)> + '_ {
+        self.by_id.iter().map(|(&id, &e)| (id, e))
+    }
+
+    /// How many players.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether the room has no player.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// Who an event is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every player.
+    All,
+    /// One player.
+    Only(PlayerId),
+    /// Every player but one.
+    AllBut(PlayerId),
+}
+
+impl Audience {
+    /// Whether `player` gets it.
+    pub fn includes(self, player: PlayerId) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Only(p) => p == player,
+            Audience::AllBut(p) => p != player,
+        }
+    }
+}
+
+/// An event ready for the wire: its schema id and values, encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutEvent {
+    /// Who it is for.
+    pub to: Audience,
+    /// The event id (its place in the schema's events) then its values.
+    pub bytes: Vec<u8>,
+}
+
+/// Where systems send events to players: `outbox.to_all(&Hit { .. })`.
+/// Events reach their players with the next frame each one's connection
+/// takes, once and in order.
+#[derive(Resource)]
+pub struct Outbox {
+    catalogue: Arc<Catalogue>,
+    pub(crate) queued: Vec<OutEvent>,
+    scratch: Vec<Value>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("queued", &self.queued.len())
+            .finish()
+    }
+}
+
+impl Outbox {
+    pub(crate) fn new(catalogue: Arc<Catalogue>) -> Self {
+        Self {
+            catalogue,
+            queued: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sends `event` to every player.
+    pub fn to_all<E: Wire>(&mut self, event: &E) {
+        self.send(Audience::All, event);
+    }
+
+    /// Sends `event` to one player.
+    pub fn to<E: Wire>(&mut self, player: PlayerId, event: &E) {
+        self.send(Audience::Only(player), event);
+    }
+
+    /// Sends `event` to every player but `player`.
+    pub fn to_all_but<E: Wire>(&mut self, player: PlayerId, event: &E) {
+        self.send(Audience::AllBut(player), event);
+    }
+
+    /// Sends `event` to `to`.
+    ///
+    /// # Panics
+    /// If `E` was not declared with [`crate::Declare::event`] (a bug in the
+    /// game, caught by its first test).
+    pub fn send<E: Wire>(&mut self, to: Audience, event: &E) {
+        self.scratch.clear();
+        event.write(&crate::wire::NoEntities, &mut self.scratch);
+        let bytes = self
+            .catalogue
+            .encode_event(E::NAME, &self.scratch)
+            .unwrap_or_else(|| panic!("event {:?} was not declared with Declare::event", E::NAME));
+        self.queued.push(OutEvent { to, bytes });
+    }
+}
+
+/// The room's random numbers: SplitMix64 seeded by the engine (the seed is
+/// in the recording), so a replay draws the same numbers. The only
+/// randomness a game may use.
+#[derive(Resource, Debug, Clone, PartialEq, Eq)]
+pub struct RoomRng {
+    state: u64,
+}
+
+impl RoomRng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    /// The next 64 random bits (SplitMix64, Steele, Lea & Flood 2014).
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`: the top 24 bits over 2^24 (exact in `f32`).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+    }
+
+    /// `lo + next_f32() * (hi - lo)`.
+    pub fn range_f32(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + self.next_f32() * (hi - lo)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0), by Lemire's multiply-shift.
+    pub fn below(&mut self, n: u32) -> u32 {
+        ((u64::from(self.next_u64() as u32) * u64::from(n)) >> 32) as u32
+    }
+}
+
+/// Where the room is in time: the step being run and its length. The game
+/// reads time only from here.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct StepInfo {
+    /// Steps run before this one (0 during the first).
+    pub step: u64,
+    /// Steps per second.
+    pub rate_hz: u32,
+    /// Seconds per step (`1 / rate_hz`).
+    pub dt: f32,
+}

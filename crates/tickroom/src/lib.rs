@@ -1,0 +1,21 @@
+//! tickroom: put your game on an authoritative multiplayer server.
+//!
+//! This is the one crate a game depends on. A game is a type implementing
+//! [`Game`]: its replicated components, input and events derive [`Wire`],
+//! its rules are ordinary bevy_ecs systems, and the engine steps each room
+//! at a fixed rate and sends every client what changed since the frame that
+//! client last received. See `docs/game-api.md` for a whole game.
+
+pub use tickroom_derive::Wire;
+pub use tickroom_game::*;
+
+/// What a game's files usually import.
+pub mod prelude {
+    pub use crate::bevy_ecs::prelude::*;
+    pub use crate::{
+        Declare, Departure, Game, InputMode, Inputs, NetId, Outbox, Player, PlayerId, Players,
+        Refusal, Replicated, RoomConfig, RoomRng, Setup, StepInfo,
+    };
+    pub use tickroom_derive::Wire;
+    pub use tickroom_game::wire::Wire;
+}
