@@ -17,6 +17,8 @@
 extern crate self as tickroom;
 
 pub use bevy_ecs;
+/// Room configs arrive and are shown as JSON.
+pub use serde_json;
 pub use tickroom_protocol as protocol;
 
 mod declare;

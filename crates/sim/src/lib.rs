@@ -116,6 +116,7 @@
 //! [`Kinematics::step`]). The ECS types are private; [`Room`] is the API.
 
 mod config;
+mod game;
 mod kinematics;
 mod rng;
 mod room;
@@ -124,12 +125,13 @@ mod systems;
 pub use glam::Vec2;
 
 pub use config::{ConfigError, MAX_PELLETS, MAX_TICK_RATE_HZ, SimConfig};
+pub use game::{Arena, ArenaConfig, MAX_SIDE, POS_SCALE, SteerInput, VEL_SCALE};
 pub use kinematics::{
     Body, COINCIDENT_EPSILON, Kinematics, bump, movement_step, reaches, resolve_bumps,
     sanitize_steer,
 };
 pub use rng::SplitMix64;
-pub use room::{Room, SPAWN_ATTEMPTS};
+pub use room::{Room, SPAWN_ATTEMPTS, catalogue};
 
 /// The version of the rules above. Two builds with the same `SIM_VERSION`
 /// produce bit-for-bit the same rooms from the same calls, so a room recorded
@@ -141,8 +143,7 @@ pub use room::{Room, SPAWN_ATTEMPTS};
 pub const SIM_VERSION: u32 = 1;
 
 /// A player's id, chosen by the server (unique within a room).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PlayerId(pub u32);
+pub use tickroom::PlayerId;
 
 /// A snapshot of one player, as filled in by [`Room::read_players`].
 #[derive(Debug, Clone, Copy, PartialEq)]

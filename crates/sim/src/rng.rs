@@ -24,17 +24,6 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-
-    /// Uniform in `[0, 1)`: the top 24 bits of [`Self::next_u64`] divided by 2^24
-    /// (exactly representable in `f32`).
-    pub(crate) fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
-    }
-
-    /// `lo + next_f32() * (hi - lo)`; never panics, even if `hi < lo`.
-    pub(crate) fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + self.next_f32() * (hi - lo)
-    }
 }
 
 #[cfg(test)]
@@ -48,16 +37,5 @@ mod tests {
         assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
         assert_eq!(r.next_u64(), 0x06C4_5D18_8009_454F);
-    }
-
-    #[test]
-    fn floats_are_in_unit_interval_and_ranges_respected() {
-        let mut r = SplitMix64::new(42);
-        for _ in 0..10_000 {
-            let u = r.next_f32();
-            assert!((0.0..1.0).contains(&u));
-            let x = r.range(18.0, 1582.0);
-            assert!((18.0..=1582.0).contains(&x));
-        }
     }
 }

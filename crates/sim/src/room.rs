@@ -1,43 +1,47 @@
-//! [`Room`]: one game instance, a bevy_ecs `World` plus the step `Schedule`,
-//! behind a small owned API the server's tick workers drive.
-//!
-//! The room keeps a `PlayerId -> Entity` index so joins, leaves and inputs are
-//! O(1), and a cached query so reads need only `&self`.
+//! [`Room`]: one arena room driven directly, with the arena's own types
+//! (steering vectors, player and pellet views): a [`GameRoom`] of [`Arena`]
+//! behind a small owned API, for the rules' tests, benches and tools that
+//! step the arena without the engine's wire types.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
-use bevy_ecs::prelude::{Entity, QueryState, Schedule, World};
+use bevy_ecs::prelude::Entity;
 use glam::Vec2;
+use tickroom::{Catalogue, Departure, Game, GameRoom, Players, Room as _, StepInfo};
 
-use crate::rng::SplitMix64;
+use crate::game::{Arena, ArenaConfig};
+use crate::kinematics::sanitize_steer;
 use crate::systems::{
-    Config, Motion, Pellet, PelletSlots, PelletState, PelletsChanged, Player, Position, Rng, Score,
-    Steer, StepInputs, TickCount, Velocity, build_schedule, random_center,
+    Pellet, PelletSlots, PelletState, PelletsChanged, Position, Score, Steer, Velocity,
 };
-use crate::{Kinematics, PelletView, PlayerId, PlayerView, SimConfig};
+use crate::{PelletView, PlayerId, PlayerView, SimConfig};
 
-/// Spawn positions tried by [`Room::add_player`] before settling for the least
+/// Spawn positions tried when a player joins before settling for the least
 /// crowded one.
 pub const SPAWN_ATTEMPTS: usize = 8;
 
-type PlayerQuery = QueryState<(
-    &'static Player,
-    &'static Position,
-    &'static Velocity,
-    &'static Score,
-)>;
+/// The arena's compiled declarations (its schema), made once.
+pub fn catalogue() -> &'static Arc<Catalogue> {
+    static CATALOGUE: OnceLock<Arc<Catalogue>> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        let mut games = tickroom::Games::new();
+        games
+            .register::<Arena>()
+            .expect("the arena's declarations are a valid schema (tested)");
+        games
+            .get(Arena::NAME)
+            .expect("just registered")
+            .catalogue()
+            .clone()
+    })
+}
 
-/// One room's game: a bevy_ecs [`World`] stepped by a single-threaded
-/// [`Schedule`]. `Send`, so it can move to a tick-worker thread.
+/// One room's game: a bevy_ecs `World` stepped by a single-threaded
+/// `Schedule`. `Send`, so it can move to a tick-worker thread.
 pub struct Room {
     config: SimConfig,
-    world: World,
-    schedule: Schedule,
-    players: HashMap<PlayerId, Entity>,
-    /// Kept up to date with every spawn (`add_player`), so `read_players` can
-    /// iterate with `&self` via `iter_manual`.
-    player_query: PlayerQuery,
+    room: GameRoom<Arena>,
 }
 
 impl fmt::Debug for Room {
@@ -45,7 +49,7 @@ impl fmt::Debug for Room {
         f.debug_struct("Room")
             .field("config", &self.config)
             .field("tick", &self.tick())
-            .field("players", &self.players.len())
+            .field("players", &self.player_count())
             .field("pellets_changed", &self.pellets_changed())
             .finish_non_exhaustive()
     }
@@ -58,39 +62,13 @@ impl Room {
     /// [`SimConfig::validate`] the game is meaningless (pellets beyond id 65535
     /// are not created).
     pub fn new(config: SimConfig) -> Room {
-        let mut world = World::new();
-        let mut rng = SplitMix64::new(config.seed);
-        let mut slots = Vec::with_capacity(config.pellet_count.min(crate::MAX_PELLETS));
-        for i in 0..config.pellet_count {
-            let Ok(id) = u16::try_from(i) else { break };
-            let pos = random_center(&mut rng, &config, config.pellet_radius);
-            let entity = world
-                .spawn((Pellet { id }, PelletState::Live, Position(pos)))
-                .id();
-            slots.push(entity);
-        }
-        world.insert_resource(Config(config.clone()));
-        world.insert_resource(Motion(Kinematics::from_config(&config)));
-        world.insert_resource(Rng(rng));
-        world.insert_resource(TickCount(0));
-        world.insert_resource(StepInputs::default());
-        world.insert_resource(PelletsChanged(true));
-        world.insert_resource(PelletSlots(slots));
-
-        let mut schedule = build_schedule();
-        // Build now rather than on the first step; a failure here is a bug in
-        // `build_schedule` and would resurface (as a panic) in the first `run`.
-        let built = schedule.initialize(&mut world);
-        debug_assert!(built.is_ok(), "step schedule failed to build");
-
-        let player_query = world.query();
-        Room {
-            config,
-            world,
-            schedule,
-            players: HashMap::new(),
-            player_query,
-        }
+        let room = GameRoom::<Arena>::new(
+            catalogue().clone(),
+            &ArenaConfig::from(&config),
+            config.seed,
+            config.tick_rate_hz,
+        );
+        Room { config, room }
     }
 
     /// The configuration the room was created with.
@@ -100,7 +78,16 @@ impl Room {
 
     /// Number of [`Room::step`] calls so far.
     pub fn tick(&self) -> u64 {
-        self.world.get_resource::<TickCount>().map_or(0, |t| t.0)
+        self.room.world().resource::<StepInfo>().step
+    }
+
+    /// The engine-side room (for building frames of it).
+    pub fn game_room(&mut self) -> &mut GameRoom<Arena> {
+        &mut self.room
+    }
+
+    fn entity(&self, id: PlayerId) -> Option<Entity> {
+        self.room.world().resource::<Players>().entity(id)
     }
 
     /// Adds a player with zero velocity, zero steer and score 0. Returns
@@ -112,63 +99,17 @@ impl Room {
     /// otherwise the candidate farthest from its nearest player (earliest on
     /// ties).
     pub fn add_player(&mut self, id: PlayerId) -> bool {
-        if self.players.contains_key(&id) {
-            return false;
-        }
-        let pos = self.spawn_position();
-        let entity = self
-            .world
-            .spawn((
-                Player { id },
-                Position(pos),
-                Velocity::default(),
-                Steer::default(),
-                Score::default(),
-            ))
-            .id();
-        self.players.insert(id, entity);
-        self.player_query.update_archetypes(&self.world);
-        true
-    }
-
-    fn spawn_position(&mut self) -> Vec2 {
-        let r = self.config.player_radius;
-        let clear_sq = (2.0 * r) * (2.0 * r);
-        let others: Vec<Vec2> = self
-            .player_query
-            .iter_manual(&self.world)
-            .map(|(_, pos, _, _)| pos.0)
-            .collect();
-        let config = &self.config;
-        let mut rng = self.world.resource_mut::<Rng>();
-        let mut best = (f32::NEG_INFINITY, Vec2::ZERO);
-        for _ in 0..SPAWN_ATTEMPTS {
-            let candidate = random_center(&mut rng.0, config, r);
-            let nearest_sq = others
-                .iter()
-                .map(|o| (*o - candidate).length_squared())
-                .fold(f32::INFINITY, f32::min);
-            if nearest_sq >= clear_sq {
-                return candidate;
-            }
-            if nearest_sq > best.0 {
-                best = (nearest_sq, candidate);
-            }
-        }
-        best.1
+        self.room.join(id, "").is_ok()
     }
 
     /// Removes a player. Returns `false` if `id` is absent.
     pub fn remove_player(&mut self, id: PlayerId) -> bool {
-        match self.players.remove(&id) {
-            Some(entity) => self.world.despawn(entity),
-            None => false,
-        }
+        self.room.leave(id, Departure::Left)
     }
 
     /// Number of players in the room.
     pub fn player_count(&self) -> usize {
-        self.players.len()
+        self.room.player_count()
     }
 
     /// Runs the schedule once (rules 1-6, see the crate docs).
@@ -178,45 +119,51 @@ impl Room {
     /// player's next input. Unknown ids are ignored; each direction is
     /// sanitised (non-finite components -> 0, length clamped to 1).
     pub fn step(&mut self, inputs: &[(PlayerId, Vec2)]) {
-        {
-            let mut pending = self.world.resource_mut::<StepInputs>();
-            pending.0.clear();
-            pending.0.extend(
-                inputs
-                    .iter()
-                    .filter_map(|(id, dir)| self.players.get(id).map(|&e| (e, *dir))),
-            );
+        // Rule 1 with the arena's own vectors (the wire's steering goes
+        // through the game's input instead).
+        for &(id, dir) in inputs {
+            if let Some(e) = self.entity(id)
+                && let Some(mut steer) = self.room.world_mut().get_mut::<Steer>(e)
+            {
+                steer.0 = sanitize_steer(dir);
+            }
         }
-        self.schedule.run(&mut self.world);
+        self.room.step();
     }
 
     /// Clears `out` and fills it with every player, sorted by id.
     pub fn read_players(&self, out: &mut Vec<PlayerView>) {
         out.clear();
-        out.extend(
-            self.player_query
-                .iter_manual(&self.world)
-                .map(|(player, pos, vel, score)| PlayerView {
-                    id: player.id,
-                    pos: pos.0,
-                    vel: vel.0,
-                    score: score.0,
-                }),
-        );
-        out.sort_unstable_by_key(|p| p.id);
+        let world = self.room.world();
+        for (id, e) in world.resource::<Players>().iter() {
+            let (Some(pos), Some(vel), Some(score)) = (
+                world.get::<Position>(e),
+                world.get::<Velocity>(e),
+                world.get::<Score>(e),
+            ) else {
+                continue;
+            };
+            out.push(PlayerView {
+                id,
+                pos: pos.0,
+                vel: vel.0,
+                score: score.0,
+            });
+        }
     }
 
     /// Clears `out` and fills it with the live pellets, sorted by id.
     pub fn read_pellets(&self, out: &mut Vec<PelletView>) {
         out.clear();
-        let Some(slots) = self.world.get_resource::<PelletSlots>() else {
+        let world = self.room.world();
+        let Some(slots) = world.get_resource::<PelletSlots>() else {
             return;
         };
         for &entity in &slots.0 {
             let (Some(pellet), Some(PelletState::Live), Some(pos)) = (
-                self.world.get::<Pellet>(entity),
-                self.world.get::<PelletState>(entity),
-                self.world.get::<Position>(entity),
+                world.get::<Pellet>(entity),
+                world.get::<PelletState>(entity),
+                world.get::<Position>(entity),
             ) else {
                 continue;
             };
@@ -230,7 +177,8 @@ impl Room {
     /// Whether any pellet was eaten or respawned during the last step (`true`
     /// after [`Room::new`] until the first step).
     pub fn pellets_changed(&self) -> bool {
-        self.world
+        self.room
+            .world()
             .get_resource::<PelletsChanged>()
             .is_some_and(|c| c.0)
     }
@@ -239,6 +187,8 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Kinematics;
+    use tickroom::RoomRng;
 
     const A: PlayerId = PlayerId(1);
     const B: PlayerId = PlayerId(2);
@@ -246,40 +196,44 @@ mod tests {
     impl Room {
         /// Test hook: teleports a player and sets its velocity.
         fn place(&mut self, id: PlayerId, pos: Vec2, vel: Vec2) {
-            let entity = self.players[&id];
-            if let Some(mut p) = self.world.get_mut::<Position>(entity) {
+            let entity = self.entity(id).expect("player");
+            let world = self.room.world_mut();
+            if let Some(mut p) = world.get_mut::<Position>(entity) {
                 p.0 = pos;
             }
-            if let Some(mut v) = self.world.get_mut::<Velocity>(entity) {
+            if let Some(mut v) = world.get_mut::<Velocity>(entity) {
                 v.0 = vel;
             }
         }
 
         /// Test hook: moves a pellet.
         fn place_pellet(&mut self, id: u16, pos: Vec2) {
-            let entity = self.world.resource::<PelletSlots>().0[usize::from(id)];
-            if let Some(mut p) = self.world.get_mut::<Position>(entity) {
+            let world = self.room.world_mut();
+            let entity = world.resource::<PelletSlots>().0[usize::from(id)];
+            if let Some(mut p) = world.get_mut::<Position>(entity) {
                 p.0 = pos;
             }
         }
 
         fn steer_of(&self, id: PlayerId) -> Vec2 {
-            self.world
-                .get::<Steer>(self.players[&id])
+            self.room
+                .world()
+                .get::<Steer>(self.entity(id).expect("player"))
                 .map_or(Vec2::NAN, |s| s.0)
         }
 
         fn pellet_state(&self, id: u16) -> PelletState {
-            let slots = &self.world.resource::<PelletSlots>().0;
-            *self
-                .world
+            let world = self.room.world();
+            let slots = &world.resource::<PelletSlots>().0;
+            *world
                 .get::<PelletState>(slots[usize::from(id)])
                 .expect("pellet")
         }
 
         fn pellet_pos(&self, id: u16) -> Vec2 {
-            let slots = &self.world.resource::<PelletSlots>().0;
-            self.world
+            let world = self.room.world();
+            let slots = &world.resource::<PelletSlots>().0;
+            world
                 .get::<Position>(slots[usize::from(id)])
                 .expect("pellet")
                 .0
@@ -643,7 +597,7 @@ mod tests {
                 ..Default::default()
             };
             let mut room = Room::new(config);
-            let mut script = SplitMix64::new(99);
+            let mut script = RoomRng::new(99);
             for id in 0..12 {
                 room.add_player(PlayerId(id));
             }
@@ -652,7 +606,8 @@ mod tests {
                 inputs.clear();
                 for id in 0..14 {
                     if script.next_f32() < 0.3 {
-                        let dir = Vec2::new(script.range(-1.5, 1.5), script.range(-1.5, 1.5));
+                        let dir =
+                            Vec2::new(script.range_f32(-1.5, 1.5), script.range_f32(-1.5, 1.5));
                         inputs.push((PlayerId(id), dir));
                     }
                 }

@@ -6,23 +6,16 @@
 //! [`crate::kinematics`]; systems only gather, order and write back.
 
 use bevy_ecs::prelude::{
-    Component, Entity, IntoScheduleConfigs, Local, Query, Res, ResMut, Resource, Schedule, With,
-    Without,
+    Commands, Component, Entity, Local, Query, Res, ResMut, Resource, With, Without,
 };
-use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use glam::Vec2;
+use tickroom::{Inputs, Player, Replicated, RoomRng};
 
+use crate::game::SteerInput;
 use crate::kinematics::{Body, Kinematics, reaches, resolve_bumps, sanitize_steer};
-use crate::rng::SplitMix64;
 use crate::{PlayerId, SimConfig};
 
 // ---- components ------------------------------------------------------------
-
-/// Marks a player entity and carries its id.
-#[derive(Component, Debug, Clone, Copy)]
-pub(crate) struct Player {
-    pub(crate) id: PlayerId,
-}
 
 /// Circle centre of a player or pellet.
 #[derive(Component, Debug, Clone, Copy, Default)]
@@ -63,19 +56,6 @@ pub(crate) struct Config(pub(crate) SimConfig);
 #[derive(Resource, Debug, Clone, Copy)]
 pub(crate) struct Motion(pub(crate) Kinematics);
 
-/// The room's only source of randomness.
-#[derive(Resource, Debug, Clone)]
-pub(crate) struct Rng(pub(crate) SplitMix64);
-
-/// Steps completed.
-#[derive(Resource, Debug, Clone, Copy, Default)]
-pub(crate) struct TickCount(pub(crate) u64);
-
-/// This step's steering inputs, already resolved to entities (unknown ids
-/// dropped by the room), in arrival order. Drained by [`apply_inputs`].
-#[derive(Resource, Debug, Clone, Default)]
-pub(crate) struct StepInputs(pub(crate) Vec<(Entity, Vec2)>);
-
 /// Whether any pellet was eaten or respawned during the last step.
 #[derive(Resource, Debug, Clone, Copy, Default)]
 pub(crate) struct PelletsChanged(pub(crate) bool);
@@ -84,50 +64,30 @@ pub(crate) struct PelletsChanged(pub(crate) bool);
 #[derive(Resource, Debug, Clone, Default)]
 pub(crate) struct PelletSlots(pub(crate) Vec<Entity>);
 
-// ---- schedule ------------------------------------------------------------------
-
-/// Label of the per-step schedule.
-#[derive(ScheduleLabel, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct SimStep;
-
-/// The step schedule: the rule systems chained in order, single-threaded.
-pub(crate) fn build_schedule() -> Schedule {
-    let mut schedule = Schedule::new(SimStep);
-    schedule.set_executor(SingleThreadedExecutor::new());
-    schedule.add_systems(
-        (
-            apply_inputs,
-            movement,
-            bump_players,
-            eat_and_respawn_pellets,
-            advance_tick,
-        )
-            .chain(),
-    );
-    schedule
-}
-
 /// A uniformly random centre for a circle of radius `r` inside the arena:
 /// `x` is drawn first, then `y`.
-pub(crate) fn random_center(rng: &mut SplitMix64, config: &SimConfig, r: f32) -> Vec2 {
-    let x = rng.range(r, config.width - r);
-    let y = rng.range(r, config.height - r);
+pub(crate) fn random_center(rng: &mut RoomRng, config: &SimConfig, r: f32) -> Vec2 {
+    let x = rng.range_f32(r, config.width - r);
+    let y = rng.range_f32(r, config.height - r);
     Vec2::new(x, y)
 }
 
 // ---- systems -------------------------------------------------------------------
 
 /// Rule 1: the last input of the step for each player becomes its held steer.
-fn apply_inputs(mut inputs: ResMut<StepInputs>, mut steers: Query<&mut Steer>) {
-    for (entity, raw) in inputs.0.drain(..) {
-        if let Ok(mut steer) = steers.get_mut(entity) {
-            steer.0 = sanitize_steer(raw);
+pub(crate) fn apply_inputs(inputs: Res<Inputs<SteerInput>>, mut steers: Query<&mut Steer>) {
+    for i in &inputs {
+        if let Ok(mut steer) = steers.get_mut(i.entity) {
+            steer.0 = sanitize_steer(i.input.direction());
         }
     }
 }
 
 /// Rules 2 and 3 for every player independently.
-fn movement(motion: Res<Motion>, mut players: Query<(&Steer, &mut Position, &mut Velocity)>) {
+pub(crate) fn movement(
+    motion: Res<Motion>,
+    mut players: Query<(&Steer, &mut Position, &mut Velocity)>,
+) {
     let k = motion.0;
     for (steer, mut pos, mut vel) in &mut players {
         (pos.0, vel.0) = k.step(pos.0, vel.0, steer.0);
@@ -135,7 +95,7 @@ fn movement(motion: Res<Motion>, mut players: Query<(&Steer, &mut Position, &mut
 }
 
 /// Rule 4: pairwise bumps in id order, then bounds again.
-fn bump_players(
+pub(crate) fn bump_players(
     config: Res<Config>,
     motion: Res<Motion>,
     mut ids: Local<Vec<(PlayerId, Entity)>>,
@@ -182,10 +142,15 @@ type PelletQuery<'w, 's> = Query<
 /// Rule 5: in pellet id order, a dead pellet counts down and respawns at 0; a
 /// live pellet (including one that just respawned) is eaten by the lowest-id
 /// player that reaches it.
-fn eat_and_respawn_pellets(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a bevy system's parameters are its data access"
+)]
+pub(crate) fn eat_and_respawn_pellets(
     config: Res<Config>,
     slots: Res<PelletSlots>,
-    mut rng: ResMut<Rng>,
+    mut rng: ResMut<RoomRng>,
+    mut commands: Commands,
     mut changed: ResMut<PelletsChanged>,
     mut eaters: Local<Vec<(PlayerId, Entity, Vec2)>>,
     mut players: Query<(Entity, &Player, &Position, &mut Score)>,
@@ -208,8 +173,9 @@ fn eat_and_respawn_pellets(
         if let PelletState::Dead { respawn_in } = *state {
             let left = respawn_in.saturating_sub(1);
             if left == 0 {
-                pos.0 = random_center(&mut rng.0, config, config.pellet_radius);
+                pos.0 = random_center(&mut rng, config, config.pellet_radius);
                 *state = PelletState::Live;
+                commands.entity(pellet).insert(Replicated);
                 any_change = true;
             } else {
                 *state = PelletState::Dead { respawn_in: left };
@@ -231,13 +197,10 @@ fn eat_and_respawn_pellets(
             *state = PelletState::Dead {
                 respawn_in: config.pellet_respawn_ticks,
             };
+            // A dead pellet leaves clients' frames; it comes back as a new entity.
+            commands.entity(pellet).remove::<Replicated>();
             any_change = true;
         }
     }
     changed.0 = any_change;
-}
-
-/// Rule 6.
-fn advance_tick(mut tick: ResMut<TickCount>) {
-    tick.0 += 1;
 }
