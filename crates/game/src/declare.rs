@@ -126,6 +126,14 @@ impl Catalogue {
         self.max_input_bytes
     }
 
+    /// Appends `input` encoded as an [`tickroom_protocol::Input`]'s `data`
+    /// (what a client of this game sends; for bots, tests and tools).
+    pub fn encode_input<I: Wire>(&self, input: &I, out: &mut Vec<u8>) {
+        let mut values = Vec::new();
+        input.write(&crate::wire::NoEntities, &mut values);
+        tickroom_protocol::state::encode_values(&self.input_slots, &values, out);
+    }
+
     pub(crate) fn writers(&self) -> &[WriteFn] {
         &self.writers
     }

@@ -16,9 +16,10 @@
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 
+use crate::state::put_varint;
 use crate::{
-    ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES,
-    MAX_TOKEN_BYTES, Result, ServerMsg,
+    Checksum, ClientMsg, Error, MAX_CLIENT_MESSAGE_BYTES, MAX_EVENTS_PER_STATE, MAX_INPUT_BYTES,
+    MAX_NAME_BYTES, MAX_SERVER_MESSAGE_BYTES, MAX_TOKEN_BYTES, Result, ServerMsg,
 };
 
 /// Largest payload one recording block may have (a keyframe of a
@@ -76,15 +77,55 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg> {
         });
     }
     let msg: ClientMsg = decode_whole(bytes, CLIENT)?;
-    if let ClientMsg::Join(join) = &msg {
-        if join.name.len() > MAX_NAME_BYTES {
-            return Err(Error::Invalid("name longer than 24 bytes"));
+    match &msg {
+        ClientMsg::Join(join) => {
+            if join.name.len() > MAX_NAME_BYTES {
+                return Err(Error::Invalid("name longer than 24 bytes"));
+            }
+            if join.resume.len() > MAX_TOKEN_BYTES {
+                return Err(Error::Invalid("resume token too long"));
+            }
         }
-        if join.resume.len() > MAX_TOKEN_BYTES {
-            return Err(Error::Invalid("resume token too long"));
+        ClientMsg::Input(input) if input.data.len() > MAX_INPUT_BYTES => {
+            return Err(Error::Invalid("input data longer than 200 bytes"));
         }
+        _ => {}
     }
     Ok(msg)
+}
+
+/// The part of a [`ServerMsg::State`] shared by every client sent the same
+/// frame from the same base: the checksum and the delta-coded frame. Encode
+/// it once per base and tick; [`encode_state`] puts each client's own part
+/// in front.
+pub fn encode_state_tail(checksum: Checksum, frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 5 + frame.len());
+    out.extend_from_slice(&checksum.0.to_le_bytes());
+    put_varint(&mut out, frame.len() as u64);
+    out.extend_from_slice(frame);
+    out
+}
+
+/// Appends one client's whole [`ServerMsg::State`]: its `ack_seq`, its
+/// `events` (at most [`MAX_EVENTS_PER_STATE`]; the caller keeps the rest
+/// for the next state) and a shared `tail` from [`encode_state_tail`].
+/// The bytes are exactly `encode_server(&ServerMsg::State(..))`'s.
+pub fn encode_state<'a>(
+    ack_seq: u32,
+    events: impl ExactSizeIterator<Item = &'a [u8]>,
+    tail: &[u8],
+    out: &mut Vec<u8>,
+) {
+    debug_assert!(events.len() <= MAX_EVENTS_PER_STATE);
+    // The variant index of `ServerMsg::State`.
+    put_varint(out, 1);
+    put_varint(out, ack_seq.into());
+    put_varint(out, events.len() as u64);
+    for e in events {
+        put_varint(out, e.len() as u64);
+        out.extend_from_slice(e);
+    }
+    out.extend_from_slice(tail);
 }
 
 /// Decodes one server message from a whole WebSocket binary payload.
@@ -148,130 +189,62 @@ mod tests {
                     resume
                 })
             ),
-            (any::<u32>(), any::<u32>(), any::<[i8; 2]>()).prop_map(|(seq, ack_tick, steer)| {
-                ClientMsg::Input(Input {
-                    seq,
-                    ack_tick,
-                    steer,
-                })
-            }),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                prop::collection::vec(any::<u8>(), 0..=MAX_INPUT_BYTES)
+            )
+                .prop_map(|(seq, ack_tick, data)| {
+                    ClientMsg::Input(Input {
+                        seq,
+                        ack_tick,
+                        data,
+                    })
+                }),
             any::<u32>().prop_map(|nonce| ClientMsg::Ping(Ping { nonce })),
             Just(ClientMsg::Leave),
         ]
     }
 
-    fn arb_player() -> impl Strategy<Value = PlayerState> {
+    fn arb_state() -> impl Strategy<Value = State> {
         (
             any::<u32>(),
-            any::<[u16; 2]>(),
-            any::<[i16; 2]>(),
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20),
             any::<u32>(),
-            any::<u32>(),
+            prop::collection::vec(any::<u8>(), 0..2000),
         )
-            .prop_map(|(id, pos, vel, score, last_input_seq)| PlayerState {
-                id,
-                pos,
-                vel,
-                score,
-                last_input_seq,
+            .prop_map(|(ack_seq, events, sum, frame)| State {
+                ack_seq,
+                events,
+                checksum: Checksum(sum),
+                frame,
             })
     }
 
     fn arb_server() -> impl Strategy<Value = ServerMsg> {
-        let snapshot = (
-            any::<u32>(),
-            prop::collection::vec(arb_player(), 0..60),
-            prop::collection::vec(
-                (any::<u16>(), any::<[u16; 2]>()).prop_map(|(id, pos)| Pellet { id, pos }),
-                0..120,
-            ),
-            prop::collection::vec(
-                (any::<u32>(), "[a-z]{0,24}").prop_map(|(id, name)| PlayerInfo { id, name }),
-                0..60,
-            ),
-        )
-            .prop_map(|(tick, players, pellets, roster)| {
-                ServerMsg::Snapshot(Snapshot {
-                    tick,
-                    players,
-                    pellets,
-                    roster,
-                })
-            });
         let welcome = (
             any::<u32>(),
             "[a-z0-9-]{1,16}",
             any::<u32>(),
-            0.0f32..5000.0,
+            prop::collection::vec(any::<u8>(), 0..500),
         )
-            .prop_map(|(player_id, room, tick, f)| {
+            .prop_map(|(player_id, room, tick, schema)| {
                 ServerMsg::Welcome(Welcome {
                     version: PROTOCOL_VERSION,
                     player_id,
                     room,
+                    game: "arena".into(),
                     tick_rate_hz: 20,
                     sim_rate_hz: 20,
                     tick,
-                    arena: Arena {
-                        width: f,
-                        height: f / 2.0,
-                        player_radius: 18.0,
-                        pellet_radius: 6.0,
-                        accel: 900.0,
-                        max_speed: 300.0,
-                        friction: 0.05,
-                    },
+                    schema,
+                    config: format!("{{\"width\":{tick}}}"),
                     resume_token: format!("tok.{tick}"),
                     resumed: tick % 2 == 0,
                 })
             });
-        let delta = (
-            (any::<u32>(), any::<u8>(), any::<u32>()),
-            prop::collection::vec(any::<[i8; 2]>(), 0..60),
-            prop::collection::vec(any::<u8>(), 0..60),
-            prop::collection::vec(arb_player(), 0..5),
-            prop::collection::vec(any::<u16>(), 0..5),
-            prop::collection::vec((arb_player(), "[a-z]{0,24}"), 0..3),
-        )
-            .prop_map(
-                |((tick, base_age, sum), moves, acks, changed, removed, added)| {
-                    ServerMsg::Delta(Delta {
-                        tick,
-                        base_age,
-                        checksum: Checksum(sum),
-                        removed: changed.iter().map(|p| p.id ^ 1).collect(),
-                        added: added
-                            .into_iter()
-                            .map(|(state, name)| NewPlayer { state, name })
-                            .collect(),
-                        moves,
-                        acks,
-                        velocities: changed
-                            .iter()
-                            .map(|p| VelocityFix {
-                                id: p.id,
-                                vel: p.vel,
-                            })
-                            .collect(),
-                        scores: changed
-                            .iter()
-                            .map(|p| ScoreFix {
-                                id: p.id,
-                                score: p.score,
-                            })
-                            .collect(),
-                        changed,
-                        pellets_added: removed
-                            .iter()
-                            .map(|&id| Pellet { id, pos: [id, id] })
-                            .collect(),
-                        pellets_removed: removed,
-                    })
-                },
-            );
         prop_oneof![
-            snapshot,
-            delta,
+            arb_state().prop_map(ServerMsg::State),
             welcome,
             (any::<u32>(), any::<u32>())
                 .prop_map(|(nonce, tick)| ServerMsg::Pong(Pong { nonce, tick })),
@@ -295,6 +268,19 @@ mod tests {
             encode_server_into(&msg, &mut appended);
             prop_assert_eq!(&appended[1..], &bytes[..]);
             prop_assert_eq!(decode_server(&bytes), Ok(msg));
+        }
+
+        #[test]
+        fn a_state_from_its_shared_tail_is_the_state_encoded_whole(state in arb_state()) {
+            let tail = encode_state_tail(state.checksum, &state.frame);
+            let mut out = vec![0xAA];
+            encode_state(
+                state.ack_seq,
+                state.events.iter().map(Vec::as_slice),
+                &tail,
+                &mut out,
+            );
+            prop_assert_eq!(&out[1..], &encode_server(&ServerMsg::State(state))[..]);
         }
 
         #[test]
@@ -346,6 +332,15 @@ mod tests {
             ("length prefix beyond limit", huge_len.to_vec(), |e| {
                 matches!(e, Error::Malformed(_))
             }),
+            (
+                "input data too long",
+                encode_client(&ClientMsg::Input(Input {
+                    seq: 1,
+                    ack_tick: 0,
+                    data: vec![0; MAX_INPUT_BYTES + 1],
+                })),
+                |e| matches!(e, Error::Invalid(_)),
+            ),
         ];
         for (what, bytes, ok) in cases {
             let err = decode_client(&bytes).expect_err(what);
@@ -360,35 +355,24 @@ mod tests {
         let input = ClientMsg::Input(Input {
             seq: 300,
             ack_tick: 7,
-            steer: [-1, 127],
+            data: vec![0xFF, 0x7F],
         });
         assert_eq!(
             encode_client(&input),
-            vec![1, 251, 0x2C, 0x01, 7, 0xFF, 0x7F]
+            vec![1, 251, 0x2C, 0x01, 7, 2, 0xFF, 0x7F]
         );
         let pong = ServerMsg::Pong(Pong { nonce: 1, tick: 2 });
         assert_eq!(encode_server(&pong), vec![2, 1, 2]);
         // The checksum is four raw bytes, not a varint.
-        let delta = ServerMsg::Delta(Delta {
-            tick: 300,
-            base_age: 1,
+        let state = ServerMsg::State(State {
+            ack_seq: 300,
+            events: vec![vec![1, 2]],
             checksum: Checksum(0xA1B2_C3D4),
-            removed: vec![],
-            moves: vec![[1, -1]],
-            acks: vec![2],
-            velocities: vec![],
-            scores: vec![],
-            changed: vec![],
-            added: vec![],
-            pellets_removed: vec![],
-            pellets_added: vec![],
+            frame: vec![9, 0],
         });
         assert_eq!(
-            encode_server(&delta),
-            vec![
-                4, 251, 0x2C, 0x01, 1, 0xD4, 0xC3, 0xB2, 0xA1, 0, 1, 1, 0xFF, 1, 2, 0, 0, 0, 0, 0,
-                0
-            ]
+            encode_server(&state),
+            vec![1, 251, 0x2C, 0x01, 1, 2, 1, 2, 0xD4, 0xC3, 0xB2, 0xA1, 2, 9, 0]
         );
     }
 }

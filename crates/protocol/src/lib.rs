@@ -4,9 +4,9 @@
 //! This crate is sans-IO: it never touches a socket, a thread or a clock. The
 //! server, the bots and the browser client (mirrored by hand in
 //! `clients/js/src/protocol.js`, kept honest by cross-language test vectors) all speak
-//! exactly these types, and only these types cross the wire: the simulation's
-//! ECS components are free to change, the protocol is versioned by
-//! [`PROTOCOL_VERSION`].
+//! exactly these types, and only these types cross the wire: a game's own
+//! data travels inside them as bytes its [`state::Schema`] describes, and the
+//! protocol is versioned by [`PROTOCOL_VERSION`].
 //!
 //! Every WebSocket binary message carries exactly one [`ClientMsg`] or
 //! [`ServerMsg`], encoded by [`codec`]. Text messages are not part of the
@@ -17,11 +17,11 @@
 pub mod codec;
 mod error;
 mod messages;
-pub mod quant;
 pub mod record;
-pub mod replica;
 pub mod state;
 
-pub use codec::{decode_client, decode_server, encode_client, encode_server};
+pub use codec::{
+    decode_client, decode_server, encode_client, encode_server, encode_state, encode_state_tail,
+};
 pub use error::{Error, Result};
 pub use messages::*;

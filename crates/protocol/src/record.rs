@@ -1,8 +1,9 @@
 //! The room recording format: what `--record-dir` writes and `tickroom replay`
 //! reads. A recording is a room's event log, enough to re-run the room
-//! offline bit for bit: the rules and seed it started with, then per tick the
-//! joins, leaves and resumes and the inputs that tick applied, each tick with
-//! the checksum of the frame it produced.
+//! offline bit for bit: its game, game version, config and seed, then per
+//! step the joins, leaves and resumes and the inputs (the game's encoded
+//! bytes) that step applied, each frame step with the checksum of the frame
+//! it produced.
 //!
 //! # File layout
 //!
@@ -27,9 +28,9 @@
 //! - `format` (the u16 after the magic) changes when this layout or these
 //!   types change; readers refuse other formats with
 //!   [`RecordError::UnsupportedFormat`] before decoding anything.
-//! - [`RecordHeader::sim_version`] names the simulation's rules
-//!   (`tickroom_sim::SIM_VERSION`); a replay refuses a recording of other
-//!   rules instead of diverging silently.
+//! - [`RecordHeader::game`] and [`RecordHeader::game_version`] name the
+//!   game's rules; a replay refuses a recording of another game version
+//!   instead of diverging silently.
 //! - [`RecordHeader::protocol_version`] is informational (the frames a
 //!   replay rebuilds are this build's).
 //!
@@ -40,13 +41,13 @@ use std::io::{self, Read};
 
 use bincode::{Decode, Encode};
 
-use crate::{Checksum, Snapshot, codec};
+use crate::{Checksum, codec};
 
 /// The first 8 bytes of every recording.
 pub const RECORD_MAGIC: [u8; 8] = *b"TICKREC\n";
 
 /// The version of this layout and these types.
-pub const RECORD_FORMAT_VERSION: u16 = 1;
+pub const RECORD_FORMAT_VERSION: u16 = 2;
 
 /// Largest payload one block may have (a keyframe of a 1,000-player room is
 /// about 20 KiB); the codec's decode limit.
@@ -66,8 +67,9 @@ pub enum Block {
     /// One tick: what happened before it and what it produced.
     Tick(TickRecord),
     /// The whole frame of the tick just recorded (for reporting which entity
-    /// diverged, and as a check point).
-    Keyframe(Snapshot),
+    /// diverged, and as a check point): the frame delta-coded from nothing
+    /// ([`crate::state::delta`]), decoded with the game's schema.
+    Keyframe(Vec<u8>),
     /// The recording ended cleanly.
     End(EndRecord),
 }
@@ -77,8 +79,18 @@ pub enum Block {
 pub struct RecordHeader {
     /// [`crate::PROTOCOL_VERSION`] of the recording server.
     pub protocol_version: u16,
-    /// The simulation rules' version (`tickroom_sim::SIM_VERSION`).
-    pub sim_version: u32,
+    /// The room's game.
+    pub game: String,
+    /// The game's version (`Game::VERSION`).
+    pub game_version: u32,
+    /// The hash of the game's schema ([`crate::state::Schema::hash`]).
+    pub schema_hash: u64,
+    /// The room's config, as JSON.
+    pub config: String,
+    /// The room's random seed.
+    pub seed: u64,
+    /// Simulation steps per second (`--sim-rate`).
+    pub step_rate_hz: u32,
     /// The recording server's version (`CARGO_PKG_VERSION`).
     pub server_version: String,
     /// The room's id.
@@ -87,42 +99,12 @@ pub struct RecordHeader {
     pub node: String,
     /// When the room started, Unix milliseconds.
     pub started_unix_ms: u64,
-    /// The simulation's rules, including its seed.
-    pub rules: RoomRules,
     /// The room's capacity.
     pub capacity: u32,
     /// A keyframe follows every this many frames (0: none).
     pub keyframe_every: u32,
-    /// Simulation steps per frame (`rules.tick_rate_hz` is the step rate;
-    /// frames are built every this many steps).
+    /// Simulation steps per frame (frames are built every this many steps).
     pub steps_per_frame: u32,
-}
-
-/// A room's simulation rules (`tickroom_sim::SimConfig`, field by field).
-#[derive(Debug, Clone, PartialEq, Encode, Decode)]
-pub struct RoomRules {
-    /// Arena width.
-    pub width: f32,
-    /// Arena height.
-    pub height: f32,
-    /// Player circle radius.
-    pub player_radius: f32,
-    /// Pellet circle radius.
-    pub pellet_radius: f32,
-    /// Acceleration at full steer, units/s².
-    pub accel: f32,
-    /// Speed cap, units/s.
-    pub max_speed: f32,
-    /// Velocity kept after 1 s of coasting.
-    pub friction: f32,
-    /// Pellet slots.
-    pub pellet_count: u32,
-    /// Steps a pellet stays dead.
-    pub pellet_respawn_ticks: u32,
-    /// Simulation steps per second (`--sim-rate`).
-    pub tick_rate_hz: u32,
-    /// The room's random seed.
-    pub seed: u64,
 }
 
 /// What one simulation step applied, in application order, and the
@@ -134,10 +116,10 @@ pub struct TickRecord {
     pub tick: u32,
     /// Joins, leaves and resumes since the previous tick, in order.
     pub events: Vec<RoomEvent>,
-    /// The steering each player had applied at this tick, in player order.
+    /// The inputs this step applied, in the order the game got them.
     pub inputs: Vec<AppliedInput>,
-    /// [`crate::replica::checksum`] of the frame this step built; `None` on
-    /// the steps between frames.
+    /// [`crate::state::Frame::checksum`] of the frame this step built;
+    /// `None` on the steps between frames.
     pub checksum: Option<Checksum>,
 }
 
@@ -156,8 +138,7 @@ pub enum RoomEvent {
         /// Its id.
         player: u32,
     },
-    /// A player's connection dropped; its entity waits the resume grace,
-    /// steering released.
+    /// A player's connection dropped; its entity waits the resume grace.
     Disconnected {
         /// Its id.
         player: u32,
@@ -187,16 +168,16 @@ impl RoomEvent {
     }
 }
 
-/// One player's steering, applied at a tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+/// One input a step applied.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct AppliedInput {
     /// The player.
     pub player: u32,
     /// How far its newest input sequence number moved since its previous
-    /// applied input (0 when only its steering changed, as on a disconnect).
+    /// applied input.
     pub seq_advance: u32,
-    /// Steering, as on the wire.
-    pub steer: [i8; 2],
+    /// The game's input, as on the wire ([`crate::Input::data`]).
+    pub data: Vec<u8>,
 }
 
 /// How a recording ended.
@@ -479,29 +460,20 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Pellet, PlayerInfo, PlayerState};
 
     fn header() -> RecordHeader {
         RecordHeader {
             protocol_version: crate::PROTOCOL_VERSION,
-            sim_version: 1,
+            game: "arena".into(),
+            game_version: 1,
+            schema_hash: 0x0123_4567_89ab_cdef,
+            config: r#"{"width":1600.0}"#.into(),
+            seed: 7,
+            step_rate_hz: 20,
             server_version: "0.1.0".into(),
             room: "lobby".into(),
             node: "n1".into(),
             started_unix_ms: 1_764_633_600_000,
-            rules: RoomRules {
-                width: 1600.0,
-                height: 1000.0,
-                player_radius: 18.0,
-                pellet_radius: 6.0,
-                accel: 1400.0,
-                max_speed: 320.0,
-                friction: 0.05,
-                pellet_count: 100,
-                pellet_respawn_ticks: 40,
-                tick_rate_hz: 20,
-                seed: 7,
-            },
             capacity: 50,
             keyframe_every: 2,
             steps_per_frame: 1,
@@ -533,24 +505,10 @@ mod tests {
                 vec![AppliedInput {
                     player: 1,
                     seq_advance: 2,
-                    steer: [127, -127],
+                    data: vec![127, 0x81],
                 }],
             ),
-            Block::Keyframe(Snapshot {
-                tick: 2,
-                players: vec![PlayerState {
-                    id: 1,
-                    pos: [100, 200],
-                    vel: [-3, 4],
-                    score: 0,
-                    last_input_seq: 2,
-                }],
-                pellets: vec![Pellet { id: 0, pos: [5, 6] }],
-                roster: vec![PlayerInfo {
-                    id: 1,
-                    name: "ada".into(),
-                }],
-            }),
+            Block::Keyframe(vec![2, 0, 0, 1, 1]),
             tick(3, vec![RoomEvent::Left { player: 1 }], vec![]),
             Block::End(EndRecord {
                 last_tick: 3,

@@ -35,6 +35,21 @@ pub struct SteerInput {
 }
 
 impl SteerInput {
+    /// The input for steering `(x, y)`: its length clamped to 1, each axis
+    /// rounded to 1/127 (non-finite axes are 0).
+    pub fn from_direction(x: f32, y: f32) -> Self {
+        let len = (x * x + y * y).sqrt();
+        let (x, y) = if len > 1.0 { (x / len, y / len) } else { (x, y) };
+        let q = |c: f32| {
+            if c.is_nan() {
+                0
+            } else {
+                (c * 127.0).round().clamp(-127.0, 127.0) as i8
+            }
+        };
+        Self { x: q(x), y: q(y) }
+    }
+
     /// The steering vector (unsanitized: rule 1 clamps its length).
     pub fn direction(self) -> Vec2 {
         let f = |c: i8| c.max(-127) as f32 / 127.0;

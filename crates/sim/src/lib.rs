@@ -121,6 +121,7 @@ mod kinematics;
 mod rng;
 mod room;
 mod systems;
+mod view;
 
 pub use glam::Vec2;
 
@@ -132,6 +133,7 @@ pub use kinematics::{
 };
 pub use rng::SplitMix64;
 pub use room::{Room, SPAWN_ATTEMPTS, catalogue};
+pub use view::{ArenaView, NotArena, SeenPellet, SeenPlayer};
 
 /// The version of the rules above. Two builds with the same `SIM_VERSION`
 /// produce bit-for-bit the same rooms from the same calls, so a room recorded

@@ -14,13 +14,16 @@
 pub mod delta;
 mod frame;
 pub mod message;
+mod replica;
 pub mod schema;
 mod wire;
 
 pub use delta::{DeltaHeader, Encoder, apply, read_header};
 pub use frame::{EntityRef, Frame, Value};
 pub use message::{decode_event, decode_values, encode_event, encode_values, max_encoded_len};
+pub use replica::{Applied, Replica};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
+pub(crate) use wire::put_varint;
 
 /// Why a game's declarations cannot be a schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
