@@ -1,119 +1,140 @@
-//! What a bot does: how it steers and how it treats its connection.
+//! What a bot does: how it plays its room's game and how it treats its
+//! connection. The two are apart so the swarm never needs to know a game:
 //!
-//! Every behaviour is plain code in this one file: a [`BehaviourKind`] (the
-//! name used by `--behaviour` and `--mix`, and the key figures are reported
-//! under) and a [`Behaviour`] holding the bot's steering state and RNG. To add
-//! one: add a variant to [`BehaviourKind`] (and to `ALL`/`name`), then a match
-//! arm in [`Behaviour::steer`] and in whichever connection knobs it changes
-//! ([`Behaviour::read_interval`], [`Behaviour::session_lifetime`], ...).
+//! - **Play** ([`Play`]) is game code: given a [`View`] of the newest frame
+//!   (the bot's [`tickroom_protocol::state::Replica`]), it returns the next
+//!   input's bytes. Behaviours of one game live in [`crate::games`] (the
+//!   arena's `wander` and `chase`); `random` and `idle` play any game from
+//!   its schema alone.
+//! - **Connection** ([`Connection`]) is the swarm's: a steady player, a slow
+//!   reader (reads in bursts with a small receive buffer), a churner (drops
+//!   its connection now and then and resumes).
+//!
+//! A [`BehaviourKind`] is one name of `--behaviour`/`--mix` resolved for the
+//! run's game ([`crate::games::resolve`]): `slow-reader` and `churn` are
+//! connections that play the game's default behaviour; every other name is
+//! a steady connection with that play. Figures are reported per name.
+//! Nothing in this file names a game.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, time::Duration};
 
-use tickroom_protocol::quant::steer_to_wire;
+use tickroom_protocol::state::{Frame, Schema};
 
-use crate::{Error, Rng};
+use crate::Rng;
 
-/// The behaviours a bot can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BehaviourKind {
-    /// Steers in a smoothly changing random direction, turning back from walls.
-    Wander,
-    /// Steers toward the nearest pellet of the latest pellet list.
-    Chase,
-    /// Stays connected and sends zero-steer inputs (a player who went AFK
-    /// with the tab open).
-    Idle,
-    /// Wanders, but reads at most ~3 WebSocket messages per second with a
-    /// small receive buffer, so TCP backs up and the server must cope.
+/// How a bot treats its connection, whatever the game.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Connection {
+    /// Reads everything at once, stays until the run ends.
+    Steady,
+    /// Reads at most ~3 times per second with a small receive buffer, so TCP
+    /// backs up and the server must cope.
     SlowReader,
-    /// Wanders for a random few seconds, leaves, and reconnects.
+    /// Leaves after a random few seconds (dropping TCP without a `Leave`, a
+    /// network blip) and comes back with its resume token.
     Churn,
 }
 
+/// What a play behaviour sees when it picks the next input.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The room's game schema (from the Welcome).
+    pub schema: &'a Schema,
+    /// The newest frame, once one arrived.
+    pub frame: Option<&'a Frame>,
+    /// This bot's player id (its entity's `player` component carries it).
+    pub player_id: u32,
+}
+
+/// How a bot plays one game: frames in, inputs out.
+///
+/// One value per bot, made by a [`NewPlay`] with the bot's own RNG; it
+/// lives across the bot's connections. Must never block: it runs on the
+/// bot's task between two WebSocket reads.
+pub trait Play: Send + Sync + fmt::Debug {
+    /// A connection was welcomed into a room with `schema` and `config` (the
+    /// Welcome's JSON). `Err(reason)` refuses the room (a game this play
+    /// cannot read): the bot closes the connection and counts a connect
+    /// error with that short reason key.
+    fn start(&mut self, schema: &Schema, config: &str) -> Result<(), &'static str> {
+        let _ = (schema, config);
+        Ok(())
+    }
+
+    /// The next input's `data` (the game's input, encoded with the
+    /// schema's input layout); `None` sends nothing this time. Called at
+    /// `--input-hz`.
+    fn input(&mut self, view: &View<'_>) -> Option<Vec<u8>>;
+}
+
+/// Makes one bot's [`Play`] from its RNG and its input rate.
+pub type NewPlay = fn(Rng, u32) -> Box<dyn Play>;
+
+/// One behaviour of a run: a `--mix` name resolved for the run's game (see
+/// the module docs and [`crate::games::resolve`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BehaviourKind {
+    name: &'static str,
+    /// Place in the run's list of behaviours (its figures' slot).
+    index: usize,
+    connection: Connection,
+    play: NewPlay,
+}
+
+impl PartialEq for BehaviourKind {
+    fn eq(&self, other: &Self) -> bool {
+        (self.name, self.index, self.connection) == (other.name, other.index, other.connection)
+    }
+}
+
+impl Eq for BehaviourKind {}
+
 impl BehaviourKind {
-    /// Every behaviour, in report order.
-    pub const ALL: [BehaviourKind; 5] = [
-        BehaviourKind::Wander,
-        BehaviourKind::Chase,
-        BehaviourKind::Idle,
-        BehaviourKind::SlowReader,
-        BehaviourKind::Churn,
-    ];
-
-    /// Number of behaviours (length of [`Self::ALL`]).
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            BehaviourKind::Wander => "wander",
-            BehaviourKind::Chase => "chase",
-            BehaviourKind::Idle => "idle",
-            BehaviourKind::SlowReader => "slow-reader",
-            BehaviourKind::Churn => "churn",
+    /// A behaviour called `name`, the `index`th of its run.
+    pub fn new(name: &'static str, index: usize, connection: Connection, play: NewPlay) -> Self {
+        Self {
+            name,
+            index,
+            connection,
+            play,
         }
     }
 
-    /// Position in [`Self::ALL`].
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// Place in the run's list of behaviours.
     pub fn index(self) -> usize {
-        self as usize
+        self.index
+    }
+
+    /// How it treats its connection.
+    pub fn connection(self) -> Connection {
+        self.connection
     }
 
     /// Slow readers are reported apart: they are meant to see gaps.
     pub fn is_slow_reader(self) -> bool {
-        self == BehaviourKind::SlowReader
+        self.connection == Connection::SlowReader
     }
 }
 
 impl fmt::Display for BehaviourKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.name)
     }
 }
 
-impl FromStr for BehaviourKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let s = s.trim();
-        BehaviourKind::ALL
-            .into_iter()
-            .find(|k| k.name().eq_ignore_ascii_case(s) || k.name().replace('-', "_") == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = BehaviourKind::ALL.iter().map(|k| k.name()).collect();
-                Error::parse(
-                    "behaviour",
-                    s,
-                    format!("expected one of {}", names.join(", ")),
-                )
-            })
-    }
-}
-
-/// What a bot knows when it steers, in world units (updated from snapshots).
-#[derive(Debug, Clone, Default)]
-pub struct View {
-    /// Own position, once a snapshot containing this bot has arrived.
-    pub me: Option<[f32; 2]>,
-    /// Own velocity.
-    pub vel: [f32; 2],
-    /// Arena size (from the Welcome).
-    pub arena: [f32; 2],
-    /// Latest pellet positions (kept only for behaviours that want them).
-    pub pellets: Vec<[f32; 2]>,
-}
-
-/// One bot's behaviour and steering state.
-#[derive(Debug, Clone)]
+/// One bot's behaviour: its play and its connection knobs.
+#[derive(Debug)]
 pub struct Behaviour {
     kind: BehaviourKind,
+    /// For the connection's timing (phases, jitter, lifetimes); the play
+    /// has its own.
     rng: Rng,
-    /// Current heading in radians.
-    heading: f32,
-    /// Current turn rate in radians per second (a random walk).
-    turn: f32,
-    /// Seconds between two `steer` calls.
-    dt: f32,
+    play: Box<dyn Play>,
 }
 
 /// How often a slow reader wakes up and reads everything its socket holds.
@@ -121,22 +142,21 @@ const SLOW_READ_INTERVAL: Duration = Duration::from_millis(333);
 /// Receive buffer a slow reader asks the kernel for, so backpressure reaches
 /// the server within seconds instead of after megabytes.
 const SLOW_RECV_BUFFER: u32 = 2048;
+/// Mixed into a bot's seed for its play's RNG (the connection's RNG takes
+/// the seed as it is).
+const PLAY_SEED_SALT: u64 = 0x9A7E_5EED;
 /// How long a churning bot stays connected, in milliseconds.
 const CHURN_LIFETIME_MS: (u64, u64) = (1_500, 6_000);
-/// Largest turn rate of a wandering bot, radians per second.
-const MAX_TURN: f32 = 2.5;
 
 impl Behaviour {
-    /// A behaviour of `kind` with its own RNG, steering `input_hz` times a second.
+    /// A behaviour of `kind` with RNGs from `seed`, sending `input_hz`
+    /// inputs a second.
     pub fn new(kind: BehaviourKind, seed: u64, input_hz: u32) -> Self {
-        let mut rng = Rng::new(seed);
-        let heading = rng.range_f32(-std::f32::consts::PI, std::f32::consts::PI);
+        let play = (kind.play)(Rng::new(seed ^ PLAY_SEED_SALT), input_hz.max(1));
         Behaviour {
             kind,
-            rng,
-            heading,
-            turn: 0.0,
-            dt: 1.0 / input_hz.max(1) as f32,
+            rng: Rng::new(seed),
+            play,
         }
     }
 
@@ -145,47 +165,33 @@ impl Behaviour {
         self.kind
     }
 
-    /// The next steering input.
-    pub fn steer(&mut self, view: &View) -> [i8; 2] {
-        match self.kind {
-            BehaviourKind::Idle => [0, 0],
-            BehaviourKind::Chase => match nearest(view) {
-                Some([dx, dy]) => steer_to_wire(dx, dy),
-                None => self.wander(view),
-            },
-            BehaviourKind::Wander | BehaviourKind::SlowReader | BehaviourKind::Churn => {
-                self.wander(view)
-            }
-        }
+    /// See [`Play::start`].
+    pub fn start(&mut self, schema: &Schema, config: &str) -> Result<(), &'static str> {
+        self.play.start(schema, config)
     }
 
-    /// Whether the bot sends inputs at all. Every kind does, at `--input-hz`
-    /// (at least 1 a second), idle bots too ([0, 0]): that is what keeps a
-    /// connection alive under the server's `--idle-timeout` (a bot answers
-    /// the server's pings only when it reads).
-    pub fn sends_inputs(&self) -> bool {
-        true
-    }
-
-    /// Whether the bot keeps the pellet list (costs memory and decode work).
-    pub fn wants_pellets(&self) -> bool {
-        self.kind == BehaviourKind::Chase
+    /// The next input's data (see [`Play::input`]). Every behaviour of the
+    /// swarm sends inputs at `--input-hz`, idle ones too (the game's zero
+    /// input): that is what keeps a connection alive under the server's
+    /// `--idle-timeout`.
+    pub fn input(&mut self, view: &View<'_>) -> Option<Vec<u8>> {
+        self.play.input(view)
     }
 
     /// Minimum time between two reads from the socket (`None`: read at once).
     pub fn read_interval(&self) -> Option<Duration> {
-        (self.kind == BehaviourKind::SlowReader).then_some(SLOW_READ_INTERVAL)
+        (self.kind.connection == Connection::SlowReader).then_some(SLOW_READ_INTERVAL)
     }
 
     /// Kernel receive buffer to request before connecting (`None`: default).
     pub fn recv_buffer(&self) -> Option<u32> {
-        (self.kind == BehaviourKind::SlowReader).then_some(SLOW_RECV_BUFFER)
+        (self.kind.connection == Connection::SlowReader).then_some(SLOW_RECV_BUFFER)
     }
 
     /// How long the next connection should last before the bot leaves on
     /// its own (`None`: until the run ends).
     pub fn session_lifetime(&mut self) -> Option<Duration> {
-        (self.kind == BehaviourKind::Churn).then(|| {
+        (self.kind.connection == Connection::Churn).then(|| {
             Duration::from_millis(self.rng.range_u64(CHURN_LIFETIME_MS.0, CHURN_LIFETIME_MS.1))
         })
     }
@@ -200,136 +206,28 @@ impl Behaviour {
     pub fn jitter(&mut self) -> f32 {
         self.rng.f32()
     }
-
-    fn wander(&mut self, view: &View) -> [i8; 2] {
-        let dt = self.dt;
-        self.turn =
-            (self.turn + self.rng.range_f32(-1.0, 1.0) * 6.0 * dt).clamp(-MAX_TURN, MAX_TURN);
-        self.heading += self.turn * dt;
-        // Near a wall, turn toward the centre instead of grinding along it.
-        if let Some([x, y]) = view.me {
-            let [w, h] = view.arena;
-            let margin = 0.1 * w.min(h);
-            if w > 0.0 && h > 0.0 && (x < margin || y < margin || x > w - margin || y > h - margin)
-            {
-                let to_centre = (h / 2.0 - y).atan2(w / 2.0 - x);
-                let diff = wrap_angle(to_centre - self.heading);
-                self.heading += diff * (4.0 * dt).min(1.0);
-            }
-        }
-        self.heading = wrap_angle(self.heading);
-        steer_to_wire(self.heading.cos(), self.heading.sin())
-    }
-}
-
-/// Direction (not normalised) from own position to the nearest pellet.
-fn nearest(view: &View) -> Option<[f32; 2]> {
-    let [x, y] = view.me?;
-    view.pellets
-        .iter()
-        .map(|&[px, py]| [px - x, py - y])
-        .min_by(|a, b| (a[0] * a[0] + a[1] * a[1]).total_cmp(&(b[0] * b[0] + b[1] * b[1])))
-}
-
-/// An angle folded into `[-π, π)`.
-fn wrap_angle(a: f32) -> f32 {
-    use std::f32::consts::{PI, TAU};
-    (a + PI).rem_euclid(TAU) - PI
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn angle(s: [i8; 2]) -> f32 {
-        (s[1] as f32).atan2(s[0] as f32)
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for kind in BehaviourKind::ALL {
-            assert_eq!(kind.name().parse::<BehaviourKind>().unwrap(), kind);
-            assert_eq!(BehaviourKind::ALL[kind.index()], kind);
-        }
-        assert_eq!(
-            "slow_reader".parse::<BehaviourKind>().unwrap(),
-            BehaviourKind::SlowReader
-        );
-        assert!("sprint".parse::<BehaviourKind>().is_err());
-    }
-
-    #[test]
-    fn idle_sends_zero_steer() {
-        let mut b = Behaviour::new(BehaviourKind::Idle, 1, 30);
-        assert_eq!(b.steer(&View::default()), [0, 0]);
-    }
-
-    #[test]
-    fn chase_steers_toward_the_nearest_pellet() {
-        let mut b = Behaviour::new(BehaviourKind::Chase, 1, 30);
-        let view = View {
-            me: Some([100.0, 100.0]),
-            arena: [1000.0, 1000.0],
-            pellets: vec![[500.0, 500.0], [100.0, 40.0], [300.0, 100.0]],
-            ..View::default()
-        };
-        assert_eq!(b.steer(&view), [0, -127]);
-    }
-
-    #[test]
-    fn wander_turns_smoothly_at_full_deflection() {
-        let mut b = Behaviour::new(BehaviourKind::Wander, 42, 30);
-        let view = View {
-            me: Some([500.0, 500.0]),
-            arena: [1000.0, 1000.0],
-            ..View::default()
-        };
-        let mut prev = b.steer(&view);
-        let mut total_turn = 0.0;
-        for _ in 0..300 {
-            let s = b.steer(&view);
-            let len = ((s[0] as f32).powi(2) + (s[1] as f32).powi(2)).sqrt();
-            assert!((len - 127.0).abs() < 2.0, "{s:?}");
-            let d = wrap_angle(angle(s) - angle(prev)).abs();
-            assert!(d < 0.2, "jumped {d} rad in one input");
-            total_turn += d;
-            prev = s;
-        }
-        assert!(total_turn > 0.1, "never turned");
-    }
-
-    #[test]
-    fn wander_turns_away_from_walls() {
-        let mut b = Behaviour::new(BehaviourKind::Wander, 3, 30);
-        // Heading straight into the left wall.
-        b.heading = std::f32::consts::PI;
-        let view = View {
-            me: Some([5.0, 500.0]),
-            arena: [1000.0, 1000.0],
-            ..View::default()
-        };
-        for _ in 0..60 {
-            b.steer(&view);
-        }
-        assert!(b.steer(&view)[0] > 0, "still steering into the wall");
-    }
+    use crate::games::resolve;
 
     #[test]
     fn connection_knobs_by_kind() {
-        let mut slow = Behaviour::new(BehaviourKind::SlowReader, 1, 30);
+        let kind = |name| resolve("arena", name, 0).unwrap();
+        let mut slow = Behaviour::new(kind("slow-reader"), 1, 30);
         assert!(slow.read_interval().is_some() && slow.recv_buffer().is_some());
         assert!(slow.session_lifetime().is_none());
-        let mut churn = Behaviour::new(BehaviourKind::Churn, 1, 30);
+        assert!(slow.kind().is_slow_reader());
+        let mut churn = Behaviour::new(kind("churn"), 1, 30);
         let life = churn.session_lifetime().unwrap();
         assert!(life >= Duration::from_millis(1_500) && life < Duration::from_secs(6));
         assert!(churn.read_interval().is_none());
-        assert!(Behaviour::new(BehaviourKind::Chase, 1, 30).wants_pellets());
-    }
-
-    #[test]
-    fn every_kind_sends_inputs_so_the_server_hears_from_it() {
-        for kind in BehaviourKind::ALL {
-            assert!(Behaviour::new(kind, 1, 1).sends_inputs(), "{kind}");
+        for name in ["wander", "chase", "idle", "random"] {
+            let mut b = Behaviour::new(kind(name), 1, 30);
+            assert_eq!(b.kind().connection(), Connection::Steady, "{name}");
+            assert!(b.read_interval().is_none() && b.session_lifetime().is_none());
         }
     }
 }

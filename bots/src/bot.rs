@@ -12,11 +12,13 @@
 //! through the entry with backoff; a failed attempt at the entry itself
 //! rotates to the next entry.
 //!
-//! Per connection it keeps only what a player keeps: the newest tick, its own
-//! position, the pellet list if it chases, and a ring of recent input send
-//! times. Measurements go into the bot's [`Pending`] buffer and reach a shared
-//! shard about once a second, so the hot path (decode a snapshot, find our
-//! entry, record two numbers) never takes a contended lock.
+//! Per connection it keeps only what a player keeps: the room's frame (a
+//! [`Replica`] rebuilt from each state and checked against its checksum),
+//! the newest tick, and a ring of recent input send times. What it sends is
+//! its behaviour's ([`crate::behaviour::Play`]): the bot itself knows no
+//! game. Measurements go into the bot's [`Pending`] buffer and reach a shared
+//! shard about once a second, so the hot path (decode a state, apply it,
+//! record a few numbers) never takes a contended lock.
 
 use std::{
     net::SocketAddr,
@@ -31,9 +33,7 @@ use std::{
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tickroom_protocol::{
     ClientMsg, Input, Join, MAX_SERVER_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMsg, Welcome,
-    decode_server, encode_client,
-    quant::{pos_from_wire, vel_from_wire},
-    replica::{ApplyError, Replica},
+    decode_server, encode_client, state::Replica,
 };
 use tokio::{
     net::TcpSocket,
@@ -70,10 +70,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(shards: usize, live: bool) -> Self {
+    /// For a run of `kinds` behaviours.
+    pub(crate) fn new(shards: usize, live: bool, kinds: usize) -> Self {
         Shared {
             shards: (0..shards.max(1))
-                .map(|_| Mutex::new(Shard::new(live)))
+                .map(|_| Mutex::new(Shard::new(live, kinds)))
                 .collect(),
             connected: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -98,6 +99,8 @@ pub(crate) struct Ctx {
     pub shared: Arc<Shared>,
     /// Bot `n` starts with entry `n % len` (never empty).
     pub entries: Vec<Entry>,
+    /// The game the bots play (`/ws?game=`, checked against each Welcome).
+    pub game: String,
     pub input_hz: u32,
     pub reconnect: bool,
     pub connect_timeout: Duration,
@@ -131,7 +134,7 @@ const DRAIN_JITTER: Duration = Duration::from_millis(250);
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A small WebSocket configuration: thousands of bots must fit in memory, and
-/// a snapshot is a few KiB at most.
+/// a state is a few KiB at most.
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
@@ -213,8 +216,7 @@ struct Session {
     last_arrival: Option<Instant>,
     missed: u64,
     non_increasing: u64,
-    view: View,
-    /// The room state rebuilt from full snapshots and deltas.
+    /// The room's frame, rebuilt from whole frames and deltas.
     replica: Replica,
     /// Staleness of each frame on arrival.
     age: FrameAge,
@@ -324,7 +326,7 @@ fn entry_dest(ctx: &Ctx, entry: usize, plan: &BotPlan) -> Dest {
     let e = &ctx.entries[entry];
     Dest {
         addr: e.addr,
-        url: e.target.ws_url(&plan.room, &plan.name),
+        url: e.target.ws_url(&plan.room, &plan.name, &ctx.game),
         tls_host: e.target.secure.then(|| e.target.host.clone()),
         owner: false,
     }
@@ -439,7 +441,7 @@ impl Bot {
         let addr = *addrs.first().ok_or_else(|| "member-resolve".to_owned())?;
         Ok(Dest {
             addr,
-            url: target.ws_url(&self.plan.room, &self.plan.name),
+            url: target.ws_url(&self.plan.room, &self.plan.name, &self.ctx.game),
             tls_host: target.secure.then(|| target.host.clone()),
             owner: true,
         })
@@ -510,6 +512,27 @@ impl Bot {
             Ok(Err(Refused::Failed(reason))) => return self.connect_failed(reason),
             Err(_) => return self.connect_failed("timeout".to_owned()),
         };
+        // The room must be of the bots' game, with a schema that decodes and
+        // that the behaviour can play; if not, this is no way in.
+        let joined = if welcome.game == self.ctx.game {
+            Replica::from_welcome(&welcome)
+                .map_err(|_| "bad-schema")
+                .and_then(|replica| {
+                    self.behaviour
+                        .start(replica.schema(), &welcome.config)
+                        .map(|()| replica)
+                })
+        } else {
+            Err("wrong-game")
+        };
+        let replica = match joined {
+            Ok(replica) => replica,
+            Err(reason) => {
+                tracing::debug!(bot = self.plan.index, game = %welcome.game, "cannot play this room");
+                close(&mut ws, self.ctx.close_timeout).await;
+                return self.connect_failed(reason.to_owned());
+            }
+        };
         let connected_at = Instant::now();
         let shared = self.ctx.shared.clone();
         shared.connected.fetch_add(1, Ordering::Relaxed);
@@ -540,11 +563,7 @@ impl Bot {
             last_arrival: None,
             missed: 0,
             non_increasing: 0,
-            view: View {
-                arena: [welcome.arena.width, welcome.arena.height],
-                ..View::default()
-            },
-            replica: Replica::new(welcome.tick_rate_hz),
+            replica,
             age: FrameAge::new(welcome.tick_rate_hz),
         };
         // Timers: the input interval, plus the read gate of a slow reader and
@@ -553,7 +572,6 @@ impl Bot {
         let first_input = time::Instant::now() + period.mul_f32(self.behaviour.jitter());
         let mut inputs = time::interval_at(first_input, period);
         inputs.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let sends_inputs = self.behaviour.sends_inputs();
         let leave_at = self.behaviour.session_lifetime().map(time::sleep);
         tokio::pin!(leave_at);
         let read_gate = self
@@ -604,12 +622,20 @@ impl Bot {
                     self.maybe_flush(now);
                 }
                 _ = until(read_gate.as_mut().as_pin_mut()), if !gate_open => gate_open = true,
-                _ = inputs.tick(), if sends_inputs => {
+                _ = inputs.tick() => {
+                    let view = View {
+                        schema: s.replica.schema(),
+                        frame: s.replica.frame(),
+                        player_id: s.player_id,
+                    };
+                    let Some(data) = self.behaviour.input(&view) else {
+                        continue;
+                    };
                     s.seq += 1;
                     let input = Input {
                         seq: s.seq,
                         ack_tick: s.ticks.newest().unwrap_or(s.welcome_tick),
-                        steer: self.behaviour.steer(&s.view),
+                        data,
                     };
                     let now = Instant::now();
                     s.ring.sent(s.seq, shared.us_since_epoch(now));
@@ -689,64 +715,52 @@ impl Bot {
         let p = &mut self.pending;
         p.c.bytes_received += bytes.len() as u64;
         p.c.messages_received += 1;
-        let frame = match decode_server(bytes) {
-            Ok(ServerMsg::Snapshot(snap)) => Ok(s.replica.apply_snapshot(snap)),
-            Ok(ServerMsg::Delta(delta)) => s.replica.apply_delta(&delta).map_err(|e| {
-                if matches!(e, ApplyError::ChecksumMismatch { .. }) {
-                    p.c.checksum_mismatches += 1;
-                }
-                e.to_string()
-            }),
+        let state = match decode_server(bytes) {
+            Ok(ServerMsg::State(state)) => state,
             Ok(ServerMsg::Error(e)) => {
                 tracing::debug!(bot = self.plan.index, code = e.code, message = %e.message, "server error");
                 p.c.server_errors += 1;
                 return;
             }
             Ok(ServerMsg::Welcome(_) | ServerMsg::Pong(_)) => return,
-            Err(e) => Err(e.to_string()),
-        };
-        match frame {
-            Ok(frame) => {
-                p.c.snapshots += 1;
-                let step = s.ticks.observe(frame.tick);
-                p.c.missed_ticks += step.missed;
-                p.c.non_increasing_ticks += step.non_increasing;
-                s.missed += step.missed;
-                s.non_increasing += step.non_increasing;
-                if let Some(prev) = s.last_arrival {
-                    p.interarrival_us
-                        .push(us32((now - prev).as_micros() as u64));
-                }
-                s.last_arrival = Some(now);
-                let now_us = self.ctx.shared.us_since_epoch(now);
-                p.frame_age_us.push(us32(s.age.observe(frame.tick, now_us)));
-                if let Ok(i) = frame.players.binary_search_by_key(&s.player_id, |m| m.id) {
-                    let me = &frame.players[i];
-                    s.view.me = Some([pos_from_wire(me.pos[0]), pos_from_wire(me.pos[1])]);
-                    s.view.vel = [vel_from_wire(me.vel[0]), vel_from_wire(me.vel[1])];
-                    let latency = &mut p.latency_us;
-                    let acked = s
-                        .ring
-                        .ack(me.last_input_seq, now_us, |l| latency.push(us32(l)));
-                    p.c.inputs_acked += u64::from(acked);
-                }
-                if self.behaviour.wants_pellets() {
-                    s.view.pellets.clear();
-                    s.view.pellets.extend(
-                        frame
-                            .pellets
-                            .iter()
-                            .map(|q| [pos_from_wire(q.pos[0]), pos_from_wire(q.pos[1])]),
-                    );
-                }
-            }
             Err(e) => {
-                tracing::debug!(bot = self.plan.index, error = %e, "undecodable message or delta");
+                tracing::debug!(bot = self.plan.index, error = %e, "undecodable message");
                 p.c.decode_errors += 1;
+                return;
             }
+        };
+        let now_us = self.ctx.shared.us_since_epoch(now);
+        let latency = &mut p.latency_us;
+        let acked = s
+            .ring
+            .ack(state.ack_seq, now_us, |l| latency.push(us32(l)));
+        p.c.inputs_acked += u64::from(acked);
+        let applied = match s.replica.apply(&state) {
+            Ok(applied) => applied,
+            Err(e) => {
+                tracing::debug!(bot = self.plan.index, error = %e, "state the replica refused");
+                p.c.decode_errors += 1;
+                return;
+            }
+        };
+        // The frame is kept either way; a mismatch is a bug to count.
+        p.c.checksum_mismatches += u64::from(!applied.checksum_ok);
+        p.c.snapshots += 1;
+        let step = s.ticks.observe(applied.tick);
+        p.c.missed_ticks += step.missed;
+        p.c.non_increasing_ticks += step.non_increasing;
+        s.missed += step.missed;
+        s.non_increasing += step.non_increasing;
+        if let Some(prev) = s.last_arrival {
+            p.interarrival_us
+                .push(us32((now - prev).as_micros() as u64));
         }
+        s.last_arrival = Some(now);
+        p.frame_age_us
+            .push(us32(s.age.observe(applied.tick, now_us)));
     }
 }
+
 /// TCP connect to `addr`, WebSocket handshake for `url`, Join, and the wait
 /// for Welcome. Errors are short reason keys for the report, or the close
 /// frame the server answered with.

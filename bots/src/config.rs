@@ -1,18 +1,23 @@
 //! What a swarm run is asked to do: [`SwarmConfig`] (a plain struct, what the
 //! CLI's arguments turn into and what tests build directly), the room
-//! placement, the behaviour mix, and [`SwarmConfig::plan`], which expands all
-//! of it into one [`BotPlan`] per bot.
+//! placement, the behaviour mix, and [`SwarmConfig::plan`], which resolves
+//! the mix for the run's game and expands all of it into one [`BotPlan`]
+//! per bot.
 
 use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
-use crate::{BehaviourKind, Error, rng::splitmix64};
+use crate::{BehaviourKind, Error, games, rng::splitmix64};
 
-/// Everything a swarm run needs. `Default` gives a 50-bot, one-room,
-/// all-`wander` run against `http://127.0.0.1:8080` until shutdown.
+/// Everything a swarm run needs. `Default` gives a 50-bot, one-room run of
+/// the arena's default behaviour against `http://127.0.0.1:8080` until
+/// shutdown.
 #[derive(Debug, Clone)]
 pub struct SwarmConfig {
     /// Base URL of the server (`http://host:port`); see [`crate::url::Target`].
     pub url: String,
+    /// The game the bots play: rooms they create on join are of this game
+    /// (`/ws?game=`), and a room of another game is a connect error.
+    pub game: String,
     /// How many bots, in which rooms.
     pub placement: Placement,
     /// Room ids are `{room_prefix}-{n}`.
@@ -23,7 +28,8 @@ pub struct SwarmConfig {
     pub ramp_per_sec: f64,
     /// Inputs per second per bot (1..=60: the server allows about 60).
     pub input_hz: u32,
-    /// Which behaviours, in which proportions.
+    /// Which behaviours, in which proportions; empty ([`Mix::default`]):
+    /// the game's default behaviour ([`games::default_play`]).
     pub mix: Mix,
     /// How long to run; `None` runs until the shutdown future completes.
     pub duration: Option<Duration>,
@@ -57,6 +63,7 @@ impl Default for SwarmConfig {
     fn default() -> Self {
         SwarmConfig {
             url: "http://127.0.0.1:8080".to_owned(),
+            game: "arena".to_owned(),
             placement: Placement::Fill {
                 bots: 50,
                 per_room: 50,
@@ -65,7 +72,7 @@ impl Default for SwarmConfig {
             name_prefix: "bot".to_owned(),
             ramp_per_sec: 200.0,
             input_hz: 30,
-            mix: Mix::single(BehaviourKind::Wander),
+            mix: Mix::default(),
             duration: None,
             seed: 1,
             progress: false,
@@ -123,28 +130,42 @@ impl Placement {
 }
 
 /// Behaviours and their weights, e.g. `wander=80,chase=10,slow-reader=5,churn=5`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Names are checked against the run's game when it starts
+/// ([`SwarmConfig::kinds`]); the empty mix ([`Mix::default`]) is the game's
+/// default behaviour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mix {
-    entries: Vec<(BehaviourKind, u32)>,
+    /// Canonical names ([`games::normalize`]) and weights above 0.
+    entries: Vec<(String, u32)>,
 }
 
 impl Mix {
-    /// Every bot has the same behaviour.
-    pub fn single(kind: BehaviourKind) -> Self {
+    /// Every bot has behaviour `name`.
+    pub fn single(name: &str) -> Self {
         Mix {
-            entries: vec![(kind, 1)],
+            entries: vec![(games::normalize(name), 1)],
         }
     }
 
     /// The behaviours and their weights, as given.
-    pub fn entries(&self) -> &[(BehaviourKind, u32)] {
+    pub fn entries(&self) -> &[(String, u32)] {
         &self.entries
     }
 
-    /// Behaviours for `n` bots (one room): each behaviour gets its share of
-    /// `n` rounded by largest remainder (so 50 bots at `wander=92,slow-reader=8`
-    /// are exactly 46 + 4), interleaved so equal kinds are spread out.
-    pub fn assign(&self, n: usize) -> Vec<BehaviourKind> {
+    /// This mix, or for the empty one game `game`'s default behaviour.
+    pub fn or_default_for(&self, game: &str) -> Mix {
+        if self.entries.is_empty() {
+            Mix::single(games::default_play(game).name)
+        } else {
+            self.clone()
+        }
+    }
+
+    /// Behaviours for `n` bots (one room), as places in [`Self::entries`]:
+    /// each behaviour gets its share of `n` rounded by largest remainder (so
+    /// 50 bots at `wander=92,slow-reader=8` are exactly 46 + 4), interleaved
+    /// so equal kinds are spread out.
+    pub fn assign(&self, n: usize) -> Vec<usize> {
         let total: u64 = self.entries.iter().map(|&(_, w)| u64::from(w)).sum();
         if total == 0 || n == 0 {
             return Vec::new();
@@ -177,7 +198,7 @@ impl Mix {
                 .max_by_key(|&i| (current[i], std::cmp::Reverse(i)))
                 .unwrap_or(0);
             current[pick] -= n as i64;
-            out.push(self.entries[pick].0);
+            out.push(pick);
         }
         out
     }
@@ -186,9 +207,11 @@ impl Mix {
 impl FromStr for Mix {
     type Err = Error;
 
-    /// `kind=weight` pairs separated by commas; a lone `kind` means weight 1.
+    /// `name=weight` pairs separated by commas; a lone `name` means weight
+    /// 1. Only the syntax is checked here: which names exist depends on the
+    /// game.
     fn from_str(s: &str) -> Result<Self, Error> {
-        let mut entries: Vec<(BehaviourKind, u32)> = Vec::new();
+        let mut entries: Vec<(String, u32)> = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, weight) = match part.split_once('=') {
                 Some((name, w)) => (
@@ -200,14 +223,23 @@ impl FromStr for Mix {
                 ),
                 None => (part, 1),
             };
-            let kind: BehaviourKind = name
-                .parse()
-                .map_err(|e: Error| Error::parse("mix", s, e.to_string()))?;
-            if entries.iter().any(|&(k, _)| k == kind) {
-                return Err(Error::parse("mix", s, format!("{kind} given twice")));
+            let name = games::normalize(name);
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                return Err(Error::parse(
+                    "mix",
+                    s,
+                    format!("bad behaviour name in {part:?}"),
+                ));
+            }
+            if entries.iter().any(|(k, _)| *k == name) {
+                return Err(Error::parse("mix", s, format!("{name} given twice")));
             }
             if weight > 0 {
-                entries.push((kind, weight));
+                entries.push((name, weight));
             }
         }
         if entries.is_empty() {
@@ -219,11 +251,11 @@ impl FromStr for Mix {
 
 impl fmt::Display for Mix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (kind, w)) in self.entries.iter().enumerate() {
+        for (i, (name, w)) in self.entries.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{kind}={w}")?;
+            write!(f, "{name}={w}")?;
         }
         Ok(())
     }
@@ -245,7 +277,8 @@ pub struct BotPlan {
 }
 
 impl SwarmConfig {
-    /// Checks the values a run cannot work with.
+    /// Checks the values a run cannot work with, and resolves the mix for
+    /// the game (an unknown behaviour is an error here, before any bot starts).
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: &str| Err(Error::InvalidConfig(m.to_owned()));
         let (rooms, per_room) = match self.placement {
@@ -265,36 +298,59 @@ impl SwarmConfig {
         if longest.len() > tickroom_protocol::MAX_NAME_BYTES {
             return bad("name prefix too long: names must fit in 24 bytes");
         }
-        Ok(())
+        games::check_name(&self.game)?;
+        self.kinds().map(drop)
     }
 
-    /// One plan per bot, in connect order: room 0 filled first, then room 1...
-    pub fn plan(&self) -> Vec<BotPlan> {
+    /// The run's behaviours: the mix (or the game's default) resolved for
+    /// the game, in mix order (a kind's index is its place here).
+    pub fn kinds(&self) -> Result<Vec<BehaviourKind>, Error> {
+        self.mix
+            .or_default_for(&self.game)
+            .entries()
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| games::resolve(&self.game, name, i))
+            .collect()
+    }
+
+    /// One plan per bot, in connect order: room 0 filled first, then room
+    /// 1...; fails like [`Self::kinds`].
+    pub fn plan(&self) -> Result<Vec<BotPlan>, Error> {
+        let kinds = self.kinds()?;
+        let mix = self.mix.or_default_for(&self.game);
         let mut plans = Vec::with_capacity(self.placement.total_bots());
         for (r, size) in self.placement.room_sizes().into_iter().enumerate() {
             let room: Arc<str> = format!("{}-{r}", self.room_prefix).into();
-            for kind in self.mix.assign(size) {
+            for k in mix.assign(size) {
                 let index = plans.len();
                 plans.push(BotPlan {
                     index,
                     room: room.clone(),
                     name: format!("{}-{index}", self.name_prefix),
-                    kind,
+                    kind: kinds[k],
                     seed: splitmix64(self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9)),
                 });
             }
         }
-        plans
+        Ok(plans)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use BehaviourKind::*;
 
-    fn count(v: &[BehaviourKind], k: BehaviourKind) -> usize {
-        v.iter().filter(|&&x| x == k).count()
+    /// How many of the assigned bots have behaviour `name`.
+    fn count(mix: &Mix, assigned: &[usize], name: &str) -> usize {
+        assigned
+            .iter()
+            .filter(|&&i| mix.entries()[i].0 == name)
+            .count()
+    }
+
+    fn entries(mix: &Mix) -> Vec<(&str, u32)> {
+        mix.entries().iter().map(|(n, w)| (n.as_str(), *w)).collect()
     }
 
     #[test]
@@ -328,7 +384,7 @@ mod tests {
             room_prefix: "load".into(),
             ..SwarmConfig::default()
         };
-        let plan = config.plan();
+        let plan = config.plan().unwrap();
         let rooms: Vec<&str> = plan.iter().map(|p| &*p.room).collect();
         assert_eq!(
             rooms,
@@ -341,23 +397,66 @@ mod tests {
         let mut seeds: Vec<u64> = plan.iter().map(|p| p.seed).collect();
         seeds.dedup();
         assert_eq!(seeds.len(), 7);
+        // No mix: the game's default behaviour.
+        assert!(plan.iter().all(|p| p.kind.name() == "wander"));
+        let cards = SwarmConfig {
+            game: "cards".into(),
+            ..config
+        };
+        assert!(cards.plan().unwrap().iter().all(|p| p.kind.name() == "random"));
+    }
+
+    #[test]
+    fn plan_resolves_the_mix_for_the_game() {
+        let config = SwarmConfig {
+            placement: Placement::Fill {
+                bots: 4,
+                per_room: 4,
+            },
+            mix: "chase=1,slow-reader=1".parse().unwrap(),
+            ..SwarmConfig::default()
+        };
+        let kinds: Vec<(&str, usize)> = config
+            .plan()
+            .unwrap()
+            .iter()
+            .map(|p| (p.kind.name(), p.kind.index()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("chase", 0),
+                ("slow-reader", 1),
+                ("chase", 0),
+                ("slow-reader", 1)
+            ]
+        );
+        let cards = SwarmConfig {
+            game: "cards".into(),
+            ..config
+        };
+        let err = cards.validate().unwrap_err().to_string();
+        assert!(err.contains("chase") && err.contains("cards"), "{err}");
     }
 
     #[test]
     fn parses_mixes() {
-        let mix: Mix = "wander=80, chase=10,slow-reader=5,churn=5".parse().unwrap();
+        let mix: Mix = "wander=80, chase=10,slow_reader=5,Churn=5".parse().unwrap();
         assert_eq!(
-            mix.entries(),
-            &[(Wander, 80), (Chase, 10), (SlowReader, 5), (Churn, 5)]
+            entries(&mix),
+            [("wander", 80), ("chase", 10), ("slow-reader", 5), ("churn", 5)]
         );
         assert_eq!(mix.to_string(), "wander=80,chase=10,slow-reader=5,churn=5");
         let mix: Mix = "idle".parse().unwrap();
-        assert_eq!(mix.entries(), &[(Idle, 1)]);
+        assert_eq!(entries(&mix), [("idle", 1)]);
         let mix: Mix = "wander=90%,idle=0,chase=10%".parse().unwrap();
-        assert_eq!(mix.entries(), &[(Wander, 90), (Chase, 10)]);
+        assert_eq!(entries(&mix), [("wander", 90), ("chase", 10)]);
+        // Names are the game's business: checked when the run starts.
+        assert!("fly=3".parse::<Mix>().is_ok());
         for bad in [
             "",
-            "fly=3",
+            "fly high=3",
+            "slow-reader=1,slow_reader=1",
             "wander=x",
             "wander=1,wander=2",
             "idle=0",
@@ -372,30 +471,25 @@ mod tests {
         let mix: Mix = "wander=92,slow-reader=8".parse().unwrap();
         let a = mix.assign(50);
         assert_eq!(a.len(), 50);
-        assert_eq!(count(&a, SlowReader), 4);
-        assert_eq!(count(&a, Wander), 46);
+        assert_eq!(count(&mix, &a, "slow-reader"), 4);
+        assert_eq!(count(&mix, &a, "wander"), 46);
         // Spread: no two slow readers next to each other.
-        assert!(a.windows(2).all(|w| w != [SlowReader, SlowReader]));
+        assert!(a.windows(2).all(|w| w != [1, 1]));
 
         let mix: Mix = "wander=80,chase=10,slow-reader=5,churn=5".parse().unwrap();
         let a = mix.assign(50);
         assert_eq!(
-            [
-                count(&a, Wander),
-                count(&a, Chase),
-                count(&a, SlowReader),
-                count(&a, Churn)
-            ],
+            ["wander", "chase", "slow-reader", "churn"].map(|k| count(&mix, &a, k)),
             [40, 5, 3, 2]
         );
         let a = mix.assign(7);
         assert_eq!(a.len(), 7);
-        assert_eq!(count(&a, Wander), 6);
+        assert_eq!(count(&mix, &a, "wander"), 6);
 
         let mix: Mix = "wander=1,chase=1,idle=1".parse().unwrap();
         let a = mix.assign(4);
         assert_eq!(
-            [count(&a, Wander), count(&a, Chase), count(&a, Idle)],
+            ["wander", "chase", "idle"].map(|k| count(&mix, &a, k)),
             [2, 1, 1]
         );
         assert!(mix.assign(0).is_empty());
@@ -426,6 +520,14 @@ mod tests {
             },
             SwarmConfig {
                 name_prefix: "a-very-long-bot-name-prefix".into(),
+                ..SwarmConfig::default()
+            },
+            SwarmConfig {
+                game: "no game".into(),
+                ..SwarmConfig::default()
+            },
+            SwarmConfig {
+                mix: "sprint".parse().unwrap(),
                 ..SwarmConfig::default()
             },
         ];

@@ -1,7 +1,8 @@
 //! The swarm library's one error type: everything that can stop a run before
-//! it starts (bad configuration, unusable URL, unresolvable host) or a value
-//! from being parsed, and a failed request of [`crate::http`]. Failures of
-//! single bots are not errors: they are counted in the [`crate::Report`].
+//! it starts (bad configuration, a behaviour the game does not have,
+//! unusable URL, unresolvable host) or a value from being parsed, and a
+//! failed request of [`crate::http`]. Failures of single bots are not
+//! errors: they are counted in the [`crate::Report`].
 
 /// Why a swarm could not run, or why a textual option could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,16 @@ pub enum Error {
     /// The configuration is inconsistent (zero bots, input rate out of range, ...).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A behaviour of the mix that the run's game does not have.
+    #[error("no behaviour {name:?} for game {game:?}: expected one of {known}")]
+    UnknownBehaviour {
+        /// The run's game.
+        game: String,
+        /// The behaviour as given.
+        name: String,
+        /// The behaviours the game has, comma-separated.
+        known: String,
+    },
     /// A textual value (duration, mix, fail-if condition, ...) did not parse.
     #[error("invalid {what} {input:?}: {reason}")]
     Parse {

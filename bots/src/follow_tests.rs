@@ -10,9 +10,7 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use tickroom_protocol::{
-    Arena, ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server,
-};
+use tickroom_protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -130,18 +128,12 @@ async fn serve(
                 version: PROTOCOL_VERSION,
                 player_id: 1,
                 room: "r".into(),
+                game: "arena".into(),
                 tick_rate_hz: 20,
                 sim_rate_hz: 20,
                 tick: 1,
-                arena: Arena {
-                    width: 100.0,
-                    height: 100.0,
-                    player_radius: 1.0,
-                    pellet_radius: 1.0,
-                    accel: 1.0,
-                    max_speed: 1.0,
-                    friction: 0.5,
-                },
+                schema: tickroom_sim::catalogue().schema().encode(),
+                config: serde_json::to_string(&tickroom_sim::ArenaConfig::default()).unwrap(),
                 resume_token: format!("tok-{n}"),
                 resumed: !join.resume.is_empty(),
             };

@@ -2,11 +2,14 @@
 //! and for the end-to-end tests that need many clients at once.
 //!
 //! Each bot is one lightweight tokio task speaking the real protocol
-//! ([`tickroom_protocol`]) over tokio-tungstenite: it joins a room, sends
-//! steering inputs at a fixed rate, reads every snapshot and measures what a
-//! player would feel (connect time, snapshot gaps and jitter, and the latency
-//! from sending an input until a snapshot acknowledges it). How a bot steers
-//! and reads is its [`BehaviourKind`] (see [`behaviour`]).
+//! ([`tickroom_protocol`]) over tokio-tungstenite: it joins a room of its
+//! game, sends inputs at a fixed rate, rebuilds the room's frame from every
+//! state through the game's schema ([`tickroom_protocol::state::Replica`])
+//! and measures what a player would feel (connect time, frame gaps and
+//! jitter, and the latency from sending an input until a state acknowledges
+//! it). The swarm knows no game: what a bot sends is its behaviour's
+//! ([`behaviour::Play`], frame in, input out), and [`games`] holds the
+//! behaviours, the arena's and the generic ones that play any game.
 //!
 //! The library entry point is [`run`]: it takes a [`SwarmConfig`] and a
 //! shutdown future and returns a [`Report`] with the merged figures. The
@@ -24,6 +27,7 @@
 
 pub mod behaviour;
 mod bot;
+pub mod games;
 pub mod cluster;
 pub mod config;
 mod dns;
@@ -44,7 +48,7 @@ mod swarm;
 pub mod tls;
 pub mod url;
 
-pub use behaviour::{Behaviour, BehaviourKind, View};
+pub use behaviour::{Behaviour, BehaviourKind, Connection, Play, View};
 pub use config::{BotPlan, Mix, Placement, SwarmConfig};
 pub use error::Error;
 pub use fail_if::FailIf;

@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
-use tickroom_bots::{BehaviourKind, FailIf, Mix, Placement, SwarmConfig, duration::parse_duration};
+use tickroom_bots::{FailIf, Mix, Placement, SwarmConfig, duration::parse_duration};
 use tracing_subscriber::EnvFilter;
 
 /// Headless bot swarm for tickroom: thousands of real WebSocket players in
@@ -25,6 +25,11 @@ struct Args {
     /// uses entry n % count, and moves to the next after a failed connect.
     #[arg(long, env = "TICKROOM_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// The game to play: rooms the bots create on join are of this game, and
+    /// its behaviours are available (any game can use random, idle,
+    /// slow-reader and churn).
+    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = "arena")]
+    game: String,
     /// Total number of bots, filling rooms of --per-room in order
     /// [default: --per-room].
     #[arg(long, conflicts_with = "rooms")]
@@ -47,11 +52,12 @@ struct Args {
     /// Inputs per second per bot (the server accepts about 60).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     input_hz: u32,
-    /// One behaviour for every bot: wander, chase, idle, slow-reader, churn.
+    /// One behaviour for every bot: the game's own (arena: wander, chase) or
+    /// random, idle, slow-reader, churn.
     #[arg(long, alias = "behavior", conflicts_with = "mix")]
-    behaviour: Option<BehaviourKind>,
+    behaviour: Option<String>,
     /// Weighted mix of behaviours, e.g. wander=80,chase=10,slow-reader=5,churn=5
-    /// [default: wander].
+    /// [default: the game's first behaviour (arena: wander), else random].
     #[arg(long)]
     mix: Option<Mix>,
     /// How long to run (30s, 2m, 1h30m); until Ctrl-C when absent.
@@ -108,10 +114,10 @@ impl From<&Args> for SwarmConfig {
                 per_room: a.per_room,
             },
         };
-        let mix = match (&a.mix, a.behaviour) {
+        let mix = match (&a.mix, &a.behaviour) {
             (Some(mix), _) => mix.clone(),
-            (None, Some(kind)) => Mix::single(kind),
-            (None, None) => Mix::single(BehaviourKind::Wander),
+            (None, Some(name)) => Mix::single(name),
+            (None, None) => Mix::default(),
         };
         let seed = a.seed.unwrap_or_else(|| {
             SystemTime::now()
@@ -120,6 +126,7 @@ impl From<&Args> for SwarmConfig {
         });
         SwarmConfig {
             url: a.url.clone(),
+            game: a.game.clone(),
             placement,
             room_prefix: a.room_prefix.clone(),
             name_prefix: a.name_prefix.clone(),

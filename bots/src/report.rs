@@ -20,6 +20,9 @@ pub struct Report {
     /// The WebSocket endpoint the bots used (the entry endpoints, comma-separated,
     /// when `--url` listed several).
     pub endpoint: String,
+    /// The game the bots played.
+    #[serde(default)]
+    pub game: String,
     /// Seed the bots' RNGs were derived from.
     pub seed: u64,
     /// Bots planned.
@@ -66,13 +69,13 @@ pub struct GroupReport {
     /// drained, moved elsewhere) to the next Welcome, wherever it came from.
     #[serde(default)]
     pub rejoin_ms: Option<Summary>,
-    /// Time between two consecutive snapshots of one connection.
+    /// Time between two consecutive frames of one connection.
     pub interarrival_ms: Option<Summary>,
     /// How much later than its connection's freshest frame each frame
     /// arrived, on the tick grid: old frames held in kernel buffers show here.
     pub frame_age_ms: Option<Summary>,
-    /// Time from sending an input until the first snapshot whose own
-    /// `last_input_seq` covers it (one sample per input).
+    /// Time from sending an input until the first state whose `ack_seq`
+    /// covers it (one sample per input).
     pub ack_latency_ms: Option<Summary>,
     /// `missed_ticks / (snapshots + missed_ticks)`: share of ticks never seen.
     pub missed_tick_fraction: f64,
@@ -160,8 +163,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "tickroom-bots: {} bots in {} rooms for {:.1} s at {} inputs/s (mix {}, seed {})",
-            self.bots, self.rooms, self.duration_s, self.input_hz, self.mix, self.seed
+            "tickroom-bots: {} bots in {} rooms of {} for {:.1} s at {} inputs/s (mix {}, seed {})",
+            self.bots,
+            self.rooms,
+            self.game,
+            self.duration_s,
+            self.input_hz,
+            self.mix,
+            self.seed
         )?;
         writeln!(f, "endpoint: {}", self.endpoint)?;
         let groups = [&self.all, &self.normal, &self.slow_readers];

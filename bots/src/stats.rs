@@ -5,7 +5,8 @@
 //! behaviour, and are merged once at the end of the run.
 //!
 //! Also here: the pure per-connection trackers, [`TickTracker`] (gaps in the
-//! snapshot tick sequence) and [`AckRing`] (input-to-acknowledgement latency).
+//! frame tick sequence) and [`AckRing`] (input-to-acknowledgement latency,
+//! from each state's `ack_seq`).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("static histogram bounds are valid")
 }
 
-/// What one snapshot's tick says about the sequence so far.
+/// What one frame's tick says about the sequence so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct TickStep {
     /// Ticks skipped between the previous newest tick and this one.
@@ -32,7 +33,7 @@ pub(crate) struct TickStep {
     pub non_increasing: u64,
 }
 
-/// Follows one connection's snapshot ticks. The first snapshot sets the
+/// Follows one connection's frame ticks. The first frame sets the
 /// baseline; after it, a tick `k` above the newest counts `k - 1` missed
 /// ticks, and a tick not above it counts as non-increasing (and is not a gap).
 #[derive(Debug, Clone, Default)]
@@ -68,7 +69,7 @@ impl TickTracker {
 }
 
 /// Send times of the most recent inputs, to measure how long each waited for
-/// a snapshot acknowledging it. Slots are indexed by `seq % RING`; an input
+/// a state acknowledging it. Slots are indexed by `seq % RING`; an input
 /// not acknowledged before its slot is reused is simply not measured.
 #[derive(Debug, Clone)]
 pub(crate) struct AckRing {
@@ -101,7 +102,8 @@ impl AckRing {
         self.slots[seq as usize % ACK_RING] = (seq, t_us);
     }
 
-    /// A snapshot received at `now_us` reports `last_input_seq`; calls
+    /// A state received at `now_us` reports `last_input_seq` (its
+    /// `ack_seq`); calls
     /// `record(latency_us)` once for every input it newly acknowledges that
     /// is still remembered. Returns how many inputs it acknowledged.
     pub(crate) fn ack(
@@ -178,9 +180,9 @@ counters! {
     connections,
     /// Connect attempts that failed (TCP, handshake, no Welcome, timeout).
     connect_errors,
-    /// Snapshots received.
+    /// Frames received (states that decoded; the name predates protocol v6).
     snapshots,
-    /// Ticks skipped in the snapshot sequences.
+    /// Ticks skipped in the frame sequences.
     missed_ticks,
     /// Snapshots whose tick was not above the newest seen.
     non_increasing_ticks,
@@ -190,15 +192,15 @@ counters! {
     connections_with_non_increasing,
     /// Inputs sent.
     inputs_sent,
-    /// Inputs acknowledged by a snapshot (measured or not).
+    /// Inputs acknowledged by a state's `ack_seq` (measured or not).
     inputs_acked,
     /// WebSocket payload bytes received.
     bytes_received,
     /// WebSocket data messages received.
     messages_received,
-    /// Messages that did not decode, or deltas the replica refused.
+    /// Messages that did not decode, or states the replica refused.
     decode_errors,
-    /// Deltas whose result did not hash to their checksum (must stay 0).
+    /// States whose rebuilt frame did not hash to their checksum (must stay 0).
     checksum_mismatches,
     /// `ServerMsg::Error` messages received.
     server_errors,
@@ -377,14 +379,16 @@ impl Default for Live {
 /// The shared half of the measurements for a group of bots.
 #[derive(Debug)]
 pub(crate) struct Shard {
-    pub kinds: [KindTotals; BehaviourKind::COUNT],
+    /// One per behaviour of the run, by [`BehaviourKind::index`].
+    pub kinds: Vec<KindTotals>,
     pub live: Option<Live>,
 }
 
 impl Shard {
-    pub(crate) fn new(live: bool) -> Self {
+    /// A shard for a run of `kinds` behaviours.
+    pub(crate) fn new(live: bool, kinds: usize) -> Self {
         Shard {
-            kinds: Default::default(),
+            kinds: (0..kinds).map(|_| KindTotals::default()).collect(),
             live: live.then(Live::default),
         }
     }
@@ -551,18 +555,19 @@ mod tests {
 
     #[test]
     fn shards_merge_pending_buffers() {
-        let mut shard = Shard::new(true);
+        let kind = |name, i| crate::games::resolve("arena", name, i).unwrap();
+        let mut shard = Shard::new(true, 2);
         let mut p = Pending::new();
         p.c.snapshots = 3;
         p.latency_us.extend([1000, 2000]);
         p.disconnects.push("1008".into());
-        shard.absorb(BehaviourKind::SlowReader, &mut p);
+        shard.absorb(kind("slow-reader", 1), &mut p);
         assert!(p.latency_us.is_empty() && p.c == Counters::default());
         p.c.snapshots = 2;
         p.latency_us.push(3000);
         p.disconnects.push("1008".into());
         p.connect_errors.push("timeout".into());
-        shard.absorb(BehaviourKind::Wander, &mut p);
+        shard.absorb(kind("wander", 0), &mut p);
 
         let mut all = KindTotals::default();
         for k in &shard.kinds {

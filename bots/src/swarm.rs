@@ -11,7 +11,7 @@ use std::{
 use tokio::{sync::watch, task::JoinSet, time};
 
 use crate::{
-    BehaviourKind, BotPlan, Error, GroupReport, ProcessReport, Report, SwarmConfig,
+    BotPlan, Error, GroupReport, ProcessReport, Report, SwarmConfig,
     bot::{Ctx, Entry, Shared, run_bot},
     dns::resolve,
     process,
@@ -32,8 +32,8 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// (without reconnecting) every bot's connection has ended; then returns the
 /// merged figures.
 ///
-/// Fails only before any bot starts: invalid configuration, a URL that is not
-/// a server, a host that does not resolve (any entry of a `url` list). Everything that goes wrong for a
+/// Fails only before any bot starts: invalid configuration (a behaviour the
+/// game does not have among them), a URL that is not a server, a host that does not resolve (any entry of a `url` list). Everything that goes wrong for a
 /// bot afterwards is counted in the report.
 pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Result<Report, Error> {
     config.validate()?;
@@ -48,20 +48,22 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
         .map(|e| e.target.endpoint())
         .collect::<Vec<_>>()
         .join(",");
-    let plans = config.plan();
+    let kinds = config.kinds()?;
+    let plans = config.plan()?;
     let bots = plans.len();
-    let mut bots_per_kind = [0usize; BehaviourKind::COUNT];
+    let mut bots_per_kind = vec![0usize; kinds.len()];
     for p in &plans {
         bots_per_kind[p.kind.index()] += 1;
     }
     let rooms = config.placement.room_sizes().len();
-    tracing::info!(bots, rooms, %endpoint, entries = entries.len(), "starting swarm");
+    tracing::info!(bots, rooms, game = %config.game, %endpoint, entries = entries.len(), "starting swarm");
 
     let shards = bots.div_ceil(BOTS_PER_SHARD).clamp(1, MAX_SHARDS);
-    let shared = Arc::new(Shared::new(shards, config.progress));
+    let shared = Arc::new(Shared::new(shards, config.progress, kinds.len()));
     let ctx = Arc::new(Ctx {
         shared: shared.clone(),
         entries,
+        game: config.game.clone(),
         input_hz: config.input_hz,
         reconnect: config.reconnect,
         connect_timeout: config.connect_timeout,
@@ -134,7 +136,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
     let cpu_end = process::cpu_times();
     let mem_end = process::memory();
 
-    let mut per_kind: [KindTotals; BehaviourKind::COUNT] = Default::default();
+    let mut per_kind: Vec<KindTotals> = kinds.iter().map(|_| KindTotals::default()).collect();
     for shard in shared.shards.iter() {
         let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
         for (total, k) in per_kind.iter_mut().zip(&shard.kinds) {
@@ -146,7 +148,7 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
     let mut slow = KindTotals::default();
     let mut behaviours = std::collections::BTreeMap::new();
     let (mut normal_bots, mut slow_bots) = (0, 0);
-    for kind in BehaviourKind::ALL {
+    for &kind in &kinds {
         let totals = &per_kind[kind.index()];
         let n = bots_per_kind[kind.index()];
         all.merge(totals);
@@ -182,11 +184,12 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
 
     Ok(Report {
         endpoint,
+        game: config.game.clone(),
         seed: config.seed,
         bots,
         rooms,
         input_hz: config.input_hz,
-        mix: config.mix.to_string(),
+        mix: config.mix.or_default_for(&config.game).to_string(),
         duration_s: duration.as_secs_f64(),
         all: GroupReport::from_totals(bots, &all),
         normal: GroupReport::from_totals(normal_bots, &normal),

@@ -1,5 +1,6 @@
 //! Turning the `--url` base (`http://127.0.0.1:8080`) into the WebSocket
-//! endpoint each bot opens (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17`)
+//! endpoint each bot opens
+//! (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena`)
 //! and the `host:port` to resolve once for the whole swarm. `--url` may list
 //! several entry URLs of one cluster, separated by commas ([`parse_list`]).
 //!
@@ -92,13 +93,15 @@ impl Target {
         format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
     }
 
-    /// The full URL one bot opens.
-    pub fn ws_url(&self, room: &str, name: &str) -> String {
+    /// The full URL one bot opens: its room, its name, and the game a
+    /// room created by this join is of.
+    pub fn ws_url(&self, room: &str, name: &str, game: &str) -> String {
         format!(
-            "{}?room={}&name={}",
+            "{}?room={}&name={}&game={}",
             self.endpoint(),
             percent_encode(room),
-            percent_encode(name)
+            percent_encode(name),
+            percent_encode(game)
         )
     }
 
@@ -146,34 +149,34 @@ mod tests {
     use super::*;
 
     fn ws(base: &str) -> String {
-        Target::parse(base).unwrap().ws_url("bots-0", "bot-17")
+        Target::parse(base).unwrap().ws_url("bots-0", "bot-17", "arena")
     }
 
     #[test]
     fn derives_the_websocket_url() {
         assert_eq!(
             ws("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("http://127.0.0.1:8080/"),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("https://example.com"),
-            "wss://example.com:443/ws?room=bots-0&name=bot-17"
+            "wss://example.com:443/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("http://example.com/game/"),
-            "ws://example.com:80/game/ws?room=bots-0&name=bot-17"
+            "ws://example.com:80/game/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("ws://localhost:9000/ws"),
-            "ws://localhost:9000/ws?room=bots-0&name=bot-17"
+            "ws://localhost:9000/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("HTTP://[::1]:8080"),
-            "ws://[::1]:8080/ws?room=bots-0&name=bot-17"
+            "ws://[::1]:8080/ws?room=bots-0&name=bot-17&game=arena"
         );
         let t = Target::parse("http://[::1]:8080").unwrap();
         assert_eq!(t.resolve_host(), "::1");
@@ -181,15 +184,15 @@ mod tests {
         // Surrounding spaces, a fragment, the host's case, other schemes' defaults.
         assert_eq!(
             ws(" http://127.0.0.1:8080/#top "),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("WSS://Game.Example.com/play"),
-            "wss://Game.Example.com:443/play/ws?room=bots-0&name=bot-17"
+            "wss://Game.Example.com:443/play/ws?room=bots-0&name=bot-17&game=arena"
         );
         assert_eq!(
             ws("ws://[::1]/ws/"),
-            "ws://[::1]:80/ws?room=bots-0&name=bot-17"
+            "ws://[::1]:80/ws?room=bots-0&name=bot-17&game=arena"
         );
     }
 
@@ -197,8 +200,8 @@ mod tests {
     fn encodes_room_and_name() {
         let t = Target::parse("http://h:1").unwrap();
         assert_eq!(
-            t.ws_url("a b&c", "é"),
-            "ws://h:1/ws?room=a%20b%26c&name=%C3%A9"
+            t.ws_url("a b&c", "é", "my_game-2"),
+            "ws://h:1/ws?room=a%20b%26c&name=%C3%A9&game=my_game-2"
         );
         assert_eq!(percent_encode("A-z_0.9~/?#"), "A-z_0.9~%2F%3F%23");
     }

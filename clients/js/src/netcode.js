@@ -1,148 +1,182 @@
-// The client's netcode, free of DOM and sockets so node tests can drive it:
-// client-side prediction with server reconciliation for the own player,
-// entity interpolation for everyone else, and the clock that maps server ticks
-// onto local time.
+// The client's netcode, for any game, free of DOM and sockets so node tests
+// can drive it: client-side prediction with server reconciliation for the
+// own entity, entity interpolation for everything else, and the clock that
+// maps server ticks onto local time. States are an entity's named
+// components (replica.js), e.g. `{ pos: { x, y }, vel: { x, y }, score:
+// { points } }`; the game says which components hold what is smoothed and
+// interpolated (`smooth`, default `['pos']`: every numeric field of `pos`).
 //
-// Prediction model. The server steps its room every `dt`: one simulation step
-// per frame by default (50 ms at 20 Hz), or k = sim_rate / tick_rate steps per
-// frame with --sim-rate (16.7 ms steps at 60 Hz, k = 3). Step n applies, per
-// player, the newest input that reached the room before the step started, and
-// steering is *held* until the next input; every k-th step ends a frame (tick
-// T is the state after step T·k, and its last_input_seq the newest input
-// applied in any step up to it). The client keeps every input it sent (seq,
-// send time, steer) until it is acknowledged, and an estimate of the *input
-// boundary* of each step: the local time B(n) = n·dt + offset such that step
-// n applied the inputs sent before B(n). Each frame bounds it at its last
-// step: the acknowledged input (seq ≤ last_input_seq) was sent before
-// B(T·k), the next one after, so offset is smoothed towards the middle of that
-// window. The predicted player is at step K = the last boundary that local
-// time has passed; step n is simulated with the steer of the newest input
-// sent before B(n) — what the server will hold in that step. With k = 1 steps
+// Prediction model. The server steps its room every `dt`: one simulation
+// step per frame by default (50 ms at 20 Hz), or k = sim_rate / tick_rate
+// steps per frame with --sim-rate (16.7 ms steps at 60 Hz, k = 3). Step n
+// applies the newest input that reached the room before the step started
+// (a game that holds its input, as the arena holds its steering, keeps it
+// until the next one); every k-th step ends a frame (tick T is the state
+// after step T·k, and the State's ack_seq the newest input applied in any
+// step up to it). The client keeps every input it sent (seq, send time, the
+// input as the server decodes it) until it is acknowledged, and an estimate
+// of the *input boundary* of each step: the local time B(n) = n·dt + offset
+// such that step n applied the inputs sent before B(n). Each frame bounds it
+// at its last step: the acknowledged input (seq ≤ ack_seq) was sent before
+// B(T·k), the next one after, so offset is smoothed towards the middle of
+// that window. The predicted entity is at step K = the last boundary that
+// local time has passed; step n is simulated with the newest input sent
+// before B(n) — what the server will hold in that step. With k = 1 steps
 // and ticks are the same thing.
 //
-// On each frame (tick T, own state, last_input_seq A) — a full snapshot or a
-// delta rebuilt by the Replica (protocol.js), the same to this code, and not
-// necessarily the tick after the previous frame (frames dropped for a slow
-// reader leave gaps; nothing here assumes consecutive ticks): inputs
-// with seq < A are dropped (A itself stays: it is the steer the server holds),
-// the state is reset to the server's and steps T·k+1..K are replayed, one
-// fixed step each with the steer held at that step's boundary. The
-// difference from the state predicted before is added to a visual offset that
-// decays in ~100 ms, so corrections glide instead of snapping.
+// The game's rules come in as a model: `{ step(state, input, dt, config) }`
+// returns the own entity's components one step later (a new object; `state`
+// is not changed) under `input` (the game's input object, or null when none
+// was sent or after a drop), `dt` seconds a step, `config` the room's config
+// (the Welcome's, parsed). The arena's model is assets/arena.js.
+//
+// On each frame (tick T, own components, ack_seq A) — a whole frame or a
+// delta rebuilt by the Replica, the same to this code, and not necessarily
+// the tick after the previous frame (frames dropped for a slow reader leave
+// gaps; nothing here assumes consecutive ticks): inputs with seq < A are
+// dropped (A itself stays: it is the input the server holds), the state is
+// reset to the server's and steps T·k+1..K are replayed, one fixed step each
+// with the input held at that step's boundary. The difference from the
+// state predicted before (in the smoothed fields) is added to a visual
+// offset that decays in ~100 ms, so corrections glide instead of snapping.
 //
 // Approximations (all corrected by the next frame, and smoothed):
 // - The boundary offset assumes a steady one-way latency; jitter moves an
-//   input across a step boundary now and then, so a steer change may be
+//   input across a step boundary now and then, so an input change may be
 //   predicted one step early or late (a correction of a few units, less at
 //   shorter steps).
 // - Inputs go out at 30 Hz: at a 20 Hz step rate the server applies one per
 //   step and the replay, like the server, skips inputs superseded within a
-//   step; at 60 Hz a held steer spans two steps.
-// - Server positions and velocities arrive quantized to 1/4 unit (quant.rs
-//   SCALE = 4), so the replay starts up to 1/8 unit (and 1/8 unit/s) off.
-// - Frames are canonical (protocol v4): where the sim's velocity is within
-//   VEL_TOLERANCE (40 wire units = 10 units/s, per axis) of the one derived
-//   from the player's last one-frame move (move × frame rate), the server
-//   publishes the derived one, in full snapshots and deltas alike, so a delta
-//   usually carries only the move (the Replica derives the velocity from it,
-//   over `base_age` ticks for a delta against an older frame, and the server
-//   sends the velocity wherever that differs). The sim moves a player by its
-//   end-of-step velocity × dt, so with one step per frame the derived
-//   velocity is the true one up to the rounding of two positions (up to 5
-//   units/s off; walls and bumps make it worse, and then the server keeps the
-//   sim's); with k steps per frame it is the frame's mean velocity, the same
-//   while the velocity holds (at rest, at full speed), else more than the
-//   tolerance off and the server sends the sim's. The Replica marks each
-//   player of a frame with `velDerived`: false only when it knows the
-//   velocity is the sim's (after a delta against the previous tick's frame:
-//   not the derived one, or a player who just joined), true otherwise.
-//   Replaying from a velocity even 5 units/s off drifts 0.25 unit per 50 ms
-//   predicted, so for an own player flagged `velDerived` the caller passes
-//   that tolerance to reconcile() (velTolerance() below), which takes the
-//   velocity this predictor had for tick T (its step T·k), clamped into the server's ±
-//   tolerance: the exact value when the prediction was right, the nearest
-//   value the server allows otherwise. A velocity known to be the sim's is
-//   taken as is. Other players' velocities only matter for the short
-//   extrapolation past the newest frame.
-// - Bumps with other players and pellets are not predicted (rules 4–5); a bump
+//   step; at 60 Hz a held input spans two steps.
+// - The server's state arrives as the schema quantizes it (the arena's
+//   positions and velocities in quarter units), so the replay starts up to
+//   half a quantum off.
+// - Whatever the model does not predict (the arena's bumps and pellets)
 //   shows up one round trip late as a correction.
 
-import { QUANT_SCALE, VEL_TOLERANCE } from './protocol.js';
-
-/** Render other players this far in the past, so two snapshots bracket the render time. */
+/** Render other entities this far in the past, so two frames bracket the render time. */
 export const INTERP_DELAY_MS = 100;
-/** Corrections larger than this (units) snap instead of being smoothed (a respawn or teleport). */
+/** Corrections larger than this (units of the smoothed fields) snap instead of being smoothed (a respawn or teleport). */
 export const SNAP_DISTANCE = 120;
 /** Time constant of the exponential decay of a smoothed correction, ms. */
 export const CORRECTION_TAU_MS = 90;
-/** Most frame ticks predicted ahead of the newest snapshot (2 s at 20 Hz; k times as many steps). */
+/** Most frame ticks predicted ahead of the newest frame (2 s at 20 Hz; k times as many steps). */
 export const MAX_PREDICT_TICKS = 40;
 /** Unacknowledged inputs kept at most (4 s at 30 Hz). */
 export const MAX_PENDING_INPUTS = 120;
-/**
- * How far (units/s) a velocity the server may have derived from a player's
- * move (a canonical frame's, flagged `velDerived` by the Replica) is from the
- * sim's: VEL_TOLERANCE steps plus half a step of quantization. Pass it to
- * Predictor.reconcile for such frames.
- */
-export const DERIVED_VEL_TOLERANCE = (VEL_TOLERANCE + 0.5) / QUANT_SCALE;
 
 /**
- * The `velTolerance` to pass to Predictor.reconcile for a player of a Replica
- * frame (protocol.js): DERIVED_VEL_TOLERANCE when its velocity may be the one
- * derived from its move (`velDerived`), 0 when the Replica knows it is the
- * sim's (see the notes above).
+ * The smoothed (and interpolated) fields as `[[component, fields | null]]`
+ * (null: every numeric field), from `['pos']` (components) or
+ * `{ pos: ['x', 'y'] }` (components and their fields).
  */
-export function velTolerance(player) {
-  return player.velDerived === true ? DERIVED_VEL_TOLERANCE : 0;
+export function smoothSpec(spec = ['pos']) {
+  if (Array.isArray(spec)) return spec.map((c) => [String(c), null]);
+  if (spec && typeof spec === 'object') {
+    return Object.entries(spec).map(([c, fields]) => [c, fields === null || fields === true ? null : [...fields].map(String)]);
+  }
+  throw new TypeError('smooth: a list of component names or { component: [fields] }');
 }
 
+/** The numeric paths [component, field, item (-1: the field itself)] of `state` under `spec`. */
+function numericPaths(state, spec) {
+  const out = [];
+  for (const [c, fields] of spec) {
+    const comp = state?.[c];
+    if (!comp || typeof comp !== 'object') continue;
+    for (const f of fields ?? Object.keys(comp)) {
+      const v = comp[f];
+      if (typeof v === 'number') out.push([c, f, -1]);
+      else if (Array.isArray(v)) v.forEach((x, i) => typeof x === 'number' && out.push([c, f, i]));
+    }
+  }
+  return out;
+}
+
+const at = (state, [c, f, i]) => {
+  const v = state?.[c]?.[f];
+  return i < 0 ? v : v?.[i];
+};
+
 /**
- * Client-side prediction of the own player, with reconciliation.
- *
- * The game's rules come in as `model`, so another game reuses this code with
- * its own step: `{ stepMs, step(state, steerX, steerY) }`, where `stepMs` is
- * one simulation step's length in milliseconds (1000 / the Welcome's
- * `sim_rate_hz`) and `step` returns the own player's state one step later
- * under that steer, exactly as the server's simulation would (a new object;
- * `state` is not changed). States are objects with at least `x` and `y` in
- * world units (smoothing and snapping use them) and, for the velocity
- * tolerance of reconcile(), `vx` and `vy` in units per second (used only
- * when both the prediction and the server's state have both); the predictor
- * hands states to the model's `step` as they are, so whatever else a game
- * keeps in them lasts as far as its `step` keeps it. arena.js's `arenaModel()` is
- * the built-in arena game's model. Times are local milliseconds.
- * `stepsPerFrame` is the steps per frame tick (`sim_rate_hz / tick_rate_hz`,
- * 1 without --sim-rate). Step numbers count from the room's start like the
- * server's: tick T ends at step T · stepsPerFrame.
+ * `state` with `fn(value, path)` applied to each numeric path of `paths`:
+ * new objects for the components (and arrays) touched, the rest shared.
+ */
+function mapPaths(state, paths, fn) {
+  if (paths.length === 0) return state;
+  const out = { ...state };
+  const copied = new Set();
+  for (const p of paths) {
+    const [c, f, i] = p;
+    if (!copied.has(c)) {
+      out[c] = { ...out[c] };
+      copied.add(c);
+    }
+    if (i < 0) {
+      out[c][f] = fn(out[c][f], p);
+    } else {
+      const key = `${c}.${f}`;
+      if (!copied.has(key)) {
+        out[c][f] = [...out[c][f]];
+        copied.add(key);
+      }
+      out[c][f][i] = fn(out[c][f][i], p);
+    }
+  }
+  return out;
+}
+
+/** `b` with its smoothed fields between `a`'s and `b`'s at `t` (0: a, 1: b); fields `a` lacks are `b`'s. */
+export function blend(a, b, t, spec) {
+  const paths = numericPaths(b, spec).filter((p) => typeof at(a, p) === 'number');
+  return mapPaths(b, paths, (vb, p) => {
+    const va = at(a, p);
+    return va + (vb - va) * t;
+  });
+}
+
+const pathKey = ([c, f, i]) => (i < 0 ? `${c}.${f}` : `${c}.${f}.${i}`);
+
+/**
+ * Client-side prediction of the own entity, with reconciliation, for any
+ * game's `model` (see the notes above). Options: `stepRateHz` (the
+ * Welcome's `sim_rate_hz`: one step is 1 / stepRateHz seconds),
+ * `stepsPerFrame` (`sim_rate_hz / tick_rate_hz`, 1 without --sim-rate),
+ * `config` (the room's config, handed to every step), `smooth` (see
+ * smoothSpec). Step numbers count from the room's start like the server's:
+ * tick T ends at step T · stepsPerFrame. Times are local milliseconds.
  */
 export class Predictor {
-  constructor(model, stepsPerFrame = 1) {
-    if (!model || typeof model.step !== 'function' || !(model.stepMs > 0)) {
-      throw new TypeError('Predictor: model must be { stepMs > 0, step(state, steerX, steerY) }');
+  constructor(model, { stepRateHz = 20, stepsPerFrame = 1, config = {}, smooth = ['pos'] } = {}) {
+    if (!model || typeof model.step !== 'function') {
+      throw new TypeError('Predictor: model must be { step(state, input, dt, config) }');
     }
+    if (!(stepRateHz > 0)) throw new TypeError('Predictor: stepRateHz must be > 0');
     this.model = model;
-    this.dtMs = model.stepMs; // one step
+    this.config = config;
+    this.dt = 1 / stepRateHz; // one step, seconds
+    this.dtMs = 1000 / stepRateHz; // one step, ms
+    this.spec = smoothSpec(smooth);
     this.stepsPerFrame = Math.max(1, Math.round(stepsPerFrame));
     this.maxSteps = MAX_PREDICT_TICKS * this.stepsPerFrame; // most steps predicted ahead
-    this.inputs = []; // [{ seq, at, sx, sy }]: the newest acknowledged input, then the unacknowledged ones
+    this.inputs = []; // [{ seq, at, input }]: the newest acknowledged input, then the unacknowledged ones
     this.offset = null; // input boundary of step n is at n * dtMs + offset (local ms)
-    this.baseTick = 0; // the newest snapshot's tick
+    this.baseTick = 0; // the newest frame's tick
     this.baseStep = 0; // ...and its last step (baseTick * stepsPerFrame)
-    this.base = null; // the newest snapshot's own state (dequantized)
+    this.base = null; // the newest frame's own state
     this.simStep = 0; // the step `state` is at
     this.state = null; // predicted state at `simStep`
     this.prev = null; // predicted state at `simStep - 1`, for rendering between steps
     this.ackSeq = 0;
-    this.error = { x: 0, y: 0 }; // visual offset that decays to 0
-    this.history = new Map(); // step -> predicted state, for frames whose velocity may be the derived one
+    this.errors = new Map(); // smoothed path -> visual offset that decays to 0
+    this.history = new Map(); // step -> predicted state
     this.corrections = 0; // smoothed corrections over half a unit
     this.worstCorrection = 0; // the largest smoothed correction, units
     this.snaps = 0;
     this.calibrated = false;
   }
 
-  /** The newest authoritative state of the own player. */
+  /** The newest authoritative state of the own entity. */
   get server() {
     return this.base;
   }
@@ -152,12 +186,25 @@ export class Predictor {
     return Math.floor(this.simStep / this.stepsPerFrame);
   }
 
+  /** The visual correction offset of the smoothed fields, as `{ component: { field: offset } }`. */
+  get error() {
+    const out = {};
+    for (const [c] of this.spec) out[c] = {};
+    for (const [key, v] of this.errors) {
+      const [c, f, i] = key.split('.');
+      out[c] ??= {};
+      if (i === undefined) out[c][f] = v;
+      else (out[c][f] ??= [])[Number(i)] = v;
+    }
+    return out;
+  }
+
   /** The state predicted at the end of frame tick `tick` (its last step), if still kept. */
   predictedAt(tick) {
     return this.history.get(tick * this.stepsPerFrame);
   }
 
-  /** Starts from a snapshot's state (the first one after joining). */
+  /** Starts from a frame's own state (the first one after joining). */
   reset(server, serverTick, now) {
     const n = serverTick * this.stepsPerFrame;
     this.base = server;
@@ -169,7 +216,7 @@ export class Predictor {
     this.inputs = [];
     this.offset = now - n * this.dtMs; // until inputs are acknowledged: no lead
     this.calibrated = false;
-    this.error = { x: 0, y: 0 };
+    this.errors = new Map();
     this.history = new Map([[n, server]]);
   }
 
@@ -178,17 +225,18 @@ export class Predictor {
     if (this.history.size > 2 * this.maxSteps) this.history.delete(this.history.keys().next().value);
   }
 
-  /** Records input `seq`, sent at local time `now` with steer (sx, sy) as the server will see it (dequantized). */
-  hold(seq, sx, sy, now) {
-    this.inputs.push({ seq, at: now, sx, sy });
+  /** Records input `seq`, sent at local time `now`: the game's input as the server will decode it. */
+  hold(seq, input, now) {
+    this.inputs.push({ seq, at: now, input });
     if (this.inputs.length > MAX_PENDING_INPUTS) this.inputs.shift();
   }
 
   /**
    * Forgets every input sent so far: after the connection dropped, the server
-   * holds no steer for this player (it coasts to a stop while waiting for a
-   * resume), so the prediction coasts the same way until new inputs go out.
-   * The acknowledged sequence number and the step boundary estimate stay.
+   * holds no input for this player (the arena's orb coasts to a stop while
+   * it waits for a resume), so the prediction steps with none until new
+   * inputs go out. The acknowledged sequence number and the step boundary
+   * estimate stay.
    */
   dropInputs() {
     this.inputs = [];
@@ -199,19 +247,21 @@ export class Predictor {
     return n * this.dtMs + this.offset;
   }
 
-  /** The steer the server holds in step `n`: the newest input sent before the step's boundary. */
-  steerFor(n) {
+  /** The input the server holds in step `n`: the newest one sent before the step's boundary, or null. */
+  inputFor(n) {
     const b = this.boundary(n);
-    let sx = 0;
-    let sy = 0;
+    let input = null;
     for (let i = 0; i < this.inputs.length; i++) {
-      const input = this.inputs[i];
+      const held = this.inputs[i];
       // The acknowledged input is held by the server whatever the estimate says.
-      if (input.at >= b && !(i === 0 && input.seq <= this.ackSeq)) break;
-      sx = input.sx;
-      sy = input.sy;
+      if (held.at >= b && !(i === 0 && held.seq <= this.ackSeq)) break;
+      input = held.input;
     }
-    return [sx, sy];
+    return input;
+  }
+
+  step(state, n) {
+    return this.model.step(state, this.inputFor(n), this.dt, this.config);
   }
 
   /** Steps the prediction through every step boundary local time has passed. */
@@ -221,7 +271,7 @@ export class Predictor {
     while (this.boundary(this.simStep + 1) <= now && this.simStep - this.baseStep < this.maxSteps) {
       this.simStep++;
       this.prev = this.state;
-      this.state = this.model.step(this.state, ...this.steerFor(this.simStep));
+      this.state = this.step(this.state, this.simStep);
       this.remember(this.simStep, this.state);
       if (++steps > this.maxSteps) break;
     }
@@ -229,28 +279,21 @@ export class Predictor {
 
   /**
    * A frame of tick `serverTick` (any tick after the previous frame's)
-   * whose own-player state `server` (after the tick's last step) includes
-   * every input up to `ackSeq`, received at local time `now`: re-estimate the
-   * step boundary, rebase on the server state and replay up to the present.
-   * `velTolerance` (units/s, 0 = exact): how far the server's velocity may be
-   * from the sim's, as for one derived from the player's move; the velocity
-   * predicted for that step is used when it lies within it.
+   * whose own state `server` (after the tick's last step) includes every
+   * input up to `ackSeq` (the State's ack_seq), received at local time
+   * `now`: re-estimate the step boundary, rebase on the server state and
+   * replay up to the present.
    */
-  reconcile(server, serverTick, ackSeq, now, velTolerance = 0) {
+  reconcile(server, serverTick, ackSeq, now) {
     if (!this.state) {
       this.reset(server, serverTick, now);
       return;
     }
     this.advance(now);
     const n0 = serverTick * this.stepsPerFrame;
-    const guess = velTolerance > 0 ? this.history.get(n0) : undefined;
-    if (guess && [guess.vx, guess.vy, server.vx, server.vy].every(Number.isFinite)) {
-      const near = (v, c) => Math.min(c + velTolerance, Math.max(c - velTolerance, v));
-      server = { ...server, vx: near(guess.vx, server.vx), vy: near(guess.vy, server.vy) };
-    }
     const before = this.state;
     this.ackSeq = Math.max(this.ackSeq, ackSeq);
-    // Keep the acknowledged input (the steer the server holds) and newer ones.
+    // Keep the acknowledged input (the one the server holds) and newer ones.
     let drop = 0;
     while (drop + 1 < this.inputs.length && this.inputs[drop + 1].seq <= this.ackSeq) drop++;
     if (drop > 0) this.inputs.splice(0, drop);
@@ -277,21 +320,31 @@ export class Predictor {
     this.remember(n0, server);
     for (let n = n0 + 1; n <= target; n++) {
       prev = s;
-      s = this.model.step(s, ...this.steerFor(n));
+      s = this.step(s, n);
       this.remember(n, s);
     }
     this.simStep = target;
     this.prev = prev;
     this.state = s;
 
-    const ex = this.error.x + (before.x - s.x);
-    const ey = this.error.y + (before.y - s.y);
-    if (Math.hypot(ex, ey) > SNAP_DISTANCE) {
-      this.error = { x: 0, y: 0 };
+    // The correction, in the smoothed fields both states have.
+    const paths = numericPaths(s, this.spec).filter((p) => typeof at(before, p) === 'number');
+    let size = 0;
+    let total = 0;
+    const next = new Map();
+    for (const p of paths) {
+      const d = at(before, p) - at(s, p);
+      const e = (this.errors.get(pathKey(p)) ?? 0) + d;
+      next.set(pathKey(p), e);
+      size += d * d;
+      total += e * e;
+    }
+    size = Math.sqrt(size);
+    if (Math.sqrt(total) > SNAP_DISTANCE) {
+      this.errors = new Map();
       this.snaps++;
     } else {
-      this.error = { x: ex, y: ey };
-      const size = Math.hypot(before.x - s.x, before.y - s.y);
+      this.errors = next;
       if (size > 0.5) this.corrections++;
       this.worstCorrection = Math.max(this.worstCorrection, size);
     }
@@ -318,25 +371,27 @@ export class Predictor {
   /** Lets the visual error decay over `elapsedMs`. */
   decay(elapsedMs) {
     const k = Math.exp(-elapsedMs / CORRECTION_TAU_MS);
-    this.error.x *= k;
-    this.error.y *= k;
-    if (Math.abs(this.error.x) < 1e-3) this.error.x = 0;
-    if (Math.abs(this.error.y) < 1e-3) this.error.y = 0;
+    for (const [key, v] of this.errors) {
+      const e = v * k;
+      if (Math.abs(e) < 1e-3) this.errors.delete(key);
+      else this.errors.set(key, e);
+    }
   }
 
   /**
-   * Where to draw the player at local time `now`: between the previous and
-   * the current predicted step (one step of smoothing), plus the decaying
-   * correction offset.
+   * What to draw of the own entity at local time `now`: the predicted state
+   * with its smoothed fields between the previous and the current step (one
+   * step of smoothing), plus the decaying correction offset; null before
+   * the first frame.
    */
-  renderPos(now) {
+  render(now) {
     if (!this.state) return null;
     const p = this.prev ?? this.state;
     const alpha = this.offset === null ? 1 : Math.min(1, Math.max(0, (now - this.boundary(this.simStep)) / this.dtMs));
-    return {
-      x: p.x + (this.state.x - p.x) * alpha + this.error.x,
-      y: p.y + (this.state.y - p.y) * alpha + this.error.y,
-    };
+    const drawn = blend(p, this.state, alpha, this.spec);
+    if (this.errors.size === 0) return drawn;
+    const paths = numericPaths(drawn, this.spec).filter((q) => this.errors.has(pathKey(q)));
+    return mapPaths(drawn, paths, (v, q) => v + this.errors.get(pathKey(q)));
   }
 }
 
@@ -363,7 +418,7 @@ export class ServerClock {
     }
   }
 
-  /** The (fractional) server tick to render other players at. */
+  /** The (fractional) server tick to render other entities at. */
   renderTick(nowMs, delayMs = INTERP_DELAY_MS) {
     if (this.offset === null) return 0;
     return (nowMs - delayMs - this.offset) / this.dtMs;
@@ -371,19 +426,22 @@ export class ServerClock {
 }
 
 /**
- * A short buffer of snapshots for entity interpolation: positions of every
- * player by tick, sampled between the two snapshots that bracket a render tick.
+ * A short buffer of frames for entity interpolation: every entity's
+ * components by tick (Map id -> components), sampled between the two
+ * frames that bracket a render tick. Only the smoothed fields (`smooth`,
+ * see smoothSpec) are interpolated; every other field is the nearer frame's.
  */
 export class Interpolator {
-  constructor(capacity = 32) {
+  constructor({ capacity = 32, smooth = ['pos'] } = {}) {
     this.capacity = capacity;
-    this.frames = []; // [{ tick, players: Map(id -> { x, y, vx, vy }) }], ascending ticks
+    this.spec = smoothSpec(smooth);
+    this.frames = []; // [{ tick, entities: Map(id -> components) }], ascending ticks
   }
 
-  push(tick, players) {
+  push(tick, entities) {
     const last = this.frames[this.frames.length - 1];
     if (last && tick <= last.tick) return; // stale or duplicate
-    this.frames.push({ tick, players });
+    this.frames.push({ tick, entities });
     if (this.frames.length > this.capacity) this.frames.shift();
   }
 
@@ -392,10 +450,11 @@ export class Interpolator {
   }
 
   /**
-   * Positions at `renderTick` for every player of the newest frame at or
-   * before it (players appear and leave on the same delayed timeline as
-   * movement). Beyond the newest frame, positions are extrapolated with the
-   * velocity for at most `maxExtrapolateTicks`.
+   * The components at `renderTick` of every entity of the newest frame at or
+   * before it (entities appear and leave on the same delayed timeline as
+   * movement, halfway between two frames). Beyond the newest frame the
+   * smoothed fields are extrapolated along their change over the two newest
+   * frames, for at most `maxExtrapolateTicks`.
    */
   sample(renderTick, maxExtrapolateTicks = 2) {
     const out = new Map();
@@ -407,40 +466,39 @@ export class Interpolator {
     const b = frames[i + 1];
     if (!b || renderTick < a.tick) {
       // Before the oldest frame: hold it; after the newest: extrapolate a little.
-      const dtTicks = Math.min(Math.max(renderTick - a.tick, 0), maxExtrapolateTicks);
-      const dtSec = dtTicks * this.dtSec;
-      for (const [id, p] of a.players) {
-        out.set(id, { x: p.x + p.vx * dtSec, y: p.y + p.vy * dtSec });
+      const ahead = Math.min(Math.max(renderTick - a.tick, 0), maxExtrapolateTicks);
+      const before = i > 0 && !b ? frames[i - 1] : null;
+      for (const [id, cur] of a.entities) {
+        const old = ahead > 0 ? before?.entities.get(id) : undefined;
+        out.set(id, old ? blend(old, cur, 1 + ahead / (a.tick - before.tick), this.spec) : cur);
       }
       return out;
     }
     const t = (renderTick - a.tick) / (b.tick - a.tick);
-    for (const [id, pb] of b.players) {
-      const pa = a.players.get(id);
-      if (!pa) {
-        if (t >= 0.5) out.set(id, { x: pb.x, y: pb.y });
+    for (const [id, cb] of b.entities) {
+      const ca = a.entities.get(id);
+      if (!ca) {
+        if (t >= 0.5) out.set(id, cb);
         continue;
       }
-      out.set(id, { x: pa.x + (pb.x - pa.x) * t, y: pa.y + (pb.y - pa.y) * t });
+      out.set(id, blend(ca, t >= 0.5 ? cb : { ...ca, ...pick(cb, this.spec) }, t, this.spec));
     }
-    // Players who left in `b` vanish halfway between the two frames.
+    // Entities that left in `b` vanish halfway between the two frames.
     if (t < 0.5) {
-      for (const [id, pa] of a.players) if (!b.players.has(id)) out.set(id, { x: pa.x, y: pa.y });
+      for (const [id, ca] of a.entities) if (!b.entities.has(id)) out.set(id, ca);
     }
     return out;
   }
-
-  /** Seconds per tick, for extrapolation; set from the Welcome's tick rate. */
-  get dtSec() {
-    return this._dtSec ?? 0.05;
-  }
-
-  set dtSec(v) {
-    this._dtSec = v;
-  }
 }
 
-/** Counts events in a sliding one-second window (snapshots per second). */
+/** Only the smoothed components of `state` (for blending toward them while keeping the rest). */
+function pick(state, spec) {
+  const out = {};
+  for (const [c] of spec) if (state[c] !== undefined) out[c] = state[c];
+  return out;
+}
+
+/** Counts events in a sliding one-second window (frames per second). */
 export class RateMeter {
   constructor(windowMs = 1000) {
     this.windowMs = windowMs;

@@ -1,10 +1,12 @@
-// The client's connection to a room: opens the WebSocket, joins, sends inputs
-// at 30 Hz and pings every second, decodes server messages, keeps the room's
-// state with a Replica (full snapshots and deltas), and decides what to do
-// when the socket closes (reconnect with backoff, at once, or stop and tell
-// the player why). The WebSocket class, timers, clock, random source and
-// resume-token store are injected so test/session.test.mjs can drive it
-// without a browser.
+// The client's connection to a room, for any game: opens the WebSocket,
+// joins, sends the game's inputs (polled at 30 Hz, or one at a time) and
+// pings every second, decodes server messages, keeps the room's state with
+// a Replica (replica.js: whole frames and deltas, built from the schema the
+// Welcome carries), measures how long an input takes to be acknowledged
+// (State.ack_seq), and decides what to do when the socket closes (reconnect
+// with backoff, at once, or stop and tell the player why). The WebSocket
+// class, timers, clock, random source and resume-token store are injected so
+// test/session.test.mjs can drive it without a browser.
 //
 // Session resume (protocol v3): every Welcome brings a new single-use resume
 // token, kept per room in a ResumeStore (memory, and sessionStorage so a page
@@ -27,7 +29,8 @@
 // its rooms are placed again), except a resync, which stays. The resume
 // token goes along: the owner may still hold the player.
 
-import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica, ReplicaError, decodeServer, encodeClient, truncateName } from './protocol.js';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, ProtocolError, decodeServer, encodeClient, truncateName } from './protocol.js';
+import { Replica } from './replica.js';
 
 /** Inputs per second sent to the server. */
 export const INPUT_HZ = 30;
@@ -36,6 +39,8 @@ export const PING_INTERVAL_MS = 1000;
 /** The close code and reason this client sends when it resyncs after a checksum mismatch. */
 export const RESYNC_CODE = 4000;
 export const RESYNC_REASON = 'resync';
+/** Sent inputs whose send time is kept for the input→ack latency (4 s at 30 Hz). */
+export const MAX_TIMED_INPUTS = 120;
 
 /** First reconnect delay, ms; doubles per failed attempt. */
 export const BACKOFF_BASE_MS = 250;
@@ -236,30 +241,36 @@ export function closePolicy(code, reason = '') {
  * socket's). `droppedAt` is when the connection last dropped (null once
  * joined again); `resumedAt` when the newest resume happened.
  *
- * Every `Snapshot` and `Delta` goes through `replica` (one per Welcome); the
- * frame it yields — { tick, players, pellets, roster }, wire values, always
- * complete — is handed to onFrame. A delta against any recent frame applies
- * (protocol v4: the server diffs against the newest frame it sent, and sends
- * a full snapshot when that one is older than its history). A delta that
- * does not apply should not happen either way and is logged once per run of
- * refusals and ignored: one whose result does not hash to its checksum (the
- * copies diverged: a bug) is counted in `frames.mismatches` and resyncs: the
- * page closes the socket (4000 "resync") and resumes at once, which starts
- * again from a full snapshot (the server cannot know the copy diverged); any
- * other refusal is counted in `frames.refused` and leaves the replica's frame
- * as it was.
+ * Every `State` goes through `replica` (one per Welcome, from its schema);
+ * the frame it yields (state.js form, always complete) is handed to onFrame.
+ * The server sends a whole frame after a join or a resume and otherwise a
+ * delta from the newest frame it sent this client, so every delta applies;
+ * one that does not should not happen and is logged once per run of
+ * refusals and ignored (counted in `frames.refused`, the replica's frame
+ * kept as it was). A frame whose checksum is not the server's (the copies
+ * diverged: a bug) is counted in `frames.mismatches` and resyncs: the page
+ * closes the socket (4000 "resync") and resumes at once, which starts again
+ * from a whole frame (the server cannot know the copy diverged). A State's
+ * events go to onEvents whether or not its frame applied: each is sent once.
+ *
+ * Inputs: `input()` is polled at INPUT_HZ while connected and answers the
+ * bytes of the game's input to send (null: nothing this time), and
+ * sendInput(bytes) sends one at once; either way the session numbers it
+ * (`seq`) and says which frame it had (`ack_tick`). Every State says which
+ * input the room applied last for this player (`ackSeq`); `ackLatency` is
+ * the time from sending that input to the State that acknowledged it (ms).
  *
  * Callbacks (all optional): onState(session), onWelcome(msg, { attempted,
  * continued }) with `attempted` whether this Join carried a resume token (so
  * `attempted && !msg.resumed` is a new player after a failed resume) and
  * `continued` whether this is the player of this session's previous Welcome
  * taken back (keep its state: id, prediction, scores),
- * onFrame(frame, nowMs, type, msg) with type 'Snapshot' or 'Delta' and the
- * decoded message,
- * onRefused(replicaError), onPong(msg, rttMs), onServerError(msg),
- * onInput(seq, steer) for every input sent. `steer()` answers the wire's
- * steer (two integers in -127..127, see protocol.js's steerToWire);
- * RoomClient takes floats and quantizes them.
+ * onFrame(frame, nowMs, { tick, full, checksumOk, ackSeq, msg }) for every
+ * frame applied (checksum mismatches resync instead), onEvents(events,
+ * nowMs, msg) with a State's events (bytes, for replica.js decodeEvent),
+ * onRefused(error, { mismatch }), onPong(msg, rttMs), onServerError(msg),
+ * onInput(seq, data, nowMs) for every input sent. RoomClient encodes the
+ * game's input objects with the schema and decodes frames and events.
  *
  * Cluster: `url` is the page's own server (the entry); `target` is the
  * member a 4001 "node=<id>" sent the session to (null: the entry), found in
@@ -282,10 +293,11 @@ export class Session {
     timers = globalThis,
     now = () => performance.now(),
     random = Math.random,
-    steer = () => [0, 0],
+    input = () => null,
     onState = () => {},
     onWelcome = () => {},
     onFrame = () => {},
+    onEvents = () => {},
     onRefused = () => {},
     onPong = () => {},
     onInput = () => {},
@@ -296,7 +308,7 @@ export class Session {
     target = null,
     ticket = '',
   }) {
-    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, steer, resumeStore, fetchImpl });
+    Object.assign(this, { url, room, WebSocketImpl, timers, now, random, input, resumeStore, fetchImpl });
     this.clusterUrl = clusterUrl ?? clusterUrlOf(url);
     this.target = target; // the cluster member a ticket or a redirect sent us to (null: the entry, `url`)
     this.ticket = ticket; // a join ticket, sent with every attempt until a Welcome (then spent)
@@ -304,7 +316,7 @@ export class Session {
     this.redirects = 0; // redirects followed, across reconnects
     this.following = null; // the /cluster lookup in flight (a token)
     this.name = truncateName(name ?? '');
-    this.handlers = { onState, onWelcome, onFrame, onRefused, onPong, onInput, onServerError };
+    this.handlers = { onState, onWelcome, onFrame, onEvents, onRefused, onPong, onInput, onServerError };
     this.state = 'connecting';
     this.ws = null;
     this.attempt = 0; // failed attempts since the last Welcome
@@ -322,7 +334,7 @@ export class Session {
     this.closeInfo = null; // { code, reason, message, roomFull }
     this.welcome = null;
     this.replica = null; // the room's state, from the Welcome on
-    this.frames = { full: 0, delta: 0, refused: 0, mismatches: 0 }; // frames applied, deltas refused, checksum mismatches; across reconnects
+    this.frames = { full: 0, delta: 0, refused: 0, mismatches: 0 }; // whole frames and deltas applied, frames refused, checksum mismatches; across reconnects
     this.refusing = false; // the last frame message was refused (log only the first of a run)
     this.seq = 0;
     // After a resume: continue the input numbering from what the room last
@@ -330,6 +342,9 @@ export class Session {
     // player's newest seq, and would take every lower one as old).
     this.continueSeq = false;
     this.lastTick = 0;
+    this.ackSeq = 0; // the newest State's ack_seq
+    this.ackLatency = null; // ms from sending the input ackSeq names to the State that acknowledged it
+    this.sentAt = new Map(); // seq -> local send time, for the latency
     this.nonce = 0;
     this.pings = new Map();
     this.rtt = null;
@@ -408,9 +423,17 @@ export class Session {
     switch (msg.type) {
       case 'Welcome': {
         const attempted = this.joinResume !== '';
+        let replica;
+        try {
+          replica = Replica.fromWelcome(msg);
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
+          this.refuseSchema(e);
+          return;
+        }
         this.welcome = msg;
         this.ticket = ''; // spent: reconnects resume with the token alone
-        this.replica = new Replica(msg.tick_rate_hz);
+        this.replica = replica;
         this.refusing = false;
         this.lastTick = msg.tick;
         this.attempt = 0;
@@ -434,9 +457,8 @@ export class Session {
         this.setState('connected');
         break;
       }
-      case 'Snapshot':
-      case 'Delta':
-        this.onFrameMessage(msg, t);
+      case 'State':
+        this.onStateMessage(msg, t);
         break;
       case 'Pong': {
         const sent = this.pings.get(msg.nonce);
@@ -453,44 +475,76 @@ export class Session {
     }
   }
 
-  onFrameMessage(msg, t) {
+  onStateMessage(msg, t) {
     if (!this.replica) return; // before the Welcome: nothing to apply it to
-    let frame;
+    let applied;
     try {
-      frame = this.replica.apply(msg);
+      applied = this.replica.apply(msg);
     } catch (e) {
-      if (!(e instanceof ReplicaError)) throw e;
-      if (e.kind === 'ChecksumMismatch') {
-        // Always logged: the copies diverged, a bug on one side. Only a full
-        // snapshot mends it, and a resumed connection starts with one.
-        this.frames.mismatches++;
-        console.warn(`tickroom: checksum mismatch, resuming to get a full snapshot: ${e.message}`);
-        this.handlers.onRefused(e);
-        this.resync();
-        return;
-      } else {
-        this.frames.refused++;
-        if (!this.refusing) console.warn(`tickroom: ignoring deltas until the next full snapshot: ${e.message}`);
-      }
+      if (!(e instanceof ProtocolError)) throw e;
+      this.frames.refused++;
+      if (!this.refusing) console.warn(`tickroom: ignoring frames that do not apply: ${e.message}`);
       this.refusing = true;
-      this.handlers.onRefused(e);
+      this.handlers.onRefused(e, { mismatch: false });
+      this.deliverEvents(msg, t);
       return;
     }
     this.refusing = false;
+    this.acknowledge(msg.ack_seq >>> 0, t);
+    if (applied.full) this.frames.full++;
+    else this.frames.delta++;
+    this.lastTick = applied.tick;
+    if (!applied.checksumOk) {
+      // Always logged: the copies diverged, a bug on one side. Only a whole
+      // frame mends it, and a resumed connection starts with one.
+      this.frames.mismatches++;
+      const e = new ProtocolError(`frame ${applied.tick}: checksum mismatch, resuming to get a whole frame`);
+      console.warn(`tickroom: ${e.message}`);
+      this.handlers.onRefused(e, { mismatch: true });
+      this.deliverEvents(msg, t);
+      this.resync();
+      return;
+    }
+    this.handlers.onFrame(this.replica.frame, t, { ...applied, ackSeq: this.ackSeq, msg });
+    this.deliverEvents(msg, t);
+  }
+
+  deliverEvents(msg, t) {
+    if (msg.events.length > 0) this.handlers.onEvents(msg.events, t, msg);
+  }
+
+  /** A State acknowledged input `ack`: the latency of its input, and after a resume the numbering to continue from. */
+  acknowledge(ack, t) {
     if (this.continueSeq) {
       this.continueSeq = false;
-      const me = frame.players.find((p) => p.id === this.playerId);
-      if (me && me.last_input_seq > this.seq) this.seq = me.last_input_seq >>> 0;
+      if (ack > this.seq) this.seq = ack;
     }
-    if (msg.type === 'Snapshot') this.frames.full++;
-    else this.frames.delta++;
-    this.lastTick = frame.tick;
-    this.handlers.onFrame(frame, t, msg.type, msg);
+    if (ack !== this.ackSeq) {
+      const sent = this.sentAt.get(ack);
+      if (sent !== undefined) this.ackLatency = t - sent;
+      for (const seq of this.sentAt.keys()) if (seq <= ack) this.sentAt.delete(seq);
+    }
+    this.ackSeq = ack;
+  }
+
+  /** The Welcome's schema does not decode: nothing of this game can be read, so stop and say why. */
+  refuseSchema(e) {
+    console.warn(`tickroom: the server's game schema does not decode: ${e.message}`);
+    const ws = this.ws;
+    this.ws = null;
+    this.stopTimers();
+    this.closeInfo = { code: 1002, reason: 'schema', message: `The server's game could not be read (${e.message}) — reload the page to get the current client`, roomFull: false };
+    this.setState('closed');
+    try {
+      ws?.close(1000, 'schema');
+    } catch {
+      // already closing
+    }
   }
 
   startTimers() {
     this.stopTimers();
-    this.inputTimer = this.timers.setInterval(() => this.sendInput(), 1000 / INPUT_HZ);
+    this.inputTimer = this.timers.setInterval(() => this.pollInput(), 1000 / INPUT_HZ);
     this.pingTimer = this.timers.setInterval(() => this.sendPing(), PING_INTERVAL_MS);
     this.sendPing();
   }
@@ -503,15 +557,27 @@ export class Session {
     this.pings.clear();
   }
 
-  /** Sends the current steer as the next input (called at INPUT_HZ). */
-  sendInput() {
+  /** Sends the polled input, if any (called at INPUT_HZ). */
+  pollInput() {
     if (this.state !== 'connected') return;
-    const steer = this.steer();
+    const data = this.input();
+    if (data) this.sendInput(data);
+  }
+
+  /**
+   * Sends `data` (the game's input, encoded) as the next input while
+   * connected: returns its sequence number, or null when not sent.
+   */
+  sendInput(data) {
+    if (this.state !== 'connected') return null;
     const seq = (this.seq + 1) >>> 0;
-    if (this.send({ type: 'Input', seq, ack_tick: this.lastTick >>> 0, steer })) {
-      this.seq = seq;
-      this.handlers.onInput(seq, steer);
-    }
+    if (!this.send({ type: 'Input', seq, ack_tick: this.lastTick >>> 0, data })) return null;
+    this.seq = seq;
+    const t = this.now();
+    this.sentAt.set(seq, t);
+    if (this.sentAt.size > MAX_TIMED_INPUTS) this.sentAt.delete(this.sentAt.keys().next().value);
+    this.handlers.onInput(seq, data, t);
+    return seq;
   }
 
   sendPing() {

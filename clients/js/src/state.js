@@ -1,15 +1,23 @@
 // Replication for any game, as the server's `tickroom_protocol::state`
 // writes it: decode a game's schema (sent in the welcome), rebuild each
 // frame from a delta against a frame the client holds (or from nothing),
-// and compute a frame's checksum. No generated code: the schema says what
-// every value slot is. Pure functions, no I/O.
+// compute a frame's checksum, and read or write one input's or event's
+// values. No generated code: the schema says what every value slot is. Pure
+// functions, no I/O.
 //
 // A frame is { tick, entities: [{ id, components: [{ id, values }] }] },
 // entities by ascending network id, components by ascending id. A value is
 // a number (integers, bools as 0/1, fixed-point as the integer the server
-// sent, entity ids, a float's bits), a BigInt for 64-bit slots, or a string.
-// Every rule the Rust decoder checks is checked here: bytes either decode
-// to exactly the server's frame or throw ProtocolError.
+// sent, entity ids, a float's bits), a BigInt for 64-bit slots (a u64 held
+// bit for bit as a signed i64, as the server holds it), or a string. Every
+// rule the Rust decoder checks is checked here: bytes either decode to
+// exactly the server's frame or throw ProtocolError. (replica.js turns
+// these slot values into named fields.)
+//
+// The encoders (encodeSchema, encodeStateDelta, encodeValues) are the
+// server's side, for tests and tools (a fake server, a recording viewer);
+// they write exactly the Rust encoder's bytes (test/state.test.mjs checks
+// them against the Rust vectors).
 
 import { ProtocolError } from './protocol.js';
 
@@ -451,4 +459,359 @@ export function stateChecksum(frame) {
     }
   }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+// ---- one input or event: a shape's values, each slot in order ----
+
+/**
+ * Decodes exactly one message of `slots` (a schema shape's `slots`: the
+ * input's, or an event's) from `data`: bools as 0/1, integers as numbers
+ * (BigInt for 64-bit slots), a float's bits, texts as strings. Refuses, as
+ * message.rs does, a value out of its slot's range, a bool other than 0 or
+ * 1, a non-canonical varint, invalid UTF-8, an over-long text and trailing
+ * bytes (ProtocolError).
+ */
+export function decodeValues(slots, data) {
+  const r = new StateReader(toBytes(data));
+  const out = readValues(r, slots);
+  r.finish();
+  return out;
+}
+
+function readValues(r, slots) {
+  const out = new Array(slots.length);
+  for (let k = 0; k < slots.length; k++) {
+    const slot = slots[k];
+    const at = r.pos;
+    if (slot.kind === 'bool') {
+      const b = r.u8();
+      if (b > 1) throw new ProtocolError(`malformed at byte ${at}: a bool other than 0 or 1`);
+      out[k] = b;
+    } else if (slot.kind === 'int') {
+      const n = unzigzag(r.big());
+      if (n < slot.min || n > slot.max) throw new ProtocolError(`malformed at byte ${at}: integer out of its type's range`);
+      out[k] = slot.big ? n : Number(n);
+    } else if (slot.kind === 'f32') {
+      const b = r.take(4);
+      out[k] = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+    } else {
+      out[k] = r.str(slot.maxBytes);
+    }
+  }
+  return out;
+}
+
+/**
+ * Decodes one event of `schema` (a State's `events` item): its id as a
+ * varint, then its values. Returns { id, values }; throws ProtocolError on an
+ * unknown id or bad values.
+ */
+export function decodeEventValues(schema, data) {
+  const r = new StateReader(toBytes(data));
+  const id = r.big();
+  if (id >= BigInt(schema.events.length)) throw new ProtocolError('malformed at byte 0: unknown event id');
+  const values = readValues(r, schema.events[Number(id)].slots);
+  r.finish();
+  return { id: Number(id), values };
+}
+
+/** A growable byte buffer with the state encoding's varints. */
+class ByteWriter {
+  constructor() {
+    this.bytes = [];
+  }
+
+  u8(b) {
+    this.bytes.push(b);
+  }
+
+  varint(v) {
+    v = BigInt(v);
+    if (v < 251n) {
+      this.bytes.push(Number(v));
+      return;
+    }
+    let n;
+    if (v <= 0xffffn) {
+      this.bytes.push(251);
+      n = 2;
+    } else if (v <= 0xffffffffn) {
+      this.bytes.push(252);
+      n = 4;
+    } else {
+      this.bytes.push(253);
+      n = 8;
+    }
+    for (let i = 0; i < n; i++) this.bytes.push(Number((v >> BigInt(8 * i)) & 0xffn));
+  }
+
+  str(s) {
+    const b = utf8Encoder.encode(s);
+    this.varint(b.length);
+    for (const x of b) this.bytes.push(x);
+  }
+
+  u32le(n) {
+    for (let i = 0; i < 4; i++) this.bytes.push((n >>> (8 * i)) & 0xff);
+  }
+
+  finish() {
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+/** Whether `v` fits `slot` (the check every encoder makes before writing). */
+function fits(slot, v) {
+  if (slot.kind === 'text') return typeof v === 'string' && utf8Encoder.encode(v).length <= slot.maxBytes;
+  if (slot.kind === 'f32') return Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+  if (slot.big ? typeof v !== 'bigint' : !Number.isInteger(v)) return false;
+  const n = BigInt(v);
+  return n >= slot.min && n <= slot.max;
+}
+
+/**
+ * Encodes `values` (one per slot of `slots`, as decodeValues returns them)
+ * as one input or event body: the bytes message.rs `encode_values` writes.
+ * Throws RangeError on a value that does not fit its slot.
+ */
+export function encodeValues(slots, values) {
+  const w = new ByteWriter();
+  writeValues(w, slots, values);
+  return w.finish();
+}
+
+function writeValues(w, slots, values) {
+  if (!Array.isArray(values) || values.length !== slots.length) {
+    throw new RangeError(`${slots.length} values expected, got ${Array.isArray(values) ? values.length : typeof values}`);
+  }
+  slots.forEach((slot, k) => {
+    const v = values[k];
+    if (!fits(slot, v)) throw new RangeError(`value ${String(v)} does not fit slot ${k} (${slot.kind})`);
+    if (slot.kind === 'bool') w.u8(v);
+    else if (slot.kind === 'int') w.varint(zigzag(BigInt(v)));
+    else if (slot.kind === 'f32') w.u32le(v);
+    else w.str(v);
+  });
+}
+
+/** Encodes event `id` of `schema` with `values`: the id as a varint, then the values (message.rs `encode_event`). */
+export function encodeEventValues(schema, id, values) {
+  const shape = schema.events[id];
+  if (!shape) throw new RangeError(`no event with id ${id}`);
+  const w = new ByteWriter();
+  w.varint(id);
+  writeValues(w, shape.slots, values);
+  return w.finish();
+}
+
+// ---- the server's side: schemas and deltas, for tests and tools ----
+
+const TYPE_TAGS = { scalar: 0, fixed: 1, text: 2, array: 3, entity: 4 };
+
+function writeType(w, type) {
+  w.u8(TYPE_TAGS[type.kind]);
+  switch (type.kind) {
+    case 'scalar':
+      w.u8(SCALARS.indexOf(type.scalar));
+      break;
+    case 'fixed':
+      w.u8(SCALARS.indexOf(type.scalar));
+      w.varint(type.scale);
+      break;
+    case 'text':
+      w.varint(type.maxBytes);
+      break;
+    case 'array':
+      w.u8(type.len);
+      writeType(w, type.item);
+      break;
+    default:
+      break;
+  }
+}
+
+function checkType(type, depth) {
+  const ok = (() => {
+    switch (type?.kind) {
+      case 'scalar': return SCALARS.includes(type.scalar);
+      case 'fixed': return SCALARS.includes(type.scalar) && !['bool', 'f32'].includes(type.scalar) && Number.isInteger(type.scale) && type.scale >= 1;
+      case 'text': return Number.isInteger(type.maxBytes) && type.maxBytes >= 1 && type.maxBytes <= 1024;
+      case 'array': return depth === 0 && Number.isInteger(type.len) && type.len >= 1 && type.len <= 32 && type.item?.kind !== 'text' && checkType(type.item, 1);
+      case 'entity': return true;
+      default: return false;
+    }
+  })();
+  return ok;
+}
+
+function writeShape(w, shape) {
+  w.str(shape.name);
+  w.varint(shape.fields.length);
+  for (const f of shape.fields) {
+    if (!checkType(f.type, 0)) throw new RangeError(`${shape.name}.${f.name}: not a valid field type`);
+    w.str(f.name);
+    writeType(w, f.type);
+  }
+}
+
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The canonical bytes of a schema (Schema::encode): `def` is
+ * { game, version, components, input, events }, each shape { name, fields:
+ * [{ name, type }] } with types as decodeSchema returns them. Components and
+ * events are sorted by name (their ids are their places). Checks the field
+ * types, not every rule of Schema::new (names, duplicates, limits): a
+ * schema the server would refuse may encode.
+ */
+export function encodeSchema(def) {
+  const w = new ByteWriter();
+  w.str(def.game);
+  w.varint(def.version);
+  for (const list of [def.components ?? [], def.events ?? []]) {
+    const sorted = [...list].sort(byName);
+    w.varint(sorted.length);
+    for (const s of sorted) writeShape(w, s);
+  }
+  writeShape(w, def.input ?? { name: 'input', fields: [] });
+  return w.finish();
+}
+
+/** Which slots of `b` differ from `a` (or from zeros when `a` is null), as a BigInt mask. */
+function slotMask(a, b) {
+  let mask = 0n;
+  for (let k = 0; k < b.length; k++) {
+    if (a ? a[k] !== b[k] : !isZero(b[k])) mask |= 1n << BigInt(k);
+  }
+  return mask;
+}
+
+/** The shape key of entity `e` against `base` (null: a spawn), or null when nothing changed. */
+function shapeOf(base, e) {
+  let removed = 0n;
+  let changed = 0n;
+  const masks = [];
+  const bc = base ? base.components : [];
+  let i = 0;
+  let j = 0;
+  while (i < bc.length || j < e.components.length) {
+    const x = bc[i];
+    const y = e.components[j];
+    if (x && y && x.id === y.id) {
+      const mask = slotMask(x.values, y.values);
+      if (mask !== 0n) {
+        changed |= 1n << BigInt(y.id);
+        masks.push(mask);
+      }
+      i++;
+      j++;
+    } else if (x && (!y || x.id < y.id)) {
+      removed |= 1n << BigInt(x.id);
+      i++;
+    } else {
+      changed |= 1n << BigInt(y.id);
+      masks.push(slotMask(null, y.values));
+      j++;
+    }
+  }
+  if (base && removed === 0n && changed === 0n) return null;
+  return [removed, changed, ...masks];
+}
+
+function writeEntityValues(w, schema, base, e) {
+  const old = new Map((base ? base.components : []).map((c) => [c.id, c.values]));
+  for (const c of e.components) {
+    const layout = schema.components[c.id].slots;
+    const was = old.get(c.id);
+    c.values.forEach((v, k) => {
+      const o = was ? was[k] : zero(layout[k]);
+      if (was ? o === v : isZero(v)) return;
+      const slot = layout[k];
+      if (!fits(slot, v)) throw new RangeError(`entity ${e.id}: value ${String(v)} does not fit slot ${k} of ${schema.components[c.id].name}`);
+      if (slot.kind === 'bool') return; // it flipped
+      if (slot.kind === 'int') w.varint(zigzag(BigInt.asIntN(64, BigInt(v) - BigInt(o))));
+      else if (slot.kind === 'f32') w.u32le(v);
+      else w.str(v);
+    });
+  }
+}
+
+/**
+ * The delta from frame `base` (null: from nothing, a whole frame) to frame
+ * `frame` of `schema`: exactly the bytes the Rust `Encoder::encode` writes
+ * (delta.rs documents the layout). Both frames as applyStateDelta returns
+ * them (entities by ascending id, components by ascending id, values
+ * fitting their slots); `base`'s tick below `frame`'s.
+ */
+export function encodeStateDelta(schema, base, frame) {
+  const w = new ByteWriter();
+  const be = base ? base.entities : [];
+  const ne = frame.entities;
+  const shapes = [];
+  const shapeIndex = new Map();
+  const intern = (key) => {
+    const k = key.join(',');
+    let idx = shapeIndex.get(k);
+    if (idx === undefined) {
+      idx = shapes.length;
+      shapes.push(key);
+      shapeIndex.set(k, idx);
+    }
+    return idx;
+  };
+  const despawned = [];
+  const changed = []; // [entity, its base, shape index]
+  const spawned = [];
+  const bitmap = new Uint8Array(Math.ceil(be.length / 8));
+  let i = 0;
+  let j = 0;
+  while (i < be.length || j < ne.length) {
+    const x = be[i];
+    const y = ne[j];
+    if (x && y && x.id === y.id) {
+      const key = shapeOf(x, y);
+      if (key) {
+        bitmap[i >> 3] |= 1 << (i & 7);
+        changed.push([y, x, intern(key)]);
+      }
+      i++;
+      j++;
+    } else if (x && (!y || x.id < y.id)) {
+      despawned.push(x.id);
+      i++;
+    } else {
+      spawned.push(y);
+      j++;
+    }
+  }
+  const spawnShapes = spawned.map((y) => intern(shapeOf(null, y)));
+
+  w.varint(frame.tick);
+  w.varint(base ? (frame.tick - base.tick) >>> 0 : 0);
+  writeIds(w, despawned);
+  w.varint(shapes.length);
+  for (const key of shapes) for (const m of key) w.varint(m);
+  for (const b of bitmap) w.u8(b);
+  for (const [y, x, shape] of changed) {
+    w.varint(shape);
+    writeEntityValues(w, schema, x, y);
+  }
+  w.varint(spawned.length);
+  let prev = null;
+  spawned.forEach((y, k) => {
+    w.varint(prev === null ? y.id : y.id - prev - 1);
+    prev = y.id;
+    w.varint(spawnShapes[k]);
+    writeEntityValues(w, schema, null, y);
+  });
+  return w.finish();
+}
+
+function writeIds(w, ids) {
+  w.varint(ids.length);
+  let prev = null;
+  for (const id of ids) {
+    w.varint(prev === null ? id : id - prev - 1);
+    prev = id;
+  }
 }

@@ -64,6 +64,8 @@ impl Declare {
 #[derive(Debug)]
 pub struct Catalogue {
     schema: Schema,
+    /// `schema.encode()`, made once (every welcome carries it).
+    schema_bytes: Vec<u8>,
     /// Per schema component id, how to read it from an entity.
     writers: Vec<WriteFn>,
     input_slots: Vec<Slot>,
@@ -103,7 +105,15 @@ impl Catalogue {
         }
         let input_slots = schema.input_layout().to_vec();
         let max_input_bytes = max_encoded_len(&input_slots);
+        if max_input_bytes > tickroom_protocol::MAX_INPUT_BYTES {
+            return Err(SchemaError::TooMany {
+                kind: "bytes in the largest input",
+                count: max_input_bytes,
+                max: tickroom_protocol::MAX_INPUT_BYTES,
+            });
+        }
         Ok(Self {
+            schema_bytes: schema.encode(),
             schema,
             writers,
             input_slots,
@@ -114,6 +124,11 @@ impl Catalogue {
     /// The schema clients decode with.
     pub fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// The schema's encoding (what a welcome carries).
+    pub fn schema_bytes(&self) -> &[u8] {
+        &self.schema_bytes
     }
 
     /// The input's value slots.

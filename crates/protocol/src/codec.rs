@@ -372,7 +372,9 @@ mod tests {
         });
         assert_eq!(
             encode_server(&state),
-            vec![1, 251, 0x2C, 0x01, 1, 2, 1, 2, 0xD4, 0xC3, 0xB2, 0xA1, 2, 9, 0]
+            vec![
+                1, 251, 0x2C, 0x01, 1, 2, 1, 2, 0xD4, 0xC3, 0xB2, 0xA1, 2, 9, 0
+            ]
         );
     }
 }

@@ -64,8 +64,9 @@ use crate::{
     registry::{
         NewRoom, Reservation, RoomError, RoomOptions, RoomSummary, generated_room_id, valid_room_id,
     },
+    room::RoomGame,
     room_limits::{self, client_ip},
-    state::Shared,
+    state::{GameChoiceError, Shared},
     tickets::{Ticket, unix_ms},
 };
 
@@ -90,6 +91,10 @@ pub fn routes() -> Router<Arc<Shared>> {
 #[derive(Debug, Serialize)]
 struct RoomBody<'a> {
     id: &'a str,
+    /// Its game.
+    game: &'a str,
+    /// Its game's config (every field).
+    config: &'a Value,
     /// The node that runs it.
     node: &'a str,
     /// Players in the room now.
@@ -107,6 +112,8 @@ impl<'a> RoomBody<'a> {
     fn new(s: &'a RoomSummary, node: &'a str) -> RoomBody<'a> {
         RoomBody {
             id: &s.id,
+            game: s.game,
+            config: &s.config,
             node,
             players: s.players,
             reserved: s.reserved,
@@ -173,6 +180,7 @@ impl From<RoomError> for ApiError {
             RoomError::Exists => (StatusCode::CONFLICT, "room_exists"),
             RoomError::NotFound => (StatusCode::NOT_FOUND, "room_not_found"),
             RoomError::Full => (StatusCode::CONFLICT, "room_full"),
+            RoomError::OtherGame(_) => (StatusCode::CONFLICT, "other_game"),
             RoomError::TooManyRooms => (StatusCode::SERVICE_UNAVAILABLE, "too_many_rooms"),
             RoomError::TooManyCreations => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_room_creations")
@@ -342,9 +350,39 @@ fn metadata(body: &mut Map<String, Value>) -> Result<Map<String, Value>, ApiErro
     }
 }
 
+/// `game` (absent or null: the default game) and `config` (absent or null:
+/// the game's defaults; otherwise an object the game checks).
+fn room_game(shared: &Shared, body: &mut Map<String, Value>) -> Result<RoomGame, ApiError> {
+    let name = match body.remove("game") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => return Err(ApiError::invalid("invalid_game", "game must be a string")),
+    };
+    let config = match body.remove("config") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_config",
+                "config must be a JSON object",
+            ));
+        }
+    };
+    shared
+        .room_game(name.as_deref(), config.as_ref())
+        .map_err(|e| match e {
+            GameChoiceError::UnknownGame { .. } => ApiError::invalid("unknown_game", e.to_string()),
+            GameChoiceError::Config(c) => ApiError::invalid("invalid_config", c.to_string()),
+        })
+}
+
 /// The options of `POST /rooms`, validated against the server's config.
 fn room_options(shared: &Shared, mut body: Map<String, Value>) -> Result<RoomOptions, ApiError> {
-    reject_unknown(&body, &["id", "capacity", "public", "metadata"])?;
+    reject_unknown(
+        &body,
+        &["id", "game", "config", "capacity", "public", "metadata"],
+    )?;
+    let game = room_game(shared, &mut body)?;
     let config = &shared.config;
     let id = match body.remove("id") {
         None | Some(Value::Null) => None,
@@ -382,6 +420,7 @@ fn room_options(shared: &Shared, mut body: Map<String, Value>) -> Result<RoomOpt
     };
     let metadata = metadata(&mut body)?;
     Ok(RoomOptions {
+        game,
         id,
         capacity,
         public,

@@ -68,6 +68,13 @@ pub const TOO_SLOW: CloseRequest = close(1008, "too slow");
 /// Nothing received from a joined client (no message, ping or pong) for
 /// `--idle-timeout`, a ping included: its player enters the resume grace.
 pub const IDLE_TIMEOUT: CloseRequest = close(1008, "idle timeout");
+/// An input that is not the room's game's input type.
+pub const BAD_INPUT: CloseRequest = close(1007, "input does not fit the game's input");
+/// The room exists and runs another game than the join's `&game=`.
+pub const OTHER_GAME: CloseRequest = close(1008, "the room runs another game");
+/// The game refused the player (the close reason says why, after "refused: ").
+pub const JOIN_REFUSED_CODE: u16 = 4003;
+
 /// The room is at capacity.
 pub const ROOM_FULL: CloseRequest = close(1013, "room full");
 /// The join would start a room, and the node runs `--max-rooms` rooms.

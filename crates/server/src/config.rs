@@ -32,6 +32,12 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
 
+    /// The game of rooms created without naming one (a join's `/ws?room=` without
+    /// `&game=`, a `POST /rooms` without `"game"`). Unset: the only game the server
+    /// hosts, or the first by name when it hosts several.
+    #[arg(long, env = "TICKROOM_DEFAULT_GAME")]
+    pub default_game: Option<String>,
+
     /// Room ticks per second (each tick steps the simulation and sends one snapshot).
     #[arg(long, env = "TICKROOM_TICK_RATE", default_value_t = 20)]
     pub tick_rate: u32,
@@ -432,6 +438,7 @@ impl Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_bind: None,
+            default_game: None,
             tick_rate: 20,
             workers: 0,
             room_capacity: 50,

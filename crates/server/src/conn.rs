@@ -30,7 +30,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, state::check_values};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     sync::oneshot,
@@ -53,16 +53,19 @@ use tokio_tungstenite::{
 
 use crate::{
     close::{
-        ABNORMAL, ALREADY_JOINED, BAD_RESUME, BAD_VERSION, BYE, CloseRequest, DRAIN_REJOIN,
-        ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, IDLE_TIMEOUT, INVALID_UTF8, JOIN_FIRST,
-        JOIN_TIMEOUT, MALFORMED, PROTOCOL_ERROR, RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL,
-        ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED, TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS,
-        TOO_SLOW, VANISHED,
+        ABNORMAL, ALREADY_JOINED, BAD_INPUT, BAD_RESUME, BAD_VERSION, BYE, CloseRequest,
+        DRAIN_REJOIN, ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, IDLE_TIMEOUT, INVALID_UTF8,
+        JOIN_FIRST, JOIN_REFUSED_CODE, JOIN_TIMEOUT, MALFORMED, OTHER_GAME, PROTOCOL_ERROR,
+        RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED,
+        TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS, TOO_SLOW, VANISHED,
     },
     mailbox::{Mailbox, Next},
     ratelimit::TokenBucket,
     registry::RegistryError,
-    room::{ConnId, InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomHandle, Stamp},
+    room::{
+        ConnId, InputData, InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomGame,
+        RoomHandle, Stamp,
+    },
     signing::Signer,
     state::Shared,
 };
@@ -177,6 +180,7 @@ pub enum Admission {
 pub async fn serve<S>(
     io: S,
     room: String,
+    game: Option<RoomGame>,
     url_name: Option<String>,
     admission: Admission,
     shared: Arc<Shared>,
@@ -187,7 +191,7 @@ pub async fn serve<S>(
     m.connections.increment(1.0);
     m.connections_opened.increment(1);
     shared.live_connections.fetch_add(1, Ordering::AcqRel);
-    let code = run(io, &room, url_name, admission, &shared).await;
+    let code = run(io, &room, game, url_name, admission, &shared).await;
     m.connection_closed(code);
     m.connections.decrement(1.0);
     shared.live_connections.fetch_sub(1, Ordering::AcqRel);
@@ -199,6 +203,7 @@ pub async fn serve<S>(
 pub async fn accept(
     on_upgrade: hyper::upgrade::OnUpgrade,
     room: String,
+    game: Option<RoomGame>,
     url_name: Option<String>,
     admission: Admission,
     shared: Arc<Shared>,
@@ -215,6 +220,7 @@ pub async fn accept(
     serve(
         hyper_util::rt::TokioIo::new(upgraded),
         room,
+        game,
         url_name,
         admission,
         shared,
@@ -233,6 +239,7 @@ struct Session {
 async fn run<S>(
     io: S,
     room: &str,
+    game: Option<RoomGame>,
     url_name: Option<String>,
     admission: Admission,
     shared: &Shared,
@@ -245,7 +252,8 @@ where
     // The handshake's and the close's state (timers, the join round trip,
     // close frames) live in boxes freed when each is done: a playing
     // connection's task holds only what play needs (see docs/perf).
-    let session = match Box::pin(handshake(&mut ws, room, url_name, admission, shared)).await {
+    let session = match Box::pin(handshake(&mut ws, room, game, url_name, admission, shared)).await
+    {
         Ok(session) => session,
         Err(code) => return code,
     };
@@ -286,6 +294,7 @@ where
 async fn handshake<S>(
     ws: &mut WebSocketStream<S>,
     room: &str,
+    game: Option<RoomGame>,
     url_name: Option<String>,
     admission: Admission,
     shared: &Shared,
@@ -344,10 +353,18 @@ where
     // 2. Join the room (created on first join), or take back a player.
     let conn = shared.conn_id();
     let mailbox = Arc::new(Mailbox::new());
-    let (handle, joined) = match join_room(shared, room, conn, name, resume, &mailbox).await {
-        Ok(ok) => ok,
-        Err(req) => return Err(finish_unjoined(ws, ReadEnd::Violation(req)).await),
-    };
+    let (handle, joined) =
+        match join_room(shared, room, game.as_ref(), conn, name, resume, &mailbox).await {
+            Ok(ok) => ok,
+            Err(JoinError::Close(req)) => {
+                return Err(finish_unjoined(ws, ReadEnd::Violation(req)).await);
+            }
+            Err(JoinError::Refused(reason)) => {
+                let code = send_close_reason(ws, JOIN_REFUSED_CODE, refusal_reason(&reason)).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, SinkExt::close(ws)).await;
+                return Err(code);
+            }
+        };
     drop(seat);
     let welcome = proto::encode_server(&ServerMsg::Welcome(proto::Welcome {
         version: proto::PROTOCOL_VERSION,
@@ -356,7 +373,9 @@ where
         tick_rate_hz: config.tick_rate as u16,
         sim_rate_hz: config.sim_rate() as u16,
         tick: joined.tick,
-        arena: joined.arena,
+        game: handle.game.name().to_owned(),
+        schema: joined.catalogue.schema_bytes().to_vec(),
+        config: handle.game.config.to_string(),
         resume_token: resume_token(&shared.signer, room, joined.player_id, joined.session),
         resumed: joined.resumed,
     }));
@@ -607,11 +626,16 @@ where
         };
         match msg {
             ClientMsg::Input(input) => {
+                // Only inputs of the room's game's input type reach the room.
+                let catalogue = self.room.game.entry.catalogue();
+                if check_values(catalogue.input_slots(), &input.data).is_err() {
+                    return Some(ReadEnd::Violation(BAD_INPUT));
+                }
                 let msg = InputMsg {
                     conn: self.conn,
                     seq: input.seq,
                     ack_tick: input.ack_tick,
-                    steer: input.steer,
+                    data: InputData::new(&input.data),
                     received: Stamp::at(now),
                 };
                 let m = &self.shared.metrics;
@@ -704,22 +728,50 @@ fn going_away(shared: &Shared) -> CloseRequest {
     }
 }
 
+/// Why a join did not happen.
+enum JoinError {
+    /// Close with this.
+    Close(CloseRequest),
+    /// The game refused the player, with this reason.
+    Refused(String),
+}
+
+impl From<CloseRequest> for JoinError {
+    fn from(req: CloseRequest) -> Self {
+        JoinError::Close(req)
+    }
+}
+
+/// A game's refusal as a close reason: "refused: ..." within the 123 bytes
+/// a close frame's reason may have.
+fn refusal_reason(reason: &str) -> String {
+    let mut out = format!("refused: {reason}");
+    let mut end = out.len().min(123);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    out
+}
+
 async fn join_room(
     shared: &Shared,
     room: &str,
+    game: Option<&RoomGame>,
     conn: ConnId,
     name: String,
     resume: Option<ResumeClaim>,
     mailbox: &Arc<Mailbox>,
-) -> Result<(RoomHandle, Joined), CloseRequest> {
+) -> Result<(RoomHandle, Joined), JoinError> {
     // A room may close between lookup and join; then a fresh one is created.
     for _ in 0..3 {
-        let handle = match shared.registry.get_or_create(room) {
+        let handle = match shared.registry.get_or_create(room, game) {
             Ok(h) => h,
-            Err(RegistryError::Draining) => return Err(going_away(shared)),
-            Err(RegistryError::NoWorker) => return Err(ROOM_GONE),
-            Err(RegistryError::TooManyRooms) => return Err(TOO_MANY_ROOMS),
-            Err(RegistryError::TooManyCreations) => return Err(TOO_MANY_NEW_ROOMS),
+            Err(RegistryError::Draining) => return Err(going_away(shared).into()),
+            Err(RegistryError::NoWorker) => return Err(ROOM_GONE.into()),
+            Err(RegistryError::TooManyRooms) => return Err(TOO_MANY_ROOMS.into()),
+            Err(RegistryError::TooManyCreations) => return Err(TOO_MANY_NEW_ROOMS.into()),
+            Err(RegistryError::OtherGame(_)) => return Err(OTHER_GAME.into()),
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let cmd = RoomCmd::Join {
@@ -734,16 +786,17 @@ async fn join_room(
         }
         match reply_rx.await {
             Ok(Ok(joined)) => return Ok((handle, joined)),
-            Ok(Err(JoinRefused::Full)) => return Err(ROOM_FULL),
-            Ok(Err(JoinRefused::DuplicateConnection)) => return Err(ROOM_GONE),
+            Ok(Err(JoinRefused::Full)) => return Err(ROOM_FULL.into()),
+            Ok(Err(JoinRefused::DuplicateConnection)) => return Err(ROOM_GONE.into()),
+            Ok(Err(JoinRefused::Game(reason))) => return Err(JoinError::Refused(reason)),
             Ok(Err(JoinRefused::Closing)) | Err(_) => {
                 if shared.registry.is_draining() {
-                    return Err(going_away(shared));
+                    return Err(going_away(shared).into());
                 }
             }
         }
     }
-    Err(ROOM_GONE)
+    Err(ROOM_GONE.into())
 }
 
 /// Reads until the first protocol message, which must be a Join of our version.
@@ -866,8 +919,8 @@ where
     code
 }
 
-/// The size of the future an async fn of six arguments returns.
-fn future_size<A, B, C, D, E, G, F>(_: impl Fn(A, B, C, D, E, G) -> F) -> usize {
+/// The size of the future an async fn of seven arguments returns.
+fn future_size<A, B, C, D, E, G, H, F>(_: impl Fn(A, B, C, D, E, G, H) -> F) -> usize {
     std::mem::size_of::<F>()
 }
 

@@ -92,6 +92,9 @@ fn operator_routes() -> Router<Arc<Shared>> {
 #[derive(Debug, Deserialize)]
 struct WsParams {
     room: Option<String>,
+    /// The game of the room, if the join creates it (and the game it must
+    /// run if it exists); the default game when absent.
+    game: Option<String>,
     name: Option<String>,
     /// A join ticket from the room API (its `Debug` is redacted).
     ticket: Option<TicketToken>,
@@ -161,6 +164,13 @@ async fn ws_upgrade(
             "room ids are 1 to 64 characters of A-Z a-z 0-9 - _ .",
         );
     }
+    let game = match &params.game {
+        None => None,
+        Some(name) => match shared.room_game(Some(name), None) {
+            Ok(g) => Some(g),
+            Err(e) => return error(StatusCode::BAD_REQUEST, "unknown_game", e.to_string()),
+        },
+    };
     if let Some(name) = &params.name
         && name.len() > tickroom_protocol::MAX_NAME_BYTES
     {
@@ -255,6 +265,7 @@ async fn ws_upgrade(
     tokio::spawn(conn::accept(
         on_upgrade,
         room,
+        game,
         params.name,
         admission,
         shared,

@@ -27,6 +27,8 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod bucket_histogram;
+pub mod cli;
+mod cli_replay;
 pub mod close;
 pub mod cluster;
 pub mod config;
@@ -58,8 +60,10 @@ pub mod worker;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use server::Server;
+pub use tickroom_game::Games;
 
-/// Starts a server with `config` and serves until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<()> {
-    Server::start(config).await?.run_until_signal().await
+/// Starts a server with `config` hosting `games` and serves until
+/// SIGINT/SIGTERM.
+pub async fn run(config: Config, games: Games) -> Result<()> {
+    Server::start(config, games).await?.run_until_signal().await
 }

@@ -9,6 +9,12 @@
 //! hold when it arrives (the writer sends what it takes, in order). Then the
 //! room [`Mailbox::put`]s the new frame and wakes the writer, once.
 //!
+//! A frame is the part of a `State` every client with the same baseline
+//! shares, plus this player's acknowledgement; the room's events for the
+//! player wait beside it in a bounded queue and ride the next frame the
+//! writer takes (at most [`MAX_EVENTS_PER_STATE`] a frame), so a reader that
+//! loses stale frames still gets every event, once, in order.
+//!
 //! A second slot holds the newest direct reply (a pong) from the connection's
 //! reader, and a third a close request so the room, the reader or a draining
 //! server can end the connection with a code. The writer's waker lives inside
@@ -16,11 +22,17 @@
 //! nothing to do costs nothing.
 
 use std::{
+    collections::VecDeque,
     sync::Mutex,
     task::{Context, Poll, Waker},
 };
 
 use bytes::Bytes;
+use tickroom_protocol::{MAX_EVENTS_PER_STATE, encode_state};
+
+/// Most events that may wait for one connection's writer; past it the
+/// connection is too slow to follow its game and is closed.
+pub const MAX_PENDING_EVENTS: usize = 1024;
 
 pub use crate::close::CloseRequest;
 
@@ -46,7 +58,9 @@ pub struct Baseline {
 
 #[derive(Debug, Default)]
 struct Slot {
-    frame: Option<(u32, Bytes)>,
+    /// Tick, acknowledgement, the state's shared tail.
+    frame: Option<(u32, u32, Bytes)>,
+    events: VecDeque<Bytes>,
     taken: Option<u32>,
     reply: Option<Bytes>,
     close: Option<crate::close::CloseRequest>,
@@ -75,16 +89,17 @@ impl Mailbox {
         }
     }
 
-    /// Puts the frame of `tick`, replacing any unsent one (returns `true` if
-    /// it did: a stale drop). Never blocks on I/O.
-    pub fn put(&self, tick: u32, frame: Bytes) -> bool {
+    /// Puts the frame of `tick` (its player's newest applied input `ack`
+    /// and the state's shared `tail`), replacing any unsent one (returns
+    /// `true` if it did: a stale drop). Never blocks on I/O.
+    pub fn put(&self, tick: u32, ack: u32, tail: Bytes) -> bool {
         let (replaced, waker) = {
             let mut slot = self.lock();
             if slot.close.is_some() {
                 return false;
             }
             (
-                slot.frame.replace((tick, frame)).is_some(),
+                slot.frame.replace((tick, ack, tail)).is_some(),
                 slot.waker.take(),
             )
         };
@@ -92,6 +107,20 @@ impl Mailbox {
             w.wake();
         }
         replaced
+    }
+
+    /// Queues an event for the next frame; `false` (and nothing queued) when
+    /// [`MAX_PENDING_EVENTS`] already wait: the caller closes the connection.
+    pub fn push_event(&self, event: Bytes) -> bool {
+        let mut slot = self.lock();
+        if slot.close.is_some() {
+            return true;
+        }
+        if slot.events.len() >= MAX_PENDING_EVENTS {
+            return false;
+        }
+        slot.events.push_back(event);
+        true
     }
 
     /// Puts a direct reply, replacing an unsent older one (only the newest
@@ -158,9 +187,22 @@ impl Mailbox {
         if let Some(reply) = slot.reply.take() {
             return Some(Next::Reply(reply));
         }
-        let (tick, frame) = slot.frame.take()?;
+        let (tick, ack, tail) = slot.frame.take()?;
         slot.taken = Some(tick);
-        Some(Next::Frame(frame))
+        let n = slot.events.len().min(MAX_EVENTS_PER_STATE);
+        let events_len: usize = slot.events.iter().take(n).map(|e| e.len() + 3).sum();
+        let mut out = Vec::with_capacity(16 + events_len + tail.len());
+        encode_state(
+            ack,
+            slot.events
+                .drain(..n)
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|e| &e[..]),
+            &tail,
+            &mut out,
+        );
+        Some(Next::Frame(Bytes::from(out)))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -179,6 +221,11 @@ mod tests {
         Bytes::from(vec![n])
     }
 
+    /// The State a writer sends for a frame with ack 0, no events and tail `frame(n)`.
+    fn sent(n: u8) -> Bytes {
+        Bytes::from(vec![1, 0, 0, n])
+    }
+
     #[test]
     fn only_taken_frames_become_baselines_and_unsent_ones_are_stale() {
         let m = Mailbox::new();
@@ -189,7 +236,7 @@ mod tests {
                 stale: false
             }
         );
-        assert!(!m.put(1, frame(1)));
+        assert!(!m.put(1, 0, frame(1)));
         assert_eq!(
             m.begin_frame(),
             Baseline {
@@ -198,8 +245,8 @@ mod tests {
             },
             "never sent"
         );
-        m.put(2, frame(2));
-        assert_eq!(m.try_take(), Some(Next::Frame(frame(2))));
+        m.put(2, 0, frame(2));
+        assert_eq!(m.try_take(), Some(Next::Frame(sent(2))));
         assert_eq!(
             m.begin_frame(),
             Baseline {
@@ -207,9 +254,9 @@ mod tests {
                 stale: false
             }
         );
-        m.put(3, frame(3));
+        m.put(3, 0, frame(3));
         assert!(
-            m.put(4, frame(4)),
+            m.put(4, 0, frame(4)),
             "overwriting an unsent frame is a stale drop"
         );
         assert_eq!(
@@ -225,7 +272,7 @@ mod tests {
     #[test]
     fn close_wins_over_frames_and_sticks() {
         let m = Mailbox::new();
-        m.put(1, frame(1));
+        m.put(1, 0, frame(1));
         let going_away = CloseRequest {
             code: 1001,
             reason: "going away",
@@ -235,7 +282,7 @@ mod tests {
             code: 1011,
             reason: "later",
         });
-        assert!(!m.put(2, frame(2)), "frames after close are ignored");
+        assert!(!m.put(2, 0, frame(2)), "frames after close are ignored");
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
     }
@@ -243,12 +290,48 @@ mod tests {
     #[test]
     fn replies_go_first_and_only_the_newest_is_kept() {
         let m = Mailbox::new();
-        m.put(1, frame(1));
+        m.put(1, 0, frame(1));
         m.put_reply(frame(10));
         m.put_reply(frame(11));
         assert_eq!(m.try_take(), Some(Next::Reply(frame(11))));
-        assert_eq!(m.try_take(), Some(Next::Frame(frame(1))));
+        assert_eq!(m.try_take(), Some(Next::Frame(sent(1))));
         assert_eq!(m.try_take(), None);
+    }
+
+    #[test]
+    fn events_ride_the_next_frame_taken_in_order_and_survive_stale_drops() {
+        let m = Mailbox::new();
+        assert!(m.push_event(Bytes::from_static(&[7])));
+        m.put(1, 5, frame(1));
+        m.begin_frame();
+        assert!(m.push_event(Bytes::from_static(&[8, 9])));
+        m.put(2, 6, frame(2));
+        // [State][ack 6][2 events: len 1 [7], len 2 [8 9]][tail]
+        assert_eq!(
+            m.try_take(),
+            Some(Next::Frame(Bytes::from(vec![1, 6, 2, 1, 7, 2, 8, 9, 2])))
+        );
+        m.put(3, 6, frame(3));
+        assert_eq!(
+            m.try_take(),
+            Some(Next::Frame(Bytes::from(vec![1, 6, 0, 3])))
+        );
+    }
+
+    #[test]
+    fn a_full_event_queue_refuses_and_a_frame_takes_at_most_its_share() {
+        let m = Mailbox::new();
+        for i in 0..MAX_PENDING_EVENTS {
+            assert!(m.push_event(Bytes::from(vec![i as u8])));
+        }
+        assert!(!m.push_event(Bytes::from_static(&[0])), "the bound holds");
+        m.put(1, 0, frame(1));
+        let Some(Next::Frame(b)) = m.try_take() else {
+            panic!("a frame")
+        };
+        // [State][ack 0][count 256 as a varint: 251 0x00 0x01]...
+        assert_eq!(&b[..5], &[1, 0, 251, 0x00, 0x01]);
+        assert!(m.push_event(Bytes::from_static(&[0])), "room again");
     }
 
     #[tokio::test]
@@ -258,23 +341,23 @@ mod tests {
             let m = Arc::clone(&m);
             std::thread::spawn(move || {
                 std::thread::sleep(std::time::Duration::from_millis(20));
-                m.put(7, frame(7));
+                m.put(7, 0, frame(7));
             })
         };
         let next = tokio::time::timeout(std::time::Duration::from_secs(10), m.next())
             .await
             .expect("woken by the put within 10 s");
-        assert_eq!(next, Next::Frame(frame(7)));
+        assert_eq!(next, Next::Frame(sent(7)));
         producer.join().expect("producer thread");
     }
 
     #[tokio::test]
     async fn a_put_before_waiting_is_not_lost() {
         let m = Mailbox::new();
-        m.put(9, frame(9));
+        m.put(9, 0, frame(9));
         let next = tokio::time::timeout(std::time::Duration::from_secs(10), m.next())
             .await
             .expect("a frame already there is taken at once");
-        assert_eq!(next, Next::Frame(frame(9)));
+        assert_eq!(next, Next::Frame(sent(9)));
     }
 }

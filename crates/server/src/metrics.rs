@@ -61,6 +61,15 @@ pub struct Metrics {
     pub inputs_received: Counter,
     /// Inputs dropped because the room's queue was full.
     pub inputs_dropped_queue_full: Counter,
+    /// Inputs the room's game refused (values that do not fit its input, or
+    /// refused by its validation).
+    pub inputs_refused: Counter,
+    /// Game events queued for connections.
+    pub events: Counter,
+    /// Connections closed because their undelivered events passed the bound.
+    pub events_overflow: Counter,
+    /// Ticks whose frame could not be built (a game past a frame limit).
+    pub frame_errors: Counter,
     /// Snapshot frames written to sockets.
     pub snapshots_sent: Counter,
     /// Encoded snapshot sizes.
@@ -322,6 +331,26 @@ impl Metrics {
             &[("reason", "queue_full")],
             "Player inputs dropped, by reason.",
         );
+        let inputs_refused = r.counter(
+            "tickroom_inputs_dropped_total",
+            &[("reason", "refused")],
+            "Player inputs dropped, by reason.",
+        );
+        let events = r.counter(
+            "tickroom_events_total",
+            &[],
+            "Game events queued for connections.",
+        );
+        let events_overflow = r.counter(
+            "tickroom_events_overflow_total",
+            &[],
+            "Connections closed because their undelivered game events passed the bound.",
+        );
+        let frame_errors = r.counter(
+            "tickroom_frame_errors_total",
+            &[],
+            "Room ticks whose frame could not be built (a game past a frame limit).",
+        );
         let snapshots_sent = r.counter(
             "tickroom_snapshots_sent_total",
             &[],
@@ -555,6 +584,10 @@ impl Metrics {
             ticks_skipped,
             inputs_received,
             inputs_dropped_queue_full,
+            inputs_refused,
+            events,
+            events_overflow,
+            frame_errors,
             snapshots_sent,
             snapshot_bytes,
             frames_dropped_stale,

@@ -10,11 +10,15 @@ use std::sync::Arc;
 use crate::room::{RoomHandle, RoomSettings};
 
 /// Why a room could not be started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlacementError {
     /// No tick worker is running.
     #[error("no tick worker is running")]
     NoWorker,
+    /// The room's game could not make the room (its config was checked
+    /// before, so this is a bug in the game).
+    #[error("the game could not start the room: {0}")]
+    Game(String),
 }
 
 /// Starts rooms.

@@ -23,7 +23,7 @@ use axum::{
     routing::get,
 };
 use serde::{Deserialize, Serialize};
-use tickroom_protocol::{ServerMsg, codec::encode_server_into};
+use tickroom_protocol::{Checksum, ServerMsg, codec::encode_server_into, state::Encoder};
 use tokio::sync::Semaphore;
 
 use crate::{
@@ -152,9 +152,11 @@ async fn summary(
         Ok(path) => path,
         Err(resp) => return *resp,
     };
+    let games = shared.games.clone();
     let result = replaying(move || {
         let f = std::fs::File::open(&path).map_err(|e| ReplayError::Record(e.into()))?;
-        Replay::open(std::io::BufReader::new(f)).map(|r| r.run(ReplayOptions::default(), |_| {}))
+        Replay::open(std::io::BufReader::new(f), &games)
+            .map(|r| r.run(ReplayOptions::default(), |_, _| {}))
     })
     .await;
     match result {
@@ -183,9 +185,14 @@ async fn frames(
     let from = q.from.unwrap_or(0);
     let count = q.count.unwrap_or(DEFAULT_FRAMES).clamp(1, MAX_FRAMES);
     let until = from.saturating_add(count - 1);
+    let games = shared.games.clone();
     let result = replaying(move || {
         let f = std::fs::File::open(&path).map_err(|e| ReplayError::Record(e.into()))?;
-        let mut replay = Replay::open(std::io::BufReader::new(f))?;
+        let mut replay = Replay::open(std::io::BufReader::new(f), &games)?;
+        let schema = replay.schema().clone();
+        let mut encoder = Encoder::default();
+        let mut scratch = Vec::new();
+        let mut whole = Vec::new();
         let mut body = Vec::new();
         let mut frames = 0u32;
         let options = ReplayOptions { until: Some(until) };
@@ -195,7 +202,16 @@ async fn frames(
             }
             let start = body.len();
             body.extend_from_slice(&[0; 4]);
-            encode_server_into(&ServerMsg::Snapshot(frame.to_snapshot()), &mut body);
+            // Each frame whole (a delta from nothing), as a State a client decodes.
+            whole.clear();
+            encoder.encode(&schema, None, frame, &mut whole);
+            let state = ServerMsg::State(tickroom_protocol::State {
+                ack_seq: 0,
+                events: Vec::new(),
+                checksum: Checksum(frame.checksum(&mut scratch)),
+                frame: whole.clone(),
+            });
+            encode_server_into(&state, &mut body);
             let len = (body.len() - start - 4) as u32;
             body[start..start + 4].copy_from_slice(&len.to_le_bytes());
             frames += 1;

@@ -42,7 +42,7 @@ use crate::{
     close::CloseRequest,
     metrics::RoomLimitMetrics,
     placement::{Placement, PlacementError},
-    room::{RoomCmd, RoomHandle, RoomSettings},
+    room::{RoomCmd, RoomGame, RoomHandle, RoomSettings},
     room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
     signing::random_u64,
     tickets::{Ticket, TicketBook, TicketError},
@@ -87,6 +87,9 @@ pub enum RegistryError {
     /// The creator's address started `--room-creations-per-ip` rooms this minute.
     #[error("too many new rooms from this address; retry in a minute")]
     TooManyCreations,
+    /// The room exists and runs another game than the one asked for.
+    #[error("the room runs {0}, not the game asked for")]
+    OtherGame(&'static str),
 }
 
 /// Why a room API operation failed.
@@ -113,12 +116,22 @@ pub enum RoomError {
     /// The creator's address started `--room-creations-per-ip` rooms this minute.
     #[error("too many new rooms from this address; retry in a minute")]
     TooManyCreations,
+    /// The room runs another game than the one asked for.
+    #[error("the room runs {0}, not the game asked for")]
+    OtherGame(&'static str),
 }
 
 impl From<PlacementError> for RegistryError {
     fn from(e: PlacementError) -> RegistryError {
         match e {
             PlacementError::NoWorker => RegistryError::NoWorker,
+            // The config was checked when the room was asked for: a game
+            // whose rooms then fail to start has a bug; logged, and the room
+            // is unavailable like one with no worker.
+            PlacementError::Game(why) => {
+                tracing::error!(error = %why, "a game failed to start a room with a config it accepted");
+                RegistryError::NoWorker
+            }
         }
     }
 }
@@ -130,6 +143,7 @@ impl From<RegistryError> for RoomError {
             RegistryError::NoWorker => RoomError::NoWorker,
             RegistryError::TooManyRooms => RoomError::TooManyRooms,
             RegistryError::TooManyCreations => RoomError::TooManyCreations,
+            RegistryError::OtherGame(g) => RoomError::OtherGame(g),
         }
     }
 }
@@ -137,6 +151,8 @@ impl From<RegistryError> for RoomError {
 /// What the room API knows about a room besides its handle.
 #[derive(Debug, Clone)]
 pub struct RoomInfo {
+    /// Its game and config.
+    pub game: RoomGame,
     /// Players the room holds (its thread enforces this).
     pub capacity: usize,
     /// Listed by `GET /rooms` and eligible for matchmaking.
@@ -150,6 +166,8 @@ pub struct RoomInfo {
 /// How to create a room through the API (values already validated).
 #[derive(Debug, Clone)]
 pub struct RoomOptions {
+    /// Its game and config.
+    pub game: RoomGame,
     /// The id to use; `None` generates one ([`generated_room_id`]).
     pub id: Option<String>,
     /// Players the room holds.
@@ -165,6 +183,10 @@ pub struct RoomOptions {
 pub struct RoomSummary {
     /// Room id.
     pub id: Arc<str>,
+    /// Its game.
+    pub game: &'static str,
+    /// Its game's config.
+    pub config: Arc<Value>,
     /// Players in the room (connected or within their resume grace).
     pub players: usize,
     /// Seats held for unexpired, unredeemed tickets.
@@ -233,6 +255,8 @@ impl Entry {
     fn summary(&self, now: Instant) -> RoomSummary {
         RoomSummary {
             id: Arc::clone(&self.handle.id),
+            game: self.info.game.name(),
+            config: Arc::clone(&self.info.game.config),
             players: self.handle.shared.players(),
             reserved: self.reservations.len(),
             capacity: self.info.capacity,
@@ -347,6 +371,7 @@ impl Registry {
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
         let settings = RoomSettings {
             capacity: info.capacity,
+            game: info.game.clone(),
             ..self.settings.clone()
         };
         let handle = self.placement.start(Arc::clone(&id), serial, &settings)?;
@@ -361,6 +386,7 @@ impl Registry {
     /// What a room created by a WebSocket join (or by matchmaking) gets.
     fn default_info(&self, metadata: Map<String, Value>) -> RoomInfo {
         RoomInfo {
+            game: self.settings.game.clone(),
             capacity: self.settings.capacity,
             public: true,
             metadata: Arc::new(metadata),
@@ -369,16 +395,29 @@ impl Registry {
     }
 
     /// The handle of room `id`, creating the room (public, default capacity,
-    /// no metadata) if it does not exist.
-    pub fn get_or_create(&self, id: &str) -> Result<RoomHandle, RegistryError> {
+    /// no metadata, of `game` or the default game) if it does not exist. An
+    /// existing room of another game than `game` names is refused.
+    pub fn get_or_create(
+        &self,
+        id: &str,
+        game: Option<&RoomGame>,
+    ) -> Result<RoomHandle, RegistryError> {
         if self.is_draining() {
             return Err(RegistryError::Draining);
         }
         let mut rooms = self.lock();
         if let Some(entry) = rooms.get(id) {
+            if let Some(g) = game
+                && g.name() != entry.info.game.name()
+            {
+                return Err(RegistryError::OtherGame(entry.info.game.name()));
+            }
             return Ok(entry.handle.clone());
         }
-        let info = self.default_info(Map::new());
+        let mut info = self.default_info(Map::new());
+        if let Some(g) = game {
+            info.game = g.clone();
+        }
         Ok(self
             .spawn(&mut rooms, Arc::from(id), info, None)?
             .handle
@@ -407,6 +446,7 @@ impl Registry {
             None => fresh_id(&rooms),
         };
         let info = RoomInfo {
+            game: options.game,
             capacity: options.capacity,
             public: options.public,
             metadata: Arc::new(options.metadata),

@@ -1,24 +1,40 @@
 //! Replaying a room recording ([`tickroom_protocol::record`]): re-runs the
-//! room offline from its event log through the same [`Game`] the live room
-//! ran, checks every tick's frame checksum against the recorded one and
-//! every keyframe field by field, and reports what it found ([`Summary`]).
-//! Used by `tickroom replay FILE` and by the recordings endpoints that feed
-//! the browser viewer. Sans-IO apart from reading the given reader.
+//! room offline from its event log through the same game the live room ran
+//! (any registered game: the header names it, its version and config),
+//! checks every tick's frame checksum against the recorded one and every
+//! keyframe entity by entity and field by field, and reports what it found
+//! ([`Summary`]). Used by `tickroom replay FILE` and by the recordings
+//! endpoints that feed the browser viewer. Sans-IO apart from reading the
+//! given reader.
 
-use std::{collections::BTreeMap, io::Read};
+use std::io::Read;
 
 use serde::Serialize;
+use tickroom_game::{Departure, GameEntry, Games, PlayerId, Room};
 use tickroom_protocol::{
-    Checksum, Snapshot,
-    record::{Block, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent},
-    replica::Frame,
+    Checksum,
+    record::{Block, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent, TickRecord},
+    state::{self, FieldType, Frame, Scalar, Schema, Value},
 };
-use tickroom_sim::SIM_VERSION;
 
-use crate::{
-    recording::sim_config_of,
-    room::game::{EventMismatch, Game},
-};
+/// Where a replayed step parted from its record before any frame was built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventMismatch {
+    /// The game refused a recorded join.
+    #[error("player {player} joined, but the replayed game refused it: {reason}")]
+    JoinRefused {
+        /// The player in the record.
+        player: u32,
+        /// The game's reason.
+        reason: String,
+    },
+    /// The record joins more players than the room's capacity.
+    #[error("the record brings the room past its capacity of {0} players")]
+    OverCapacity(u32),
+    /// An event or input names a player the replayed room does not have.
+    #[error("the record names player {0}, who is not in the replayed room")]
+    UnknownPlayer(u32),
+}
 
 /// Why a recording could not be replayed at all.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +42,21 @@ pub enum ReplayError {
     /// The file is unreadable before its first tick.
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The recording is of other simulation rules.
+    /// The recording's game is not registered in this build.
+    #[error("recorded game {game:?} is not one this build hosts ({known})")]
+    UnknownGame {
+        /// The recording's game.
+        game: String,
+        /// This build's games, comma-separated.
+        known: String,
+    },
+    /// The recording is of another version of its game's rules.
     #[error(
-        "recorded with simulation version {found} (tickroom {server}); this build replays version {supported} only: use a tickroom build of that version"
+        "recorded with {game} version {found} (tickroom {server}); this build replays version {supported} only: use a tickroom build of that version"
     )]
-    SimVersion {
+    GameVersion {
+        /// The game.
+        game: String,
         /// The recording's version.
         found: u32,
         /// The recording server's version.
@@ -85,8 +111,14 @@ pub struct Summary {
     pub tick_rate_hz: u32,
     /// Simulation steps per second (`tick_rate_hz` × steps per frame).
     pub sim_rate_hz: u32,
-    /// The recorded arena (what a viewer draws).
-    pub arena: ArenaSummary,
+    /// The room's game.
+    pub game: String,
+    /// Its version.
+    pub game_version: u32,
+    /// The room's config.
+    pub config: serde_json::Value,
+    /// The game's schema ([`Schema::encode`]), for a viewer's decoder.
+    pub schema: Vec<u8>,
     /// Ticks (frames) replayed.
     pub ticks: u64,
     /// Simulation steps replayed.
@@ -121,19 +153,6 @@ pub struct Summary {
     pub read_error: Option<String>,
     /// Stopped at `--until`.
     pub stopped_at_until: bool,
-}
-
-/// The arena's size and radii, from the recorded rules.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArenaSummary {
-    /// Width, arena units.
-    pub width: f32,
-    /// Height.
-    pub height: f32,
-    /// Player circle radius.
-    pub player_radius: f32,
-    /// Pellet circle radius.
-    pub pellet_radius: f32,
 }
 
 /// A recording's End block.
@@ -173,8 +192,10 @@ pub struct ReplayOptions {
 pub struct Replay<R> {
     reader: RecordReader<R>,
     header: RecordHeader,
-    game: Game,
+    game: Box<dyn Room>,
+    schema: Schema,
     prev: Option<Frame>,
+    scratch: Vec<u8>,
     summary: Summary,
     /// Divergence found, waiting for a keyframe to name the entities.
     pending: Option<Divergence>,
@@ -182,8 +203,8 @@ pub struct Replay<R> {
 }
 
 impl<R: Read> Replay<R> {
-    /// Reads the header and checks the versions and rules.
-    pub fn open(inner: R) -> Result<Replay<R>, ReplayError> {
+    /// Reads the header and checks the game, its version and the rules.
+    pub fn open(inner: R, games: &Games) -> Result<Replay<R>, ReplayError> {
         let mut reader = RecordReader::new(inner)?;
         let header = match reader.next_block()? {
             Some(Block::Header(h)) => h,
@@ -195,36 +216,48 @@ impl<R: Read> Replay<R> {
                 }));
             }
         };
-        if header.sim_version != SIM_VERSION {
-            return Err(ReplayError::SimVersion {
-                found: header.sim_version,
+        let entry: &std::sync::Arc<dyn GameEntry> =
+            games
+                .get(&header.game)
+                .ok_or_else(|| ReplayError::UnknownGame {
+                    game: header.game.clone(),
+                    known: games.names().collect::<Vec<_>>().join(", "),
+                })?;
+        if header.game_version != entry.version() {
+            return Err(ReplayError::GameVersion {
+                game: header.game.clone(),
+                found: header.game_version,
                 server: header.server_version.clone(),
-                supported: SIM_VERSION,
+                supported: entry.version(),
             });
         }
-        let sim = sim_config_of(&header.rules);
-        sim.validate()
+        let config: serde_json::Value = serde_json::from_str(&header.config)
+            .map_err(|e| ReplayError::Rules(format!("config: {e}")))?;
+        let config = entry
+            .config(Some(&config))
             .map_err(|e| ReplayError::Rules(e.to_string()))?;
         let k = header.steps_per_frame;
-        if k == 0 || !header.rules.tick_rate_hz.is_multiple_of(k) {
+        if k == 0 || header.step_rate_hz == 0 || !header.step_rate_hz.is_multiple_of(k) {
             return Err(ReplayError::Rules(format!(
                 "{k} steps per frame do not divide the step rate of {} Hz",
-                header.rules.tick_rate_hz
+                header.step_rate_hz
             )));
         }
+        let game = entry
+            .new_room(&config, header.seed, header.step_rate_hz)
+            .map_err(|e| ReplayError::Rules(e.to_string()))?;
+        let schema = entry.catalogue().schema().clone();
         let summary = Summary {
             room: header.room.clone(),
             node: header.node.clone(),
             server_version: header.server_version.clone(),
             started_unix_ms: header.started_unix_ms,
-            tick_rate_hz: header.rules.tick_rate_hz / header.steps_per_frame.max(1),
-            sim_rate_hz: header.rules.tick_rate_hz,
-            arena: ArenaSummary {
-                width: header.rules.width,
-                height: header.rules.height,
-                player_radius: header.rules.player_radius,
-                pellet_radius: header.rules.pellet_radius,
-            },
+            tick_rate_hz: header.step_rate_hz / header.steps_per_frame.max(1),
+            sim_rate_hz: header.step_rate_hz,
+            game: header.game.clone(),
+            game_version: header.game_version,
+            config,
+            schema: entry.catalogue().schema_bytes().to_vec(),
             ticks: 0,
             steps: 0,
             first_tick: None,
@@ -245,9 +278,11 @@ impl<R: Read> Replay<R> {
         };
         Ok(Replay {
             reader,
-            game: Game::new(sim, false, header.steps_per_frame),
+            game,
+            schema,
             header,
             prev: None,
+            scratch: Vec::new(),
             summary,
             pending: None,
             done: false,
@@ -257,6 +292,54 @@ impl<R: Read> Replay<R> {
     /// The recording's header.
     pub fn header(&self) -> &RecordHeader {
         &self.header
+    }
+
+    /// The game's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Replays one recorded step: its events, its inputs, the step; returns
+    /// the frame when the step built one.
+    fn replay_step(&mut self, record: &TickRecord) -> Result<Option<Frame>, EventMismatch> {
+        let game = &mut self.game;
+        for event in &record.events {
+            let known = match event {
+                RoomEvent::Joined { player, name } => {
+                    game.join(PlayerId(*player), name)
+                        .map_err(|r| EventMismatch::JoinRefused {
+                            player: *player,
+                            reason: r.0,
+                        })?;
+                    true
+                }
+                RoomEvent::Resumed { player } => game.resumed(PlayerId(*player)),
+                RoomEvent::Disconnected { player } => game.disconnected(PlayerId(*player)),
+                RoomEvent::Left { player } => game.leave(PlayerId(*player), Departure::Left),
+                RoomEvent::Expired { player } => game.leave(PlayerId(*player), Departure::Expired),
+            };
+            if !known {
+                return Err(EventMismatch::UnknownPlayer(event.player()));
+            }
+        }
+        for input in &record.inputs {
+            if let Err(tickroom_game::InputError::UnknownPlayer(p)) =
+                game.input(PlayerId(input.player), &input.data)
+            {
+                return Err(EventMismatch::UnknownPlayer(p.0));
+            }
+        }
+        game.step();
+        let k = u64::from(self.header.steps_per_frame.max(1));
+        if !game.steps().is_multiple_of(k) {
+            return Ok(None);
+        }
+        let mut frame = Frame::default();
+        let tick = (game.steps() / k) as u32;
+        // A frame past the limits is a divergence only if the live room built
+        // one; an empty frame here makes the checksum say so.
+        let _ = game.build_frame(tick, &mut frame);
+        Ok(Some(frame))
     }
 
     /// Replays the next tick and returns its frame; `None` at the end (of
@@ -287,7 +370,7 @@ impl<R: Read> Replay<R> {
                 Block::End(end) => self.summary.end = Some(EndSummary::from(&end)),
                 Block::Keyframe(k) => self.check_keyframe(&k),
                 Block::Tick(record) => {
-                    let k = u64::from(self.game.steps_per_frame());
+                    let k = u64::from(self.header.steps_per_frame.max(1));
                     // The frame this step belongs to (built at its last step).
                     let frame_of = u64::from(record.tick).div_ceil(k) as u32;
                     if options.until.is_some_and(|u| frame_of > u) {
@@ -304,7 +387,7 @@ impl<R: Read> Replay<R> {
                         return None;
                     }
                     self.count_events(&record.events, frame_of);
-                    let replayed = self.game.replay_tick(&record, self.prev.as_mut());
+                    let replayed = self.replay_step(&record);
                     let frame = match replayed {
                         Ok(frame) => frame,
                         Err(mismatch) => {
@@ -314,7 +397,7 @@ impl<R: Read> Replay<R> {
                     };
                     self.summary.steps += 1;
                     self.summary.inputs += record.inputs.len() as u64;
-                    let step_matches = self.game.step_number() == u64::from(record.tick);
+                    let step_matches = self.game.steps() == u64::from(record.tick);
                     let Some(frame) = frame else {
                         if !step_matches || record.checksum.is_some() {
                             self.pending = Some(Divergence {
@@ -324,7 +407,7 @@ impl<R: Read> Replay<R> {
                                 replayed: None,
                                 detail: vec![format!(
                                     "the replay is at step {} without a frame where the record has step {} {}",
-                                    self.game.step_number(),
+                                    self.game.steps(),
                                     record.tick,
                                     if record.checksum.is_some() {
                                         "with one"
@@ -339,8 +422,9 @@ impl<R: Read> Replay<R> {
                     self.summary.ticks += 1;
                     self.summary.first_tick.get_or_insert(frame.tick);
                     self.summary.last_tick = Some(frame.tick);
-                    self.summary.peak_players = self.summary.peak_players.max(frame.players.len());
-                    let checksum = frame.checksum();
+                    self.summary.peak_players =
+                        self.summary.peak_players.max(self.game.player_count());
+                    let checksum = Checksum(frame.checksum(&mut self.scratch));
                     if !step_matches || record.checksum != Some(checksum) {
                         self.pending = Some(Divergence {
                             tick: frame.tick,
@@ -352,7 +436,7 @@ impl<R: Read> Replay<R> {
                             } else {
                                 vec![format!(
                                     "the replay reached step {} where the record has step {}",
-                                    self.game.step_number(),
+                                    self.game.steps(),
                                     record.tick
                                 )]
                             },
@@ -368,10 +452,13 @@ impl<R: Read> Replay<R> {
         None
     }
 
-    /// Replays to the end (or `until`) and returns the summary.
-    pub fn run(mut self, options: ReplayOptions, mut each: impl FnMut(&Frame)) -> Summary {
-        while let Some(frame) = self.next_frame(options) {
-            each(frame);
+    /// Replays to the end (or `until`) and returns the summary; `each`
+    /// sees every frame with the game's schema.
+    pub fn run(mut self, options: ReplayOptions, mut each: impl FnMut(&Schema, &Frame)) -> Summary {
+        while self.next_frame(options).is_some() {
+            if let Some(frame) = &self.prev {
+                each(&self.schema, frame);
+            }
         }
         self.into_summary()
     }
@@ -415,24 +502,31 @@ impl<R: Read> Replay<R> {
         self.finish();
     }
 
-    fn check_keyframe(&mut self, k: &Snapshot) {
+    fn check_keyframe(&mut self, k: &[u8]) {
         let Some(prev) = &self.prev else { return };
         self.summary.keyframes += 1;
-        let diffs = differences(k, prev);
+        let recorded = match state::apply(&self.schema, None, k) {
+            Ok(f) => f,
+            Err(e) => {
+                self.summary.read_error = Some(format!("a keyframe does not decode: {e}"));
+                self.finish();
+                return;
+            }
+        };
+        let diffs = differences(&self.schema, &recorded, prev);
         if diffs.is_empty() {
             return;
         }
         match &mut self.pending {
             Some(d) => {
                 d.detail
-                    .push(format!("at the keyframe of tick {}:", k.tick));
+                    .push(format!("at the keyframe of tick {}:", recorded.tick));
                 d.detail.extend(diffs);
             }
             None => {
-                // The checksum matched but a field it does not cover (a name) differs.
                 self.pending = Some(Divergence {
-                    tick: k.tick,
-                    step: self.game.step_number() as u32,
+                    tick: recorded.tick,
+                    step: self.game.steps() as u32,
                     recorded: None,
                     replayed: None,
                     detail: diffs,
@@ -479,43 +573,60 @@ impl<R: Read> Replay<R> {
 /// Most differences listed for one keyframe.
 const MAX_DIFFERENCES: usize = 8;
 
-/// How the replayed frame differs from a recorded keyframe, entity by entity.
-pub fn differences(recorded: &Snapshot, replayed: &Frame) -> Vec<String> {
+/// How the replayed frame differs from a recorded keyframe: per entity, the
+/// component and field that differ, with both values.
+pub fn differences(schema: &Schema, recorded: &Frame, replayed: &Frame) -> Vec<String> {
     let mut out = Vec::new();
-    let rec: BTreeMap<u32, _> = recorded.players.iter().map(|p| (p.id, p)).collect();
-    let rep: BTreeMap<u32, _> = replayed.players.iter().map(|p| (p.id, p)).collect();
-    for (id, r) in &rec {
-        match rep.get(id) {
-            None => out.push(format!("player {id}: recorded, missing from the replay")),
-            Some(p) if p != r => out.push(format!(
-                "player {id}: recorded pos {:?} vel {:?} score {} seq {}, replayed pos {:?} vel {:?} score {} seq {}",
-                r.pos, r.vel, r.score, r.last_input_seq, p.pos, p.vel, p.score, p.last_input_seq
-            )),
-            Some(_) => {}
-        }
-    }
-    for id in rep.keys().filter(|id| !rec.contains_key(id)) {
-        out.push(format!("player {id}: in the replay, not recorded"));
-    }
-    let rec: BTreeMap<u16, _> = recorded.pellets.iter().map(|p| (p.id, p.pos)).collect();
-    let rep: BTreeMap<u16, _> = replayed.pellets.iter().map(|p| (p.id, p.pos)).collect();
-    for id in rec
-        .keys()
-        .chain(rep.keys().filter(|id| !rec.contains_key(id)))
-    {
-        let (a, b) = (rec.get(id), rep.get(id));
-        if a != b {
-            out.push(format!("pellet {id}: recorded {a:?}, replayed {b:?}"));
-        }
-    }
-    let names = |roster: &[tickroom_protocol::PlayerInfo]| {
-        roster
-            .iter()
-            .map(|p| (p.id, p.name.clone()))
-            .collect::<BTreeMap<_, _>>()
+    let name = |c: u8| {
+        schema
+            .components()
+            .get(usize::from(c))
+            .map_or("?", |s| s.name.as_str())
     };
-    if !replayed.roster.is_empty() && names(&recorded.roster) != names(&replayed.roster) {
-        out.push("the player names differ".into());
+    for r in recorded.entities() {
+        let Some(p) = replayed.get(r.id()) else {
+            out.push(format!(
+                "entity {}: recorded, missing from the replay",
+                r.id()
+            ));
+            continue;
+        };
+        for (c, values) in r.components() {
+            let Some(mine) = p.get(c) else {
+                out.push(format!(
+                    "entity {}: component {} recorded, missing from the replay",
+                    r.id(),
+                    name(c)
+                ));
+                continue;
+            };
+            for (slot, (a, b)) in values.iter().zip(mine).enumerate() {
+                if a != b {
+                    out.push(format!(
+                        "entity {} {}.{}: recorded {}, replayed {}",
+                        r.id(),
+                        name(c),
+                        slot_name(schema, c, slot),
+                        show(a),
+                        show(b)
+                    ));
+                }
+            }
+        }
+        for (c, _) in p.components() {
+            if r.get(c).is_none() {
+                out.push(format!(
+                    "entity {}: component {} in the replay, not recorded",
+                    r.id(),
+                    name(c)
+                ));
+            }
+        }
+    }
+    for p in replayed.entities() {
+        if recorded.get(p.id()).is_none() {
+            out.push(format!("entity {}: in the replay, not recorded", p.id()));
+        }
     }
     if out.len() > MAX_DIFFERENCES {
         let more = out.len() - MAX_DIFFERENCES;
@@ -525,78 +636,112 @@ pub fn differences(recorded: &Snapshot, replayed: &Frame) -> Vec<String> {
     out
 }
 
-/// One replayed frame as `--export jsonl` writes it (arena units).
+fn show(v: &Value) -> String {
+    match v {
+        Value::Int(n) => n.to_string(),
+        Value::Text(t) => format!("{t:?}"),
+    }
+}
+
+/// The name of value slot `slot` of component `c`: its field, with the
+/// item index for arrays (`pos[1]`).
+fn slot_name(schema: &Schema, c: u8, slot: usize) -> String {
+    let Some(shape) = schema.components().get(usize::from(c)) else {
+        return slot.to_string();
+    };
+    let mut at = 0;
+    for f in &shape.fields {
+        let n = match &f.ty {
+            FieldType::Array { len, .. } => usize::from(*len),
+            _ => 1,
+        };
+        if slot < at + n {
+            return match &f.ty {
+                FieldType::Array { .. } => format!("{}[{}]", f.name, slot - at),
+                _ => f.name.clone(),
+            };
+        }
+        at += n;
+    }
+    slot.to_string()
+}
+
+/// One replayed frame as `--export jsonl` writes it: every entity with its
+/// components by name, fields by name, numbers as the client reads them
+/// (fixed-point divided by its scale, f32 from its bits, bools as bools).
 #[derive(Debug, Serialize)]
-pub struct ExportFrame<'a> {
+pub struct ExportFrame {
     /// The tick.
     pub tick: u32,
-    /// The frame checksum (as recorded, when the replay matched).
+    /// The frame checksum.
     pub checksum: u32,
-    /// Players, by id.
-    pub players: Vec<ExportPlayer<'a>>,
-    /// Live pellets, by id.
-    pub pellets: Vec<ExportPellet>,
+    /// Entities, by network id.
+    pub entities: Vec<ExportEntity>,
 }
 
-/// A player in an [`ExportFrame`].
+/// An entity in an [`ExportFrame`].
 #[derive(Debug, Serialize)]
-pub struct ExportPlayer<'a> {
-    /// Its id.
+pub struct ExportEntity {
+    /// Its network id.
     pub id: u32,
-    /// Its name.
-    pub name: &'a str,
-    /// Position, arena units (as quantized on the wire).
-    pub pos: [f32; 2],
-    /// Velocity, units/s (as quantized on the wire).
-    pub vel: [f32; 2],
-    /// Pellets eaten.
-    pub score: u32,
-    /// Newest input sequence number applied.
-    pub last_input_seq: u32,
+    /// Its components: name -> field -> value.
+    pub components: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A pellet in an [`ExportFrame`].
-#[derive(Debug, Serialize)]
-pub struct ExportPellet {
-    /// Its slot id.
-    pub id: u16,
-    /// Position, arena units.
-    pub pos: [f32; 2],
-}
-
-impl<'a> ExportFrame<'a> {
+impl ExportFrame {
     /// The export form of `frame`.
-    pub fn of(frame: &'a Frame) -> ExportFrame<'a> {
-        use tickroom_protocol::quant::{pos_from_wire, vel_from_wire};
-        let name = |id: u32| {
-            frame
-                .roster
-                .binary_search_by_key(&id, |p| p.id)
-                .map_or("", |i| frame.roster[i].name.as_str())
-        };
+    pub fn of(schema: &Schema, frame: &Frame) -> ExportFrame {
+        let mut scratch = Vec::new();
         ExportFrame {
             tick: frame.tick,
-            checksum: frame.checksum().0,
-            players: frame
-                .players
-                .iter()
-                .map(|p| ExportPlayer {
-                    id: p.id,
-                    name: name(p.id),
-                    pos: [pos_from_wire(p.pos[0]), pos_from_wire(p.pos[1])],
-                    vel: [vel_from_wire(p.vel[0]), vel_from_wire(p.vel[1])],
-                    score: p.score,
-                    last_input_seq: p.last_input_seq,
+            checksum: frame.checksum(&mut scratch),
+            entities: frame
+                .entities()
+                .map(|e| ExportEntity {
+                    id: e.id(),
+                    components: e
+                        .components()
+                        .filter_map(|(c, values)| {
+                            let shape = schema.components().get(usize::from(c))?;
+                            let mut values = values.iter();
+                            let mut fields = serde_json::Map::new();
+                            for f in &shape.fields {
+                                fields.insert(f.name.clone(), json_of(&f.ty, &mut values));
+                            }
+                            Some((shape.name.clone(), serde_json::Value::Object(fields)))
+                        })
+                        .collect(),
                 })
                 .collect(),
-            pellets: frame
-                .pellets
-                .iter()
-                .map(|q| ExportPellet {
-                    id: q.id,
-                    pos: [pos_from_wire(q.pos[0]), pos_from_wire(q.pos[1])],
-                })
-                .collect(),
+        }
+    }
+}
+
+/// A field's value as JSON (see [`ExportFrame`]).
+fn json_of(ty: &FieldType, values: &mut std::slice::Iter<'_, Value>) -> serde_json::Value {
+    use serde_json::Value as J;
+    let int = |v: Option<&Value>| match v {
+        Some(Value::Int(n)) => *n,
+        _ => 0,
+    };
+    match ty {
+        FieldType::Array { item, len } => {
+            J::Array((0..*len).map(|_| json_of(item, values)).collect())
+        }
+        FieldType::Text { .. } => match values.next() {
+            Some(Value::Text(t)) => J::String(t.to_string()),
+            _ => J::Null,
+        },
+        FieldType::Scalar(Scalar::Bool) => J::Bool(int(values.next()) != 0),
+        FieldType::Scalar(Scalar::F32) => {
+            let x = f32::from_bits(int(values.next()) as u32);
+            serde_json::Number::from_f64(f64::from(x)).map_or(J::Null, J::Number)
+        }
+        FieldType::Scalar(Scalar::U64) => J::from(int(values.next()) as u64),
+        FieldType::Scalar(_) | FieldType::Entity => J::from(int(values.next())),
+        FieldType::Fixed { scale, .. } => {
+            let x = int(values.next()) as f64 / f64::from((*scale).max(1));
+            serde_json::Number::from_f64(x).map_or(J::Null, J::Number)
         }
     }
 }

@@ -22,7 +22,7 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tickroom_sim::SimConfig;
+use tickroom_game::Games;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
@@ -47,6 +47,29 @@ use crate::{
     worker::WorkerPool,
 };
 
+/// The game of rooms that name none: `--default-game`, else the only game,
+/// else the first by name.
+fn default_game(config: &Config, games: &Games) -> Result<crate::room::RoomGame> {
+    let known = || games.names().collect::<Vec<_>>().join(", ");
+    let entry = match &config.default_game {
+        Some(name) => games.get(name).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "--default-game {name:?}: no such game; this server hosts: {}",
+                known()
+            ))
+        })?,
+        None => games
+            .names()
+            .next()
+            .and_then(|n| games.get(n).cloned())
+            .ok_or_else(|| {
+                Error::Config("no game registered: register one with Games::register".into())
+            })?,
+    };
+    crate::room::RoomGame::new(entry, None)
+        .map_err(|e| Error::Config(format!("the default game's default config: {e}")))
+}
+
 /// A running server. Drop it only after [`Server::shutdown`]: dropping it
 /// without shutting down leaves the tick workers running.
 #[derive(Debug)]
@@ -64,18 +87,19 @@ pub struct Server {
 
 impl Server {
     /// Validates `config`, binds its address, starts the tick workers and
-    /// serves. Must be called inside a tokio runtime.
-    pub async fn start(config: Config) -> Result<Server> {
+    /// serves `games`. Must be called inside a tokio runtime.
+    pub async fn start(config: Config, games: Games) -> Result<Server> {
         config.validate()?;
         let listener = TcpListener::bind(config.bind).await?;
-        Server::start_on(config, listener).await
+        Server::start_on(config, listener, games).await
     }
 
     /// [`Server::start`] on a listener bound beforehand (`config.bind` is
     /// ignored): a test or an embedder that must know every node's port
     /// before any node starts (a static `--peers` list) binds them first.
-    pub async fn start_on(config: Config, listener: TcpListener) -> Result<Server> {
+    pub async fn start_on(config: Config, listener: TcpListener, games: Games) -> Result<Server> {
         config.validate()?;
+        let default_game = default_game(&config, &games)?;
         // Read once, before anything starts: a bad file fails the start naming it.
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
@@ -95,12 +119,8 @@ impl Server {
             idle_timeout: config.room_idle,
             resume_grace: config.resume_grace,
             max_unacked: config.max_unacked_ticks(),
-            sim: SimConfig {
-                tick_rate_hz: config.sim_rate(),
-                // Pellets stay dead the same time at any step rate (2 s at 20 Hz).
-                pellet_respawn_ticks: SimConfig::default().pellet_respawn_ticks * steps_per_frame,
-                ..SimConfig::default()
-            },
+            game: default_game.clone(),
+            step_rate_hz: config.sim_rate(),
             recording: config.record_dir.as_ref().map(|_| RecordSettings {
                 keyframe_every: config.record_keyframe_ticks(),
             }),
@@ -184,6 +204,8 @@ impl Server {
             cluster,
             drain_request: tokio::sync::Notify::new(),
             limits,
+            games,
+            default_game,
         });
 
         let app = http::router(Arc::clone(&shared));

@@ -10,8 +10,15 @@ use std::sync::{
 use tokio::sync::{Notify, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use tickroom_game::Games;
+
 use crate::{
-    Config, cluster::Cluster, limits::Limits, metrics::Metrics, registry::Registry, room::ConnId,
+    Config,
+    cluster::Cluster,
+    limits::Limits,
+    metrics::Metrics,
+    registry::Registry,
+    room::{ConnId, RoomGame},
     signing::Signer,
 };
 
@@ -40,6 +47,50 @@ pub struct Shared {
     pub drain_request: Notify,
     /// Origin rules and connection caps checked before a WebSocket upgrade (issue 13).
     pub limits: Limits,
+    /// The games this server hosts.
+    pub games: Games,
+    /// The game of rooms created without naming one (its default config).
+    pub default_game: RoomGame,
+}
+
+impl Shared {
+    /// The room game for `name` with `config` (`None`: the default game;
+    /// no config: the game's defaults), or the API's error for it.
+    pub fn room_game(
+        &self,
+        name: Option<&str>,
+        config: Option<&serde_json::Value>,
+    ) -> std::result::Result<RoomGame, GameChoiceError> {
+        let entry = match name {
+            None if config.is_none() => return Ok(self.default_game.clone()),
+            None => self.default_game.entry.clone(),
+            Some(n) => self
+                .games
+                .get(n)
+                .cloned()
+                .ok_or_else(|| GameChoiceError::UnknownGame {
+                    name: n.to_owned(),
+                    known: self.games.names().collect::<Vec<_>>().join(", "),
+                })?,
+        };
+        RoomGame::new(entry, config).map_err(GameChoiceError::Config)
+    }
+}
+
+/// Why a room cannot be of the game asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GameChoiceError {
+    /// No game of that name is registered.
+    #[error("unknown game {name:?}; this server hosts: {known}")]
+    UnknownGame {
+        /// The name asked for.
+        name: String,
+        /// The games hosted, comma-separated.
+        known: String,
+    },
+    /// The config does not fit the game.
+    #[error(transparent)]
+    Config(tickroom_game::ConfigError),
 }
 
 impl Shared {

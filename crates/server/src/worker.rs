@@ -142,13 +142,16 @@ impl Placement for WorkerPool {
             .iter()
             .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
             .ok_or(PlacementError::NoWorker)?;
+        let game_seed = signing::random_u64();
         let recorder = match (&self.recorder, settings.recording) {
             (Some(r), Some(rec)) => Some(r.room(RoomToRecord {
                 key: serial,
                 room: &id,
                 started_unix_ms: unix_ms(),
                 capacity: settings.capacity,
-                sim: &settings.sim,
+                game: &settings.game,
+                seed: game_seed,
+                step_rate_hz: settings.step_rate_hz,
                 keyframe_every: rec.keyframe_every,
                 steps_per_frame: settings.steps_per_frame,
             })),
@@ -161,8 +164,10 @@ impl Placement for WorkerPool {
             self.metrics.clone(),
             Instant::now(),
             signing::random_u64(),
+            game_seed,
             recorder,
-        );
+        )
+        .map_err(|e| PlacementError::Game(e.to_string()))?;
         // Counted before it is sent, so a burst of creations spreads out.
         worker.rooms.fetch_add(1, Ordering::Relaxed);
         if worker.tx.send(WorkerMsg::AddRoom(Box::new(host))).is_err() {

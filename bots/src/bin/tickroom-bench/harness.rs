@@ -66,6 +66,8 @@ pub struct BenchConfig {
     pub per_room: usize,
     /// Inputs per second per bot.
     pub input_hz: u32,
+    /// The game the bots play.
+    pub game: String,
     /// Behaviour mix of the bots.
     pub mix: Mix,
     /// Connections per second while ramping.
@@ -400,6 +402,7 @@ async fn run_level(
         },
         ramp_per_sec: config.ramp_per_sec,
         input_hz: config.input_hz,
+        game: config.game.clone(),
         mix: config.mix.clone(),
         duration: Some(measure_after + config.window),
         measure_after: Some(measure_after),

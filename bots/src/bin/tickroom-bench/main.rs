@@ -8,7 +8,7 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use tickroom_bots::{Mix, duration::parse_duration};
+use tickroom_bots::{Mix, SwarmConfig, duration::parse_duration, games};
 
 mod ceiling;
 mod fleet;
@@ -35,9 +35,14 @@ struct Args {
     /// Inputs per second per bot.
     #[arg(long, default_value_t = 30)]
     input_hz: u32,
-    /// Bot behaviour mix.
-    #[arg(long, default_value = "wander=90,chase=10")]
-    mix: Mix,
+    /// The game the bots play (their rooms are created on join with it);
+    /// the server must host it (see --server-bin).
+    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = "arena")]
+    game: String,
+    /// Bot behaviour mix [default: the game's bench mix (arena:
+    /// wander=90,chase=10), else its default behaviour].
+    #[arg(long)]
+    mix: Option<Mix>,
     /// New connections per second while ramping.
     #[arg(long, default_value_t = 1000.0)]
     ramp: f64,
@@ -107,6 +112,17 @@ fn main() -> anyhow::Result<()> {
             bail!("taskset could not pin the bots to CPUs {}", args.bot_cpus);
         }
     }
+    let mix = match &args.mix {
+        Some(mix) => mix.clone(),
+        None => games::bench_mix(&args.game).parse()?,
+    };
+    // A game or behaviour the bots cannot play fails now, not after the build.
+    SwarmConfig {
+        game: args.game.clone(),
+        mix: mix.clone(),
+        ..SwarmConfig::default()
+    }
+    .validate()?;
     let server_bin = match args.server_bin.clone() {
         Some(p) => p,
         None => build_server()?,
@@ -115,7 +131,8 @@ fn main() -> anyhow::Result<()> {
         levels: args.levels.clone(),
         per_room: args.per_room,
         input_hz: args.input_hz,
-        mix: args.mix.clone(),
+        game: args.game.clone(),
+        mix,
         ramp_per_sec: args.ramp,
         warmup: args.warmup,
         window: args.window,

@@ -49,6 +49,21 @@ pub fn decode_values(
     out: &mut Vec<Value>,
 ) -> Result<(), DecodeError> {
     out.clear();
+    read_values(slots, bytes, Some(out))
+}
+
+/// Checks that `bytes` are exactly one message of `slots`, as
+/// [`decode_values`] would, without building the values (what a server's
+/// reader does with every input before it queues it for the room).
+pub fn check_values(slots: &[Slot], bytes: &[u8]) -> Result<(), DecodeError> {
+    read_values(slots, bytes, None)
+}
+
+fn read_values(
+    slots: &[Slot],
+    bytes: &[u8],
+    mut out: Option<&mut Vec<Value>>,
+) -> Result<(), DecodeError> {
     let mut r = Reader::new(bytes);
     for &slot in slots {
         let at = r.pos();
@@ -75,9 +90,17 @@ pub fn decode_values(
             Slot::F32 => Value::Int(i64::from(u32::from_le_bytes(
                 r.take(4)?.try_into().unwrap_or([0; 4]),
             ))),
-            Slot::Text { max_bytes } => Value::Text(r.str(usize::from(max_bytes))?.into()),
+            Slot::Text { max_bytes } => {
+                let t = r.str(usize::from(max_bytes))?;
+                match &mut out {
+                    Some(_) => Value::Text(t.into()),
+                    None => Value::Int(0),
+                }
+            }
         };
-        out.push(v);
+        if let Some(out) = &mut out {
+            out.push(v);
+        }
     }
     r.finish()
 }
@@ -195,5 +218,9 @@ mod tests {
         ));
         assert!(decode_values(&slots, &good[..3], &mut out).is_err());
         decode_values(&slots, &good, &mut out).unwrap();
+        check_values(&slots, &good).unwrap();
+        for bad in [&bad_bool, &wide, &long, &trailing, &good[..3].to_vec()] {
+            assert!(check_values(&slots, bad).is_err());
+        }
     }
 }

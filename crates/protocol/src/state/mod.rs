@@ -20,7 +20,9 @@ mod wire;
 
 pub use delta::{DeltaHeader, Encoder, apply, read_header};
 pub use frame::{EntityRef, Frame, Value};
-pub use message::{decode_event, decode_values, encode_event, encode_values, max_encoded_len};
+pub use message::{
+    check_values, decode_event, decode_values, encode_event, encode_values, max_encoded_len,
+};
 pub use replica::{Applied, Replica};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
 pub(crate) use wire::put_varint;

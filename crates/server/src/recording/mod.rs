@@ -25,12 +25,11 @@ use std::{
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
 use tickroom_protocol::{
-    PROTOCOL_VERSION, Snapshot,
-    record::{EndReason, RecordHeader, RoomRules, TickRecord},
+    PROTOCOL_VERSION,
+    record::{EndReason, RecordHeader, TickRecord},
 };
-use tickroom_sim::{SIM_VERSION, SimConfig};
 
-use crate::metrics::RecordMetrics;
+use crate::{metrics::RecordMetrics, room::RoomGame};
 
 /// File name suffix of recordings.
 pub const SUFFIX: &str = ".tickrec";
@@ -76,8 +75,12 @@ pub struct RoomToRecord<'a> {
     pub started_unix_ms: u64,
     /// Its capacity.
     pub capacity: usize,
-    /// Its rules (`tick_rate_hz`: the step rate).
-    pub sim: &'a SimConfig,
+    /// Its game and config.
+    pub game: &'a RoomGame,
+    /// Its game's random seed.
+    pub seed: u64,
+    /// Simulation steps per second.
+    pub step_rate_hz: u32,
     /// A keyframe every this many frames.
     pub keyframe_every: u32,
     /// Simulation steps per frame.
@@ -99,7 +102,7 @@ enum WriterMsg {
     },
     Keyframe {
         key: u64,
-        snapshot: Snapshot,
+        frame: Vec<u8>,
     },
     End {
         key: u64,
@@ -155,12 +158,16 @@ impl Recorder {
         let (key, room) = (r.key, r.room);
         let header = RecordHeader {
             protocol_version: PROTOCOL_VERSION,
-            sim_version: SIM_VERSION,
+            game: r.game.name().to_owned(),
+            game_version: r.game.entry.version(),
+            schema_hash: r.game.entry.catalogue().schema().hash(),
+            config: r.game.config.to_string(),
+            seed: r.seed,
+            step_rate_hz: r.step_rate_hz,
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             room: room.to_owned(),
             node: self.node.clone(),
             started_unix_ms: r.started_unix_ms,
-            rules: rules_of(r.sim),
             capacity: r.capacity.min(u32::MAX as usize) as u32,
             keyframe_every: r.keyframe_every,
             steps_per_frame: r.steps_per_frame,
@@ -230,10 +237,10 @@ impl RoomRecorder {
         self.send(WriterMsg::Tick { key, record });
     }
 
-    /// Hands a keyframe to the writer (never waits).
-    pub fn keyframe(&mut self, snapshot: Snapshot) {
+    /// Hands a keyframe (a whole frame, encoded) to the writer (never waits).
+    pub fn keyframe(&mut self, frame: Vec<u8>) {
         let key = self.key;
-        self.send(WriterMsg::Keyframe { key, snapshot });
+        self.send(WriterMsg::Keyframe { key, frame });
     }
 
     /// Whether this room is still being recorded.
@@ -276,40 +283,6 @@ impl Drop for RoomRecorder {
         // Released after the last send: the writer reads it with Acquire, so
         // everything sent before is in the channel when it sees `true`.
         self.gone.store(true, Ordering::Release);
-    }
-}
-
-/// The recorded form of a simulation's rules.
-pub fn rules_of(c: &SimConfig) -> RoomRules {
-    RoomRules {
-        width: c.width,
-        height: c.height,
-        player_radius: c.player_radius,
-        pellet_radius: c.pellet_radius,
-        accel: c.accel,
-        max_speed: c.max_speed,
-        friction: c.friction,
-        pellet_count: c.pellet_count.min(u32::MAX as usize) as u32,
-        pellet_respawn_ticks: c.pellet_respawn_ticks,
-        tick_rate_hz: c.tick_rate_hz,
-        seed: c.seed,
-    }
-}
-
-/// The simulation's rules a recording names.
-pub fn sim_config_of(r: &RoomRules) -> SimConfig {
-    SimConfig {
-        width: r.width,
-        height: r.height,
-        player_radius: r.player_radius,
-        pellet_radius: r.pellet_radius,
-        accel: r.accel,
-        max_speed: r.max_speed,
-        friction: r.friction,
-        pellet_count: r.pellet_count as usize,
-        pellet_respawn_ticks: r.pellet_respawn_ticks,
-        tick_rate_hz: r.tick_rate_hz,
-        seed: r.seed,
     }
 }
 
@@ -403,15 +376,5 @@ mod tests {
         ] {
             assert!(!valid_file_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn rules_round_trip() {
-        let sim = SimConfig {
-            seed: 99,
-            tick_rate_hz: 30,
-            ..SimConfig::default()
-        };
-        assert_eq!(sim_config_of(&rules_of(&sim)), sim);
     }
 }

@@ -126,8 +126,8 @@ impl Writer {
                     }
                 }
             }
-            WriterMsg::Keyframe { key, snapshot } => {
-                self.append(key, &Block::Keyframe(snapshot));
+            WriterMsg::Keyframe { key, frame } => {
+                self.append(key, &Block::Keyframe(frame));
             }
             WriterMsg::End { key, reason } => self.end(key, reason),
             WriterMsg::Stop => {}

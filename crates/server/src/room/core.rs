@@ -1,46 +1,52 @@
 //! [`RoomCore`]: one room's logic as a sans-IO state machine, in the manner of
 //! `quinn_proto::Connection`. Events go in (a connection joins, resumes,
 //! leaves, sends input; [`RoomCore::tick`] with the time), and what the room
-//! wants done comes out of [`RoomCore::poll_output`] (a frame for a
-//! connection, a connection to close). It never touches a socket, a channel, a
-//! lock, a metrics handle or the clock: time and the seed for session nonces
-//! are arguments, so tests drive it on a manual clock ([`super::host`] is the
-//! thread-side shell around it).
+//! wants done comes out of [`RoomCore::poll_output`] (a frame or an event for
+//! a connection, a connection to close, a record). It never touches a socket,
+//! a channel, a lock, a metrics handle or the clock: time and the seed for
+//! session nonces are arguments, so tests drive it on a manual clock
+//! ([`super::host`] is the thread-side shell around it).
+//!
+//! The room's game is a [`tickroom_game::Room`] (any registered game): the
+//! core owns players' ids, sessions and connections, their acknowledgements,
+//! the frame history, baselines and encode-once; the game owns what the
+//! frames say.
 //!
 //! # One tick, in order
 //! 1. players whose resume grace is over leave;
-//! 2. the inputs given since the last tick apply (per player the newest steer
-//!    wins, the newest sequence number becomes its acknowledgement);
-//! 3. the simulation steps once;
-//! 4. the frame is built, made canonical against the previous one
-//!    ([`replica::settle_velocities`]), hashed, and kept in a short history
-//!    (steps 2-4 are the [`Game`]'s: what frames say);
+//! 2. the inputs given since the last tick have gone to the game in arrival
+//!    order (each player's newest sequence number becomes its
+//!    acknowledgement);
+//! 3. the game steps once; its events go out to their players;
+//! 4. on every `steps_per_frame`-th step the frame is read out of the game,
+//!    hashed, and kept in a short history;
 //! 5. every connected player gets one frame: a delta against the newest frame
 //!    its connection was actually sent (its *baseline*, supplied by the
-//!    caller), or a full snapshot when it has none, just joined or resumed, or
+//!    caller), or a whole frame when it has none, just joined or resumed, or
 //!    its baseline is no longer in the history. Each distinct payload is
-//!    encoded once per tick and shared;
+//!    encoded once per tick and shared; each player's own acknowledgement
+//!    and events are put in front of it by its connection's writer;
 //! 6. an empty room reports [`Status::Idle`] once it has been empty for the
 //!    idle timeout;
-//! 7. when recording, the tick's [`TickRecord`] (and every
-//!    `keyframe_every`-th tick the whole frame) is output for the shell to
+//! 7. when recording, the step's [`TickRecord`] (and every
+//!    `keyframe_every`-th frame the whole frame) is output for the shell to
 //!    write.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
+use tickroom_game::RoomRng as SplitMix64;
+use tickroom_game::{Audience, Catalogue, Departure, OutEvent, PlayerId, Room};
 use tickroom_protocol::{
-    self as proto,
-    record::TickRecord,
-    replica::{self, Frame},
+    Checksum, encode_state_tail,
+    record::{AppliedInput, RoomEvent, TickRecord},
+    state::{Encoder, Frame, FrameError},
 };
-use tickroom_sim::{SimConfig, SplitMix64};
 
-use super::game::{Game, Removal};
-pub use super::game::{arena_of, pellet_to_wire, player_to_wire};
 use crate::close::{CloseRequest, RESUMED_ELSEWHERE};
 
 /// Identifies one WebSocket connection to the core (unique per process).
@@ -59,7 +65,7 @@ pub struct CoreSettings {
     /// How long a disconnected player's entity waits for a resume.
     pub resume_grace: Duration,
     /// Frames kept as baselines (at most [`HISTORY`]; older baselines get a
-    /// full snapshot).
+    /// whole frame).
     pub history: usize,
     /// Flow control: a connection whose client reports (`Input::ack_tick`)
     /// having received nothing of the last `max_unacked` ticks it was sent
@@ -67,20 +73,17 @@ pub struct CoreSettings {
     /// buffers between it and the server. Applies only while its inputs keep
     /// coming (a client that stops sending inputs is never held). 0 disables.
     pub max_unacked: u32,
-    /// The simulation's rules.
-    pub sim: SimConfig,
     /// Record every step (see [`Output::Record`]), when set.
     pub recording: Option<RecordSettings>,
     /// Simulation steps per frame: [`RoomCore::tick`] steps once per call
-    /// and builds and sends a frame every this many calls (`sim.tick_rate_hz`
-    /// is the step rate).
+    /// and builds and sends a frame every this many calls.
     pub steps_per_frame: u32,
 }
 
 /// How a room records itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordSettings {
-    /// Output the whole frame after every this many ticks (0: never).
+    /// Output the whole frame after every this many frames (0: never).
     pub keyframe_every: u32,
 }
 
@@ -100,8 +103,9 @@ pub struct Joined {
     pub player_id: u32,
     /// The room's tick at the join.
     pub tick: u32,
-    /// The arena and movement rules.
-    pub arena: proto::Arena,
+    /// The room's game (its schema, for the welcome and for checking
+    /// inputs before they reach the room).
+    pub catalogue: Arc<Catalogue>,
     /// This connection's session (goes into the resume token).
     pub session: u64,
     /// Whether an earlier player was taken back.
@@ -109,7 +113,7 @@ pub struct Joined {
 }
 
 /// Why a join was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinRefused {
     /// The room is at capacity (close code 1013).
     Full,
@@ -117,6 +121,8 @@ pub enum JoinRefused {
     Closing,
     /// The connection id is already in the room (a bug in the caller).
     DuplicateConnection,
+    /// The game refused the player; the reason is for the client.
+    Game(String),
 }
 
 /// What the room wants the shell to do.
@@ -128,7 +134,17 @@ pub enum Output {
         conn: ConnId,
         /// The frame's tick, which becomes the connection's baseline once sent.
         tick: u32,
-        /// The encoded `Snapshot` or `Delta`.
+        /// The newest input sequence number applied for its player.
+        ack: u32,
+        /// The state's shared part ([`encode_state_tail`]).
+        tail: Bytes,
+    },
+    /// Queue this event for this connection (it travels with the next frame
+    /// its writer takes).
+    Event {
+        /// The connection.
+        conn: ConnId,
+        /// The event's id and values.
         bytes: Bytes,
     },
     /// Close this connection.
@@ -138,10 +154,10 @@ pub enum Output {
         /// Code and reason.
         req: CloseRequest,
     },
-    /// Recording: what the tick just run applied, and its checksum.
+    /// Recording: what the step just run was given, and its checksum.
     Record(TickRecord),
-    /// Recording: the whole frame of the tick just recorded.
-    Keyframe(proto::Snapshot),
+    /// Recording: the whole frame of the tick just recorded, encoded.
+    Keyframe(Vec<u8>),
 }
 
 /// Whether a room goes on after a tick.
@@ -159,7 +175,7 @@ pub enum Status {
 /// What one tick encoded, for the shell's metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickStats {
-    /// Full snapshots encoded (0 or 1).
+    /// Whole frames encoded (0 or 1).
     pub snapshots_encoded: u32,
     /// Deltas encoded (one per distinct baseline).
     pub deltas_encoded: u32,
@@ -167,10 +183,18 @@ pub struct TickStats {
     pub encoded_sizes: Vec<usize>,
     /// Frames handed out (one per connected player not held).
     pub frames: u32,
-    /// Of those, full snapshots.
+    /// Of those, whole frames.
     pub full_frames: u32,
     /// Connections held back by flow control this tick.
     pub held: u32,
+    /// Inputs the game refused since the last tick (bad values, or refused
+    /// by its validation).
+    pub inputs_refused: u32,
+    /// Events sent to connections this tick.
+    pub events: u32,
+    /// The frame could not be built (a game past a frame limit): no frame
+    /// went out this tick.
+    pub frame_error: Option<FrameError>,
 }
 
 impl TickStats {
@@ -185,7 +209,7 @@ impl TickStats {
     }
 }
 
-/// A player's connection state (its game state is the [`Game`]'s).
+/// A player's connection state (its game state is the game's).
 #[derive(Debug)]
 struct Player {
     /// The current connection, `None` while waiting for a resume.
@@ -194,64 +218,81 @@ struct Player {
     session: u64,
     /// When the connection dropped, while waiting for a resume.
     gone_since: Option<Instant>,
-    /// The next frame must be a full snapshot (joined or resumed).
+    /// The next frame must be a whole frame (joined or resumed).
     needs_full: bool,
     /// The newest tick the client says it received on this connection, and
     /// the room tick when it said so.
     acked: Option<(u32, u32)>,
+    /// Newest input sequence number received (every frame carries it).
+    last_seq: u32,
+    /// `last_seq` as of the last recorded input (recordings store advances).
+    recorded_seq: u32,
 }
 
 /// One room's state machine (see the module docs).
 #[derive(Debug)]
 pub struct RoomCore {
     settings: CoreSettings,
-    game: Game,
+    game: Box<dyn Room>,
+    catalogue: Arc<Catalogue>,
     rng: SplitMix64,
     players: BTreeMap<u32, Player>,
     conns: HashMap<ConnId, u32>,
+    next_player_id: u32,
     /// Recent frames, oldest first; the newest is the last tick's.
     history: VecDeque<Frame>,
     empty_since: Option<Instant>,
     closed: bool,
     out: VecDeque<Output>,
     stats: TickStats,
+    /// The step being recorded (what it was given so far), when recording.
+    record: Option<TickRecord>,
     // Scratch reused every tick.
+    encoder: Encoder,
     encoded: Vec<(u32, Bytes)>,
+    events: Vec<OutEvent>,
+    bytes: Vec<u8>,
+    spare: Option<Frame>,
 }
 
 impl RoomCore {
-    /// A new, empty room; `seed` feeds its session nonces.
-    pub fn new(settings: CoreSettings, now: Instant, seed: u64) -> RoomCore {
+    /// A new, empty room of `game`; `seed` feeds its session nonces.
+    pub fn new(settings: CoreSettings, game: Box<dyn Room>, now: Instant, seed: u64) -> RoomCore {
+        let catalogue = game.catalogue().clone();
         RoomCore {
-            game: Game::new(
-                settings.sim.clone(),
-                settings.recording.is_some(),
-                settings.steps_per_frame,
-            ),
+            record: settings.recording.map(|_| TickRecord::default()),
             settings: CoreSettings {
                 history: settings.history.clamp(1, HISTORY),
+                steps_per_frame: settings.steps_per_frame.max(1),
                 ..settings
             },
+            game,
+            catalogue,
             rng: SplitMix64::new(seed),
             players: BTreeMap::new(),
             conns: HashMap::new(),
+            next_player_id: 1,
             history: VecDeque::new(),
             empty_since: Some(now),
             closed: false,
             out: VecDeque::new(),
             stats: TickStats::default(),
+            encoder: Encoder::default(),
             encoded: Vec::new(),
+            events: Vec::new(),
+            bytes: Vec::new(),
+            spare: None,
         }
     }
 
-    /// The room's newest tick (0 before the first).
+    /// The room's newest tick (0 before the first): steps ÷ steps per frame.
     pub fn tick_number(&self) -> u32 {
-        self.game.tick_number()
+        (self.game.steps() / u64::from(self.settings.steps_per_frame)) as u32
     }
 
     /// Simulation steps so far (ticks × steps per frame).
     pub fn step_number(&self) -> u64 {
-        self.game.step_number()
+        self.game.steps()
     }
 
     /// Players in the room, connected or within their resume grace.
@@ -259,9 +300,14 @@ impl RoomCore {
         self.players.len()
     }
 
-    /// The arena and movement rules, as the Welcome carries them.
-    pub fn arena(&self) -> proto::Arena {
-        arena_of(self.game.config())
+    /// The room's game.
+    pub fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.catalogue
+    }
+
+    /// The game's room (for tests and tools that look inside).
+    pub fn game(&self) -> &dyn Room {
+        &*self.game
     }
 
     /// What the last tick encoded.
@@ -269,11 +315,16 @@ impl RoomCore {
         &self.stats
     }
 
+    /// The newest frame (none before the first tick).
+    pub fn frame(&self) -> Option<&Frame> {
+        self.history.back()
+    }
+
     /// Stops recording (the shell could not keep up): no more
     /// [`Output::Record`]s.
     pub fn stop_recording(&mut self) {
         self.settings.recording = None;
-        self.game.stop_recording();
+        self.record = None;
     }
 
     /// Whether [`RoomCore::shutdown`] ran.
@@ -302,7 +353,7 @@ impl RoomCore {
             && let Some(p) = self.players.get_mut(&claim.player)
             && p.session == claim.session
         {
-            // Take the player back: same entity, id, position and score.
+            // Take the player back: same entity, id and state.
             if let Some(old) = p.conn.replace(conn) {
                 self.conns.remove(&old);
                 self.out.push_back(Output::Close {
@@ -315,11 +366,14 @@ impl RoomCore {
             p.needs_full = true;
             p.acked = None;
             self.conns.insert(conn, claim.player);
-            self.game.resumed(claim.player);
+            self.game.resumed(PlayerId(claim.player));
+            note(&mut self.record, || RoomEvent::Resumed {
+                player: claim.player,
+            });
             return Ok(Joined {
                 player_id: claim.player,
                 tick,
-                arena: self.arena(),
+                catalogue: self.catalogue.clone(),
                 session,
                 resumed: true,
             });
@@ -327,8 +381,20 @@ impl RoomCore {
         if self.players.len() >= self.settings.capacity {
             return Err(JoinRefused::Full);
         }
-        // Ids are unique per room; a refusal would be a bug, not bad input.
-        let id = self.game.join(name).ok_or(JoinRefused::Closing)?;
+        let id = self.next_player_id;
+        let name = if name.is_empty() {
+            format!("player-{id}")
+        } else {
+            name
+        };
+        self.game
+            .join(PlayerId(id), &name)
+            .map_err(|r| JoinRefused::Game(r.0))?;
+        self.next_player_id = self.next_player_id.wrapping_add(1).max(1);
+        note(&mut self.record, || RoomEvent::Joined {
+            player: id,
+            name: name.clone(),
+        });
         self.players.insert(
             id,
             Player {
@@ -337,6 +403,8 @@ impl RoomCore {
                 gone_since: None,
                 needs_full: true,
                 acked: None,
+                last_seq: 0,
+                recorded_seq: 0,
             },
         );
         self.conns.insert(conn, id);
@@ -344,42 +412,57 @@ impl RoomCore {
         Ok(Joined {
             player_id: id,
             tick,
-            arena: self.arena(),
+            catalogue: self.catalogue.clone(),
             session,
             resumed: false,
         })
     }
 
     /// Connection `conn` ended. `explicit` (a Leave, or a protocol violation)
-    /// removes its player now; otherwise the player waits the resume grace,
-    /// coasting to a stop. A connection that was replaced by a resume, or is
-    /// unknown, changes nothing.
+    /// removes its player now; otherwise the player waits the resume grace.
+    /// A connection that was replaced by a resume, or is unknown, changes
+    /// nothing.
     pub fn leave(&mut self, now: Instant, conn: ConnId, explicit: bool) {
         let Some(id) = self.conns.remove(&conn) else {
             return;
         };
         if explicit {
-            self.remove(id, Removal::Left);
+            self.remove(id, Departure::Left);
         } else if let Some(p) = self.players.get_mut(&id) {
             p.conn = None;
             p.gone_since = Some(now);
-            self.game.disconnected(id);
+            self.game.disconnected(PlayerId(id));
+            note(&mut self.record, || RoomEvent::Disconnected { player: id });
         }
     }
 
-    /// An input from connection `conn`, for the next tick: its sequence
-    /// number, the newest tick its client had received, and its steering.
-    /// Inputs from unknown or replaced connections are ignored.
-    pub fn input(&mut self, conn: ConnId, seq: u32, ack_tick: u32, steer: [i8; 2]) {
+    /// An input from connection `conn`, for the next step: its sequence
+    /// number, the newest tick its client had received, and the game's
+    /// input bytes. Inputs from unknown or replaced connections are ignored;
+    /// ones the game refuses are counted ([`TickStats::inputs_refused`]).
+    pub fn input(&mut self, conn: ConnId, seq: u32, ack_tick: u32, data: &[u8]) {
         let now = self.tick_number();
-        if let Some((&id, p)) = self
+        let Some((&id, p)) = self
             .conns
             .get(&conn)
             .and_then(|id| self.players.get_mut(id).map(|p| (id, p)))
-        {
-            self.game.input(id, seq, steer);
-            let newest = p.acked.map_or(ack_tick, |(a, _)| a.max(ack_tick));
-            p.acked = Some((newest.min(now), now));
+        else {
+            return;
+        };
+        p.last_seq = p.last_seq.max(seq);
+        let newest = p.acked.map_or(ack_tick, |(a, _)| a.max(ack_tick));
+        p.acked = Some((newest.min(now), now));
+        if self.game.input(PlayerId(id), data).is_err() {
+            self.stats.inputs_refused += 1;
+            return;
+        }
+        if let Some(record) = &mut self.record {
+            record.inputs.push(AppliedInput {
+                player: id,
+                seq_advance: p.last_seq.wrapping_sub(p.recorded_seq),
+                data: data.to_vec(),
+            });
+            p.recorded_seq = p.last_seq;
         }
     }
 
@@ -396,21 +479,50 @@ impl RoomCore {
         if self.closed {
             return Status::Closed;
         }
+        let refused = self.stats.inputs_refused;
+        self.stats.clear();
+        self.stats.inputs_refused = refused;
         self.expire_grace(now);
-        let frame = self.game.step(self.history.back_mut());
-        let framed = frame.is_some();
-        if let Some(frame) = frame {
-            self.publish(frame, &mut baseline);
+        self.game.step();
+        self.route_events();
+        let framed = self
+            .game
+            .steps()
+            .is_multiple_of(u64::from(self.settings.steps_per_frame));
+        let mut checksum = None;
+        if framed {
+            let mut frame = self.spare.take().unwrap_or_default();
+            match self.game.build_frame(self.tick_number(), &mut frame) {
+                Ok(()) => {
+                    let sum = Checksum(frame.checksum(&mut self.bytes));
+                    checksum = Some(sum);
+                    self.publish(frame, sum, &mut baseline);
+                }
+                Err(e) => {
+                    self.stats.frame_error = Some(e);
+                    self.spare = Some(frame);
+                }
+            }
         }
-        if let Some(record) = self.game.take_record() {
-            self.out.push_back(Output::Record(record));
+        if let Some(record) = &mut self.record {
+            let next = TickRecord {
+                inputs: Vec::with_capacity(record.inputs.len()),
+                ..TickRecord::default()
+            };
+            let mut done = std::mem::replace(record, next);
+            done.tick = self.game.steps() as u32;
+            done.checksum = checksum;
+            self.out.push_back(Output::Record(done));
             let every = self.settings.recording.map_or(0, |r| r.keyframe_every);
-            if framed
+            if checksum.is_some()
                 && every > 0
                 && self.tick_number().is_multiple_of(every)
                 && let Some(frame) = self.history.back()
             {
-                self.out.push_back(Output::Keyframe(frame.to_snapshot()));
+                let mut bytes = Vec::new();
+                self.encoder
+                    .encode(self.catalogue.schema(), None, frame, &mut bytes);
+                self.out.push_back(Output::Keyframe(bytes));
             }
         }
         self.idle_status(now)
@@ -450,25 +562,64 @@ impl RoomCore {
             .map(|(&id, _)| id)
             .collect();
         for id in expired {
-            self.remove(id, Removal::Expired);
+            self.remove(id, Departure::Expired);
         }
     }
 
-    fn remove(&mut self, id: u32, why: Removal) {
+    fn remove(&mut self, id: u32, why: Departure) {
         if let Some(p) = self.players.remove(&id) {
             if let Some(conn) = p.conn {
                 self.conns.remove(&conn);
             }
-            self.game.remove(id, why);
+            self.game.leave(PlayerId(id), why);
+            note(&mut self.record, || match why {
+                Departure::Left => RoomEvent::Left { player: id },
+                Departure::Expired => RoomEvent::Expired { player: id },
+            });
         }
     }
 
-    fn publish(&mut self, mut frame: Frame, baseline: &mut impl FnMut(ConnId) -> Option<u32>) {
-        let checksum = frame.checksum();
+    /// Sends the step's events to the connected players they are for (a
+    /// player waiting for a resume misses them: it gets a whole frame back).
+    fn route_events(&mut self) {
+        self.game.drain_events(&mut self.events);
+        for OutEvent { to, bytes } in self.events.drain(..) {
+            let bytes = Bytes::from(bytes);
+            let mut send = |p: &Player| {
+                if let Some(conn) = p.conn {
+                    self.stats.events += 1;
+                    self.out.push_back(Output::Event {
+                        conn,
+                        bytes: bytes.clone(),
+                    });
+                }
+            };
+            match to {
+                Audience::Only(PlayerId(id)) => {
+                    if let Some(p) = self.players.get(&id) {
+                        send(p);
+                    }
+                }
+                to => {
+                    for (&id, p) in &self.players {
+                        if to.includes(PlayerId(id)) {
+                            send(p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(
+        &mut self,
+        frame: Frame,
+        checksum: Checksum,
+        baseline: &mut impl FnMut(ConnId) -> Option<u32>,
+    ) {
         let tick = frame.tick;
-        let rate = self.game.frame_rate() as u16;
+        let schema = self.catalogue.schema();
         self.encoded.clear();
-        self.stats.clear();
         let window = self.settings.max_unacked;
         let mut full: Option<Bytes> = None;
         let mut oldest_in_use = tick;
@@ -491,49 +642,52 @@ impl RoomCore {
                     return Some(bytes.clone());
                 }
                 let from = self.history.iter().rev().find(|f| f.tick == b)?;
-                let delta = replica::diff(from, &frame, checksum, rate)?;
-                let bytes = Bytes::from(proto::encode_server(&proto::ServerMsg::Delta(delta)));
+                self.bytes.clear();
+                self.encoder
+                    .encode(schema, Some(from), &frame, &mut self.bytes);
+                let tail = Bytes::from(encode_state_tail(checksum, &self.bytes));
                 self.stats.deltas_encoded += 1;
-                self.stats.encoded_sizes.push(bytes.len());
-                self.encoded.push((b, bytes.clone()));
-                Some(bytes)
+                self.stats.encoded_sizes.push(tail.len());
+                self.encoded.push((b, tail.clone()));
+                Some(tail)
             });
-            let bytes = match cached {
-                Some(bytes) => {
+            let tail = match cached {
+                Some(tail) => {
                     if let Some(b) = base {
                         oldest_in_use = oldest_in_use.min(b);
                     }
-                    bytes
+                    tail
                 }
                 None => {
                     self.stats.full_frames += 1;
                     full.get_or_insert_with(|| {
-                        let bytes = Bytes::from(proto::encode_server(&proto::ServerMsg::Snapshot(
-                            frame.to_snapshot(),
-                        )));
+                        self.bytes.clear();
+                        self.encoder.encode(schema, None, &frame, &mut self.bytes);
+                        let tail = Bytes::from(encode_state_tail(checksum, &self.bytes));
                         self.stats.snapshots_encoded += 1;
-                        self.stats.encoded_sizes.push(bytes.len());
-                        bytes
+                        self.stats.encoded_sizes.push(tail.len());
+                        tail
                     })
                     .clone()
                 }
             };
             self.stats.frames += 1;
-            self.out.push_back(Output::Frame { conn, tick, bytes });
+            self.out.push_back(Output::Frame {
+                conn,
+                tick,
+                ack: p.last_seq,
+                tail,
+            });
         }
         // Keep what a connection may still name as its baseline: frames from
         // the oldest baseline in use on (baselines only move forward), at
         // most `history` of them. (Ticks only grow within a room's life, far
         // below u32::MAX at 20-60 Hz.)
-        let keep_from = oldest_in_use;
-        if let Some(prev) = self.history.back_mut() {
-            prev.roster = Vec::new();
-        }
-        self.history.push_back(std::mem::take(&mut frame));
+        self.history.push_back(frame);
         while self.history.len() > self.settings.history
-            || self.history.front().is_some_and(|f| f.tick < keep_from)
+            || self.history.front().is_some_and(|f| f.tick < oldest_in_use)
         {
-            self.history.pop_front();
+            self.spare = self.history.pop_front();
         }
     }
 
@@ -548,5 +702,12 @@ impl RoomCore {
         } else {
             Status::Running
         }
+    }
+}
+
+/// Notes an event in the step being recorded.
+fn note(record: &mut Option<TickRecord>, event: impl FnOnce() -> RoomEvent) {
+    if let Some(record) = record {
+        record.events.push(event());
     }
 }

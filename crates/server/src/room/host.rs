@@ -66,9 +66,14 @@ impl std::fmt::Debug for RoomHost {
 }
 
 impl RoomHost {
-    /// A new room and the handle the I/O side uses to reach it; `seed` feeds
-    /// its session nonces. With a `recorder` (and `settings.recording`) the
-    /// room records itself.
+    /// A new room of `settings.game` and the handle the I/O side uses to
+    /// reach it; `seed` feeds its session nonces and `game_seed` its game's
+    /// randomness. With a `recorder` (and `settings.recording`) the room
+    /// records itself.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a room's identity, rules, seeds and sinks: each its own"
+    )]
     pub fn new(
         id: Arc<str>,
         serial: u64,
@@ -76,8 +81,14 @@ impl RoomHost {
         metrics: Metrics,
         now: Instant,
         seed: u64,
+        game_seed: u64,
         recorder: Option<RoomRecorder>,
-    ) -> (RoomHost, RoomHandle) {
+    ) -> Result<(RoomHost, RoomHandle), tickroom_game::ConfigError> {
+        let game = settings.game.entry.new_room(
+            &settings.game.config,
+            game_seed,
+            settings.step_rate_hz,
+        )?;
         let mut core_settings = settings.core();
         if recorder.is_none() {
             core_settings.recording = None;
@@ -89,7 +100,7 @@ impl RoomHost {
         metrics.rooms.increment(1.0);
         let host = RoomHost {
             id: Arc::clone(&id),
-            core: RoomCore::new(core_settings, now, seed),
+            core: RoomCore::new(core_settings, game, now, seed),
             control,
             inputs,
             mailboxes: HashMap::new(),
@@ -105,8 +116,9 @@ impl RoomHost {
             control: control_tx,
             inputs: inputs_tx,
             shared,
+            game: settings.game.clone(),
         };
-        (host, handle)
+        Ok((host, handle))
     }
 
     /// The room's id.
@@ -131,7 +143,8 @@ impl RoomHost {
             self.metrics
                 .input_apply_delay
                 .record(msg.received.elapsed_at(step_start).as_secs_f64());
-            self.core.input(msg.conn, msg.seq, msg.ack_tick, msg.steer);
+            self.core
+                .input(msg.conn, msg.seq, msg.ack_tick, msg.data.as_slice());
         }
         let mut stale = 0;
         let mailboxes = &self.mailboxes;
@@ -147,8 +160,21 @@ impl RoomHost {
         if held > 0 {
             self.metrics.frames_held_unacked.increment(u64::from(held));
         }
-        for &size in &self.core.stats().encoded_sizes {
+        let stats = self.core.stats();
+        for &size in &stats.encoded_sizes {
             self.metrics.snapshot_bytes.record(size as f64);
+        }
+        if stats.inputs_refused > 0 {
+            self.metrics
+                .inputs_refused
+                .increment(u64::from(stats.inputs_refused));
+        }
+        if stats.events > 0 {
+            self.metrics.events.increment(u64::from(stats.events));
+        }
+        if let Some(e) = &stats.frame_error {
+            self.metrics.frame_errors.increment(1);
+            tracing::error!(room = %self.id, error = %e, "the frame could not be built; no frame this tick");
         }
         self.deliver();
         self.publish();
@@ -201,9 +227,23 @@ impl RoomHost {
     fn deliver(&mut self) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                Output::Frame { conn, tick, bytes } => {
+                Output::Frame {
+                    conn,
+                    tick,
+                    ack,
+                    tail,
+                } => {
                     if let Some(m) = self.mailboxes.get(&conn) {
-                        m.put(tick, bytes);
+                        m.put(tick, ack, tail);
+                    }
+                }
+                Output::Event { conn, bytes } => {
+                    if let Some(m) = self.mailboxes.get(&conn)
+                        && !m.push_event(bytes)
+                    {
+                        // Its reader fell a whole event queue behind.
+                        self.metrics.events_overflow.increment(1);
+                        m.close(crate::close::TOO_SLOW);
                     }
                 }
                 Output::Close { conn, req } => {
@@ -216,9 +256,9 @@ impl RoomHost {
                         r.tick(record);
                     }
                 }
-                Output::Keyframe(snapshot) => {
+                Output::Keyframe(frame) => {
                     if let Some(r) = &mut self.recorder {
-                        r.keyframe(snapshot);
+                        r.keyframe(frame);
                     }
                 }
             }

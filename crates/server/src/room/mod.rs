@@ -8,7 +8,6 @@
 //! may read (tick, player count, closed) through [`RoomShared`] atomics.
 
 pub mod core;
-pub mod game;
 #[cfg(test)]
 mod harness;
 pub mod host;
@@ -24,7 +23,7 @@ use std::{
 };
 
 use crossbeam_channel::{Sender, TrySendError};
-use tickroom_sim::SimConfig;
+use tickroom_game::GameEntry;
 use tokio::sync::oneshot;
 
 pub use self::core::{ConnId, JoinRefused, Joined, ResumeClaim};
@@ -60,7 +59,7 @@ pub enum RoomCmd {
 }
 
 /// One input on its way from a reader task to a room.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InputMsg {
     /// The sending connection.
     pub conn: ConnId,
@@ -68,11 +67,47 @@ pub struct InputMsg {
     pub seq: u32,
     /// The newest tick the client had received.
     pub ack_tick: u32,
-    /// Steering, as on the wire.
-    pub steer: [i8; 2],
+    /// The game's input, as on the wire (already checked against the
+    /// game's input type by the reader).
+    pub data: InputData,
     /// When the reader took the input's frame off the socket (the start of
     /// the input-latency histograms).
     pub received: Stamp,
+}
+
+/// A game input's bytes: inline up to [`InputData::INLINE`] bytes (every
+/// input of the bundled games), on the heap past that, so the common input
+/// costs no allocation on its way to the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputData {
+    /// Up to [`InputData::INLINE`] bytes: the length and the bytes.
+    Inline(u8, [u8; InputData::INLINE]),
+    /// Longer inputs.
+    Heap(Box<[u8]>),
+}
+
+impl InputData {
+    /// The longest input held inline.
+    pub const INLINE: usize = 22;
+
+    /// `bytes`, inline if they fit.
+    pub fn new(bytes: &[u8]) -> Self {
+        if bytes.len() <= Self::INLINE {
+            let mut buf = [0; Self::INLINE];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            InputData::Inline(bytes.len() as u8, buf)
+        } else {
+            InputData::Heap(bytes.into())
+        }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            InputData::Inline(len, buf) => &buf[..usize::from(*len)],
+            InputData::Heap(b) => b,
+        }
+    }
 }
 
 /// An instant as microseconds since the process's first stamp, in 4 bytes
@@ -155,6 +190,8 @@ pub struct RoomHandle {
     pub inputs: InputSender,
     /// What the room publishes.
     pub shared: Arc<RoomShared>,
+    /// Its game and config.
+    pub game: RoomGame,
 }
 
 /// The sending side of a room's input queue: at most `capacity` inputs wait
@@ -190,6 +227,32 @@ impl InputSender {
     }
 }
 
+/// A room's game and its config: every field, defaults filled in, as the
+/// game's [`GameEntry::config`] returned it (so it is valid).
+#[derive(Debug, Clone)]
+pub struct RoomGame {
+    /// The game.
+    pub entry: Arc<dyn GameEntry>,
+    /// Its config for this room.
+    pub config: Arc<serde_json::Value>,
+}
+
+impl RoomGame {
+    /// Game `entry` with `config` (`None`: its defaults), checked.
+    pub fn new(
+        entry: Arc<dyn GameEntry>,
+        config: Option<&serde_json::Value>,
+    ) -> Result<Self, tickroom_game::ConfigError> {
+        let config = Arc::new(entry.config(config)?);
+        Ok(Self { entry, config })
+    }
+
+    /// The game's name.
+    pub fn name(&self) -> &'static str {
+        self.entry.name()
+    }
+}
+
 /// A room's settings, from the server config and the room API.
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
@@ -203,8 +266,10 @@ pub struct RoomSettings {
     pub resume_grace: Duration,
     /// Flow control window, in ticks (see [`core::CoreSettings::max_unacked`]).
     pub max_unacked: u32,
-    /// The simulation's rules.
-    pub sim: SimConfig,
+    /// The room's game and config.
+    pub game: RoomGame,
+    /// Simulation steps per second (`--sim-rate`).
+    pub step_rate_hz: u32,
     /// Whether and how rooms record themselves (`--record-dir`).
     pub recording: Option<core::RecordSettings>,
     /// Simulation steps per frame (`--sim-rate` ÷ `--tick-rate`).
@@ -220,7 +285,6 @@ impl RoomSettings {
             resume_grace: self.resume_grace,
             history: core::HISTORY,
             max_unacked: self.max_unacked,
-            sim: self.sim.clone(),
             recording: self.recording,
             steps_per_frame: self.steps_per_frame,
         }
@@ -252,7 +316,7 @@ mod stamp_tests {
             conn: 1,
             seq,
             ack_tick: 0,
-            steer: [0, 0],
+            data: InputData::new(&[1, 2]),
             received: Stamp::at(Instant::now()),
         }
     }
@@ -277,8 +341,22 @@ mod stamp_tests {
 
     #[test]
     fn an_input_on_its_way_to_a_room_fits_its_byte_budget() {
-        // Every room's queue holds `--input-queue` (1,024) of these up front:
-        // each byte here is a KiB per room (issue 22).
-        assert_eq!(std::mem::size_of::<InputMsg>(), 24);
+        // A queued input holds its game's bytes inline (22 of them) rather
+        // than a heap allocation each; the queue grows with use (issue 22),
+        // so this is per input waiting, not per slot.
+        assert_eq!(std::mem::size_of::<InputMsg>(), 48);
+    }
+
+    #[test]
+    fn input_bytes_stay_inline_up_to_their_bound_and_read_back() {
+        for len in [0, 1, InputData::INLINE, InputData::INLINE + 1, 200] {
+            let bytes: Vec<u8> = (0..len as u8).collect();
+            let data = InputData::new(&bytes);
+            assert_eq!(data.as_slice(), &bytes[..]);
+            assert_eq!(
+                matches!(data, InputData::Inline(..)),
+                len <= InputData::INLINE
+            );
+        }
     }
 }

@@ -2,8 +2,7 @@
 //! can, checks every tick's checksum, prints a summary, and optionally
 //! exports every frame as JSON lines. Exit status: 0 when every tick matched
 //! to the End block, 2 on a divergence, 1 when the file cannot be read
-//! (corrupt, truncated, another simulation version).
-//! Part of the binary (`anyhow` lives here, not in the library).
+//! (corrupt, truncated, another game version, a game this build lacks).
 
 use std::{
     ffi::OsString,
@@ -13,9 +12,10 @@ use std::{
     time::Instant,
 };
 
-use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use tickroom_server::replay::{ExportFrame, Replay, ReplayOptions};
+use tickroom_game::Games;
+
+use crate::replay::{ExportFrame, Replay, ReplayOptions};
 
 /// Exit status on a divergence.
 const DIVERGED: i32 = 2;
@@ -53,36 +53,37 @@ enum Export {
     Jsonl,
 }
 
-/// Runs the command on `args` (starting with `replay`); returns the exit status.
-pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+/// Runs the command on `args` (starting with `replay`) with the games this
+/// build hosts; returns the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>, games: &Games) -> i32 {
     let cli = match ReplayCli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    match run(&cli) {
+    match run(&cli, games) {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("tickroom replay: {}: {e:#}", cli.file.display());
+            eprintln!("tickroom replay: {}: {e}", cli.file.display());
             UNREADABLE
         }
     }
 }
 
-fn run(cli: &ReplayCli) -> anyhow::Result<i32> {
-    let file = File::open(&cli.file).context("cannot open the recording")?;
-    let replay = Replay::open(BufReader::new(file))?;
+fn run(cli: &ReplayCli, games: &Games) -> Result<i32, String> {
+    let file = File::open(&cli.file).map_err(|e| format!("cannot open the recording: {e}"))?;
+    let replay = Replay::open(BufReader::new(file), games).map_err(|e| e.to_string())?;
     let mut export: Option<Box<dyn Write>> = match (cli.export, &cli.out) {
         (None, _) => None,
         (Some(Export::Jsonl), Some(path)) => Some(Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?,
         ))),
         (Some(Export::Jsonl), None) => Some(Box::new(BufWriter::new(std::io::stdout().lock()))),
     };
     let mut export_error = None;
     let started = Instant::now();
-    let summary = replay.run(ReplayOptions { until: cli.until }, |frame| {
+    let summary = replay.run(ReplayOptions { until: cli.until }, |schema, frame| {
         if let (Some(w), None) = (&mut export, &export_error) {
-            let line = serde_json::to_string(&ExportFrame::of(frame)).unwrap_or_default();
+            let line = serde_json::to_string(&ExportFrame::of(schema, frame)).unwrap_or_default();
             if let Err(e) = writeln!(w, "{line}") {
                 export_error = Some(e);
             }
@@ -96,11 +97,11 @@ fn run(cli: &ReplayCli) -> anyhow::Result<i32> {
     }
     drop(export);
     if let Some(e) = export_error {
-        anyhow::bail!("export failed: {e}");
+        return Err(format!("export failed: {e}"));
     }
     let elapsed = started.elapsed();
     let text = if cli.json {
-        serde_json::to_string_pretty(&summary)? + "\n"
+        serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())? + "\n"
     } else {
         let rate = summary.ticks as f64 / elapsed.as_secs_f64().max(1e-9);
         format!(
