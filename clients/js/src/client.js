@@ -1,40 +1,56 @@
 // The one object a game needs: a RoomClient joins a room (with a ticket from
 // the matchmaker, or by room id), keeps the connection through drops,
 // resumes and "room moved" redirects (session.js), keeps the room's state
-// (the Replica in protocol.js), predicts the own player with the game's
-// rules and interpolates everyone else (netcode.js), and hands the game a
-// view to draw at any moment: `view(now)`. It exists so a game gets all of
-// that from twenty lines of its own, and so the demo in assets/ is built on
-// exactly what a game gets.
+// from the schema the server sends (replica.js), predicts the own entity
+// with the game's rules and interpolates everything else (netcode.js),
+// hands the game its events, and gives it a view to draw at any moment:
+// `view(now)`, every entity with named components. It exists so a game gets
+// all of that from twenty lines of its own, and so the demo in assets/ is
+// built on exactly what a game gets. Nothing here names a game.
 //
-// Pluggable game logic: `model` is the game's prediction step, given the
-// Welcome (arena, step rate). The default, arena.js's `arenaModel`, is the
-// rules of tickroom's built-in arena game; a game whose server runs other
-// rules passes its own `{ stepMs, step(state, steerX, steerY) }`, or `null`
-// to draw its own player from the frames like everyone else (no prediction).
+// What a game plugs in:
+// - `input()`: its input now, as `{ field: value }` of its schema's input
+//   (polled at 30 Hz; null sends nothing), and/or `send(input)` at once;
+// - `model`: its prediction rules, `{ step(state, input, dt, config) }` on
+//   its own entity's components (see netcode.js), or null (the default) to
+//   draw its own entity from the frames like everything else;
+// - `smooth`: the components (or `{ component: [fields] }`) whose numeric
+//   fields are interpolated for the others and smoothed for the own entity
+//   (default `['pos']`);
+// - `latest`: components whose entities are drawn as in the newest frame,
+//   not on the interpolation's delayed timeline (things that never move:
+//   pickups, walls);
+// - `onEvent(event)` for its events, `onFrame(frame)` for every frame.
 //
-// State kept per player (a "game", from one Welcome on): a Welcome that takes
-// back the same player after a drop (a resume) keeps it all; any other
-// Welcome starts a new one.
+// The own entity is the one whose engine `player` component has the
+// Welcome's `player_id`. State kept per player (a "game", from one Welcome
+// on): a Welcome that takes back the same player after a drop (a resume)
+// keeps it all; any other Welcome starts a new one.
 
-import { arenaModel } from './arena.js';
-import { Interpolator, Predictor, RateMeter, ServerClock, velTolerance } from './netcode.js';
-import { posFromWire, steerFromWire, steerToWire, velFromWire } from './protocol.js';
+import { Interpolator, Predictor, RateMeter, ServerClock } from './netcode.js';
+import { decodeEvent, decodeInput, encodeInput, frameView } from './replica.js';
 import { Session, roomWsUrl } from './session.js';
 import { ticketUrls } from './matchmaker.js';
 
 /**
  * The Welcome's simulation steps per second: `sim_rate_hz` when it is a whole
  * multiple of the frame rate (the server guarantees it), else the frame rate
- * (one step per frame, as from a server before sub-steps).
+ * (one step per frame).
  */
 export function stepRate(welcome) {
   const sim = welcome.sim_rate_hz;
   return Number.isInteger(sim) && sim > 0 && sim % welcome.tick_rate_hz === 0 ? sim : welcome.tick_rate_hz;
 }
 
-/** The built-in arena game's model for a Welcome (the default `model`). */
-export const arenaPrediction = (welcome, rateHz) => arenaModel(welcome.arena, rateHz);
+/** The room's config from a Welcome (its JSON), or {} when it does not parse. */
+export function welcomeConfig(welcome) {
+  try {
+    const config = JSON.parse(welcome.config);
+    return config !== null && typeof config === 'object' ? config : {};
+  } catch {
+    return {};
+  }
+}
 
 /**
  * A player in one room. Options (all but `server` and `room`/`ticket`
@@ -45,12 +61,10 @@ export const arenaPrediction = (welcome, rateHz) => arenaModel(welcome.arena, ra
  *   `ws_url` naming the node that runs the room, its single-use credential),
  *   or `room`: a room id to join without one (servers with `--auth optional`).
  * - `name`: the player's name (truncated to the protocol's 24 bytes).
- * - `steer()`: the steering direction now, `[x, y]` each in -1..1, polled at
- *   INPUT_HZ (30 Hz) while connected.
- * - `model(welcome, stepRateHz)`: the game's prediction model (see above);
- *   default the arena's; `null`: no prediction.
- * - callbacks: `onWelcome(welcome, { continued })`, `onFrame(frame, now)`
- *   (the room's complete frame, wire values, after this client took it in),
+ * - `input()`, `model`, `smooth`, `latest`: the game's (see above).
+ * - callbacks: `onWelcome(welcome, { continued, attempted })`,
+ *   `onFrame(frame, now, info)` (the room's newest frame, named, after this
+ *   client took it in), `onEvent(event, info)` (`{ name, id, fields }`),
  *   `onState(client)` on every connection state change, `onServerError(msg)`.
  * - for tests and non-browser hosts: `WebSocketImpl`, `fetchImpl`, `timers`,
  *   `now`, `random`, `resumeStore` (see Session).
@@ -61,10 +75,13 @@ export class RoomClient {
     room,
     ticket = null,
     name = '',
-    steer = () => [0, 0],
-    model = arenaPrediction,
+    input = null,
+    model = null,
+    smooth = ['pos'],
+    latest = [],
     onWelcome = () => {},
     onFrame = () => {},
+    onEvent = () => {},
     onState = () => {},
     onServerError = () => {},
     // WebSocketImpl, fetchImpl, timers, now, random, resumeStore: Session's,
@@ -81,15 +98,23 @@ export class RoomClient {
       credential = t.ticket;
     }
     if (typeof room !== 'string' || room === '') throw new TypeError('RoomClient: give a `ticket` or a `room` id');
-    if (model !== null && typeof model !== 'function') throw new TypeError('RoomClient: `model` is a function (welcome, stepRateHz) => model, or null');
+    if (model !== null && typeof model?.step !== 'function') {
+      throw new TypeError('RoomClient: `model` is { step(state, input, dt, config) }, or null');
+    }
+    if (input !== null && typeof input !== 'function') throw new TypeError('RoomClient: `input` is a function () => the input now (or null)');
     this.model = model;
-    this.handlers = { onWelcome, onFrame, onState };
+    this.smooth = smooth;
+    this.latest = new Set(latest);
+    this.handlers = { onWelcome, onFrame, onEvent, onState };
     /** Per-Welcome state (null before the first Welcome): see newGame(). */
     this.game = null;
     /** Every player id seen in a frame since this client started. */
     this.playersSeen = new Set();
+    /** Events that did not decode (a bug on one side). */
+    this.badEvents = 0;
     /** The local time of the previous advance() (null: none yet). */
     this.lastAdvance = null;
+    this.pollFailed = false;
     this.session = new Session({
       ...host,
       url: roomWsUrl(server, room),
@@ -97,17 +122,15 @@ export class RoomClient {
       ticket: credential,
       name,
       room,
-      steer: () => {
-        const [x, y] = steer() ?? [0, 0];
-        return steerToWire(Number(x) || 0, Number(y) || 0);
-      },
+      input: () => this.pollInput(input),
       onState: () => this.onSessionState(),
       onWelcome: (msg, info) => this.onWelcome(msg, info),
-      onFrame: (frame, t) => this.onFrame(frame, t),
+      onFrame: (frame, t, info) => this.onFrame(frame, t, info),
+      onEvents: (events, t, msg) => this.onEvents(events, t, msg),
       onServerError,
-      onInput: (seq, wire) => {
-        const [sx, sy] = steerFromWire(wire);
-        this.game?.predictor?.hold(seq, sx, sy, this.session.now());
+      onInput: (seq, data, t) => {
+        const g = this.game;
+        if (g?.predictor) g.predictor.hold(seq, decodeInput(g.schema, data), t);
       },
     });
   }
@@ -126,6 +149,32 @@ export class RoomClient {
   /** Skips the wait before the next reconnect attempt. */
   retryNow() {
     this.session.retryNow();
+  }
+
+  /**
+   * Sends the game's input `{ field: value }` now (encoded with the room's
+   * schema; numbered and acknowledged by the session). Returns its sequence
+   * number, or null when not connected. Throws RangeError or TypeError when
+   * the input does not fit the schema.
+   */
+  send(input) {
+    const g = this.game;
+    if (!g || this.session.state !== 'connected') return null;
+    return this.session.sendInput(encodeInput(g.schema, input));
+  }
+
+  pollInput(input) {
+    const g = this.game;
+    if (!input || !g) return null;
+    const now = input();
+    if (now === null || now === undefined) return null;
+    try {
+      return encodeInput(g.schema, now);
+    } catch (e) {
+      if (!this.pollFailed) console.error(`tickroom: input() answered what the game's input cannot hold: ${e.message}`);
+      this.pollFailed = true;
+      return null;
+    }
   }
 
   /** 'connecting' | 'joining' | 'connected' | 'reconnecting' | 'closed' | 'left' (see Session). */
@@ -153,86 +202,111 @@ export class RoomClient {
     return this.session.welcome;
   }
 
+  /** The newest frame with named components (null before the first). */
+  get frame() {
+    return this.game?.frame ?? null;
+  }
+
   onWelcome(msg, { continued = false, attempted = false } = {}) {
     const simRate = stepRate(msg);
+    const schema = this.session.replica.schema;
     const g = this.game;
-    if (continued && g && g.ownId === msg.player_id && g.room === msg.room && g.tickRate === msg.tick_rate_hz && g.simRate === simRate) {
+    if (
+      continued && g && g.ownId === msg.player_id && g.room === msg.room && g.tickRate === msg.tick_rate_hz &&
+      g.simRate === simRate && g.schema.hash === schema.hash
+    ) {
       // The same player, taken back: keep everything. The server held no
-      // steer while we were away, and the next frame is a full snapshot.
+      // input while we were away, and the next frame is a whole one.
       g.predictor?.dropInputs();
       g.tick = msg.tick;
+      g.schema = schema;
     } else {
-      this.game = this.newGame(msg, simRate);
+      this.game = this.newGame(msg, schema, simRate);
     }
     this.handlers.onWelcome(msg, { continued: this.game === g, attempted });
   }
 
   /**
-   * The state of one player's game: the own id, the room's arena and rates,
-   * the predictor (null without a model), the interpolator of the others, the
-   * server clock, the frame-rate meter, the roster's names and the scores,
-   * the newest frame and tick, frames taken in.
+   * The state of one player's game: the own player id and entity, the
+   * game's name, schema and config, the rates, the predictor (null without
+   * a model), the interpolator, the server clock, the frame-rate meter, the
+   * newest frame (named) and tick, frames taken in.
    */
-  newGame(msg, simRate) {
+  newGame(msg, schema, simRate) {
     const dtMs = 1000 / msg.tick_rate_hz;
-    const model = this.model ? this.model(msg, simRate) : null;
-    const interp = new Interpolator();
-    interp.dtSec = 1 / msg.tick_rate_hz;
+    const config = welcomeConfig(msg);
+    const stepsPerFrame = simRate / msg.tick_rate_hz;
     return {
       room: msg.room,
       ownId: msg.player_id,
-      arena: msg.arena,
+      ownEntity: null,
+      name: msg.game,
+      schema,
+      config,
       tickRate: msg.tick_rate_hz,
       simRate,
       dtMs,
-      predictor: model ? new Predictor(model, simRate / msg.tick_rate_hz) : null,
-      interp,
+      predictor: this.model ? new Predictor(this.model, { stepRateHz: simRate, stepsPerFrame, config, smooth: this.smooth }) : null,
+      interp: new Interpolator({ smooth: this.smooth }),
       clock: new ServerClock(dtMs),
       rate: new RateMeter(),
-      names: this.game?.names ?? new Map(),
-      scores: new Map(),
-      rosterList: null, // the frame's roster `names` was built from
       frame: null,
       tick: msg.tick,
       frames: 0,
+      ackSeq: 0,
     };
   }
 
   /**
-   * A complete frame from the session's Replica: feed the predictor, the
-   * interpolator, names and scores, then the game's onFrame. The own
-   * player's velocity may be the one the server derived from its last move
-   * (see netcode.js); the Replica flags it and velTolerance() allows for it.
+   * A frame from the session's Replica: name it, find the own entity, feed
+   * the predictor and the interpolator, then the game's onFrame.
    */
-  onFrame(frame, now) {
+  onFrame(raw, now, info) {
     const g = this.game;
     if (!g) return;
+    const frame = frameView(g.schema, raw);
     g.frames++;
     g.tick = frame.tick;
     g.frame = frame;
+    g.ackSeq = info.ackSeq;
     g.rate.mark(now);
     g.clock.observe(frame.tick, now);
-    const players = new Map();
-    g.scores.clear();
-    for (const p of frame.players) {
-      const state = { x: posFromWire(p.pos[0]), y: posFromWire(p.pos[1]), vx: velFromWire(p.vel[0]), vy: velFromWire(p.vel[1]) };
-      players.set(p.id, state);
-      g.scores.set(p.id, p.score);
-      this.playersSeen.add(p.id);
-      if (p.id === g.ownId && g.predictor) g.predictor.reconcile(state, frame.tick, p.last_input_seq, now, velTolerance(p));
+    const entities = new Map();
+    let own = null;
+    for (const e of frame.entities) {
+      entities.set(e.id, e.components);
+      const player = e.components.player;
+      if (player) {
+        this.playersSeen.add(player.id);
+        if (player.id === g.ownId) own = e;
+      }
     }
-    g.interp.push(frame.tick, players);
-    // Frames share an unchanged roster with the previous one: rebuild only on change.
-    if (frame.roster !== g.rosterList) {
-      g.names = new Map(frame.roster.map((p) => [p.id, p.name]));
-      g.rosterList = frame.roster;
+    g.ownEntity = own ? own.id : null;
+    if (own && g.predictor) g.predictor.reconcile(own.components, frame.tick, info.ackSeq, now);
+    g.interp.push(frame.tick, entities);
+    this.handlers.onFrame(frame, now, info);
+  }
+
+  onEvents(events, now, msg) {
+    const g = this.game;
+    if (!g) return;
+    for (const bytes of events) {
+      let event;
+      try {
+        event = decodeEvent(g.schema, bytes);
+      } catch (e) {
+        this.badEvents++;
+        console.warn(`tickroom: an event that does not decode: ${e.message}`);
+        continue;
+      }
+      this.handlers.onEvent(event, { tick: this.session.lastTick, now, msg });
     }
-    this.handlers.onFrame(frame, now);
   }
 
   onSessionState() {
-    // Disconnected: the server holds no steer for our player any more (it
-    // coasts while waiting for a resume), so neither does the prediction.
+    // Disconnected: the server holds no input for our player any more (the
+    // game carries on without it while waiting for a resume), so neither
+    // does the prediction.
     if (this.session.state !== 'connected') this.game?.predictor?.dropInputs();
     this.handlers.onState(this);
   }
@@ -252,31 +326,39 @@ export class RoomClient {
     if (elapsed > 0) pred.decay(elapsed);
   }
 
-  /** Where to draw the own player at `now` ({ x, y }), or null while it is not in the newest frame. */
-  ownPosition(now) {
-    const g = this.game;
-    if (!g || !g.scores.has(g.ownId)) return null;
-    if (g.predictor) return g.predictor.renderPos(now);
-    const p = g.interp.sample(g.clock.renderTick(now)).get(g.ownId);
-    return p ? { x: p.x, y: p.y } : null;
-  }
-
   /**
-   * What to draw at local time `now`: `{ tick, arena, players }` with every
-   * player `{ id, x, y, name, score, own }` (others interpolated ~100 ms in
-   * the past, the own player predicted), or null before the first Welcome.
-   * Call advance() first in a render loop.
+   * What to draw at local time `now`: `{ tick, entities, own }`, every
+   * entity `{ id, components, own }` by ascending id: the own entity
+   * predicted (with a model) and present while it is in the newest frame,
+   * the others interpolated ~100 ms in the past (those with a `latest`
+   * component as in the newest frame); `own` is the own entity's, or null.
+   * Null before the first Welcome. Call advance() first in a render loop.
    */
   view(now) {
     const g = this.game;
     if (!g) return null;
-    const players = [];
-    for (const [id, p] of g.interp.sample(g.clock.renderTick(now))) {
-      if (id === g.ownId) continue;
-      players.push({ id, x: p.x, y: p.y, name: g.names.get(id) ?? '', score: g.scores.get(id) ?? 0, own: false });
+    const entities = [];
+    const latest = this.latest.size > 0;
+    const hasLatest = (components) => Object.keys(components).some((c) => this.latest.has(c));
+    const sampled = g.interp.sample(g.clock.renderTick(now));
+    for (const [id, components] of sampled) {
+      if (id === g.ownEntity || (latest && hasLatest(components))) continue;
+      entities.push({ id, components, own: false });
     }
-    const own = this.ownPosition(now);
-    if (own) players.push({ id: g.ownId, x: own.x, y: own.y, name: g.names.get(g.ownId) ?? '', score: g.scores.get(g.ownId) ?? 0, own: true });
-    return { tick: g.tick, arena: g.arena, players };
+    if (latest && g.frame) {
+      for (const e of g.frame.entities) {
+        if (e.id !== g.ownEntity && hasLatest(e.components)) entities.push({ id: e.id, components: e.components, own: false });
+      }
+    }
+    let own = null;
+    if (g.ownEntity !== null) {
+      const components = g.predictor ? g.predictor.render(now) : sampled.get(g.ownEntity);
+      if (components) {
+        own = { id: g.ownEntity, components, own: true };
+        entities.push(own);
+      }
+    }
+    entities.sort((a, b) => a.id - b.id);
+    return { tick: g.tick, entities, own };
   }
 }

@@ -3,7 +3,7 @@
 
 export * from './protocol.js';
 export * from './state.js';
-export * from './arena.js';
+export * from './replica.js';
 export * from './netcode.js';
 export * from './session.js';
 export * from './matchmaker.js';

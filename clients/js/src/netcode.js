@@ -128,10 +128,15 @@ function mapPaths(state, paths, fn) {
 
 /** `b` with its smoothed fields between `a`'s and `b`'s at `t` (0: a, 1: b); fields `a` lacks are `b`'s. */
 export function blend(a, b, t, spec) {
-  const paths = numericPaths(b, spec).filter((p) => typeof at(a, p) === 'number');
-  return mapPaths(b, paths, (vb, p) => {
+  return mix(b, a, b, t, spec);
+}
+
+/** `onto` with the smoothed fields both `a` and `b` have between theirs at `t`. */
+function mix(onto, a, b, t, spec) {
+  const paths = numericPaths(onto, spec).filter((p) => typeof at(a, p) === 'number' && typeof at(b, p) === 'number');
+  return mapPaths(onto, paths, (_, p) => {
     const va = at(a, p);
-    return va + (vb - va) * t;
+    return va + (at(b, p) - va) * t;
   });
 }
 
@@ -335,7 +340,7 @@ export class Predictor {
     for (const p of paths) {
       const d = at(before, p) - at(s, p);
       const e = (this.errors.get(pathKey(p)) ?? 0) + d;
-      next.set(pathKey(p), e);
+      if (e !== 0) next.set(pathKey(p), e);
       size += d * d;
       total += e * e;
     }
@@ -481,7 +486,7 @@ export class Interpolator {
         if (t >= 0.5) out.set(id, cb);
         continue;
       }
-      out.set(id, blend(ca, t >= 0.5 ? cb : { ...ca, ...pick(cb, this.spec) }, t, this.spec));
+      out.set(id, mix(t >= 0.5 ? cb : ca, ca, cb, t, this.spec));
     }
     // Entities that left in `b` vanish halfway between the two frames.
     if (t < 0.5) {
@@ -489,13 +494,6 @@ export class Interpolator {
     }
     return out;
   }
-}
-
-/** Only the smoothed components of `state` (for blending toward them while keeping the rest). */
-function pick(state, spec) {
-  const out = {};
-  for (const [c] of spec) if (state[c] !== undefined) out[c] = state[c];
-  return out;
 }
 
 /** Counts events in a sliding one-second window (frames per second). */

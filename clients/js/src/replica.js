@@ -125,7 +125,7 @@ function writeField(type, v, out, at) {
         let n;
         if (v === undefined) n = 0n;
         else if (typeof v === 'bigint') n = v;
-        else if (Number.isSafeInteger(v)) n = BigInt(v);
+        else if (Number.isInteger(v)) n = BigInt(v);
         else throw bad('an integer expected');
         const ok = s === 'u64' ? n >= 0n && n < 1n << 64n : n >= -(1n << 63n) && n < 1n << 63n;
         if (!ok) throw bad(`out of the ${s} range`);

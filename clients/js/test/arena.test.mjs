@@ -1,4 +1,5 @@
-// Checks that the browser's port of the movement rules (src/arena.js) agrees
+// Checks that the arena's browser port of its movement rules (assets/arena.js,
+// the demo page's prediction model: the arena's, not this package's) agrees
 // with the Rust simulation bit for bit: sim_vectors.json is written by the
 // Rust test in crates/server/src/assets.rs from tickroom_sim::movement_step on
 // recorded steering sequences at 20, 30, 40 and 60 steps a second (a
@@ -6,12 +7,14 @@
 // inputs from the same start, chaining its own results, and must compute the
 // same f32 values. The fixture also lists Kinematics' per-step constants (dt,
 // friction^dt) at every step rate up to 240, which kinematics() must match.
+// Also the arena's input (steerInput, as SteerInput::from_direction) and its
+// model on an entity's named components.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { kinematics, sanitizeSteer, step } from '../src/arena.js';
+import { arenaModel, kinematics, sanitizeSteer, steerDirection, steerInput, step } from '../../../assets/arena.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./sim_vectors.json', import.meta.url), 'utf8'));
 
@@ -102,4 +105,32 @@ test('a step from rest matches the documented formula', () => {
   assert.ok(Math.abs(s.vx - v) < 1e-3);
   assert.equal(s.vy, 0);
   assert.ok(Math.abs(s.x - (800 + v * 0.05)) < 1e-3);
+});
+
+test('steerInput quantizes a direction as SteerInput::from_direction, steerDirection reads it back', () => {
+  assert.deepEqual(steerInput(1, 0), { x: 127, y: 0 });
+  assert.deepEqual(steerInput(-3, 0), { x: -127, y: 0 });
+  assert.deepEqual(steerInput(0, 0), { x: 0, y: 0 });
+  assert.deepEqual(steerInput(NaN, 0.5), { x: 0, y: 64 }); // 63.5 rounds half away from zero
+  assert.deepEqual(steerInput(-0.5, 0.5), { x: -64, y: 64 });
+  assert.ok(Object.is(steerInput(-0.001, 0).x, 0), 'no negative zero');
+  const { x, y } = steerInput(1, 1);
+  assert.equal(x, y);
+  assert.ok(Math.abs(x - 127 / Math.SQRT2) <= 1);
+  assert.deepEqual(steerDirection({ x: -128, y: 127 }), [-1, 1]);
+  assert.deepEqual(steerDirection({ x: 0, y: 0 }), [0, 0]);
+  assert.deepEqual(steerDirection(null), [0, 0], 'no input: no steering');
+});
+
+test('arenaModel steps the own orb\'s components with the rules, keeping the rest', () => {
+  const config = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
+  const state = { player: { id: 1, name: 'ada', connected: true }, pos: { x: 800, y: 500 }, vel: { x: 0, y: 0 }, score: { points: 3 } };
+  const kin = kinematics(config, 60);
+  const want = step(kin, { x: 800, y: 500, vx: 0, vy: 0 }, ...steerDirection({ x: 127, y: -64 }));
+  const next = arenaModel.step(state, { x: 127, y: -64 }, 1 / 60, config);
+  assert.deepEqual(next, { ...state, pos: { x: want.x, y: want.y }, vel: { x: want.vx, y: want.vy } });
+  assert.equal(next.player, state.player);
+  assert.deepEqual(state.pos, { x: 800, y: 500 }, 'the state given is not changed');
+  const coast = arenaModel.step({ ...state, vel: { x: 100, y: 0 } }, null, 1 / 20, config);
+  assert.ok(coast.vel.x < 100 && coast.pos.x > 800, 'no input: it coasts, slowing down');
 });

@@ -1,12 +1,13 @@
 // Tests of the client's session logic (src/session.js) with a fake WebSocket
-// and fake timers: joining, 30 Hz inputs, pings, and what happens on every
-// kind of close (backoff with jitter and cap, immediate reconnect on 1001,
-// stopping with a reason on protocol violations, "room full" on 1013), the
-// room state kept from full snapshots and deltas (against older frames, with
-// joins and leaves; refusals and checksum mismatches counted apart), and
-// session resume (the token kept per room, sent after a drop, dropped on
-// Leave and when refused), and following a cluster (4001 "node=<id>"
-// resolved through /cluster, drain rejoins, the cap on immediate hops).
+// and fake timers: joining, 30 Hz inputs and inputs sent at once, pings,
+// what happens on every kind of close (backoff with jitter and cap,
+// immediate reconnect on 1001, stopping with a reason on protocol
+// violations, "room full" on 1013), the room state kept from whole frames
+// and deltas of the game's schema (from older frames; refusals and checksum
+// mismatches counted apart), events, the input→ack latency, session resume
+// (the token kept per room, sent after a drop, dropped on Leave and when
+// refused), and following a cluster (4001 "node=<id>" resolved through
+// /cluster, drain rejoins, the cap on immediate hops).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,69 +24,20 @@ import {
   memberWsUrl,
   redirectNode,
 } from '../src/session.js';
-import { MAX_TOKEN_BYTES, PROTOCOL_VERSION, Replica } from '../src/protocol.js';
-import { FakeStorage, FakeTime, fakeSockets } from './fakes.mjs';
+import { MAX_TOKEN_BYTES, PROTOCOL_VERSION } from '../src/protocol.js';
+import { encodeEvent } from '../src/replica.js';
+import { ARENA_SCHEMA, FakeFrames, FakeStorage, FakeTime, arenaFrame, arenaWelcome, fakeSockets, orb } from './fakes.mjs';
 
-const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
-const welcome = (id = 5, extra = {}) => ({
-  type: 'Welcome',
-  version: PROTOCOL_VERSION,
-  player_id: id,
-  room: 'r1',
-  tick_rate_hz: 20,
-  sim_rate_hz: 20,
-  tick: 40,
-  arena: ARENA,
-  resume_token: '',
-  resumed: false,
-  ...extra,
-});
-
-const player = (id, x, seq = 0) => ({ id, pos: [x, 400], vel: [0, 0], score: 0, last_input_seq: seq });
-const snapshot = (tick, players = [player(5, 100)]) => ({
-  type: 'Snapshot',
-  tick,
-  players,
-  pellets: [{ id: 1, pos: [8, 8] }],
-  roster: players.map((p) => ({ id: p.id, name: `p${p.id}` })),
-});
-/** A delta against the previous tick's frame (unless `extra` says otherwise), with checksum 0. */
-const delta = (tick, moves, extra = {}) => ({
-  type: 'Delta',
-  tick,
-  base_age: 1,
-  checksum: 0,
-  removed: [],
-  moves,
-  acks: moves.map(() => 1),
-  velocities: [],
-  scores: [],
-  changed: [],
-  added: [],
-  pellets_removed: [],
-  pellets_added: [],
-  ...extra,
-});
-
-/** `d` with the checksum of the frame it makes from `session`'s frame, as the server would send it. */
-function sealed(session, d) {
-  const scratch = new Replica(20);
-  scratch.frame = session.replica.frame;
-  try {
-    scratch.applyDelta(d);
-    return d;
-  } catch (e) {
-    if (e.kind !== 'ChecksumMismatch') throw e;
-    return { ...d, checksum: e.got };
-  }
-}
+const welcome = arenaWelcome;
+/** A whole frame of tick `tick` with `orbs`, acknowledging input `ack`. */
+const snapshot = (tick, orbs = [orb(5, 100)], ack = 0) => new FakeFrames().state(arenaFrame(tick, orbs), { ack });
 
 function setup(overrides = {}) {
   const time = new FakeTime();
   const { sockets, FakeWebSocket } = fakeSockets();
   const states = [];
   const welcomes = [];
-  let steer = [0, 0];
+  let input = null;
   const storage = overrides.storage ?? new FakeStorage();
   const store = overrides.resumeStore ?? new ResumeStore(storage);
   const session = new Session({
@@ -96,13 +48,13 @@ function setup(overrides = {}) {
     timers: time,
     now: () => time.t,
     random: () => 0.5, // no jitter unless a test says otherwise
-    steer: () => steer,
+    input: () => input,
     onState: (s) => states.push(s.state),
     onWelcome: (msg, info) => welcomes.push({ msg, info }),
     resumeStore: store,
     ...overrides,
   }).start();
-  return { time, sockets, session, states, welcomes, storage, store, setSteer: (s) => (steer = s) };
+  return { time, sockets, session, states, welcomes, storage, store, setInput: (bytes) => (input = bytes) };
 }
 
 function connect(t) {
@@ -112,32 +64,69 @@ function connect(t) {
   return ws;
 }
 
-test('joins, then sends inputs at 30 Hz with increasing seq and the newest tick, and pings every second', () => {
+test('joins, then sends the polled input at 30 Hz with increasing seq and the newest tick, and pings every second', () => {
   const t = setup();
   const ws = t.sockets[0];
   assert.equal(ws.url, 'ws://test/ws?room=r1');
   assert.equal(t.session.state, 'connecting');
   ws.open();
   assert.deepEqual(ws.sent, [{ type: 'Join', version: PROTOCOL_VERSION, name: 'tester', resume: '' }]);
-  assert.equal(PROTOCOL_VERSION, 5);
+  assert.equal(PROTOCOL_VERSION, 6);
   assert.equal(t.session.state, 'joining');
   ws.deliver(welcome());
   assert.equal(t.session.state, 'connected');
+  assert.equal(t.session.replica.schema.game, 'arena', 'the replica decodes the Welcome\'s schema');
   ws.deliver(snapshot(41));
-  t.setSteer([127, -3]);
+  t.time.advance(500);
+  assert.equal(ws.sent.filter((m) => m.type === 'Input').length, 0, 'no input to send: nothing sent');
+  t.setInput(new Uint8Array([0xfd, 5]));
   t.time.advance(1000);
   const inputs = ws.sent.filter((m) => m.type === 'Input');
   assert.ok(inputs.length >= 29 && inputs.length <= 30, `${inputs.length} inputs in a second`);
   inputs.forEach((m, i) => {
     assert.equal(m.seq, i + 1);
     assert.equal(m.ack_tick, 41);
-    assert.deepEqual(m.steer, [127, -3]);
+    assert.deepEqual([...m.data], [0xfd, 5]);
   });
   const pings = ws.sent.filter((m) => m.type === 'Ping');
   assert.equal(pings.length, 2, 'one at once, one a second later');
   t.time.advance(20);
   ws.deliver({ type: 'Pong', nonce: pings[1].nonce, tick: 60 });
-  assert.equal(t.session.rtt, 20);
+  assert.equal(t.session.rtt, t.time.t - 1000, 'from the ping sent at 1 s');
+});
+
+test('sendInput sends one at once, numbered after the polled ones; nothing while not connected', () => {
+  const sent = [];
+  const t = setup({ onInput: (seq, data, now) => sent.push([seq, [...data], now]) });
+  assert.equal(t.session.sendInput(new Uint8Array([1])), null, 'not connected yet');
+  const ws = connect(t);
+  t.time.advance(10);
+  assert.equal(t.session.sendInput(new Uint8Array([7, 7])), 1);
+  assert.equal(t.session.sendInput(new Uint8Array([8])), 2);
+  assert.deepEqual(sent, [[1, [7, 7], 10], [2, [8], 10]]);
+  assert.deepEqual(ws.sent.filter((m) => m.type === 'Input').map((m) => m.seq), [1, 2]);
+  assert.throws(() => t.session.sendInput(new Uint8Array(201)), RangeError, 'longer than the server takes');
+});
+
+test('every State\'s ack_seq is the input latency\'s end: from sending an input to the State that acknowledged it', () => {
+  const t = setup();
+  const ws = connect(t);
+  const frames = new FakeFrames();
+  ws.deliver(frames.state(arenaFrame(41, [orb(5, 100)])));
+  assert.equal(t.session.ackLatency, null);
+  t.session.sendInput(new Uint8Array([1])); // seq 1 at 0 ms
+  t.time.advance(30);
+  t.session.sendInput(new Uint8Array([2])); // seq 2 at 30 ms
+  t.time.advance(45);
+  ws.deliver(frames.state(arenaFrame(42, [orb(5, 101)]), { ack: 1 }));
+  assert.equal(t.session.ackSeq, 1);
+  assert.equal(t.session.ackLatency, 75);
+  t.time.advance(50);
+  ws.deliver(frames.state(arenaFrame(43, [orb(5, 102)]), { ack: 2 }));
+  assert.equal(t.session.ackLatency, 95);
+  t.time.advance(50);
+  ws.deliver(frames.state(arenaFrame(44, [orb(5, 103)]), { ack: 2 }));
+  assert.equal(t.session.ackLatency, 95, 'the same ack again: the same latency');
 });
 
 test('an unexpected close reconnects with exponential backoff, jitter and a cap', () => {
@@ -249,43 +238,35 @@ test('undecodable server messages are ignored, not fatal', () => {
   assert.equal(t.session.state, 'connected');
 });
 
-test('full snapshots and deltas become complete frames; inputs acknowledge the newest frame', () => {
+test('whole frames and deltas become complete frames; inputs acknowledge the newest frame', () => {
   const frames = [];
-  const t = setup({ onFrame: (frame, now, type) => frames.push({ frame, now, type }) });
+  const t = setup({ onFrame: (frame, now, info) => frames.push({ frame, now, info }) });
   const ws = connect(t);
-  const send = (d) => ws.deliver(sealed(t.session, d));
-  ws.deliver(snapshot(41, [player(5, 100, 0), player(9, 300, 7)]));
+  const server = new FakeFrames();
+  const pellets = [{ entity: 7, slot: 0, x: 24, y: 24 }];
+  ws.deliver(server.state(arenaFrame(41, [orb(5, 100), orb(9, 300)], pellets)));
   t.time.advance(50);
-  send(delta(42, [[4, 0], [-2, 1]]));
+  ws.deliver(server.state(arenaFrame(42, [orb(5, 101), orb(9, 299.5, 400.25)], pellets), { ack: 1 }));
   t.time.advance(50);
-  send(delta(43, [[4, 0], [0, 0]], { pellets_removed: [1], changed: [{ ...player(9, 500, 99), score: 1 }] }));
-  t.time.advance(50);
-  send(delta(44, [[1, 0], [2, 0]], { velocities: [{ id: 5, vel: [-60, 0] }], scores: [{ id: 5, score: 3 }, { id: 9, score: 2 }] }));
-  // Tick 45 was dropped for this client: 46 comes against 44, with player 9
-  // leaving and player 12 joining as delta operations.
+  // A pellet eaten, a score, a new player: all in a delta.
+  ws.deliver(server.state(arenaFrame(43, [orb(5, 102, 400, { score: 1 }), orb(9, 299), orb(12, 50, 60, { name: 'newbie' })]), { ack: 2 }));
+  // Tick 44 was dropped for this client: 45 comes from 43, player 9 leaving.
+  server.state(arenaFrame(44, [orb(5, 103)]));
+  server.sent = frames.at(-1).frame;
   t.time.advance(100);
-  send(delta(46, [[3, 0]], { base_age: 2, removed: [9], added: [{ state: player(12, 50), name: 'newbie' }] }));
-  assert.deepEqual(frames.map((f) => [f.type, f.frame.tick, f.now]), [['Snapshot', 41, 0], ['Delta', 42, 50], ['Delta', 43, 100], ['Delta', 44, 150], ['Delta', 46, 250]]);
-  assert.ok(frames[0].frame.players.every((p) => p.velDerived === true), "a full snapshot's velocities may be settled ones");
-  const third = frames[2].frame;
-  assert.deepEqual(third.players[0], { id: 5, pos: [108, 400], vel: [80, 0], score: 0, last_input_seq: 2, velDerived: true });
-  assert.deepEqual(third.players[1], { ...player(9, 500, 99), score: 1, velDerived: false }, 'not the derived velocity: exact');
-  assert.deepEqual(third.pellets, []);
-  assert.deepEqual(third.roster, [{ id: 5, name: 'p5' }, { id: 9, name: 'p9' }], 'the roster carries over');
-  assert.deepEqual(frames[1].frame.players[1].vel, [-40, 20], 'velocity derived from the move at 20 Hz');
-  const fourth = frames[3].frame;
-  assert.deepEqual(fourth.players[0], { id: 5, pos: [109, 400], vel: [-60, 0], score: 3, last_input_seq: 3, velDerived: false }, 'a velocity fix and a score');
-  assert.deepEqual(fourth.players[1], { id: 9, pos: [502, 400], vel: [40, 0], score: 2, last_input_seq: 100, velDerived: true }, 'a score alone');
-  const last = frames[4].frame;
-  assert.deepEqual(last.players, [
-    { id: 5, pos: [112, 400], vel: [30, 0], score: 3, last_input_seq: 4, velDerived: true },
-    { ...player(12, 50), velDerived: true },
-  ], 'a velocity derived over two ticks, a newcomer');
-  assert.deepEqual(last.roster, [{ id: 5, name: 'p5' }, { id: 12, name: 'newbie' }]);
-  assert.deepEqual(t.session.frames, { full: 1, delta: 4, refused: 0, mismatches: 0 });
+  ws.deliver(server.state(arenaFrame(45, [orb(5, 104, 400, { score: 1 }), orb(12, 50, 60, { name: 'newbie' })]), { ack: 4 }));
+  assert.deepEqual(frames.map((f) => [f.frame.tick, f.info.full, f.info.ackSeq, f.now]), [[41, true, 0, 0], [42, false, 1, 50], [43, false, 2, 100], [45, false, 4, 200]]);
+  assert.ok(frames.every((f) => f.info.checksumOk && f.info.msg.type === 'State'));
+  const view = t.session.replica.view();
+  assert.deepEqual(view.entities.map((e) => e.id), [1005, 1012]);
+  assert.deepEqual(view.entities[0].components, { player: { id: 5, name: 'p5', connected: true }, pos: { x: 104, y: 400 }, score: { points: 1 }, vel: { x: 0, y: 0 } });
+  assert.equal(view.entities[1].components.player.name, 'newbie');
+  assert.deepEqual(t.session.frames, { full: 1, delta: 3, refused: 0, mismatches: 0 });
+  assert.equal(t.session.ackSeq, 4);
   t.time.advance(40);
+  t.session.sendInput(new Uint8Array([0, 0]));
   const inputs = ws.sent.filter((m) => m.type === 'Input');
-  assert.equal(inputs[inputs.length - 1].ack_tick, 46);
+  assert.equal(inputs.at(-1).ack_tick, 45);
 });
 
 test('a delta that does not apply is counted and ignored; the replica keeps its frame', () => {
@@ -295,44 +276,44 @@ test('a delta that does not apply is counted and ignored; the replica keeps its 
   const warn = console.warn;
   console.warn = (...args) => warnings.push(args.join(' '));
   try {
-    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.detail) });
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e, info) => refused.push([e.name, info.mismatch]) });
     const ws = connect(t);
-    ws.deliver(delta(41, [[1, 1]])); // before any full snapshot
-    ws.deliver(snapshot(41));
-    ws.deliver(delta(43, [[1, 1]])); // based on tick 42, which this client never got
-    ws.deliver(delta(44, [[1, 1]]));
-    ws.deliver(delta(42, [[1, 1], [0, 0]]));
-    ws.deliver(delta(42, [[1, 1]], { removed: [6] }));
-    ws.deliver(delta(42, [[1, 1]], { added: [{ state: player(5, 0), name: '' }] }));
-    assert.deepEqual(refused, [
-      { kind: 'NoBase', tick: 41 },
-      { kind: 'WrongBase', have: 41, need: 42 },
-      { kind: 'WrongBase', have: 41, need: 43 },
-      { kind: 'Shape', moves: 2, acks: 2, players: 1 },
-      { kind: 'UnknownPlayer', id: 6 },
-      { kind: 'DuplicatePlayer', id: 5 },
-    ]);
+    const server = new FakeFrames();
+    server.state(arenaFrame(40, [orb(5, 99)]));
+    ws.deliver(server.state(arenaFrame(41, [orb(5, 100)]))); // a delta before any whole frame
+    const whole = new FakeFrames();
+    ws.deliver(whole.state(arenaFrame(41, [orb(5, 100)])));
+    const other = new FakeFrames();
+    other.state(arenaFrame(42, [orb(5, 100)]));
+    ws.deliver(other.state(arenaFrame(43, [orb(5, 101)]))); // from tick 42, which this client never got
+    const cut = whole.state(arenaFrame(42, [orb(5, 102)]));
+    ws.deliver({ ...cut, frame: cut.frame.subarray(0, cut.frame.length - 1) }); // bytes that do not decode
+    assert.deepEqual(refused, [['ProtocolError', false], ['ProtocolError', false], ['ProtocolError', false]]);
     assert.equal(warnings.length, 2, 'one warning per run of refusals');
-    assert.match(warnings[1], /ignoring deltas until the next full snapshot/);
+    assert.match(warnings[1], /ignoring frames that do not apply/);
     t.time.advance(40);
+    t.session.sendInput(new Uint8Array([0, 0]));
     const inputs = ws.sent.filter((m) => m.type === 'Input');
-    assert.equal(inputs[inputs.length - 1].ack_tick, 41, 'the newest frame actually held');
-    // A delta against the frame held applies, however old (protocol v4).
-    ws.deliver(sealed(t.session, delta(44, [[1, 1]], { base_age: 3 })));
-    ws.deliver(snapshot(46));
-    ws.deliver(sealed(t.session, delta(47, [[1, 1]])));
+    assert.equal(inputs.at(-1).ack_tick, 41, 'the newest frame actually held');
+    // A delta from the frame held applies, however old.
+    const again = new FakeFrames();
+    again.sent = arenaFrame(41, [orb(5, 100)]);
+    ws.deliver(again.state(arenaFrame(44, [orb(5, 105)])));
+    ws.deliver(again.state(arenaFrame(46, [orb(5, 106)]), { full: true }));
+    ws.deliver(again.state(arenaFrame(47, [orb(5, 107)])));
     assert.deepEqual(frames, [41, 44, 46, 47]);
-    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 6, mismatches: 0 });
+    assert.deepEqual(t.session.frames, { full: 2, delta: 2, refused: 3, mismatches: 0 });
     assert.equal(t.session.state, 'connected');
   } finally {
     console.warn = warn;
   }
 });
 
-test('after a reconnect the replica starts over from the new full snapshot', () => {
+test('after a reconnect the replica starts over from the new whole frame', () => {
   const frames = [];
   const t = setup({ onFrame: (frame) => frames.push(frame.tick) });
-  connect(t).deliver(snapshot(41));
+  const server = new FakeFrames();
+  connect(t).deliver(server.state(arenaFrame(41, [orb(5, 100)])));
   t.sockets[0].serverClose(1001);
   t.time.advance(0);
   assert.equal(t.session.replica, null, 'no state while reconnecting');
@@ -340,13 +321,52 @@ test('after a reconnect the replica starts over from the new full snapshot', () 
   const warn = console.warn;
   console.warn = () => {};
   try {
-    ws.deliver(delta(42, [[1, 1]])); // based on the old connection's frame
+    ws.deliver(server.state(arenaFrame(42, [orb(5, 101)]))); // from the old connection's frame
   } finally {
     console.warn = warn;
   }
   assert.equal(t.session.frames.refused, 1);
-  ws.deliver(snapshot(42));
+  server.reset();
+  ws.deliver(server.state(arenaFrame(42, [orb(5, 101)])));
   assert.deepEqual(frames, [41, 42]);
+});
+
+test("a State's events reach onEvents, in order, whether or not its frame applied", () => {
+  const events = [];
+  const t = setup({ onEvents: (list, now, msg) => events.push([list.length, now, msg.ack_seq]) });
+  const ws = connect(t);
+  const server = new FakeFrames();
+  const ate = encodeEvent(ARENA_SCHEMA, 'ate', { player: 5, slot: 3 });
+  const hello = encodeEvent(ARENA_SCHEMA, 'hello', { text: 'hi' });
+  ws.deliver(server.state(arenaFrame(41, [orb(5, 100)]), { events: [ate, hello], ack: 1 }));
+  ws.deliver(server.state(arenaFrame(42, [orb(5, 100)]), { ack: 2 }));
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    const bad = server.state(arenaFrame(43, [orb(5, 100)]), { events: [hello], ack: 3 });
+    ws.deliver({ ...bad, frame: new Uint8Array([0]) });
+  } finally {
+    console.warn = warn;
+  }
+  assert.deepEqual(events, [[2, 0, 1], [1, 0, 3]]);
+});
+
+test('a Welcome whose schema does not decode stops the session and says why', () => {
+  const t = setup();
+  const ws = t.sockets[0];
+  ws.open();
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    ws.deliver(welcome(5, { schema: new Uint8Array([1, 2, 3]) }));
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(t.session.state, 'closed');
+  assert.match(t.session.closeInfo.message, /could not be read/);
+  assert.equal(t.session.welcome, null);
+  t.time.advance(60_000);
+  assert.equal(t.sockets.length, 1, 'no retry');
 });
 
 // ---- session resume (protocol v3) ----
@@ -372,14 +392,15 @@ test('a checksum mismatch is counted apart and resyncs: the page drops the socke
   const warn = console.warn;
   console.warn = (...args) => warnings.push(args.join(' '));
   try {
-    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e) => refused.push(e.kind) });
+    const t = setup({ onFrame: (frame) => frames.push(frame.tick), onRefused: (e, info) => refused.push(info.mismatch) });
     const ws = answer(t, welcome(5, { resume_token: TOKEN_A }));
-    ws.deliver(snapshot(41));
-    ws.deliver(sealed(t.session, delta(42, [[1, 1]])));
-    const good = sealed(t.session, delta(43, [[2, 0]]));
+    const server = new FakeFrames();
+    ws.deliver(server.state(arenaFrame(41, [orb(5, 100)])));
+    ws.deliver(server.state(arenaFrame(42, [orb(5, 101)])));
+    const good = server.state(arenaFrame(43, [orb(5, 103)]));
     ws.deliver({ ...good, checksum: (good.checksum ^ 1) >>> 0 }); // the copies diverged
-    assert.deepEqual(refused, ['ChecksumMismatch']);
-    assert.deepEqual(t.session.frames, { full: 1, delta: 1, refused: 0, mismatches: 1 });
+    assert.deepEqual(refused, [true]);
+    assert.deepEqual(t.session.frames, { full: 1, delta: 2, refused: 0, mismatches: 1 });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /checksum mismatch/);
     assert.deepEqual(ws.closedWith, { code: 4000, reason: 'resync' });
@@ -389,15 +410,15 @@ test('a checksum mismatch is counted apart and resyncs: the page drops the socke
     assert.equal(t.sockets.length, 2, 'reconnected at once');
     const again = answer(t, welcome(5, { resume_token: TOKEN_B, resumed: true }));
     assert.equal(joinOf(again).resume, TOKEN_A, 'as the same player');
-    again.deliver(snapshot(44));
-    again.deliver(sealed(t.session, delta(45, [[1, 1]])));
+    server.reset();
+    again.deliver(server.state(arenaFrame(44, [orb(5, 104)])));
+    again.deliver(server.state(arenaFrame(45, [orb(5, 105)])));
     assert.deepEqual(frames, [41, 42, 44, 45]);
     assert.equal(t.session.state, 'connected');
   } finally {
     console.warn = warn;
   }
 });
-
 
 for (const [code, reason] of [[1006, ''], [1000, 'bye'], [1011, 'room unavailable'], [1008, 'too slow'], [1008, 'rate limit exceeded']]) {
   test(`after a drop (${code} ${reason}) the reconnect sends the stored token, and a resumed Welcome keeps the player`, () => {
@@ -427,10 +448,11 @@ for (const [code, reason] of [[1006, ''], [1000, 'bye'], [1011, 'room unavailabl
     assert.deepEqual(t.welcomes.map((w) => w.info), [{ attempted: false, continued: false }, { attempted: true, continued: true }]);
     assert.equal(t.store.get('r1'), TOKEN_B, 'every Welcome brings the token to use next');
     assert.equal(t.storage.getItem('tickroom.resume.r1'), TOKEN_B);
-    // The first frame after the resume is a full snapshot: the replica starts over.
+    // The first frame after the resume is a whole frame: the replica starts over.
     second.deliver(snapshot(81));
     assert.equal(t.session.lastTick, 81);
     // Inputs go on with increasing sequence numbers.
+    t.setInput(new Uint8Array([0, 0]));
     t.time.advance(100);
     const seqs = [first, second].flatMap((ws) => ws.sent.filter((m) => m.type === 'Input').map((m) => m.seq));
     assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), 'seq keeps increasing across the resume');
@@ -569,7 +591,8 @@ test('after a resume the input numbering continues from what the room last appli
   const ws = t.sockets[0];
   ws.open();
   ws.deliver(welcome(5, { resumed: true }));
-  ws.deliver(snapshot(41, [player(5, 100, 500)]));
+  ws.deliver(snapshot(41, [orb(5, 100)], 500));
+  t.setInput(new Uint8Array([0, 0]));
   t.time.advance(40);
   const inputs = ws.sent.filter((m) => m.type === 'Input');
   assert.ok(inputs.length > 0, 'inputs are sent');
@@ -579,7 +602,8 @@ test('after a resume the input numbering continues from what the room last appli
   const ws2 = u.sockets[0];
   ws2.open();
   ws2.deliver(welcome(5));
-  ws2.deliver(snapshot(41, [player(5, 100, 500)]));
+  ws2.deliver(snapshot(41, [orb(5, 100)], 500));
+  u.setInput(new Uint8Array([0, 0]));
   u.time.advance(40);
   assert.ok(ws2.sent.filter((m) => m.type === 'Input').every((i) => i.seq < 500));
 });

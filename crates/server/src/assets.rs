@@ -466,8 +466,8 @@ mod tests {
             hold(&mut a, Vec2::new(-0.6, -0.8), 20 * m);
             hold(&mut a, Vec2::ZERO, 15 * m); // coasting on friction alone
             hold(&mut a, Vec2::new(3.0, 4.0), 10 * m); // longer than 1: clamped
-            let (qx, qy) = tickroom_protocol::quant::steer_from_wire([-90, 37]);
-            hold(&mut a, Vec2::new(qx, qy), 10 * m); // as a wire input arrives
+            let wire = tickroom_sim::SteerInput { x: -90, y: 37 }.direction();
+            hold(&mut a, wire, 10 * m); // as a wire input arrives
             hold(&mut a, Vec2::new(0.1, -0.05), 10 * m); // gentle analogue steer
             hold(&mut a, Vec2::new(f32::NAN, 0.5), 3 * m);
             hold(&mut a, Vec2::new(f32::INFINITY, f32::NEG_INFINITY), 2 * m);

@@ -649,7 +649,6 @@ fn fresh_id(rooms: &Rooms) -> Arc<str> {
 
 #[cfg(test)]
 mod tests {
-    use tickroom_sim::SimConfig;
 
     use super::*;
     use crate::{
@@ -679,8 +678,10 @@ mod tests {
                 Metrics::new(),
                 Instant::now(),
                 serial,
+                serial,
                 None,
-            );
+            )
+            .expect("the arena starts");
             self.hosts.lock().expect("hosts").push(host);
             Ok(handle)
         }
@@ -695,7 +696,8 @@ mod tests {
             idle_timeout: Duration::from_secs(30),
             resume_grace: Duration::from_secs(10),
             max_unacked: 10,
-            sim: SimConfig::default(),
+            game: arena(),
+            step_rate_hz: 20,
             recording: None,
             steps_per_frame: 1,
         };
@@ -703,8 +705,15 @@ mod tests {
         (Arc::new(Registry::new(parked.clone(), settings)), parked)
     }
 
+    fn arena() -> RoomGame {
+        let mut games = tickroom_game::Games::new();
+        games.register::<tickroom_sim::Arena>().expect("registers");
+        RoomGame::new(games.get("arena").expect("registered").clone(), None).expect("defaults")
+    }
+
     fn options(id: Option<&str>, capacity: usize, public: bool) -> RoomOptions {
         RoomOptions {
+            game: arena(),
             id: id.map(str::to_owned),
             capacity,
             public,
@@ -746,7 +755,7 @@ mod tests {
         let generated = reg.create(options(None, 3, true)).expect("created");
         assert!(generated.id.starts_with("r-"));
         // A room made by a join: public, default capacity, no metadata.
-        reg.get_or_create("lobby").expect("created");
+        reg.get_or_create("lobby", None).expect("created");
         let lobby = reg.summary("lobby", 0).expect("listed");
         assert_eq!((lobby.capacity, lobby.public), (50, true));
         assert!(lobby.metadata.is_empty());
@@ -836,7 +845,7 @@ mod tests {
             reg.create(options(None, 2, true)).map(|r| r.id),
             Err(RoomError::Draining)
         );
-        assert_eq!(reg.get_or_create("b").err(), Some(RegistryError::Draining));
+        assert_eq!(reg.get_or_create("b", None).err(), Some(RegistryError::Draining));
     }
 
     #[test]
@@ -865,7 +874,7 @@ mod tests {
         assert_eq!(reg.room_count(), 1, "the closed room is forgotten");
         assert!(reg.summary("free", unix_ms()).is_none());
         // A join for the closed id makes a new room.
-        let again = reg.get_or_create("free").expect("new room");
+        let again = reg.get_or_create("free", None).expect("new room");
         assert!(!again.shared.is_closed());
         assert_eq!(reg.room_count(), 2);
     }
@@ -903,9 +912,9 @@ mod tests {
             Err(RoomError::Exists)
         );
         // The third room fills --max-rooms; then nothing new starts, by any path.
-        reg.get_or_create("c").expect("third");
+        reg.get_or_create("c", None).expect("third");
         assert_eq!(
-            reg.get_or_create("d").err(),
+            reg.get_or_create("d", None).err(),
             Some(RegistryError::TooManyRooms)
         );
         assert_eq!(
@@ -926,7 +935,7 @@ mod tests {
         );
         // Existing rooms still hand out seats and joins.
         reg.reserve("a", TTL, 0).expect("seat");
-        reg.get_or_create("a").expect("live room");
+        reg.get_or_create("a", None).expect("live room");
         assert_eq!(reg.room_count(), 3);
         let text = metrics.render();
         for needle in [

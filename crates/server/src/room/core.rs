@@ -572,6 +572,11 @@ impl RoomCore {
                 self.conns.remove(&conn);
             }
             self.game.leave(PlayerId(id), why);
+            // Its inputs not yet stepped go with it (the game drops them too),
+            // so the record names no player after it left.
+            if let Some(record) = &mut self.record {
+                record.inputs.retain(|i| i.player != id);
+            }
             note(&mut self.record, || match why {
                 Departure::Left => RoomEvent::Left { player: id },
                 Departure::Expired => RoomEvent::Expired { player: id },

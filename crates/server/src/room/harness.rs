@@ -1,18 +1,20 @@
 //! A deterministic harness for [`RoomCore`]: a manual clock and in-memory
 //! connections (a real [`Mailbox`] each, and a client [`Replica`] that applies
-//! exactly what its connection took), stepped explicitly. Every room rule is
-//! tested here in milliseconds, with no socket, thread or sleep.
+//! exactly what its connection took), stepped explicitly, with the arena as
+//! the room's game. Every room rule is tested here in milliseconds, with no
+//! socket, thread or sleep.
 
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
 
+use tickroom_game::{Games, Room};
 use tickroom_protocol::{
     ServerMsg, decode_server,
-    replica::{Frame, Replica},
+    state::{Frame, Replica, read_header},
 };
-use tickroom_sim::SimConfig;
+use tickroom_sim::{Arena, ArenaView, SteerInput};
 
 use super::core::{
     ConnId, CoreSettings, JoinRefused, Joined, Output, ResumeClaim, RoomCore, Status,
@@ -33,7 +35,8 @@ enum Got {
     },
     Delta {
         tick: u32,
-        base_age: u8,
+        base_age: u32,
+        /// Players who appeared and left (by the client's view).
         added: usize,
         removed: usize,
     },
@@ -43,6 +46,8 @@ enum Got {
 struct Client {
     mailbox: Mailbox,
     replica: Replica,
+    /// The newest input sequence number the room says it applied.
+    ack: u32,
     closed: Option<CloseRequest>,
 }
 
@@ -60,17 +65,26 @@ fn settings(capacity: usize) -> CoreSettings {
         resume_grace: Duration::from_secs(10),
         history: super::core::HISTORY,
         max_unacked: 10,
-        sim: SimConfig::default(),
         recording: None,
         steps_per_frame: 1,
     }
 }
 
+/// An arena room stepping `rate_hz` times a second.
+fn arena(rate_hz: u32) -> Box<dyn Room> {
+    let mut games = Games::new();
+    games.register::<Arena>().expect("the arena registers");
+    let entry = games.get("arena").expect("registered");
+    let config = entry.config(None).expect("defaults");
+    entry.new_room(&config, 7, rate_hz).expect("a room")
+}
+
 impl Harness {
     fn new(settings: CoreSettings) -> Harness {
         let now = Instant::now();
+        let rate = 20 * settings.steps_per_frame.max(1);
         Harness {
-            core: RoomCore::new(settings, now, 42),
+            core: RoomCore::new(settings, arena(rate), now, 42),
             now,
             clients: BTreeMap::new(),
             last_status: Status::Running,
@@ -83,7 +97,8 @@ impl Harness {
             conn,
             Client {
                 mailbox: Mailbox::new(),
-                replica: Replica::new(20),
+                replica: Replica::new(joined.catalogue.schema().clone()),
+                ack: 0,
                 closed: None,
             },
         );
@@ -98,6 +113,19 @@ impl Harness {
         })
     }
 
+    /// The arena's steering input as its client sends it.
+    fn steer(&self, steer: [i8; 2]) -> Vec<u8> {
+        let mut data = Vec::new();
+        self.core.catalogue().encode_input(
+            &SteerInput {
+                x: steer[0],
+                y: steer[1],
+            },
+            &mut data,
+        );
+        data
+    }
+
     /// An input from `conn`'s client, acknowledging the newest tick it holds.
     fn input(&mut self, conn: ConnId, seq: u32, steer: [i8; 2]) {
         let ack = self
@@ -105,7 +133,14 @@ impl Harness {
             .get(&conn)
             .and_then(|c| c.replica.frame())
             .map_or(0, |f| f.tick);
-        self.core.input(conn, seq, ack, steer);
+        let data = self.steer(steer);
+        self.core.input(conn, seq, ack, &data);
+    }
+
+    /// An input that acknowledges tick `ack`.
+    fn input_acking(&mut self, conn: ConnId, seq: u32, ack: u32) {
+        let data = self.steer([0, 0]);
+        self.core.input(conn, seq, ack, &data);
     }
 
     fn leave(&mut self, conn: ConnId, explicit: bool) {
@@ -132,8 +167,16 @@ impl Harness {
     fn deliver(&mut self) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                Output::Frame { conn, tick, bytes } => {
-                    self.clients[&conn].mailbox.put(tick, bytes);
+                Output::Frame {
+                    conn,
+                    tick,
+                    ack,
+                    tail,
+                } => {
+                    self.clients[&conn].mailbox.put(tick, ack, tail);
+                }
+                Output::Event { conn, bytes } => {
+                    assert!(self.clients[&conn].mailbox.push_event(bytes));
                 }
                 Output::Close { conn, req } => {
                     let c = self.clients.get_mut(&conn).expect("known connection");
@@ -152,23 +195,30 @@ impl Harness {
         let Some(Next::Frame(bytes)) = c.mailbox.try_take() else {
             return Got::Nothing;
         };
-        match decode_server(&bytes).expect("decodes") {
-            ServerMsg::Snapshot(s) => Got::Full {
-                tick: c.replica.apply_snapshot(s).tick,
+        let ServerMsg::State(state) = decode_server(&bytes).expect("decodes") else {
+            panic!("conn {conn}: not a state");
+        };
+        let header = read_header(&state.frame).expect("a header");
+        let before = c
+            .replica
+            .frame()
+            .map(|f| player_ids(c.replica.schema(), f))
+            .unwrap_or_default();
+        let applied = c
+            .replica
+            .apply(&state)
+            .unwrap_or_else(|e| panic!("conn {conn}: {e}"));
+        assert!(applied.checksum_ok, "conn {conn}: checksum mismatch at tick {}", applied.tick);
+        c.ack = state.ack_seq;
+        let after = player_ids(c.replica.schema(), c.replica.frame().expect("a frame"));
+        match header.base_tick {
+            None => Got::Full { tick: applied.tick },
+            Some(base) => Got::Delta {
+                tick: applied.tick,
+                base_age: applied.tick - base,
+                added: after.iter().filter(|p| !before.contains(p)).count(),
+                removed: before.iter().filter(|p| !after.contains(p)).count(),
             },
-            ServerMsg::Delta(d) => {
-                let frame = c
-                    .replica
-                    .apply_delta(&d)
-                    .unwrap_or_else(|e| panic!("conn {conn}: {e}"));
-                Got::Delta {
-                    tick: frame.tick,
-                    base_age: d.base_age,
-                    added: d.added.len(),
-                    removed: d.removed.len(),
-                }
-            }
-            other => panic!("unexpected {other:?}"),
         }
     }
 
@@ -179,13 +229,33 @@ impl Harness {
         }
     }
 
+    /// What `conn`'s client holds, as the arena's view.
+    fn view(&self, conn: ConnId) -> ArenaView {
+        let c = &self.clients[&conn];
+        ArenaView::read(c.replica.schema(), c.replica.frame().expect("a frame"))
+            .expect("an arena frame")
+    }
+
     fn frame(&self, conn: ConnId) -> &Frame {
         self.clients[&conn].replica.frame().expect("a frame")
+    }
+
+    fn ack(&self, conn: ConnId) -> u32 {
+        self.clients[&conn].ack
     }
 
     fn closed(&self, conn: ConnId) -> Option<CloseRequest> {
         self.clients[&conn].closed
     }
+}
+
+fn player_ids(schema: &tickroom_protocol::state::Schema, f: &Frame) -> Vec<u32> {
+    ArenaView::read(schema, f)
+        .expect("an arena frame")
+        .players
+        .iter()
+        .map(|p| p.id)
+        .collect()
 }
 
 #[test]
@@ -216,8 +286,8 @@ fn a_new_player_gets_a_full_snapshot_then_deltas_that_reproduce_the_room() {
     h.step();
     assert_eq!(h.read(1), Got::Full { tick: 1 });
     assert_eq!(h.read(2), Got::Full { tick: 1 });
-    let start = h.frame(1).players[0].pos;
-    let toward_centre = if start[0] < 32_000 { 127 } else { -127 };
+    let start = h.view(1).players[0].pos;
+    let toward_centre = if start.x < 800.0 { 127 } else { -127 };
     for tick in 2..40 {
         h.input(1, tick, [toward_centre, 0]);
         h.step();
@@ -248,10 +318,10 @@ fn a_new_player_gets_a_full_snapshot_then_deltas_that_reproduce_the_room() {
     }
     // Every delta checked its checksum; both copies agree, and player 1 moved as steered.
     assert_eq!(h.frame(1), h.frame(2));
-    let me = h.frame(1).players[0];
-    assert_eq!(me.last_input_seq, 39);
+    let me = h.view(1).players[0].clone();
+    assert_eq!(h.ack(1), 39);
     assert_eq!(
-        me.pos[0] > start[0],
+        me.pos.x > start.x,
         toward_centre > 0,
         "{start:?} -> {:?}",
         me.pos
@@ -268,16 +338,16 @@ fn inputs_given_before_a_tick_apply_in_it_and_later_ones_in_the_next() {
     h.step();
     h.input(1, 6, [0, 127]); // arrives while tick 2's frame is on its way
     h.read(1);
-    assert_eq!(h.frame(1).players[0].last_input_seq, 5);
+    assert_eq!(h.ack(1), 5);
     h.step();
     h.read(1);
-    assert_eq!(h.frame(1).players[0].last_input_seq, 6);
+    assert_eq!(h.ack(1), 6);
     // An older sequence number never lowers the acknowledgement; unknown connections are ignored.
     h.input(1, 2, [0, 0]);
     h.input(99, 100, [0, 0]);
     h.step();
     h.read(1);
-    assert_eq!(h.frame(1).players[0].last_input_seq, 6);
+    assert_eq!(h.ack(1), 6);
 }
 
 #[test]
@@ -361,7 +431,7 @@ fn joins_and_leaves_reach_the_others_as_small_deltas() {
     assert_eq!(h.read(21), Got::Full { tick: 3 });
     assert_eq!(h.frame(1), h.frame(21));
     assert_eq!(
-        h.frame(1).roster.last().map(|r| r.name.as_str()),
+        h.view(1).players.last().map(|p| p.name.as_str()),
         Some("c21")
     );
     let stats = h.core.stats();
@@ -391,8 +461,8 @@ fn joins_and_leaves_reach_the_others_as_small_deltas() {
             removed: 1
         }
     );
-    assert_eq!(h.frame(1).players.len(), 20);
-    assert!(h.frame(1).roster.iter().all(|r| r.name != "c5"));
+    assert_eq!(h.view(1).players.len(), 20);
+    assert!(h.view(1).players.iter().all(|p| p.name != "c5"));
 }
 
 #[test]
@@ -405,7 +475,8 @@ fn a_dropped_player_resumes_within_the_grace_as_itself() {
         h.step();
         h.read_all();
     }
-    let before = h.frame(2).players[0];
+    let before = h.view(2).players[0].clone();
+    let before_ack = h.ack(1);
     h.leave(1, false);
     h.steps(20); // 1 s of the 10 s grace
     assert_eq!(h.core.player_count(), 2, "the entity waits for a resume");
@@ -426,11 +497,9 @@ fn a_dropped_player_resumes_within_the_grace_as_itself() {
         matches!(h.read(3), Got::Full { .. }),
         "a resumed player starts from a full snapshot"
     );
-    let me = h.frame(3).players[0];
-    assert_eq!(
-        (me.id, me.score, me.last_input_seq),
-        (before.id, before.score, before.last_input_seq)
-    );
+    let me = h.view(3).players[0].clone();
+    assert_eq!((me.id, me.score), (before.id, before.score));
+    assert_eq!(h.ack(3), before_ack, "its acknowledgement carries over");
     // The spent token gets a fresh player, not the same one again.
     h.leave(2, true);
     let fresh = h.join(4, Harness::claim(&a)).expect("join");
@@ -451,7 +520,7 @@ fn after_the_grace_the_player_is_gone_and_a_resume_joins_fresh() {
     h.step();
     assert_eq!(h.core.player_count(), 1, "removed when the grace ends");
     h.read(2);
-    assert_eq!(h.frame(2).players.len(), 1);
+    assert_eq!(h.view(2).players.len(), 1);
     let again = h.join(3, Harness::claim(&a)).expect("join");
     assert!(!again.resumed);
 }
@@ -471,7 +540,7 @@ fn a_resume_takes_over_a_live_connection() {
     h.step();
     assert_eq!(h.core.player_count(), 1);
     assert!(matches!(h.read(2), Got::Full { .. }));
-    assert_eq!(h.frame(2).players[0].last_input_seq, 0);
+    assert_eq!(h.ack(2), 0);
     assert_eq!(
         h.read(1),
         Got::Nothing,
@@ -570,12 +639,14 @@ fn bytes_per_player(ticks: u32, churn: bool) -> f64 {
             if let Output::Frame {
                 conn,
                 tick,
-                bytes: b,
+                ack,
+                tail,
             } = out
             {
-                bytes += b.len();
+                // The tail plus the player's own ack (a few bytes).
+                bytes += tail.len() + 6;
                 frames += 1;
-                h.clients[&conn].mailbox.put(tick, b);
+                h.clients[&conn].mailbox.put(tick, ack, tail);
             }
         }
         h.read_all();
@@ -609,7 +680,7 @@ fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
     // (frames pile up somewhere between it and us); client 2 sends no inputs.
     let mut got = 0;
     for seq in 1..=30 {
-        h.core.input(1, seq, acked, [0, 0]);
+        h.input_acking(1, seq, acked);
         h.step();
         if h.read(1) != Got::Nothing {
             got += 1;
@@ -624,7 +695,7 @@ fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
     assert!(h.core.stats().held >= 1);
     // It catches up: frames resume, as a delta from the last frame it got.
     let holds = h.frame(1).tick;
-    h.core.input(1, 31, holds, [0, 0]);
+    h.input_acking(1, 31, holds);
     h.step();
     assert!(matches!(h.read(1), Got::Delta { base_age, .. } if base_age > 1));
     h.read(2);
@@ -635,7 +706,7 @@ fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
     );
     // Its inputs stop: after the window it is no longer held.
     for seq in 32..40 {
-        h.core.input(1, seq, acked, [0, 0]);
+        h.input_acking(1, seq, acked);
     }
     for _ in 0..12 {
         h.step();
@@ -652,10 +723,6 @@ fn a_client_that_acknowledges_nothing_new_is_held_back_until_it_does() {
 fn sub_step_settings() -> CoreSettings {
     CoreSettings {
         steps_per_frame: 3,
-        sim: SimConfig {
-            tick_rate_hz: 60,
-            ..SimConfig::default()
-        },
         ..settings(4)
     }
 }
@@ -717,11 +784,11 @@ fn with_sub_steps_an_input_applies_at_the_next_step_not_the_next_frame() {
     for h in [&mut early, &mut late] {
         h.read(1);
     }
-    let (a, b) = (early.frame(1).players[0], late.frame(1).players[0]);
-    assert_eq!((a.last_input_seq, b.last_input_seq), (1, 1));
+    let (a, b) = (early.view(1).players[0].clone(), late.view(1).players[0].clone());
+    assert_eq!((early.ack(1), late.ack(1)), (1, 1));
     assert_eq!(early.frame(1).tick, 2);
     assert!(
-        a.pos[0] > b.pos[0],
+        a.pos.x > b.pos.x,
         "steered two steps earlier, so further along: {a:?} vs {b:?}"
     );
 }

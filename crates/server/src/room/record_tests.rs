@@ -1,6 +1,8 @@
 //! Recording and replay, property-tested: random rooms (joins, resumes,
 //! leaves, drops, inputs, grace expiries, frames dropped on the way to
-//! clients) run through [`RoomCore`] with recording on; the records are
+//! clients) run through [`RoomCore`] with recording on, for the arena and
+//! for a small game that is nothing like it ("drops": discrete inputs,
+//! entities spawned and despawned every step, events); the records are
 //! written in the file format and replayed by [`crate::replay`], which must
 //! reproduce every tick's frame checksum, every keyframe, and the players.
 
@@ -10,14 +12,55 @@ use std::{
 };
 
 use proptest::prelude::*;
-use tickroom_protocol::record::{self, Block, EndReason, EndRecord, RecordHeader};
-use tickroom_sim::{SIM_VERSION, SimConfig};
+use tickroom_game::Games;
+use tickroom_protocol::{
+    record::{self, Block, EndReason, EndRecord, RecordHeader},
+    state::Frame,
+};
+use tickroom_sim::{Arena, SteerInput};
 
 use super::core::{ConnId, CoreSettings, Output, RecordSettings, ResumeClaim, RoomCore};
-use crate::{
-    recording::rules_of,
-    replay::{Replay, ReplayOptions},
-};
+use crate::replay::{Replay, ReplayOptions};
+
+#[path = "../../../game/tests/support/drops.rs"]
+#[allow(dead_code, reason = "shared with the game crate's tests, which use all of it")]
+mod drops;
+
+/// The games these tests record: the arena and "drops".
+fn games() -> Games {
+    let mut g = Games::new();
+    g.register::<Arena>().expect("the arena registers");
+    g.register::<drops::Drops>().expect("drops registers");
+    g
+}
+
+/// The game's input for an `Op::Input`'s two bytes.
+fn input_data(game: &str, d: [i8; 2]) -> Vec<u8> {
+    let games = games();
+    let catalogue = games.get(game).expect("a game").catalogue().clone();
+    let mut out = Vec::new();
+    match game {
+        "arena" => catalogue.encode_input(&SteerInput { x: d[0], y: d[1] }, &mut out),
+        _ => catalogue.encode_input(
+            &drops::Act {
+                kind: (d[0] & 1) as u8,
+                dx: i16::from(d[1]),
+            },
+            &mut out,
+        ),
+    }
+    out
+}
+
+/// The game config the tests use (a small arena with pellets that respawn fast).
+fn config(game: &str) -> serde_json::Value {
+    match game {
+        "arena" => serde_json::json!({
+            "pellet_count": 40, "width": 300.0, "height": 200.0, "pellet_respawn_ticks": 3
+        }),
+        _ => serde_json::json!({"ttl": 3, "rain_steps": 2}),
+    }
+}
 
 const PERIOD: Duration = Duration::from_millis(50);
 
@@ -55,44 +98,46 @@ fn settings(keyframe_every: u32, steps_per_frame: u32) -> CoreSettings {
         resume_grace: Duration::from_millis(400),
         history: super::core::HISTORY,
         max_unacked: 6,
-        sim: SimConfig {
-            seed: 5,
-            pellet_count: 40,
-            width: 300.0,
-            height: 200.0,
-            pellet_respawn_ticks: 3,
-            tick_rate_hz: 20 * steps_per_frame,
-            ..SimConfig::default()
-        },
         recording: Some(RecordSettings { keyframe_every }),
         steps_per_frame,
     }
 }
 
-/// Runs `ops` live; returns the recording's bytes and each tick's checksum.
+/// Runs `ops` live in an arena room; returns the recording's bytes and each
+/// tick's checksum.
 fn record_room(ops: &[Op], keyframe_every: u32) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
-    record_room_at(ops, keyframe_every, 1)
+    record_room_at("arena", ops, keyframe_every, 1)
 }
 
 /// [`record_room`] with `steps_per_frame` simulation steps per frame (each
 /// `Op::Tick` is one step).
 fn record_room_at(
+    game: &str,
     ops: &[Op],
     keyframe_every: u32,
     steps_per_frame: u32,
 ) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
     let settings = settings(keyframe_every, steps_per_frame);
     let mut now = Instant::now();
-    let mut core = RoomCore::new(settings.clone(), now, 9);
+    let games = games();
+    let entry = games.get(game).expect("a game");
+    let config = entry.config(Some(&config(game))).expect("a valid config");
+    let (seed, rate) = (5, 20 * steps_per_frame);
+    let room = entry.new_room(&config, seed, rate).expect("a room");
+    let mut core = RoomCore::new(settings.clone(), room, now, 9);
     let mut file = record::preamble().to_vec();
     let header = RecordHeader {
         protocol_version: tickroom_protocol::PROTOCOL_VERSION,
-        sim_version: SIM_VERSION,
+        game: game.into(),
+        game_version: entry.version(),
+        schema_hash: entry.catalogue().schema().hash(),
+        config: config.to_string(),
+        seed,
+        step_rate_hz: rate,
         server_version: "test".into(),
         room: "prop".into(),
         node: "n".into(),
         started_unix_ms: 1,
-        rules: rules_of(&settings.sim),
         capacity: 12,
         keyframe_every,
         steps_per_frame,
@@ -132,6 +177,7 @@ fn record_room_at(
                     record::append_block(&Block::Tick(r), file);
                 }
                 Output::Keyframe(k) => record::append_block(&Block::Keyframe(k), file),
+                Output::Event { .. } => {}
             }
         }
     };
@@ -183,7 +229,7 @@ fn record_room_at(
                 let conn = live[n % live.len()];
                 let ack = taken.get(&conn).copied().unwrap_or(0);
                 let seq = core.tick_number() * 4 + u32::from(step);
-                core.input(conn, seq, ack, steer);
+                core.input(conn, seq, ack, &input_data(game, steer));
             }
             Op::Input(..) => {}
             Op::Tick(mask) => {
@@ -218,14 +264,18 @@ proptest! {
 
     #[test]
     fn a_recorded_room_replays_bit_for_bit(
+        game in prop_oneof![Just("arena"), Just("drops")],
         ops in prop::collection::vec(op(), 1..400),
         every in 0u32..7,
         steps_per_frame in prop_oneof![Just(1u32), Just(3u32)],
     ) {
-        let (file, ticks, joins) = record_room_at(&ops, every, steps_per_frame);
-        let replay = Replay::open(&file[..]).expect("header");
+        let (file, ticks, joins) = record_room_at(game, &ops, every, steps_per_frame);
+        let replay = Replay::open(&file[..], &games()).expect("header");
         let mut replayed = Vec::new();
-        let summary = replay.run(ReplayOptions::default(), |f| replayed.push((f.tick, f.checksum().0)));
+        let mut scratch = Vec::new();
+        let summary = replay.run(ReplayOptions::default(), |_, f: &Frame| {
+            replayed.push((f.tick, f.checksum(&mut scratch)))
+        });
         prop_assert!(summary.divergence.is_none(), "{:?}", summary.divergence);
         prop_assert!(summary.read_error.is_none(), "{:?}", summary.read_error);
         prop_assert!(summary.end.is_some());
@@ -280,8 +330,8 @@ proptest! {
             damaged.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
             damaged.extend_from_slice(p);
         }
-        if let Ok(replay) = Replay::open(&damaged[..]) {
-            let _ = replay.run(ReplayOptions::default(), |_| {});
+        if let Ok(replay) = Replay::open(&damaged[..], &games()) {
+            let _ = replay.run(ReplayOptions::default(), |_, _| {});
         }
     }
 }
@@ -303,13 +353,13 @@ fn a_changed_input_is_caught_with_the_entity_that_differs() {
         if let Block::Tick(t) = &mut block
             && t.tick == 5
         {
-            t.inputs[0].steer = [-100, -100];
+            t.inputs[0].data = input_data("arena", [-100, -100]);
         }
         record::append_block(&block, &mut tampered);
     }
-    let summary = Replay::open(&tampered[..])
+    let summary = Replay::open(&tampered[..], &games())
         .unwrap()
-        .run(ReplayOptions::default(), |_| {});
+        .run(ReplayOptions::default(), |_, _| {});
     let d = summary.divergence.expect("a divergence");
     assert_eq!(d.tick, 5);
     assert_ne!(d.recorded, d.replayed);
@@ -318,8 +368,12 @@ fn a_changed_input_is_caught_with_the_entity_that_differs() {
         "{:?}",
         d.detail
     );
+    // The first player's entity (network ids start past the arena's 40
+    // pellets) differs in its position.
     assert!(
-        d.detail.iter().any(|l| l.starts_with("player 1:")),
+        d.detail
+            .iter()
+            .any(|l| l.starts_with("entity ") && l.contains("pos.x") || l.contains("pos.y")),
         "{:?}",
         d.detail
     );
@@ -331,17 +385,17 @@ fn until_stops_early_and_a_truncated_file_says_so() {
     let mut ops = vec![Op::Join];
     ops.extend((0..20).map(|_| Op::Tick(0)));
     let (file, _, _) = record_room(&ops, 0);
-    let s = Replay::open(&file[..])
+    let s = Replay::open(&file[..], &games())
         .unwrap()
-        .run(ReplayOptions { until: Some(7) }, |_| {});
+        .run(ReplayOptions { until: Some(7) }, |_, _| {});
     assert_eq!(
         (s.ticks, s.last_tick, s.stopped_at_until),
         (7, Some(7), true)
     );
     let cut = &file[..file.len() - 30];
-    let s = Replay::open(cut)
+    let s = Replay::open(cut, &games())
         .unwrap()
-        .run(ReplayOptions::default(), |_| {});
+        .run(ReplayOptions::default(), |_, _| {});
     assert!(
         s.read_error
             .as_deref()
@@ -354,21 +408,50 @@ fn until_stops_early_and_a_truncated_file_says_so() {
 }
 
 #[test]
-fn another_sim_version_is_refused_by_name() {
+fn another_game_version_or_an_unknown_game_is_refused_by_name() {
     let (file, _, _) = record_room(&[Op::Join, Op::Tick(0)], 0);
-    let mut reader = record::RecordReader::new(&file[..]).unwrap();
-    let mut other = record::preamble().to_vec();
-    while let Some(mut block) = reader.next_block().unwrap() {
-        if let Block::Header(h) = &mut block {
-            h.sim_version = SIM_VERSION + 1;
-            h.server_version = "9.9.9".into();
+    let rewrite = |edit: &dyn Fn(&mut RecordHeader)| {
+        let mut reader = record::RecordReader::new(&file[..]).unwrap();
+        let mut other = record::preamble().to_vec();
+        while let Some(mut block) = reader.next_block().unwrap() {
+            if let Block::Header(h) = &mut block {
+                edit(h);
+            }
+            record::append_block(&block, &mut other);
         }
-        record::append_block(&block, &mut other);
-    }
-    let err = Replay::open(&other[..]).unwrap_err().to_string();
+        other
+    };
+    let newer = rewrite(&|h| {
+        h.game_version = tickroom_sim::SIM_VERSION + 1;
+        h.server_version = "9.9.9".into();
+    });
+    let err = Replay::open(&newer[..], &games()).unwrap_err().to_string();
     assert!(
-        err.contains(&format!("simulation version {}", SIM_VERSION + 1)),
+        err.contains(&format!("arena version {}", tickroom_sim::SIM_VERSION + 1)),
         "{err}"
     );
     assert!(err.contains("9.9.9"), "{err}");
+    let unknown = rewrite(&|h| h.game = "chess".into());
+    let err = Replay::open(&unknown[..], &games()).unwrap_err().to_string();
+    assert!(err.contains("\"chess\"") && err.contains("arena, drops"), "{err}");
+    let bad = rewrite(&|h| h.config = r#"{"width": -1}"#.into());
+    let err = Replay::open(&bad[..], &games()).unwrap_err().to_string();
+    assert!(err.contains("width"), "{err}");
+}
+
+#[test]
+fn a_game_with_spawns_despawns_and_events_replays_bit_for_bit() {
+    let mut ops = vec![Op::Join, Op::Join, Op::Tick(0)];
+    for i in 0..40i8 {
+        ops.push(Op::Input(0, 1, [1, i]));
+        ops.push(Op::Input(1, 2, [i % 2, -i]));
+        ops.push(Op::Tick(if i % 5 == 0 { 1 } else { 0 }));
+    }
+    let (file, ticks, joins) = record_room_at("drops", &ops, 4, 1);
+    assert_eq!((ticks.len(), joins), (41, 2));
+    let summary = Replay::open(&file[..], &games())
+        .unwrap()
+        .run(ReplayOptions::default(), |_, _| {});
+    assert!(summary.is_clean(), "{summary}");
+    assert_eq!(summary.keyframes, 10);
 }
