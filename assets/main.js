@@ -1,10 +1,14 @@
-// The demo client's entry point: wires the join menu, keyboard and pointer
+// The arena demo's entry point: wires the join menu, keyboard and pointer
 // steering, a RoomClient from the tickroom-client package (clients/js: the
-// session, prediction and interpolation, imported exactly as a game would)
-// and the renderer (render.js) together, runs the
-// requestAnimationFrame loop, and keeps the HUD, scoreboard and connection
-// banner up to date. Exposes `window.__tickroom` (a read-only summary of the
-// game state) for the browser test in tests/browser/demo.mjs.
+// session, the replica decoded from the game's schema, prediction and
+// interpolation, imported exactly as any game would) with the arena's own
+// rules (arena.js: its input and prediction model) and the renderer
+// (render.js) together, runs the requestAnimationFrame loop, and keeps the
+// HUD, scoreboard and connection banner up to date. The view the client
+// gives is entities with named components: players are the entities with
+// `player` and `pos`, pellets those with `pellet` and `pos`. Exposes
+// `window.__tickroom` (a read-only summary of the game state) for the
+// browser test in tests/browser/demo.mjs.
 //
 // `/?replay=<file>` is the recordings viewer instead (replay.js): no menu,
 // no WebSocket, the same renderer.
@@ -16,7 +20,8 @@
 // page resumes too: the token is in sessionStorage, and the page rejoins the
 // URL's room at once instead of showing the menu.
 
-import { RoomClient, posFromWire, resumeTokens, truncateName, validRoomId } from 'tickroom-client';
+import { RoomClient, resumeTokens, truncateName, validRoomId } from 'tickroom-client';
+import { arenaModel, steerInput } from './arena.js';
 import { Renderer, decorativePellets, playerColor } from './render.js';
 import { replayState, startReplay } from './replay.js';
 
@@ -57,8 +62,10 @@ const menuPellets = decorativePellets(1600, 1000);
 let client = null; // the RoomClient (tickroom-client) of the room being played
 let session = null; // its Session: connection state, counters, resume
 let game = null; // its per-player game state (client.game), from the Welcome on
-let pellets = new Map(); // the newest frame's pellets, for drawing (the demo's own)
-let pelletList = null; // the frame's pellet list `pellets` was built from
+let arena = null; // the room's arena: its config (size, radii), from the Welcome
+let pellets = new Map(); // the newest frame's pellets by entity id: { id (slot), x, y }
+let names = new Map(); // player id -> name, from the newest frame
+let scores = new Map(); // player id -> score, from the newest frame
 
 // ---- input: keyboard and pointer ----
 
@@ -119,15 +126,15 @@ function currentSteer() {
     y += d[1];
   }
   if (x !== 0 || y !== 0) return [Math.sign(x), Math.sign(y)];
-  if (pointer.active && game?.predictor.state) {
+  const own = game?.predictor?.render(performance.now())?.pos ?? game?.predictor?.state?.pos;
+  if (pointer.active && own) {
     const target = renderer.toWorld(pointer.clientX, pointer.clientY);
-    const own = game.predictor.renderPos(performance.now()) ?? game.predictor.state;
     const dx = target.x - own.x;
     const dy = target.y - own.y;
     const dist = Math.hypot(dx, dy);
     if (dist < 4) return [0, 0];
     // Full deflection beyond ~3 radii, gentler when the pointer is close.
-    const strength = Math.min(1, dist / (game.arena.player_radius * 3));
+    const strength = Math.min(1, dist / (arena.player_radius * 3));
     return [(dx / dist) * strength, (dy / dist) * strength];
   }
   return [0, 0];
@@ -190,12 +197,16 @@ function join(room, { resume = false } = {}) {
   hideMenu();
   ui.hudRoom.textContent = room;
   // The page's own server is the entry (and the matchmaker); the arena's
-  // rules (the package's default model) predict the own player.
+  // rules (arena.js) predict the own orb, its steering is polled at 30 Hz,
+  // and pellets (which never move) are drawn as in the newest frame.
   client = new RoomClient({
     server: location.origin,
     room,
     name,
-    steer: currentSteer,
+    input: () => steerInput(...currentSteer()),
+    model: arenaModel,
+    smooth: ['pos'],
+    latest: ['pellet'],
     onState: onSessionState,
     onWelcome,
     onFrame,
@@ -222,28 +233,44 @@ function leaveToMenu(error = '') {
  */
 function onWelcome(msg, { continued = false } = {}) {
   game = client.game;
+  if (game.name !== 'arena') console.warn(`tickroom: this page plays the arena, the room runs ${game.name}`);
+  arena = { ...DEFAULT_ARENA, ...game.config };
   if (continued) return;
   pellets = new Map();
-  pelletList = null;
-  renderer.setArena(msg.arena.width, msg.arena.height);
+  names = new Map();
+  scores = new Map();
+  renderer.setArena(arena.width, arena.height);
 }
 
+/** Until a Welcome names the room's arena: tickroom_sim's defaults. */
+const DEFAULT_ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
+
 /**
- * A frame, after the client fed its predictor, interpolator, names and
- * scores: the demo keeps the pellets (and pops the eaten ones).
+ * A frame (named components), after the client fed its predictor and
+ * interpolator: the demo keeps the players' names and scores, and the
+ * pellets (and pops the eaten ones).
  */
 function onFrame(frame) {
-  // Frames share unchanged lists with the previous one: rebuild only on change.
-  if (frame.pellets === pelletList) return;
   const next = new Map();
-  for (const pel of frame.pellets) next.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
+  const nextNames = new Map();
+  const nextScores = new Map();
+  for (const { id, components: c } of frame.entities) {
+    if (c.player) {
+      nextNames.set(c.player.id, c.player.name);
+      nextScores.set(c.player.id, c.score?.points ?? 0);
+    } else if (c.pellet && c.pos) {
+      const old = pellets.get(id);
+      next.set(id, old && old.x === c.pos.x && old.y === c.pos.y ? old : { id: c.pellet.slot, x: c.pos.x, y: c.pos.y });
+    }
+  }
   const t = performance.now();
   for (const [id, old] of pellets) {
     const now2 = next.get(id);
     if (!now2 || now2.x !== old.x || now2.y !== old.y) renderer.pop(old.x, old.y, t);
   }
   pellets = next;
-  pelletList = frame.pellets;
+  names = nextNames;
+  scores = nextScores;
 }
 
 function onSessionState(c) {
@@ -290,7 +317,7 @@ function updateHud(now, force = false) {
   // stay 0).
   setText(ui.hudRate, game ? `${Math.round(game.rate.rate(now))}/s` : '–');
   setText(ui.hudRefused, `refused ${session.frames.refused} · mismatches ${session.frames.mismatches}`);
-  setText(ui.hudPlayers, game ? String(game.scores.size) : '–');
+  setText(ui.hudPlayers, game ? String(scores.size) : '–');
   updateScoreboard();
 }
 
@@ -310,13 +337,13 @@ function updateScoreboard() {
     ui.scores.replaceChildren();
     return;
   }
-  const rows = [...game.scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const rows = [...scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const top = rows.slice(0, 10);
   if (!top.some(([id]) => id === game.ownId)) {
     const own = rows.find(([id]) => id === game.ownId);
     if (own) top.push(own);
   }
-  const key = top.map(([id, score]) => `${id}:${score}:${game.names.get(id) ?? ''}`).join('|');
+  const key = top.map(([id, score]) => `${id}:${score}:${names.get(id) ?? ''}`).join('|');
   if (ui.scores.dataset.key === key) return;
   ui.scores.dataset.key = key;
   ui.scores.replaceChildren(
@@ -328,7 +355,7 @@ function updateScoreboard() {
       sw.style.background = playerColor(id);
       const nm = document.createElement('span');
       nm.className = 'who';
-      nm.textContent = game.names.get(id) || `player-${id}`;
+      nm.textContent = names.get(id) || `player-${id}`;
       const sc = document.createElement('span');
       sc.className = 'score';
       sc.textContent = String(score);
@@ -376,23 +403,27 @@ function frame() {
     players: [],
     dim: menuShown ? 0.55 : offline ? 0.3 : 0,
   };
+  let own = null;
   if (game) {
     client.advance(now, elapsed);
-    view.pelletRadius = game.arena.pellet_radius;
-    view.playerRadius = game.arena.player_radius;
-    view.pellets = pellets.values();
-    view.players = client.view(now).players;
+    view.pelletRadius = arena.pellet_radius;
+    view.playerRadius = arena.player_radius;
+    const drawn = client.view(now);
+    view.pellets = [];
+    for (const { components: c } of drawn.entities) {
+      if (c.player && c.pos) continue;
+      if (c.pellet && c.pos) view.pellets.push({ id: c.pellet.slot, x: c.pos.x, y: c.pos.y });
+    }
+    view.players = drawn.entities
+      .filter((e) => e.components.player && e.components.pos)
+      .map(({ components: c, own: mine }) => ({ id: c.player.id, x: c.pos.x, y: c.pos.y, name: c.player.name, score: c.score?.points ?? 0, own: mine }));
+    own = drawn.own?.components.pos ?? null;
   }
   renderer.draw(view);
-  clearPanels(game ? ownPosition(now) : null);
+  clearPanels(own);
   updateHud(now);
   if (session?.state === 'reconnecting') updateBanner(now);
   requestAnimationFrame(frame);
-}
-
-/** The own player's rendered position, if it is drawn. */
-function ownPosition(now) {
-  return client?.ownPosition(now) ?? null;
 }
 
 /** Panels faded this frame because the own orb is under them. */
@@ -409,10 +440,10 @@ function clearPanels(own) {
   for (const [name, el] of [['hud', ui.hud], ['scoreboard', ui.scoreboard]]) {
     let over = false;
     if (own && c && !el.hidden) {
-      const k = c.width / game.arena.width; // CSS pixels per world unit
+      const k = c.width / arena.width; // CSS pixels per world unit
       const x = c.left + own.x * k;
       const y = c.top + own.y * k;
-      const r = game.arena.player_radius * k + 16; // the orb, its glow and name label
+      const r = arena.player_radius * k + 16; // the orb, its glow and name label
       const p = el.getBoundingClientRect();
       over = x + r > p.left && x - r < p.right && y + r > p.top && y - r < p.bottom;
     }
@@ -430,7 +461,7 @@ matchMedia(`(resolution: ${devicePixelRatio}dppx)`).addEventListener?.('change',
 Object.defineProperty(window, '__tickroom', {
   get() {
     const pred = game?.predictor;
-    const round = (p) => (p ? { x: p.x, y: p.y } : null);
+    const round = (s) => (s?.pos ? { x: s.pos.x, y: s.pos.y } : null);
     return {
       state: session?.state ?? 'menu',
       room: session?.room ?? null,
@@ -439,24 +470,26 @@ Object.defineProperty(window, '__tickroom', {
       tickRate: game?.tickRate ?? null, // frames per second (the Welcome's tick_rate_hz)
       simRate: game?.simRate ?? null, // simulation steps per second the own player is predicted at (sim_rate_hz)
       stepsPerFrame: pred?.stepsPerFrame ?? null,
-      snapshots: game?.frames ?? 0, // frames applied in this game: full snapshots and deltas
+      game: game?.name ?? null, // the room's game (the Welcome's)
+      snapshots: game?.frames ?? 0, // frames applied in this game: whole frames and deltas
       snapshotRate: game ? game.rate.rate(performance.now()) : 0,
-      fullSnapshots: session?.frames.full ?? 0, // since the page joined, across reconnects
+      fullSnapshots: session?.frames.full ?? 0, // whole frames, since the page joined, across reconnects
       deltas: session?.frames.delta ?? 0,
-      refusedDeltas: session?.frames.refused ?? 0, // deltas refused (not applied), checksum mismatches aside
-      checksumMismatches: session?.frames.mismatches ?? 0, // deltas whose result did not hash to their checksum
+      refusedDeltas: session?.frames.refused ?? 0, // frames refused (not applied), checksum mismatches aside
+      checksumMismatches: session?.frames.mismatches ?? 0, // frames that did not hash to their checksum
       rtt: session?.rtt ?? null,
+      ackLatency: session?.ackLatency ?? null, // ms from an input to the State that acknowledged it
       predicted: round(pred?.state),
       server: round(pred?.server),
-      correction: pred ? { x: pred.error.x, y: pred.error.y } : null,
+      correction: pred ? { x: pred.error.pos?.x ?? 0, y: pred.error.pos?.y ?? 0 } : null,
       corrections: pred?.corrections ?? 0, // smoothed corrections over half a unit
       worstCorrection: pred?.worstCorrection ?? 0, // the largest smoothed one, units
       snaps: pred?.snaps ?? 0,
       panelsCleared: [...panelsCleared], // panels faded because the own orb is under them
-      arena: game ? { width: game.arena.width, height: game.arena.height } : null,
+      arena: game ? { width: arena.width, height: arena.height } : null,
       playersSeen: client ? [...client.playersSeen] : [],
-      players: game ? [...game.scores.keys()] : [],
-      names: game ? Object.fromEntries(game.names) : {},
+      players: game ? [...scores.keys()] : [], // player ids in the newest frame
+      names: game ? Object.fromEntries(names) : {},
       pellets: game ? pellets.size : 0,
       pelletSpots: game ? [...pellets.values()].map(({ x, y }) => ({ x, y })) : [],
       seq: session?.seq ?? 0,
@@ -465,8 +498,8 @@ Object.defineProperty(window, '__tickroom', {
       resumes: session?.resumes ?? 0, // joins that took back the player, since the page joined
       resumeAttempts: session?.resumeAttempts ?? 0, // joins that carried a resume token
       canResume: session ? session.canResume() : false, // a resume token is held (the token itself is a credential)
-      score: game?.scores.get(game.ownId) ?? null,
-      scores: game ? Object.fromEntries(game.scores) : {},
+      score: game ? (scores.get(game.ownId) ?? null) : null,
+      scores: game ? Object.fromEntries(scores) : {},
       close: session?.closeInfo ?? null,
       menuShown: ui.menu.classList.contains('shown'),
       menuError: ui.menuError.textContent,

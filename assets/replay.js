@@ -5,14 +5,20 @@
 // way the players saw it, from the server's replay of the file
 // (crates/server/src/recordings_http.rs), without a separate tool.
 //
-// Data: the summary (`GET /recordings/{file}`: ticks, players, how the file
-// ended, any divergence) first, then frames in pages of PAGE_TICKS ticks
-// (`GET /recordings/{file}/frames?from=T&count=N`: per frame a u32 LE length,
-// then a protocol Snapshot exactly as the WebSocket carries it, decoded with
-// tickroom-client's protocol module). The page under the playhead is fetched first, then the next
-// one, so playback reaches it already loaded; a seek fetches the page around
-// its target. Pages far from the playhead are dropped. Each request re-runs
-// the replay on the server up to its page, so at most two are in flight.
+// Data: the summary (`GET /recordings/{file}`: the game, its schema and
+// config, ticks, players, how the file ended, any divergence) first, then
+// frames in pages of PAGE_TICKS ticks (`GET
+// /recordings/{file}/frames?from=T&count=N`: per frame a u32 LE length, then
+// a protocol State exactly as the WebSocket carries it, its frame whole,
+// decoded with tickroom-client's Replica from the summary's schema into
+// entities with named components; a JSON body of such entities, `{ frames:
+// [{ tick, entities: [{ id, components: { name: { field: value } } }] }] }`,
+// is read too). The viewer draws the entities with `player` and `pos` as
+// players and those with `pellet` (or any other with `pos`) as pellets. The
+// page under the playhead is fetched first, then the next one, so playback
+// reaches it already loaded; a seek fetches the page around its target.
+// Pages far from the playhead are dropped. Each request re-runs the replay
+// on the server up to its page, so at most two are in flight.
 //
 // Playback: the playhead is a fractional tick advanced by elapsed time ×
 // tick rate × speed; each animation frame draws the two recorded frames
@@ -27,11 +33,11 @@
 // refused or missing token shows a form to enter another.
 //
 // `?page=N` (20–600) sets the ticks per request. The arena's size and radii
-// come from the summary (the recorded rules).
+// come from the summary (the recorded room's config).
 // `replayState()` is main.js's `window.__tickroom.replay`, for the browser
 // test in tests/browser/replay.mjs.
 
-import { decodeServer, posFromWire, velFromWire } from 'tickroom-client';
+import { Replica, decodeSchema, decodeServer, frameView } from 'tickroom-client';
 import { playerColor } from './render.js';
 
 /** Ticks fetched per request (10 s at 20 Hz); the server allows at most 600. */
@@ -46,7 +52,7 @@ const MAX_IN_FLIGHT = 2;
 const PAGE_RETRY_MS = 1500;
 /** Longest playback step of one animation frame, ms (a hidden tab pauses time). */
 const MAX_STEP_MS = 250;
-/** Until the summary names the recorded arena: tickroom_sim::SimConfig::default(). */
+/** Until the summary names the recorded room's config: tickroom_sim::SimConfig::default(). */
 const DEFAULT_ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
 const TOKEN_KEY = 'tickroom.operatorToken';
 
@@ -101,39 +107,71 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
-/** A recorded Snapshot message as the viewer draws it. */
-function prepare(msg, page, index) {
+/**
+ * A recorded frame (entities with named components) as the viewer draws it:
+ * players (entities with `player` and `pos`) by player id, their names, and
+ * pellets (entities with `pellet`, or any other with `pos`) by entity id.
+ */
+export function prepare(frame, page = 0, index = 0) {
   const players = new Map();
-  for (const p of msg.players) {
-    players.set(p.id, {
-      x: posFromWire(p.pos[0]),
-      y: posFromWire(p.pos[1]),
-      vx: velFromWire(p.vel[0]),
-      vy: velFromWire(p.vel[1]),
-      score: p.score,
-    });
-  }
+  const names = new Map();
   const pellets = new Map();
-  for (const pel of msg.pellets) pellets.set(pel.id, { id: pel.id, x: posFromWire(pel.pos[0]), y: posFromWire(pel.pos[1]) });
-  return { tick: msg.tick, players, pellets, names: new Map(msg.roster.map((r) => [r.id, r.name])), page, index };
+  for (const { id, components: c } of frame.entities) {
+    if (!c?.pos) continue;
+    if (c.player) {
+      players.set(c.player.id, { x: c.pos.x, y: c.pos.y, score: c.score?.points ?? 0 });
+      names.set(c.player.id, c.player.name);
+    } else {
+      pellets.set(id, { id: c.pellet?.slot ?? id, x: c.pos.x, y: c.pos.y });
+    }
+  }
+  return { tick: frame.tick, players, pellets, names, page, index };
 }
 
-/** The frames of one `frames` answer body (length-prefixed Snapshot messages). */
-export function decodeFrames(buffer, page = 0) {
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** The schema a summary carries (`schema`: its bytes as an array, or hex), decoded; null without one. */
+export function summarySchema(summary) {
+  const raw = summary?.schema;
+  if (Array.isArray(raw)) return decodeSchema(Uint8Array.from(raw));
+  if (typeof raw === 'string' && /^([0-9a-f]{2})*$/i.test(raw)) return decodeSchema(Uint8Array.from(raw.match(/../g) ?? [], (b) => parseInt(b, 16)));
+  return null;
+}
+
+/**
+ * The frames of one `frames` answer body: length-prefixed State messages
+ * decoded with `schema` (each page starts from a whole frame), or JSON
+ * (`{ frames }` or a list) of frames with named components.
+ */
+export function decodeFrames(body, page = 0, schema = null) {
+  let named;
+  if (typeof body === 'string' || (body !== null && typeof body === 'object' && !(body instanceof ArrayBuffer) && !ArrayBuffer.isView(body))) {
+    const json = typeof body === 'string' ? JSON.parse(body) : body;
+    named = Array.isArray(json) ? json : json?.frames;
+    if (!Array.isArray(named)) throw new Error('a JSON body without frames');
+  } else {
+    if (!schema) throw new Error("the summary has no schema to decode the frames with");
+    const bytes = body instanceof Uint8Array ? body : new Uint8Array(body);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const replica = new Replica(schema);
+    named = [];
+    let off = 0;
+    while (off < bytes.length) {
+      if (off + 4 > bytes.length) throw new Error(`frame ${named.length}: truncated length`);
+      const len = view.getUint32(off, true);
+      off += 4;
+      if (off + len > bytes.length) throw new Error(`frame ${named.length}: ${len} bytes announced, ${bytes.length - off} left`);
+      const msg = decodeServer(bytes.subarray(off, off + len));
+      off += len;
+      if (msg.type !== 'State') throw new Error(`frame ${named.length}: a ${msg.type}, not a State`);
+      const applied = replica.apply(msg);
+      if (!applied.checksumOk) throw new Error(`frame ${named.length}: tick ${applied.tick} does not match its checksum`);
+      named.push(frameView(schema, replica.frame));
+    }
+  }
   const frames = [];
-  let off = 0;
-  while (off < bytes.length) {
-    if (off + 4 > bytes.length) throw new Error(`frame ${frames.length}: truncated length`);
-    const len = view.getUint32(off, true);
-    off += 4;
-    if (off + len > bytes.length) throw new Error(`frame ${frames.length}: ${len} bytes announced, ${bytes.length - off} left`);
-    const msg = decodeServer(bytes.subarray(off, off + len));
-    off += len;
-    if (msg.type !== 'Snapshot') throw new Error(`frame ${frames.length}: a ${msg.type}, not a Snapshot`);
-    if (frames.length && msg.tick <= frames[frames.length - 1].tick) throw new Error(`frame ${frames.length}: tick ${msg.tick} out of order`);
-    frames.push(prepare(msg, page, frames.length));
+  for (const f of named) {
+    if (!Number.isInteger(f?.tick) || !Array.isArray(f.entities)) throw new Error(`frame ${frames.length}: not a frame`);
+    if (frames.length && f.tick <= frames[frames.length - 1].tick) throw new Error(`frame ${frames.length}: tick ${f.tick} out of order`);
+    frames.push(prepare(f, page, frames.length));
   }
   return frames;
 }
@@ -168,6 +206,7 @@ class Viewer {
     this.lastTick = null;
     this.rate = 20;
     this.arena = DEFAULT_ARENA;
+    this.schema = null; // the recorded game's schema, from the summary
     this.names = new Map(); // from the summary: everyone who joined
     this.pages = new Map(); // index -> { frames: [...] (null while loading), failedAt }
     this.inFlight = 0;
@@ -342,9 +381,23 @@ class Viewer {
     const ui = this.ui;
     this.summary = s;
     this.rate = s.tick_rate_hz > 0 ? s.tick_rate_hz : 20;
-    if (s.arena?.width > 0 && s.arena?.height > 0) {
-      this.arena = s.arena;
-      this.renderer.setArena(s.arena.width, s.arena.height);
+    let config = s.config ?? s.arena;
+    if (typeof config === 'string') {
+      try {
+        config = JSON.parse(config);
+      } catch {
+        config = null;
+      }
+    }
+    if (config?.width > 0 && config?.height > 0) {
+      this.arena = { ...DEFAULT_ARENA, ...config };
+      this.renderer.setArena(this.arena.width, this.arena.height);
+    }
+    try {
+      this.schema = summarySchema(s);
+    } catch (e) {
+      this.fail({ kind: 'unreadable', status: 200, code: null, message: `the recording's game schema does not decode (${e.message})` });
+      return;
     }
     for (const p of s.players ?? []) this.names.set(p.id, p.name);
     document.title = `replay: ${s.room} · tickroom`;
@@ -506,8 +559,9 @@ class Viewer {
     (async () => {
       try {
         const resp = await this.api(`${this.base}/frames?from=${from}&count=${this.pageTicks}`);
-        const body = await resp.arrayBuffer();
-        const frames = decodeFrames(body, p);
+        const json = /json/.test(resp.headers.get('content-type') ?? '');
+        const body = json ? await resp.json() : await resp.arrayBuffer();
+        const frames = decodeFrames(body, p, this.schema);
         const announced = Number(resp.headers.get('x-tickroom-frames'));
         if (resp.headers.has('x-tickroom-frames') && announced !== frames.length) {
           throw new Error(`the server announced ${announced} frames and sent ${frames.length}`);
@@ -718,6 +772,7 @@ class Viewer {
     return {
       file: this.file,
       room: this.summary?.room ?? null,
+      game: this.summary?.game ?? null,
       tick: this.tick, // the tick of the frame drawn last (null before the first)
       position: this.firstTick === null ? null : this.pos, // the playhead, a fractional tick
       playing: this.playing,

@@ -1,9 +1,9 @@
-//! Shared fixtures for the micro-benchmarks in `benches/benches/`: rooms with a
-//! given number of players in a realistic mid-game state, and the snapshot the
-//! server would encode for them.
+//! Shared fixtures for the micro-benchmarks in `benches/benches/`: arena rooms
+//! with a given number of players in a realistic mid-game state, and the
+//! frames the server would build for them.
 
-use tickroom_protocol::{self as proto, replica::Frame};
-use tickroom_server::room::core::{pellet_to_wire, player_to_wire};
+use tickroom_game::Room as _;
+use tickroom_protocol::state::{Frame, Schema};
 use tickroom_sim::{PlayerId, Room, SimConfig, Vec2};
 
 /// A room with `players` players after `warmup` steps of everyone steering in
@@ -29,36 +29,22 @@ pub fn inputs(players: u32, t: u32) -> Vec<(PlayerId, Vec2)> {
         .collect()
 }
 
-/// The frame the server would build for `room` (wire values, as in a full snapshot).
-pub fn frame_of(room: &Room) -> Frame {
-    let mut players = Vec::new();
-    room.read_players(&mut players);
-    let mut pellets = Vec::new();
-    room.read_pellets(&mut pellets);
-    Frame {
-        tick: room.tick() as u32,
-        players: players
-            .iter()
-            .map(|p| player_to_wire(p, 1000 + p.id.0 + room.tick() as u32))
-            .collect(),
-        pellets: pellets.iter().map(pellet_to_wire).collect(),
-        roster: players
-            .iter()
-            .map(|p| proto::PlayerInfo {
-                id: p.id.0,
-                name: format!("player-{}", p.id.0),
-            })
-            .collect(),
-    }
+/// The frame the server would build for `room`.
+pub fn frame_of(room: &mut Room) -> Frame {
+    let tick = room.tick() as u32;
+    let mut frame = Frame::default();
+    room.game_room()
+        .build_frame(tick, &mut frame)
+        .expect("an arena frame fits the limits");
+    frame
 }
 
-/// Two consecutive frames of a busy 50-player room: (previous, current).
-pub fn consecutive_frames(players: u32) -> (Frame, Frame) {
+/// The arena's schema and two consecutive frames of a busy room:
+/// (schema, previous, current).
+pub fn consecutive_frames(players: u32) -> (Schema, Frame, Frame) {
     let mut room = busy_room(players, 200);
-    let prev = frame_of(&room);
+    let prev = frame_of(&mut room);
     room.step(&inputs(players, 200));
-    // Canonical, as the room publishes it.
-    let mut cur = frame_of(&room);
-    tickroom_protocol::replica::settle_velocities(&prev, &mut cur, 20);
-    (prev, cur)
+    let cur = frame_of(&mut room);
+    (tickroom_sim::catalogue().schema().clone(), prev, cur)
 }

@@ -1,61 +1,64 @@
-//! Codec costs for a 50-player room: encoding a full snapshot and a delta
-//! (time per message; sizes printed once), decoding them as a bot does,
-//! computing the delta (`diff`) and applying it (`Replica::apply_delta`), and
-//! decoding one client input.
+//! Codec costs for a 50-player arena room on the wire: a whole frame and a
+//! delta as the room encodes them (`Encoder::encode`, then the State
+//! message), decoding them as a bot does (the message, then `apply` and the
+//! checksum), and decoding one client input (the message, then the check of
+//! its data against the game's input). Sizes printed once.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickroom_benches::consecutive_frames;
 use tickroom_protocol::{
-    self as proto, ClientMsg, ServerMsg,
-    replica::{self, Replica},
+    self as proto, Checksum, ClientMsg,
+    state::{self, Encoder, check_values},
 };
 
 fn codec(c: &mut Criterion) {
-    let (prev, cur) = consecutive_frames(50);
-    let full = ServerMsg::Snapshot(cur.to_snapshot());
-    let checksum = cur.checksum();
-    let delta_msg = replica::diff(&prev, &cur, checksum, 20).expect("consecutive frames");
-    let delta = ServerMsg::Delta(delta_msg.clone());
+    let (schema, prev, cur) = consecutive_frames(50);
+    let mut scratch = Vec::new();
+    let checksum = Checksum(cur.checksum(&mut scratch));
+    let mut enc = Encoder::default();
+    let (mut delta, mut full) = (Vec::new(), Vec::new());
+    enc.encode(&schema, Some(&prev), &cur, &mut delta);
+    enc.encode(&schema, None, &cur, &mut full);
     let mut group = c.benchmark_group("codec");
-    for (label, msg) in [("full_snapshot", &full), ("delta", &delta)] {
-        let bytes = proto::encode_server(msg);
-        eprintln!("50_players/{label}: {} bytes", bytes.len());
-        group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_function(format!("encode_50_players/{label}"), |b| {
-            let mut buf = Vec::with_capacity(4096);
-            b.iter(|| {
-                buf.clear();
-                proto::codec::encode_server_into(black_box(msg), &mut buf);
-                buf.len()
-            })
-        });
+    for (label, frame) in [("full_frame", &full), ("delta", &delta)] {
+        let tail = proto::encode_state_tail(checksum, frame);
+        let mut msg = Vec::new();
+        proto::encode_state(7, std::iter::empty(), &tail, &mut msg);
+        eprintln!("50_players/{label}: {} bytes", msg.len());
+        group.throughput(Throughput::Bytes(msg.len() as u64));
         group.bench_function(format!("decode_50_players/{label}"), |b| {
-            b.iter(|| proto::decode_server(black_box(&bytes)).is_ok())
+            b.iter(|| proto::decode_server(black_box(&msg)).is_ok())
         });
     }
     group.throughput(Throughput::Elements(1));
-    group.bench_function("diff_50_players", |b| {
-        b.iter(|| replica::diff(black_box(&prev), black_box(&cur), checksum, 20))
-    });
-    group.bench_function("checksum_50_players", |b| {
-        b.iter(|| replica::checksum(black_box(&cur)))
-    });
-    group.bench_function("apply_delta_50_players", |b| {
-        let mut r = Replica::new(20);
+    group.bench_function("encode_delta_50_players", |b| {
+        let mut out = Vec::with_capacity(4096);
         b.iter(|| {
-            r.apply_snapshot(prev.to_snapshot());
-            r.apply_delta(black_box(&delta_msg)).is_ok()
+            out.clear();
+            enc.encode(&schema, Some(black_box(&prev)), black_box(&cur), &mut out);
+            out.len()
         })
     });
+    group.bench_function("checksum_50_players", |b| {
+        b.iter(|| black_box(&cur).checksum(&mut scratch))
+    });
+    group.bench_function("apply_delta_50_players", |b| {
+        b.iter(|| state::apply(&schema, Some(black_box(&prev)), black_box(&delta)).is_ok())
+    });
+    let mut data = Vec::new();
+    tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: -90, y: 90 }, &mut data);
     let input = proto::encode_client(&ClientMsg::Input(proto::Input {
         seq: 123_456,
         ack_tick: 98_765,
-        steer: [-90, 90],
+        data,
     }));
     group.bench_function("decode_input", |b| {
-        b.iter(|| proto::decode_client(black_box(&input)).is_ok())
+        b.iter(|| match proto::decode_client(black_box(&input)) {
+            Ok(ClientMsg::Input(i)) => check_values(schema.input_layout(), &i.data).is_ok(),
+            _ => false,
+        })
     });
     group.finish();
 }

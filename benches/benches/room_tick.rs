@@ -1,7 +1,8 @@
 //! A whole room tick as the tick worker runs it, without the thread: the
-//! sans-IO `RoomCore` with 50 connected players steering, stepped once:
-//! grace and inputs, sim step, frame build and checksum, one delta encode
-//! shared by all, 50 outputs drained. Two cases: every client took last
+//! sans-IO `RoomCore` with 50 connected players of the arena steering,
+//! stepped once: grace and inputs (decoded by the game), the game's step,
+//! frame build and checksum, one delta encode shared by all, 50 outputs
+//! drained. Two cases: every client took last
 //! tick's frame (the common case), and five clients lagging a few ticks
 //! (more baselines, more encodes); and the common case with recording on
 //! (the tick's record built and handed out, a keyframe every 200 ticks; the
@@ -14,10 +15,14 @@ use std::{
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tickroom_server::room::core::{CoreSettings, HISTORY, Output, RecordSettings, RoomCore};
-use tickroom_sim::SimConfig;
 
 fn room(players: u64, recording: bool) -> (RoomCore, Instant) {
     let now = Instant::now();
+    let mut games = tickroom_game::Games::new();
+    games.register::<tickroom_sim::Arena>().expect("registers");
+    let entry = games.get("arena").expect("registered");
+    let config = entry.config(None).expect("defaults");
+    let game = entry.new_room(&config, 7, 20).expect("a room");
     let mut core = RoomCore::new(
         CoreSettings {
             capacity: 50,
@@ -25,12 +30,12 @@ fn room(players: u64, recording: bool) -> (RoomCore, Instant) {
             resume_grace: Duration::from_secs(10),
             history: HISTORY,
             max_unacked: 10,
-            sim: SimConfig::default(),
             recording: recording.then_some(RecordSettings {
                 keyframe_every: 200,
             }),
             steps_per_frame: 1,
         },
+        game,
         now,
         7,
     );
@@ -50,17 +55,19 @@ fn room_tick(c: &mut Criterion) {
     ] {
         let (mut core, mut now) = room(50, recording);
         let mut tick = 0u32;
+        let catalogue = core.catalogue().clone();
+        let mut data = Vec::new();
         group.bench_function(label, |b| {
             b.iter(|| {
                 now += Duration::from_millis(50);
                 for conn in 0..50u64 {
                     let a = (conn as u32 * 37 + tick) as f32 * 0.1;
-                    core.input(
-                        conn,
-                        tick,
-                        tick,
-                        [(a.cos() * 127.0) as i8, (a.sin() * 127.0) as i8],
+                    data.clear();
+                    catalogue.encode_input(
+                        &tickroom_sim::SteerInput::from_direction(a.cos(), a.sin()),
+                        &mut data,
                     );
+                    core.input(conn, tick, tick, &data);
                 }
                 let newest = tick;
                 core.tick(now, |conn| {
@@ -74,7 +81,7 @@ fn room_tick(c: &mut Criterion) {
                 let mut frames = 0;
                 while let Some(out) = core.poll_output() {
                     match out {
-                        Output::Frame { bytes, .. } => frames += black_box(bytes).len(),
+                        Output::Frame { tail, .. } => frames += black_box(tail).len(),
                         Output::Record(r) => frames += black_box(r).inputs.len(),
                         _ => {}
                     }

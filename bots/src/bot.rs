@@ -731,9 +731,7 @@ impl Bot {
         };
         let now_us = self.ctx.shared.us_since_epoch(now);
         let latency = &mut p.latency_us;
-        let acked = s
-            .ring
-            .ack(state.ack_seq, now_us, |l| latency.push(us32(l)));
+        let acked = s.ring.ack(state.ack_seq, now_us, |l| latency.push(us32(l)));
         p.c.inputs_acked += u64::from(acked);
         let applied = match s.replica.apply(&state) {
             Ok(applied) => applied,

@@ -207,9 +207,9 @@ impl Mix {
 impl FromStr for Mix {
     type Err = Error;
 
-    /// `name=weight` pairs separated by commas; a lone `name` means weight
-    /// 1. Only the syntax is checked here: which names exist depends on the
-    /// game.
+    /// `name=weight` pairs separated by commas; a lone `name` means a
+    /// weight of 1. Only the syntax is checked here: which names exist
+    /// depends on the game.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut entries: Vec<(String, u32)> = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -224,10 +224,8 @@ impl FromStr for Mix {
                 None => (part, 1),
             };
             let name = games::normalize(name);
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let valid =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !valid {
                 return Err(Error::parse(
                     "mix",
@@ -350,7 +348,10 @@ mod tests {
     }
 
     fn entries(mix: &Mix) -> Vec<(&str, u32)> {
-        mix.entries().iter().map(|(n, w)| (n.as_str(), *w)).collect()
+        mix.entries()
+            .iter()
+            .map(|(n, w)| (n.as_str(), *w))
+            .collect()
     }
 
     #[test]
@@ -403,7 +404,13 @@ mod tests {
             game: "cards".into(),
             ..config
         };
-        assert!(cards.plan().unwrap().iter().all(|p| p.kind.name() == "random"));
+        assert!(
+            cards
+                .plan()
+                .unwrap()
+                .iter()
+                .all(|p| p.kind.name() == "random")
+        );
     }
 
     #[test]
@@ -444,7 +451,12 @@ mod tests {
         let mix: Mix = "wander=80, chase=10,slow_reader=5,Churn=5".parse().unwrap();
         assert_eq!(
             entries(&mix),
-            [("wander", 80), ("chase", 10), ("slow-reader", 5), ("churn", 5)]
+            [
+                ("wander", 80),
+                ("chase", 10),
+                ("slow-reader", 5),
+                ("churn", 5)
+            ]
         );
         assert_eq!(mix.to_string(), "wander=80,chase=10,slow-reader=5,churn=5");
         let mix: Mix = "idle".parse().unwrap();

@@ -10,7 +10,9 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use tickroom_protocol::{ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server};
+use tickroom_protocol::{
+    ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},

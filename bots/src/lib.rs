@@ -27,7 +27,6 @@
 
 pub mod behaviour;
 mod bot;
-pub mod games;
 pub mod cluster;
 pub mod config;
 mod dns;
@@ -37,7 +36,10 @@ pub mod exporter;
 pub mod fail_if;
 #[cfg(test)]
 mod follow_tests;
+pub mod games;
 pub mod http;
+#[cfg(test)]
+mod play_tests;
 pub mod process;
 mod progress;
 pub mod prom;

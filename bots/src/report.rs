@@ -164,13 +164,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "tickroom-bots: {} bots in {} rooms of {} for {:.1} s at {} inputs/s (mix {}, seed {})",
-            self.bots,
-            self.rooms,
-            self.game,
-            self.duration_s,
-            self.input_hz,
-            self.mix,
-            self.seed
+            self.bots, self.rooms, self.game, self.duration_s, self.input_hz, self.mix, self.seed
         )?;
         writeln!(f, "endpoint: {}", self.endpoint)?;
         let groups = [&self.all, &self.normal, &self.slow_readers];

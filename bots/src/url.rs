@@ -149,7 +149,9 @@ mod tests {
     use super::*;
 
     fn ws(base: &str) -> String {
-        Target::parse(base).unwrap().ws_url("bots-0", "bot-17", "arena")
+        Target::parse(base)
+            .unwrap()
+            .ws_url("bots-0", "bot-17", "arena")
     }
 
     #[test]

@@ -24,9 +24,10 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tickroom_protocol::{
     self as proto, ClientMsg, ServerMsg,
-    replica::{Frame, Replica},
+    state::Replica,
 };
 use tickroom_server::{Config, Server};
+use tickroom_sim::{ArenaView, SeenPlayer};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     WebSocketStream, client_async,
@@ -156,9 +157,9 @@ pub fn test_config() -> Config {
     }
 }
 
-/// Starts a server with `config`.
+/// Starts a server with `config` hosting the arena.
 pub async fn start(config: Config) -> Server {
-    Server::start(config).await.expect("server starts")
+    Server::start(config, games()).await.expect("server starts")
 }
 
 pub type Ws = WebSocketStream<TcpStream>;
@@ -197,18 +198,22 @@ pub async fn open_path(addr: SocketAddr, path_and_query: &str) -> Ws {
     .await
 }
 
-/// A joined player.
+/// A joined player of the arena.
 pub struct Client {
     pub ws: Ws,
     pub player_id: u32,
     pub welcome: proto::Welcome,
     pub seq: u32,
     pub last_tick: u32,
-    /// The room state rebuilt from full snapshots and deltas.
+    /// The newest input sequence number the room says it applied.
+    pub ack: u32,
+    /// The room state rebuilt from whole frames and deltas.
     pub replica: Replica,
-    /// Full snapshots and deltas received.
+    /// Whole frames and deltas received.
     pub fulls: u32,
     pub deltas: u32,
+    /// States whose rebuilt frame did not hash to the server's checksum.
+    pub mismatches: u32,
 }
 
 pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
@@ -294,17 +299,19 @@ impl Client {
                 player_id: welcome.player_id,
                 seq: 0,
                 last_tick: 0,
-                replica: Replica::new(welcome.tick_rate_hz),
+                ack: 0,
+                replica: Replica::from_welcome(&welcome).expect("the welcome's schema decodes"),
                 fulls: 0,
                 deltas: 0,
+                mismatches: 0,
                 welcome,
             },
             other => panic!("expected Welcome, got {other:?}"),
         }
     }
 
-    /// The room state after the next snapshot or delta (pongs are skipped).
-    /// Every delta must apply to the state held.
+    /// The room state after the next frame (pongs are skipped). Every delta
+    /// must apply to the state held and hash to the server's checksum.
     pub async fn snapshot(&mut self) -> Frame {
         loop {
             let msg = recv(&mut self.ws).await;
@@ -314,24 +321,25 @@ impl Client {
         }
     }
 
-    /// Applies a snapshot or delta to the replica; `None` for other messages.
+    /// Applies a state to the replica; `None` for other messages.
     fn apply(&mut self, msg: ServerMsg) -> Option<Frame> {
-        let frame = match msg {
-            ServerMsg::Snapshot(s) => {
-                self.fulls += 1;
-                self.replica.apply_snapshot(s).clone()
-            }
-            ServerMsg::Delta(d) => {
-                self.deltas += 1;
-                self.replica
-                    .apply_delta(&d)
-                    .expect("every delta applies to the frame held")
-                    .clone()
-            }
-            _ => return None,
+        let ServerMsg::State(state) = msg else {
+            return None;
         };
-        self.last_tick = frame.tick;
-        Some(frame)
+        let applied = self
+            .replica
+            .apply(&state)
+            .expect("every delta applies to the frame held");
+        assert!(applied.checksum_ok, "checksum mismatch at tick {}", applied.tick);
+        if applied.full {
+            self.fulls += 1;
+        } else {
+            self.deltas += 1;
+        }
+        self.ack = state.ack_seq;
+        self.last_tick = applied.tick;
+        let frame = self.replica.frame().expect("a frame");
+        Some(ArenaView::read(self.replica.schema(), frame).expect("an arena frame"))
     }
 
     /// Pings and returns the room's newest tick when the server answered.
@@ -355,7 +363,7 @@ impl Client {
         .await
     }
 
-    /// Reads snapshots until one lists exactly `n` players (joins and leaves
+    /// Reads frames until one lists exactly `n` players (joins and leaves
     /// land on the room's next tick); returns it.
     pub async fn wait_players(&mut self, n: usize) -> Frame {
         let mut seen = 0;
@@ -369,39 +377,57 @@ impl Client {
         panic!("the room never had {n} players in 200 frames (last: {seen})");
     }
 
-    /// Reads frames until the own entry acknowledges input `seq`; returns that
+    /// Reads frames until the room acknowledges input `seq`; returns that
     /// frame. Bounded by a count of frames: inputs apply on the next tick.
     pub async fn wait_acked(&mut self, seq: u32) -> Frame {
-        let mut acked = 0;
         for _ in 0..200 {
             let s = self.snapshot().await;
-            acked = self.me(&s).last_input_seq;
-            if acked >= seq {
+            if self.ack >= seq {
                 return s;
             }
         }
-        panic!("input {seq} was not acknowledged in 200 frames (last acknowledged: {acked})");
+        panic!(
+            "input {seq} was not acknowledged in 200 frames (last acknowledged: {})",
+            self.ack
+        );
     }
 
     /// Sends one input steering `steer`; returns its sequence number.
     pub async fn input(&mut self, steer: [i8; 2]) -> u32 {
         self.seq += 1;
+        let mut data = Vec::new();
+        tickroom_sim::catalogue().encode_input(
+            &tickroom_sim::SteerInput {
+                x: steer[0],
+                y: steer[1],
+            },
+            &mut data,
+        );
         let msg = ClientMsg::Input(proto::Input {
             seq: self.seq,
             ack_tick: self.last_tick,
-            steer,
+            data,
         });
         send(&mut self.ws, &msg).await;
         self.seq
     }
 
-    /// This client's own entry in a snapshot.
-    pub fn me<'a>(&self, s: &'a Frame) -> &'a proto::PlayerState {
-        s.players
-            .iter()
-            .find(|p| p.id == self.player_id)
-            .expect("own player in snapshot")
+    /// This client's own player in a frame.
+    pub fn me<'a>(&self, s: &'a Frame) -> &'a SeenPlayer {
+        s.player(self.player_id).expect("own player in the frame")
     }
+}
+
+/// An arena room's frame as a client sees it.
+pub type Frame = ArenaView;
+
+/// The games the tests' servers host: the arena (the demo).
+pub fn games() -> tickroom_server::Games {
+    let mut games = tickroom_server::Games::new();
+    games
+        .register::<tickroom_sim::Arena>()
+        .expect("the arena registers");
+    games
 }
 
 /// One HTTP/1.1 request on a fresh connection (`extra` is raw header lines,

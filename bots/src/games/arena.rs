@@ -296,7 +296,10 @@ mod tests {
         for _ in 0..60 {
             b.steer(Some([5.0, 500.0]), &[]);
         }
-        assert!(b.steer(Some([5.0, 500.0]), &[])[0] > 0.0, "still steering into the wall");
+        assert!(
+            b.steer(Some([5.0, 500.0]), &[])[0] > 0.0,
+            "still steering into the wall"
+        );
     }
 
     #[test]
@@ -384,77 +387,5 @@ mod tests {
         let mut b = steering(Goal::Wander, 1);
         assert_eq!(b.start(catalogue().schema(), "{}"), Ok(()));
         assert_eq!(b.size, [1600.0, 1000.0], "the default config's");
-    }
-
-    #[test]
-    #[ignore = "timing probe"]
-    fn cost_of_reading_a_frame() {
-        let (_, frame) = arena(50, 40);
-        let schema = catalogue().schema();
-        let config = serde_json::to_string(&ArenaConfig::default()).unwrap();
-        for entry in 0..2 {
-            let mut play = (GAME.behaviours[entry].new)(Rng::new(9), 30);
-            play.start(schema, &config).unwrap();
-            let view = View {
-                schema,
-                frame: Some(&frame),
-                player_id: 25,
-            };
-            let t = std::time::Instant::now();
-            let n = 100_000;
-            for _ in 0..n {
-                std::hint::black_box(play.input(&view));
-            }
-            eprintln!("{}: {:?} per input", GAME.behaviours[entry].name, t.elapsed() / n);
-        }
-    }
-}
-#[cfg(test)]
-mod probe {
-    use super::*;
-    use tickroom::{GameRoom, PlayerId, Room};
-    use tickroom_protocol::{Checksum, State, state::{Encoder, Replica}};
-    use tickroom_sim::Arena;
-    #[test]
-    #[ignore = "timing probe"]
-    fn cost_of_applying_states() {
-        let mut room = GameRoom::<Arena>::new(catalogue().clone(), &ArenaConfig::default(), 7, 20);
-        for id in 1..=50 { room.join(PlayerId(id), &format!("bot-{id}")).unwrap(); }
-        let schema = catalogue().schema().clone();
-        let mut enc = Encoder::default();
-        let mut frames = Vec::new();
-        for t in 0..200u32 {
-            for id in 1..=50u32 {
-                let mut d = Vec::new();
-                catalogue().encode_input(&SteerInput::from_direction(((t + id) as f32).cos(), ((t * id) as f32).sin()), &mut d);
-                room.input(PlayerId(id), &d).unwrap();
-            }
-            room.step();
-            let mut f = Frame::default();
-            room.build_frame(t + 1, &mut f).unwrap();
-            frames.push(f);
-        }
-        let mut states = Vec::new();
-        let mut scratch = Vec::new();
-        for i in 0..frames.len() {
-            let mut bytes = Vec::new();
-            enc.encode(&schema, if i == 0 { None } else { Some(&frames[i - 1]) }, &frames[i], &mut bytes);
-            states.push(State { ack_seq: 0, events: vec![], checksum: Checksum(frames[i].checksum(&mut scratch)), frame: bytes });
-        }
-        let avg: usize = states.iter().skip(1).map(|s| s.frame.len()).sum::<usize>() / (states.len() - 1);
-        let t = std::time::Instant::now();
-        let rounds = 50;
-        for _ in 0..rounds {
-            let mut r = Replica::new(schema.clone());
-            for s in &states { assert!(r.apply(s).unwrap().checksum_ok); }
-        }
-        let t2 = std::time::Instant::now();
-        let mut sum = 0u32;
-        for _ in 0..rounds { for f in &frames { sum = sum.wrapping_add(f.checksum(&mut scratch)); } }
-        eprintln!("checksum alone: {:?} ({sum})", t2.elapsed() / (rounds * frames.len() as u32));
-        let t3 = std::time::Instant::now();
-        for _ in 0..rounds { for i in 1..frames.len() { std::hint::black_box(tickroom_protocol::state::apply(&schema, Some(&frames[i-1]), &states[i].frame).unwrap()); } }
-        eprintln!("delta apply alone: {:?}", t3.elapsed() / (rounds * frames.len() as u32));
-        eprintln!("apply: {:?} per state ({} B avg delta, {} entities)", t.elapsed() / (rounds * states.len() as u32), avg, frames[0].len());
     }
 }

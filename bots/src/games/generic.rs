@@ -130,7 +130,9 @@ impl Play for Inputs {
                     }
                     Value::Int(ids[rng.range_u64(0, ids.len() as u64) as usize].into())
                 }
-                (Fill::Random(rng), Slot::Int { min, max, .. }) => Value::Int(int_in(rng, min, max)),
+                (Fill::Random(rng), Slot::Int { min, max, .. }) => {
+                    Value::Int(int_in(rng, min, max))
+                }
                 (Fill::Random(rng), Slot::F32) => {
                     Value::Int(rng.range_f32(-1.0, 1.0).to_bits().into())
                 }
@@ -187,7 +189,10 @@ mod tests {
                 ),
             ],
         );
-        let thing = Shape::new("thing", vec![Field::new("n", FieldType::Scalar(Scalar::U8))]);
+        let thing = Shape::new(
+            "thing",
+            vec![Field::new("n", FieldType::Scalar(Scalar::U8))],
+        );
         Schema::new("test-game", 1, vec![thing], input, vec![]).unwrap()
     }
 

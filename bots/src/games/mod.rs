@@ -90,12 +90,7 @@ pub fn resolve(game: &str, name: &str, index: usize) -> Result<BehaviourKind, Er
     let wanted = normalize(name);
     let own = self::game(game).map_or(&[][..], |g| g.behaviours);
     if let Some(p) = own.iter().chain(GENERIC).find(|p| p.name == wanted) {
-        return Ok(BehaviourKind::new(
-            p.name,
-            index,
-            Connection::Steady,
-            p.new,
-        ));
+        return Ok(BehaviourKind::new(p.name, index, Connection::Steady, p.new));
     }
     if let Some(&(n, connection)) = CONNECTIONS.iter().find(|&&(n, _)| n == wanted) {
         return Ok(BehaviourKind::new(

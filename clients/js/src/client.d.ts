@@ -1,23 +1,34 @@
 // Hand-written declarations of client.js: keep them in step with it
 // (test/types/ checks them against a typed example).
+//
+// A game can type its data: `C` its components (`{ pos: { x: number; y:
+// number }; ... }`), `I` its input, `Cfg` its room config. They describe
+// what the game's schema says; nothing checks them against the schema the
+// server sends.
 
-import type { ArenaState } from './arena.js';
-import type { Interpolator, PredictedState, PredictionModel, Predictor, RateMeter, ServerClock } from './netcode.js';
-import type { Arena, ErrorMsg, Frame, Welcome } from './protocol.js';
-import type { CloseInfo, FetchLike, ResumeTokenStore, Session, SessionState, SessionTimers, WebSocketConstructor } from './session.js';
+import type { Interpolator, PredictionModel, Predictor, RateMeter, ServerClock, SmoothSpec } from './netcode.js';
+import type { ErrorMsg, State, Welcome } from './protocol.js';
+import type { Components, EntityView, Fields, FrameView, GameEvent } from './replica.js';
+import type { CloseInfo, FetchLike, FrameInfo, ResumeTokenStore, Session, SessionState, SessionTimers, WebSocketConstructor } from './session.js';
+import type { GameSchema } from './state.js';
 import type { Ticket } from './matchmaker.js';
-
-/** The game's prediction: a model for this Welcome at `stepRateHz` steps a second. */
-export type ModelFactory<S extends PredictedState = PredictedState> = (welcome: Welcome, stepRateHz: number) => PredictionModel<S>;
 
 /** The Welcome's simulation steps per second (`sim_rate_hz`, or the frame rate). */
 export function stepRate(welcome: Pick<Welcome, 'tick_rate_hz'> & { sim_rate_hz?: number }): number;
 
-/** The built-in arena game's model for a Welcome: RoomClient's default. */
-export const arenaPrediction: ModelFactory<ArenaState>;
+/** The room's config from a Welcome (its JSON), or {} when it does not parse. */
+export function welcomeConfig(welcome: Pick<Welcome, 'config'>): { [key: string]: unknown };
+
+/** What onEvent is told besides the event. */
+export interface EventInfo {
+  /** The newest frame tick when the event arrived (its State's). */
+  tick: number;
+  nowMs: number;
+  msg: State;
+}
 
 /** Options of a RoomClient. */
-export interface RoomClientOptions<S extends PredictedState = ArenaState> {
+export interface RoomClientOptions<C extends object = Components, I extends object = Fields, Cfg = any> {
   /** The http(s) URL of any tickroom node: the entry for reconnects and cluster lookups. */
   server: string;
   /** A Ticket from `matchmake()` / `joinTicket()`; or give `room`. */
@@ -26,14 +37,20 @@ export interface RoomClientOptions<S extends PredictedState = ArenaState> {
   room?: string;
   /** The player's name (truncated to 24 bytes). */
   name?: string;
-  /** The steering direction now, each component in -1..1; polled at 30 Hz while connected. */
-  steer?: () => readonly [number, number];
-  /** The game's prediction (default: the arena's); `null`: no prediction. */
-  model?: ModelFactory<S> | null;
+  /** The game's input now (its schema's input as `{ field: value }`), polled at 30 Hz while connected; null sends nothing. */
+  input?: (() => Partial<I> | null | undefined) | null;
+  /** The game's prediction rules for its own entity; null (the default): drawn from the frames like everything else. */
+  model?: PredictionModel<Partial<C>, I, Cfg> | null;
+  /** The components (or `{ component: [fields] }`) smoothed and interpolated; default `['pos']`. */
+  smooth?: SmoothSpec;
+  /** Components whose entities are drawn as in the newest frame, not delayed (things that never move). */
+  latest?: readonly string[];
   onWelcome?: (welcome: Welcome, info: { continued: boolean; attempted: boolean }) => void;
-  /** Every frame (complete, wire values), after the client took it in. */
-  onFrame?: (frame: Frame, nowMs: number) => void;
-  onState?: (client: RoomClient<S>) => void;
+  /** Every frame (named, complete), after the client took it in. */
+  onFrame?: (frame: FrameView<C>, nowMs: number, info: FrameInfo) => void;
+  /** Every event of the game, by name, in order. */
+  onEvent?: (event: GameEvent, info: EventInfo) => void;
+  onState?: (client: RoomClient<C, I, Cfg>) => void;
   onServerError?: (msg: ErrorMsg) => void;
   /** For tests and non-browser hosts (see Session): */
   WebSocketImpl?: WebSocketConstructor;
@@ -45,77 +62,83 @@ export interface RoomClientOptions<S extends PredictedState = ArenaState> {
 }
 
 /** The state of one player's game (from one Welcome on; kept across a resume). */
-export interface GameState<S extends PredictedState = ArenaState> {
+export interface GameState<C extends object = Components, I extends object = Fields, Cfg = any> {
   room: string;
+  /** The own player's id. */
   ownId: number;
-  arena: Arena;
+  /** The own entity's network id (its `player` component has `ownId`); null while it is not in the newest frame. */
+  ownEntity: number | null;
+  /** The game's name. */
+  name: string;
+  schema: GameSchema;
+  /** The room's config (the Welcome's, parsed). */
+  config: Cfg;
   /** Frames per second. */
   tickRate: number;
-  /** Simulation steps per second the own player is predicted at. */
+  /** Simulation steps per second the own entity is predicted at. */
   simRate: number;
   /** One frame, ms. */
   dtMs: number;
   /** Null without a model. */
-  predictor: Predictor<S> | null;
-  interp: Interpolator;
+  predictor: Predictor<Partial<C>, I, Cfg> | null;
+  interp: Interpolator<Partial<C>>;
   clock: ServerClock;
   rate: RateMeter;
-  /** Player id → name, from the newest frame's roster. */
-  names: Map<number, string>;
-  /** Player id → score, from the newest frame. */
-  scores: Map<number, number>;
-  /** The newest frame (null before the first). */
-  frame: Frame | null;
+  /** The newest frame, named (null before the first). */
+  frame: FrameView<C> | null;
   tick: number;
   /** Frames taken in. */
   frames: number;
+  /** The newest State's ack_seq. */
+  ackSeq: number;
 }
 
-/** One player to draw. */
-export interface ViewPlayer {
-  id: number;
-  x: number;
-  y: number;
-  name: string;
-  score: number;
-  /** The own player (predicted); the others are interpolated ~100 ms in the past. */
+/** One entity to draw. */
+export interface ViewEntity<C extends object = Components> extends EntityView<C> {
+  /** The own entity (predicted with a model); the others are interpolated ~100 ms in the past. */
   own: boolean;
 }
 
 /** What to draw at one moment. */
-export interface View {
+export interface View<C extends object = Components> {
   tick: number;
-  arena: Arena;
-  players: ViewPlayer[];
+  /** By ascending network id. */
+  entities: ViewEntity<C>[];
+  /** The own entity's, when it is drawn. */
+  own: ViewEntity<C> | null;
 }
 
 /** A player in one room: session, replica, prediction and interpolation. */
-export class RoomClient<S extends PredictedState = ArenaState> {
-  constructor(options: RoomClientOptions<S>);
-  /** The underlying session (counters, resume state, rtt). */
+export class RoomClient<C extends object = Components, I extends object = Fields, Cfg = any> {
+  constructor(options: RoomClientOptions<C, I, Cfg>);
+  /** The underlying session (counters, resume state, rtt, input→ack latency). */
   readonly session: Session;
   /** Per-player game state; null before the first Welcome. */
-  game: GameState<S> | null;
+  game: GameState<C, I, Cfg> | null;
   /** Every player id seen in a frame since this client started. */
   readonly playersSeen: Set<number>;
+  /** Events that did not decode. */
+  readonly badEvents: number;
   /** Opens the connection. */
   start(): this;
   /** Leaves the room for good (no resume). */
   leave(): void;
   /** Skips the wait before the next reconnect attempt. */
   retryNow(): void;
+  /** Sends the game's input now: its seq, or null when not connected. Throws when it does not fit the schema. */
+  send(input: Partial<I>): number | null;
   readonly state: SessionState;
   readonly closeInfo: CloseInfo | null;
   readonly room: string;
   readonly playerId: number | null;
   readonly welcome: Welcome | null;
+  /** The newest frame, named; null before the first. */
+  readonly frame: FrameView<C> | null;
   /**
    * Steps the prediction to `nowMs` and decays its correction over the time
    * since the previous call (at most 1 s), or `elapsedMs`: once per rendered frame.
    */
   advance(nowMs: number, elapsedMs?: number): void;
-  /** Where to draw the own player, or null while it is not in the newest frame. */
-  ownPosition(nowMs: number): { x: number; y: number } | null;
   /** What to draw at `nowMs`; null before the first Welcome. */
-  view(nowMs: number): View | null;
+  view(nowMs: number): View<C> | null;
 }

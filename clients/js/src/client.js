@@ -299,7 +299,7 @@ export class RoomClient {
         console.warn(`tickroom: an event that does not decode: ${e.message}`);
         continue;
       }
-      this.handlers.onEvent(event, { tick: this.session.lastTick, now, msg });
+      this.handlers.onEvent(event, { tick: this.session.lastTick, nowMs: now, msg });
     }
   }
 

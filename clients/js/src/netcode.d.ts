@@ -1,74 +1,84 @@
 // Hand-written TypeScript declarations of netcode.js (prediction with
-// reconciliation, interpolation, clocks). netcode.js is the source of truth:
-// keep this file in step with it whenever it changes.
+// reconciliation, interpolation, clocks, for any game). netcode.js is the
+// source of truth: keep this file in step with it whenever it changes.
 
-/** Render other players this far in the past, ms. */
+import type { Components } from './replica.js';
+
+/** Render other entities this far in the past, ms. */
 export const INTERP_DELAY_MS = 100;
-/** Corrections larger than this (units) snap instead of being smoothed. */
+/** Corrections larger than this (units of the smoothed fields) snap instead of being smoothed. */
 export const SNAP_DISTANCE = 120;
 /** Time constant of the decay of a smoothed correction, ms. */
 export const CORRECTION_TAU_MS = 90;
-/** Most frame ticks predicted ahead of the newest snapshot. */
+/** Most frame ticks predicted ahead of the newest frame. */
 export const MAX_PREDICT_TICKS = 40;
 /** Unacknowledged inputs kept at most. */
 export const MAX_PENDING_INPUTS = 120;
-/** How far (units/s) a velocity derived from a player's move may be from the sim's: (VEL_TOLERANCE + 0.5) / QUANT_SCALE. */
-export const DERIVED_VEL_TOLERANCE: number;
 
 /**
- * The `velTolerance` to pass to Predictor.reconcile for a player of a Replica
- * frame: DERIVED_VEL_TOLERANCE when `velDerived` is true, else 0.
+ * The fields smoothed for the own entity and interpolated for the others:
+ * component names (every numeric field, array items included) or
+ * `{ component: [fields] }` (null: every numeric field). Default `['pos']`.
  */
-export function velTolerance(player: { readonly velDerived?: boolean }): number;
+export type SmoothSpec = readonly string[] | { readonly [component: string]: readonly string[] | null };
+
+/** A SmoothSpec as `[[component, fields | null]]`. */
+export function smoothSpec(spec?: SmoothSpec): [string, string[] | null][];
+
+/** `b` with its smoothed fields between `a`'s and `b`'s at `t` (0: a, 1: b). */
+export function blend<S extends object>(a: object, b: S, t: number, spec: [string, string[] | null][]): S;
 
 /**
- * The least a predicted state holds: a position in world units (smoothing and
- * snapping use it) and, for reconcile()'s velocity tolerance, a velocity in
- * units per second.
+ * A game's prediction rules for its own entity: one simulation step, as the
+ * server computes it.
  */
-export interface PredictedState {
-  x: number;
-  y: number;
-  vx?: number;
-  vy?: number;
+export interface PredictionModel<S extends object = Components, I = any, C = any> {
+  /**
+   * The own entity's components one step later (a new object; `state` is not
+   * changed) under `input` (the game's input as the server decodes it, or
+   * null when none is held), `dt` seconds a step, `config` the room's config.
+   */
+  step(state: S, input: I | null, dt: number, config: C): S;
 }
 
-/** A game's prediction rules for the own player. */
-export interface PredictionModel<S extends PredictedState = PredictedState> {
-  /** One simulation step, ms (1000 / the Welcome's `sim_rate_hz`); must be > 0. */
-  readonly stepMs: number;
-  /** The state one step later under steer (steerX, steerY), as the server computes it: a new object. */
-  readonly step: (state: S, steerX: number, steerY: number) => S;
+/** Options of a Predictor. */
+export interface PredictorOptions<C = any> {
+  /** Simulation steps per second (the Welcome's `sim_rate_hz`); default 20. */
+  stepRateHz?: number;
+  /** Steps per frame tick (`sim_rate_hz / tick_rate_hz`); default 1. */
+  stepsPerFrame?: number;
+  /** The room's config, handed to every step. */
+  config?: C;
+  /** The smoothed fields (default `['pos']`). */
+  smooth?: SmoothSpec;
 }
 
-/** An input the Predictor holds: its sequence number, local send time and (dequantized) steer. */
-export interface HeldInput {
+/** An input the Predictor holds: its sequence number, local send time and the input itself. */
+export interface HeldInput<I = any> {
   seq: number;
   at: number;
-  sx: number;
-  sy: number;
+  input: I;
 }
 
 /**
- * Client-side prediction of the own player with server reconciliation, for
+ * Client-side prediction of the own entity with server reconciliation, for
  * any game's rules (`model`). Times are local milliseconds.
  */
-export class Predictor<S extends PredictedState = PredictedState> {
-  /**
-   * `stepsPerFrame`: simulation steps per frame tick (`sim_rate_hz /
-   * tick_rate_hz`, rounded, at least 1). Throws TypeError unless `model` has
-   * a `step` function and a positive `stepMs`.
-   */
-  constructor(model: PredictionModel<S>, stepsPerFrame?: number);
+export class Predictor<S extends object = Components, I = any, C = any> {
+  /** Throws TypeError unless `model` has a `step` function and the step rate is positive. */
+  constructor(model: PredictionModel<S, I, C>, options?: PredictorOptions<C>);
 
-  readonly model: PredictionModel<S>;
-  /** One step, ms (the model's stepMs). */
+  readonly model: PredictionModel<S, I, C>;
+  readonly config: C;
+  /** One step, seconds. */
+  readonly dt: number;
+  /** One step, ms. */
   readonly dtMs: number;
   readonly stepsPerFrame: number;
   /** Most steps predicted ahead. */
   readonly maxSteps: number;
   /** The newest acknowledged input, then the unacknowledged ones. */
-  readonly inputs: readonly HeldInput[];
+  readonly inputs: readonly HeldInput<I>[];
   /** The input boundary of step n is at n · dtMs + offset (local ms); null before the first frame. */
   readonly offset: number | null;
   /** The newest frame's tick. */
@@ -85,8 +95,8 @@ export class Predictor<S extends PredictedState = PredictedState> {
   readonly prev: S | null;
   /** The newest acknowledged input sequence number. */
   readonly ackSeq: number;
-  /** The visual correction offset, decaying to 0. */
-  readonly error: { readonly x: number; readonly y: number };
+  /** The visual correction offset of the smoothed fields, `{ component: { field: offset } }`, decaying to 0. */
+  readonly error: { [component: string]: { [field: string]: number | number[] } };
   /** Step -> predicted state, for recent steps. */
   readonly history: ReadonlyMap<number, S>;
   /** Smoothed corrections over half a unit. */
@@ -98,35 +108,35 @@ export class Predictor<S extends PredictedState = PredictedState> {
   /** Whether the step boundary has been estimated from an acknowledged input. */
   readonly calibrated: boolean;
 
-  /** The newest authoritative state of the own player. */
+  /** The newest authoritative state of the own entity. */
   readonly server: S | null;
   /** The frame tick the prediction is in. */
   readonly tick: number;
 
   /** The state predicted at the end of frame tick `tick`, if still kept. */
   predictedAt(tick: number): S | undefined;
-  /** Starts from a frame's state. */
+  /** Starts from a frame's own state. */
   reset(server: S, serverTick: number, now: number): void;
-  /** Records input `seq`, sent at `now` with steer (sx, sy) as the server will see it (dequantized). */
-  hold(seq: number, sx: number, sy: number, now: number): void;
-  /** Forgets every input sent so far (after a drop: the server holds no steer). */
+  /** Records input `seq`, sent at `now`: the game's input as the server will decode it. */
+  hold(seq: number, input: I, now: number): void;
+  /** Forgets every input sent so far (after a drop: the server holds none). */
   dropInputs(): void;
   /** The input boundary of step `n`, local ms. */
   boundary(n: number): number;
-  /** The steer the server holds in step `n`. */
-  steerFor(n: number): [number, number];
+  /** The input the server holds in step `n`, or null. */
+  inputFor(n: number): I | null;
   /** Steps the prediction through every step boundary local time `now` has passed. */
   advance(now: number): void;
   /**
    * Takes in a frame of tick `serverTick` whose own state `server` includes
-   * every input up to `ackSeq`, received at `now`: rebases and replays.
-   * `velTolerance` (units/s, default 0): see velTolerance().
+   * every input up to `ackSeq` (the State's ack_seq), received at `now`:
+   * rebases and replays.
    */
-  reconcile(server: S, serverTick: number, ackSeq: number, now: number, velTolerance?: number): void;
+  reconcile(server: S, serverTick: number, ackSeq: number, now: number): void;
   /** Lets the visual correction decay over `elapsedMs`. */
   decay(elapsedMs: number): void;
-  /** Where to draw the own player at `now`, or null before the first frame. */
-  renderPos(now: number): { x: number; y: number } | null;
+  /** What to draw of the own entity at `now` (smoothed fields blended and corrected), or null before the first frame. */
+  render(now: number): S | null;
 }
 
 /** Maps server ticks onto the local clock: localTime(tick) = offset + tick · dtMs. */
@@ -138,34 +148,34 @@ export class ServerClock {
   readonly offset: number | null;
   /** Takes in the arrival of tick `tick` at local time `nowMs`. */
   observe(tick: number, nowMs: number): void;
-  /** The fractional tick to render other players at (0 before the first observe()). */
+  /** The fractional tick to render other entities at (0 before the first observe()). */
   renderTick(nowMs: number, delayMs?: number): number;
 }
 
-/** One player's state in an Interpolator frame: world units, units/s. */
-export interface InterpolatedState {
-  x: number;
-  y: number;
-  vx: number;
-  vy: number;
+/** Options of an Interpolator. */
+export interface InterpolatorOptions {
+  /** Frames kept at most (default 32). */
+  capacity?: number;
+  /** The interpolated fields (default `['pos']`). */
+  smooth?: SmoothSpec;
 }
 
-/** A buffer of recent frames' player positions, sampled between the two that bracket a render tick. */
-export class Interpolator {
-  /** Keeps at most `capacity` frames (default 32). */
-  constructor(capacity?: number);
+/** A buffer of recent frames' entities, sampled between the two that bracket a render tick. */
+export class Interpolator<S extends object = Components> {
+  constructor(options?: InterpolatorOptions);
   readonly capacity: number;
   /** Ascending ticks. */
-  readonly frames: readonly { readonly tick: number; readonly players: ReadonlyMap<number, InterpolatedState> }[];
-  /** Adds the players (id -> state) of tick `tick`; ignored unless newer than the newest frame. */
-  push(tick: number, players: ReadonlyMap<number, InterpolatedState>): void;
+  readonly frames: readonly { readonly tick: number; readonly entities: ReadonlyMap<number, S> }[];
+  /** Adds the entities (id -> components) of tick `tick`; ignored unless newer than the newest frame. */
+  push(tick: number, entities: ReadonlyMap<number, S>): void;
   /** Forgets every frame. */
   clear(): void;
-  /** Positions (id -> { x, y }) at `renderTick`; beyond the newest frame, extrapolated for at most `maxExtrapolateTicks` (default 2). */
-  sample(renderTick: number, maxExtrapolateTicks?: number): Map<number, { x: number; y: number }>;
-  /** Seconds per tick, for extrapolation (default 0.05); set it from the Welcome's tick rate. */
-  get dtSec(): number;
-  set dtSec(v: number);
+  /**
+   * The components (id -> components) at `renderTick`, the smoothed fields
+   * interpolated; beyond the newest frame extrapolated along their last
+   * change for at most `maxExtrapolateTicks` (default 2).
+   */
+  sample(renderTick: number, maxExtrapolateTicks?: number): Map<number, S>;
 }
 
 /** Counts events in a sliding window (frames per second). */

@@ -5,7 +5,9 @@
 // Only the part of Session a game uses is declared; its other methods and
 // fields (open, onMessage, onClose, follow, timers, ...) are internal.
 
-import type { ClientMessageInit, Delta, ErrorMsg, Frame, Pong, Replica, ReplicaError, Snapshot, Welcome } from './protocol.js';
+import type { ClientMessageInit, ErrorMsg, Pong, ProtocolError, State, Welcome } from './protocol.js';
+import type { Applied, Replica } from './replica.js';
+import type { StateFrame } from './state.js';
 
 /** Inputs per second sent to the server. */
 export const INPUT_HZ = 30;
@@ -15,6 +17,8 @@ export const PING_INTERVAL_MS = 1000;
 export const RESYNC_CODE = 4000;
 /** The close reason this client sends when it resyncs. */
 export const RESYNC_REASON = 'resync';
+/** Sent inputs whose send time is kept for the input→ack latency. */
+export const MAX_TIMED_INPUTS = 120;
 /** First reconnect delay, ms; doubles per failed attempt. */
 export const BACKOFF_BASE_MS = 250;
 /** Longest reconnect delay, ms. */
@@ -179,20 +183,22 @@ export interface SessionOptions {
   now?: () => number;
   /** Random source in [0, 1) for the backoff's jitter. Default Math.random. */
   random?: () => number;
-  /** The steer to send, polled at INPUT_HZ while connected: WIRE values, i8 per axis (see steerToWire). */
-  steer?: () => [number, number];
+  /** The game's input to send (encoded bytes), polled at INPUT_HZ while connected; null sends nothing. */
+  input?: () => Uint8Array | null;
   /** Every state change. */
   onState?: (session: Session) => void;
   /** Every Welcome. */
   onWelcome?: (msg: Welcome, info: WelcomeInfo) => void;
-  /** Every frame the replica built, with the local time, the message's type and the message (narrow on `msg.type`). */
-  onFrame?: (frame: Frame, nowMs: number, type: 'Snapshot' | 'Delta', msg: Snapshot | Delta) => void;
-  /** Every frame message the replica refused (a ChecksumMismatch also resyncs). */
-  onRefused?: (error: ReplicaError) => void;
+  /** Every frame the replica built (checksum mismatches resync instead), with the local time. */
+  onFrame?: (frame: StateFrame, nowMs: number, info: FrameInfo) => void;
+  /** A State's events (bytes: replica.js decodeEvent), whether or not its frame applied. */
+  onEvents?: (events: Uint8Array[], nowMs: number, msg: State) => void;
+  /** Every State whose frame was refused, or whose checksum did not match (`mismatch`: it also resyncs). */
+  onRefused?: (error: ProtocolError, info: { mismatch: boolean }) => void;
   /** Every Pong answering one of this session's pings. */
   onPong?: (msg: Pong, rttMs: number) => void;
-  /** Every Input sent: its sequence number and wire steer. */
-  onInput?: (seq: number, steer: [number, number]) => void;
+  /** Every Input sent: its sequence number, data and local send time. */
+  onInput?: (seq: number, data: Uint8Array, nowMs: number) => void;
   /** Every server Error message. */
   onServerError?: (msg: ErrorMsg) => void;
   /** Default `resumeTokens`. */
@@ -207,13 +213,21 @@ export interface SessionOptions {
   ticket?: string;
 }
 
+/** What onFrame is told besides the frame. */
+export interface FrameInfo extends Applied {
+  /** The State's ack_seq: the newest input the room applied for this player. */
+  ackSeq: number;
+  /** The State itself. */
+  msg: State;
+}
+
 /** Frames taken in and refused, across reconnects. */
 export interface FrameCounters {
-  /** Full snapshots applied. */
+  /** Whole frames applied. */
   full: number;
   /** Deltas applied. */
   delta: number;
-  /** Deltas refused (other than checksum mismatches). */
+  /** Frames refused (other than checksum mismatches). */
   refused: number;
   /** Checksum mismatches (each one resyncs). */
   mismatches: number;
@@ -244,7 +258,7 @@ export class Session {
   readonly closeInfo: CloseInfo | null;
   /** The newest Welcome of the current connection; null while not joined. */
   readonly welcome: Welcome | null;
-  /** The room's state, from the Welcome on (a new one per Welcome). */
+  /** The room's state, from the Welcome on (a new one per Welcome, from its schema). */
   readonly replica: Replica | null;
   readonly frames: Readonly<FrameCounters>;
 
@@ -273,6 +287,10 @@ export class Session {
   readonly seq: number;
   /** The newest frame tick (or the Welcome's). */
   readonly lastTick: number;
+  /** The newest State's ack_seq. */
+  readonly ackSeq: number;
+  /** Ms from sending the input `ackSeq` names to the State that acknowledged it; null before one. */
+  readonly ackLatency: number | null;
   /** The newest round-trip time, ms; null before the first Pong. */
   readonly rtt: number | null;
 
@@ -285,6 +303,8 @@ export class Session {
   attemptUrl(): string;
   /** Encodes and sends `msg` when the socket is open; whether it was sent. Throws RangeError on bad fields. */
   send(msg: ClientMessageInit): boolean;
+  /** Sends the game's input (encoded) as the next input while connected: its seq, or null when not sent. */
+  sendInput(data: Uint8Array): number | null;
   /** Whether the next Join may still take back the player: a token, and within the grace period. */
   canResume(): boolean;
   /** Drops the connection and resumes at once (done after a checksum mismatch). */

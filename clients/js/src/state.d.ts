@@ -1,6 +1,7 @@
-// Hand-written declarations of state.js: replication for any game.
+// Hand-written declarations of state.js: replication for any game (the
+// slot level: replica.js names the values). Keep them in step with state.js.
 
-/** One value slot: a number, a BigInt (64-bit slots) or a string. */
+/** One value slot: a number, a BigInt (64-bit slots; a u64 held as its signed bits) or a string. */
 export type StateValue = number | bigint | string;
 
 export interface StateComponent {
@@ -71,3 +72,39 @@ export declare function applyStateDelta(
   data: Uint8Array | ArrayBuffer | ArrayBufferView,
 ): StateFrame;
 export declare function stateChecksum(frame: StateFrame): number;
+
+/** Decodes exactly one input or event body of `slots` (ProtocolError on anything the server would refuse). */
+export declare function decodeValues(slots: readonly StateSlot[], data: Uint8Array | ArrayBuffer | ArrayBufferView): StateValue[];
+/** Decodes one event of `schema`: its id (its place in `schema.events`) and values. */
+export declare function decodeEventValues(
+  schema: GameSchema,
+  data: Uint8Array | ArrayBuffer | ArrayBufferView,
+): { id: number; values: StateValue[] };
+/** Encodes one input or event body (RangeError on a value that does not fit its slot). */
+export declare function encodeValues(slots: readonly StateSlot[], values: readonly StateValue[]): Uint8Array<ArrayBuffer>;
+/** Encodes event `id` of `schema` with `values` (its id, then the values). */
+export declare function encodeEventValues(schema: GameSchema, id: number, values: readonly StateValue[]): Uint8Array<ArrayBuffer>;
+
+/** A shape as encodeSchema takes it (decodeSchema's shapes fit too). */
+export interface SchemaShapeDef {
+  name: string;
+  fields: readonly { name: string; type: FieldType }[];
+}
+
+/** A schema as encodeSchema takes it (a decoded GameSchema fits too). */
+export interface SchemaDef {
+  game: string;
+  version: number;
+  components?: readonly SchemaShapeDef[];
+  input?: SchemaShapeDef;
+  events?: readonly SchemaShapeDef[];
+}
+
+/** The canonical bytes of a schema, components and events sorted by name (the server's side: tests and tools). */
+export declare function encodeSchema(def: SchemaDef): Uint8Array<ArrayBuffer>;
+/**
+ * The delta from `base` (null: a whole frame) to `frame`: the bytes the Rust
+ * encoder writes (the server's side: tests and tools). RangeError on a value
+ * that does not fit its slot.
+ */
+export declare function encodeStateDelta(schema: GameSchema, base: StateFrame | null, frame: StateFrame): Uint8Array<ArrayBuffer>;

@@ -4,15 +4,39 @@
 // the declarations must refuse (tsc fails if one is accepted).
 
 import { RoomClient, RoomApiError, decodeServer, matchmake, PROTOCOL_VERSION } from 'tickroom-client';
-import type { Arena, Frame, PredictionModel, Ticket, View, Welcome } from 'tickroom-client';
-import { arenaModel } from 'tickroom-client/arena';
-import { Replica } from 'tickroom-client/protocol';
+import type { FrameView, GameEvent, PredictionModel, Ticket, View, Welcome } from 'tickroom-client';
+import { Replica, encodeInput } from 'tickroom-client/replica';
+import { decodeSchema } from 'tickroom-client/state';
 import { Predictor } from 'tickroom-client/netcode';
 
 const server: string = 'http://localhost:8080';
 const version: number = PROTOCOL_VERSION;
 
-async function quickPlay(): Promise<RoomClient> {
+// A game's own types: its components, input and config, as its schema says.
+interface Orbs {
+  player: { id: number; name: string; connected: boolean };
+  pos: { x: number; y: number };
+  vel: { x: number; y: number };
+  score: { points: number };
+}
+interface Steer {
+  x: number;
+  y: number;
+}
+interface OrbConfig {
+  width: number;
+  height: number;
+  speed: number;
+}
+
+const glide: PredictionModel<Partial<Orbs>, Steer, OrbConfig> = {
+  step: (s, input, dt, config) => ({
+    ...s,
+    pos: { x: (s.pos?.x ?? 0) + ((input?.x ?? 0) / 127) * config.speed * dt, y: (s.pos?.y ?? 0) + ((input?.y ?? 0) / 127) * config.speed * dt },
+  }),
+};
+
+async function quickPlay(): Promise<RoomClient<Orbs, Steer, OrbConfig>> {
   let ticket: Ticket;
   try {
     ticket = await matchmake(server, { metadata: { mode: 'duel' } });
@@ -20,57 +44,61 @@ async function quickPlay(): Promise<RoomClient> {
     if (e instanceof RoomApiError) console.log(e.status, e.code, e.serverMessage);
     throw e;
   }
-  const client = new RoomClient({
+  const client = new RoomClient<Orbs, Steer, OrbConfig>({
     server,
     ticket,
     name: 'ada',
-    steer: () => [1, 0],
-    onWelcome: (w: Welcome, { continued }) => console.log(w.player_id, w.arena.width, w.tick_rate_hz, continued),
-    onFrame: (frame: Frame) => console.log(frame.tick, frame.players.length, frame.roster[0]?.name),
+    input: () => ({ x: 127, y: 0 }),
+    model: glide,
+    smooth: ['pos'],
+    latest: ['pellet'],
+    onWelcome: (w: Welcome, { continued }) => console.log(w.player_id, w.game, w.tick_rate_hz, continued),
+    onFrame: (frame: FrameView<Orbs>, _now, info) => console.log(frame.tick, frame.entities.length, info.ackSeq, info.full),
+    onEvent: (e: GameEvent, info) => console.log(e.name, e.fields, info.tick),
     onState: (c) => console.log(c.state, c.closeInfo?.message),
   }).start();
-  const view: View | null = client.view(performance.now());
-  for (const p of view?.players ?? []) console.log(p.id, p.x.toFixed(1), p.y, p.name, p.score, p.own);
-  const own: { x: number; y: number } | null = client.ownPosition(0);
-  console.log(own, client.playerId, client.room, client.session.rtt, client.game?.predictor?.corrections);
+  const view: View<Orbs> | null = client.view(performance.now());
+  for (const e of view?.entities ?? []) {
+    const pos = e.components.pos;
+    if (pos) console.log(e.id, pos.x.toFixed(1), pos.y, e.components.player?.name, e.own);
+  }
+  const seq: number | null = client.send({ x: -127 });
+  const width: number | undefined = client.game?.config.width;
+  console.log(seq, width, client.playerId, client.room, client.session.rtt, client.session.ackLatency, client.game?.predictor?.corrections);
   return client;
 }
 
-// Another game: a state with its own fields, a model of its own rules.
-interface Tank {
-  x: number;
-  y: number;
-  heading: number;
-}
-const tankModel = (w: Welcome, rate: number): PredictionModel<Tank> => ({
-  stepMs: 1000 / rate,
-  step: (s, sx, sy) => ({ x: s.x + Math.cos(s.heading) * sy, y: s.y + Math.sin(s.heading) * sy, heading: s.heading + sx * 0.1 }),
-});
-const tanks = new RoomClient<Tank>({ server, room: 'tanks', model: tankModel });
-const heading: number | undefined = tanks.game?.predictor?.state?.heading;
-new RoomClient({ server, room: 'no-prediction', model: null });
+// A game without types and without prediction.
+new RoomClient({ server, room: 'no-prediction', model: null, onEvent: (e) => console.log(e.name) });
 
 // The lower layers stay usable on their own.
-const arena: Arena = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
-const predictor = new Predictor(arenaModel(arena, 20));
-predictor.reset({ x: 1, y: 2, vx: 0, vy: 0 }, 0, 0);
+const predictor = new Predictor(glide, { stepRateHz: 60, stepsPerFrame: 3, config: { width: 1, height: 1, speed: 100 } });
+predictor.reset({ pos: { x: 1, y: 2 } }, 0, 0);
+predictor.hold(1, { x: 1, y: 0 }, 0);
+const drawn = predictor.render(0)?.pos?.x;
 const msg = decodeServer(new Uint8Array([0]));
-if (msg.type === 'Welcome') console.log(msg.resume_token, msg.sim_rate_hz);
-if (msg.type === 'Snapshot') new Replica(20).apply(msg);
+if (msg.type === 'Welcome') {
+  const replica = Replica.fromWelcome(msg);
+  const bytes: Uint8Array = encodeInput<Steer>(decodeSchema(msg.schema), { x: 1 });
+  console.log(replica.view<Orbs>()?.entities[0]?.components.score?.points, bytes.length, msg.resume_token, msg.sim_rate_hz, msg.config);
+}
+if (msg.type === 'State') console.log(msg.ack_seq, msg.events.length, msg.checksum, msg.frame.length);
 
 // Misuse the declarations refuse:
-// @ts-expect-error: a model needs stepMs
-new Predictor({ step: (s: Tank) => s });
-// @ts-expect-error: steer answers two numbers
-new RoomClient({ server, room: 'x', steer: () => 'left' });
+// @ts-expect-error: a model needs a step
+new Predictor({ stepMs: 50 });
+// @ts-expect-error: input() answers the game's input object
+new RoomClient<Orbs, Steer>({ server, room: 'x', input: () => 'left' });
 // @ts-expect-error: a RoomClient needs a server
 new RoomClient({ room: 'x' });
 // @ts-expect-error: not a Ticket
 new RoomClient({ server, ticket: { room: 'x' } });
+// @ts-expect-error: the input's fields are the game's
+new RoomClient<Orbs, Steer>({ server, room: 'x' }).send({ fire: true });
 
 void quickPlay;
 void version;
-void heading;
+void drawn;
 
 // A host without browser globals passes its own socket, timers and clock.
 class NodeSocket {
