@@ -3,9 +3,9 @@
 //!
 //! - **Play** ([`Play`]) is game code: given a [`View`] of the newest frame
 //!   (the bot's [`tickroom_protocol::state::Replica`]), it returns the next
-//!   input's bytes. Behaviours of one game live in [`crate::games`] (the
-//!   arena's `wander` and `chase`); `random` and `idle` play any game from
-//!   its schema alone.
+//!   input's bytes. A game's own behaviours live in its module of
+//!   [`crate::games`]; `random` and `idle` play any game from its schema
+//!   alone.
 //! - **Connection** ([`Connection`]) is the swarm's: a steady player, a slow
 //!   reader (reads in bursts with a small receive buffer), a churner (drops
 //!   its connection now and then and resumes).
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn connection_knobs_by_kind() {
-        let kind = |name| resolve("arena", name, 0).unwrap();
+        let kind = |name| resolve("test-game", name, 0).unwrap();
         let mut slow = Behaviour::new(kind("slow-reader"), 1, 30);
         assert!(slow.read_interval().is_some() && slow.recv_buffer().is_some());
         assert!(slow.session_lifetime().is_none());
@@ -224,7 +224,7 @@ mod tests {
         let life = churn.session_lifetime().unwrap();
         assert!(life >= Duration::from_millis(1_500) && life < Duration::from_secs(6));
         assert!(churn.read_interval().is_none());
-        for name in ["wander", "chase", "idle", "random"] {
+        for name in ["idle", "random"] {
             let mut b = Behaviour::new(kind(name), 1, 30);
             assert_eq!(b.kind().connection(), Connection::Steady, "{name}");
             assert!(b.read_interval().is_none() && b.session_lifetime().is_none());

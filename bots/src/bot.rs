@@ -799,7 +799,7 @@ async fn connect(
         .map_err(|e| {
             failed(match e {
                 tungstenite::Error::Http(response) => {
-                    format!("http-{}", response.status().as_u16())
+                    http_reason(response.status().as_u16(), response.body().as_deref())
                 }
                 e => format!("handshake-{}", ended_by(&e)),
             })
@@ -837,6 +837,28 @@ async fn connect(
             Some(Err(e)) => return Err(failed(ended_by(&e).to_owned())),
             None => return Err(failed("eof".to_owned())),
         }
+    }
+}
+
+/// Reason key for a WebSocket upgrade the server answered with `status`:
+/// `http-503`; for a 400, with the `code` of the server's JSON error when
+/// there is one (`http-400-unknown_game`: the server does not host the
+/// bots' game).
+fn http_reason(status: u16, body: Option<&[u8]>) -> String {
+    #[derive(serde::Deserialize)]
+    struct ApiError {
+        code: String,
+    }
+    let code = body
+        .filter(|_| status == 400)
+        .and_then(|b| serde_json::from_slice::<ApiError>(b).ok())
+        .map(|e| e.code)
+        .filter(|c| {
+            (1..=40).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+    match code {
+        Some(code) => format!("http-{status}-{code}"),
+        None => format!("http-{status}"),
     }
 }
 
@@ -896,5 +918,21 @@ async fn until(timer: Option<Pin<&mut Sleep>>) {
     match timer {
         Some(timer) => timer.await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_refusals_name_the_servers_code_for_a_bad_request() {
+        let body = br#"{"code":"unknown_game","message":"no game \"cards\""}"#;
+        assert_eq!(http_reason(400, Some(body)), "http-400-unknown_game");
+        assert_eq!(http_reason(503, Some(body)), "http-503");
+        assert_eq!(http_reason(400, Some(b"oops")), "http-400");
+        assert_eq!(http_reason(400, None), "http-400");
+        let odd = br#"{"code":"a b"}"#;
+        assert_eq!(http_reason(400, Some(odd)), "http-400");
     }
 }

@@ -9,8 +9,8 @@ use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 use crate::{BehaviourKind, Error, games, rng::splitmix64};
 
 /// Everything a swarm run needs. `Default` gives a 50-bot, one-room run of
-/// the arena's default behaviour against `http://127.0.0.1:8080` until
-/// shutdown.
+/// [`games::DEFAULT_GAME`]'s default behaviour against
+/// `http://127.0.0.1:8080` until shutdown.
 #[derive(Debug, Clone)]
 pub struct SwarmConfig {
     /// Base URL of the server (`http://host:port`); see [`crate::url::Target`].
@@ -63,7 +63,7 @@ impl Default for SwarmConfig {
     fn default() -> Self {
         SwarmConfig {
             url: "http://127.0.0.1:8080".to_owned(),
-            game: "arena".to_owned(),
+            game: games::DEFAULT_GAME.to_owned(),
             placement: Placement::Fill {
                 bots: 50,
                 per_room: 50,

@@ -133,7 +133,7 @@ impl BotMetrics {
             ),
             checksum_mismatches: counter(
                 "tickroom_bots_checksum_mismatches_total",
-                "Deltas whose result did not match their checksum (must stay 0).",
+                "States whose rebuilt frame did not match their checksum (must stay 0).",
             ),
             connected: recorder.register_gauge(&Key::from_static_name(connected_name), &meta),
             connected_now: AtomicUsize::new(0),

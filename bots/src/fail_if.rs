@@ -280,7 +280,7 @@ mod tests {
         all.counts.connect_errors = 3;
         Report {
             endpoint: "ws://h:1/ws".into(),
-            game: "arena".into(),
+            game: "test-game".into(),
             seed: 1,
             bots: 10,
             rooms: 1,

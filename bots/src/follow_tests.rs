@@ -12,6 +12,7 @@ use std::{
 use futures_util::{SinkExt, StreamExt};
 use tickroom_protocol::{
     ClientMsg, PROTOCOL_VERSION, ServerMsg, Welcome, decode_client, encode_server,
+    state::{Field, FieldType, Scalar, Schema, Shape},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -130,12 +131,12 @@ async fn serve(
                 version: PROTOCOL_VERSION,
                 player_id: 1,
                 room: "r".into(),
-                game: "arena".into(),
+                game: GAME.into(),
                 tick_rate_hz: 20,
                 sim_rate_hz: 20,
                 tick: 1,
-                schema: tickroom_sim::catalogue().schema().encode(),
-                config: serde_json::to_string(&tickroom_sim::ArenaConfig::default()).unwrap(),
+                schema: schema().encode(),
+                config: "{}".into(),
                 resume_token: format!("tok-{n}"),
                 resumed: !join.resume.is_empty(),
             };
@@ -182,9 +183,19 @@ fn cluster_json(members: &[(&str, SocketAddr)]) -> String {
     )
 }
 
+/// The fake nodes' game: one the bots have no behaviours for, so they play
+/// `random`.
+const GAME: &str = "test-game";
+
+fn schema() -> Schema {
+    let input = Shape::new("go", vec![Field::new("dx", FieldType::Scalar(Scalar::I8))]);
+    Schema::new(GAME, 1, vec![], input, vec![]).unwrap()
+}
+
 async fn swarm(url: String, bots: usize, run_for: Duration) -> Report {
     let config = SwarmConfig {
         url,
+        game: GAME.into(),
         placement: Placement::Fill {
             bots,
             per_room: bots,

@@ -9,7 +9,7 @@
 //! jitter, and the latency from sending an input until a state acknowledges
 //! it). The swarm knows no game: what a bot sends is its behaviour's
 //! ([`behaviour::Play`], frame in, input out), and [`games`] holds the
-//! behaviours, the arena's and the generic ones that play any game.
+//! behaviours: each game's own and the generic ones that play any game.
 //!
 //! The library entry point is [`run`]: it takes a [`SwarmConfig`] and a
 //! shutdown future and returns a [`Report`] with the merged figures. The
@@ -38,8 +38,6 @@ pub mod fail_if;
 mod follow_tests;
 pub mod games;
 pub mod http;
-#[cfg(test)]
-mod play_tests;
 pub mod process;
 mod progress;
 pub mod prom;

@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
-use tickroom_bots::{FailIf, Mix, Placement, SwarmConfig, duration::parse_duration};
+use tickroom_bots::{FailIf, Mix, Placement, SwarmConfig, duration::parse_duration, games};
 use tracing_subscriber::EnvFilter;
 
 /// Headless bot swarm for tickroom: thousands of real WebSocket players in
@@ -28,7 +28,7 @@ struct Args {
     /// The game to play: rooms the bots create on join are of this game, and
     /// its behaviours are available (any game can use random, idle,
     /// slow-reader and churn).
-    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = "arena")]
+    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = games::DEFAULT_GAME)]
     game: String,
     /// Total number of bots, filling rooms of --per-room in order
     /// [default: --per-room].
@@ -52,12 +52,13 @@ struct Args {
     /// Inputs per second per bot (the server accepts about 60).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     input_hz: u32,
-    /// One behaviour for every bot: the game's own (arena: wander, chase) or
-    /// random, idle, slow-reader, churn.
+    /// One behaviour for every bot: one of the game's own (bots/README.md
+    /// lists them) or random, idle, slow-reader, churn.
     #[arg(long, alias = "behavior", conflicts_with = "mix")]
     behaviour: Option<String>,
     /// Weighted mix of behaviours, e.g. wander=80,chase=10,slow-reader=5,churn=5
-    /// [default: the game's first behaviour (arena: wander), else random].
+    /// [default: the game's first behaviour, or random for a game without
+    /// behaviours of its own].
     #[arg(long)]
     mix: Option<Mix>,
     /// How long to run (30s, 2m, 1h30m); until Ctrl-C when absent.

@@ -56,7 +56,8 @@ pub struct GroupReport {
     /// Raw event counts.
     #[serde(flatten)]
     pub counts: Counters,
-    /// Connect errors by reason (`"tcp"`, `"handshake"`, `"timeout"`, `"http-503"`, `"close-1013"`, ...).
+    /// Connect errors by reason (`"tcp"`, `"handshake"`, `"timeout"`, `"http-503"`,
+    /// `"http-400-unknown_game"`, `"close-1013"`, `"wrong-game"`, ...).
     pub connect_error_reasons: BTreeMap<String, u64>,
     /// Disconnects by close code (`"1008"`, ...) or `"eof"` / `"error"` for
     /// connections that ended without a close frame.

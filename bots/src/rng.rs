@@ -2,7 +2,7 @@
 //! reproducible from its `--seed` and no bot shares (or locks) a global RNG.
 //!
 //! xorshift64* seeded through SplitMix64: not cryptographic, plenty for
-//! steering jitter and churn timing.
+//! behaviours and churn timing.
 
 /// A small, fast, seedable PRNG (xorshift64*).
 #[derive(Debug, Clone)]

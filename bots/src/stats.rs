@@ -555,7 +555,7 @@ mod tests {
 
     #[test]
     fn shards_merge_pending_buffers() {
-        let kind = |name, i| crate::games::resolve("arena", name, i).unwrap();
+        let kind = |name, i| crate::games::resolve("test-game", name, i).unwrap();
         let mut shard = Shard::new(true, 2);
         let mut p = Pending::new();
         p.c.snapshots = 3;
@@ -567,7 +567,7 @@ mod tests {
         p.latency_us.push(3000);
         p.disconnects.push("1008".into());
         p.connect_errors.push("timeout".into());
-        shard.absorb(kind("wander", 0), &mut p);
+        shard.absorb(kind("random", 0), &mut p);
 
         let mut all = KindTotals::default();
         for k in &shard.kinds {

@@ -33,8 +33,11 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// merged figures.
 ///
 /// Fails only before any bot starts: invalid configuration (a behaviour the
-/// game does not have among them), a URL that is not a server, a host that does not resolve (any entry of a `url` list). Everything that goes wrong for a
-/// bot afterwards is counted in the report.
+/// game does not have among them), a URL that is not a server, a host that
+/// does not resolve (any entry of a `url` list). Everything that goes wrong
+/// for a bot afterwards is counted in the report (a server that does not
+/// host the game: connect errors `http-400-unknown_game`; a room of another
+/// game: `close-1008` or `wrong-game`).
 pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Result<Report, Error> {
     config.validate()?;
     let mut entries = Vec::new();

@@ -1,6 +1,6 @@
 //! Turning the `--url` base (`http://127.0.0.1:8080`) into the WebSocket
 //! endpoint each bot opens
-//! (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena`)
+//! (`ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=cards`)
 //! and the `host:port` to resolve once for the whole swarm. `--url` may list
 //! several entry URLs of one cluster, separated by commas ([`parse_list`]).
 //!
@@ -151,34 +151,34 @@ mod tests {
     fn ws(base: &str) -> String {
         Target::parse(base)
             .unwrap()
-            .ws_url("bots-0", "bot-17", "arena")
+            .ws_url("bots-0", "bot-17", "cards")
     }
 
     #[test]
     fn derives_the_websocket_url() {
         assert_eq!(
             ws("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("http://127.0.0.1:8080/"),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("https://example.com"),
-            "wss://example.com:443/ws?room=bots-0&name=bot-17&game=arena"
+            "wss://example.com:443/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("http://example.com/game/"),
-            "ws://example.com:80/game/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://example.com:80/game/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("ws://localhost:9000/ws"),
-            "ws://localhost:9000/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://localhost:9000/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("HTTP://[::1]:8080"),
-            "ws://[::1]:8080/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://[::1]:8080/ws?room=bots-0&name=bot-17&game=cards"
         );
         let t = Target::parse("http://[::1]:8080").unwrap();
         assert_eq!(t.resolve_host(), "::1");
@@ -186,15 +186,15 @@ mod tests {
         // Surrounding spaces, a fragment, the host's case, other schemes' defaults.
         assert_eq!(
             ws(" http://127.0.0.1:8080/#top "),
-            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://127.0.0.1:8080/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("WSS://Game.Example.com/play"),
-            "wss://Game.Example.com:443/play/ws?room=bots-0&name=bot-17&game=arena"
+            "wss://Game.Example.com:443/play/ws?room=bots-0&name=bot-17&game=cards"
         );
         assert_eq!(
             ws("ws://[::1]/ws/"),
-            "ws://[::1]:80/ws?room=bots-0&name=bot-17&game=arena"
+            "ws://[::1]:80/ws?room=bots-0&name=bot-17&game=cards"
         );
     }
 

@@ -22,6 +22,8 @@ enum Bad {
     InputBeforeJoin,
     SecondJoin,
     Flood,
+    /// An Input whose data is not the arena's input.
+    NotTheGamesInput,
 }
 
 async fn misbehave(ws: &mut Ws, bad: Bad) {
@@ -34,12 +36,17 @@ async fn misbehave(ws: &mut Ws, bad: Bad) {
 
 async fn misbehave_unbounded(ws: &mut Ws, bad: Bad) {
     let binary = |b: Vec<u8>| Message::Binary(Bytes::from(b));
-    let input = |seq| {
+    let input_with = |seq, data| {
         proto::encode_client(&ClientMsg::Input(proto::Input {
             seq,
             ack_tick: 0,
-            steer: [1, 1],
+            data,
         }))
+    };
+    let input = |seq| {
+        let mut data = Vec::new();
+        tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 1 }, &mut data);
+        input_with(seq, data)
     };
     match bad {
         Bad::Text => ws.send(Message::text("{\"join\":1}")).await.expect("send"),
@@ -73,6 +80,12 @@ async fn misbehave_unbounded(ws: &mut Ws, bad: Bad) {
                 }
             }
         }
+        Bad::NotTheGamesInput => {
+            // The arena's input is two bytes; five 0xFF do not decode as one.
+            ws.send(binary(input_with(1, vec![0xFF; 5])))
+                .await
+                .expect("send");
+        }
     }
 }
 
@@ -92,6 +105,7 @@ async fn each_bad_input_closes_only_its_connection_with_the_right_code() {
         (Bad::InputBeforeJoin, false, 1008),
         (Bad::SecondJoin, true, 1008),
         (Bad::Flood, true, 1008),
+        (Bad::NotTheGamesInput, true, 1007),
         (Bad::Garbage, false, 1007),
         (Bad::Text, false, 1003),
     ];
@@ -114,7 +128,7 @@ async fn each_bad_input_closes_only_its_connection_with_the_right_code() {
     // the client read the close: wait for each count, then check it is exact.
     for (code, n) in [
         ("1003", 2.0),
-        ("1007", 3.0),
+        ("1007", 4.0),
         ("1009", 1.0),
         ("1002", 1.0),
         ("1008", 3.0),

@@ -1,13 +1,13 @@
-//! The happy path: players join rooms, send inputs and receive 20 Hz snapshots.
+//! The happy path: players join rooms, send inputs and receive 20 Hz frames.
 
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant, replica::Frame};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
 
-use crate::util::{Client, recv, send, start, test_config, within};
+use crate::util::{Client, Frame, recv, send, start, test_config, within};
 
 /// Steers toward the arena's centre along x, so a wall cannot stop the player.
 fn steer_inward(c: &Client, s: &Frame) -> i8 {
-    let x = quant::pos_from_wire(c.me(s).pos[0]);
-    if x < c.welcome.arena.width / 2.0 {
+    let width = c.config()["width"].as_f64().expect("the config has a width") as f32;
+    if c.me(s).pos.x < width / 2.0 {
         127
     } else {
         -127
@@ -36,7 +36,7 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
     for c in &mut clients {
         let first = c.snapshot().await;
         let dir = steer_inward(c, &first);
-        let start_x = quant::pos_from_wire(c.me(&first).pos[0]);
+        let start_x = c.me(&first).pos.x;
         let mut prev = first.tick;
         let mut last_seq = 0;
         for _ in 0..12 {
@@ -51,16 +51,10 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
         }
         // Inputs are applied within a tick or two, and the steer is held.
         let mut last = c.wait_acked(last_seq).await;
-        assert_eq!(
-            c.me(&last).last_input_seq,
-            last_seq,
-            "the newest input is acknowledged"
-        );
+        assert_eq!(c.ack, last_seq, "the newest input is acknowledged");
         // However few ticks the frames read so far spanned (a starved client
         // reads a backlog quickly), the player keeps moving where it steers.
-        let moved_along = |c: &Client, f: &Frame| {
-            (quant::pos_from_wire(c.me(f).pos[0]) - start_x) * f32::from(dir.signum())
-        };
+        let moved_along = |c: &Client, f: &Frame| (c.me(f).pos.x - start_x) * f32::from(dir.signum());
         for _ in 0..200 {
             if moved_along(c, &last) > 20.0 {
                 break;
@@ -76,11 +70,11 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
             c.player_id,
             moved_along(c, &last)
         );
-        // Every frame lists every player, and the roster has their names.
+        // Every frame lists every player, with their names.
         assert_eq!(last.players.len(), 3);
-        let mut roster_names: Vec<String> = last.roster.iter().map(|p| p.name.clone()).collect();
-        roster_names.sort();
-        assert_eq!(roster_names, ["ann", "bob", "cy"]);
+        let mut names: Vec<String> = last.players.iter().map(|p| p.name.clone()).collect();
+        names.sort();
+        assert_eq!(names, ["ann", "bob", "cy"]);
     }
     server.shutdown().await;
 }
@@ -89,20 +83,23 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
 async fn a_new_player_gets_a_full_snapshot_then_compact_deltas() {
     let server = start(test_config()).await;
     let mut c = Client::join(server.local_addr(), "fresh", "zed").await;
-    let first = loop {
+    let state = loop {
         match recv(&mut c.ws).await {
-            ServerMsg::Snapshot(s) => break s,
+            ServerMsg::State(s) => break s,
             ServerMsg::Pong(_) => {}
-            other => panic!("the first frame after a join is a full snapshot, got {other:?}"),
+            other => panic!("the first message after a join is a frame, got {other:?}"),
         }
     };
+    let (applied, first) = c.apply_state(&state);
+    assert!(applied.full, "the first frame after a join is a whole frame");
     assert_eq!(first.pellets.len(), 100);
-    assert_eq!(first.roster.len(), 1);
-    assert_eq!(first.roster[0].name, "zed");
-    assert_eq!(first.roster[0].id, c.player_id);
-    let mut prev = c.replica.apply_snapshot(first).tick;
+    assert_eq!(first.players.len(), 1);
+    assert_eq!(first.players[0].name, "zed");
+    assert_eq!(first.players[0].id, c.player_id);
+    let mut prev = first.tick;
+    let before = c.fulls + c.deltas;
     // While nobody joins or leaves, every further frame is a delta that
-    // applies. A full snapshot comes again only after the client fell behind,
+    // applies. A whole frame comes again only after the client fell behind,
     // which shows as a gap in the ticks (a starved machine can cause that).
     for i in 0..20 {
         c.input([127, (i * 13 % 255 - 127) as i8]).await;
@@ -112,25 +109,17 @@ async fn a_new_player_gets_a_full_snapshot_then_compact_deltas() {
         if c.fulls > fulls {
             assert!(
                 s.tick > prev + 1,
-                "a full snapshot at tick {} right after tick {prev}, with nobody joining or leaving",
+                "a whole frame at tick {} right after tick {prev}, with nobody joining or leaving",
                 s.tick
             );
         }
         prev = s.tick;
     }
-    assert_eq!(c.fulls + c.deltas, 20);
+    assert_eq!(c.fulls + c.deltas - before, 20);
     assert!(c.deltas > 0, "deltas while the room is stable");
-    let me = c.me(c.replica.frame().expect("frame"));
-    assert!(
-        me.last_input_seq <= c.seq,
-        "never acknowledges an input not sent"
-    );
-    let last = c.wait_acked(c.seq).await;
-    assert_eq!(
-        c.me(&last).last_input_seq,
-        c.seq,
-        "inputs acknowledged through deltas"
-    );
+    assert!(c.ack <= c.seq, "never acknowledges an input not sent");
+    c.wait_acked(c.seq).await;
+    assert_eq!(c.ack, c.seq, "inputs acknowledged through deltas");
     server.shutdown().await;
 }
 
@@ -170,7 +159,7 @@ async fn ping_is_answered_with_its_nonce() {
                         assert_eq!(p.nonce, nonce);
                         break;
                     }
-                    ServerMsg::Snapshot(_) | ServerMsg::Delta(_) => {}
+                    ServerMsg::State(_) => {}
                     other => panic!("unexpected {other:?}"),
                 }
             }

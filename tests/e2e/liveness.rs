@@ -134,7 +134,7 @@ async fn a_client_that_only_answers_pings_stays_connected() {
     let mut later = 0u32;
     loop {
         match recv(&mut quiet.ws).await {
-            ServerMsg::Snapshot(_) | ServerMsg::Delta(_) => break,
+            ServerMsg::State(_) => break,
             _ => later += 1,
         }
         assert!(later < 1000, "no frame after the pings");

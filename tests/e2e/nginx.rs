@@ -23,7 +23,7 @@ use tickroom_server::Server;
 use tokio::net::TcpListener;
 
 use crate::util::{
-    eventually, expect_close, join_msg, open_path, recv, request, send, test_config,
+    eventually, expect_close, games, join_msg, open_path, recv, request, send, test_config,
 };
 
 /// nginx, stopped (SIGTERM, then SIGKILL) and reaped when dropped.
@@ -127,7 +127,7 @@ async fn nginx_routes_paths_to_nodes() {
         c.node_id = Some(id.clone());
         c.public_url = Some(public(id));
         c.peers = Some(peers.join(","));
-        servers.push(Server::start_on(c, listener).await.expect("node starts"));
+        servers.push(Server::start_on(c, listener, games()).await.expect("node starts"));
     }
 
     let dir = std::env::temp_dir().join(format!(

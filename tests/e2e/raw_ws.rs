@@ -1,7 +1,8 @@
 //! Below the WebSocket library: a plain TCP stream does the HTTP upgrade by
 //! hand, joins with a proper masked frame, then sends frames built byte by
 //! byte that break RFC 6455. Each kind must get a close frame with its code
-//! (1002 protocol error, 1007 invalid UTF-8, 1009 too big), then the end of
+//! (1002 protocol error, 1007 invalid UTF-8 or an input that is not the
+//! game's, 1009 too big), then the end of
 //! the TCP stream, a count under that code in
 //! `tickroom_connections_closed_total`, and no harm to another player in the
 //! same room, who keeps getting frames with increasing ticks and its inputs
@@ -344,15 +345,29 @@ async fn assert_rejected(config: Config, bad: Vec<u8>, want: u16, what: &str) {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unmasked_client_frame_is_a_protocol_error() {
-    let input = proto::encode_client(&proto::ClientMsg::Input(proto::Input {
+/// An encoded Input message carrying `data` as the game's input.
+fn input_msg(data: Vec<u8>) -> Vec<u8> {
+    proto::encode_client(&proto::ClientMsg::Input(proto::Input {
         seq: 1,
         ack_tick: 0,
-        steer: [1, 1],
-    }));
-    let bad = frame(FIN | OP_BINARY, None, &input);
+        data,
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmasked_client_frame_is_a_protocol_error() {
+    let mut steer = Vec::new();
+    tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 1 }, &mut steer);
+    let bad = frame(FIN | OP_BINARY, None, &input_msg(steer));
     assert_rejected(test_config(), bad, 1002, "unmasked binary frame").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_is_not_the_games_input_is_1007() {
+    // A well-formed Input message whose data does not decode as the
+    // arena's input (two bytes).
+    let bad = masked(FIN | OP_BINARY, &input_msg(vec![0xFF; 5]));
+    assert_rejected(test_config(), bad, 1007, "input data not the game's").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,10 @@ use std::{
 };
 
 use tickroom_bots::{Placement, SwarmConfig};
-use tickroom_protocol::{ClientMsg, ServerMsg, decode_server};
+use tickroom_protocol::{
+    ClientMsg, ServerMsg, decode_server,
+    state::{Replica, Schema},
+};
 use tickroom_server::Config;
 
 use crate::{
@@ -60,19 +63,33 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Tick → checksum of every frame in a `--export jsonl` file.
-fn exported_checksums(path: &Path) -> BTreeMap<u32, u32> {
+/// Every frame of a `--export jsonl` file, one JSON value a line.
+fn exported_frames(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .expect("export written")
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Tick → checksum of every frame in a `--export jsonl` file.
+fn exported_checksums(path: &Path) -> BTreeMap<u32, u32> {
+    exported_frames(path)
+        .iter()
+        .map(|v| {
             (
                 v["tick"].as_u64().expect("tick") as u32,
                 v["checksum"].as_u64().expect("checksum") as u32,
             )
         })
         .collect()
+}
+
+/// The tick and checksum of the frame `c` holds (read after
+/// [`Client::snapshot`], which checked it against the server's).
+fn holds(c: &Client) -> (u32, u32) {
+    let frame = c.replica.frame().expect("a frame");
+    (frame.tick, frame.checksum(&mut Vec::new()))
 }
 
 fn auth() -> String {
@@ -94,14 +111,9 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
 
     // Two test players: every frame they get is (tick, checksum) on record.
     let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
-    let mut note = |frame: &tickroom_protocol::replica::Frame| {
-        let sum = frame.checksum().0;
-        if let Some(old) = seen.insert(frame.tick, sum) {
-            assert_eq!(
-                old, sum,
-                "two players saw different frames at tick {}",
-                frame.tick
-            );
+    let mut note = |(tick, sum): (u32, u32)| {
+        if let Some(old) = seen.insert(tick, sum) {
+            assert_eq!(old, sum, "two players saw different frames at tick {tick}");
         }
     };
     let mut ada = Client::join(addr, "rec", "ada").await;
@@ -109,8 +121,10 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     for i in 0..40 {
         ada.input([100, (i * 7 % 200 - 100) as i8]).await;
         bob.input([-90, 60]).await;
-        note(&ada.snapshot().await);
-        note(&bob.snapshot().await);
+        ada.snapshot().await;
+        note(holds(&ada));
+        bob.snapshot().await;
+        note(holds(&bob));
     }
     // Ada drops and comes back with her resume token; Bob leaves on purpose.
     let token = ada.welcome.resume_token.clone();
@@ -121,7 +135,8 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     assert!(ada.welcome.resumed, "ada resumes within the grace");
     for _ in 0..30 {
         ada.input([-127, -127]).await;
-        note(&ada.snapshot().await);
+        ada.snapshot().await;
+        note(holds(&ada));
     }
     drop(ada);
 
@@ -200,6 +215,17 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
         summary["divergence"].is_null() && summary["read_error"].is_null(),
         "{summary}"
     );
+    // The recording names its game, version and config, and carries the
+    // schema a viewer decodes its frames with.
+    assert_eq!(summary["game"], "arena", "{summary}");
+    assert_eq!(
+        summary["game_version"].as_u64(),
+        Some(u64::from(tickroom_sim::SIM_VERSION)),
+        "{summary}"
+    );
+    assert_eq!(summary["config"]["pellet_count"], 100, "{summary}");
+    let schema: Vec<u8> = serde_json::from_value(summary["schema"].clone()).expect("schema bytes");
+    let mut replica = Replica::new(Schema::decode(&schema).expect("the summary's schema decodes"));
     let first_seen = *seen.keys().next().expect("frames seen");
     let (status, headers, body) = request(
         addr,
@@ -220,11 +246,24 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     let mut ticks = Vec::new();
     while at < body.len() {
         let len = u32::from_le_bytes(body[at..at + 4].try_into().expect("length")) as usize;
-        let ServerMsg::Snapshot(s) = decode_server(&body[at + 4..at + 4 + len]).expect("snapshot")
+        let ServerMsg::State(s) = decode_server(&body[at + 4..at + 4 + len]).expect("a State")
         else {
-            panic!("frames are snapshots");
+            panic!("frames are States");
         };
-        ticks.push(s.tick);
+        let applied = replica.apply(&s).expect("a served frame decodes");
+        assert!(
+            applied.full && applied.checksum_ok,
+            "tick {}: {applied:?}",
+            applied.tick
+        );
+        if let Some(sum) = seen.get(&applied.tick) {
+            assert_eq!(
+                s.checksum.0, *sum,
+                "tick {}: the served frame is the one the players saw",
+                applied.tick
+            );
+        }
+        ticks.push(applied.tick);
         at += 4 + len;
     }
     assert_eq!(ticks, (first_seen..first_seen + 5).collect::<Vec<_>>());
@@ -276,6 +315,41 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("every tick replayed matched"), "{out}");
+    // Each line is a generic frame: entities with components by name.
+    let frames = exported_frames(&export);
+    let names_at = |f: &serde_json::Value| -> BTreeSet<String> {
+        f["entities"]
+            .as_array()
+            .expect("entities")
+            .iter()
+            .filter_map(|e| e["components"]["player"]["name"].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(
+        frames
+            .iter()
+            .any(|f| names_at(f) == BTreeSet::from(["ada".to_owned(), "bob".to_owned()])),
+        "no exported frame has ada and bob as players"
+    );
+    let pellets: Vec<&serde_json::Value> = frames[0]["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .filter(|e| e["components"]["pellet"].is_object())
+        .collect();
+    assert!(
+        (1..=100).contains(&pellets.len()),
+        "{} live pellets of 100",
+        pellets.len()
+    );
+    for p in pellets {
+        let x = p["components"]["pos"]["x"].as_f64();
+        assert!(
+            x.is_some_and(|x| (0.0..=1600.0).contains(&x)),
+            "a pellet's pos, in arena units: {p}"
+        );
+    }
     let replayed = exported_checksums(&export);
     assert!(seen.len() >= 60, "the players saw {} frames", seen.len());
     for (tick, sum) in &seen {
@@ -364,8 +438,9 @@ async fn a_room_with_sub_steps_replays_step_by_step() {
     );
     for i in 0..40 {
         c.input([(i * 6 % 254 - 127) as i8, 90]).await;
-        let f = c.snapshot().await;
-        seen.insert(f.tick, f.checksum().0);
+        c.snapshot().await;
+        let (tick, sum) = holds(&c);
+        seen.insert(tick, sum);
     }
     drop(c);
     server.shutdown().await;

@@ -4,8 +4,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, quant};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
 use tickroom_server::Config;
+use tickroom_sim::{SeenPlayer, SteerInput, Vec2};
 
 use crate::util::{Client, eventually, expect_close, metric, open, recv, send, start, test_config};
 
@@ -23,40 +24,32 @@ async fn rejoin(addr: SocketAddr, room: &str, token: &str) -> Client {
 }
 
 /// Steers toward the nearest pellet until the own score is at least 1.
-async fn score_a_pellet(c: &mut Client) -> proto::PlayerState {
+async fn score_a_pellet(c: &mut Client) -> SeenPlayer {
     for _ in 0..600 {
         let frame = c.snapshot().await;
-        let me = *c.me(&frame);
+        let me = c.me(&frame).clone();
         if me.score > 0 {
             return me;
         }
-        let (mx, my) = (
-            quant::pos_from_wire(me.pos[0]),
-            quant::pos_from_wire(me.pos[1]),
-        );
         let target = frame
             .pellets
             .iter()
-            .map(|p| {
-                (
-                    quant::pos_from_wire(p.pos[0]) - mx,
-                    quant::pos_from_wire(p.pos[1]) - my,
-                )
-            })
-            .min_by(|a, b| (a.0.hypot(a.1)).total_cmp(&b.0.hypot(b.1)))
+            .map(|p| p.pos - me.pos)
+            .min_by(|a, b| a.length().total_cmp(&b.length()))
             .expect("pellets exist");
-        c.input(quant::steer_to_wire(target.0, target.1)).await;
+        let steer = SteerInput::from_direction(target.x, target.y);
+        c.input([steer.x, steer.y]).await;
     }
     panic!("never ate a pellet");
 }
 
 /// Reads frames until the own player stands still; returns its state then.
-async fn at_rest(c: &mut Client) -> proto::PlayerState {
+async fn at_rest(c: &mut Client) -> SeenPlayer {
     let mut me = None;
     for _ in 0..600 {
         let frame = c.snapshot().await;
-        let now = *c.me(&frame);
-        if now.vel == [0, 0] {
+        let now = c.me(&frame).clone();
+        if now.vel == Vec2::ZERO {
             return now;
         }
         me = Some(now);
@@ -101,26 +94,20 @@ async fn a_dropped_player_resumes_as_itself_and_the_token_works_once() {
         back.welcome.resume_token, token,
         "every Welcome brings a new token"
     );
-    let first = loop {
+    let state = loop {
         match recv(&mut back.ws).await {
-            ServerMsg::Snapshot(s) => break s,
+            ServerMsg::State(s) => break s,
             ServerMsg::Pong(_) => {}
-            other => panic!("a resume starts with a full snapshot, got {other:?}"),
+            other => panic!("a resume starts with a frame, got {other:?}"),
         }
     };
-    let me = first
-        .players
-        .iter()
-        .find(|p| p.id == id)
-        .expect("own player");
+    let (applied, first) = back.apply_state(&state);
+    assert!(applied.full, "a resume starts with a whole frame");
+    let me = first.player(id).expect("own player");
     assert_eq!(me.score, before.score, "same score");
-    let moved = |a: [u16; 2], b: [u16; 2]| {
-        let d = |i: usize| quant::pos_from_wire(a[i]) - quant::pos_from_wire(b[i]);
-        d(0).hypot(d(1))
-    };
     // It was at rest, and nobody steers it while it is away.
     assert!(
-        moved(me.pos, before.pos) < 1.0,
+        me.pos.distance(before.pos) < 1.0,
         "same position: {:?} then {:?}",
         before.pos,
         me.pos

@@ -15,7 +15,7 @@ use tickroom_server::Server;
 use tokio::net::TcpListener;
 
 use crate::util::{
-    Client, expect_close, http_get, join_msg, open, recv, request, send, test_config,
+    Client, expect_close, games, http_get, join_msg, open, recv, request, send, test_config,
 };
 
 const TOKEN: &str = "operator-token-0123456789";
@@ -46,7 +46,7 @@ async fn three_nodes() -> (Vec<Server>, BTreeMap<String, SocketAddr>) {
         config.drain = std::time::Duration::from_secs(1);
         config.secret = Some("a-shared-secret-of-the-fleet".parse().expect("secret"));
         servers.push(
-            Server::start_on(config, listener)
+            Server::start_on(config, listener, games())
                 .await
                 .expect("node starts"),
         );

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::{CertificateDer, ServerName};
 use tickroom_bots::{Placement, SwarmConfig, tls::Tls};
-use tickroom_protocol::{self as proto, ServerMsg};
+use tickroom_protocol::{self as proto, ServerMsg, state::Replica};
 use tickroom_server::{Config, Server};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -27,7 +27,7 @@ use tokio::{
 use tokio_rustls::{TlsConnector, client::TlsStream};
 use tokio_tungstenite::{WebSocketStream, client_async, tungstenite::Message};
 
-use crate::util::{eventually, join_msg, start, test_config, within};
+use crate::util::{eventually, games, join_msg, start, test_config, within};
 
 /// A temporary directory holding `cert.pem` and `key.pem`; removed on drop.
 struct CertDir {
@@ -155,12 +155,13 @@ async fn a_client_joins_over_wss_and_receives_frames() {
         panic!("the first message is a Welcome");
     };
     assert_eq!(welcome.room, "tls-a");
+    let mut replica = Replica::from_welcome(&welcome).expect("the schema decodes");
     let mut ticks = Vec::new();
     while ticks.len() < 5 {
-        match recv(&mut ws).await {
-            ServerMsg::Snapshot(s) => ticks.push(s.tick),
-            ServerMsg::Delta(d) => ticks.push(d.tick),
-            _ => {}
+        if let ServerMsg::State(s) = recv(&mut ws).await {
+            let applied = replica.apply(&s).expect("the frame applies");
+            assert!(applied.checksum_ok, "checksum at tick {}", applied.tick);
+            ticks.push(applied.tick);
         }
     }
     assert!(ticks.windows(2).all(|w| w[1] > w[0]), "{ticks:?}");
@@ -296,7 +297,7 @@ async fn bad_certificate_or_key_files_fail_the_start_naming_the_file() {
             tls_key: key.cloned(),
             ..test_config()
         };
-        let err = Server::start(config)
+        let err = Server::start(config, games())
             .await
             .expect_err("a bad TLS pair is refused")
             .to_string();

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tickroom_protocol::{
     self as proto, ClientMsg, ServerMsg,
-    state::Replica,
+    state::{Applied, Replica},
 };
 use tickroom_server::{Config, Server};
 use tickroom_sim::{ArenaView, SeenPlayer};
@@ -212,8 +212,6 @@ pub struct Client {
     /// Whole frames and deltas received.
     pub fulls: u32,
     pub deltas: u32,
-    /// States whose rebuilt frame did not hash to the server's checksum.
-    pub mismatches: u32,
 }
 
 pub async fn send(ws: &mut Ws, msg: &ClientMsg) {
@@ -303,7 +301,6 @@ impl Client {
                 replica: Replica::from_welcome(&welcome).expect("the welcome's schema decodes"),
                 fulls: 0,
                 deltas: 0,
-                mismatches: 0,
                 welcome,
             },
             other => panic!("expected Welcome, got {other:?}"),
@@ -326,9 +323,15 @@ impl Client {
         let ServerMsg::State(state) = msg else {
             return None;
         };
+        Some(self.apply_state(&state).1)
+    }
+
+    /// Applies one state to the replica (it must apply and hash to the
+    /// server's checksum); what applying found, and the frame it made.
+    pub fn apply_state(&mut self, state: &proto::State) -> (Applied, Frame) {
         let applied = self
             .replica
-            .apply(&state)
+            .apply(state)
             .expect("every delta applies to the frame held");
         assert!(applied.checksum_ok, "checksum mismatch at tick {}", applied.tick);
         if applied.full {
@@ -339,7 +342,13 @@ impl Client {
         self.ack = state.ack_seq;
         self.last_tick = applied.tick;
         let frame = self.replica.frame().expect("a frame");
-        Some(ArenaView::read(self.replica.schema(), frame).expect("an arena frame"))
+        let view = ArenaView::read(self.replica.schema(), frame).expect("an arena frame");
+        (applied, view)
+    }
+
+    /// The room's config, from the Welcome (every field, defaults filled in).
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::from_str(&self.welcome.config).expect("the Welcome's config is JSON")
     }
 
     /// Pings and returns the room's newest tick when the server answered.

@@ -10,6 +10,8 @@
 //! game modules know a game; the swarm sees [`BehaviourKind`]s.
 
 mod arena;
+#[cfg(test)]
+mod arena_tests;
 mod generic;
 
 use crate::{
@@ -42,6 +44,9 @@ pub struct GameBehaviours {
 
 /// The games with behaviours of their own.
 pub const GAMES: &[GameBehaviours] = &[arena::GAME];
+
+/// The game `--game` defaults to: the demo the `tickroom` binary serves.
+pub const DEFAULT_GAME: &str = arena::GAME.game;
 
 /// Behaviours for any game, from its schema alone.
 pub const GENERIC: &[PlayEntry] = &[generic::RANDOM, generic::IDLE];

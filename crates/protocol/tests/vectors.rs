@@ -18,7 +18,8 @@
 //! - `messages`: a game's inputs and events on their own
 //!   ([`encode_values`], [`encode_event`]) for a schema with every slot kind,
 //!   each with its slot values, and bytes the decoders must refuse
-//!   (`clients/js/test/replica.test.mjs` replays them).
+//!   (`clients/js/test/state.test.mjs` replays them at the slot level,
+//!   `replica.test.mjs` by name).
 //!
 //! Frames themselves are the state codec's: `state_vectors.rs` covers them.
 //!

@@ -8,6 +8,25 @@
 
 pub use tickroom_derive::Wire;
 pub use tickroom_game::*;
+/// The server: its config (every flag), [`server::Server`] for embedding
+/// and tests.
+pub use tickroom_server as server;
+
+/// Runs a tickroom server hosting `games` with every flag the `tickroom`
+/// binary has (clap + environment: cluster, hardening, TLS, recording,
+/// metrics), until SIGINT/SIGTERM; `<binary> replay FILE` replays a
+/// recording of any of them. A studio's whole `main`:
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     let games = tickroom::Games::new();
+///     // games.register::<MyGame>().expect("my game's declarations are valid");
+///     tickroom::serve(games)
+/// }
+/// ```
+pub fn serve(games: Games) -> std::process::ExitCode {
+    tickroom_server::cli::main(games)
+}
 
 /// What a game's files usually import.
 pub mod prelude {

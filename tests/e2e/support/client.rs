@@ -19,7 +19,7 @@ use std::{
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
+use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, state::Replica};
 use tokio::{net::TcpStream, task::JoinHandle};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
 
@@ -332,7 +332,8 @@ pub enum End {
 /// What a session's reader saw so far.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
-    /// Snapshots and deltas received.
+    /// Frames received (whole and deltas), each applied to the session's
+    /// replica.
     pub frames: u64,
     /// The newest frame's tick.
     pub last_tick: u32,
@@ -361,6 +362,9 @@ impl Session {
         }));
         let state = Arc::clone(&seen);
         let mut ws = joined.ws;
+        let mut replica = Replica::from_welcome(&joined.welcome).expect("the welcome's schema decodes");
+        let mut steer = Vec::new();
+        tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 60, y: 20 }, &mut steer);
         let task = tokio::spawn(async move {
             let mut inputs = tokio::time::interval(Duration::from_millis(100));
             let mut seq = 0u32;
@@ -369,8 +373,11 @@ impl Session {
                     msg = ws.next() => match msg {
                         Some(Ok(Message::Binary(b))) => {
                             let tick = match proto::decode_server(&b) {
-                                Ok(ServerMsg::Snapshot(s)) => s.tick,
-                                Ok(ServerMsg::Delta(d)) => d.tick,
+                                Ok(ServerMsg::State(s)) => match replica.apply(&s) {
+                                    Ok(applied) if applied.checksum_ok => applied.tick,
+                                    Ok(applied) => break End::Dropped(format!("checksum mismatch at tick {}", applied.tick)),
+                                    Err(e) => break End::Dropped(format!("frame does not apply: {e}")),
+                                },
                                 Ok(_) => continue,
                                 Err(e) => break End::Dropped(format!("undecodable message: {e:?}")),
                             };
@@ -389,7 +396,7 @@ impl Session {
                     _ = inputs.tick() => {
                         seq += 1;
                         let ack_tick = state.lock().expect("session lock").last_tick;
-                        let input = ClientMsg::Input(proto::Input { seq, ack_tick, steer: [60, 20] });
+                        let input = ClientMsg::Input(proto::Input { seq, ack_tick, data: steer.clone() });
                         let bytes = Bytes::from(proto::encode_client(&input));
                         if let Err(e) = ws.send(Message::Binary(bytes)).await {
                             break End::Dropped(format!("send: {e}"));

@@ -8,7 +8,7 @@
 //!
 //! The binary is the one cargo builds next to this test binary
 //! (`target/<profile>/tickroom`), brought up to date once per run with
-//! `cargo build -p tickroom-server --bin tickroom` (a no-op under
+//! `cargo build -p tickroom-cli --bin tickroom` (a no-op under
 //! `cargo test --workspace`, which built it already), or `$TICKROOM_BIN`.
 
 use std::{
@@ -58,7 +58,7 @@ fn find_or_build() -> PathBuf {
             };
             let target = profile_dir.parent().expect("<target> above <profile>");
             let mut cmd = Command::new(cargo);
-            cmd.args(["build", "-p", "tickroom-server", "--bin", "tickroom"])
+            cmd.args(["build", "-p", "tickroom-cli", "--bin", "tickroom"])
                 .args(["--profile", profile])
                 .env("CARGO_TARGET_DIR", target)
                 .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -66,7 +66,7 @@ fn find_or_build() -> PathBuf {
             let (code, _, err, timed_out) = run_with_limit(cmd, BUILD_LIMIT);
             assert!(
                 code == Some(0) && !timed_out,
-                "`cargo build -p tickroom-server --bin tickroom` failed (exit {code:?}, \
+                "`cargo build -p tickroom-cli --bin tickroom` failed (exit {code:?}, \
                  timed out: {timed_out}):\n{err}"
             );
             eprintln!(
@@ -82,7 +82,7 @@ fn find_or_build() -> PathBuf {
     }
     assert!(
         bin.is_file(),
-        "no tickroom binary at {} (build it with `cargo build -p tickroom-server`, or set TICKROOM_BIN)",
+        "no tickroom binary at {} (build it with `cargo build -p tickroom-cli`, or set TICKROOM_BIN)",
         bin.display()
     );
     bin

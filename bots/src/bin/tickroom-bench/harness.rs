@@ -219,6 +219,9 @@ pub struct Level {
 pub struct BenchReport {
     /// Machine description (CPU model, cores, memory).
     pub machine: String,
+    /// The game the bots played (absent from reports before games).
+    #[serde(default)]
+    pub game: String,
     /// How server and bots were placed on cores.
     pub pinning: String,
     /// The machine's ceiling, once per distinct player count, in order of
@@ -286,6 +289,7 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
     drop(redis);
     Ok(BenchReport {
         machine: machine(),
+        game: config.game.clone(),
         pinning: match (&config.server_cpus, config.nodes) {
             (Some(c), 1) => format!("server on CPU {c}, bots on the others (taskset)"),
             (Some(c), n) => format!(

@@ -37,10 +37,10 @@ struct Args {
     input_hz: u32,
     /// The game the bots play (their rooms are created on join with it);
     /// the server must host it (see --server-bin).
-    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = "arena")]
+    #[arg(long, env = "TICKROOM_BOTS_GAME", default_value = games::DEFAULT_GAME)]
     game: String,
-    /// Bot behaviour mix [default: the game's bench mix (arena:
-    /// wander=90,chase=10), else its default behaviour].
+    /// Bot behaviour mix [default: the game's bench mix (the default game's
+    /// is wander=90,chase=10), else its default behaviour].
     #[arg(long)]
     mix: Option<Mix>,
     /// New connections per second while ramping.
@@ -162,8 +162,8 @@ fn main() -> anyhow::Result<()> {
     let report = runtime.block_on(bench::run(&config))?;
 
     println!(
-        "\nmachine: {}\npinning: {}\n",
-        report.machine, report.pinning
+        "\nmachine: {}\npinning: {}\ngame: {} (mix {})\n",
+        report.machine, report.pinning, report.game, config.mix
     );
     if let Some(caption) = bench::caption(&report) {
         println!("{caption}\n");

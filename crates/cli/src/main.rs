@@ -1,13 +1,13 @@
 //! The `tickroom` binary: the server with the bundled games (the arena
-//! demo), run by [`tickroom_server::cli::main`] like any studio's binary.
+//! demo), exactly as a studio's binary would run its own.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut games = tickroom_server::Games::new();
+    let mut games = tickroom::Games::new();
     if let Err(e) = games.register::<tickroom_sim::Arena>() {
         eprintln!("tickroom: the bundled arena does not register: {e}");
         return ExitCode::FAILURE;
     }
-    tickroom_server::cli::main(games)
+    tickroom::serve(games)
 }

@@ -1,5 +1,5 @@
-//! Tests of how a bot plays, against a fake room on loopback that runs a
-//! real arena (the engine's `GameRoom<Arena>`) for the players who join it:
+//! Tests of how a bot plays a real game, against a fake room on loopback
+//! that runs the arena (the engine's `GameRoom<Arena>`) for the players who join it:
 //! a Welcome with the arena's schema and config, then a state every 20 ms,
 //! delta-coded with the protocol's encoder from the frame that connection
 //! was sent last, acknowledging the newest input applied. The bot decodes
