@@ -489,6 +489,7 @@ impl Bot {
         let (mut ws, welcome) = match result {
             Ok(Ok(connected)) => connected,
             Ok(Err(Refused::Closed(code, reason))) => {
+                tracing::debug!(bot = self.plan.index, code, %reason, "closed before the Welcome");
                 let moved = End::moved(code, &reason, false);
                 if moved.is_some() {
                     // Sent elsewhere before a Welcome: the node did not run

@@ -273,8 +273,10 @@ export class RoomClient {
     g.clock.observe(frame.tick, now);
     const entities = new Map();
     let own = null;
+    const latest = this.latest.size > 0;
     for (const e of frame.entities) {
-      entities.set(e.id, e.components);
+      // Entities drawn as in the newest frame need no interpolation.
+      if (!latest || !Object.keys(e.components).some((c) => this.latest.has(c))) entities.set(e.id, e.components);
       const player = e.components.player;
       if (player) {
         this.playersSeen.add(player.id);
@@ -352,7 +354,9 @@ export class RoomClient {
     }
     let own = null;
     if (g.ownEntity !== null) {
-      const components = g.predictor ? g.predictor.render(now) : sampled.get(g.ownEntity);
+      const components = g.predictor
+        ? g.predictor.render(now)
+        : (sampled.get(g.ownEntity) ?? g.frame?.entities.find((e) => e.id === g.ownEntity)?.components);
       if (components) {
         own = { id: g.ownEntity, components, own: true };
         entities.push(own);

@@ -14,7 +14,7 @@
 // resume, backoff and cluster redirects; I/O injected), matchmaker.js (the
 // room API's ticket calls; fetch injected), client.js (RoomClient: all of it
 // for one player). A game brings its own rules (a prediction model) and its
-// drawing; the arena demo's are in the server's assets/ folder.
+// drawing; the demo game's are in the server's assets/ folder.
 
 export * from './protocol.js';
 export * from './state.js';

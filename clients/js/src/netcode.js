@@ -10,8 +10,8 @@
 // step per frame by default (50 ms at 20 Hz), or k = sim_rate / tick_rate
 // steps per frame with --sim-rate (16.7 ms steps at 60 Hz, k = 3). Step n
 // applies the newest input that reached the room before the step started
-// (a game that holds its input, as the arena holds its steering, keeps it
-// until the next one); every k-th step ends a frame (tick T is the state
+// (a game that holds its input, a held direction say, keeps it until the
+// next one); every k-th step ends a frame (tick T is the state
 // after step T·k, and the State's ack_seq the newest input applied in any
 // step up to it). The client keeps every input it sent (seq, send time, the
 // input as the server decodes it) until it is acknowledged, and an estimate
@@ -28,7 +28,8 @@
 // returns the own entity's components one step later (a new object; `state`
 // is not changed) under `input` (the game's input object, or null when none
 // was sent or after a drop), `dt` seconds a step, `config` the room's config
-// (the Welcome's, parsed). The arena's model is assets/arena.js.
+// (the Welcome's, parsed). The demo game's model is in the server's assets/
+// folder, next to its page.
 //
 // On each frame (tick T, own components, ack_seq A) — a whole frame or a
 // delta rebuilt by the Replica, the same to this code, and not necessarily
@@ -48,10 +49,10 @@
 // - Inputs go out at 30 Hz: at a 20 Hz step rate the server applies one per
 //   step and the replay, like the server, skips inputs superseded within a
 //   step; at 60 Hz a held input spans two steps.
-// - The server's state arrives as the schema quantizes it (the arena's
-//   positions and velocities in quarter units), so the replay starts up to
-//   half a quantum off.
-// - Whatever the model does not predict (the arena's bumps and pellets)
+// - The server's state arrives as the schema quantizes it (fixed-point
+//   fields in steps of 1 / scale), so the replay starts up to half a
+//   step off.
+// - Whatever the model does not predict (collisions with others, pickups)
 //   shows up one round trip late as a correction.
 
 /** Render other entities this far in the past, so two frames bracket the render time. */
@@ -133,7 +134,11 @@ export function blend(a, b, t, spec) {
 
 /** `onto` with the smoothed fields both `a` and `b` have between theirs at `t`. */
 function mix(onto, a, b, t, spec) {
-  const paths = numericPaths(onto, spec).filter((p) => typeof at(a, p) === 'number' && typeof at(b, p) === 'number');
+  const paths = numericPaths(onto, spec).filter((p) => {
+    const va = at(a, p);
+    const vb = at(b, p);
+    return typeof va === 'number' && typeof vb === 'number' && (va !== vb || at(onto, p) !== va);
+  });
   return mapPaths(onto, paths, (_, p) => {
     const va = at(a, p);
     return va + (at(b, p) - va) * t;
@@ -238,7 +243,7 @@ export class Predictor {
 
   /**
    * Forgets every input sent so far: after the connection dropped, the server
-   * holds no input for this player (the arena's orb coasts to a stop while
+   * holds no input for this player (the game carries on without one while
    * it waits for a resume), so the prediction steps with none until new
    * inputs go out. The acknowledged sequence number and the step boundary
    * estimate stay.

@@ -107,10 +107,14 @@ impl<G: Game> GameEntry for Entry<G> {
 
     fn config(&self, json: Option<&serde_json::Value>) -> Result<serde_json::Value, ConfigError> {
         let config = self.parse(json)?;
-        serde_json::to_value(&config).map_err(|e| ConfigError {
-            game: G::NAME,
-            message: e.to_string(),
-        })
+        // Through text, so an f32 field shows as the f32 it is (0.05, not
+        // 0.05000000074505806, which is what an f64 widening would show).
+        serde_json::to_string(&config)
+            .and_then(|text| serde_json::from_str(&text))
+            .map_err(|e| ConfigError {
+                game: G::NAME,
+                message: e.to_string(),
+            })
     }
 
     fn new_room(

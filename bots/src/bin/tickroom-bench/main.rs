@@ -194,7 +194,7 @@ fn build_server() -> anyhow::Result<PathBuf> {
                 "build",
                 "--release",
                 "-p",
-                "tickroom-server",
+                "tickroom-cli",
                 "--bin",
                 "tickroom",
             ])
@@ -205,7 +205,7 @@ fn build_server() -> anyhow::Result<PathBuf> {
     }
     if !bin.exists() {
         bail!(
-            "no server binary at {}; build it with `cargo build --release -p tickroom-server` or pass --server-bin",
+            "no server binary at {}; build it with `cargo build --release -p tickroom-cli` or pass --server-bin",
             bin.display()
         );
     }
