@@ -85,7 +85,7 @@ async function openPage(name) {
         return;
       }
       if (msg.type === 'Welcome') seen.welcomes.push(msg);
-      else if (msg.type === 'Snapshot' || msg.type === 'Delta') seen.frames++;
+      else if (msg.type === 'State') seen.frames++;
     });
   });
   const resp = await page.goto(baseUrl, { waitUntil: 'load' });

@@ -1,15 +1,19 @@
 //! The room API and join tickets against a real server: every endpoint's
-//! success and error bodies, quick-match filling rooms (reservations counted
+//! success and error bodies, rooms of a game with a config, quick-match filling rooms (reservations counted
 //! before anyone joins), and tickets at the WebSocket upgrade (single use,
 //! expiry, bound to a room, forged, `--auth required`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{collections::BTreeSet, net::SocketAddr, time::Duration};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tickroom_protocol::{self as proto, ServerMsg};
 use tickroom_server::{Config, config::AuthMode};
-use tokio_tungstenite::tungstenite::Message;
+use tickroom_sim::ArenaConfig;
+use tokio_tungstenite::{
+    connect_async,
+    tungstenite::{Error as WsError, Message},
+};
 
 use crate::util::{Ws, eventually, join_msg, open, send, start, test_config, within};
 
@@ -251,6 +255,119 @@ async fn bad_requests_get_stable_json_errors() {
     // Nothing was created by the failed requests.
     let (_, list) = get(addr, "/rooms").await;
     assert_eq!(list["rooms"].as_array().map(Vec::len), Some(1));
+    server.shutdown().await;
+}
+
+/// The arena config in a room's JSON (or a Welcome): every field there,
+/// read back as the game reads it.
+#[track_caller]
+fn full_arena_config(v: &Value) -> ArenaConfig {
+    let fields = |v: &Value| -> BTreeSet<String> {
+        v.as_object()
+            .unwrap_or_else(|| panic!("a config object: {v}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let all = serde_json::to_value(ArenaConfig::default()).expect("the config serializes");
+    assert_eq!(fields(v), fields(&all), "every field of the config: {v}");
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("an arena config ({e}): {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_know_their_game_and_its_config() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    // No game, no config: the default game (the arena) with its defaults.
+    let (status, plain) = post(addr, "/rooms", r#"{"id":"plain"}"#).await;
+    assert_eq!(status, 201, "{plain}");
+    assert_eq!(plain["game"], "arena", "{plain}");
+    assert_eq!(full_arena_config(&plain["config"]), ArenaConfig::default());
+
+    // A game by name and part of a config: the rest are the game's defaults.
+    let small = ArenaConfig {
+        width: 800.0,
+        pellet_count: 10,
+        ..ArenaConfig::default()
+    };
+    let body = r#"{"id":"small","game":"arena","config":{"width":800,"pellet_count":10}}"#;
+    let (status, made) = post(addr, "/rooms", body).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["game"], "arena", "{made}");
+    assert_eq!(full_arena_config(&made["config"]), small);
+    // Shown and listed with both.
+    let (status, shown) = get(addr, "/rooms/small").await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["game"], "arena", "{shown}");
+    assert_eq!(full_arena_config(&shown["config"]), small);
+    let (_, list) = get(addr, "/rooms").await;
+    let listed = list["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .find(|r| r["id"] == "small")
+        .unwrap_or_else(|| panic!("small is listed: {list}"));
+    assert_eq!(listed["game"], "arena", "{list}");
+    assert_eq!(full_arena_config(&listed["config"]), small);
+
+    // Its players are told the game and the config the room runs.
+    let (_ws, welcome) = try_join(addr, "room=small").await.expect("joins small");
+    assert_eq!(welcome.game, "arena");
+    let told: Value = serde_json::from_str(&welcome.config).expect("the Welcome's config is JSON");
+    assert_eq!(full_arena_config(&told), small);
+    // And it runs it: 10 pellets in an 800-wide arena.
+    let mut c = crate::util::Client::join(addr, "small", "looker").await;
+    let frame = c.snapshot().await;
+    assert_eq!(frame.pellets.len(), 10);
+    assert!(frame.pellets.iter().all(|p| p.pos.x <= 800.0), "{frame:?}");
+
+    // A room made by a join with `&game=` is of that game, with its defaults.
+    let (_walkin, welcome) = try_join(addr, "room=walkin&game=arena").await.expect("joins");
+    assert_eq!(welcome.game, "arena");
+    let (_, walkin) = get(addr, "/rooms/walkin").await;
+    assert_eq!(walkin["game"], "arena", "{walkin}");
+    assert_eq!(full_arena_config(&walkin["config"]), ArenaConfig::default());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_game_or_a_bad_config_is_a_400_naming_what_is_wrong() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    let unknown = post(addr, "/rooms", r#"{"game":"nope"}"#).await;
+    assert_error(&unknown, 400, "unknown_game");
+    let message = unknown.1["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("nope") && message.contains("arena"),
+        "names the game asked for and the games hosted: {message}"
+    );
+    for (config, field) in [
+        (r#"{"width":-1}"#, "width"),
+        (r#"{"player_radius":0}"#, "player_radius"),
+        (r#"{"widht":800}"#, "widht"),
+        (r#"{"pellet_count":"many"}"#, "pellet_count"),
+    ] {
+        let body = format!(r#"{{"config":{config}}}"#);
+        let bad = post(addr, "/rooms", &body).await;
+        assert_error(&bad, 400, "invalid_config");
+        let message = bad.1["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{body}: names `{field}`: {message}");
+    }
+    // Nothing was created by the failed requests.
+    let (_, list) = get(addr, "/rooms").await;
+    assert_eq!(list, json!({ "rooms": [] }));
+
+    // A WebSocket join naming an unknown game is answered before the
+    // upgrade: a 400 with the same JSON error, and no room.
+    let url = format!("ws://{addr}/ws?room=x&game=nope");
+    let answer = within("the answer to the upgrade", connect_async(url.as_str())).await;
+    let Err(WsError::Http(response)) = answer else {
+        panic!("the upgrade must be refused with an HTTP answer, got {answer:?}");
+    };
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+        .expect("a JSON error body");
+    assert_error(&(response.status().as_u16(), body), 400, "unknown_game");
+    assert_error(&get(addr, "/rooms/x").await, 404, "room_not_found");
     server.shutdown().await;
 }
 

@@ -337,7 +337,7 @@ mod tests {
             "main.js",
             "client/index.js",
             "client/protocol.js",
-            "client/arena.js",
+            "arena.js",
             "client/client.js",
         ] {
             assert!(on_disk.iter().any(|p| p == required), "{required} missing");
@@ -368,7 +368,7 @@ mod tests {
     /// last two), and lists the per-step constants (`dt`, `friction^dt`) of
     /// [`tickroom_sim::Kinematics`] at every rate up to `MAX_TICK_RATE_HZ`;
     /// `clients/js/test/arena.test.mjs` checks that the client package's
-    /// port (`clients/js/src/arena.js`) agrees bit for bit. Regenerate after an intended rule
+    /// port (`assets/arena.js`) agrees bit for bit. Regenerate after an intended rule
     /// change with `UPDATE_VECTORS=1 cargo test -p tickroom-server sim_vectors`.
     ///
     /// (It lives here, next to the embedded client it checks, because this
