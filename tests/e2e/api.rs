@@ -335,7 +335,7 @@ async fn an_unknown_game_or_a_bad_config_is_a_400_naming_what_is_wrong() {
     let server = start(test_config()).await;
     let addr = server.local_addr();
     let unknown = post(addr, "/rooms", r#"{"game":"nope"}"#).await;
-    assert_error(&unknown, 400, "unknown_game");
+    assert_error(&unknown, 422, "unknown_game");
     let message = unknown.1["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("nope") && message.contains("arena"),
@@ -349,7 +349,7 @@ async fn an_unknown_game_or_a_bad_config_is_a_400_naming_what_is_wrong() {
     ] {
         let body = format!(r#"{{"config":{config}}}"#);
         let bad = post(addr, "/rooms", &body).await;
-        assert_error(&bad, 400, "invalid_config");
+        assert_error(&bad, 422, "invalid_config");
         let message = bad.1["message"].as_str().unwrap_or_default();
         assert!(message.contains(field), "{body}: names `{field}`: {message}");
     }
