@@ -140,11 +140,35 @@ function kinFor(config, dt) {
 }
 
 /**
+ * How far (units/s) the velocity derived from the server's positions may be
+ * from the predicted one before it replaces it: past the position
+ * quantization (a quarter unit a frame is 5 units/s at 20 Hz) and the
+ * averaging over sub-steps, so only a bump or a wall the prediction missed.
+ */
+export const VEL_TRUST = 40;
+
+/**
  * The arena's prediction model for tickroom-client (RoomClient's `model`):
  * one step of rules 1–3 on the own orb's components (`pos`, `vel`) under
- * its held steering (none: coasting), for the room's config.
+ * its held steering (none: coasting), for the room's config. The arena
+ * replicates positions, not velocities (a velocity changes nearly every
+ * frame and would cost more than the position itself), so `settle` gives
+ * the server's state the velocity its clients derive: the predicted one,
+ * unless the move since the previous server frame says otherwise (a bump).
  */
 export const arenaModel = {
+  settle(server, { previous, previousTick, tick, predicted, frameDt }) {
+    if (server.vel || !server.pos) return server;
+    let vel = predicted?.vel ?? { x: 0, y: 0 };
+    if (previous?.pos && tick > previousTick && frameDt > 0) {
+      const age = (tick - previousTick) * frameDt;
+      const dx = (server.pos.x - previous.pos.x) / age;
+      const dy = (server.pos.y - previous.pos.y) / age;
+      if (!predicted?.vel || Math.hypot(dx - vel.x, dy - vel.y) > VEL_TRUST) vel = { x: dx, y: dy };
+    }
+    return { ...server, vel };
+  },
+
   step(state, input, dt, config) {
     const kin = kinFor(config, dt);
     const [sx, sy] = steerDirection(input);

@@ -119,7 +119,7 @@ async fn each_bad_input_closes_only_its_connection_with_the_right_code() {
         assert_eq!(code, want, "{bad:?}: closed with {code} ({reason})");
         assert!(!reason.is_empty(), "{bad:?}: the close carries a reason");
 
-        // The room carries on for everyone else: consecutive snapshots keep coming.
+        // The room carries on for everyone else: consecutive frames keep coming.
         let a = bystander.snapshot().await.tick;
         let b = bystander.snapshot().await.tick;
         assert!(b > a, "{bad:?}: the room kept ticking");

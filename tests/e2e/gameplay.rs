@@ -6,7 +6,9 @@ use crate::util::{Client, Frame, recv, send, start, test_config, within};
 
 /// Steers toward the arena's centre along x, so a wall cannot stop the player.
 fn steer_inward(c: &Client, s: &Frame) -> i8 {
-    let width = c.config()["width"].as_f64().expect("the config has a width") as f32;
+    let width = c.config()["width"]
+        .as_f64()
+        .expect("the config has a width") as f32;
     if c.me(s).pos.x < width / 2.0 {
         127
     } else {
@@ -54,7 +56,8 @@ async fn clients_in_one_room_get_increasing_ticks_and_move_where_they_steer() {
         assert_eq!(c.ack, last_seq, "the newest input is acknowledged");
         // However few ticks the frames read so far spanned (a starved client
         // reads a backlog quickly), the player keeps moving where it steers.
-        let moved_along = |c: &Client, f: &Frame| (c.me(f).pos.x - start_x) * f32::from(dir.signum());
+        let moved_along =
+            |c: &Client, f: &Frame| (c.me(f).pos.x - start_x) * f32::from(dir.signum());
         for _ in 0..200 {
             if moved_along(c, &last) > 20.0 {
                 break;
@@ -91,7 +94,10 @@ async fn a_new_player_gets_a_full_snapshot_then_compact_deltas() {
         }
     };
     let (applied, first) = c.apply_state(&state);
-    assert!(applied.full, "the first frame after a join is a whole frame");
+    assert!(
+        applied.full,
+        "the first frame after a join is a whole frame"
+    );
     assert_eq!(first.pellets.len(), 100);
     assert_eq!(first.players.len(), 1);
     assert_eq!(first.players[0].name, "zed");

@@ -20,8 +20,8 @@ use tokio::{
 use tokio_tungstenite::{client_async, tungstenite::client::IntoClientRequest};
 
 use crate::util::{
-    Client, eventually, games, http_get, join_msg, metric, recv, send, start, test_config, wait_metric,
-    within,
+    Client, eventually, games, http_get, join_msg, metric, recv, send, start, test_config,
+    wait_metric, within,
 };
 
 fn refused(reason: &str) -> String {
@@ -624,7 +624,9 @@ async fn the_admin_listener_answers_readyz_503_while_the_node_drains() {
         drain: Duration::from_secs(60),
         ..test_config()
     };
-    let server = Server::start_on(config, listener, games()).await.expect("starts");
+    let server = Server::start_on(config, listener, games())
+        .await
+        .expect("starts");
     let admin = server.admin_addr().expect("admin listener");
     let mut player = Client::join(me, "stay", "stay").await;
     assert_eq!(http_get(admin, "/readyz").await, (200, "ok\n".to_owned()));

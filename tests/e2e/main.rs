@@ -5,7 +5,7 @@
 /// Shared helpers: start a server, connect clients, read metrics.
 mod util;
 
-/// Joining, snapshots, inputs moving players, room isolation, pings.
+/// Joining, frames, inputs moving players, room isolation, pings.
 mod gameplay;
 
 /// Every kind of bad input closes only the offending connection, with its code.

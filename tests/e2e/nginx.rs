@@ -127,7 +127,11 @@ async fn nginx_routes_paths_to_nodes() {
         c.node_id = Some(id.clone());
         c.public_url = Some(public(id));
         c.peers = Some(peers.join(","));
-        servers.push(Server::start_on(c, listener, games()).await.expect("node starts"));
+        servers.push(
+            Server::start_on(c, listener, games())
+                .await
+                .expect("node starts"),
+        );
     }
 
     let dir = std::env::temp_dir().join(format!(

@@ -254,7 +254,7 @@ pub async fn recv(ws: &mut Ws) -> ServerMsg {
 }
 
 /// Reads until the server closes; returns the close code and reason.
-/// Snapshots before the close are skipped (for at most [`PATIENCE`]: a room
+/// Frames before the close are skipped (for at most [`PATIENCE`]: a room
 /// ticking on forever does not keep this waiting).
 pub async fn expect_close(ws: &mut Ws) -> (u16, String) {
     within("the server to close the connection", async {
@@ -333,7 +333,11 @@ impl Client {
             .replica
             .apply(state)
             .expect("every delta applies to the frame held");
-        assert!(applied.checksum_ok, "checksum mismatch at tick {}", applied.tick);
+        assert!(
+            applied.checksum_ok,
+            "checksum mismatch at tick {}",
+            applied.tick
+        );
         if applied.full {
             self.fulls += 1;
         } else {

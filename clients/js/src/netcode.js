@@ -214,6 +214,26 @@ export class Predictor {
     return this.history.get(tick * this.stepsPerFrame);
   }
 
+  /**
+   * The server's own state completed by the model's `settle`, when it has
+   * one: a game may replicate less than its model steps (the arena sends
+   * positions, not velocities, which its clients derive), and `settle(server,
+   * { previous, previousTick, tick, predicted, frameDt, config })` fills in
+   * the rest from the previous server state and the state predicted for the
+   * same step.
+   */
+  settle(server, serverTick, predicted) {
+    if (typeof this.model.settle !== 'function') return server;
+    return this.model.settle(server, {
+      previous: this.base,
+      previousTick: this.baseTick,
+      tick: serverTick,
+      predicted,
+      frameDt: this.dt * this.stepsPerFrame,
+      config: this.config,
+    });
+  }
+
   /** Starts from a frame's own state (the first one after joining). */
   reset(server, serverTick, now) {
     const n = serverTick * this.stepsPerFrame;
@@ -296,11 +316,12 @@ export class Predictor {
    */
   reconcile(server, serverTick, ackSeq, now) {
     if (!this.state) {
-      this.reset(server, serverTick, now);
+      this.reset(this.settle(server, serverTick, undefined), serverTick, now);
       return;
     }
     this.advance(now);
     const n0 = serverTick * this.stepsPerFrame;
+    server = this.settle(server, serverTick, this.history.get(n0));
     const before = this.state;
     this.ackSeq = Math.max(this.ackSeq, ackSeq);
     // Keep the acknowledged input (the one the server holds) and newer ones.

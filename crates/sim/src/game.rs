@@ -1,8 +1,9 @@
 //! The arena as a tickroom game: [`Arena`] implements [`tickroom::Game`] on
 //! the rules of this crate, so the engine hosts it like any other game. What
-//! reaches clients: every player's `player` (the engine's), `pos`, `vel` and
+//! reaches clients: every player's `player` (the engine's), `pos` and
 //! `score`, and every live pellet's `pellet` and `pos`; steering is held per
-//! player and only the newest input of a step counts.
+//! player and only the newest input of a step counts. Velocities are not
+//! sent (see [`Arena::declare`]).
 
 use bevy_ecs::prelude::{Entity, IntoScheduleConfigs, Resource, With, World};
 use glam::Vec2;
@@ -138,8 +139,11 @@ impl Game for Arena {
     type Config = ArenaConfig;
 
     fn declare(game: &mut Declare) {
+        // Velocities stay on the server: one changes nearly every frame a
+        // player steers and would cost more than its position; clients
+        // derive it from positions and their own prediction
+        // (assets/arena.js `settle`), as the hand-tuned v5 protocol did.
         game.replicate::<Position>()
-            .replicate::<Velocity>()
             .replicate::<Score>()
             .replicate::<Pellet>();
     }

@@ -6,7 +6,7 @@
 use glam::Vec2;
 use tickroom::protocol::state::{Frame, Schema, Value};
 
-use crate::game::{POS_SCALE, VEL_SCALE};
+use crate::game::POS_SCALE;
 
 /// A player in a frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,8 @@ pub struct SeenPlayer {
     pub connected: bool,
     /// Centre, arena units.
     pub pos: Vec2,
-    /// Velocity, units/s.
+    /// Velocity, units/s: always zero, as the arena does not send
+    /// velocities (clients derive them from positions).
     pub vel: Vec2,
     /// Pellets eaten.
     pub score: u32,
@@ -75,8 +76,8 @@ impl ArenaView {
     /// Reads `frame`, whose game has `schema` (the arena's).
     pub fn read(schema: &Schema, frame: &Frame) -> Result<Self, NotArena> {
         let id = |name| schema.component_id(name).ok_or(NotArena(name));
-        let (player, pos, vel, score, pellet) =
-            (id("player")?, id("pos")?, id("vel")?, id("score")?, id("pellet")?);
+        let (player, pos, score, pellet) =
+            (id("player")?, id("pos")?, id("score")?, id("pellet")?);
         let mut view = ArenaView {
             tick: frame.tick,
             ..ArenaView::default()
@@ -95,7 +96,8 @@ impl ArenaView {
                     },
                     connected: int(connected) != 0,
                     pos: vec2(e.get(pos), POS_SCALE),
-                    vel: vec2(e.get(vel), VEL_SCALE),
+                    // Not replicated (see `Arena::declare`).
+                    vel: Vec2::ZERO,
                     score: e.get(score).and_then(|s| s.first()).map_or(0, |v| int(v) as u32),
                 });
             } else if let Some(p) = e.get(pellet) {

@@ -6,7 +6,7 @@
 use tickroom::protocol::state::{Frame, Value, encode_values};
 use tickroom::wire::{NoEntities, Wire};
 use tickroom::{Games, PlayerId};
-use tickroom_sim::{Arena, ArenaConfig, POS_SCALE, Room, SimConfig, SteerInput, VEL_SCALE};
+use tickroom_sim::{Arena, ArenaConfig, POS_SCALE, Room, SimConfig, SteerInput};
 
 fn games() -> Games {
     let mut g = Games::new();
@@ -39,7 +39,7 @@ fn the_schema_lists_the_arenas_components_and_its_steering_input() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(names, ["pellet", "player", "pos", "score", "vel"]);
+    assert_eq!(names, ["pellet", "player", "pos", "score"], "velocities stay on the server");
     assert_eq!(schema.input().name, "steer");
     assert_eq!(schema.version(), tickroom_sim::SIM_VERSION);
     // Two bytes per steering input at most (two i8 varints of 1..2 bytes each).
@@ -125,10 +125,6 @@ fn frames_built_through_the_engine_say_what_the_arenas_own_api_says() {
             assert_eq!(
                 e.get(c("pos")).unwrap(),
                 [fixed(p.pos.x, POS_SCALE), fixed(p.pos.y, POS_SCALE)]
-            );
-            assert_eq!(
-                e.get(c("vel")).unwrap(),
-                [fixed(p.vel.x, VEL_SCALE), fixed(p.vel.y, VEL_SCALE)]
             );
             assert_eq!(e.get(c("score")).unwrap(), [Value::Int(p.score.into())]);
         }

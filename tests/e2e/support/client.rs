@@ -362,9 +362,11 @@ impl Session {
         }));
         let state = Arc::clone(&seen);
         let mut ws = joined.ws;
-        let mut replica = Replica::from_welcome(&joined.welcome).expect("the welcome's schema decodes");
+        let mut replica =
+            Replica::from_welcome(&joined.welcome).expect("the welcome's schema decodes");
         let mut steer = Vec::new();
-        tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 60, y: 20 }, &mut steer);
+        tickroom_sim::catalogue()
+            .encode_input(&tickroom_sim::SteerInput { x: 60, y: 20 }, &mut steer);
         let task = tokio::spawn(async move {
             let mut inputs = tokio::time::interval(Duration::from_millis(100));
             let mut seq = 0u32;
