@@ -712,6 +712,11 @@ fn a_late_claim_after_decoded_items_stays_within_the_items_bound() {
         "{} bytes peaked at {peak}",
         bytes.len()
     );
+    eprintln!(
+        "late claim: {} bytes claimed {claim}, peaked at {peak} (limit {MAX_SERVER_MESSAGE_BYTES}, bound {})",
+        bytes.len(),
+        bound + decoded_items_bound(bytes.len())
+    );
 }
 
 // ---------------------------------------------------------------------------
