@@ -30,7 +30,7 @@
 //! [`crate::room_limits`]).
 //!
 //! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
-//! 400 `bad_json`, 413 `body_too_large`, 422 `invalid_<field>` /
+//! 400 `bad_json` / `unknown_game` / `invalid_config`, 413 `body_too_large`, 422 `invalid_<field>` /
 //! `invalid_body` / `unknown_field`, 404 `room_not_found`, 409 `room_exists` /
 //! `room_full`, 429 `too_many_room_creations`, 503 `draining` /
 //! `cluster_unavailable` / `misrouted` / `too_many_rooms`, 502
@@ -362,7 +362,8 @@ fn room_game(shared: &Shared, body: &mut Map<String, Value>) -> Result<RoomGame,
         None | Some(Value::Null) => None,
         Some(v @ Value::Object(_)) => Some(v),
         Some(_) => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
                 "invalid_config",
                 "config must be a JSON object",
             ));
@@ -371,8 +372,13 @@ fn room_game(shared: &Shared, body: &mut Map<String, Value>) -> Result<RoomGame,
     shared
         .room_game(name.as_deref(), config.as_ref())
         .map_err(|e| match e {
-            GameChoiceError::UnknownGame { .. } => ApiError::invalid("unknown_game", e.to_string()),
-            GameChoiceError::Config(c) => ApiError::invalid("invalid_config", c.to_string()),
+            // 400: the request names a game or a config this server cannot run.
+            GameChoiceError::UnknownGame { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_game", e.to_string())
+            }
+            GameChoiceError::Config(c) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", c.to_string())
+            }
         })
 }
 
