@@ -18,7 +18,7 @@
 
 use std::{fmt, time::Duration};
 
-use tickroom_protocol::state::{Frame, Schema};
+use tickroom_protocol::state::{EntityRef, Frame, Schema, Value};
 
 use crate::Rng;
 
@@ -44,6 +44,26 @@ pub struct View<'a> {
     pub frame: Option<&'a Frame>,
     /// This bot's player id (its entity's `player` component carries it).
     pub player_id: u32,
+}
+
+impl<'a> View<'a> {
+    /// This bot's own entity in the frame: the one whose `player` component
+    /// (the engine's, on every player's entity; its first field is the
+    /// player id) carries [`Self::player_id`]. `hint` is the entity found
+    /// last time, looked up first and kept up to date, so the search runs
+    /// only when the entity changed.
+    pub fn me(&self, hint: &mut Option<u32>) -> Option<EntityRef<'a>> {
+        let frame = self.frame?;
+        let player = self.schema.component_id("player")?;
+        let id = Value::Int(self.player_id.into());
+        let is_me = |e: &EntityRef<'_>| e.get(player).and_then(<[Value]>::first) == Some(&id);
+        if let Some(e) = hint.and_then(|h| frame.get(h)).filter(is_me) {
+            return Some(e);
+        }
+        let e = frame.entities().find(is_me)?;
+        *hint = Some(e.id());
+        Some(e)
+    }
 }
 
 /// How a bot plays one game: frames in, inputs out.

@@ -1,17 +1,23 @@
-//! The arena's behaviours (the demo game, `tickroom_sim`): `wander` steers
-//! at full deflection in a smoothly changing random direction, turning back
-//! from the walls; `chase` steers toward the nearest live pellet. Both send
-//! the arena's [`SteerInput`].
+//! The arena's behaviours (the demo game, `crates/sim`): `wander` steers at
+//! full deflection in a smoothly changing random direction, turning back
+//! from the walls; `chase` steers toward the nearest live pellet.
 //!
-//! They read the frame as the arena's [`tickroom_sim::ArenaView`] does
-//! (players by their `player` component, positions in `pos` at
-//! [`POS_SCALE`], pellets by `pellet`), but only what they need and without
-//! allocating: a whole `ArenaView` (names, velocities, scores) costs about
-//! 7 µs, which at 1,000 bots × 30 inputs/s is a fifth of the bots' core in
-//! `tickroom-bench`. A test checks both readings agree on a real frame.
+//! They know the arena by its wire contract only, as its page in the
+//! browser does: a `pos` component (`x`, `y`, fixed-point: the scale is
+//! read from the schema) on players and pellets, a `pellet` component on
+//! pellets, the engine's `player` on players, an input of two `i8` fields
+//! `x` and `y` (127 is full deflection) and `width`/`height` in the room's
+//! config. A room whose schema or config breaks it is refused at the
+//! Welcome ([`Play::start`]: connect errors `not-arena-input`,
+//! `not-arena-schema`, `arena-config`). No Rust type of the arena crate is
+//! used, so the bots build without the engine and the server.
+//!
+//! They read only what they need, without allocating (a wander input costs
+//! about 0.2 µs; reading every player and pellet into a view costs about
+//! 7 µs, which at 1,000 bots × 30 inputs/s would be a fifth of the bots'
+//! core in `tickroom-bench`).
 
-use tickroom_protocol::state::{EntityRef, Frame, Schema, Value};
-use tickroom_sim::{ArenaConfig, POS_SCALE, SteerInput, catalogue};
+use tickroom_protocol::state::{FieldType, Frame, Scalar, Schema, Value, encode_values};
 
 use super::{GameBehaviours, PlayEntry};
 use crate::{
@@ -46,6 +52,74 @@ enum Goal {
     Chase,
 }
 
+/// What the behaviours read, found in the room's schema at start.
+#[derive(Debug, Clone, Copy)]
+struct Contract {
+    pos: u8,
+    pellet: u8,
+    /// What `pos`'s integers are divided by to get arena units.
+    pos_scale: f32,
+}
+
+impl Contract {
+    fn of(schema: &Schema) -> Result<Self, &'static str> {
+        let steer = FieldType::Scalar(Scalar::I8);
+        let input = &schema.input().fields;
+        let names: Vec<&str> = input.iter().map(|f| f.name.as_str()).collect();
+        if names != ["x", "y"] || input.iter().any(|f| f.ty != steer) {
+            return Err("not-arena-input");
+        }
+        let bad = "not-arena-schema";
+        let id = |name| schema.component_id(name).ok_or(bad);
+        let (pos, pellet) = (id("pos")?, id("pellet")?);
+        id("player")?;
+        let fields = &schema.components()[usize::from(pos)].fields;
+        let pos_scale = match fields.as_slice() {
+            [x, y] if x.name == "x" && y.name == "y" && x.ty == y.ty => match x.ty {
+                FieldType::Fixed { scale, .. } => scale as f32,
+                FieldType::Scalar(s) if s != Scalar::F32 && s != Scalar::Bool => 1.0,
+                _ => return Err(bad),
+            },
+            _ => return Err(bad),
+        };
+        Ok(Self {
+            pos,
+            pellet,
+            pos_scale,
+        })
+    }
+
+    /// A `pos` component's centre, in arena units.
+    fn centre(&self, values: Option<&[Value]>) -> Option<[f32; 2]> {
+        match values? {
+            [Value::Int(x), Value::Int(y)] => {
+                Some([*x as f32 / self.pos_scale, *y as f32 / self.pos_scale])
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The arena's steering input for direction `(x, y)`: its length clamped
+/// to 1, each axis rounded to 1/127 (non-finite axes are 0), as the arena's
+/// own `SteerInput::from_direction`.
+fn steer_input(x: f32, y: f32) -> [i8; 2] {
+    let len = (x * x + y * y).sqrt();
+    let (x, y) = if len > 1.0 {
+        (x / len, y / len)
+    } else {
+        (x, y)
+    };
+    let q = |c: f32| {
+        if c.is_nan() {
+            0
+        } else {
+            (c * 127.0).round().clamp(-127.0, 127.0) as i8
+        }
+    };
+    [q(x), q(y)]
+}
+
 /// Both behaviours: a heading that wanders, and for a chaser the pellets.
 #[derive(Debug)]
 struct Steering {
@@ -59,31 +133,12 @@ struct Steering {
     dt: f32,
     /// The arena's size, from the room's config.
     size: [f32; 2],
-    /// The room's component ids (from its schema).
-    ids: Option<Ids>,
+    /// The room's schema, as far as the behaviours read it.
+    contract: Option<Contract>,
     /// Own entity's network id, as last found.
     me: Option<u32>,
     /// Live pellets' centres, refilled from each frame (chasers only).
     pellets: Vec<[f32; 2]>,
-}
-
-/// The ids of the components the behaviours read.
-#[derive(Debug, Clone, Copy)]
-struct Ids {
-    player: u8,
-    pos: u8,
-    pellet: u8,
-}
-
-/// A `pos` component's centre, in arena units.
-fn centre(values: Option<&[Value]>) -> Option<[f32; 2]> {
-    match values? {
-        [Value::Int(x), Value::Int(y)] => {
-            let scale = POS_SCALE as f32;
-            Some([*x as f32 / scale, *y as f32 / scale])
-        }
-        _ => None,
-    }
 }
 
 impl Steering {
@@ -96,38 +151,21 @@ impl Steering {
             turn: 0.0,
             dt: 1.0 / input_hz.max(1) as f32,
             size: [0.0; 2],
-            ids: None,
+            contract: None,
             me: None,
             pellets: Vec::new(),
         }
     }
 
-    /// Own centre in `frame`, once own entity is in it.
-    fn find_me(&mut self, frame: &Frame, player_id: u32) -> Option<[f32; 2]> {
-        let ids = self.ids?;
-        let is_me = |e: &EntityRef<'_>| {
-            e.get(ids.player).and_then(<[Value]>::first) == Some(&Value::Int(player_id.into()))
-        };
-        let e = match self.me.and_then(|id| frame.get(id)).filter(is_me) {
-            Some(e) => e,
-            None => {
-                let e = frame.entities().find(is_me)?;
-                self.me = Some(e.id());
-                e
-            }
-        };
-        centre(e.get(ids.pos))
-    }
-
     /// Refills `pellets` from `frame`.
     fn find_pellets(&mut self, frame: &Frame) {
         self.pellets.clear();
-        let Some(ids) = self.ids else { return };
+        let Some(c) = self.contract else { return };
         self.pellets.extend(
             frame
                 .entities()
-                .filter(|e| e.get(ids.pellet).is_some())
-                .filter_map(|e| centre(e.get(ids.pos))),
+                .filter(|e| e.get(c.pellet).is_some())
+                .filter_map(|e| c.centre(e.get(c.pos))),
         );
     }
 
@@ -165,24 +203,20 @@ impl Steering {
 
 impl Play for Steering {
     fn start(&mut self, schema: &Schema, config: &str) -> Result<(), &'static str> {
-        // The input this module encodes must be the room's.
-        if schema.input_layout() != catalogue().input_slots() {
-            return Err("not-arena-input");
-        }
-        let id = |name| schema.component_id(name).ok_or("not-arena-schema");
-        self.ids = Some(Ids {
-            player: id("player")?,
-            pos: id("pos")?,
-            pellet: id("pellet")?,
-        });
+        self.contract = Some(Contract::of(schema)?);
         self.me = None;
-        let config: ArenaConfig = serde_json::from_str(config).map_err(|_| "arena-config")?;
-        self.size = [config.width, config.height];
+        let config: serde_json::Value = serde_json::from_str(config).map_err(|_| "arena-config")?;
+        let side = |name| config.get(name).and_then(serde_json::Value::as_f64);
+        let (Some(w), Some(h)) = (side("width"), side("height")) else {
+            return Err("arena-config");
+        };
+        self.size = [w as f32, h as f32];
         Ok(())
     }
 
     fn input(&mut self, view: &View<'_>) -> Option<Vec<u8>> {
-        let me = view.frame.and_then(|f| self.find_me(f, view.player_id));
+        let c = self.contract?;
+        let me = view.me(&mut self.me).and_then(|e| c.centre(e.get(c.pos)));
         match view.frame {
             Some(frame) if self.goal == Goal::Chase => self.find_pellets(frame),
             _ => self.pellets.clear(),
@@ -190,8 +224,13 @@ impl Play for Steering {
         let pellets = std::mem::take(&mut self.pellets);
         let [x, y] = self.steer(me, &pellets);
         self.pellets = pellets;
+        let [sx, sy] = steer_input(x, y);
         let mut data = Vec::with_capacity(2);
-        catalogue().encode_input(&SteerInput::from_direction(x, y), &mut data);
+        encode_values(
+            view.schema.input_layout(),
+            &[Value::Int(sx.into()), Value::Int(sy.into())],
+            &mut data,
+        );
         Some(data)
     }
 }
@@ -211,20 +250,92 @@ fn wrap_angle(a: f32) -> f32 {
     (a + PI).rem_euclid(TAU) - PI
 }
 
+/// A schema with the arena's wire contract, as the arena declares it
+/// (`crates/sim/src/game.rs`: its components, the engine's `player`, its
+/// `steer` input), for tests.
+#[cfg(test)]
+pub(super) fn test_schema() -> Schema {
+    use tickroom_protocol::state::{Field, Shape};
+    let fixed = |repr, scale| FieldType::Fixed { repr, scale };
+    let xy = |ty: FieldType| vec![Field::new("x", ty.clone()), Field::new("y", ty)];
+    let scalar = FieldType::Scalar;
+    Schema::new(
+        "arena",
+        1,
+        vec![
+            Shape::new("pos", xy(fixed(Scalar::U16, 4))),
+            Shape::new("vel", xy(fixed(Scalar::I16, 4))),
+            Shape::new("score", vec![Field::new("points", scalar(Scalar::U32))]),
+            Shape::new("pellet", vec![Field::new("slot", scalar(Scalar::U16))]),
+            Shape::new(
+                "player",
+                vec![
+                    Field::new("id", scalar(Scalar::U32)),
+                    Field::new("name", FieldType::Text { max_bytes: 24 }),
+                    Field::new("connected", scalar(Scalar::Bool)),
+                ],
+            ),
+        ],
+        Shape::new("steer", xy(scalar(Scalar::I8))),
+        vec![],
+    )
+    .expect("a valid schema")
+}
+
+/// A frame of [`test_schema`]: players `(id, centre)` on entities 1.., then
+/// pellets at `pellets`.
+#[cfg(test)]
+pub(super) fn test_frame(
+    schema: &Schema,
+    tick: u32,
+    players: &[(u32, [f32; 2])],
+    pellets: &[[f32; 2]],
+) -> Frame {
+    let c = |name| schema.component_id(name).unwrap();
+    let q = |v: f32| Value::Int((v * 4.0).round() as i64);
+    let mut f = Frame::new(tick);
+    let mut entity = 0;
+    for &(id, [x, y]) in players {
+        entity += 1;
+        f.begin(entity).unwrap();
+        let player = [
+            Value::Int(id.into()),
+            Value::Text(format!("bot-{id}").into()),
+            Value::Int(1),
+        ];
+        let mut comps = [(c("player"), player.to_vec()), (c("pos"), vec![q(x), q(y)])];
+        comps.sort_by_key(|(id, _)| *id);
+        for (id, values) in comps {
+            f.set(schema, id, &values).unwrap();
+        }
+    }
+    for (slot, &[x, y]) in pellets.iter().enumerate() {
+        entity += 1;
+        f.begin(entity).unwrap();
+        let mut comps = [
+            (c("pellet"), vec![Value::Int(slot as i64)]),
+            (c("pos"), vec![q(x), q(y)]),
+        ];
+        comps.sort_by_key(|(id, _)| *id);
+        for (id, values) in comps {
+            f.set(schema, id, &values).unwrap();
+        }
+    }
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickroom::{GameRoom, PlayerId, Room};
-    use tickroom_protocol::state::{Frame, decode_values};
-    use tickroom_sim::{Arena, ArenaView};
+    use tickroom_protocol::state::decode_values;
 
     /// The steering an input encodes, as the arena reads it.
     fn steer(data: &[u8]) -> [i8; 2] {
         let mut values = Vec::new();
-        decode_values(catalogue().input_slots(), data, &mut values).expect("an arena input");
+        decode_values(test_schema().input_layout(), data, &mut values).expect("an arena input");
         let int = |i: usize| match &values[i] {
-            tickroom_protocol::state::Value::Int(n) => *n as i8,
-            tickroom_protocol::state::Value::Text(_) => panic!("text"),
+            Value::Int(n) => *n as i8,
+            Value::Text(_) => panic!("text"),
         };
         [int(0), int(1)]
     }
@@ -235,45 +346,43 @@ mod tests {
 
     fn steering(goal: Goal, seed: u64) -> Steering {
         let mut s = Steering::new(Rng::new(seed), 30, goal);
-        s.size = [1000.0, 1000.0];
+        s.start(&test_schema(), r#"{"width":1000,"height":1000}"#)
+            .unwrap();
         s
     }
 
-    /// A real arena room of the default config with `players` players
-    /// (ids 1..), stepped `steps` times, and its frame.
-    fn arena(players: u32, steps: u32) -> (GameRoom<Arena>, Frame) {
-        let mut room = GameRoom::<Arena>::new(catalogue().clone(), &ArenaConfig::default(), 7, 20);
-        for id in 1..=players {
-            room.join(PlayerId(id), &format!("bot-{id}")).unwrap();
-        }
-        for _ in 0..steps {
-            room.step();
-        }
-        let mut frame = Frame::default();
-        room.build_frame(steps, &mut frame).unwrap();
-        (room, frame)
+    #[test]
+    fn quantizes_like_the_arenas_steer_input() {
+        assert_eq!(steer_input(1.0, 0.0), [127, 0]);
+        assert_eq!(steer_input(0.0, -60.0), [0, -127]);
+        assert_eq!(steer_input(3.0, 4.0), [76, 102]);
+        assert_eq!(steer_input(0.5, -0.25), [64, -32]);
+        assert_eq!(steer_input(f32::NAN, 1.0), [0, 127]);
     }
 
     #[test]
     fn chase_steers_toward_the_nearest_pellet() {
+        let schema = test_schema();
+        let frame = test_frame(
+            &schema,
+            1,
+            &[(7, [100.0, 100.0])],
+            &[[500.0, 500.0], [100.0, 40.0], [300.0, 100.0]],
+        );
         let mut b = steering(Goal::Chase, 1);
-        let pellets = [[500.0, 500.0], [100.0, 40.0], [300.0, 100.0]];
-        let [x, y] = b.steer(Some([100.0, 100.0]), &pellets);
-        let data = {
-            let mut d = Vec::new();
-            catalogue().encode_input(&SteerInput::from_direction(x, y), &mut d);
-            d
+        let view = View {
+            schema: &schema,
+            frame: Some(&frame),
+            player_id: 7,
         };
-        assert_eq!(steer(&data), [0, -127]);
+        assert_eq!(steer(&b.input(&view).unwrap()), [0, -127]);
+        assert_eq!(b.me, Some(1), "own entity remembered");
     }
 
     #[test]
     fn wander_turns_smoothly_at_full_deflection() {
         let mut b = steering(Goal::Wander, 42);
-        let q = |[x, y]: [f32; 2]| {
-            let s = SteerInput::from_direction(x, y);
-            [s.x, s.y]
-        };
+        let q = |[x, y]: [f32; 2]| steer_input(x, y);
         let mut prev = q(b.steer(Some([500.0, 500.0]), &[]));
         let mut total_turn = 0.0;
         for _ in 0..300 {
@@ -290,102 +399,92 @@ mod tests {
 
     #[test]
     fn wander_turns_away_from_walls() {
+        let schema = test_schema();
+        let frame = test_frame(&schema, 1, &[(3, [5.0, 500.0])], &[]);
+        let view = View {
+            schema: &schema,
+            frame: Some(&frame),
+            player_id: 3,
+        };
         let mut b = steering(Goal::Wander, 3);
         // Heading straight into the left wall.
         b.heading = std::f32::consts::PI;
         for _ in 0..60 {
-            b.steer(Some([5.0, 500.0]), &[]);
+            b.input(&view);
         }
         assert!(
-            b.steer(Some([5.0, 500.0]), &[])[0] > 0.0,
+            steer(&b.input(&view).unwrap())[0] > 0,
             "still steering into the wall"
         );
     }
 
     #[test]
-    fn plays_a_real_arena_frame() {
-        let (_, frame) = arena(3, 5);
-        let schema = catalogue().schema();
-        let config = serde_json::to_string(&ArenaConfig::default()).unwrap();
-        for (entry, id) in [(0, 2), (1, 3)] {
-            let mut play = (GAME.behaviours[entry].new)(Rng::new(9), 30);
-            play.start(schema, &config).unwrap();
+    fn reads_own_centre_and_the_pellets_from_the_schemas_scale() {
+        let schema = test_schema();
+        let players = [(1, [10.25, 20.5]), (2, [300.0, 40.75])];
+        let pellets = [[1.0, 2.0], [3.5, 4.25]];
+        let frame = test_frame(&schema, 1, &players, &pellets);
+        let mut b = steering(Goal::Chase, 1);
+        let c = b.contract.unwrap();
+        assert_eq!(c.pos_scale, 4.0);
+        for (id, centre) in players {
             let view = View {
-                schema,
+                schema: &schema,
                 frame: Some(&frame),
                 player_id: id,
             };
-            let s = steer(&play.input(&view).expect("an input"));
-            assert!(s != [0, 0], "{s:?}");
+            let me = view.me(&mut b.me).and_then(|e| c.centre(e.get(c.pos)));
+            assert_eq!(me, Some(centre));
         }
-        // A chaser heads for the nearest live pellet of the frame.
-        let seen = ArenaView::read(schema, &frame).unwrap();
-        let me = seen.player(1).unwrap().pos;
-        let target = seen
-            .pellets
-            .iter()
-            .map(|p| p.pos - me)
-            .min_by(|a, b| a.length_squared().total_cmp(&b.length_squared()))
-            .unwrap();
-        let mut chase = (GAME.behaviours[1].new)(Rng::new(9), 30);
-        chase.start(schema, &config).unwrap();
-        let view = View {
-            schema,
-            frame: Some(&frame),
-            player_id: 1,
-        };
-        let s = steer(&chase.input(&view).unwrap());
-        let wanted = SteerInput::from_direction(target.x, target.y);
-        assert_eq!(s, [wanted.x, wanted.y]);
-    }
-
-    #[test]
-    fn reads_a_frame_as_the_arenas_own_view_does() {
-        let (_, frame) = arena(20, 30);
-        let schema = catalogue().schema();
-        let seen = ArenaView::read(schema, &frame).unwrap();
-        let mut b = steering(Goal::Chase, 1);
-        b.start(schema, "{}").unwrap();
-        for p in &seen.players {
-            assert_eq!(b.find_me(&frame, p.id), Some(p.pos.to_array()), "{p:?}");
-            // Found again through the remembered entity.
-            assert_eq!(b.me, Some(p.entity));
-            assert_eq!(b.find_me(&frame, p.id), Some(p.pos.to_array()));
-        }
-        assert_eq!(b.find_me(&frame, 99), None);
         b.find_pellets(&frame);
-        let pellets: Vec<[f32; 2]> = seen.pellets.iter().map(|p| p.pos.to_array()).collect();
-        assert!(!pellets.is_empty());
         assert_eq!(b.pellets, pellets);
     }
 
     #[test]
     fn refuses_a_room_that_is_not_the_arena() {
+        use tickroom_protocol::state::{Field, Shape};
         let mut play = (GAME.behaviours[0].new)(Rng::new(1), 30);
-        let other = tickroom_protocol::state::Schema::new(
-            "other",
-            1,
-            vec![],
-            tickroom_protocol::state::Shape::new("go", vec![]),
-            vec![],
-        )
-        .unwrap();
-        assert_eq!(play.start(&other, "{}"), Err("not-arena-input"));
-        let no_pellets = tickroom_protocol::state::Schema::new(
+        let arena = test_schema();
+        let with_input = |fields| {
+            Schema::new(
+                "arena",
+                1,
+                arena.components().to_vec(),
+                Shape::new("i", fields),
+                vec![],
+            )
+            .unwrap()
+        };
+        let i8x = |name: &str| Field::new(name, FieldType::Scalar(Scalar::I8));
+        let config = r#"{"width":1600,"height":1000}"#;
+        assert_eq!(
+            play.start(&with_input(vec![]), config),
+            Err("not-arena-input")
+        );
+        let swapped = with_input(vec![i8x("y"), i8x("x")]);
+        assert_eq!(play.start(&swapped, config), Err("not-arena-input"));
+        let no_pellets = Schema::new(
             "arena",
             1,
-            vec![],
-            catalogue().schema().input().clone(),
+            vec![arena.components()[0].clone()],
+            arena.input().clone(),
             vec![],
         )
         .unwrap();
-        assert_eq!(play.start(&no_pellets, "{}"), Err("not-arena-schema"));
+        assert_eq!(play.start(&no_pellets, config), Err("not-arena-schema"));
         assert_eq!(
-            play.start(catalogue().schema(), "{\"width\":\"wide\"}"),
+            play.start(&arena, "{\"width\":\"wide\"}"),
             Err("arena-config")
         );
-        let mut b = steering(Goal::Wander, 1);
-        assert_eq!(b.start(catalogue().schema(), "{}"), Ok(()));
-        assert_eq!(b.size, [1600.0, 1000.0], "the default config's");
+        assert_eq!(play.start(&arena, "[]"), Err("arena-config"));
+        assert_eq!(play.start(&arena, config), Ok(()));
+        // Before a start, no input.
+        let mut fresh = (GAME.behaviours[0].new)(Rng::new(1), 30);
+        let view = View {
+            schema: &arena,
+            frame: None,
+            player_id: 1,
+        };
+        assert_eq!(fresh.input(&view), None);
     }
 }

@@ -75,10 +75,13 @@ pub struct Member {
     pub state: MemberState,
     /// The membership lease: live while `now < lease_until` (ms).
     pub lease_until: u64,
+    /// The games it hosts, sorted; empty when it did not say (a node of a
+    /// build before games were listed), which counts as every game.
+    pub games: Vec<String>,
 }
 
 impl Member {
-    /// An `Up` member of weight 1.
+    /// An `Up` member of weight 1 that hosts every game.
     pub fn new(id: NodeId, url: WsUrl, lease_until: u64) -> Self {
         Self {
             id,
@@ -86,11 +89,20 @@ impl Member {
             weight: Weight::ONE,
             state: MemberState::Up,
             lease_until,
+            games: Vec::new(),
         }
     }
 
     fn live(&self, now: u64) -> bool {
         now < self.lease_until
+    }
+
+    /// Whether it can run a room of `game` (`None`: any game).
+    pub fn hosts(&self, game: Option<&str>) -> bool {
+        match game {
+            None => true,
+            Some(g) => self.games.is_empty() || self.games.iter().any(|h| h == g),
+        }
     }
 }
 
@@ -259,7 +271,9 @@ impl Directory {
             && entry.member.live(now)
         {
             let old = &entry.member;
-            if (&old.url, old.weight, old.state) != (&member.url, member.weight, member.state) {
+            if (&old.url, old.weight, old.state, &old.games)
+                != (&member.url, member.weight, member.state, &member.games)
+            {
                 changes.push(Change::Updated { node: id });
             }
             entry.member = member;
@@ -483,6 +497,15 @@ impl Directory {
     /// owner, else the (bounded-load) rendezvous choice among live `Up`
     /// members. [`Error::NoLiveNode`] when there is none.
     pub fn place(&self, room: &str, now: u64) -> Result<Placement> {
+        self.place_game(room, None, now)
+    }
+
+    /// [`Directory::place`] for a room of `game`: a new room is placed only
+    /// among the members that host it ([`Member::hosts`]); a running room
+    /// stays where its claim is. With every member hosting every game (a
+    /// homogeneous fleet) this is [`Directory::place`]. [`Error::NoLiveNode`]
+    /// when no live `Up` member hosts the game.
+    pub fn place_game(&self, room: &str, game: Option<&str>, now: u64) -> Result<Placement> {
         if let Some(c) = self.owner(room, now) {
             return Ok(Placement {
                 target: self.target(&c.owner),
@@ -494,7 +517,9 @@ impl Directory {
         let candidates = self
             .members
             .values()
-            .filter(move |e| e.member.state == MemberState::Up && e.member.live(now))
+            .filter(move |e| {
+                e.member.state == MemberState::Up && e.member.live(now) && e.member.hosts(game)
+            })
             .map(|e| Candidate {
                 id: &e.member.id,
                 weight: e.member.weight,
@@ -970,5 +995,46 @@ mod tests {
         let p = bound.place("lobby", 0).unwrap();
         assert_eq!(p.basis, Basis::Chosen { diverted: true });
         assert_ne!(node_of(&bound, &p.target), w);
+    }
+
+    #[test]
+    fn a_new_room_goes_only_to_members_that_host_its_game() {
+        let mut d = Directory::new(id("a"), DirectoryConfig::default());
+        let mut a = member("a", 10_000);
+        a.games = vec!["arena".into()];
+        let mut b = member("b", 10_000);
+        b.games = vec!["arena".into(), "skirmish".into()];
+        let c = member("c", 10_000); // says nothing: hosts every game
+        for m in [a, b, c] {
+            d.join(m, 0).unwrap();
+        }
+        for i in 0..200 {
+            let room = format!("r{i}");
+            let node = |game| match d.place_game(&room, game, 1).unwrap().target {
+                Target::Local => "a".to_owned(),
+                Target::Remote { node, .. } => node.to_string(),
+            };
+            assert!(["b", "c"].contains(&node(Some("skirmish")).as_str()));
+            assert_eq!(node(Some("chess")), "c", "only c may host chess");
+            // Without a game, or for a game all host: the plain placement.
+            assert_eq!(
+                d.place_game(&room, None, 1).unwrap(),
+                d.place(&room, 1).unwrap()
+            );
+        }
+        let mut only = Directory::new(id("a"), DirectoryConfig::default());
+        let mut a = member("a", 10_000);
+        a.games = vec!["arena".into()];
+        only.join(a, 0).unwrap();
+        assert!(matches!(
+            only.place_game("x", Some("chess"), 1),
+            Err(Error::NoLiveNode)
+        ));
+        // A running room stays where it is, whatever is asked.
+        only.claim("x", &id("a"), 5_000, 1).unwrap();
+        assert_eq!(
+            only.place_game("x", Some("chess"), 1).unwrap().target,
+            Target::Local
+        );
     }
 }

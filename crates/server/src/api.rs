@@ -560,7 +560,7 @@ async fn create_room(
     if shared.cluster.is_clustered() {
         let id = options.id.take().unwrap_or_else(generated_room_id);
         options.id = Some(id.clone());
-        match shared.cluster.route(&id).await {
+        match shared.cluster.route(&id, Some(options.game.name())).await {
             Route::Local => {}
             Route::Remote(_) if forwarded(&headers) => return Err(misrouted()),
             Route::Remote(peer) => {
@@ -700,7 +700,8 @@ async fn matchmake(
         let Some(id) = placed else {
             return Err(misrouted());
         };
-        if shared.cluster.route(id).await != Route::Local {
+        let game = Some(shared.default_game.name());
+        if shared.cluster.route(id, game).await != Route::Local {
             return Err(misrouted());
         }
         let new = NewRoom::Id(Arc::from(id));
@@ -721,7 +722,12 @@ async fn matchmake(
         }
     }
     let id = generated_room_id();
-    match shared.cluster.route(&id).await {
+    // Matchmade rooms run the default game.
+    match shared
+        .cluster
+        .route(&id, Some(shared.default_game.name()))
+        .await
+    {
         Route::Local => {
             let new = NewRoom::Id(Arc::from(id));
             let (room, seat) =

@@ -232,7 +232,10 @@ async fn ws_upgrade(
     let admission = if shared.registry.is_draining() {
         Admission::Close(DRAIN_REJOIN)
     } else {
-        match shared.cluster.route(&room).await {
+        let game_name = game
+            .as_ref()
+            .map_or(shared.default_game.name(), |g| g.name());
+        match shared.cluster.route(&room, Some(game_name)).await {
             Route::Local
                 if shared
                     .registry

@@ -845,7 +845,10 @@ mod tests {
             reg.create(options(None, 2, true)).map(|r| r.id),
             Err(RoomError::Draining)
         );
-        assert_eq!(reg.get_or_create("b", None).err(), Some(RegistryError::Draining));
+        assert_eq!(
+            reg.get_or_create("b", None).err(),
+            Some(RegistryError::Draining)
+        );
     }
 
     #[test]

@@ -189,7 +189,12 @@ impl Server {
             );
         }
         check_nofile(config.max_connections);
-        let cluster = Cluster::new(&config, addr, &metrics)?;
+        let cluster = Cluster::new(
+            &config,
+            addr,
+            &metrics,
+            games.names().map(str::to_owned).collect(),
+        )?;
         cluster.start(Arc::clone(&registry)).await;
         let (drain_tx, drain) = watch::channel(false);
         let shared = Arc::new(Shared {

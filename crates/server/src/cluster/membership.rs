@@ -138,6 +138,9 @@ struct Record {
     state: String,
     rooms: u64,
     inc: String,
+    /// The games the node hosts (absent in records of older builds: any).
+    #[serde(default)]
+    games: Vec<String>,
 }
 
 /// A claim this node took that no room runs under yet is released after this.
@@ -158,6 +161,8 @@ struct View {
 /// This node's membership in a Redis-backed cluster.
 pub struct Membership {
     me: Peer,
+    /// The games this node hosts (in its record).
+    games: Vec<String>,
     /// `<node>#<incarnation>`: the value of our claims.
     holder: String,
     inc: String,
@@ -199,7 +204,13 @@ impl std::fmt::Debug for Membership {
 
 impl Membership {
     /// A membership for `me` on the Redis at `url` (nothing is sent yet).
-    pub fn new(me: Peer, url: &str, config: &Config, metrics: Metrics) -> Result<Membership> {
+    pub fn new(
+        me: Peer,
+        url: &str,
+        config: &Config,
+        metrics: Metrics,
+        games: Vec<String>,
+    ) -> Result<Membership> {
         let client = redis::Client::open(url)
             .map_err(|e| Error::Config(format!("--redis: not a Redis URL: {e}")))?;
         let lease = config.cluster_lease;
@@ -219,6 +230,7 @@ impl Membership {
         let dir = Directory::new(me.id.clone(), DirectoryConfig::default());
         metrics.cluster.redis_up.set(0.0);
         Ok(Membership {
+            games,
             holder: format!("{}#{inc}", me.id),
             me,
             inc,
@@ -316,6 +328,7 @@ impl Membership {
             state: if draining { "draining" } else { "up" }.into(),
             rooms,
             inc: self.inc.clone(),
+            games: self.games.clone(),
         };
         serde_json::to_string(&record).unwrap_or_default()
     }
@@ -407,6 +420,7 @@ impl Membership {
                     MemberState::Up
                 },
                 lease_until,
+                games: rec.games.clone(),
             };
             // A state change alone is a drain (or its end), not an update.
             if let Ok(Some(change)) =
@@ -477,7 +491,7 @@ impl Membership {
     }
 
     /// See [`super::Cluster::route`].
-    pub async fn route(&self, room: &str) -> Route {
+    pub async fn route(&self, room: &str, game: Option<&str>) -> Route {
         if self.owned().contains_key(room) {
             return Route::Local;
         }
@@ -493,7 +507,7 @@ impl Membership {
             Ok(Some(Some(peer))) => return Route::Remote(peer),
             Ok(None) => {}
         }
-        let target = match self.view().dir.place(room, now) {
+        let target = match self.view().dir.place_game(room, game, now) {
             Ok(p) => p.target,
             Err(_) => return Route::Unavailable,
         };

@@ -135,7 +135,12 @@ fn host_node_id() -> String {
 impl Cluster {
     /// This node's cluster from `config`, bound at `bound`. Connects nothing
     /// yet (see [`Cluster::start`]).
-    pub fn new(config: &Config, bound: SocketAddr, metrics: &Metrics) -> Result<Cluster> {
+    pub fn new(
+        config: &Config,
+        bound: SocketAddr,
+        metrics: &Metrics,
+        games: Vec<String>,
+    ) -> Result<Cluster> {
         let id = configured_node_id(config);
         let id = NodeId::new(&id).map_err(|e| Error::Config(format!("--node-id: {e}")))?;
         let explicit_url = config.public_url.is_some();
@@ -173,6 +178,7 @@ impl Cluster {
                 url.expose_str(),
                 config,
                 metrics.clone(),
+                games,
             )?))
         } else {
             Mode::Single
@@ -231,12 +237,15 @@ impl Cluster {
     }
 
     /// Where room `room` runs, for a caller that will start or join it: in
-    /// Redis mode a room placed here is claimed before this returns.
-    pub async fn route(&self, room: &str) -> Route {
+    /// Redis mode a room placed here is claimed before this returns, and a
+    /// new room is placed only on a node that hosts `game` (each node's
+    /// record lists its games; `None`: any node). A static peer list is a
+    /// homogeneous fleet: every peer is taken to host every game.
+    pub async fn route(&self, room: &str, game: Option<&str>) -> Route {
         match &self.mode {
             Mode::Single => Route::Local,
             Mode::Static(c) => self.static_route(c, room),
-            Mode::Redis(m) => m.route(room).await,
+            Mode::Redis(m) => m.route(room, game).await,
         }
     }
 
@@ -370,7 +379,13 @@ mod tests {
             .iter()
             .map(|id| {
                 config.node_id = Some((*id).into());
-                Cluster::new(&config, "127.0.0.1:9".parse().unwrap(), &Metrics::new()).unwrap()
+                Cluster::new(
+                    &config,
+                    "127.0.0.1:9".parse().unwrap(),
+                    &Metrics::new(),
+                    Vec::new(),
+                )
+                .unwrap()
             })
             .collect();
         for i in 0..100 {

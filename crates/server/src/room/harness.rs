@@ -208,7 +208,11 @@ impl Harness {
             .replica
             .apply(&state)
             .unwrap_or_else(|e| panic!("conn {conn}: {e}"));
-        assert!(applied.checksum_ok, "conn {conn}: checksum mismatch at tick {}", applied.tick);
+        assert!(
+            applied.checksum_ok,
+            "conn {conn}: checksum mismatch at tick {}",
+            applied.tick
+        );
         c.ack = state.ack_seq;
         let after = player_ids(c.replica.schema(), c.replica.frame().expect("a frame"));
         match header.base_tick {
@@ -784,7 +788,10 @@ fn with_sub_steps_an_input_applies_at_the_next_step_not_the_next_frame() {
     for h in [&mut early, &mut late] {
         h.read(1);
     }
-    let (a, b) = (early.view(1).players[0].clone(), late.view(1).players[0].clone());
+    let (a, b) = (
+        early.view(1).players[0].clone(),
+        late.view(1).players[0].clone(),
+    );
     assert_eq!((early.ack(1), late.ack(1)), (1, 1));
     assert_eq!(early.frame(1).tick, 2);
     assert!(

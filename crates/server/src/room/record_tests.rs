@@ -23,7 +23,10 @@ use super::core::{ConnId, CoreSettings, Output, RecordSettings, ResumeClaim, Roo
 use crate::replay::{Replay, ReplayOptions};
 
 #[path = "../../../game/tests/support/drops.rs"]
-#[allow(dead_code, reason = "shared with the game crate's tests, which use all of it")]
+#[allow(
+    dead_code,
+    reason = "shared with the game crate's tests, which use all of it"
+)]
 mod drops;
 
 /// The games these tests record: the arena and "drops".
@@ -432,8 +435,13 @@ fn another_game_version_or_an_unknown_game_is_refused_by_name() {
     );
     assert!(err.contains("9.9.9"), "{err}");
     let unknown = rewrite(&|h| h.game = "chess".into());
-    let err = Replay::open(&unknown[..], &games()).unwrap_err().to_string();
-    assert!(err.contains("\"chess\"") && err.contains("arena, drops"), "{err}");
+    let err = Replay::open(&unknown[..], &games())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"chess\"") && err.contains("arena, drops"),
+        "{err}"
+    );
     let bad = rewrite(&|h| h.config = r#"{"width": -1}"#.into());
     let err = Replay::open(&bad[..], &games()).unwrap_err().to_string();
     assert!(err.contains("width"), "{err}");
