@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use tickroom_protocol::{self as proto, ClientMsg, ServerMsg};
 use tickroom_server::Config;
-use tickroom_sim::{SeenPlayer, SteerInput, Vec2};
+use tickroom_sim::{SeenPlayer, SteerInput};
 
 use crate::util::{Client, eventually, expect_close, metric, open, recv, send, start, test_config};
 
@@ -43,18 +43,29 @@ async fn score_a_pellet(c: &mut Client) -> SeenPlayer {
     panic!("never ate a pellet");
 }
 
-/// Reads frames until the own player stands still; returns its state then.
+/// Ticks a position must hold to count as standing still. The arena sends
+/// no velocities, and positions in quarter units: a player still creeping
+/// along moves less than a quarter unit in 10 ticks only below ~1.3 units/s,
+/// and friction then stops it within half a unit.
+const STILL_TICKS: u32 = 10;
+
+/// Reads frames until the own player stands still (its position unchanged
+/// for [`STILL_TICKS`]); returns its state then.
 async fn at_rest(c: &mut Client) -> SeenPlayer {
-    let mut me = None;
+    let mut since: Option<(u32, SeenPlayer)> = None;
     for _ in 0..600 {
         let frame = c.snapshot().await;
         let now = c.me(&frame).clone();
-        if now.vel == Vec2::ZERO {
-            return now;
+        match &since {
+            Some((tick, held)) if held.pos == now.pos => {
+                if frame.tick - tick >= STILL_TICKS {
+                    return now;
+                }
+            }
+            _ => since = Some((frame.tick, now)),
         }
-        me = Some(now);
     }
-    panic!("still moving after 600 frames: {me:?}");
+    panic!("still moving after 600 frames: {since:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

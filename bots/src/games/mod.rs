@@ -1,8 +1,8 @@
-//! The behaviours the bots know, by game: the play behaviours ([`Play`]) of
-//! the games that have their own ([`GAMES`]: the arena's in [`arena`]), the
-//! two that play any game from its schema alone ([`GENERIC`]: `random`,
-//! `idle`), and the connection behaviours that play a game's default
-//! ([`CONNECTIONS`]: `slow-reader`, `churn`).
+//! The behaviours the bots know, by game: the play behaviours
+//! ([`crate::Play`]) of the games that have their own ([`GAMES`]: the
+//! arena's in `arena.rs`), the two that play any game from its schema
+//! alone ([`GENERIC`]: `random`, `idle`), and the connection behaviours
+//! that play a game's default ([`CONNECTIONS`]: `slow-reader`, `churn`).
 //!
 //! Any game can be swarmed: one the bots have no behaviours for gets the
 //! generic ones, and `random` is its default. To give a game its own: a
