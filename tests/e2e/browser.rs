@@ -332,7 +332,7 @@ async fn headless_chromium_follows_the_room_to_its_node() {
             drain: Duration::from_secs(1),
             ..test_config()
         };
-        tickroom_server::Server::start_on(config, listener)
+        tickroom_server::Server::start_on(config, listener, crate::util::games())
     };
     let node_a = node("a", la).await.expect("node a starts");
     let node_b = node("b", lb).await.expect("node b starts");
