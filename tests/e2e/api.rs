@@ -321,7 +321,10 @@ async fn rooms_know_their_game_and_its_config() {
     let frame = c.snapshot().await;
     assert!(!frame.pellets.is_empty(), "{frame:?}");
     assert!(
-        frame.pellets.iter().all(|p| p.slot < 10 && p.pos.x <= 800.0),
+        frame
+            .pellets
+            .iter()
+            .all(|p| p.slot < 10 && p.pos.x <= 800.0),
         "{frame:?}"
     );
 

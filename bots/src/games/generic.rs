@@ -145,7 +145,7 @@ impl Play for Inputs {
                 }
                 (Fill::Zero, Slot::Int { min, max, .. }) => Value::Int(0.clamp(min, max)),
                 (Fill::Zero, Slot::F32) => Value::Int(0.0f32.to_bits().into()),
-                (Fill::Zero, Slot::Text { .. }) => Value::Text(Box::default()),
+                (Fill::Zero, Slot::Text { .. }) => Value::Text(std::sync::Arc::from("")),
             };
             self.values.push(v);
         }
@@ -265,7 +265,7 @@ mod tests {
         let zero: Vec<Value> = [0, 0, 0, 0, 0, 0, 0]
             .into_iter()
             .map(Value::Int)
-            .chain([Value::Text(Box::default())])
+            .chain([Value::Text(std::sync::Arc::from(""))])
             .chain([0, 0, 0].map(Value::Int))
             .collect();
         assert_eq!(values, zero);

@@ -85,7 +85,16 @@ impl<G: Game> Entry<G> {
         };
         let config: G::Config = match json {
             None | Some(serde_json::Value::Null) => G::Config::default(),
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| err(e.to_string()))?,
+            // The error names the field (`pellet_count: invalid type ...`).
+            Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                err(if path == "." {
+                    inner.to_string()
+                } else {
+                    format!("{path}: {inner}")
+                })
+            })?,
         };
         config.validate().map_err(err)?;
         Ok(config)

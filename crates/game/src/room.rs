@@ -278,7 +278,7 @@ impl<G: Game> Room for GameRoom<G> {
             .spawn((
                 Player {
                     id: player,
-                    name: name.to_owned(),
+                    name: name.into(),
                     connected: true,
                 },
                 Replicated,

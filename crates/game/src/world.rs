@@ -49,8 +49,9 @@ pub const MAX_PLAYER_NAME_BYTES: u16 = 32;
 pub struct Player {
     /// The player's id.
     pub id: PlayerId,
-    /// Its display name.
-    pub name: String,
+    /// Its display name (at most [`MAX_PLAYER_NAME_BYTES`]; shared, so a
+    /// frame takes it without a copy).
+    pub name: Arc<str>,
     /// Whether its connection is up (false while its resume grace runs).
     pub connected: bool,
 }
@@ -68,7 +69,11 @@ impl Wire for Player {
 
     fn write(&self, _: &dyn EntityMap, out: &mut Vec<Value>) {
         out.push(Value::Int(self.id.0.into()));
-        write_text(&self.name, MAX_PLAYER_NAME_BYTES, out);
+        if self.name.len() <= usize::from(MAX_PLAYER_NAME_BYTES) {
+            out.push(Value::Text(self.name.clone()));
+        } else {
+            write_text(&self.name, MAX_PLAYER_NAME_BYTES, out);
+        }
         out.push(Value::Int(self.connected.into()));
     }
 
@@ -79,7 +84,7 @@ impl Wire for Player {
         use crate::wire::WireField;
         Ok(Player {
             id: PlayerId(u32::read(values, map, "player.id")?),
-            name: read_text(values, "player.name")?,
+            name: read_text(values, "player.name")?.into(),
             connected: bool::read(values, map, "player.connected")?,
         })
     }

@@ -112,7 +112,7 @@ fn registering_twice_and_bad_configs_are_refused_with_reasons() {
     let err = entry
         .config(Some(&serde_json::json!({"ttl": "x"})))
         .unwrap_err();
-    assert!(err.message.contains("invalid type"), "{err}");
+    assert!(err.message.starts_with("ttl: invalid type"), "{err}");
     // Defaults are filled in.
     assert_eq!(
         entry.config(Some(&serde_json::json!({"ttl": 5}))).unwrap(),

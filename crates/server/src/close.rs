@@ -117,8 +117,10 @@ pub const ELSEWHERE_PREFIX: &str = "node=";
 pub const FENCED: CloseRequest = close(ELSEWHERE_CODE, "room lives elsewhere");
 
 /// Every request above that goes on the wire (for tests and docs).
-pub const ALL: [CloseRequest; 24] = [
+pub const ALL: [CloseRequest; 26] = [
     TEXT_FRAME,
+    BAD_INPUT,
+    OTHER_GAME,
     MALFORMED,
     INVALID_UTF8,
     TOO_LARGE,

@@ -20,8 +20,6 @@ use crate::{Kinematics, SPAWN_ATTEMPTS, SimConfig};
 
 /// Positions travel in quarter units (`u16`: up to 16,383.75).
 pub const POS_SCALE: u32 = 4;
-/// Velocities travel in quarter units per second (`i16`).
-pub const VEL_SCALE: u32 = 4;
 /// The largest arena side a `u16` position at [`POS_SCALE`] can hold.
 pub const MAX_SIDE: f32 = u16::MAX as f32 / POS_SCALE as f32;
 
@@ -40,7 +38,11 @@ impl SteerInput {
     /// rounded to 1/127 (non-finite axes are 0).
     pub fn from_direction(x: f32, y: f32) -> Self {
         let len = (x * x + y * y).sqrt();
-        let (x, y) = if len > 1.0 { (x / len, y / len) } else { (x, y) };
+        let (x, y) = if len > 1.0 {
+            (x / len, y / len)
+        } else {
+            (x, y)
+        };
         let q = |c: f32| {
             if c.is_nan() {
                 0
@@ -263,23 +265,6 @@ impl Wire for Position {
         _: &dyn EntityMap,
     ) -> Result<Self, WireError> {
         read_vec2(values, Scalar::U16, POS_SCALE, "pos").map(Position)
-    }
-}
-
-impl Wire for Velocity {
-    const NAME: &'static str = "vel";
-    fn fields() -> Vec<Field> {
-        vec2_fields(Scalar::I16, VEL_SCALE)
-    }
-    fn write(&self, _: &dyn EntityMap, out: &mut Vec<Value>) {
-        self.0.x.write_fixed(Scalar::I16, VEL_SCALE, out);
-        self.0.y.write_fixed(Scalar::I16, VEL_SCALE, out);
-    }
-    fn read(
-        values: &mut std::slice::Iter<'_, Value>,
-        _: &dyn EntityMap,
-    ) -> Result<Self, WireError> {
-        read_vec2(values, Scalar::I16, VEL_SCALE, "vel").map(Velocity)
     }
 }
 

@@ -126,7 +126,7 @@ mod view;
 pub use glam::Vec2;
 
 pub use config::{ConfigError, MAX_PELLETS, MAX_TICK_RATE_HZ, SimConfig};
-pub use game::{Arena, ArenaConfig, MAX_SIDE, POS_SCALE, SteerInput, VEL_SCALE};
+pub use game::{Arena, ArenaConfig, MAX_SIDE, POS_SCALE, SteerInput};
 pub use kinematics::{
     Body, COINCIDENT_EPSILON, Kinematics, bump, movement_step, reaches, resolve_bumps,
     sanitize_steer,

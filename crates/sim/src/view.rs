@@ -1,7 +1,7 @@
 //! The arena as a client sees it: players and pellets read out of a generic
 //! frame with the arena's schema (what the bots' behaviours, the tests'
-//! clients and tools look at). Positions and velocities come back in arena
-//! units, as the wire quantized them.
+//! clients and tools look at). Positions come back in arena units, as the
+//! wire quantized them; velocities are not on the wire (see `Arena::declare`).
 
 use glam::Vec2;
 use tickroom::protocol::state::{Frame, Schema, Value};
@@ -21,9 +21,6 @@ pub struct SeenPlayer {
     pub connected: bool,
     /// Centre, arena units.
     pub pos: Vec2,
-    /// Velocity, units/s: always zero, as the arena does not send
-    /// velocities (clients derive them from positions).
-    pub vel: Vec2,
     /// Pellets eaten.
     pub score: u32,
 }
@@ -64,10 +61,7 @@ fn int(v: &Value) -> i64 {
 
 fn vec2(values: Option<&[Value]>, scale: u32) -> Vec2 {
     match values {
-        Some([x, y]) => Vec2::new(
-            int(x) as f32 / scale as f32,
-            int(y) as f32 / scale as f32,
-        ),
+        Some([x, y]) => Vec2::new(int(x) as f32 / scale as f32, int(y) as f32 / scale as f32),
         _ => Vec2::ZERO,
     }
 }
@@ -76,8 +70,7 @@ impl ArenaView {
     /// Reads `frame`, whose game has `schema` (the arena's).
     pub fn read(schema: &Schema, frame: &Frame) -> Result<Self, NotArena> {
         let id = |name| schema.component_id(name).ok_or(NotArena(name));
-        let (player, pos, score, pellet) =
-            (id("player")?, id("pos")?, id("score")?, id("pellet")?);
+        let (player, pos, score, pellet) = (id("player")?, id("pos")?, id("score")?, id("pellet")?);
         let mut view = ArenaView {
             tick: frame.tick,
             ..ArenaView::default()
@@ -96,9 +89,10 @@ impl ArenaView {
                     },
                     connected: int(connected) != 0,
                     pos: vec2(e.get(pos), POS_SCALE),
-                    // Not replicated (see `Arena::declare`).
-                    vel: Vec2::ZERO,
-                    score: e.get(score).and_then(|s| s.first()).map_or(0, |v| int(v) as u32),
+                    score: e
+                        .get(score)
+                        .and_then(|s| s.first())
+                        .map_or(0, |v| int(v) as u32),
                 });
             } else if let Some(p) = e.get(pellet) {
                 view.pellets.push(SeenPellet {

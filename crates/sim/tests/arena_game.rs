@@ -39,7 +39,11 @@ fn the_schema_lists_the_arenas_components_and_its_steering_input() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(names, ["pellet", "player", "pos", "score"], "velocities stay on the server");
+    assert_eq!(
+        names,
+        ["pellet", "player", "pos", "score"],
+        "velocities stay on the server"
+    );
     assert_eq!(schema.input().name, "steer");
     assert_eq!(schema.version(), tickroom_sim::SIM_VERSION);
     // Two bytes per steering input at most (two i8 varints of 1..2 bytes each).

@@ -17,7 +17,7 @@ use super::wire::{put_str, put_varint, zigzag};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
     Int(i64),
-    Text(Box<str>),
+    Text(std::sync::Arc<str>),
 }
 
 impl Value {
@@ -25,7 +25,7 @@ impl Value {
     /// are delta-coded against).
     pub(crate) fn zero(slot: Slot) -> Self {
         match slot {
-            Slot::Text { .. } => Value::Text(Box::default()),
+            Slot::Text { .. } => Value::Text(std::sync::Arc::from("")),
             _ => Value::Int(0),
         }
     }
