@@ -325,7 +325,7 @@ fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
 #[command(
     name = "tickroom",
     version,
-    about = "tickroom: an authoritative multiplayer game server (demo arena game included)"
+    about = "tickroom: an authoritative multiplayer game server"
 )]
 struct Cli {
     #[command(flatten)]
