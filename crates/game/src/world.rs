@@ -302,3 +302,28 @@ pub struct StepInfo {
     /// Seconds per step (`1 / rate_hz`).
     pub dt: f32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_rng_is_the_reference_splitmix64_stream() {
+        // Reference values for seed 0 (the original C implementation).
+        let mut r = RoomRng::new(0);
+        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(r.next_u64(), 0x06C4_5D18_8009_454F);
+    }
+
+    #[test]
+    fn floats_and_ranges_stay_in_their_bounds() {
+        let mut r = RoomRng::new(42);
+        for _ in 0..10_000 {
+            assert!((0.0..1.0).contains(&r.next_f32()));
+            assert!((18.0..=1582.0).contains(&r.range_f32(18.0, 1582.0)));
+            assert!(r.below(7) < 7);
+        }
+        assert_eq!(r.below(0), 0);
+    }
+}

@@ -118,7 +118,6 @@
 mod config;
 mod game;
 mod kinematics;
-mod rng;
 mod room;
 mod systems;
 mod view;
@@ -131,7 +130,6 @@ pub use kinematics::{
     Body, COINCIDENT_EPSILON, Kinematics, bump, movement_step, reaches, resolve_bumps,
     sanitize_steer,
 };
-pub use rng::SplitMix64;
 pub use room::{Room, SPAWN_ATTEMPTS, catalogue};
 pub use view::{ArenaView, NotArena, SeenPellet, SeenPlayer};
 

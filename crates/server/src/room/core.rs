@@ -39,7 +39,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use tickroom_game::RoomRng as SplitMix64;
 use tickroom_game::{Audience, Catalogue, Departure, OutEvent, PlayerId, Room};
 use tickroom_protocol::{
     Checksum, encode_state_tail,
@@ -235,7 +234,8 @@ pub struct RoomCore {
     settings: CoreSettings,
     game: Box<dyn Room>,
     catalogue: Arc<Catalogue>,
-    rng: SplitMix64,
+    /// Session nonces (the engine's SplitMix64, seeded per room).
+    rng: tickroom_game::RoomRng,
     players: BTreeMap<u32, Player>,
     conns: HashMap<ConnId, u32>,
     next_player_id: u32,
@@ -268,7 +268,7 @@ impl RoomCore {
             },
             game,
             catalogue,
-            rng: SplitMix64::new(seed),
+            rng: tickroom_game::RoomRng::new(seed),
             players: BTreeMap::new(),
             conns: HashMap::new(),
             next_player_id: 1,
