@@ -16,7 +16,6 @@ use tickroom_protocol::state::{
 };
 
 use crate::wire::{EntityMap, Wire, shape_of};
-use crate::world::Player;
 
 /// Reads one component of an entity into values; false when the entity has
 /// none.
@@ -74,13 +73,9 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// Validates and compiles the declarations of game `name`, `version`,
-    /// whose input type is `I`. The engine's `player` component is added.
-    pub fn new<I: Wire>(
-        name: &str,
-        version: u32,
-        mut declared: Declare,
-    ) -> Result<Self, SchemaError> {
-        declared.replicate::<Player>();
+    /// whose input type is `I` (the engine's `player` component already
+    /// among them: [`crate::Games::register`] adds it).
+    pub fn new<I: Wire>(name: &str, version: u32, declared: Declare) -> Result<Self, SchemaError> {
         for (i, (_, t, _)) in declared.components.iter().enumerate() {
             if declared.components[..i].iter().any(|(_, u, _)| u == t) {
                 return Err(SchemaError::Duplicate {

@@ -19,11 +19,11 @@
 //! systems run in the order their `.chain()` and `.before()` say and never in
 //! parallel.
 
-use bevy_ecs::prelude::{Resource, World};
+use bevy_ecs::prelude::{IntoScheduleConfigs, Resource, Schedule, World};
+use bevy_ecs::system::ScheduleSystem;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::declare::Declare;
-use crate::room::Setup;
 use crate::wire::Wire;
 use crate::world::PlayerId;
 
@@ -119,5 +119,40 @@ pub trait Game: Send + Sync + Sized + 'static {
     /// It leaves for good; the engine despawns its entity after this.
     fn left(world: &mut World, player: PlayerId, entity: bevy_ecs::entity::Entity, why: Departure) {
         let _ = (world, player, entity, why);
+    }
+}
+
+/// What [`Game::setup`] gets: the new room's `World` (insert resources,
+/// spawn the map) and its step schedule (add systems).
+pub struct Setup<'a> {
+    world: &'a mut World,
+    schedule: &'a mut Schedule,
+}
+
+impl std::fmt::Debug for Setup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Setup<'a> {
+    /// The setup of a room with this world and schedule.
+    pub(crate) fn new(world: &'a mut World, schedule: &'a mut Schedule) -> Self {
+        Self { world, schedule }
+    }
+
+    /// The room's world.
+    pub fn world(&mut self) -> &mut World {
+        self.world
+    }
+
+    /// Adds systems to the step schedule, as `Schedule::add_systems` does
+    /// (order them with `.chain()`; they never run in parallel).
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems);
+        self
     }
 }

@@ -29,9 +29,9 @@ pub mod wire;
 mod world;
 
 pub use declare::{Catalogue, Declare};
-pub use game::{Departure, Game, InputMode, Refusal, RoomConfig};
+pub use game::{Departure, Game, InputMode, Refusal, RoomConfig, Setup};
 pub use registry::{ConfigError, GameEntry, Games, RegisterError};
-pub use room::{GameRoom, InputError, Room, RoomStep, Setup};
+pub use room::{GameRoom, InputError, Room, RoomStep};
 pub use world::{
     Audience, Inputs, MAX_PLAYER_NAME_BYTES, NetId, OutEvent, Outbox, Player, PlayerId,
     PlayerInput, Players, Replicated, RoomRng, StepInfo,

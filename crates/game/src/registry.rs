@@ -161,6 +161,8 @@ impl Games {
         }
         let mut declare = Declare::default();
         G::declare(&mut declare);
+        // Every game's players are entities with the engine's `player`.
+        declare.replicate::<crate::world::Player>();
         let catalogue =
             Catalogue::new::<G::Input>(G::NAME, G::VERSION, declare).map_err(|source| {
                 RegisterError::Schema {

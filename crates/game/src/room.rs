@@ -10,13 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bevy_ecs::prelude::{Entity, IntoScheduleConfigs, Schedule, With, Without, World};
+use bevy_ecs::prelude::{Entity, Schedule, With, Without, World};
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
-use bevy_ecs::system::ScheduleSystem;
 use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_values};
 
 use crate::declare::Catalogue;
-use crate::game::{Departure, Game, InputMode, Refusal};
+use crate::game::{Departure, Game, InputMode, Refusal, Setup};
 use crate::wire::{EntityMap, WireError};
 use crate::world::{
     Inputs, NetId, OutEvent, Outbox, Player, PlayerId, PlayerInput, Players, Replicated, RoomRng,
@@ -26,36 +25,6 @@ use crate::world::{
 /// The label of every room's step schedule.
 #[derive(ScheduleLabel, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RoomStep;
-
-/// What [`Game::setup`] gets: the new room's `World` (insert resources,
-/// spawn the map) and its step schedule (add systems).
-pub struct Setup<'a> {
-    world: &'a mut World,
-    schedule: &'a mut Schedule,
-}
-
-impl std::fmt::Debug for Setup<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Setup").finish_non_exhaustive()
-    }
-}
-
-impl Setup<'_> {
-    /// The room's world.
-    pub fn world(&mut self) -> &mut World {
-        self.world
-    }
-
-    /// Adds systems to the step schedule, as `Schedule::add_systems` does
-    /// (order them with `.chain()`; they never run in parallel).
-    pub fn add_systems<M>(
-        &mut self,
-        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
-    ) -> &mut Self {
-        self.schedule.add_systems(systems);
-        self
-    }
-}
 
 /// Why an input was not queued (the connection is not closed for it, but
 /// it is counted).
@@ -151,13 +120,7 @@ impl<G: Game> GameRoom<G> {
         world.insert_resource(config.clone());
         let mut schedule = Schedule::new(RoomStep);
         schedule.set_executor(SingleThreadedExecutor::new());
-        G::setup(
-            &mut Setup {
-                world: &mut world,
-                schedule: &mut schedule,
-            },
-            config,
-        );
+        G::setup(&mut Setup::new(&mut world, &mut schedule), config);
         let mut room = Self {
             catalogue,
             world,

@@ -12,6 +12,7 @@ use tickroom::protocol::state::{Field, FieldType, Scalar, Value};
 use tickroom::wire::{EntityMap, FixedPoint, Wire, WireError};
 use tickroom::{Declare, Game, InputMode, PlayerId, Replicated, RoomConfig, RoomRng, Setup};
 
+use crate::input::SteerInput;
 use crate::systems::{
     Config, Motion, Pellet, PelletSlots, PelletState, PelletsChanged, Position, Score, Steer,
     Velocity, apply_inputs, bump_players, eat_and_respawn_pellets, movement, random_center,
@@ -22,43 +23,6 @@ use crate::{Kinematics, SPAWN_ATTEMPTS, SimConfig};
 pub const POS_SCALE: u32 = 4;
 /// The largest arena side a `u16` position at [`POS_SCALE`] can hold.
 pub const MAX_SIDE: f32 = u16::MAX as f32 / POS_SCALE as f32;
-
-/// What a player sends: its steering, each axis in -127..=127 (±1).
-#[derive(tickroom::Wire, Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[wire(name = "steer")]
-pub struct SteerInput {
-    /// Right is positive.
-    pub x: i8,
-    /// Down is positive.
-    pub y: i8,
-}
-
-impl SteerInput {
-    /// The input for steering `(x, y)`: its length clamped to 1, each axis
-    /// rounded to 1/127 (non-finite axes are 0).
-    pub fn from_direction(x: f32, y: f32) -> Self {
-        let len = (x * x + y * y).sqrt();
-        let (x, y) = if len > 1.0 {
-            (x / len, y / len)
-        } else {
-            (x, y)
-        };
-        let q = |c: f32| {
-            if c.is_nan() {
-                0
-            } else {
-                (c * 127.0).round().clamp(-127.0, 127.0) as i8
-            }
-        };
-        Self { x: q(x), y: q(y) }
-    }
-
-    /// The steering vector (unsanitized: rule 1 clamps its length).
-    pub fn direction(self) -> Vec2 {
-        let f = |c: i8| c.max(-127) as f32 / 127.0;
-        Vec2::new(f(self.x), f(self.y))
-    }
-}
 
 /// A room's arena and rules (the room API's `config`). The step rate is the
 /// server's (`--sim-rate`) and the seed the room's, so neither is here.

@@ -117,6 +117,7 @@
 
 mod config;
 mod game;
+mod input;
 mod kinematics;
 mod room;
 mod systems;
@@ -125,7 +126,8 @@ mod view;
 pub use glam::Vec2;
 
 pub use config::{ConfigError, MAX_PELLETS, MAX_TICK_RATE_HZ, SimConfig};
-pub use game::{Arena, ArenaConfig, MAX_SIDE, POS_SCALE, SteerInput};
+pub use game::{Arena, ArenaConfig, MAX_SIDE, POS_SCALE};
+pub use input::SteerInput;
 pub use kinematics::{
     Body, COINCIDENT_EPSILON, Kinematics, bump, movement_step, reaches, resolve_bumps,
     sanitize_steer,

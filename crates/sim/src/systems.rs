@@ -11,7 +11,7 @@ use bevy_ecs::prelude::{
 use glam::Vec2;
 use tickroom::{Inputs, Player, Replicated, RoomRng};
 
-use crate::game::SteerInput;
+use crate::input::SteerInput;
 use crate::kinematics::{Body, Kinematics, reaches, resolve_bumps, sanitize_steer};
 use crate::{PlayerId, SimConfig};
 
