@@ -77,3 +77,6 @@ mod prometheus;
 /// The JavaScript client packed with `npm pack`, installed into a scratch
 /// project, imported, type-checked, and its README example played in Chromium.
 mod client_package;
+
+// A game that is not the arena, on the public API, end to end.
+mod second_game;

@@ -1,0 +1,258 @@
+//! A game that is not the arena, written outside the engine crates on the
+//! public API (the docs' `dots`, `crates/tickroom/examples/dots/`), hosted
+//! beside the arena by one server: a room of it created over the API with
+//! its own config, played by real WebSocket clients (a step and a wave: the
+//! other player gets the event, once, with the next frame), swarmed by bots
+//! with the generic `random` behaviour (no code of the bots knows dots),
+//! recorded, and replayed bit for bit.
+
+#[path = "../../crates/tickroom/examples/dots/game.rs"]
+mod dots;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tickroom_bots::{Placement, SwarmConfig};
+use tickroom_protocol::{
+    ClientMsg, ServerMsg,
+    state::{Replica, Value, decode_event},
+};
+use tickroom_server::{
+    Config, Server,
+    replay::{Replay, ReplayOptions},
+};
+
+use crate::{
+    support::client::json,
+    util::{TempDir, games, join_msg, open, recv, send, test_config, within},
+};
+
+/// A joined raw client of a dots room: its socket, id and replica.
+struct Player {
+    ws: crate::util::Ws,
+    id: u32,
+    replica: Replica,
+    seq: u32,
+    tick: u32,
+}
+
+impl Player {
+    async fn join(addr: std::net::SocketAddr, name: &str) -> Player {
+        let mut ws = open(addr, "room=d1&game=dots", None).await;
+        send(&mut ws, &join_msg(name)).await;
+        let ServerMsg::Welcome(w) = recv(&mut ws).await else {
+            panic!("{name}: no Welcome")
+        };
+        assert_eq!(w.game, "dots");
+        let config: serde_json::Value = serde_json::from_str(&w.config).expect("JSON config");
+        assert_eq!(
+            config,
+            json!({"size": 50.0, "speed": 0.5}),
+            "the room's config"
+        );
+        let replica = Replica::from_welcome(&w).expect("the schema decodes");
+        let names: Vec<&str> = replica
+            .schema()
+            .components()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["dot", "player"]);
+        Player {
+            ws,
+            id: w.player_id,
+            replica,
+            seq: 0,
+            tick: 0,
+        }
+    }
+
+    /// Reads the next state: its events, decoded by name and values.
+    async fn next(&mut self) -> Vec<(String, Vec<Value>)> {
+        loop {
+            let ServerMsg::State(state) = recv(&mut self.ws).await else {
+                continue;
+            };
+            let applied = self.replica.apply(&state).expect("the state applies");
+            assert!(applied.checksum_ok, "checksum at tick {}", applied.tick);
+            self.tick = applied.tick;
+            let schema = self.replica.schema();
+            return state
+                .events
+                .iter()
+                .map(|e| {
+                    let mut values = Vec::new();
+                    let id = decode_event(schema, e, &mut values).expect("the event decodes");
+                    (schema.events()[id].name.clone(), values)
+                })
+                .collect();
+        }
+    }
+
+    /// This player's dot's x, tenths of a unit.
+    fn x(&self) -> i64 {
+        let schema = self.replica.schema();
+        let (player, dot) = (
+            schema.component_id("player").unwrap(),
+            schema.component_id("dot").unwrap(),
+        );
+        let frame = self.replica.frame().expect("a frame");
+        let me = frame
+            .entities()
+            .find(|e| {
+                e.get(player)
+                    .is_some_and(|p| p[0] == Value::Int(self.id.into()))
+            })
+            .expect("own entity");
+        match me.get(dot).expect("a dot")[0] {
+            Value::Int(x) => x,
+            Value::Text(_) => panic!("x is a number"),
+        }
+    }
+
+    async fn step(&mut self, dx: i8, wave: bool) {
+        self.seq += 1;
+        let mut data = Vec::new();
+        dots_catalogue().encode_input(&dots::Step { dx, dy: 0, wave }, &mut data);
+        let msg = ClientMsg::Input(tickroom_protocol::Input {
+            seq: self.seq,
+            ack_tick: self.tick,
+            data,
+        });
+        send(&mut self.ws, &msg).await;
+    }
+}
+
+fn dots_catalogue() -> std::sync::Arc<tickroom::Catalogue> {
+    let mut g = tickroom::Games::new();
+    g.register::<dots::Dots>().expect("dots registers");
+    g.get("dots").expect("registered").catalogue().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_that_is_not_the_arena_is_hosted_played_swarmed_recorded_and_replayed() {
+    let dir = TempDir::new("dots");
+    let mut hosted = games();
+    hosted.register::<dots::Dots>().expect("dots registers");
+    let server = Server::start(
+        Config {
+            record_dir: Some(dir.0.clone()),
+            ..test_config()
+        },
+        hosted.clone(),
+    )
+    .await
+    .expect("starts");
+    let addr = server.local_addr();
+
+    // A dots room over the API, with its own config.
+    let (status, room) = json(
+        addr,
+        "POST",
+        "/rooms",
+        Some(&json!({"id": "d1", "game": "dots", "config": {"size": 50}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    assert_eq!(room["game"], "dots");
+    assert_eq!(room["config"], json!({"size": 50.0, "speed": 0.5}));
+    let (status, body) = json(
+        addr,
+        "POST",
+        "/rooms",
+        Some(&json!({"game": "dots", "config": {"speed": 101}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_config");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("speed"),
+        "{body}"
+    );
+
+    // Two players: ada steps right twice and waves; bob gets the wave once.
+    let mut ada = Player::join(addr, "ada").await;
+    let mut bob = Player::join(addr, "bob").await;
+    ada.next().await;
+    let start = ada.x();
+    ada.step(1, false).await;
+    ada.step(1, true).await;
+    let mut waves = Vec::new();
+    within("bob to get ada's wave and ada to move", async {
+        for _ in 0..200 {
+            waves.extend(bob.next().await);
+            ada.next().await;
+            if !waves.is_empty() && ada.x() != start {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        waves,
+        [("waved".to_owned(), vec![Value::Int(ada.id.into())])],
+        "one wave, from ada"
+    );
+    // Two steps of half a unit (tenths on the wire), unless the wall stopped it.
+    assert!(
+        ada.x() == start + 10 || ada.x() == 500,
+        "{start} -> {}",
+        ada.x()
+    );
+    for _ in 0..5 {
+        assert!(ada.next().await.is_empty(), "ada gets no wave of her own");
+    }
+
+    // Bots that know nothing of dots play it from its schema.
+    let report = tickroom_bots::run(
+        SwarmConfig {
+            url: format!("http://{addr}"),
+            game: "dots".into(),
+            placement: Placement::Rooms {
+                rooms: 2,
+                per_room: 5,
+            },
+            mix: "random".parse().expect("mix"),
+            duration: Some(Duration::from_secs(3)),
+            connect_timeout: Duration::from_secs(30),
+            seed: 3,
+            ..SwarmConfig::default()
+        },
+        std::future::pending::<()>(),
+    )
+    .await
+    .expect("the swarm runs");
+    let all = &report.all.counts;
+    assert_eq!(
+        all.connect_errors, 0,
+        "{:?}",
+        report.all.connect_error_reasons
+    );
+    assert_eq!((all.decode_errors, all.checksum_mismatches), (0, 0));
+    assert!(all.snapshots > 0 && all.inputs_acked > 0, "{all:?}");
+    let refused =
+        crate::util::metric(addr, "tickroom_inputs_dropped_total{reason=\"refused\"}").await;
+    assert_eq!(refused, 0.0, "random inputs fit the game's input");
+
+    drop((ada, bob));
+    server.shutdown().await;
+
+    // Every room's recording replays to its End, each frame's checksum matched.
+    let mut files: Vec<_> = std::fs::read_dir(&dir.0)
+        .expect("the record dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "d1 and the bots' two rooms: {files:?}");
+    let mut dots_rooms = 0;
+    for file in files {
+        let f = std::fs::File::open(&file).expect("open");
+        let summary = Replay::open(std::io::BufReader::new(f), &hosted)
+            .expect("the header reads")
+            .run(ReplayOptions::default(), |_, _| {});
+        assert!(summary.is_clean(), "{}:\n{summary}", file.display());
+        assert!(summary.ticks > 0);
+        dots_rooms += usize::from(summary.game == "dots");
+    }
+    assert!(dots_rooms >= 3, "every room here ran dots");
+}
