@@ -317,7 +317,7 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
     let bitmap = r.take(b.len().div_ceil(8))?;
     let mut used = 0usize;
 
-    let mut out = Frame::with_capacity_of(h.tick, b);
+    let mut out = Frame::new(h.tick);
     let mut gone = despawned.iter().peekable();
     for (i, e) in b.entities().enumerate() {
         let is_changed = bitmap[i / 8] & (1 << (i % 8)) != 0;
@@ -413,18 +413,6 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
         });
     }
     r.finish()?;
-    // Network ids only grow, so spawns usually all come after the survivors:
-    // append them rather than merge into a third frame.
-    if out
-        .ids()
-        .last()
-        .is_none_or(|&l| spawned.ids().first().is_some_and(|&f| f > l))
-    {
-        for e in spawned.entities() {
-            out.copy_entity(e);
-        }
-        return Ok(out);
-    }
     Ok(merge(h.tick, &out, &spawned))
 }
 

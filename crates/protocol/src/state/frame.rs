@@ -133,17 +133,6 @@ impl Frame {
     }
 
     /// Copies a whole entity of another frame.
-    /// An empty frame at `tick` with room for a frame the size of `like`.
-    pub(crate) fn with_capacity_of(tick: u32, like: &Frame) -> Self {
-        Self {
-            tick,
-            ids: Vec::with_capacity(like.ids.len() + 8),
-            ends: Vec::with_capacity(like.ends.len() + 8),
-            comps: Vec::with_capacity(like.comps.len() + 16),
-            values: Vec::with_capacity(like.values.len() + 32),
-        }
-    }
-
     pub(crate) fn copy_entity(&mut self, e: EntityRef<'_>) {
         self.begin_unchecked(e.id());
         for (c, v) in e.components() {
