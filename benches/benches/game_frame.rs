@@ -13,8 +13,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use tickroom::prelude::*;
-use tickroom::protocol::state::{self, Encoder, Frame, encode_values};
-use tickroom::wire::NoEntities;
+use tickroom::protocol::state::{self, Encoder, Frame};
 use tickroom::{Games, Room};
 
 const PLAYERS: u32 = 50;
@@ -196,14 +195,8 @@ fn encoded_input(room: &dyn Room, p: u32, r: usize) -> Vec<u8> {
         x: pick(p + r as u32),
         y: pick(p * 7 + r as u32 * 3),
     };
-    let mut values = Vec::new();
-    steer.write(&NoEntities, &mut values);
     let mut bytes = Vec::new();
-    encode_values(
-        room.catalogue().schema().input_layout(),
-        &values,
-        &mut bytes,
-    );
+    room.catalogue().encode_input(&steer, &mut bytes);
     bytes
 }
 

@@ -9,8 +9,7 @@ extern crate tickroom_game as tickroom;
 mod drops;
 
 use drops::{Act, Drops, DropsConfig};
-use tickroom::protocol::state::{self, Frame, Value, encode_values};
-use tickroom::wire::{NoEntities, Wire};
+use tickroom::protocol::state::{self, Frame, Value};
 use tickroom::{Audience, Departure, Games, InputError, OutEvent, PlayerId, Room};
 
 fn games() -> Games {
@@ -27,14 +26,8 @@ fn room(config: serde_json::Value, seed: u64) -> Box<dyn Room> {
 }
 
 fn input(room: &dyn Room, act: Act) -> Vec<u8> {
-    let mut values = Vec::new();
-    act.write(&NoEntities, &mut values);
     let mut bytes = Vec::new();
-    encode_values(
-        room.catalogue().schema().input_layout(),
-        &values,
-        &mut bytes,
-    );
+    room.catalogue().encode_input(&act, &mut bytes);
     bytes
 }
 

@@ -3,8 +3,7 @@
 //! read out as generic frames. Its frames say exactly what the arena's own
 //! API says about the same room, quantized as the wire carries it.
 
-use tickroom::protocol::state::{Frame, Value, encode_values};
-use tickroom::wire::{NoEntities, Wire};
+use tickroom::protocol::state::{Frame, Value};
 use tickroom::{Games, PlayerId};
 use tickroom_sim::{Arena, ArenaConfig, POS_SCALE, Room, SimConfig, SteerInput};
 
@@ -15,14 +14,9 @@ fn games() -> Games {
 }
 
 fn steer_bytes(room: &dyn tickroom::Room, x: i8, y: i8) -> Vec<u8> {
-    let mut values = Vec::new();
-    SteerInput { x, y }.write(&NoEntities, &mut values);
     let mut bytes = Vec::new();
-    encode_values(
-        room.catalogue().schema().input_layout(),
-        &values,
-        &mut bytes,
-    );
+    room.catalogue()
+        .encode_input(&SteerInput { x, y }, &mut bytes);
     bytes
 }
 
