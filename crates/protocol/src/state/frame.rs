@@ -8,9 +8,9 @@
 //! building or rebuilding a frame allocates nothing per entity once the
 //! vectors have grown.
 
-use super::FrameError;
 use super::schema::{Schema, Slot};
-use super::wire::{put_str, put_varint, zigzag};
+use super::wire::{Reader, put_str, put_varint, unzigzag, zigzag};
+use super::{DecodeError, FrameError};
 
 /// One value slot: an integer (bools, integers, fixed-point, entity ids and
 /// a float's bits) or a text.
@@ -211,6 +211,54 @@ impl Frame {
         }
         crc32fast::hash(scratch)
     }
+
+    /// Rebuilds in place (keeping the allocations) the frame whose canonical
+    /// bytes [`Frame::checksum`] wrote. A room keeps its older frames as
+    /// these bytes, a tenth of the frame's size, and reads one back only
+    /// when a client's baseline is that old. Bytes that are not a canonical
+    /// frame of `schema` are refused, never misread.
+    pub fn read_canonical(&mut self, schema: &Schema, bytes: &[u8]) -> Result<(), DecodeError> {
+        let mut r = Reader::new(bytes);
+        let bad = |r: &Reader<'_>, what| DecodeError::Malformed { at: r.pos(), what };
+        self.clear(r.varint_u32()?);
+        let entities = r.count(2)?;
+        for _ in 0..entities {
+            let id = r.varint_u32()?;
+            if self.ids.last().is_some_and(|&l| l >= id) {
+                return Err(bad(&r, "entity ids not ascending"));
+            }
+            self.begin_unchecked(id);
+            let comps = r.count(2)?;
+            let mut last = None;
+            for _ in 0..comps {
+                let c = r.u8()?;
+                let layout = schema
+                    .layout(c)
+                    .ok_or_else(|| bad(&r, "unknown component"))?;
+                if last.is_some_and(|l| l >= c) {
+                    return Err(bad(&r, "component ids not ascending"));
+                }
+                last = Some(c);
+                if r.count(1)? != layout.len() {
+                    return Err(bad(&r, "value count differs from the component's"));
+                }
+                for &slot in layout {
+                    let v = match slot {
+                        Slot::Text { max_bytes } => {
+                            Value::Text(r.str(usize::from(max_bytes))?.into())
+                        }
+                        _ => Value::Int(unzigzag(r.varint()?)),
+                    };
+                    if !v.fits(slot) {
+                        return Err(bad(&r, "value out of its slot's range"));
+                    }
+                    self.values.push(v);
+                }
+                self.push_comp(c);
+            }
+        }
+        r.finish()
+    }
 }
 
 /// One entity of a frame.
@@ -304,6 +352,35 @@ mod tests {
             f.set(&s, 1, &[]).unwrap();
         }
         f
+    }
+
+    #[test]
+    fn canonical_bytes_read_back_into_the_same_frame_and_misfits_are_refused() {
+        let s = schema();
+        let mut scratch = Vec::new();
+        let mut back = frame(1, 0, "zz", true);
+        for f in [
+            frame(7, -2, "ab", false),
+            frame(8, i64::from(i32::MIN), "", true),
+            Frame::new(9),
+        ] {
+            f.checksum(&mut scratch);
+            back.read_canonical(&s, &scratch).unwrap();
+            assert_eq!(back, f);
+        }
+        frame(7, -2, "ab", false).checksum(&mut scratch);
+        for (at, byte) in [(3, 9), (4, 5), (5, 3), (6, 254)] {
+            let mut bad = scratch.clone();
+            bad[at] = byte;
+            assert!(back.read_canonical(&s, &bad).is_err(), "byte {at} = {byte}");
+        }
+        assert!(
+            back.read_canonical(&s, &scratch[..scratch.len() - 1])
+                .is_err()
+        );
+        let mut long = scratch.clone();
+        long.push(0);
+        assert!(back.read_canonical(&s, &long).is_err());
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //!    acknowledgement);
 //! 3. the game steps once; its events go out to their players;
 //! 4. on every `steps_per_frame`-th step the frame is read out of the game,
-//!    hashed, and kept in a short history;
+//!    hashed, and kept in a short history (the newest as a frame, the older
+//!    ones as their canonical bytes, a tenth of the size, read back only for
+//!    a client whose baseline is that old);
 //! 5. every connected player gets one frame: a delta against the newest frame
 //!    its connection was actually sent (its *baseline*, supplied by the
 //!    caller), or a whole frame when it has none, just joined or resumed, or
@@ -239,8 +241,11 @@ pub struct RoomCore {
     players: BTreeMap<u32, Player>,
     conns: HashMap<ConnId, u32>,
     next_player_id: u32,
-    /// Recent frames, oldest first; the newest is the last tick's.
-    history: VecDeque<Frame>,
+    /// Recent frames as their canonical bytes, oldest first; the newest is
+    /// the last tick's (also kept whole in `newest`).
+    history: VecDeque<Past>,
+    /// The last tick's frame.
+    newest: Option<Frame>,
     empty_since: Option<Instant>,
     closed: bool,
     out: VecDeque<Output>,
@@ -252,7 +257,20 @@ pub struct RoomCore {
     encoded: Vec<(u32, Bytes)>,
     events: Vec<OutEvent>,
     bytes: Vec<u8>,
+    /// The frame being published's canonical bytes.
+    canonical: Vec<u8>,
+    /// A frame older than `newest`, read back to encode against.
+    older: Frame,
+    /// Storage for the next frame, and for the next history entry.
     spare: Option<Frame>,
+    spare_bytes: Vec<u8>,
+}
+
+/// A frame of the history, as [`Frame::checksum`]'s canonical bytes.
+#[derive(Debug)]
+struct Past {
+    tick: u32,
+    bytes: Vec<u8>,
 }
 
 impl RoomCore {
@@ -273,6 +291,7 @@ impl RoomCore {
             conns: HashMap::new(),
             next_player_id: 1,
             history: VecDeque::new(),
+            newest: None,
             empty_since: Some(now),
             closed: false,
             out: VecDeque::new(),
@@ -281,7 +300,10 @@ impl RoomCore {
             encoded: Vec::new(),
             events: Vec::new(),
             bytes: Vec::new(),
+            canonical: Vec::new(),
+            older: Frame::default(),
             spare: None,
+            spare_bytes: Vec::new(),
         }
     }
 
@@ -317,7 +339,7 @@ impl RoomCore {
 
     /// The newest frame (none before the first tick).
     pub fn frame(&self) -> Option<&Frame> {
-        self.history.back()
+        self.newest.as_ref()
     }
 
     /// Stops recording (the shell could not keep up): no more
@@ -494,7 +516,7 @@ impl RoomCore {
             let mut frame = self.spare.take().unwrap_or_default();
             match self.game.build_frame(self.tick_number(), &mut frame) {
                 Ok(()) => {
-                    let sum = Checksum(frame.checksum(&mut self.bytes));
+                    let sum = Checksum(frame.checksum(&mut self.canonical));
                     checksum = Some(sum);
                     self.publish(frame, sum, &mut baseline);
                 }
@@ -517,7 +539,7 @@ impl RoomCore {
             if checksum.is_some()
                 && every > 0
                 && self.tick_number().is_multiple_of(every)
-                && let Some(frame) = self.history.back()
+                && let Some(frame) = &self.newest
             {
                 let mut bytes = Vec::new();
                 self.encoder
@@ -541,6 +563,7 @@ impl RoomCore {
             self.players.clear();
             self.conns.clear();
             self.history.clear();
+            self.newest = None;
         }
         Status::Closed
     }
@@ -646,7 +669,16 @@ impl RoomCore {
                 if let Some((_, bytes)) = self.encoded.iter().find(|(t, _)| *t == b) {
                     return Some(bytes.clone());
                 }
-                let from = self.history.iter().rev().find(|f| f.tick == b)?;
+                let from = match &self.newest {
+                    Some(newest) if newest.tick == b => newest,
+                    _ => {
+                        let past = self.history.iter().rev().find(|p| p.tick == b)?;
+                        // Bytes this core wrote; a misfit would be a bug, and
+                        // the player then gets a whole frame.
+                        self.older.read_canonical(schema, &past.bytes).ok()?;
+                        &self.older
+                    }
+                };
                 self.bytes.clear();
                 self.encoder
                     .encode(schema, Some(from), &frame, &mut self.bytes);
@@ -688,11 +720,17 @@ impl RoomCore {
         // the oldest baseline in use on (baselines only move forward), at
         // most `history` of them. (Ticks only grow within a room's life, far
         // below u32::MAX at 20-60 Hz.)
-        self.history.push_back(frame);
+        let mut bytes = std::mem::take(&mut self.spare_bytes);
+        bytes.clear();
+        bytes.extend_from_slice(&self.canonical);
+        self.history.push_back(Past { tick, bytes });
+        self.spare = self.newest.replace(frame);
         while self.history.len() > self.settings.history
-            || self.history.front().is_some_and(|f| f.tick < oldest_in_use)
+            || self.history.front().is_some_and(|p| p.tick < oldest_in_use)
         {
-            self.spare = self.history.pop_front();
+            if let Some(past) = self.history.pop_front() {
+                self.spare_bytes = past.bytes;
+            }
         }
     }
 
