@@ -70,6 +70,19 @@ impl Frame {
         }
     }
 
+    /// An empty frame with room for as many entities, components and
+    /// values as `like` has, so building the next tick's frame like it
+    /// allocates once per vector.
+    pub fn with_capacity_of(like: &Frame) -> Self {
+        Self {
+            tick: 0,
+            ids: Vec::with_capacity(like.ids.len()),
+            ends: Vec::with_capacity(like.ends.len()),
+            comps: Vec::with_capacity(like.comps.len()),
+            values: Vec::with_capacity(like.values.len()),
+        }
+    }
+
     /// Empties the frame for `tick`, keeping its allocations.
     pub fn clear(&mut self, tick: u32) {
         self.tick = tick;

@@ -259,10 +259,10 @@ pub struct RoomCore {
     bytes: Vec<u8>,
     /// The frame being published's canonical bytes.
     canonical: Vec<u8>,
-    /// A frame older than `newest`, read back to encode against.
+    /// A frame older than `newest`, read back to encode against (emptied
+    /// after each tick).
     older: Frame,
-    /// Storage for the next frame, and for the next history entry.
-    spare: Option<Frame>,
+    /// Storage for the next history entry.
     spare_bytes: Vec<u8>,
 }
 
@@ -302,7 +302,6 @@ impl RoomCore {
             bytes: Vec::new(),
             canonical: Vec::new(),
             older: Frame::default(),
-            spare: None,
             spare_bytes: Vec::new(),
         }
     }
@@ -513,7 +512,13 @@ impl RoomCore {
             .is_multiple_of(u64::from(self.settings.steps_per_frame));
         let mut checksum = None;
         if framed {
-            let mut frame = self.spare.take().unwrap_or_default();
+            // Sized like the last, so one allocation per vector; the last is
+            // dropped once this one is published (a room holds one whole
+            // frame between ticks, rooms on a worker take turns).
+            let mut frame = self
+                .newest
+                .as_ref()
+                .map_or_else(Frame::default, Frame::with_capacity_of);
             match self.game.build_frame(self.tick_number(), &mut frame) {
                 Ok(()) => {
                     let sum = Checksum(frame.checksum(&mut self.canonical));
@@ -522,7 +527,6 @@ impl RoomCore {
                 }
                 Err(e) => {
                     self.stats.frame_error = Some(e);
-                    self.spare = Some(frame);
                 }
             }
         }
@@ -724,7 +728,10 @@ impl RoomCore {
         bytes.clear();
         bytes.extend_from_slice(&self.canonical);
         self.history.push_back(Past { tick, bytes });
-        self.spare = self.newest.replace(frame);
+        self.newest = Some(frame);
+        if self.older.slots() > 0 {
+            self.older = Frame::default();
+        }
         while self.history.len() > self.settings.history
             || self.history.front().is_some_and(|p| p.tick < oldest_in_use)
         {
