@@ -23,9 +23,15 @@ use tickroom_server::{
 };
 
 use crate::{
-    support::client::json,
-    util::{TempDir, games, join_msg, open, recv, send, test_config, within},
+    support::{
+        client::{json, lists_members, try_json, until},
+        redis::{self, RedisServer},
+    },
+    util::{TempDir, expect_close, games, join_msg, open, recv, send, test_config, within},
 };
+
+/// Bound on membership changes showing in `/cluster` (a few leases).
+const MEMBERSHIP: Duration = Duration::from_secs(20);
 
 /// A joined raw client of a dots room: its socket, id and replica.
 struct Player {
@@ -255,4 +261,128 @@ async fn a_game_that_is_not_the_arena_is_hosted_played_swarmed_recorded_and_repl
         dots_rooms += usize::from(summary.game == "dots");
     }
     assert!(dots_rooms >= 3, "every room here ran dots");
+}
+
+/// A mixed fleet on one Redis: node `a` hosts only the arena, node `b` only
+/// dots. Each lists its games in `/cluster`; a room of either game created
+/// through either node lands on the node that hosts it (relayed); a join at
+/// the other node is sent there with 4001 `node=<id>`; a config the owner
+/// refuses comes back through the relay; a game no node hosts is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_fleet_places_each_game_on_a_node_that_hosts_it() {
+    const TEST: &str = "second_game::a_mixed_fleet_places_each_game_on_a_node_that_hosts_it";
+    if !redis::required_by(TEST) {
+        return;
+    }
+    let redis = tokio::task::block_in_place(RedisServer::start);
+    let prefix = format!("mixed-{}", std::process::id());
+    let node = |id: &str| Config {
+        node_id: Some(id.to_owned()),
+        redis: Some(redis.url().parse().expect("a Redis URL")),
+        redis_prefix: prefix.clone(),
+        ..test_config()
+    };
+    let mut dots_only = tickroom_server::Games::new();
+    dots_only.register::<dots::Dots>().expect("dots registers");
+    let a = Server::start(node("a"), games())
+        .await
+        .expect("node a starts");
+    let b = Server::start(node("b"), dots_only)
+        .await
+        .expect("node b starts");
+    let (a_addr, b_addr) = (a.local_addr(), b.local_addr());
+    for addr in [a_addr, b_addr] {
+        until(
+            format!("{addr}'s /cluster to list a and b"),
+            MEMBERSHIP,
+            || lists_members(addr, &["a", "b"]),
+        )
+        .await;
+    }
+    let (_, cluster) = json(a_addr, "GET", "/cluster", None).await;
+    let games_of = |id: &str| {
+        cluster["members"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["id"] == id))
+            .map(|m| m["games"].clone())
+    };
+    assert_eq!(games_of("a"), Some(json!(["arena"])), "{cluster}");
+    assert_eq!(games_of("b"), Some(json!(["dots"])), "{cluster}");
+
+    // Rooms through each node, of each game: every one on its game's node,
+    // whatever its id hashes to.
+    for i in 0..6 {
+        for (via, game, host) in [(a_addr, "dots", "b"), (b_addr, "arena", "a")] {
+            let id = format!("mix-{game}-{i}");
+            let body = until(
+                format!("POST /rooms {id} ({game}) at {via} to answer 201"),
+                MEMBERSHIP,
+                || async {
+                    match try_json(
+                        via,
+                        "POST",
+                        "/rooms",
+                        Some(&json!({"id": id, "game": game})),
+                    )
+                    .await?
+                    {
+                        (201, body) => Ok(body),
+                        (status, body) => Err(format!("{status} {body}")),
+                    }
+                },
+            )
+            .await;
+            assert_eq!(
+                (body["game"].as_str(), body["node"].as_str()),
+                (Some(game), Some(host)),
+                "{body}"
+            );
+        }
+    }
+
+    // A join at the node without the game is sent to the one with it.
+    let mut ws = open(a_addr, "room=mix-ws&game=dots", None).await;
+    send(&mut ws, &join_msg("wanderer")).await;
+    assert_eq!(expect_close(&mut ws).await, (4001, "node=b".to_owned()));
+    let mut ws = open(b_addr, "room=mix-ws&game=dots", None).await;
+    send(&mut ws, &join_msg("wanderer")).await;
+    let ServerMsg::Welcome(w) = recv(&mut ws).await else {
+        panic!("no Welcome at b")
+    };
+    assert_eq!(w.game, "dots");
+
+    // The owner checks the config, through the relay.
+    let (status, body) = try_json(
+        a_addr,
+        "POST",
+        "/rooms",
+        Some(&json!({"game": "dots", "config": {"size": -1}})),
+    )
+    .await
+    .expect("POST /rooms answers");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_config")),
+        "{body}"
+    );
+    // A game no node hosts.
+    let (status, body) = try_json(a_addr, "POST", "/rooms", Some(&json!({"game": "chess"})))
+        .await
+        .expect("POST /rooms answers");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("unknown_game")),
+        "{body}"
+    );
+    let mut ws_refused = crate::util::request(a_addr, "GET", "/ws?game=chess", "", "").await;
+    ws_refused.2.truncate(200);
+    assert_eq!(
+        ws_refused.0,
+        400,
+        "{:?}",
+        String::from_utf8_lossy(&ws_refused.2)
+    );
+
+    a.shutdown().await;
+    b.shutdown().await;
 }

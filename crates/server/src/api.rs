@@ -556,6 +556,13 @@ async fn create_room(
     }
     let creator = creator(&shared, &headers, &extensions);
     let body = json_object(body)?;
+    if let Some(Value::String(game)) = body.get("game")
+        && shared.games.get(game).is_none()
+        && shared.cluster.elsewhere_hosts(game)
+    {
+        let game = game.clone();
+        return create_elsewhere(&shared, &headers, creator, body, &game).await;
+    }
     let mut options = room_options(&shared, body.clone())?;
     if shared.cluster.is_clustered() {
         let id = options.id.take().unwrap_or_else(generated_room_id);
@@ -583,6 +590,45 @@ async fn create_room(
         resp.headers_mut().insert(header::LOCATION, location);
     }
     Ok(resp)
+}
+
+/// `POST /rooms` of a game this node does not host but another live member
+/// does: placed among the members that host it and relayed there, which
+/// checks the rest of the body (a mixed fleet answers like one node).
+async fn create_elsewhere(
+    shared: &Shared,
+    headers: &HeaderMap,
+    creator: Option<IpAddr>,
+    mut body: Map<String, Value>,
+    game: &str,
+) -> Result<Response, ApiError> {
+    let id = match body.get("id") {
+        None | Some(Value::Null) => generated_room_id(),
+        Some(Value::String(id)) if valid_room_id(id) => id.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_id",
+                "id must be 1 to 64 characters of A-Z a-z 0-9 - _ .",
+            ));
+        }
+    };
+    match shared.cluster.route(&id, Some(game)).await {
+        Route::Remote(_) if forwarded(headers) => Err(misrouted()),
+        Route::Remote(peer) => {
+            shared.registry.charge_creation(None, creator)?;
+            body.insert("id".into(), Value::String(id));
+            let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+            let method = axum::http::Method::POST;
+            Ok(relay(shared, &peer, method, "/rooms", headers, vec![], body).await)
+        }
+        // Claimed here before (by an older run of this node): not a game it runs.
+        Route::Local => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_game",
+            format!("room {id:?} is claimed by this node, which does not host game {game:?}"),
+        )),
+        Route::Unavailable => Err(cluster_unavailable()),
+    }
 }
 
 /// The `{id}` of the path; an undecodable one names no room.

@@ -164,10 +164,16 @@ async fn ws_upgrade(
             "room ids are 1 to 64 characters of A-Z a-z 0-9 - _ .",
         );
     }
+    // A game another member hosts (in a mixed fleet) is routed there.
+    let mut hosted_elsewhere = None;
     let game = match &params.game {
         None => None,
         Some(name) => match shared.room_game(Some(name), None) {
             Ok(g) => Some(g),
+            Err(_) if shared.cluster.elsewhere_hosts(name) => {
+                hosted_elsewhere = Some(name.as_str());
+                None
+            }
             Err(e) => return error(StatusCode::BAD_REQUEST, "unknown_game", e.to_string()),
         },
     };
@@ -232,10 +238,17 @@ async fn ws_upgrade(
     let admission = if shared.registry.is_draining() {
         Admission::Close(DRAIN_REJOIN)
     } else {
-        let game_name = game
-            .as_ref()
-            .map_or(shared.default_game.name(), |g| g.name());
+        let game_name = match (&game, hosted_elsewhere) {
+            (Some(g), _) => g.name(),
+            (None, Some(name)) => name,
+            (None, None) => shared.default_game.name(),
+        };
         match shared.cluster.route(&room, Some(game_name)).await {
+            // Claimed here before (by an older run of this node): not a game it runs.
+            Route::Local if hosted_elsewhere.is_some() => Admission::Close(close::close(
+                1008,
+                "this node does not host the room's game",
+            )),
             Route::Local
                 if shared
                     .registry

@@ -690,8 +690,23 @@ impl Membership {
                     MemberState::Draining => "draining",
                 },
                 rooms: view.dir.load(&m.id),
+                games: m.games.clone(),
             })
             .collect()
+    }
+
+    /// Whether a live `Up` member other than this node hosts `game`.
+    pub fn others_host(&self, game: &str) -> bool {
+        let Some(now) = self.now() else {
+            return false;
+        };
+        self.view().dir.members().any(|m| {
+            m.id != self.me.id
+                && m.state == MemberState::Up
+                && now < m.lease_until
+                && !m.games.is_empty()
+                && m.hosts(Some(game))
+        })
     }
 
     /// Every other live member.

@@ -70,6 +70,9 @@ pub struct MemberView {
     pub state: &'static str,
     /// Rooms it reports owning (Redis mode; this node's own count otherwise).
     pub rooms: u64,
+    /// The games it hosts (empty: a record of an older build, taken to host
+    /// every game). A static peer is taken to host this node's games.
+    pub games: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -86,6 +89,8 @@ pub struct Cluster {
     /// Whether `--public-url` was given (a single node then uses it for `ws_url`).
     explicit_url: bool,
     mode: Mode,
+    /// The games this node hosts.
+    games: Vec<String>,
 }
 
 /// The WebSocket form of an `http(s)://` (or `ws(s)://`) base URL, with no
@@ -178,7 +183,7 @@ impl Cluster {
                 url.expose_str(),
                 config,
                 metrics.clone(),
-                games,
+                games.clone(),
             )?))
         } else {
             Mode::Single
@@ -198,6 +203,7 @@ impl Cluster {
         Ok(Cluster {
             me,
             explicit_url,
+            games,
             mode,
         })
     }
@@ -276,6 +282,7 @@ impl Cluster {
             url: self.me.ws_url.to_string(),
             state: if draining { "draining" } else { "up" },
             rooms: own_rooms as u64,
+            games: self.games.clone(),
         };
         match &self.mode {
             Mode::Single => vec![own],
@@ -291,11 +298,22 @@ impl Cluster {
                             url: p.url.to_string(),
                             state: "up",
                             rooms: 0,
+                            games: self.games.clone(),
                         }
                     }
                 })
                 .collect(),
             Mode::Redis(m) => m.members(),
+        }
+    }
+
+    /// Whether another live member hosts `game`, which this node does not
+    /// (Redis mode: each record lists its node's games). A request for such
+    /// a game is routed there rather than refused as unknown.
+    pub fn elsewhere_hosts(&self, game: &str) -> bool {
+        match &self.mode {
+            Mode::Redis(m) => m.others_host(game),
+            Mode::Single | Mode::Static(_) => false,
         }
     }
 
