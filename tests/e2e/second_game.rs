@@ -386,3 +386,100 @@ async fn a_mixed_fleet_places_each_game_on_a_node_that_hosts_it() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// `GET /games` lists what a node hosts; `GET /games/{name}` describes a
+/// game (version, default config, every component, field and wire type);
+/// `GET /games/{name}/schema` is the schema's bytes, the ones a Welcome
+/// carries; an unknown game is a 404 in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_games_a_node_hosts_are_described_over_http() {
+    let mut hosted = games();
+    hosted.register::<dots::Dots>().expect("dots registers");
+    let server = Server::start(test_config(), hosted)
+        .await
+        .expect("server starts");
+    let addr = server.local_addr();
+    let (status, list) = json(addr, "GET", "/games", None).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["games"]
+        .as_array()
+        .expect("a games array")
+        .iter()
+        .map(|g| g["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(names, ["arena", "dots"], "{list}");
+    assert_eq!(list["games"][0]["default"], true, "{list}");
+
+    let (status, game) = json(addr, "GET", "/games/dots", None).await;
+    assert_eq!(status, 200, "{game}");
+    assert_eq!(game["default_config"], json!({"size": 100.0, "speed": 0.5}));
+    let catalogue = dots_catalogue();
+    let schema = catalogue.schema();
+    assert_eq!(
+        game["schema_hash"],
+        format!("{:016x}", schema.hash()),
+        "{game}"
+    );
+    let described: Vec<(String, Vec<(String, String)>)> = game["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| {
+            let fields = c["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .map(|f| (f["name"].to_string(), f["type"].to_string()))
+                .collect();
+            (c["name"].to_string(), fields)
+        })
+        .collect();
+    let expected: Vec<(String, Vec<(String, String)>)> = schema
+        .components()
+        .iter()
+        .map(|c| {
+            let fields = c
+                .fields
+                .iter()
+                .map(|f| {
+                    (
+                        json!(f.name).to_string(),
+                        json!(f.ty.to_string()).to_string(),
+                    )
+                })
+                .collect();
+            (json!(c.name).to_string(), fields)
+        })
+        .collect();
+    assert_eq!(described, expected);
+    assert_eq!(game["events"][0]["name"], "waved", "{game}");
+    assert_eq!(game["input"]["fields"][2]["type"], "bool", "{game}");
+
+    // The bytes are the Welcome's.
+    let (status, headers, bytes) =
+        crate::util::request(addr, "GET", "/games/dots/schema", "", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "etag" && *v == format!("\"{:016x}\"", schema.hash())),
+        "{headers:?}"
+    );
+    let mut ws = open(addr, "room=described&game=dots", None).await;
+    send(&mut ws, &join_msg("reader")).await;
+    let ServerMsg::Welcome(w) = recv(&mut ws).await else {
+        panic!("no Welcome")
+    };
+    assert_eq!(
+        bytes, w.schema,
+        "the schema endpoint serves the Welcome's bytes"
+    );
+
+    let (status, body) = json(addr, "GET", "/games/chess", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("game_not_found")),
+        "{body}"
+    );
+    server.shutdown().await;
+}

@@ -31,7 +31,7 @@
 //!
 //! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
 //! 400 `bad_json` / `unknown_game` / `invalid_config`, 413 `body_too_large`, 422 `invalid_<field>` /
-//! `invalid_body` / `unknown_field`, 404 `room_not_found`, 409 `room_exists` /
+//! `invalid_body` / `unknown_field`, 404 `room_not_found` / `game_not_found`, 409 `room_exists` /
 //! `room_full`, 429 `too_many_room_creations`, 503 `draining` /
 //! `cluster_unavailable` / `misrouted` / `too_many_rooms`, 502
 //! `peer_unreachable`, 401 `unauthorized`, 403 `forbidden`. A ticket is granted with a seat reserved for
@@ -83,6 +83,9 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/rooms/{id}", get(get_room))
         .route("/rooms/{id}/join", post(join_room))
         .route("/matchmake", post(matchmake))
+        .route("/games", get(list_games))
+        .route("/games/{name}", get(get_game))
+        .route("/games/{name}/schema", get(get_schema))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -489,6 +492,118 @@ fn grant(shared: &Shared, headers: &HeaderMap, room: Arc<str>, seat: Reservation
         header::HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+/// `GET /games`: the games this node hosts.
+async fn list_games(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = gate(&shared, &headers, false) {
+        return refusal;
+    }
+    let default = shared.default_game.name();
+    let games: Vec<Value> = shared
+        .games
+        .names()
+        .filter_map(|n| shared.games.get(n))
+        .map(|g| {
+            serde_json::json!({
+                "name": g.name(),
+                "version": g.version(),
+                "schema_hash": format!("{:016x}", g.catalogue().schema().hash()),
+                "default": g.name() == default,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "games": games })).into_response()
+}
+
+/// The game `name` hosts here, or 404 `game_not_found`.
+fn hosted_game(
+    shared: &Shared,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Arc<dyn tickroom_game::GameEntry>, ApiError> {
+    let name = name.map(|Path(n)| n).unwrap_or_default();
+    shared.games.get(&name).cloned().ok_or_else(|| {
+        let hosted: Vec<&str> = shared.games.names().collect();
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "game_not_found",
+            format!("this node hosts no game {name:?}; it hosts {hosted:?}"),
+        )
+    })
+}
+
+/// `GET /games/{name}`: a game's version, default config and schema (every
+/// component, field and wire type, the input and the events) as JSON.
+async fn get_game(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, false) {
+        return Ok(refusal);
+    }
+    let game = hosted_game(&shared, name)?;
+    let schema = game.catalogue().schema();
+    let shape = |id: Option<usize>, s: &tickroom_protocol::state::Shape| {
+        let fields: Vec<Value> = s
+            .fields
+            .iter()
+            .map(|f| serde_json::json!({ "name": f.name, "type": f.ty.to_string() }))
+            .collect();
+        let mut v = serde_json::json!({ "name": s.name, "fields": fields });
+        if let Some(id) = id {
+            v["id"] = id.into();
+        }
+        v
+    };
+    let components: Vec<Value> = schema
+        .components()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| shape(Some(i), c))
+        .collect();
+    let events: Vec<Value> = schema
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| shape(Some(i), e))
+        .collect();
+    let default_config = game.config(None).unwrap_or(Value::Null);
+    Ok(Json(serde_json::json!({
+        "name": game.name(),
+        "version": game.version(),
+        "schema_hash": format!("{:016x}", schema.hash()),
+        "default": game.name() == shared.default_game.name(),
+        "default_config": default_config,
+        "components": components,
+        "input": shape(None, schema.input()),
+        "events": events,
+    }))
+    .into_response())
+}
+
+/// `GET /games/{name}/schema`: the schema's bytes, exactly as the Welcome
+/// carries them (a client that caches schemas by hash fetches it once).
+async fn get_schema(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    if let Some(refusal) = gate(&shared, &headers, false) {
+        return Ok(refusal);
+    }
+    let game = hosted_game(&shared, name)?;
+    let schema = game.catalogue().schema();
+    let etag = format!("\"{:016x}\"", schema.hash());
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Bytes::from(game.catalogue().schema_bytes().to_vec()),
+    )
+        .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
 }
 
 async fn list_rooms(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {

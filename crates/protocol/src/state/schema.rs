@@ -106,6 +106,37 @@ pub enum FieldType {
     Entity,
 }
 
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scalar::Bool => "bool",
+            Scalar::U8 => "u8",
+            Scalar::U16 => "u16",
+            Scalar::U32 => "u32",
+            Scalar::U64 => "u64",
+            Scalar::I8 => "i8",
+            Scalar::I16 => "i16",
+            Scalar::I32 => "i32",
+            Scalar::I64 => "i64",
+            Scalar::F32 => "f32",
+        })
+    }
+}
+
+/// The type as the docs and `GET /games/{name}` write it: `u16`,
+/// `fixed(i32, 100)`, `text(24)`, `[u8; 4]`, `entity`.
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldType::Scalar(s) => s.fmt(f),
+            FieldType::Fixed { repr, scale } => write!(f, "fixed({repr}, {scale})"),
+            FieldType::Text { max_bytes } => write!(f, "text({max_bytes})"),
+            FieldType::Array { item, len } => write!(f, "[{item}; {len}]"),
+            FieldType::Entity => f.write_str("entity"),
+        }
+    }
+}
+
 /// How one value slot is held, compared and coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -563,6 +594,30 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wire_types_display_as_the_docs_write_them() {
+        let shown: Vec<String> = [
+            FieldType::Scalar(Scalar::U16),
+            FieldType::Fixed {
+                repr: Scalar::I32,
+                scale: 100,
+            },
+            FieldType::Text { max_bytes: 24 },
+            FieldType::Array {
+                item: Box::new(FieldType::Scalar(Scalar::Bool)),
+                len: 4,
+            },
+            FieldType::Entity,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            shown,
+            ["u16", "fixed(i32, 100)", "text(24)", "[bool; 4]", "entity"]
+        );
+    }
+
     use super::*;
 
     fn pos() -> Field {
