@@ -366,6 +366,19 @@ async fn a_mixed_fleet_places_each_game_on_a_node_that_hosts_it() {
         "{body}"
     );
     // A game no node hosts.
+    // Matchmaking for dots through a: a dots room, on b.
+    let (status, ticket) = try_json(a_addr, "POST", "/matchmake", Some(&json!({"game": "dots"})))
+        .await
+        .expect("POST /matchmake answers");
+    assert_eq!(status, 200, "{ticket}");
+    let ws_url = ticket["ws_url"].as_str().expect("a ws_url");
+    assert!(
+        ws_url.starts_with(&format!("ws://{b_addr}/")),
+        "the ticket is b's: {ws_url}"
+    );
+    let room = ticket["room"].as_str().expect("a room");
+    let (_, info) = json(b_addr, "GET", &format!("/rooms/{room}"), None).await;
+    assert_eq!(info["game"], "dots", "{info}");
     let (status, body) = try_json(a_addr, "POST", "/rooms", Some(&json!({"game": "chess"})))
         .await
         .expect("POST /rooms answers");
@@ -479,6 +492,57 @@ async fn the_games_a_node_hosts_are_described_over_http() {
     assert_eq!(
         (status, body["code"].as_str()),
         (404, Some("game_not_found")),
+        "{body}"
+    );
+    server.shutdown().await;
+}
+
+/// `POST /matchmake` matches within one game: `{"game": "dots"}` fills dots
+/// rooms only and starts a dots room when none has a seat; no game means the
+/// default game; an unknown game is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matchmaking_keeps_each_game_to_its_own_rooms() {
+    let mut hosted = games();
+    hosted.register::<dots::Dots>().expect("dots registers");
+    let server = Server::start(test_config(), hosted)
+        .await
+        .expect("server starts");
+    let addr = server.local_addr();
+    let matchmake = |body: serde_json::Value| async move {
+        let (status, ticket) = json(addr, "POST", "/matchmake", Some(&body)).await;
+        assert_eq!(status, 200, "{body}: {ticket}");
+        let room = ticket["room"].as_str().expect("a room").to_owned();
+        let (_, info) = json(addr, "GET", &format!("/rooms/{room}"), None).await;
+        (room, info["game"].as_str().expect("a game").to_owned())
+    };
+    let (arena_room, game) = matchmake(json!({})).await;
+    assert_eq!(game, "arena", "no game: the default game");
+    let (dots_room, game) = matchmake(json!({"game": "dots"})).await;
+    assert_eq!(game, "dots");
+    assert_ne!(
+        dots_room, arena_room,
+        "a dots match never lands in an arena room"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            matchmake(json!({"game": "dots"})).await,
+            (dots_room.clone(), "dots".into())
+        );
+        assert_eq!(
+            matchmake(json!({})).await,
+            (arena_room.clone(), "arena".into())
+        );
+    }
+    let (status, body) = json(addr, "POST", "/matchmake", Some(&json!({"game": "chess"}))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("unknown_game")),
+        "{body}"
+    );
+    let (status, body) = json(addr, "POST", "/matchmake", Some(&json!({"game": 7}))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_game")),
         "{body}"
     );
     server.shutdown().await;

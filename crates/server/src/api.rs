@@ -7,7 +7,8 @@
 //! | `POST /rooms` | create a room (`id`, `capacity`, `public`, `metadata`) |
 //! | `GET /rooms/{id}` | one room (public or not) |
 //! | `POST /rooms/{id}/join` | a join ticket for that room |
-//! | `POST /matchmake` | a ticket for the fullest public room with space, or a new one |
+//! | `POST /matchmake` | a ticket for the fullest public room of a game (`game`, default: the default game) with space, or a new one |
+//! | `GET /games`, `GET /games/{name}`, `GET /games/{name}/schema` | the games this node hosts, one described, its schema bytes |
 //!
 //! In a cluster every node answers every route: a request for a room that
 //! lives elsewhere is forwarded to its owner ([`crate::cluster::forward`])
@@ -383,6 +384,13 @@ fn room_game(shared: &Shared, body: &mut Map<String, Value>) -> Result<RoomGame,
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", c.to_string())
             }
         })
+}
+
+/// The game `name` with its default config, or 400 `unknown_game`.
+fn room_game_named(shared: &Shared, name: &str) -> Result<RoomGame, ApiError> {
+    shared
+        .room_game(Some(name), None)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unknown_game", e.to_string()))
 }
 
 /// The options of `POST /rooms`, validated against the server's config.
@@ -841,15 +849,32 @@ async fn matchmake(
     }
     let creator = creator(&shared, &headers, &extensions);
     let mut body = json_object(body)?;
-    reject_unknown(&body, &["metadata"])?;
+    reject_unknown(&body, &["metadata", "game"])?;
     let raw = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let filter = metadata(&mut body)?;
+    // The game's rooms only; `None` (here): one another member hosts.
+    let (game, game_name) = match body.remove("game") {
+        None | Some(Value::Null) => (Some(shared.default_game.clone()), None),
+        Some(Value::String(name))
+            if shared.games.get(&name).is_none() && shared.cluster.elsewhere_hosts(&name) =>
+        {
+            (None, Some(name))
+        }
+        Some(Value::String(name)) => (Some(room_game_named(&shared, &name)?), None),
+        Some(_) => {
+            return Err(ApiError::invalid("invalid_game", "game must be a string"));
+        }
+    };
+    let game_name = game
+        .as_ref()
+        .map_or_else(|| game_name.unwrap_or_default(), |g| g.name().to_owned());
     let ttl = ttl_ms(&shared);
     if !shared.cluster.is_clustered() {
         let new = NewRoom::Generate;
-        let (room, seat) = shared
-            .registry
-            .matchmake_or(&filter, ttl, unix_ms(), new, creator)?;
+        let (room, seat) =
+            shared
+                .registry
+                .matchmake_or(&filter, game.as_ref(), ttl, unix_ms(), new, creator)?;
         return Ok(grant(&shared, &headers, room, seat));
     }
     // A forwarded matchmake names the room id it placed here.
@@ -861,40 +886,54 @@ async fn matchmake(
         let Some(id) = placed else {
             return Err(misrouted());
         };
-        let game = Some(shared.default_game.name());
-        if shared.cluster.route(id, game).await != Route::Local {
+        let Some(game) = &game else {
+            return Err(misrouted());
+        };
+        if shared.cluster.route(id, Some(game.name())).await != Route::Local {
             return Err(misrouted());
         }
         let new = NewRoom::Id(Arc::from(id));
-        let (room, seat) = shared
-            .registry
-            .matchmake_or(&filter, ttl, unix_ms(), new, None)?;
+        let (room, seat) =
+            shared
+                .registry
+                .matchmake_or(&filter, Some(game), ttl, unix_ms(), new, None)?;
         return Ok(grant(&shared, &headers, room, seat));
     }
-    // This node's own rooms first (none while it drains).
-    if !shared.registry.is_draining() {
-        match shared
-            .registry
-            .matchmake_or(&filter, ttl, unix_ms(), NewRoom::Nothing, None)
-        {
+    // This node's own rooms first (none while it drains, none of a game it
+    // does not host).
+    if !shared.registry.is_draining()
+        && let Some(game) = &game
+    {
+        match shared.registry.matchmake_or(
+            &filter,
+            Some(game),
+            ttl,
+            unix_ms(),
+            NewRoom::Nothing,
+            None,
+        ) {
             Ok((room, seat)) => return Ok(grant(&shared, &headers, room, seat)),
             Err(RoomError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let id = generated_room_id();
-    // Matchmade rooms run the default game.
-    match shared
-        .cluster
-        .route(&id, Some(shared.default_game.name()))
-        .await
-    {
+    // A new room of the game, with its default config, among the members that host it.
+    match shared.cluster.route(&id, Some(&game_name)).await {
         Route::Local => {
+            let Some(game) = &game else {
+                // Claimed here before (by an older run of this node).
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_game",
+                    format!("this node does not host game {game_name:?}"),
+                ));
+            };
             let new = NewRoom::Id(Arc::from(id));
             let (room, seat) =
                 shared
                     .registry
-                    .matchmake_or(&filter, ttl, unix_ms(), new, creator)?;
+                    .matchmake_or(&filter, Some(game), ttl, unix_ms(), new, creator)?;
             Ok(grant(&shared, &headers, room, seat))
         }
         Route::Remote(peer) => {

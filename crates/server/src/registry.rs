@@ -502,16 +502,19 @@ impl Registry {
         ttl_ms: u64,
         now_ms: u64,
     ) -> Result<(Arc<str>, Reservation), RoomError> {
-        self.matchmake_or(filter, ttl_ms, now_ms, NewRoom::Generate, None)
+        self.matchmake_or(filter, None, ttl_ms, now_ms, NewRoom::Generate, None)
     }
 
-    /// [`Registry::matchmake`], choosing what happens when no room fits:
+    /// [`Registry::matchmake`] among the rooms of `game` (`None`: the
+    /// default game; a room it starts runs that game with its default
+    /// config), choosing what happens when no room fits:
     /// [`NewRoom::Id`] starts that room (a cluster node placed the id here),
     /// [`NewRoom::Nothing`] answers [`RoomError::NotFound`]. A room started
     /// is charged to `creator` (`None`: not limited per address).
     pub fn matchmake_or(
         &self,
         filter: &Map<String, Value>,
+        game: Option<&RoomGame>,
         ttl_ms: u64,
         now_ms: u64,
         new_room: NewRoom,
@@ -520,11 +523,13 @@ impl Registry {
         if self.is_draining() {
             return Err(RoomError::Draining);
         }
+        let game = game.unwrap_or(&self.settings.game);
         let mut rooms = self.lock();
         let best = rooms
             .values_mut()
             .filter(|e| {
                 e.info.public
+                    && e.info.game.name() == game.name()
                     && filter
                         .iter()
                         .all(|(k, v)| e.info.metadata.get(k) == Some(v))
@@ -552,7 +557,10 @@ impl Registry {
                     NewRoom::Id(id) => id,
                     NewRoom::Nothing => return Err(RoomError::NotFound),
                 };
-                let info = self.default_info(filter.clone());
+                let info = RoomInfo {
+                    game: game.clone(),
+                    ..self.default_info(filter.clone())
+                };
                 self.spawn(&mut rooms, id, info, creator)?
             }
         };
@@ -896,7 +904,7 @@ mod tests {
         // (private: the matchmake below must start a room, not fill this one)
         reg.create_by(options(Some("a"), 2, false), Some(ip))
             .expect("first");
-        reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("b".into()), Some(ip))
+        reg.matchmake_or(&Map::new(), None, TTL, 0, NewRoom::Id("b".into()), Some(ip))
             .expect("second");
         assert_eq!(
             reg.create_by(options(Some("c"), 2, true), Some(ip))
@@ -927,12 +935,12 @@ mod tests {
         // Matchmaking fills the free seats of live rooms (b: 1, c: 2), then
         // would need a new room.
         let seats = (0..10)
-            .map(|_| reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("e".into()), None))
+            .map(|_| reg.matchmake_or(&Map::new(), None, TTL, 0, NewRoom::Id("e".into()), None))
             .take_while(Result::is_ok)
             .count();
         assert_eq!(seats, 3);
         assert_eq!(
-            reg.matchmake_or(&Map::new(), TTL, 0, NewRoom::Id("e".into()), None)
+            reg.matchmake_or(&Map::new(), None, TTL, 0, NewRoom::Id("e".into()), None)
                 .map(|r| r.0),
             Err(RoomError::TooManyRooms)
         );
