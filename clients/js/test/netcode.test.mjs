@@ -17,8 +17,8 @@ import { Interpolator, Predictor, RateMeter, SNAP_DISTANCE, ServerClock, blend, 
 import { Replica, componentId, frameView, slotValues } from '../src/replica.js';
 import { decodeSchema, encodeSchema, encodeStateDelta, stateChecksum } from '../src/state.js';
 import { arenaModel, kinematics, steerDirection, steerInput, step } from '../../../assets/arena.js';
+import { ARENA } from './fakes.mjs';
 
-const ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6, accel: 1400, max_speed: 320, friction: 0.05 };
 const KIN = kinematics(ARENA, 20);
 
 /** The arena's schema (crates/sim/src/game.rs, with the engine's `player`). */

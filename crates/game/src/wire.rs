@@ -94,6 +94,11 @@ fn next_int(values: &mut std::slice::Iter<'_, Value>, at: &'static str) -> Resul
     }
 }
 
+/// The next slot as a `u32` (a float's bits, a network id).
+fn next_u32(values: &mut std::slice::Iter<'_, Value>, at: &'static str) -> Result<u32, WireError> {
+    u32::try_from(next_int(values, at)?).map_err(|_| WireError::Mismatch(at))
+}
+
 macro_rules! int_field {
     ($($t:ty => $s:ident),* $(,)?) => {$(
         impl WireField for $t {
@@ -153,7 +158,7 @@ impl WireField for f32 {
         _: &dyn EntityMap,
         at: &'static str,
     ) -> Result<Self, WireError> {
-        let bits = u32::try_from(next_int(values, at)?).map_err(|_| WireError::Mismatch(at))?;
+        let bits = next_u32(values, at)?;
         Ok(f32::from_bits(bits))
     }
 }
@@ -189,7 +194,7 @@ impl WireField for Entity {
         map: &dyn EntityMap,
         at: &'static str,
     ) -> Result<Self, WireError> {
-        let id = u32::try_from(next_int(values, at)?).map_err(|_| WireError::Mismatch(at))?;
+        let id = next_u32(values, at)?;
         map.entity(id).ok_or(WireError::UnknownEntity(at, id))
     }
 }
@@ -206,7 +211,7 @@ impl WireField for Option<Entity> {
         map: &dyn EntityMap,
         at: &'static str,
     ) -> Result<Self, WireError> {
-        match u32::try_from(next_int(values, at)?).map_err(|_| WireError::Mismatch(at))? {
+        match next_u32(values, at)? {
             0 => Ok(None),
             id => map
                 .entity(id)
