@@ -483,8 +483,14 @@ fn read_shapes(r: &mut Reader<'_>, schema: &Schema) -> Result<Vec<ShapeDef>, Dec
     Ok(shapes)
 }
 
-fn bits(mask: u64) -> impl Iterator<Item = u8> {
-    (0..64u8).filter(move |&k| mask & (1 << k) != 0)
+/// The set bits of `mask`, lowest first (one step per set bit: this runs
+/// per component of every changed entity a client applies).
+fn bits(mut mask: u64) -> impl Iterator<Item = u8> {
+    std::iter::from_fn(move || {
+        let k = mask.trailing_zeros();
+        mask &= mask.wrapping_sub(1);
+        (k < 64).then_some(k as u8)
+    })
 }
 
 /// A shape index; shapes must be first used in list order.
@@ -644,4 +650,15 @@ fn merge(tick: u32, old: &Frame, new: &Frame) -> Frame {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bits_lists_the_set_bits_lowest_first() {
+        for mask in [0u64, 1, 0b1011_0100, 1 << 63, u64::MAX, 0x8000_0000_0000_0001] {
+            let slow: Vec<u8> = (0..64u8).filter(|&k| mask & (1 << k) != 0).collect();
+            assert_eq!(super::bits(mask).collect::<Vec<_>>(), slow, "{mask:#x}");
+        }
+    }
 }

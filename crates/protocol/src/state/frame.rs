@@ -206,6 +206,8 @@ impl Frame {
     /// computes the same without the schema or the delta encoder.
     pub fn checksum(&self, scratch: &mut Vec<u8>) -> u32 {
         scratch.clear();
+        // Most values and headers take one byte.
+        scratch.reserve(self.values.len() + 2 * self.comps.len() + 3 * self.ids.len() + 10);
         put_varint(scratch, self.tick.into());
         put_varint(scratch, self.ids.len() as u64);
         for e in self.entities() {

@@ -8,6 +8,7 @@ use super::DecodeError;
 
 /// Appends `v` as a varint: below 251 one byte, else a marker (251/252/253)
 /// and a little-endian u16/u32/u64.
+#[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
     if v < 251 {
         out.push(v as u8);
