@@ -18,7 +18,7 @@
 
 use std::{fmt, time::Duration};
 
-use tickroom_protocol::state::{EntityRef, Frame, Schema, Value};
+use tickroom_protocol::state::{EntityRef, Frame, Schema};
 
 use crate::Rng;
 
@@ -55,8 +55,8 @@ impl<'a> View<'a> {
     pub fn me(&self, hint: &mut Option<u32>) -> Option<EntityRef<'a>> {
         let frame = self.frame?;
         let player = self.schema.component_id("player")?;
-        let id = Value::Int(self.player_id.into());
-        let is_me = |e: &EntityRef<'_>| e.get(player).and_then(<[Value]>::first) == Some(&id);
+        let id = i64::from(self.player_id);
+        let is_me = |e: &EntityRef<'_>| e.get(player).and_then(|p| p.int(0)) == Some(id);
         if let Some(e) = hint.and_then(|h| frame.get(h)).filter(is_me) {
             return Some(e);
         }

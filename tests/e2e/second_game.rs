@@ -107,13 +107,10 @@ impl Player {
             .entities()
             .find(|e| {
                 e.get(player)
-                    .is_some_and(|p| p[0] == Value::Int(self.id.into()))
+                    .is_some_and(|p| p.int(0) == Some(self.id.into()))
             })
             .expect("own entity");
-        match me.get(dot).expect("a dot")[0] {
-            Value::Int(x) => x,
-            Value::Text(_) => panic!("x is a number"),
-        }
+        me.get(dot).expect("a dot").int(0).expect("x is a number")
     }
 
     async fn step(&mut self, dx: i8, wave: bool) {

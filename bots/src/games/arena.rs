@@ -17,7 +17,7 @@
 //! 7 µs, which at 1,000 bots × 30 inputs/s would be a fifth of the bots'
 //! core in `tickroom-bench`).
 
-use tickroom_protocol::state::{FieldType, Frame, Scalar, Schema, Value, encode_values};
+use tickroom_protocol::state::{FieldType, Frame, Scalar, Schema, Value, Values, encode_values};
 
 use super::{GameBehaviours, PlayEntry};
 use crate::{
@@ -90,11 +90,9 @@ impl Contract {
     }
 
     /// A `pos` component's centre, in arena units.
-    fn centre(&self, values: Option<&[Value]>) -> Option<[f32; 2]> {
-        match values? {
-            [Value::Int(x), Value::Int(y)] => {
-                Some([*x as f32 / self.pos_scale, *y as f32 / self.pos_scale])
-            }
+    fn centre(&self, values: Option<Values<'_>>) -> Option<[f32; 2]> {
+        match values.map(|v| (v.len(), v.int(0), v.int(1)))? {
+            (2, Some(x), Some(y)) => Some([x as f32 / self.pos_scale, y as f32 / self.pos_scale]),
             _ => None,
         }
     }

@@ -56,7 +56,11 @@ fn value(room: &dyn Room, f: &Frame, id: u32, comp: &str, slot: usize) -> Value 
         .schema()
         .component_id(comp)
         .expect("component");
-    f.get(id).and_then(|e| e.get(c)).expect("entity has it")[slot].clone()
+    f.get(id)
+        .and_then(|e| e.get(c))
+        .and_then(|v| v.get(slot))
+        .expect("entity has it")
+        .to_value()
 }
 
 #[test]

@@ -19,7 +19,7 @@ mod state_gen;
 
 use serde_json::{Value as Json, json};
 use state_gen::{Spec, frame, schema};
-use tickroom_protocol::state::{Encoder, Frame, Value, apply};
+use tickroom_protocol::state::{Encoder, Frame, ValueRef, apply};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -37,8 +37,8 @@ fn frame_json(f: &Frame) -> Json {
                     let values: Vec<Json> = values
                         .iter()
                         .map(|v| match v {
-                            Value::Int(n) => json!(n.to_string()),
-                            Value::Text(t) => json!({ "text": &**t }),
+                            ValueRef::Int(n) => json!(n.to_string()),
+                            ValueRef::Text(t) => json!({ "text": t }),
                         })
                         .collect();
                     json!({ "id": id, "values": values })

@@ -14,7 +14,7 @@ use tickroom_game::{Departure, GameEntry, Games, PlayerId, Room};
 use tickroom_protocol::{
     Checksum,
     record::{Block, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent, TickRecord},
-    state::{self, FieldType, Frame, Scalar, Schema, Value},
+    state::{self, FieldType, Frame, Scalar, Schema, ValueRef, ValuesIter},
 };
 
 /// Where a replayed step parted from its record before any frame was built.
@@ -636,10 +636,10 @@ pub fn differences(schema: &Schema, recorded: &Frame, replayed: &Frame) -> Vec<S
     out
 }
 
-fn show(v: &Value) -> String {
+fn show(v: ValueRef<'_>) -> String {
     match v {
-        Value::Int(n) => n.to_string(),
-        Value::Text(t) => format!("{t:?}"),
+        ValueRef::Int(n) => n.to_string(),
+        ValueRef::Text(t) => format!("{t:?}"),
     }
 }
 
@@ -718,10 +718,10 @@ impl ExportFrame {
 }
 
 /// A field's value as JSON (see [`ExportFrame`]).
-fn json_of(ty: &FieldType, values: &mut std::slice::Iter<'_, Value>) -> serde_json::Value {
+fn json_of(ty: &FieldType, values: &mut ValuesIter<'_>) -> serde_json::Value {
     use serde_json::Value as J;
-    let int = |v: Option<&Value>| match v {
-        Some(Value::Int(n)) => *n,
+    let int = |v: Option<ValueRef<'_>>| match v {
+        Some(ValueRef::Int(n)) => n,
         _ => 0,
     };
     match ty {
@@ -729,7 +729,7 @@ fn json_of(ty: &FieldType, values: &mut std::slice::Iter<'_, Value>) -> serde_js
             J::Array((0..*len).map(|_| json_of(item, values)).collect())
         }
         FieldType::Text { .. } => match values.next() {
-            Some(Value::Text(t)) => J::String(t.to_string()),
+            Some(ValueRef::Text(t)) => J::String(t.to_owned()),
             _ => J::Null,
         },
         FieldType::Scalar(Scalar::Bool) => J::Bool(int(values.next()) != 0),

@@ -4,7 +4,7 @@
 //! wire quantized them; velocities are not on the wire (see `Arena::declare`).
 
 use glam::Vec2;
-use tickroom::protocol::state::{Frame, Schema, Value};
+use tickroom::protocol::state::{Frame, Schema, ValueRef, Values};
 
 use crate::game::POS_SCALE;
 
@@ -52,16 +52,9 @@ pub struct ArenaView {
 #[error("not an arena frame: {0}")]
 pub struct NotArena(&'static str);
 
-fn int(v: &Value) -> i64 {
-    match v {
-        Value::Int(n) => *n,
-        Value::Text(_) => 0,
-    }
-}
-
-fn vec2(values: Option<&[Value]>, scale: u32) -> Vec2 {
-    match values {
-        Some([x, y]) => Vec2::new(int(x) as f32 / scale as f32, int(y) as f32 / scale as f32),
+fn vec2(values: Option<Values<'_>>, scale: u32) -> Vec2 {
+    match values.map(|v| (v.len(), v.int(0), v.int(1))) {
+        Some((2, Some(x), Some(y))) => Vec2::new(x as f32 / scale as f32, y as f32 / scale as f32),
         _ => Vec2::ZERO,
     }
 }
@@ -77,27 +70,23 @@ impl ArenaView {
         };
         for e in frame.entities() {
             if let Some(p) = e.get(player) {
-                let [pid, name, connected] = p else {
+                let (3, Some(pid), Some(ValueRef::Text(name)), Some(connected)) =
+                    (p.len(), p.int(0), p.get(1), p.int(2))
+                else {
                     return Err(NotArena("player"));
                 };
                 view.players.push(SeenPlayer {
                     entity: e.id(),
-                    id: int(pid) as u32,
-                    name: match name {
-                        Value::Text(t) => t.to_string(),
-                        Value::Int(_) => String::new(),
-                    },
-                    connected: int(connected) != 0,
+                    id: pid as u32,
+                    name: name.to_owned(),
+                    connected: connected != 0,
                     pos: vec2(e.get(pos), POS_SCALE),
-                    score: e
-                        .get(score)
-                        .and_then(|s| s.first())
-                        .map_or(0, |v| int(v) as u32),
+                    score: e.get(score).and_then(|s| s.int(0)).unwrap_or(0) as u32,
                 });
             } else if let Some(p) = e.get(pellet) {
                 view.pellets.push(SeenPellet {
                     entity: e.id(),
-                    slot: p.first().map_or(0, |v| int(v) as u16),
+                    slot: p.int(0).unwrap_or(0) as u16,
                     pos: vec2(e.get(pos), POS_SCALE),
                 });
             }

@@ -119,7 +119,7 @@ fn frames_built_through_the_engine_say_what_the_arenas_own_api_says() {
             .collect();
         assert_eq!(in_frame.len(), players.len());
         for (e, p) in in_frame.iter().zip(&players) {
-            assert_eq!(e.get(c("player")).unwrap()[0], Value::Int(p.id.0.into()));
+            assert_eq!(e.get(c("player")).unwrap().int(0), Some(p.id.0.into()));
             assert_eq!(
                 e.get(c("pos")).unwrap(),
                 [fixed(p.pos.x, POS_SCALE), fixed(p.pos.y, POS_SCALE)]
@@ -137,7 +137,7 @@ fn frames_built_through_the_engine_say_what_the_arenas_own_api_says() {
         );
         let mut slots: Vec<Value> = live
             .iter()
-            .map(|e| e.get(c("pellet")).unwrap()[0].clone())
+            .map(|e| e.get(c("pellet")).unwrap().get(0).unwrap().to_value())
             .collect();
         slots.sort_by_key(|v| if let Value::Int(n) = v { *n } else { -1 });
         let want: Vec<Value> = pellets.iter().map(|p| Value::Int(p.id.into())).collect();

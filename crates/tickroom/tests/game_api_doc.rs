@@ -52,7 +52,7 @@ fn dots_registers_plays_and_sends_waves_to_everyone_else() {
     let at = |f: &tickroom::protocol::state::Frame, player: u32| -> Vec<Value> {
         let p = schema.component_id("player").unwrap();
         f.entities()
-            .find(|e| e.get(p).is_some_and(|v| v[0] == Value::Int(player.into())))
+            .find(|e| e.get(p).is_some_and(|v| v.int(0) == Some(player.into())))
             .and_then(|e| e.get(dot))
             .expect("the player's dot")
             .to_vec()

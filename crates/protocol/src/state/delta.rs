@@ -21,10 +21,10 @@
 //! and empty texts. Shapes are listed in order of first use. Every rule
 //! above is checked when decoding, so a state has exactly one encoding.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use super::DecodeError;
-use super::frame::{EntityRef, Frame, Value};
+use super::frame::{EntityRef, Frame, ValueRef, Values};
 use super::schema::{Schema, Slot};
 use super::wire::{Reader, put_str, put_varint, unzigzag, zigzag};
 
@@ -232,9 +232,17 @@ impl Encoder {
 }
 
 /// Which slots of `new` differ from `base`.
-fn field_mask(base: &[Value], new: &[Value]) -> u64 {
+fn field_mask(base: Values<'_>, new: Values<'_>) -> u64 {
     let mut mask = 0;
-    for (k, (a, b)) in base.iter().zip(new).enumerate() {
+    if !base.has_text() && !new.has_text() {
+        for (k, (a, b)) in base.ints().iter().zip(new.ints()).enumerate() {
+            if a != b {
+                mask |= 1 << k;
+            }
+        }
+        return mask;
+    }
+    for (k, (a, b)) in base.iter().zip(new.iter()).enumerate() {
         if a != b {
             mask |= 1 << k;
         }
@@ -243,7 +251,7 @@ fn field_mask(base: &[Value], new: &[Value]) -> u64 {
 }
 
 /// Which slots of `new` are not zero.
-fn zero_mask(new: &[Value]) -> u64 {
+fn zero_mask(new: Values<'_>) -> u64 {
     let mut mask = 0;
     for (k, v) in new.iter().enumerate() {
         if !v.is_zero() {
@@ -272,7 +280,7 @@ fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, n
         let layout = schema.layout(c).unwrap_or_default();
         let old = base.and_then(|b| b.get(c));
         for (k, (v, &slot)) in values.iter().zip(layout).enumerate() {
-            let was = old.map(|o| &o[k]);
+            let was = old.and_then(|o| o.get(k));
             let unchanged = match was {
                 Some(w) => w == v,
                 None => v.is_zero(),
@@ -282,15 +290,15 @@ fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, n
             }
             match (slot, v) {
                 (Slot::Int { bool: true, .. }, _) => {}
-                (Slot::Int { .. }, Value::Int(n)) => {
+                (Slot::Int { .. }, ValueRef::Int(n)) => {
                     let o = match was {
-                        Some(Value::Int(o)) => *o,
+                        Some(ValueRef::Int(o)) => o,
                         _ => 0,
                     };
                     put_varint(out, zigzag(n.wrapping_sub(o)));
                 }
-                (Slot::F32, Value::Int(n)) => out.extend_from_slice(&(*n as u32).to_le_bytes()),
-                (Slot::Text { .. }, Value::Text(t)) => put_str(out, t),
+                (Slot::F32, ValueRef::Int(n)) => out.extend_from_slice(&(n as u32).to_le_bytes()),
+                (Slot::Text { .. }, ValueRef::Text(t)) => put_str(out, t),
                 _ => debug_assert!(false, "value does not fit its slot"),
             }
         }
@@ -562,7 +570,9 @@ fn read_entity(
     for c in bits(keep) {
         let old = base.and_then(|b| b.get(c));
         if shape.changed & (1 << c) == 0 {
-            out.values_mut().extend_from_slice(old.unwrap_or_default());
+            if let Some(v) = old {
+                out.push_range(v.frame(), v.slot_range());
+            }
             out.push_comp(c);
             continue;
         }
@@ -574,24 +584,32 @@ fn read_entity(
             });
         }
         let layout = schema.layout(c).unwrap_or_default();
-        let values = out.values_mut();
-        let start = values.len();
-        match old {
-            Some(v) => values.extend_from_slice(v),
-            None => values.extend(layout.iter().map(|&s| Value::zero(s))),
+        if layout.len() < 64 && mask >> layout.len() != 0 {
+            return Err(DecodeError::Malformed {
+                at: r.pos(),
+                what: "slot past the component",
+            });
         }
-        for k in bits(mask) {
-            let k = usize::from(k);
-            let at = r.pos();
-            let (Some(&slot), Some(v)) = (layout.get(k), values.get_mut(start + k)) else {
-                return Err(DecodeError::Malformed {
-                    at,
-                    what: "slot past the component",
-                });
+        for (k, &slot) in layout.iter().enumerate() {
+            let was = match old {
+                Some(v) => v.get(k).unwrap_or(ValueRef::Int(0)),
+                None => match slot {
+                    Slot::Text { .. } => ValueRef::Text(""),
+                    _ => ValueRef::Int(0),
+                },
             };
-            *v = match (slot, &*v) {
-                (Slot::Int { bool: true, .. }, Value::Int(o)) => Value::Int(1 - o),
-                (Slot::Int { min, max, .. }, Value::Int(o)) => {
+            if mask & (1 << k) == 0 {
+                match (old, was) {
+                    (Some(v), _) => out.push_from(v.frame(), v.slot_range().start + k),
+                    (None, ValueRef::Int(n)) => out.push_int(n),
+                    (None, ValueRef::Text(_)) => out.push_text(Arc::from("")),
+                }
+                continue;
+            }
+            let at = r.pos();
+            match (slot, was) {
+                (Slot::Int { bool: true, .. }, ValueRef::Int(o)) => out.push_int(1 - o),
+                (Slot::Int { min, max, .. }, ValueRef::Int(o)) => {
                     let d = unzigzag(r.varint()?);
                     let n = o.wrapping_add(d);
                     if d == 0 || n < min || n > max {
@@ -600,27 +618,27 @@ fn read_entity(
                             what: "integer delta out of its type's range",
                         });
                     }
-                    Value::Int(n)
+                    out.push_int(n);
                 }
-                (Slot::F32, Value::Int(o)) => {
+                (Slot::F32, ValueRef::Int(o)) => {
                     let n = i64::from(u32::from_le_bytes(r.take(4)?.try_into().unwrap_or([0; 4])));
-                    if n == *o {
+                    if n == o {
                         return Err(DecodeError::Malformed {
                             at,
                             what: "an unchanged float sent",
                         });
                     }
-                    Value::Int(n)
+                    out.push_int(n);
                 }
-                (Slot::Text { max_bytes }, Value::Text(o)) => {
+                (Slot::Text { max_bytes }, ValueRef::Text(o)) => {
                     let t = r.str(usize::from(max_bytes))?;
-                    if t == &**o {
+                    if t == o {
                         return Err(DecodeError::Malformed {
                             at,
                             what: "an unchanged text sent",
                         });
                     }
-                    Value::Text(t.into())
+                    out.push_text(Arc::from(t));
                 }
                 _ => {
                     return Err(DecodeError::Malformed {
@@ -628,7 +646,7 @@ fn read_entity(
                         what: "value of the wrong kind",
                     });
                 }
-            };
+            }
         }
         out.push_comp(c);
     }
@@ -656,7 +674,14 @@ fn merge(tick: u32, old: &Frame, new: &Frame) -> Frame {
 mod tests {
     #[test]
     fn bits_lists_the_set_bits_lowest_first() {
-        for mask in [0u64, 1, 0b1011_0100, 1 << 63, u64::MAX, 0x8000_0000_0000_0001] {
+        for mask in [
+            0u64,
+            1,
+            0b1011_0100,
+            1 << 63,
+            u64::MAX,
+            0x8000_0000_0000_0001,
+        ] {
             let slow: Vec<u8> = (0..64u8).filter(|&k| mask & (1 << k) != 0).collect();
             assert_eq!(super::bits(mask).collect::<Vec<_>>(), slow, "{mask:#x}");
         }

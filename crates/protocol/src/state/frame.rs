@@ -4,48 +4,92 @@
 //! kept sorted by network id and components by id, so two equal states are
 //! equal frames, with one canonical encoding and one checksum.
 //!
-//! Storage is flat (ids, component ranges and values in four vectors), so
-//! building or rebuilding a frame allocates nothing per entity once the
-//! vectors have grown.
+//! Storage is flat and compact: ids, component ranges and one `i64` per
+//! value slot in a few vectors, with texts in a side table (a text slot
+//! holds its index there, and a bit says which slots are texts). So
+//! building, copying or comparing a frame is mostly copying and comparing
+//! integers, a 50-player arena frame is about 8 KB, and nothing is allocated
+//! per entity once the vectors have grown.
+
+use std::sync::Arc;
 
 use super::schema::{Schema, Slot};
 use super::wire::{Reader, put_str, put_varint, unzigzag, zigzag};
 use super::{DecodeError, FrameError};
 
-/// One value slot: an integer (bools, integers, fixed-point, entity ids and
-/// a float's bits) or a text.
+/// One value slot, owned: an integer (bools, integers, fixed-point, entity
+/// ids and a float's bits) or a text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
     Int(i64),
-    Text(std::sync::Arc<str>),
+    Text(Arc<str>),
 }
 
 impl Value {
-    /// The zero a slot starts from (what a newly added component's values
-    /// are delta-coded against).
-    pub(crate) fn zero(slot: Slot) -> Self {
-        match slot {
-            Slot::Text { .. } => Value::Text(std::sync::Arc::from("")),
-            _ => Value::Int(0),
-        }
-    }
-
-    /// Whether this is its slot's zero.
-    pub(crate) fn is_zero(&self) -> bool {
-        match self {
-            Value::Int(v) => *v == 0,
-            Value::Text(t) => t.is_empty(),
-        }
-    }
-
     /// Whether this value may sit in `slot`.
     pub(crate) fn fits(&self, slot: Slot) -> bool {
+        self.as_ref().fits(slot)
+    }
+
+    /// Borrowed.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Int(n) => ValueRef::Int(*n),
+            Value::Text(t) => ValueRef::Text(t),
+        }
+    }
+}
+
+/// One value slot of a frame, borrowed (see [`Values`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueRef<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl ValueRef<'_> {
+    /// The integer, if it is one.
+    pub fn int(self) -> Option<i64> {
+        match self {
+            ValueRef::Int(n) => Some(n),
+            ValueRef::Text(_) => None,
+        }
+    }
+
+    /// Owned.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Int(n) => Value::Int(n),
+            ValueRef::Text(t) => Value::Text(Arc::from(t)),
+        }
+    }
+
+    pub(crate) fn is_zero(self) -> bool {
+        match self {
+            ValueRef::Int(v) => v == 0,
+            ValueRef::Text(t) => t.is_empty(),
+        }
+    }
+
+    pub(crate) fn fits(self, slot: Slot) -> bool {
         match (self, slot) {
-            (Value::Int(v), Slot::Int { min, max, .. }) => (min..=max).contains(v),
-            (Value::Int(v), Slot::F32) => (0..=i64::from(u32::MAX)).contains(v),
-            (Value::Text(t), Slot::Text { max_bytes }) => t.len() <= usize::from(max_bytes),
+            (ValueRef::Int(v), Slot::Int { min, max, .. }) => (min..=max).contains(&v),
+            (ValueRef::Int(v), Slot::F32) => (0..=i64::from(u32::MAX)).contains(&v),
+            (ValueRef::Text(t), Slot::Text { max_bytes }) => t.len() <= usize::from(max_bytes),
             _ => false,
         }
+    }
+}
+
+impl PartialEq<Value> for ValueRef<'_> {
+    fn eq(&self, other: &Value) -> bool {
+        *self == other.as_ref()
+    }
+}
+
+impl PartialEq<ValueRef<'_>> for Value {
+    fn eq(&self, other: &ValueRef<'_>) -> bool {
+        self.as_ref() == *other
     }
 }
 
@@ -54,11 +98,18 @@ impl Value {
 pub struct Frame {
     pub tick: u32,
     ids: Vec<u32>,
-    /// Per entity, the end of its components in `comps`.
+    /// Per entity, the end of its components in `comp_ids`/`comp_ends`.
     ends: Vec<u32>,
-    /// Per component: its id and the end of its values in `values`.
-    comps: Vec<(u8, u32)>,
-    values: Vec<Value>,
+    /// Per component: its id.
+    comp_ids: Vec<u8>,
+    /// Per component: the end of its values in `values`.
+    comp_ends: Vec<u32>,
+    /// Per slot: the integer, or for a text its index in `texts`.
+    values: Vec<i64>,
+    /// Bit `i` (word `i / 64`): slot `i` is a text.
+    text_bits: Vec<u64>,
+    /// The texts, in slot order.
+    texts: Vec<Arc<str>>,
 }
 
 impl Frame {
@@ -78,8 +129,11 @@ impl Frame {
             tick: 0,
             ids: Vec::with_capacity(like.ids.len()),
             ends: Vec::with_capacity(like.ends.len()),
-            comps: Vec::with_capacity(like.comps.len()),
+            comp_ids: Vec::with_capacity(like.comp_ids.len()),
+            comp_ends: Vec::with_capacity(like.comp_ends.len()),
             values: Vec::with_capacity(like.values.len()),
+            text_bits: Vec::with_capacity(like.text_bits.len()),
+            texts: Vec::with_capacity(like.texts.len()),
         }
     }
 
@@ -88,8 +142,11 @@ impl Frame {
         self.tick = tick;
         self.ids.clear();
         self.ends.clear();
-        self.comps.clear();
+        self.comp_ids.clear();
+        self.comp_ends.clear();
         self.values.clear();
+        self.text_bits.clear();
+        self.texts.clear();
     }
 
     /// Starts the next entity; ids must ascend.
@@ -103,7 +160,7 @@ impl Frame {
 
     pub(crate) fn begin_unchecked(&mut self, id: u32) {
         self.ids.push(id);
-        self.ends.push(self.comps.len() as u32);
+        self.ends.push(self.comp_ids.len() as u32);
     }
 
     /// Gives the entity begun last component `id`; component ids must ascend
@@ -117,31 +174,70 @@ impl Frame {
                 component: id,
             });
         }
-        if self
-            .last_entity_comps()
-            .last()
-            .is_some_and(|&(c, _)| c >= id)
-        {
+        if self.last_entity_comp_ids().last().is_some_and(|&c| c >= id) {
             return Err(FrameError::ComponentOutOfOrder {
                 entity,
                 component: id,
             });
         }
-        self.values.extend_from_slice(values);
+        for v in values {
+            match v {
+                Value::Int(n) => self.push_int(*n),
+                Value::Text(t) => self.push_text(Arc::clone(t)),
+            }
+        }
         self.push_comp(id);
         Ok(())
     }
 
-    /// Appends values to the entity begun last (checked by the caller).
-    pub(crate) fn values_mut(&mut self) -> &mut Vec<Value> {
-        &mut self.values
+    /// Appends an integer slot to the component being built.
+    #[inline]
+    pub(crate) fn push_int(&mut self, n: i64) {
+        if self.values.len().is_multiple_of(64) {
+            self.text_bits.push(0);
+        }
+        self.values.push(n);
+    }
+
+    /// Appends a text slot to the component being built.
+    pub(crate) fn push_text(&mut self, t: Arc<str>) {
+        let slot = self.values.len();
+        self.push_int(self.texts.len() as i64);
+        if let Some(w) = self.text_bits.last_mut() {
+            *w |= 1 << (slot % 64);
+        }
+        self.texts.push(t);
+    }
+
+    /// Appends a slot of another frame's (a text's `Arc` is shared).
+    #[inline]
+    pub(crate) fn push_from(&mut self, from: &Frame, slot: usize) {
+        if from.is_text(slot) {
+            self.push_text(Arc::clone(&from.texts[from.values[slot] as usize]));
+        } else {
+            self.push_int(from.values[slot]);
+        }
+    }
+
+    /// Appends the slots `range` of another frame.
+    pub(crate) fn push_range(&mut self, from: &Frame, range: std::ops::Range<usize>) {
+        if from.any_text(range.clone()) {
+            for slot in range {
+                self.push_from(from, slot);
+            }
+        } else {
+            for &n in &from.values[range] {
+                self.push_int(n);
+            }
+        }
     }
 
     /// Closes a component whose values were just appended.
     pub(crate) fn push_comp(&mut self, id: u8) {
-        self.comps.push((id, self.values.len() as u32));
+        self.comp_ids.push(id);
+        self.comp_ends.push(self.values.len() as u32);
         if let Some(e) = self.ends.last_mut() {
-            *e = self.comps.len() as u32;
+            *e = self.comp_ids.len() as u32;
         }
     }
 
@@ -149,15 +245,34 @@ impl Frame {
     pub(crate) fn copy_entity(&mut self, e: EntityRef<'_>) {
         self.begin_unchecked(e.id());
         for (c, v) in e.components() {
-            self.values.extend_from_slice(v);
+            self.push_range(v.frame, v.range());
             self.push_comp(c);
         }
     }
 
-    fn last_entity_comps(&self) -> &[(u8, u32)] {
+    fn last_entity_comp_ids(&self) -> &[u8] {
         let n = self.ids.len();
         let start = if n >= 2 { self.ends[n - 2] as usize } else { 0 };
-        &self.comps[start..]
+        &self.comp_ids[start..]
+    }
+
+    #[inline]
+    fn is_text(&self, slot: usize) -> bool {
+        self.text_bits[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    /// Whether any slot of `range` is a text.
+    fn any_text(&self, range: std::ops::Range<usize>) -> bool {
+        if self.texts.is_empty() || range.is_empty() {
+            return false;
+        }
+        let (first, last) = (range.start / 64, (range.end - 1) / 64);
+        (first..=last).any(|w| {
+            let lo = if w == first { range.start % 64 } else { 0 };
+            let hi = if w == last { (range.end - 1) % 64 } else { 63 };
+            let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+            self.text_bits[w] & mask != 0
+        })
     }
 
     /// How many entities.
@@ -207,7 +322,7 @@ impl Frame {
     pub fn checksum(&self, scratch: &mut Vec<u8>) -> u32 {
         scratch.clear();
         // Most values and headers take one byte.
-        scratch.reserve(self.values.len() + 2 * self.comps.len() + 3 * self.ids.len() + 10);
+        scratch.reserve(self.values.len() + 2 * self.comp_ids.len() + 3 * self.ids.len() + 10);
         put_varint(scratch, self.tick.into());
         put_varint(scratch, self.ids.len() as u64);
         for e in self.entities() {
@@ -216,10 +331,16 @@ impl Frame {
             for (c, values) in e.components() {
                 scratch.push(c);
                 put_varint(scratch, values.len() as u64);
-                for v in values {
-                    match v {
-                        Value::Int(n) => put_varint(scratch, zigzag(*n)),
-                        Value::Text(t) => put_str(scratch, t),
+                if values.has_text() {
+                    for v in values.iter() {
+                        match v {
+                            ValueRef::Int(n) => put_varint(scratch, zigzag(n)),
+                            ValueRef::Text(t) => put_str(scratch, t),
+                        }
+                    }
+                } else {
+                    for &n in values.ints() {
+                        put_varint(scratch, zigzag(n));
                     }
                 }
             }
@@ -229,7 +350,7 @@ impl Frame {
 
     /// Rebuilds in place (keeping the allocations) the frame whose canonical
     /// bytes [`Frame::checksum`] wrote. A room keeps its older frames as
-    /// these bytes, a tenth of the frame's size, and reads one back only
+    /// these bytes, a fraction of the frame's size, and reads one back only
     /// when a client's baseline is that old. Bytes that are not a canonical
     /// frame of `schema` are refused, never misread.
     pub fn read_canonical(&mut self, schema: &Schema, bytes: &[u8]) -> Result<(), DecodeError> {
@@ -258,16 +379,19 @@ impl Frame {
                     return Err(bad(&r, "value count differs from the component's"));
                 }
                 for &slot in layout {
-                    let v = match slot {
+                    match slot {
                         Slot::Text { max_bytes } => {
-                            Value::Text(r.str(usize::from(max_bytes))?.into())
+                            let t = r.str(usize::from(max_bytes))?;
+                            self.push_text(Arc::from(t));
                         }
-                        _ => Value::Int(unzigzag(r.varint()?)),
-                    };
-                    if !v.fits(slot) {
-                        return Err(bad(&r, "value out of its slot's range"));
+                        _ => {
+                            let n = unzigzag(r.varint()?);
+                            if !ValueRef::Int(n).fits(slot) {
+                                return Err(bad(&r, "value out of its slot's range"));
+                            }
+                            self.push_int(n);
+                        }
                     }
-                    self.values.push(v);
                 }
                 self.push_comp(c);
             }
@@ -309,28 +433,186 @@ impl<'a> EntityRef<'a> {
     }
 
     /// Its components in id order: (id, values).
-    pub fn components(self) -> impl ExactSizeIterator<Item = (u8, &'a [Value])> + use<'a> {
+    pub fn components(self) -> impl ExactSizeIterator<Item = (u8, Values<'a>)> + use<'a> {
         let f = self.frame;
         self.comp_range().map(move |k| {
-            let start = if k == 0 { 0 } else { f.comps[k - 1].1 as usize };
-            (f.comps[k].0, &f.values[start..f.comps[k].1 as usize])
+            let start = if k == 0 { 0 } else { f.comp_ends[k - 1] };
+            (
+                f.comp_ids[k],
+                Values {
+                    frame: f,
+                    start,
+                    end: f.comp_ends[k],
+                },
+            )
         })
     }
 
     /// Component `id`'s values, if it has it.
-    pub fn get(self, id: u8) -> Option<&'a [Value]> {
-        self.components().find(|&(c, _)| c == id).map(|(_, v)| v)
+    pub fn get(self, id: u8) -> Option<Values<'a>> {
+        let range = self.comp_range();
+        let k = range.start + self.frame.comp_ids[range].iter().position(|&c| c == id)?;
+        let f = self.frame;
+        let start = if k == 0 { 0 } else { f.comp_ends[k - 1] };
+        Some(Values {
+            frame: f,
+            start,
+            end: f.comp_ends[k],
+        })
     }
 
     /// Component presence as a mask (bit = component id).
     pub(crate) fn mask(self) -> u64 {
-        self.components().fold(0, |m, (c, _)| m | 1 << c)
+        self.frame.comp_ids[self.comp_range()]
+            .iter()
+            .fold(0, |m, &c| m | 1 << c)
     }
 }
 
 impl PartialEq for EntityRef<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.id() == other.id() && self.components().eq(other.components())
+    }
+}
+
+/// One component's values in a frame.
+#[derive(Clone, Copy)]
+pub struct Values<'a> {
+    frame: &'a Frame,
+    start: u32,
+    end: u32,
+}
+
+impl<'a> Values<'a> {
+    /// How many slots.
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// The frame the values are in, and their slots there.
+    pub(crate) fn frame(&self) -> &'a Frame {
+        self.frame
+    }
+
+    pub(crate) fn slot_range(&self) -> std::ops::Range<usize> {
+        self.range()
+    }
+
+    /// Slot `k`.
+    pub fn get(&self, k: usize) -> Option<ValueRef<'a>> {
+        (k < self.len()).then(|| self.at(self.start as usize + k))
+    }
+
+    /// Slot `k` as an integer (`None` past the end or for a text).
+    pub fn int(&self, k: usize) -> Option<i64> {
+        self.get(k).and_then(ValueRef::int)
+    }
+
+    #[inline]
+    fn at(&self, slot: usize) -> ValueRef<'a> {
+        let f = self.frame;
+        if f.is_text(slot) {
+            ValueRef::Text(&f.texts[f.values[slot] as usize])
+        } else {
+            ValueRef::Int(f.values[slot])
+        }
+    }
+
+    /// The slots in order.
+    pub fn iter(&self) -> ValuesIter<'a> {
+        self.into_iter()
+    }
+
+    /// The slots, owned.
+    pub fn to_vec(&self) -> Vec<Value> {
+        self.iter().map(ValueRef::to_value).collect()
+    }
+
+    /// Whether any slot is a text.
+    pub(crate) fn has_text(&self) -> bool {
+        self.frame.any_text(self.range())
+    }
+
+    /// The raw slots (a text's is its index in its frame's side table).
+    pub(crate) fn ints(&self) -> &'a [i64] {
+        &self.frame.values[self.range()]
+    }
+}
+
+impl<'a> IntoIterator for Values<'a> {
+    type Item = ValueRef<'a>;
+    type IntoIter = ValuesIter<'a>;
+
+    fn into_iter(self) -> ValuesIter<'a> {
+        ValuesIter {
+            next: self.start as usize,
+            values: self,
+        }
+    }
+}
+
+/// The slots of a [`Values`], in order.
+#[derive(Debug, Clone)]
+pub struct ValuesIter<'a> {
+    values: Values<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = ValueRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ValueRef<'a>> {
+        (self.next < self.values.end as usize).then(|| {
+            self.next += 1;
+            self.values.at(self.next - 1)
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.values.end as usize - self.next;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ValuesIter<'_> {}
+
+impl std::fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Values<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        if !self.has_text() && !other.has_text() {
+            return self.ints() == other.ints();
+        }
+        self.iter().eq(other.iter())
+    }
+}
+
+impl PartialEq<[Value]> for Values<'_> {
+    fn eq(&self, other: &[Value]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a == *b)
+    }
+}
+
+impl<const N: usize> PartialEq<[Value; N]> for Values<'_> {
+    fn eq(&self, other: &[Value; N]) -> bool {
+        *self == other[..]
     }
 }
 
