@@ -31,13 +31,15 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::{
     admin, api, assets,
-    close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN, TOO_MANY_NEW_ROOMS},
     cluster::Route,
     config::AuthMode,
     conn,
     conn::Admission,
     http_error::error,
-    limits::{Refusal, Slot},
+    net::{
+        close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN, TOO_MANY_NEW_ROOMS},
+        limits::{Refusal, Slot},
+    },
     recordings_http,
     registry::valid_room_id,
     room_limits,

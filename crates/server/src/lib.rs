@@ -11,14 +11,15 @@
 //!  WebSocket ◄── writer task ◄── newest-frame mailbox (one slot per player)
 //! ```
 //! Rooms run on dedicated tick-worker threads ([`worker`]), never on the tokio
-//! runtime; the tick never waits on a socket ([`mailbox`]). See
+//! runtime; the tick never waits on a socket ([`net::mailbox`]). See
 //! [`room::core`] for the order of work in one tick, [`conn`] for a
-//! connection's life and [`close`] for how bad input is answered.
+//! connection's life and [`net::close`] for how bad input is answered.
 //!
-//! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `bucket_histogram`, `metrics`, `origin`, `config`,
-//! `limits`, `http_error`, `tls` at the bottom; then `handshakes` (over
-//! `limits`), `mailbox`, `room_limits`; `room` (`core` below `host`);
+//! Modules form layers (a module names only those below it): `signing`,
+//! `tickets`, `bucket_histogram`, `metrics`, `config`, `http_error` and
+//! [`net`] (connection-level I/O and its guards: `close`, `origin`, `limits`,
+//! `tls`, then `handshakes` over `limits` and `mailbox` over `close`) at the
+//! bottom; then `room_limits`; `room` (`core` below `host`);
 //! `placement`; `worker` and `registry`; `cluster` (placement across nodes,
 //! over the registry); `state`; `conn`; `api`, `admin`, `assets`; `http`;
 //! `server`.
@@ -29,21 +30,16 @@ pub mod assets;
 pub mod bucket_histogram;
 pub mod cli;
 mod cli_replay;
-pub mod close;
 pub mod cluster;
 pub mod config;
 pub mod conn;
 mod error;
-pub mod handshakes;
 pub mod http;
 pub mod http_error;
-pub mod limits;
-pub mod mailbox;
 pub mod metrics;
-pub mod origin;
+pub mod net;
 pub mod placement;
 pub mod priority;
-pub mod ratelimit;
 pub mod recording;
 pub mod recordings_http;
 pub mod registry;
@@ -54,7 +50,6 @@ pub mod server;
 pub mod signing;
 pub mod state;
 pub mod tickets;
-pub mod tls;
 pub mod worker;
 
 pub use config::Config;

@@ -39,8 +39,8 @@ use std::{
 use serde_json::{Map, Value};
 
 use crate::{
-    close::CloseRequest,
     metrics::RoomLimitMetrics,
+    net::close::CloseRequest,
     placement::{Placement, PlacementError},
     room::{RoomCmd, RoomGame, RoomHandle, RoomSettings},
     room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},

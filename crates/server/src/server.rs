@@ -32,18 +32,21 @@ use tokio::{
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, close,
+    Config, Error, Result,
     cluster::{Cluster, configured_node_id},
-    handshakes::{Admitted, HandshakeSlots, Refused},
     http,
-    limits::Limits,
     metrics::Metrics,
+    net::{
+        close,
+        handshakes::{Admitted, HandshakeSlots, Refused},
+        limits::Limits,
+        tls::Tls,
+    },
     recording::{RecordConfig, Recorder, RecorderThread},
     registry::Registry,
     room::{RoomSettings, core::RecordSettings},
     signing::Signer,
     state::Shared,
-    tls::Tls,
     worker::WorkerPool,
 };
 
@@ -501,7 +504,7 @@ struct ConnCtx {
 /// One HTTP connection, over plain TCP or TLS; its handshake slot is given
 /// back when its first request head has arrived or it closes, and the
 /// connection is closed at once if a newcomer takes the slot first
-/// ([`crate::handshakes`]).
+/// ([`crate::net::handshakes`]).
 async fn serve_connection<S>(ctx: ConnCtx, io: S, peer: SocketAddr, slot: Admitted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -15,8 +15,8 @@ use tickroom_game::Games;
 use crate::{
     Config,
     cluster::Cluster,
-    limits::Limits,
     metrics::Metrics,
+    net::limits::Limits,
     registry::Registry,
     room::{ConnId, RoomGame},
     signing::Signer,

@@ -27,7 +27,7 @@ use tickroom_game::GameEntry;
 use tokio::sync::oneshot;
 
 pub use self::core::{ConnId, JoinRefused, Joined, ResumeClaim};
-use crate::{close::CloseRequest, mailbox::Mailbox};
+use crate::net::{close::CloseRequest, mailbox::Mailbox};
 
 /// Commands a room's thread receives; one closed set, no callbacks.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::limits::ip_key;
+use crate::net::limits::ip_key;
 
 /// Why a socket was refused a handshake slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
