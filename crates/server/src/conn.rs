@@ -63,10 +63,9 @@ use crate::{
         mailbox::{Mailbox, Next},
         ratelimit::TokenBucket,
     },
-    registry::RegistryError,
     room::{
         ConnId, InputData, InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomGame,
-        RoomHandle, Stamp,
+        RoomHandle, Stamp, registry::RegistryError,
     },
     signing::Signer,
     state::Shared,

@@ -41,8 +41,7 @@ use crate::{
         limits::{Refusal, Slot},
     },
     recordings_http,
-    registry::valid_room_id,
-    room_limits,
+    room::{registry::valid_room_id, room_limits},
     state::Shared,
     tickets::{Ticket, TicketError, TicketToken, unix_ms},
 };

@@ -10,19 +10,19 @@
 //!                                                   │
 //!  WebSocket ◄── writer task ◄── newest-frame mailbox (one slot per player)
 //! ```
-//! Rooms run on dedicated tick-worker threads ([`worker`]), never on the tokio
-//! runtime; the tick never waits on a socket ([`net::mailbox`]). See
-//! [`room::core`] for the order of work in one tick, [`conn`] for a
+//! Rooms run on dedicated tick-worker threads ([`room::worker`]), never on
+//! the tokio runtime; the tick never waits on a socket ([`net::mailbox`]).
+//! See [`room::core`] for the order of work in one tick, [`conn`] for a
 //! connection's life and [`net::close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `signing`,
 //! `tickets`, `bucket_histogram`, `metrics`, `config`, `http_error` and
 //! [`net`] (connection-level I/O and its guards: `close`, `origin`, `limits`,
 //! `tls`, then `handshakes` over `limits` and `mailbox` over `close`) at the
-//! bottom; then `room_limits`; `room` (`core` below `host`);
-//! `placement`; `worker` and `registry`; `cluster` (placement across nodes,
-//! over the registry); `state`; `conn`; `api`, `admin`, `assets`; `http`;
-//! `server`.
+//! bottom; then [`room`] (rooms and what runs them: `room_limits`, `core`
+//! below `host`, `placement`, then `worker` and `registry`); `cluster`
+//! (placement across nodes, over the registry); `state`; `conn`; `api`,
+//! `admin`, `assets`; `http`; `server`.
 
 pub mod admin;
 pub mod api;
@@ -38,19 +38,15 @@ pub mod http;
 pub mod http_error;
 pub mod metrics;
 pub mod net;
-pub mod placement;
 pub mod priority;
 pub mod recording;
 pub mod recordings_http;
-pub mod registry;
 pub mod replay;
 pub mod room;
-pub mod room_limits;
 pub mod server;
 pub mod signing;
 pub mod state;
 pub mod tickets;
-pub mod worker;
 
 pub use config::Config;
 pub use error::{Error, Result};

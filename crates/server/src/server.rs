@@ -43,11 +43,9 @@ use crate::{
         tls::Tls,
     },
     recording::{RecordConfig, Recorder, RecorderThread},
-    registry::Registry,
-    room::{RoomSettings, core::RecordSettings},
+    room::{RoomSettings, core::RecordSettings, registry::Registry, worker::WorkerPool},
     signing::Signer,
     state::Shared,
-    worker::WorkerPool,
 };
 
 /// The game of rooms that name none: `--default-game`, else the only game,

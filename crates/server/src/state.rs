@@ -17,8 +17,7 @@ use crate::{
     cluster::Cluster,
     metrics::Metrics,
     net::limits::Limits,
-    registry::Registry,
-    room::{ConnId, RoomGame},
+    room::{ConnId, RoomGame, registry::Registry},
     signing::Signer,
 };
 

@@ -54,7 +54,7 @@ use tickroom_cluster::{
 };
 
 use super::{Located, MemberView, Peer, Route};
-use crate::{Config, Error, Result, metrics::Metrics, net::close, registry::Registry};
+use crate::{Config, Error, Result, metrics::Metrics, net::close, room::registry::Registry};
 
 /// Takes or renews claims. KEYS: claim keys. ARGV: the holder `<node>#<inc>`, the
 /// claim lease in ms, the member-record key prefix. Returns, per key, the

@@ -41,9 +41,11 @@ use serde_json::{Map, Value};
 use crate::{
     metrics::RoomLimitMetrics,
     net::close::CloseRequest,
-    placement::{Placement, PlacementError},
-    room::{RoomCmd, RoomGame, RoomHandle, RoomSettings},
-    room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
+    room::{
+        RoomCmd, RoomGame, RoomHandle, RoomSettings,
+        placement::{Placement, PlacementError},
+        room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
+    },
     signing::random_u64,
     tickets::{Ticket, TicketBook, TicketError},
 };

@@ -1,7 +1,7 @@
 //! Where rooms run: the one narrow interface between the registry (which
 //! rooms exist, what the API knows of them) and whatever starts them. Today
 //! the only implementation is the local tick-worker pool
-//! ([`crate::worker::WorkerPool`]); the cluster will add an answer "remote,
+//! ([`crate::room::worker::WorkerPool`]); the cluster will add an answer "remote,
 //! at this URL" behind the same interface, so the registry never learns how
 //! rooms are run.
 
