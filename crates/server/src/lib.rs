@@ -41,7 +41,6 @@ pub mod net;
 pub mod priority;
 pub mod recording;
 pub mod recordings_http;
-pub mod replay;
 pub mod room;
 pub mod server;
 pub mod signing;

@@ -29,8 +29,10 @@ use tokio::sync::Semaphore;
 use crate::{
     admin::refusal,
     http_error::error,
-    recording::{self, Listing},
-    replay::{Replay, ReplayError, ReplayOptions},
+    recording::{
+        self, Listing,
+        replay::{Replay, ReplayError, ReplayOptions},
+    },
     state::Shared,
 };
 
