@@ -12,8 +12,8 @@
 //! ```
 //! Rooms run on dedicated tick-worker threads ([`room::worker`]), never on
 //! the tokio runtime; the tick never waits on a socket ([`net::mailbox`]).
-//! See [`room::core`] for the order of work in one tick, [`conn`] for a
-//! connection's life and [`net::close`] for how bad input is answered.
+//! See [`room::core`] for the order of work in one tick, [`http::conn`] for
+//! a connection's life and [`net::close`] for how bad input is answered.
 //!
 //! Modules form layers (a module names only those below it): `signing`,
 //! `tickets`, `bucket_histogram`, `metrics`, `config`, `http_error` and
@@ -24,23 +24,17 @@
 //! (placement across nodes, over the registry); `state`; `conn`; `api`,
 //! `admin`, `assets`; `http`; `server`.
 
-pub mod admin;
-pub mod api;
-pub mod assets;
 pub mod bucket_histogram;
 pub mod cli;
 mod cli_replay;
 pub mod cluster;
 pub mod config;
-pub mod conn;
 mod error;
 pub mod http;
-pub mod http_error;
 pub mod metrics;
 pub mod net;
 pub mod priority;
 pub mod recording;
-pub mod recordings_http;
 pub mod room;
 pub mod server;
 pub mod signing;

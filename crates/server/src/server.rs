@@ -109,7 +109,7 @@ impl Server {
         let metrics = Metrics::new();
         metrics
             .connection_task_bytes
-            .set(crate::conn::task_bytes() as f64);
+            .set(crate::http::conn::task_bytes() as f64);
         // The tick workers' schedule: one simulation step (a tick without
         // --sim-rate).
         let period = config.step_period();

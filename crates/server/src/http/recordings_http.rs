@@ -27,8 +27,7 @@ use tickroom_protocol::{Checksum, ServerMsg, codec::encode_server_into, state::E
 use tokio::sync::Semaphore;
 
 use crate::{
-    admin::refusal,
-    http_error::error,
+    http::{admin::refusal, http_error::error},
     recording::{
         self, Listing,
         replay::{Replay, ReplayError, ReplayOptions},
