@@ -15,14 +15,26 @@
 //! See [`room::core`] for the order of work in one tick, [`http::conn`] for
 //! a connection's life and [`net::close`] for how bad input is answered.
 //!
-//! Modules form layers (a module names only those below it): `signing`,
-//! `tickets`, `bucket_histogram`, `metrics`, `config`, `http_error` and
-//! [`net`] (connection-level I/O and its guards: `close`, `origin`, `limits`,
-//! `tls`, then `handshakes` over `limits` and `mailbox` over `close`) at the
-//! bottom; then [`room`] (rooms and what runs them: `room_limits`, `core`
-//! below `host`, `placement`, then `worker` and `registry`); `cluster`
-//! (placement across nodes, over the registry); `state`; `conn`; `api`,
-//! `admin`, `assets`; `http`; `server`.
+//! Modules form layers, bottom to top (a module names only those below it):
+//! - the leaves at the crate root: `error`, `signing` and `tickets`,
+//!   `bucket_histogram` and `metrics`, `priority`, `config`;
+//! - [`net`]: connection-level I/O and its guards (`close`, `origin`,
+//!   `limits`, `tls`, `ratelimit`, then `handshakes` over `limits` and
+//!   `mailbox` over `close`);
+//! - [`room`]: rooms and what runs them on this node (`core` below `host`,
+//!   `placement`, `room_limits`, then `worker` and `registry`), with
+//!   [`recording`] (the room's records onto disk, and `replay`);
+//! - [`cluster`]: which node runs a room, over the registry;
+//! - [`state`]: what every connection and route reads;
+//! - [`http`]: what a client reaches on the port (`http_error` and `conn`,
+//!   then `api`, `admin`, `assets` and `recordings_http`, then the router);
+//! - [`server`]; and the command line, [`cli`] with its `replay` subcommand.
+//!
+//! Two ties run both ways, and predate the folders: `config` checks its
+//! flags with `net::origin` and `net::limits::parse_cidrs` while
+//! `net::limits` reads the `Config`; and `recording` names the room's
+//! `RoomGame` while the room's `host` and `worker` hand records to
+//! `recording` (folder to folder, no two files naming each other).
 
 pub mod bucket_histogram;
 pub mod cli;
