@@ -1,7 +1,7 @@
 //! One player's WebSocket connection, from the first message to the close.
 //!
 //! A connection is **one tokio task that owns its stream** (no split halves,
-//! no lock between them). After the join, [`Play`] polls, each time the task
+//! no lock between them). After the join, `Play` polls, each time the task
 //! wakes: (1) every message the socket has, decoded and validated, inputs
 //! pushed into the room's crossbeam queue (never waiting: a full queue drops
 //! the input, counted); (2) the player's [`Mailbox`] (newest pong, newest

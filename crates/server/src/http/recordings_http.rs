@@ -12,6 +12,8 @@
 //!
 //! Replays run on the blocking pool (niced like the I/O threads), at most
 //! [`MAX_REPLAYS`] at once.
+//!
+//! [`Summary`]: crate::recording::replay::Summary
 
 use std::{path::PathBuf, sync::Arc};
 

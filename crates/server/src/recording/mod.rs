@@ -3,7 +3,7 @@
 //! outputs and gets them onto disk without ever making a tick wait.
 //!
 //! Each room's host holds a [`RoomRecorder`]; it hands records to the one
-//! writer thread ([`writer`]) through a bounded channel with `try_send`.
+//! writer thread (`writer`) through a bounded channel with `try_send`.
 //! When the channel is full the room's recording stops for good (a gap
 //! would make the rest unreplayable), logged once and counted; the room
 //! plays on. The writer encodes, appends and flushes (every second and at the

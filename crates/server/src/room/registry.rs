@@ -24,6 +24,8 @@
 //! in the [`CreationLimiter`] ([`RoomError::TooManyCreations`]), both checked
 //! under the directory's lock only when a room would really start, and
 //! counted in `tickroom_rooms_refused_total`.
+//!
+//! [`RoomShared::closed`]: crate::room::RoomShared::closed
 
 use std::{
     cmp::Reverse,
