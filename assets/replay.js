@@ -3,7 +3,7 @@
 // a WebSocket and never shows the join menu. It exists so an operator can
 // watch what happened in a room (a bug report, a dispute, a divergence) the
 // way the players saw it, from the server's replay of the file
-// (crates/server/src/recordings_http.rs), without a separate tool.
+// (crates/server/src/http/recordings_http.rs), without a separate tool.
 //
 // Data: the summary (`GET /recordings/{file}`: the game, its schema and
 // config, ticks, players, how the file ended, any divergence) first, then

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tickroom_server::mailbox::Mailbox;
+use tickroom_server::net::mailbox::Mailbox;
 
 fn broadcast(c: &mut Criterion) {
     let mailboxes: Vec<Arc<Mailbox>> = (0..50).map(|_| Arc::new(Mailbox::new())).collect();

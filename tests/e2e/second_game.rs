@@ -19,7 +19,7 @@ use tickroom_protocol::{
 };
 use tickroom_server::{
     Config, Server,
-    replay::{Replay, ReplayOptions},
+    recording::replay::{Replay, ReplayOptions},
 };
 
 use crate::{

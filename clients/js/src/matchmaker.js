@@ -1,10 +1,11 @@
-// The room API's calls a client makes (crates/server/src/api.rs, docs/api.md):
-// `POST /matchmake` and `POST /rooms/{id}/join`, each answering a Ticket —
-// a short-lived, single-use credential for one room and the WebSocket URL of
-// the node that runs it. Errors come back as the server's JSON
-// `{ code, message }`, thrown as a RoomApiError. It exists so a game (or its
-// backend, with the API token) gets a seat without hand-written fetch code,
-// and so the client turns a Ticket into the URLs its session connects to.
+// The room API's calls a client makes (crates/server/src/http/api.rs,
+// docs/api.md): `POST /matchmake` and `POST /rooms/{id}/join`, each
+// answering a Ticket — a short-lived, single-use credential for one room and
+// the WebSocket URL of the node that runs it. Errors come back as the
+// server's JSON `{ code, message }`, thrown as a RoomApiError. It exists so a
+// game (or its backend, with the API token) gets a seat without hand-written
+// fetch code, and so the client turns a Ticket into the URLs its session
+// connects to.
 
 /** A refused room API call: the HTTP status and the server's `{ code, message }`. */
 export class RoomApiError extends Error {

@@ -1,7 +1,7 @@
 // Checks that the arena's browser port of its movement rules (assets/arena.js,
 // the demo page's prediction model: the arena's, not this package's) agrees
 // with the Rust simulation bit for bit: sim_vectors.json is written by the
-// Rust test in crates/server/src/assets.rs from tickroom_sim::movement_step on
+// Rust test in crates/sim/tests/js_vectors.rs from tickroom_sim::movement_step on
 // recorded steering sequences at 20, 30, 40 and 60 steps a second (a
 // --sim-rate server steps at 60); here the JS step function replays the same
 // inputs from the same start, chaining its own results, and must compute the

@@ -15,7 +15,7 @@ use std::{
 use clap::{Parser, ValueEnum};
 use tickroom_game::Games;
 
-use crate::replay::{ExportFrame, Replay, ReplayOptions};
+use crate::recording::replay::{ExportFrame, Replay, ReplayOptions};
 
 /// Exit status on a divergence.
 const DIVERGED: i32 = 2;

@@ -635,10 +635,13 @@ impl Config {
         if !self.tcp_keepalive.is_zero() && self.tcp_keepalive < Duration::from_secs(1) {
             return bad("--tcp-keepalive must be 0s (off) or at least 1s");
         }
-        crate::origin::OriginPolicy::parse(self.allowed_origins.as_deref(), self.require_origin)
-            .map_err(|e| Error::Config(format!("--allowed-origins: {e}")))?;
+        crate::net::origin::OriginPolicy::parse(
+            self.allowed_origins.as_deref(),
+            self.require_origin,
+        )
+        .map_err(|e| Error::Config(format!("--allowed-origins: {e}")))?;
         if let Some(list) = &self.trusted_proxies {
-            crate::limits::parse_cidrs(list)
+            crate::net::limits::parse_cidrs(list)
                 .map_err(|e| Error::Config(format!("--trusted-proxies: {e}")))?;
         }
         // ----- liveness (issue 13) -----

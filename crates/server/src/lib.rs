@@ -10,52 +10,48 @@
 //!                                                   │
 //!  WebSocket ◄── writer task ◄── newest-frame mailbox (one slot per player)
 //! ```
-//! Rooms run on dedicated tick-worker threads ([`worker`]), never on the tokio
-//! runtime; the tick never waits on a socket ([`mailbox`]). See
-//! [`room::core`] for the order of work in one tick, [`conn`] for a
-//! connection's life and [`close`] for how bad input is answered.
+//! Rooms run on dedicated tick-worker threads ([`room::worker`]), never on
+//! the tokio runtime; the tick never waits on a socket ([`net::mailbox`]).
+//! See [`room::core`] for the order of work in one tick, [`http::conn`] for
+//! a connection's life and [`net::close`] for how bad input is answered.
 //!
-//! Modules form layers (a module names only those below it): `close`,
-//! `signing`, `tickets`, `bucket_histogram`, `metrics`, `origin`, `config`,
-//! `limits`, `http_error`, `tls` at the bottom; then `handshakes` (over
-//! `limits`), `mailbox`, `room_limits`; `room` (`core` below `host`);
-//! `placement`; `worker` and `registry`; `cluster` (placement across nodes,
-//! over the registry); `state`; `conn`; `api`, `admin`, `assets`; `http`;
-//! `server`.
+//! Modules form layers, bottom to top (a module names only those below it):
+//! - the leaves at the crate root: `error`, `signing` and `tickets`,
+//!   `bucket_histogram` and `metrics`, `priority`, `config`;
+//! - [`net`]: connection-level I/O and its guards (`close`, `origin`,
+//!   `limits`, `tls`, `ratelimit`, then `handshakes` over `limits` and
+//!   `mailbox` over `close`);
+//! - [`room`]: rooms and what runs them on this node (`core` below `host`,
+//!   `placement`, `room_limits`, then `worker` and `registry`), with
+//!   [`recording`] (the room's records onto disk, and `replay`);
+//! - [`cluster`]: which node runs a room, over the registry;
+//! - [`state`]: what every connection and route reads;
+//! - [`http`]: what a client reaches on the port (`http_error` and `conn`,
+//!   then `api`, `admin`, `assets` and `recordings_http`, then the router);
+//! - [`server`]; and the command line, [`cli`] with its `replay` subcommand.
+//!
+//! Two ties run both ways, and predate the folders: `config` checks its
+//! flags with `net::origin` and `net::limits::parse_cidrs` while
+//! `net::limits` reads the `Config`; and `recording` names the room's
+//! `RoomGame` while the room's `host` and `worker` hand records to
+//! `recording` (folder to folder, no two files naming each other).
 
-pub mod admin;
-pub mod api;
-pub mod assets;
 pub mod bucket_histogram;
 pub mod cli;
 mod cli_replay;
-pub mod close;
 pub mod cluster;
 pub mod config;
-pub mod conn;
 mod error;
-pub mod handshakes;
 pub mod http;
-pub mod http_error;
-pub mod limits;
-pub mod mailbox;
 pub mod metrics;
-pub mod origin;
-pub mod placement;
+pub mod net;
 pub mod priority;
-pub mod ratelimit;
 pub mod recording;
-pub mod recordings_http;
-pub mod registry;
-pub mod replay;
 pub mod room;
-pub mod room_limits;
 pub mod server;
 pub mod signing;
 pub mod state;
 pub mod tickets;
-pub mod tls;
-pub mod worker;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -32,19 +32,20 @@ use tokio::{
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::{
-    Config, Error, Result, close,
+    Config, Error, Result,
     cluster::{Cluster, configured_node_id},
-    handshakes::{Admitted, HandshakeSlots, Refused},
     http,
-    limits::Limits,
     metrics::Metrics,
+    net::{
+        close,
+        handshakes::{Admitted, HandshakeSlots, Refused},
+        limits::Limits,
+        tls::Tls,
+    },
     recording::{RecordConfig, Recorder, RecorderThread},
-    registry::Registry,
-    room::{RoomSettings, core::RecordSettings},
+    room::{RoomSettings, core::RecordSettings, registry::Registry, worker::WorkerPool},
     signing::Signer,
     state::Shared,
-    tls::Tls,
-    worker::WorkerPool,
 };
 
 /// The game of rooms that name none: `--default-game`, else the only game,
@@ -108,7 +109,7 @@ impl Server {
         let metrics = Metrics::new();
         metrics
             .connection_task_bytes
-            .set(crate::conn::task_bytes() as f64);
+            .set(crate::http::conn::task_bytes() as f64);
         // The tick workers' schedule: one simulation step (a tick without
         // --sim-rate).
         let period = config.step_period();
@@ -501,7 +502,7 @@ struct ConnCtx {
 /// One HTTP connection, over plain TCP or TLS; its handshake slot is given
 /// back when its first request head has arrived or it closes, and the
 /// connection is closed at once if a newcomer takes the slot first
-/// ([`crate::handshakes`]).
+/// ([`crate::net::handshakes`]).
 async fn serve_connection<S>(ctx: ConnCtx, io: S, peer: SocketAddr, slot: Admitted)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

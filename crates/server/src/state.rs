@@ -15,10 +15,9 @@ use tickroom_game::Games;
 use crate::{
     Config,
     cluster::Cluster,
-    limits::Limits,
     metrics::Metrics,
-    registry::Registry,
-    room::{ConnId, RoomGame},
+    net::limits::Limits,
+    room::{ConnId, RoomGame, registry::Registry},
     signing::Signer,
 };
 

@@ -10,7 +10,7 @@
 //! - `p:room:<room>`: the claim, `<node>#<incarnation>`, `PX` three leases,
 //!   renewed with the record.
 //!
-//! **Claims** are taken and renewed by one Lua script ([`CLAIM`]). The node
+//! **Claims** are taken and renewed by one Lua script (`CLAIM`). The node
 //! that places a room writes its claim, for itself or for the peer it chose
 //! (which finds the claim naming it when the player or the forwarded request
 //! arrives, and renews it from then on), so the first placement to reach
@@ -54,7 +54,7 @@ use tickroom_cluster::{
 };
 
 use super::{Located, MemberView, Peer, Route};
-use crate::{Config, Error, Result, close, metrics::Metrics, registry::Registry};
+use crate::{Config, Error, Result, metrics::Metrics, net::close, room::registry::Registry};
 
 /// Takes or renews claims. KEYS: claim keys. ARGV: the holder `<node>#<inc>`, the
 /// claim lease in ms, the member-record key prefix. Returns, per key, the

@@ -20,7 +20,7 @@ use std::{net::SocketAddr, sync::Arc};
 use serde::Serialize;
 use tickroom_cluster::{NodeId, StaticCluster, Target, WsUrl};
 
-use crate::{Config, Error, Result, metrics::Metrics, registry::Registry};
+use crate::{Config, Error, Result, metrics::Metrics, room::registry::Registry};
 
 use membership::Membership;
 

@@ -3,13 +3,22 @@
 //! outputs and gets them onto disk without ever making a tick wait.
 //!
 //! Each room's host holds a [`RoomRecorder`]; it hands records to the one
-//! writer thread ([`writer`]) through a bounded channel with `try_send`.
+//! writer thread (`writer`) through a bounded channel with `try_send`.
 //! When the channel is full the room's recording stops for good (a gap
 //! would make the rest unreplayable), logged once and counted; the room
 //! plays on. The writer encodes, appends and flushes (every second and at the
 //! end), names files after the room and its start time, and keeps the file
 //! and directory size caps. The file format is [`tickroom_protocol::record`].
+//! [`replay`] re-runs a finished recording offline, for the `replay`
+//! subcommand and the recordings endpoints.
+//!
+//! The layer: `recording` names `metrics`, `priority` and `room`'s
+//! `RoomGame`; `replay` names nothing of the crate (only the protocol and
+//! game crates). The room's `host` and the tick `worker` hand records to
+//! [`RoomRecorder`] and [`Recorder`], so `room/` and this folder name each
+//! other, though no two files do.
 
+pub mod replay;
 mod writer;
 
 use std::{

@@ -48,7 +48,7 @@ use tickroom_protocol::{
     state::{Encoder, Frame, FrameError},
 };
 
-use crate::close::{CloseRequest, RESUMED_ELSEWHERE};
+use crate::net::close::{CloseRequest, RESUMED_ELSEWHERE};
 
 /// Identifies one WebSocket connection to the core (unique per process).
 pub type ConnId = u64;

@@ -19,7 +19,7 @@ use tickroom_sim::{Arena, ArenaView, SteerInput};
 use super::core::{
     ConnId, CoreSettings, JoinRefused, Joined, Output, ResumeClaim, RoomCore, Status,
 };
-use crate::{
+use crate::net::{
     close::{CloseRequest, GOING_AWAY, RESUMED_ELSEWHERE},
     mailbox::{Mailbox, Next},
 };

@@ -26,7 +26,9 @@ use super::{
     core::{ConnId, JoinRefused, Output, RoomCore, Status},
 };
 use crate::{
-    close::CloseRequest, mailbox::Mailbox, metrics::Metrics, recording::RoomRecorder,
+    metrics::Metrics,
+    net::{close::CloseRequest, mailbox::Mailbox},
+    recording::RoomRecorder,
     tickets::unix_ms,
 };
 
@@ -243,7 +245,7 @@ impl RoomHost {
                     {
                         // Its reader fell a whole event queue behind.
                         self.metrics.events_overflow.increment(1);
-                        m.close(crate::close::TOO_SLOW);
+                        m.close(crate::net::close::TOO_SLOW);
                     }
                 }
                 Output::Close { conn, req } => {
@@ -294,7 +296,7 @@ impl RoomHost {
         // Lookups see the flag and make a new room; anything that raced in
         // before it is refused below and retries there.
         self.shared.closed.store(true, Ordering::Release);
-        self.core.shutdown(crate::close::GOING_AWAY);
+        self.core.shutdown(crate::net::close::GOING_AWAY);
         self.finish()
     }
 
@@ -325,7 +327,7 @@ impl Drop for RoomHost {
     fn drop(&mut self) {
         // A room dropped at shutdown still leaves the gauges right.
         if !self.finished {
-            self.core.shutdown(crate::close::GOING_AWAY);
+            self.core.shutdown(crate::net::close::GOING_AWAY);
             self.finish();
         }
     }

@@ -1,5 +1,19 @@
 //! Rooms: the sans-IO logic ([`core`]), the shell that runs it on a tick
-//! worker ([`host`]), and the handle the I/O side reaches a room through.
+//! worker ([`host`]), and the handle the I/O side reaches a room through;
+//! and what runs rooms on this node: the tick-worker threads ([`worker`]),
+//! the one interface rooms are started through ([`placement`]), the
+//! directory of live rooms ([`registry`]) and its limits on starting them
+//! ([`room_limits`]).
+//!
+//! The layer above `net`: it names `net` (`close`, `mailbox`), `recording`,
+//! `metrics`, `tickets`, `signing` and `config`, and never `cluster`,
+//! `state`, a connection task or a route. Inside, top to bottom: `registry`
+//! (over `placement` and `room_limits`) and `worker` (the local
+//! `Placement`, owning the hosts); `placement` and `host`; this module's
+//! handle; `core`.
+//! `recording` names this module's `RoomGame` while `host` and `worker`
+//! hand it their records: a tie both ways between the two folders (not
+//! between files) that predates them.
 //!
 //! Layers, top to bottom: connections and the registry hold a [`RoomHandle`];
 //! a tick worker owns the [`host::RoomHost`]; the host owns the
@@ -11,8 +25,12 @@ pub mod core;
 #[cfg(test)]
 mod harness;
 pub mod host;
+pub mod placement;
 #[cfg(test)]
 mod record_tests;
+pub mod registry;
+pub mod room_limits;
+pub mod worker;
 
 use std::{
     sync::{
@@ -27,7 +45,7 @@ use tickroom_game::GameEntry;
 use tokio::sync::oneshot;
 
 pub use self::core::{ConnId, JoinRefused, Joined, ResumeClaim};
-use crate::{close::CloseRequest, mailbox::Mailbox};
+use crate::net::{close::CloseRequest, mailbox::Mailbox};
 
 /// Commands a room's thread receives; one closed set, no callbacks.
 #[derive(Debug)]

@@ -3,8 +3,9 @@
 //! clients) run through [`RoomCore`] with recording on, for the arena and
 //! for a small game that is nothing like it ("drops": discrete inputs,
 //! entities spawned and despawned every step, events); the records are
-//! written in the file format and replayed by [`crate::replay`], which must
-//! reproduce every tick's frame checksum, every keyframe, and the players.
+//! written in the file format and replayed by
+//! [`crate::recording::replay`], which must reproduce every tick's frame
+//! checksum, every keyframe, and the players.
 
 use std::{
     collections::BTreeMap,
@@ -20,7 +21,7 @@ use tickroom_protocol::{
 use tickroom_sim::{Arena, SteerInput};
 
 use super::core::{ConnId, CoreSettings, Output, RecordSettings, ResumeClaim, RoomCore};
-use crate::replay::{Replay, ReplayOptions};
+use crate::recording::replay::{Replay, ReplayOptions};
 
 #[path = "../../../game/tests/support/drops.rs"]
 #[allow(

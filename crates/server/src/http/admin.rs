@@ -14,7 +14,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{cluster::MemberView, http_error::error, state::Shared};
+use crate::{cluster::MemberView, http::http_error::error, state::Shared};
 
 /// The cluster route, for players and peers (mounted by [`crate::http::router`]).
 pub fn routes() -> Router<Arc<Shared>> {

@@ -1,7 +1,7 @@
 //! One player's WebSocket connection, from the first message to the close.
 //!
 //! A connection is **one tokio task that owns its stream** (no split halves,
-//! no lock between them). After the join, [`Play`] polls, each time the task
+//! no lock between them). After the join, `Play` polls, each time the task
 //! wakes: (1) every message the socket has, decoded and validated, inputs
 //! pushed into the room's crossbeam queue (never waiting: a full queue drops
 //! the input, counted); (2) the player's [`Mailbox`] (newest pong, newest
@@ -18,7 +18,7 @@
 //! (about once per half timeout), never per message.
 //!
 //! Every way a client can misbehave ends only its own connection, with a
-//! close code and reason from [`crate::close`].
+//! close code and reason from [`crate::net::close`].
 
 use std::{
     future::Future,
@@ -52,19 +52,20 @@ use tokio_tungstenite::{
 };
 
 use crate::{
-    close::{
-        ABNORMAL, ALREADY_JOINED, BAD_INPUT, BAD_RESUME, BAD_VERSION, BYE, CloseRequest,
-        DRAIN_REJOIN, ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, IDLE_TIMEOUT, INVALID_UTF8,
-        JOIN_FIRST, JOIN_REFUSED_CODE, JOIN_TIMEOUT, MALFORMED, OTHER_GAME, PROTOCOL_ERROR,
-        RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED,
-        TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS, TOO_SLOW, VANISHED,
+    net::{
+        close::{
+            ABNORMAL, ALREADY_JOINED, BAD_INPUT, BAD_RESUME, BAD_VERSION, BYE, CloseRequest,
+            DRAIN_REJOIN, ELSEWHERE_CODE, ELSEWHERE_PREFIX, GOING_AWAY, IDLE_TIMEOUT, INVALID_UTF8,
+            JOIN_FIRST, JOIN_REFUSED_CODE, JOIN_TIMEOUT, MALFORMED, OTHER_GAME, PROTOCOL_ERROR,
+            RATE_LIMIT, RESUME_OTHER_ROOM, ROOM_FULL, ROOM_GONE, TEXT_FRAME, TICKET_REQUIRED,
+            TOO_LARGE, TOO_MANY_NEW_ROOMS, TOO_MANY_ROOMS, TOO_SLOW, VANISHED,
+        },
+        mailbox::{Mailbox, Next},
+        ratelimit::TokenBucket,
     },
-    mailbox::{Mailbox, Next},
-    ratelimit::TokenBucket,
-    registry::RegistryError,
     room::{
         ConnId, InputData, InputMsg, JoinRefused, Joined, ResumeClaim, RoomCmd, RoomGame,
-        RoomHandle, Stamp,
+        RoomHandle, Stamp, registry::RegistryError,
     },
     signing::Signer,
     state::Shared,
@@ -207,7 +208,7 @@ pub async fn accept(
     url_name: Option<String>,
     admission: Admission,
     shared: Arc<Shared>,
-    slot: crate::limits::Slot,
+    slot: crate::net::limits::Slot,
 ) {
     let _slot = slot;
     let upgraded = match on_upgrade.await {

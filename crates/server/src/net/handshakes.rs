@@ -14,9 +14,9 @@
 //! as before.
 //!
 //! [`HandshakeTable`] is the rule, sans-IO and unit-tested; [`HandshakeSlots`]
-//! is the shell the accept loop uses: each admitted socket gets a
-//! [`Pending`] whose drop gives the slot back and whose [`Pending::shed`]
-//! resolves when a newcomer took its place.
+//! is the shell the accept loop uses: each admitted socket gets an
+//! [`Admitted`]: a [`Pending`] whose drop gives the slot back, and a
+//! [`Shed`] that resolves when a newcomer took its place.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -26,7 +26,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::limits::ip_key;
+use crate::net::limits::ip_key;
 
 /// Why a socket was refused a handshake slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl<V> HandshakeTable<V> {
         }
     }
 
-    /// Admits a socket from `key` (already reduced by [`ip_key`]); `capped`
+    /// Admits a socket from `key` (already reduced by `ip_key`); `capped`
     /// says whether the per-address cap applies to it.
     pub fn admit(&mut self, key: IpAddr, capped: bool, value: V) -> Admit<V> {
         let mine = self.by_address.get(&key).map_or(0, BTreeMap::len);

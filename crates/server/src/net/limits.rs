@@ -1,9 +1,9 @@
 //! Connection caps at the WebSocket upgrade: live connections per node
 //! (`--max-connections`) and per client address (`--max-connections-per-ip`),
 //! the client address itself (the TCP peer, or what a `--trusted-proxies`
-//! proxy forwarded), and the origin rules ([`crate::origin`]). A connection
-//! that passes holds a [`Slot`] for its whole life; dropping it gives the
-//! places back.
+//! proxy forwarded), and the origin rules ([`crate::net::origin`]). A
+//! connection that passes holds a [`Slot`] for its whole life; dropping it
+//! gives the places back.
 //!
 //! IPv6 clients are counted by their /64 (one subscriber's usual share), so
 //! a client cannot step around its cap by walking its own prefix; IPv4-mapped
@@ -20,7 +20,7 @@ use std::{
 
 use axum::http::{HeaderMap, header};
 
-use crate::{Config, origin::OriginPolicy};
+use crate::{Config, net::origin::OriginPolicy};
 
 /// An IP network (`10.0.0.0/8`, `::1/128`, or a bare address for one host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

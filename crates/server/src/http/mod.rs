@@ -1,17 +1,36 @@
+//! What a client reaches on the server's port, the top layer below
+//! `server`: the router (this module), the WebSocket connection task it
+//! upgrades to ([`conn`]), the room API ([`api`]), the operator endpoints
+//! ([`admin`]), the recordings ([`recordings_http`]), the demo files
+//! ([`assets`]) and the one JSON error shape ([`http_error`]).
+//!
+//! It names the layers below it (`state`, `cluster`, `room`, `recording`,
+//! `net`, `config`, `tickets`, `signing`); nothing below names it, and only
+//! `server` above does. Inside, this module names the others; `conn` and
+//! `http_error` name none of them, and the route modules name `http_error` (and
+//! `api` and `recordings_http` name `admin`'s `refusal`).
+//!
 //! HTTP routes on the server's one port: the WebSocket upgrade at `/ws`
 //! (also `/n/{node}/ws`, for a proxy that routes by path; where join tickets
 //! are checked and a room living on another node is answered with 4001),
-//! the room API ([`crate::api`]: `/rooms`, `/matchmake`), `/cluster` and
-//! `/admin/drain` ([`crate::admin`]), the recordings
-//! ([`crate::recordings_http`]), Prometheus metrics at `/metrics`, liveness
+//! the room API ([`api`]: `/rooms`, `/matchmake`), `/cluster` and
+//! `/admin/drain` ([`admin`]), the recordings
+//! ([`recordings_http`]), Prometheus metrics at `/metrics`, liveness
 //! and readiness checks (`/healthz`, `/readyz`; these, `/metrics` and
 //! `/admin/*` move to their own listener with `--admin-bind`), and the
 //! browser demo client at `/` (every other GET path falls through to
-//! [`crate::assets`]).
+//! [`assets`]).
 //!
 //! The upgrade is done here by hand (hyper's `upgrade::on` plus the RFC 6455
 //! accept key) and the raw connection handed to tokio-tungstenite 0.30; axum's
 //! own `ws` feature would pin an older tungstenite.
+
+pub mod admin;
+pub mod api;
+pub mod assets;
+pub mod conn;
+pub mod http_error;
+pub mod recordings_http;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -29,18 +48,15 @@ use axum::{
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use self::{conn::Admission, http_error::error};
 use crate::{
-    admin, api, assets,
-    close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN, TOO_MANY_NEW_ROOMS},
     cluster::Route,
     config::AuthMode,
-    conn,
-    conn::Admission,
-    http_error::error,
-    limits::{Refusal, Slot},
-    recordings_http,
-    registry::valid_room_id,
-    room_limits,
+    net::{
+        close::{self, CLUSTER_UNAVAILABLE, DRAIN_REJOIN, TOO_MANY_NEW_ROOMS},
+        limits::{Refusal, Slot},
+    },
+    room::{registry::valid_room_id, room_limits},
     state::Shared,
     tickets::{Ticket, TicketError, TicketToken, unix_ms},
 };

@@ -22,13 +22,13 @@
 //!
 //! Access: with `--api-token`, `POST /rooms`, `POST /rooms/{id}/join` and
 //! `POST /matchmake` need `Authorization: Bearer <token>` (401 `unauthorized`
-//! without it, 403 `forbidden` with another one; [`crate::admin::refusal`]),
-//! and so do the two reads with `--api-token-for-reads`. A forwarded request
-//! carries the client's `Authorization`, so every node of a cluster must
-//! share the token. Starting a room is limited per node (`--max-rooms`: 503
-//! `too_many_rooms`) and per client address (`--room-creations-per-ip`: 429
-//! `too_many_room_creations`, counted by the node the client reached:
-//! [`crate::room_limits`]).
+//! without it, 403 `forbidden` with another one;
+//! [`crate::http::admin::refusal`]), and so do the two reads with
+//! `--api-token-for-reads`. A forwarded request carries the client's
+//! `Authorization`, so every node of a cluster must share the token. Starting a
+//! room is limited per node (`--max-rooms`: 503 `too_many_rooms`) and per
+//! client address (`--room-creations-per-ip`: 429 `too_many_room_creations`,
+//! counted by the node the client reached: [`crate::room::room_limits`]).
 //!
 //! Every error is `{ "code": "<stable_snake_case>", "message": "..." }`:
 //! 400 `bad_json` / `unknown_game` / `invalid_config`, 413 `body_too_large`, 422 `invalid_<field>` /
@@ -36,8 +36,9 @@
 //! `room_full`, 429 `too_many_room_creations`, 503 `draining` /
 //! `cluster_unavailable` / `misrouted` / `too_many_rooms`, 502
 //! `peer_unreachable`, 401 `unauthorized`, 403 `forbidden`. A ticket is granted with a seat reserved for
-//! it (see [`crate::registry`]); the ticket itself is in [`crate::tickets`].
-//! `docs/api.md` and `docs/openapi.yaml` describe the same API for clients.
+//! it (see [`crate::room::registry`]); the ticket itself is in
+//! [`crate::tickets`]. `docs/api.md` and `docs/openapi.yaml` describe the same
+//! API for clients.
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -56,17 +57,19 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    admin,
     cluster::{
         Located, Peer, Route,
         forward::{FORWARDED_BY, MATCHMAKE_ROOM, forward},
     },
-    http_error::error,
-    registry::{
-        NewRoom, Reservation, RoomError, RoomOptions, RoomSummary, generated_room_id, valid_room_id,
+    http::{admin, http_error::error},
+    room::{
+        RoomGame,
+        registry::{
+            NewRoom, Reservation, RoomError, RoomOptions, RoomSummary, generated_room_id,
+            valid_room_id,
+        },
+        room_limits::{self, client_ip},
     },
-    room::RoomGame,
-    room_limits::{self, client_ip},
     state::{GameChoiceError, Shared},
     tickets::{Ticket, unix_ms},
 };

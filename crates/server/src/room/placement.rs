@@ -1,9 +1,9 @@
 //! Where rooms run: the one narrow interface between the registry (which
 //! rooms exist, what the API knows of them) and whatever starts them. Today
 //! the only implementation is the local tick-worker pool
-//! ([`crate::worker::WorkerPool`]); the cluster will add an answer "remote,
-//! at this URL" behind the same interface, so the registry never learns how
-//! rooms are run.
+//! ([`crate::room::worker::WorkerPool`]); the cluster will add an answer
+//! "remote, at this URL" behind the same interface, so the registry never
+//! learns how rooms are run.
 
 use std::sync::Arc;
 

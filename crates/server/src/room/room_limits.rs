@@ -2,8 +2,8 @@
 //! may start per minute ([`CreationLimiter`], a token bucket per address in a
 //! table of bounded size), and which address a request counts against
 //! ([`client_ip`], [`creator`]). The node-wide `--max-rooms` cap is checked by
-//! the [`crate::registry`] under its lock, which also charges this limiter, so
-//! a refused or failed creation costs nothing.
+//! the [`crate::room::registry`] under its lock, which also charges this
+//! limiter, so a refused or failed creation costs nothing.
 //!
 //! The limiter is pure: it reads no clock (every call is given `now`), so it
 //! is tested on a manual clock. IPv6 addresses are limited per /64 (one host

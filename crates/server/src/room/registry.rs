@@ -24,6 +24,8 @@
 //! in the [`CreationLimiter`] ([`RoomError::TooManyCreations`]), both checked
 //! under the directory's lock only when a room would really start, and
 //! counted in `tickroom_rooms_refused_total`.
+//!
+//! [`RoomShared::closed`]: crate::room::RoomShared::closed
 
 use std::{
     cmp::Reverse,
@@ -39,11 +41,13 @@ use std::{
 use serde_json::{Map, Value};
 
 use crate::{
-    close::CloseRequest,
     metrics::RoomLimitMetrics,
-    placement::{Placement, PlacementError},
-    room::{RoomCmd, RoomGame, RoomHandle, RoomSettings},
-    room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
+    net::close::CloseRequest,
+    room::{
+        RoomCmd, RoomGame, RoomHandle, RoomSettings,
+        placement::{Placement, PlacementError},
+        room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
+    },
     signing::random_u64,
     tickets::{Ticket, TicketBook, TicketError},
 };

@@ -219,7 +219,7 @@ pub async fn serve(
 }
 
 fn not_found() -> Response {
-    crate::http_error::error(
+    crate::http::http_error::error(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such page; the demo client is at /",

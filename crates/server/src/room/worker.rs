@@ -25,11 +25,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::{
     metrics::Metrics,
-    placement::{Placement, PlacementError},
     recording::{Recorder, RoomToRecord},
     room::{
         RoomHandle, RoomSettings,
         host::{RoomHost, RoomStatus},
+        placement::{Placement, PlacementError},
     },
     signing,
     tickets::unix_ms,

@@ -34,7 +34,7 @@ use tickroom_protocol::{MAX_EVENTS_PER_STATE, encode_state};
 /// connection is too slow to follow its game and is closed.
 pub const MAX_PENDING_EVENTS: usize = 1024;
 
-pub use crate::close::CloseRequest;
+pub use crate::net::close::CloseRequest;
 
 /// What the writer should do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ struct Slot {
     events: VecDeque<Bytes>,
     taken: Option<u32>,
     reply: Option<Bytes>,
-    close: Option<crate::close::CloseRequest>,
+    close: Option<crate::net::close::CloseRequest>,
     waker: Option<Waker>,
 }
 

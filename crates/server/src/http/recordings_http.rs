@@ -12,6 +12,8 @@
 //!
 //! Replays run on the blocking pool (niced like the I/O threads), at most
 //! [`MAX_REPLAYS`] at once.
+//!
+//! [`Summary`]: crate::recording::replay::Summary
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -27,10 +29,11 @@ use tickroom_protocol::{Checksum, ServerMsg, codec::encode_server_into, state::E
 use tokio::sync::Semaphore;
 
 use crate::{
-    admin::refusal,
-    http_error::error,
-    recording::{self, Listing},
-    replay::{Replay, ReplayError, ReplayOptions},
+    http::{admin::refusal, http_error::error},
+    recording::{
+        self, Listing,
+        replay::{Replay, ReplayError, ReplayOptions},
+    },
     state::Shared,
 };
 
