@@ -14,7 +14,11 @@
 //! (`/?replay=<file>`): two test players play, the server shuts down (ending
 //! the file), a second server on the same directory serves it; the page
 //! plays, pauses, seeks and speeds up, and says so without the operator
-//! token, with a wrong one, and for a missing or an unreadable file.
+//! token, with a wrong one, and for a missing or an unreadable file. A
+//! fourth (`tests/browser/dots.mjs`) plays a game that is not the arena: the
+//! dots example's own page (`crates/tickroom/examples/dots/www/`, served
+//! with `assets_dir` as `--assets-dir` would), two pages moving and waving in
+//! one room (screenshot `target/browser/dots.png`).
 //!
 //! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
@@ -456,4 +460,103 @@ async fn headless_chromium_plays_a_recording() {
         if timed_out { ", killed after 90 s" } else { "" }
     );
     eprintln!("replay screenshot: {}", screenshot.display());
+}
+
+/// The dots example's page (`crates/tickroom/examples/dots/www/`), as the
+/// example binary serves it with `--assets-dir`.
+fn dots_www() -> PathBuf {
+    workspace_root().join("crates/tickroom/examples/dots/www")
+}
+
+/// A server hosting the arena and dots, dots the game of `/ws` rooms, serving
+/// the dots page from its folder (`--assets-dir`, `--default-game dots`).
+async fn start_dots_server() -> tickroom_server::Server {
+    let mut games = crate::util::games();
+    games
+        .register::<crate::dots::Dots>()
+        .expect("dots registers");
+    let config = tickroom_server::Config {
+        assets_dir: Some(dots_www()),
+        default_game: Some("dots".into()),
+        ..test_config()
+    };
+    config.validate().expect("a valid config");
+    tickroom_server::Server::start(config, games)
+        .await
+        .expect("the dots server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dots_page_is_served_from_its_folder_with_the_embedded_client() {
+    let server = start_dots_server().await;
+    let addr = server.local_addr();
+    let root = workspace_root();
+    for (path, file, ty) in [
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/dots.js", "dots.js", "text/javascript; charset=utf-8"),
+    ] {
+        let (status, headers, body) = request(addr, "GET", path, "", "").await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&headers, "content-type"), Some(ty), "{path}");
+        let on_disk = std::fs::read(dots_www().join(file)).expect("the page's file");
+        assert!(body == on_disk, "{path} serves www/{file}");
+    }
+    // The folder has no client/: the package is the embedded one.
+    let (status, _, body) = request(addr, "GET", "/client/index.js", "", "").await;
+    let embedded = std::fs::read(root.join("clients/js/src/index.js")).expect("index.js");
+    assert_eq!((status, body == embedded), (200, true), "/client/index.js");
+    // Nothing of the arena demo's.
+    let (status, _, _) = request(addr, "GET", "/main.js", "", "").await;
+    assert_eq!(status, 404, "/main.js");
+    server.shutdown().await;
+}
+
+/// The "done when": a game that is not the arena, played in the
+/// browser. `tests/browser/dots.mjs` opens the dots example's page twice in
+/// one room of a server whose `/ws` rooms are dots: a held arrow key moves
+/// the own dot (seen by the other page too), each Space press reaches the
+/// other page as exactly one `waved` event, and neither page's copy of the
+/// room ever fails its checksum. Screenshot: `target/browser/dots.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_a_game_that_is_not_the_arena() {
+    let test = "headless_chromium_plays_a_game_that_is_not_the_arena";
+    let root = workspace_root();
+    let Some(chromium) = chromium_or_skip(test, &root) else {
+        return;
+    };
+    let _turn = CHROMIUM_TURN.lock().await;
+    let server = start_dots_server().await;
+    let addr = server.local_addr();
+    let screenshot = target_dir().join("browser/dots.png");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/dots.mjs")
+        .arg(format!("http://{addr}/"))
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
+            .await
+            .expect("runner thread");
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/dots.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out { ", killed after 90 s" } else { "" }
+    );
+    // The room the pages played is a dots room (`/ws?room=` without `&game=`).
+    let (status, _, body) = request(addr, "GET", "/rooms/dots-browser", "", "").await;
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        (status, body["game"].as_str()),
+        (200, Some("dots")),
+        "{body}"
+    );
+    server.shutdown().await;
+    assert!(
+        screenshot.exists(),
+        "screenshot {} written",
+        screenshot.display()
+    );
+    eprintln!("dots screenshot: {}", screenshot.display());
 }

@@ -6,9 +6,6 @@
 //! with the generic `random` behaviour (no code of the bots knows dots),
 //! recorded, and replayed bit for bit.
 
-#[path = "../../crates/tickroom/examples/dots/game.rs"]
-mod dots;
-
 use std::time::Duration;
 
 use serde_json::json;
@@ -23,6 +20,7 @@ use tickroom_server::{
 };
 
 use crate::{
+    dots,
     support::{
         client::{json, lists_members, try_json, until},
         redis::{self, RedisServer},
