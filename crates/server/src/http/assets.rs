@@ -7,7 +7,12 @@
 //! The files are compiled into the binary with `rust-embed` (its `debug-embed`
 //! feature embeds in debug builds too), so an installed `tickroom` serves the
 //! game without the source tree. `assets/test/` is left out, as are the
-//! package's `.d.ts` declarations. For editing the demo without rebuilding,
+//! package's `.d.ts` declarations. The crate reaches both folders through
+//! symlinks of its own, `crates/server/assets` to `../../assets` and
+//! `crates/server/client-js` to `../../clients/js/src`: paths inside the
+//! crate, so `cargo package` (which copies the files a symlink leads to)
+//! ships them in the published crate and a studio's `tickroom::serve` serves
+//! them too. For editing the demo without rebuilding,
 //! `--assets-dir` / `TICKROOM_ASSETS_DIR` serves a directory from disk
 //! instead; `/client/` then comes from that directory's `client/` when it has
 //! the file, else from the embedded package.
@@ -35,7 +40,7 @@ use crate::state::Shared;
 
 /// The demo client as compiled into the binary.
 #[derive(RustEmbed)]
-#[folder = "../../assets/"]
+#[folder = "assets/"]
 #[exclude = "test/*"]
 #[exclude = ".*"]
 #[exclude = "*/.*"]
@@ -43,7 +48,7 @@ struct Embedded;
 
 /// The `tickroom-client` package's modules as compiled into the binary.
 #[derive(RustEmbed)]
-#[folder = "../../clients/js/src/"]
+#[folder = "client-js/"]
 #[include = "*.js"]
 #[exclude = ".*"]
 struct EmbeddedClient;
@@ -231,11 +236,11 @@ mod tests {
     use super::*;
 
     fn workspace_assets() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
     }
 
     fn workspace_client() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/js/src")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("client-js")
     }
 
     #[test]
