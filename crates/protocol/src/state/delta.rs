@@ -309,6 +309,20 @@ fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, n
 /// `None`) into the frame it describes. The header's base tick must be
 /// `base`'s (read it first with [`read_header`]).
 pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Frame, DecodeError> {
+    let mut out = Frame::default();
+    apply_into(schema, base, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// [`apply`] into `out` (emptied first, its allocations kept), so a client
+/// that alternates two frames allocates nothing per state once they have
+/// grown. On an error `out` holds a partial frame.
+pub fn apply_into(
+    schema: &Schema,
+    base: Option<&Frame>,
+    bytes: &[u8],
+    out: &mut Frame,
+) -> Result<(), DecodeError> {
     let mut r = Reader::new(bytes);
     let h = header(&mut r)?;
     if h.base_tick != base.map(|b| b.tick) {
@@ -325,7 +339,7 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
     let bitmap = r.take(b.len().div_ceil(8))?;
     let mut used = 0usize;
 
-    let mut out = Frame::new(h.tick);
+    out.clear(h.tick);
     let mut gone = despawned.iter().peekable();
     for (i, e) in b.entities().enumerate() {
         let is_changed = bitmap[i / 8] & (1 << (i % 8)) != 0;
@@ -348,11 +362,11 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
                     what: "a changed entity with nothing changed",
                 });
             }
-            read_entity(&mut r, schema, Some(e), e.id(), shape, &mut out)?;
+            read_entity(&mut r, schema, Some(e), e.id(), shape, out)?;
         } else {
             out.copy_entity(e);
         }
-        check_slots(&out)?;
+        check_slots(out)?;
     }
     if gone.peek().is_some() {
         return Err(DecodeError::Malformed {
@@ -383,7 +397,7 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
             });
         }
         r.finish()?;
-        return Ok(out);
+        return Ok(());
     }
     let mut spawned = Frame::new(h.tick);
     let mut prev: Option<u32> = None;
@@ -421,7 +435,8 @@ pub fn apply(schema: &Schema, base: Option<&Frame>, bytes: &[u8]) -> Result<Fram
         });
     }
     r.finish()?;
-    Ok(merge(h.tick, &out, &spawned))
+    *out = merge(h.tick, out, &spawned);
+    Ok(())
 }
 
 fn check_slots(f: &Frame) -> Result<(), DecodeError> {

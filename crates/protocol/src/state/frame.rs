@@ -226,9 +226,9 @@ impl Frame {
                 self.push_from(from, slot);
             }
         } else {
-            for &n in &from.values[range] {
-                self.push_int(n);
-            }
+            self.values.extend_from_slice(&from.values[range]);
+            // One word of text bits per 64 slots (the new ones are 0).
+            self.text_bits.resize(self.values.len().div_ceil(64), 0);
         }
     }
 

@@ -18,7 +18,7 @@ mod replica;
 pub mod schema;
 mod wire;
 
-pub use delta::{DeltaHeader, Encoder, apply, read_header};
+pub use delta::{DeltaHeader, Encoder, apply, apply_into, read_header};
 pub use frame::{EntityRef, Frame, Value, ValueRef, Values, ValuesIter};
 pub use message::{
     check_values, decode_event, decode_values, encode_event, encode_values, max_encoded_len,

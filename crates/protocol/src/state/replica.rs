@@ -3,7 +3,7 @@
 //! checked against each one's checksum. The bots, the e2e tests' clients and
 //! tools use it; the browser's `state.js` mirrors it.
 
-use super::{DecodeError, Frame, Schema, apply, read_header};
+use super::{DecodeError, Frame, Schema, apply_into, read_header};
 use crate::{Checksum, State};
 
 /// What applying one [`State`] found.
@@ -23,6 +23,8 @@ pub struct Applied {
 pub struct Replica {
     schema: Schema,
     frame: Option<Frame>,
+    /// The frame before, reused for the next one.
+    spare: Frame,
     scratch: Vec<u8>,
 }
 
@@ -32,6 +34,7 @@ impl Replica {
         Self {
             schema,
             frame: None,
+            spare: Frame::default(),
             scratch: Vec::new(),
         }
     }
@@ -60,14 +63,16 @@ impl Replica {
             None => None,
             Some(_) => self.frame.as_ref(),
         };
-        let frame = apply(&self.schema, base, &state.frame)?;
+        apply_into(&self.schema, base, &state.frame, &mut self.spare)?;
+        let frame = &self.spare;
         let checksum_ok = Checksum(frame.checksum(&mut self.scratch)) == state.checksum;
         let applied = Applied {
             tick: frame.tick,
             full: header.base_tick.is_none(),
             checksum_ok,
         };
-        self.frame = Some(frame);
+        let old = self.frame.replace(std::mem::take(&mut self.spare));
+        self.spare = old.unwrap_or_default();
         Ok(applied)
     }
 }
