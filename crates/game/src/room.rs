@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bevy_ecs::prelude::{Entity, Schedule, With, Without, World};
+use bevy_ecs::prelude::{Entity, Schedule, With, World};
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_values};
 
@@ -186,18 +186,26 @@ impl<G: Game> GameRoom<G> {
             _ => false,
         });
         for i in 0..self.fresh.len() {
-            self.world.entity_mut(self.fresh[i]).remove::<NetId>();
+            if let Some(mut id) = self.world.get_mut::<NetId>(self.fresh[i]) {
+                *id = NetId(0);
+            }
         }
         self.fresh.clear();
         let mut q = self
             .world
-            .query_filtered::<Entity, (With<Replicated>, Without<NetId>)>();
-        self.fresh.extend(q.iter(&self.world));
+            .query_filtered::<(Entity, &NetId), With<Replicated>>();
+        self.fresh.extend(
+            q.iter(&self.world)
+                .filter(|(_, id)| id.0 == 0)
+                .map(|(e, _)| e),
+        );
         self.fresh.sort_unstable();
         for &e in &self.fresh {
             let id = self.next_net_id;
             self.next_net_id = self.next_net_id.saturating_add(1);
-            self.world.entity_mut(e).insert(NetId(id));
+            if let Some(mut n) = self.world.get_mut::<NetId>(e) {
+                *n = NetId(id);
+            }
             self.net.insert(id, e);
         }
     }

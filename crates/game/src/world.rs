@@ -28,14 +28,19 @@ impl std::fmt::Display for PlayerId {
 
 /// Marks an entity whose registered components are sent to clients.
 /// Entities without it, and components the game did not register with
-/// [`crate::Declare::replicate`], never leave the server.
+/// [`crate::Declare::replicate`], never leave the server. It brings a
+/// [`NetId`] along (0 until the engine gives the entity its id).
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[require(NetId)]
 pub struct Replicated;
 
 /// The id clients know a replicated entity by: given by the engine after
 /// the step in which [`Replicated`] was added (in entity order, so a replay
-/// gives the same ids), never reused within a room.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// gives the same ids), never reused within a room; 0 before that, and
+/// again once `Replicated` is removed (a later `Replicated` earns a new id).
+/// It comes with `Replicated` and is set in place, so replicating an entity
+/// moves it between archetypes once, not twice.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NetId(pub u32);
 
 /// Longest player name, in bytes (the engine cuts longer names).
