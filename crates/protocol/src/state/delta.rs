@@ -279,6 +279,24 @@ fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, n
     for (c, values) in new.components() {
         let layout = schema.layout(c).unwrap_or_default();
         let old = base.and_then(|b| b.get(c));
+        if !values.has_text() && old.is_none_or(|o| !o.has_text()) {
+            // Integers only (most components): compare and code the raw
+            // slots; against nothing, every slot is against 0.
+            let olds = old.map(|o| o.ints());
+            for (k, (&n, &slot)) in values.ints().iter().zip(layout).enumerate() {
+                let o = olds.and_then(|o| o.get(k)).copied().unwrap_or(0);
+                if n == o {
+                    continue;
+                }
+                match slot {
+                    Slot::Int { bool: true, .. } => {}
+                    Slot::Int { .. } => put_varint(out, zigzag(n.wrapping_sub(o))),
+                    Slot::F32 => out.extend_from_slice(&(n as u32).to_le_bytes()),
+                    Slot::Text { .. } => debug_assert!(false, "a text slot without a text"),
+                }
+            }
+            continue;
+        }
         for (k, (v, &slot)) in values.iter().zip(layout).enumerate() {
             let was = old.and_then(|o| o.get(k));
             let unchanged = match was {
@@ -586,7 +604,7 @@ fn read_entity(
         let old = base.and_then(|b| b.get(c));
         if shape.changed & (1 << c) == 0 {
             if let Some(v) = old {
-                out.push_range(v.frame(), v.slot_range());
+                out.push_values(v);
             }
             out.push_comp(c);
             continue;

@@ -104,6 +104,11 @@ pub struct Frame {
     comp_ids: Vec<u8>,
     /// Per component: the end of its values in `values`.
     comp_ends: Vec<u32>,
+    /// Per component: whether any of its slots is a text (most are not, and
+    /// those compare and copy as plain integers).
+    comp_text: Vec<bool>,
+    /// Whether the component being built has a text so far.
+    pending_text: bool,
     /// Per slot: the integer, or for a text its index in `texts`.
     values: Vec<i64>,
     /// Bit `i` (word `i / 64`): slot `i` is a text.
@@ -131,6 +136,8 @@ impl Frame {
             ends: Vec::with_capacity(like.ends.len()),
             comp_ids: Vec::with_capacity(like.comp_ids.len()),
             comp_ends: Vec::with_capacity(like.comp_ends.len()),
+            comp_text: Vec::with_capacity(like.comp_text.len()),
+            pending_text: false,
             values: Vec::with_capacity(like.values.len()),
             text_bits: Vec::with_capacity(like.text_bits.len()),
             texts: Vec::with_capacity(like.texts.len()),
@@ -144,6 +151,8 @@ impl Frame {
         self.ends.clear();
         self.comp_ids.clear();
         self.comp_ends.clear();
+        self.comp_text.clear();
+        self.pending_text = false;
         self.values.clear();
         self.text_bits.clear();
         self.texts.clear();
@@ -207,6 +216,7 @@ impl Frame {
             *w |= 1 << (slot % 64);
         }
         self.texts.push(t);
+        self.pending_text = true;
     }
 
     /// Appends a slot of another frame's (a text's `Arc` is shared).
@@ -219,9 +229,11 @@ impl Frame {
         }
     }
 
-    /// Appends the slots `range` of another frame.
-    pub(crate) fn push_range(&mut self, from: &Frame, range: std::ops::Range<usize>) {
-        if from.any_text(range.clone()) {
+    /// Appends a component's slots of another frame (or of this one's
+    /// base).
+    pub(crate) fn push_values(&mut self, v: Values<'_>) {
+        let (from, range) = (v.frame, v.range());
+        if v.text {
             for slot in range {
                 self.push_from(from, slot);
             }
@@ -236,6 +248,7 @@ impl Frame {
     pub(crate) fn push_comp(&mut self, id: u8) {
         self.comp_ids.push(id);
         self.comp_ends.push(self.values.len() as u32);
+        self.comp_text.push(std::mem::take(&mut self.pending_text));
         if let Some(e) = self.ends.last_mut() {
             *e = self.comp_ids.len() as u32;
         }
@@ -245,7 +258,7 @@ impl Frame {
     pub(crate) fn copy_entity(&mut self, e: EntityRef<'_>) {
         self.begin_unchecked(e.id());
         for (c, v) in e.components() {
-            self.push_range(v.frame, v.range());
+            self.push_values(v);
             self.push_comp(c);
         }
     }
@@ -259,20 +272,6 @@ impl Frame {
     #[inline]
     fn is_text(&self, slot: usize) -> bool {
         self.text_bits[slot / 64] & (1 << (slot % 64)) != 0
-    }
-
-    /// Whether any slot of `range` is a text.
-    fn any_text(&self, range: std::ops::Range<usize>) -> bool {
-        if self.texts.is_empty() || range.is_empty() {
-            return false;
-        }
-        let (first, last) = (range.start / 64, (range.end - 1) / 64);
-        (first..=last).any(|w| {
-            let lo = if w == first { range.start % 64 } else { 0 };
-            let hi = if w == last { (range.end - 1) % 64 } else { 63 };
-            let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
-            self.text_bits[w] & mask != 0
-        })
     }
 
     /// How many entities.
@@ -443,6 +442,7 @@ impl<'a> EntityRef<'a> {
                     frame: f,
                     start,
                     end: f.comp_ends[k],
+                    text: f.comp_text[k],
                 },
             )
         })
@@ -458,6 +458,7 @@ impl<'a> EntityRef<'a> {
             frame: f,
             start,
             end: f.comp_ends[k],
+            text: f.comp_text[k],
         })
     }
 
@@ -481,6 +482,8 @@ pub struct Values<'a> {
     frame: &'a Frame,
     start: u32,
     end: u32,
+    /// Whether any slot is a text.
+    text: bool,
 }
 
 impl<'a> Values<'a> {
@@ -539,7 +542,7 @@ impl<'a> Values<'a> {
 
     /// Whether any slot is a text.
     pub(crate) fn has_text(&self) -> bool {
-        self.frame.any_text(self.range())
+        self.text
     }
 
     /// The raw slots (a text's is its index in its frame's side table).
@@ -678,6 +681,23 @@ mod tests {
         let mut long = scratch.clone();
         long.push(0);
         assert!(back.read_canonical(&s, &long).is_err());
+    }
+
+    #[test]
+    fn a_component_knows_whether_it_has_a_text() {
+        let s = schema();
+        let f = frame(1, 5, "ab", true);
+        let e = f.entity(0);
+        let flags: Vec<(u8, bool)> = e.components().map(|(c, v)| (c, v.has_text())).collect();
+        assert_eq!(flags, [(0, true), (1, false)]);
+        let mut copy = Frame::new(1);
+        copy.copy_entity(e);
+        assert_eq!(copy, f);
+        let mut back = Frame::default();
+        let mut scratch = Vec::new();
+        f.checksum(&mut scratch);
+        back.read_canonical(&s, &scratch).unwrap();
+        assert_eq!(back, f);
     }
 
     #[test]
