@@ -8,6 +8,7 @@
 //! schema, ids and hash.
 
 use std::any::TypeId;
+use std::sync::Arc;
 
 use bevy_ecs::prelude::Component;
 use bevy_ecs::world::EntityRef;
@@ -35,12 +36,34 @@ fn write_component<C: Component + Wire>(
     }
 }
 
+/// Reads an entity's position for interest management; `None` when it has
+/// no position component (a global entity).
+pub(crate) type PositionFn = Arc<dyn Fn(&EntityRef<'_>) -> Option<[f32; 2]> + Send + Sync>;
+
+/// The position a game declared with [`Declare::interest`].
+#[derive(Clone)]
+pub(crate) struct Interest {
+    /// The component's name, for debugging.
+    name: &'static str,
+    pub(crate) position: PositionFn,
+}
+
+impl std::fmt::Debug for Interest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interest")
+            .field("position", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a game declares in [`crate::Game::declare`]: the components sent to
-/// clients and the events it sends them.
+/// clients, the events it sends them and, for interest management, where
+/// its entities are.
 #[derive(Debug, Default)]
 pub struct Declare {
     components: Vec<(Shape, TypeId, WriteFn)>,
     events: Vec<(Shape, TypeId)>,
+    interest: Option<Interest>,
 }
 
 impl Declare {
@@ -57,6 +80,26 @@ impl Declare {
         self.events.push((shape_of::<E>(), TypeId::of::<E>()));
         self
     }
+
+    /// Turns on interest management: a replicated entity with component
+    /// `P` is at `position(p)` and is sent only to the players that see it
+    /// (an [`crate::Eye`] within its radius, or [`crate::SeenBy`]); one
+    /// without `P` is sent to everyone. See [`crate::interest`] for the
+    /// rules and their cost. Without this call every player is sent
+    /// everything. `P` need not be replicated itself; positions that are not
+    /// finite are seen by no eye. Declaring it twice keeps the last.
+    ///
+    /// ```ignore
+    /// game.replicate::<Ship>()
+    ///     .interest::<Ship>(|s| [s.x, s.y]);
+    /// ```
+    pub fn interest<P: Component>(&mut self, position: fn(&P) -> [f32; 2]) -> &mut Self {
+        self.interest = Some(Interest {
+            name: std::any::type_name::<P>(),
+            position: Arc::new(move |e: &EntityRef<'_>| e.get::<P>().map(position)),
+        });
+        self
+    }
 }
 
 /// A game's compiled declarations (see the module docs).
@@ -69,6 +112,7 @@ pub struct Catalogue {
     writers: Vec<WriteFn>,
     input_slots: Vec<Slot>,
     max_input_bytes: usize,
+    interest: Option<Interest>,
 }
 
 impl Catalogue {
@@ -113,6 +157,7 @@ impl Catalogue {
             writers,
             input_slots,
             max_input_bytes,
+            interest: declared.interest,
         })
     }
 
@@ -142,6 +187,16 @@ impl Catalogue {
         let mut values = Vec::new();
         input.write(&crate::wire::NoEntities, &mut values);
         tickroom_protocol::state::encode_values(&self.input_slots, &values, out);
+    }
+
+    /// Whether the game declared interest management
+    /// ([`Declare::interest`]): its players are sent only what they see.
+    pub fn has_interest(&self) -> bool {
+        self.interest.is_some()
+    }
+
+    pub(crate) fn interest(&self) -> Option<&Interest> {
+        self.interest.as_ref()
     }
 
     pub(crate) fn writers(&self) -> &[WriteFn] {

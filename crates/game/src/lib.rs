@@ -23,6 +23,7 @@ pub use tickroom_protocol as protocol;
 
 mod declare;
 mod game;
+pub mod interest;
 mod registry;
 mod room;
 pub mod wire;
@@ -30,6 +31,7 @@ mod world;
 
 pub use declare::{Catalogue, Declare};
 pub use game::{Departure, Game, InputMode, Refusal, RoomConfig, Setup};
+pub use interest::{Eye, SeenBy, Views};
 pub use registry::{ConfigError, GameEntry, Games, RegisterError};
 pub use room::{GameRoom, InputError, Room, RoomStep};
 pub use world::{

@@ -16,10 +16,11 @@ use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_val
 
 use crate::declare::Catalogue;
 use crate::game::{Departure, Game, InputMode, Refusal, Setup};
+use crate::interest::{Eye, Placed, SeenBy, ViewBuilder, Views};
 use crate::wire::{EntityMap, WireError};
 use crate::world::{
-    Inputs, NetId, OutEvent, Outbox, Player, PlayerId, PlayerInput, Players, Replicated, RoomRng,
-    StepInfo,
+    Audience, Inputs, NetId, OutEvent, Outbox, Player, PlayerId, PlayerInput, Players, Replicated,
+    RoomRng, StepInfo,
 };
 
 /// The label of every room's step schedule.
@@ -69,9 +70,17 @@ pub trait Room: Send + std::fmt::Debug {
     fn input(&mut self, player: PlayerId, bytes: &[u8]) -> Result<(), InputError>;
     /// Runs one step: the queued inputs, the game's systems, network ids.
     fn step(&mut self);
-    /// Reads every replicated entity into `frame` (cleared first).
+    /// Reads every replicated entity into `frame` (cleared first) and, when
+    /// the game declared interest, what each player sees of it
+    /// ([`Room::views`]).
     fn build_frame(&mut self, tick: u32, frame: &mut Frame) -> Result<(), FrameError>;
-    /// Moves the events sent since the last call into `out`, in order.
+    /// Per player, the entities of the last built frame it is sent; `None`
+    /// when the game declared no interest (everyone is sent everything).
+    fn views(&self) -> Option<&Views>;
+    /// Moves the events sent since the last call into `out`, in order, each
+    /// addressed to [`Audience::All`], [`Audience::Only`] or
+    /// [`Audience::AllBut`] ([`Audience::Seeing`] and [`Audience::Near`]
+    /// are resolved here, into one event per player that sees it).
     fn drain_events(&mut self, out: &mut Vec<OutEvent>);
     /// The room's world, for tests and tools that look inside.
     fn world(&self) -> &World;
@@ -87,6 +96,9 @@ pub struct GameRoom<G: Game> {
     /// Replicated entities by network id.
     net: BTreeMap<u32, Entity>,
     next_net_id: u32,
+    /// The last frame's views, when the game declared interest.
+    views: Option<Views>,
+    view_builder: ViewBuilder,
     // Scratch reused every call.
     values: Vec<Value>,
     fresh: Vec<Entity>,
@@ -128,6 +140,8 @@ impl<G: Game> GameRoom<G> {
             pending: Vec::new(),
             net: BTreeMap::new(),
             next_net_id: 1,
+            views: None,
+            view_builder: ViewBuilder::default(),
             values: Vec::new(),
             fresh: Vec::new(),
         };
@@ -348,6 +362,10 @@ impl<G: Game> Room for GameRoom<G> {
         };
         let schema = self.catalogue.schema();
         let writers = self.catalogue.writers();
+        let interest = self.catalogue.interest();
+        let vb = &mut self.view_builder;
+        vb.clear();
+        let mut index = 0u32;
         for (&id, &entity) in &self.net {
             let Ok(e) = self.world.get_entity(entity) else {
                 continue;
@@ -359,12 +377,118 @@ impl<G: Game> Room for GameRoom<G> {
                     frame.set(schema, c as u8, &self.values)?;
                 }
             }
+            if let Some(interest) = interest {
+                let at = (interest.position)(&e);
+                match at {
+                    Some([x, y]) => {
+                        vb.placed.push(Placed { index, x, y });
+                        if let Some(seen) = e.get::<SeenBy>() {
+                            vb.grants.extend(seen.0.iter().map(|&p| (p, index)));
+                        }
+                    }
+                    None => vb.global.push(index),
+                }
+                if let Some(eye) = e.get::<Eye>() {
+                    let [x, y] = at.unwrap_or([f32::NAN; 2]);
+                    vb.eyes.push((eye.player, index, x, y, eye.radius));
+                }
+            }
+            index += 1;
+        }
+        if interest.is_some() {
+            let views = self.views.get_or_insert_with(Views::default);
+            let players = self.world.resource::<Players>().by_id.keys().copied();
+            vb.build(players, views);
         }
         Ok(())
     }
 
+    fn views(&self) -> Option<&Views> {
+        self.views.as_ref()
+    }
+
     fn drain_events(&mut self, out: &mut Vec<OutEvent>) {
-        out.append(&mut self.world.resource_mut::<Outbox>().queued);
+        let queued = std::mem::take(&mut self.world.resource_mut::<Outbox>().queued);
+        let placed = |a: &Audience| matches!(a, Audience::Seeing(_) | Audience::Near { .. });
+        let Some(interest) = self
+            .catalogue
+            .interest()
+            .filter(|_| queued.iter().any(|e| placed(&e.to)))
+        else {
+            out.extend(queued.into_iter().map(|e| OutEvent {
+                to: if placed(&e.to) { Audience::All } else { e.to },
+                bytes: e.bytes,
+            }));
+            return;
+        };
+        // Every eye's player, entity and position, now.
+        let mut eyes = Vec::new();
+        let mut q = self.world.query::<(Entity, &Eye)>();
+        for (entity, eye) in q.iter(&self.world) {
+            let Ok(e) = self.world.get_entity(entity) else {
+                continue;
+            };
+            let [x, y] = (interest.position)(&e).unwrap_or([f32::NAN; 2]);
+            eyes.push((eye.player, entity, x, y, eye.radius));
+        }
+        eyes.sort_by_key(|e| e.0);
+        let sees = |p: PlayerId, x: f32, y: f32| {
+            eyes.iter().filter(|e| e.0 == p).any(|&(_, _, ex, ey, r)| {
+                let (dx, dy) = (x - ex, y - ey);
+                dx * dx + dy * dy <= r * r
+            })
+        };
+        let players: Vec<PlayerId> = self
+            .world
+            .resource::<Players>()
+            .by_id
+            .keys()
+            .copied()
+            .collect();
+        for event in queued {
+            let to: Vec<PlayerId> = match event.to {
+                Audience::Near { x, y } => players
+                    .iter()
+                    .copied()
+                    .filter(|&p| sees(p, x as f32, y as f32))
+                    .collect(),
+                Audience::Seeing(entity) => {
+                    let Ok(e) = self.world.get_entity(entity) else {
+                        continue;
+                    };
+                    let Some([x, y]) = (interest.position)(&e) else {
+                        out.push(OutEvent {
+                            to: Audience::All,
+                            bytes: event.bytes,
+                        });
+                        continue;
+                    };
+                    let seen_by = e.get::<SeenBy>();
+                    players
+                        .iter()
+                        .copied()
+                        .filter(|&p| {
+                            eyes.iter().any(|eye| eye.0 == p && eye.1 == entity)
+                                || seen_by.is_some_and(|s| s.0.contains(&p))
+                                || sees(p, x, y)
+                        })
+                        .collect()
+                }
+                to => {
+                    out.push(OutEvent {
+                        to,
+                        bytes: event.bytes,
+                    });
+                    continue;
+                }
+            };
+            for p in to {
+                out.push(OutEvent {
+                    to: Audience::Only(p),
+                    bytes: event.bytes.clone(),
+                });
+            }
+        }
     }
 
     fn world(&self) -> &World {

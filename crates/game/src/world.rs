@@ -177,15 +177,30 @@ pub enum Audience {
     Only(PlayerId),
     /// Every player but one.
     AllBut(PlayerId),
+    /// The players that see this entity at the end of the step (see
+    /// [`crate::interest`]; everyone when the game declared no interest or
+    /// the entity has no position; no one once it is despawned).
+    Seeing(Entity),
+    /// The players with an [`crate::Eye`] within its radius of this point
+    /// (everyone when the game declared no interest).
+    Near {
+        /// The point, in the position's units (rounded).
+        x: i32,
+        y: i32,
+    },
 }
 
 impl Audience {
-    /// Whether `player` gets it.
+    /// Whether `player` gets it, for the audiences that name players
+    /// ([`Audience::Seeing`] and [`Audience::Near`] depend on the world:
+    /// the room resolves them into [`Audience::Only`]s, and this says
+    /// false).
     pub fn includes(self, player: PlayerId) -> bool {
         match self {
             Audience::All => true,
             Audience::Only(p) => p == player,
             Audience::AllBut(p) => p != player,
+            Audience::Seeing(_) | Audience::Near { .. } => false,
         }
     }
 }
@@ -239,6 +254,27 @@ impl Outbox {
     /// Sends `event` to every player but `player`.
     pub fn to_all_but<E: Wire>(&mut self, player: PlayerId, event: &E) {
         self.send(Audience::AllBut(player), event);
+    }
+
+    /// Sends `event` to the players that see `entity` (a hit on a ship is
+    /// not sent to players far away). With interest management off, that is
+    /// everyone.
+    pub fn to_seeing<E: Wire>(&mut self, entity: Entity, event: &E) {
+        self.send(Audience::Seeing(entity), event);
+    }
+
+    /// Sends `event` to the players that see the point (`x`, `y`): an
+    /// explosion where a despawned bullet was. With interest management off,
+    /// that is everyone.
+    pub fn to_near<E: Wire>(&mut self, x: f32, y: f32, event: &E) {
+        let round = |v: f32| v.round().clamp(i32::MIN as f32, i32::MAX as f32) as i32;
+        self.send(
+            Audience::Near {
+                x: round(x),
+                y: round(y),
+            },
+            event,
+        );
     }
 
     /// Sends `event` to `to`.

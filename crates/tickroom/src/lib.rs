@@ -32,8 +32,8 @@ pub fn serve(games: Games) -> std::process::ExitCode {
 pub mod prelude {
     pub use crate::bevy_ecs::prelude::*;
     pub use crate::{
-        Declare, Departure, Game, InputMode, Inputs, NetId, Outbox, Player, PlayerId, Players,
-        Refusal, Replicated, RoomConfig, RoomRng, Setup, StepInfo,
+        Declare, Departure, Eye, Game, InputMode, Inputs, NetId, Outbox, Player, PlayerId, Players,
+        Refusal, Replicated, RoomConfig, RoomRng, SeenBy, Setup, StepInfo,
     };
     pub use tickroom_derive::Wire;
     pub use tickroom_game::wire::Wire;
