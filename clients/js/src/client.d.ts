@@ -35,6 +35,11 @@ export interface RoomClientOptions<C extends object = Components, I extends obje
   ticket?: Ticket | null;
   /** A room id to join without a ticket (servers with `--auth optional`). */
   room?: string;
+  /**
+   * With `room`: the game the room runs (`/ws?room=<id>&game=<name>`). A room the join starts runs it;
+   * one that runs another game closes the session ('closed', OTHER_GAME_REASON). Not with a ticket.
+   */
+  game?: string | null;
   /** The player's name (truncated to 24 bytes). */
   name?: string;
   /** The game's input now (its schema's input as `{ field: value }`), polled at 30 Hz while connected; null sends nothing. */

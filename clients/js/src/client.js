@@ -20,7 +20,9 @@
 // - `latest`: components whose entities are drawn as in the newest frame,
 //   not on the interpolation's delayed timeline (things that never move:
 //   pickups, walls);
-// - `onEvent(event)` for its events, `onFrame(frame)` for every frame.
+// - `onEvent(event)` for its events, `onFrame(frame)` for every frame;
+// - `game`: with a room id, the game's name, so a room the join starts runs
+//   it (a server may host several games).
 //
 // The own entity is the one whose engine `player` component has the
 // Welcome's `player_id`. State kept per player (a "game", from one Welcome
@@ -60,6 +62,10 @@ export function welcomeConfig(welcome) {
  * - `ticket`: a Ticket from `matchmake()` / `joinTicket()` (its room, its
  *   `ws_url` naming the node that runs the room, its single-use credential),
  *   or `room`: a room id to join without one (servers with `--auth optional`).
+ * - `game`: with `room`, the game the room runs (`/ws?room=<id>&game=<name>`):
+ *   a room the join starts runs it, one that runs another game stops the
+ *   session (closed, "the room runs another game"). Null: the server's
+ *   default game for a new room, whatever game for an existing one.
  * - `name`: the player's name (truncated to the protocol's 24 bytes).
  * - `input()`, `model`, `smooth`, `latest`: the game's (see above).
  * - callbacks: `onWelcome(welcome, { continued, attempted })`,
@@ -74,6 +80,7 @@ export class RoomClient {
     server,
     room,
     ticket = null,
+    game = null,
     name = '',
     input = null,
     model = null,
@@ -98,6 +105,9 @@ export class RoomClient {
       credential = t.ticket;
     }
     if (typeof room !== 'string' || room === '') throw new TypeError('RoomClient: give a `ticket` or a `room` id');
+    if (game !== null && (ticket || typeof game !== 'string' || game === '')) {
+      throw new TypeError('RoomClient: `game` is a game name, given with a `room` id (a ticket\'s room already runs its game)');
+    }
     if (model !== null && typeof model?.step !== 'function') {
       throw new TypeError('RoomClient: `model` is { step(state, input, dt, config) }, or null');
     }
@@ -117,7 +127,7 @@ export class RoomClient {
     this.pollFailed = false;
     this.session = new Session({
       ...host,
-      url: roomWsUrl(server, room),
+      url: roomWsUrl(server, room, game),
       target,
       ticket: credential,
       name,

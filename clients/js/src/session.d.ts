@@ -33,6 +33,8 @@ export const RESUME_MAX_STEP = 2;
 export const RESUME_REFUSED_REASONS: readonly ['invalid resume token', 'resume token for another room'];
 /** Reason of the 1000 close sent to a connection whose player was resumed on another one. */
 export const RESUMED_ELSEWHERE_REASON = 'resumed on another connection';
+/** Reason of the 1008 close of a join whose `&game=` is not the room's game (the session stops). */
+export const OTHER_GAME_REASON = 'the room runs another game';
 /** Close code of "the room lives on another node" (reason `node=<id>` names it). */
 export const ELSEWHERE_CODE = 4001;
 /** Reason of the 1013 close of a node that cannot reach its cluster: retry with backoff. */
@@ -315,5 +317,8 @@ export class Session {
   leave(): void;
 }
 
-/** The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server `server` (its path kept). */
-export function roomWsUrl(server: string, room: string): string;
+/**
+ * The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server `server` (its path kept);
+ * with `game`, `/ws?room=<room>&game=<game>` (a room the join starts runs that game).
+ */
+export function roomWsUrl(server: string, room: string, game?: string | null): string;

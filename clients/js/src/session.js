@@ -64,6 +64,8 @@ export const RESUME_MAX_STEP = 2;
 export const RESUME_REFUSED_REASONS = ['invalid resume token', 'resume token for another room'];
 /** Reason of the 1000 close sent to a connection whose player was resumed on another one. */
 export const RESUMED_ELSEWHERE_REASON = 'resumed on another connection';
+/** Reason of the 1008 close of a join whose `&game=` is not the room's game: another room is needed. */
+export const OTHER_GAME_REASON = 'the room runs another game';
 /** Close code of "the room lives on another node" (reason `node=<id>` names it). */
 export const ELSEWHERE_CODE = 4001;
 /** Reason of the 1013 close of a node that cannot reach its cluster: retry with backoff. */
@@ -217,6 +219,8 @@ export function closePolicy(code, reason = '') {
       // A ticket refused (expired, used, invalid, or required after a failed
       // resume): retrying the same URL cannot help, a new ticket might.
       if (/ticket/.test(reason)) return { action: 'stop', message: `Disconnected by the server${why}` };
+      // The join named a game (`&game=`) the room does not run.
+      if (reason === OTHER_GAME_REASON) return { action: 'stop', message: 'This room runs another game — pick another room' };
       // Too slow, rate limit, ...: the server may keep the player for a resume.
       return { action: 'reconnect', message: `Disconnected by the server${why}` };
     case 1009:
@@ -726,11 +730,14 @@ export class Session {
 /**
  * The WebSocket URL of `/ws?room=<room>` on the http(s) or ws(s) server
  * `server` (its path kept: a server behind a path prefix), e.g. the entry of
- * a page's own server: `roomWsUrl(location.origin, room)`.
+ * a page's own server: `roomWsUrl(location.origin, room)`. With `game`,
+ * `/ws?room=<room>&game=<game>`: a room the join starts runs that game, and
+ * a room that runs another one refuses the join (1008).
  */
-export function roomWsUrl(server, room) {
+export function roomWsUrl(server, room, game = null) {
   const u = new URL(server);
   const scheme = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
   const base = `${scheme}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-  return `${base}/ws?room=${encodeURIComponent(room)}`;
+  const url = `${base}/ws?room=${encodeURIComponent(room)}`;
+  return game === null ? url : `${url}&game=${encodeURIComponent(game)}`;
 }

@@ -282,12 +282,26 @@ test('constructor errors name what is missing', () => {
   assert.throws(() => new RoomClient({ server: 'http://h', room: 'x', model: () => arenaModel }), /`model` is \{ step/, 'a model, not a factory');
   assert.throws(() => new RoomClient({ server: 'http://h', room: 'x', input: [0, 0] }), /`input` is a function/);
   assert.throws(() => new RoomClient({ server: 'http://h', ticket: { room: 'x' } }), /not a Ticket/);
+  assert.throws(() => new RoomClient({ server: 'http://h', ticket: TICKET, game: 'dots' }), /`game` is a game name, given with a `room`/);
+  assert.throws(() => new RoomClient({ server: 'http://h', room: 'x', game: '' }), /`game` is a game name/);
 });
 
 test('a room id without a ticket joins through the entry', () => {
   const h = harness({ ticket: null, room: 'lobby', server: 'http://localhost:8080/' });
   h.client.start();
   assert.equal(h.sockets[0].url, 'ws://localhost:8080/ws?room=lobby');
+});
+
+test('a room id with a game joins with &game=, and stops when the room runs another game', () => {
+  const h = harness({ ticket: null, room: 'r 1', game: 'dots', server: 'http://localhost:8080/' });
+  h.client.start();
+  assert.equal(h.sockets[0].url, 'ws://localhost:8080/ws?room=r%201&game=dots');
+  h.sockets[0].open();
+  h.sockets[0].serverClose(1008, 'the room runs another game');
+  assert.equal(h.client.state, 'closed');
+  assert.match(h.client.closeInfo.message, /runs another game/);
+  h.time.advance(60_000);
+  assert.equal(h.sockets.length, 1, 'no retry: the same URL would be refused again');
 });
 
 test('helpers: step rate, entry URLs, ticket URLs', () => {
@@ -299,6 +313,7 @@ test('helpers: step rate, entry URLs, ticket URLs', () => {
   assert.deepEqual(welcomeConfig({ config: '7' }), {});
   assert.equal(roomWsUrl('https://h.example/game/', 'a b'), 'wss://h.example/game/ws?room=a%20b');
   assert.equal(roomWsUrl('http://h:81', 'r'), 'ws://h:81/ws?room=r');
+  assert.equal(roomWsUrl('http://h:81', 'r', 'skirmish'), 'ws://h:81/ws?room=r&game=skirmish');
   assert.deepEqual(ticketUrls(TICKET, 'https://play.example.com'), {
     room: 'r-1',
     ticket: 'T0K3N',
