@@ -10,6 +10,10 @@
 // `window.__tickroom` (a read-only summary of the game state) for the
 // browser test in tests/browser/demo.mjs.
 //
+// The menu also chooses the game: the arena is played here; skirmish, the
+// other bundled game, has its own page (skirmish/), which the menu opens
+// with the room and name typed.
+//
 // `/?replay=<file>` is the recordings viewer instead (replay.js): no menu,
 // no WebSocket, the same renderer.
 //
@@ -26,6 +30,11 @@ import { Renderer, decorativePellets, playerColor } from './render.js';
 import { replayState, startReplay } from './replay.js';
 
 const QUICK_ROOM = 'lobby';
+/** The games the menu offers: each one's tagline and its Quick play room; the arena is played on this page. */
+const GAMES = {
+  arena: { tagline: 'Steer your orb, bump the others, collect the glowing pellets.', quickRoom: QUICK_ROOM },
+  skirmish: { tagline: 'A top-down shooter on a big map: you see what is near your ship.', quickRoom: 'skirmish' },
+};
 /** How long the HUD says "resumed" after a resume, ms. */
 const RESUMED_NOTICE_MS = 4000;
 const $ = (id) => document.getElementById(id);
@@ -33,6 +42,7 @@ const ui = {
   canvas: $('arena'),
   menu: $('menu'),
   form: $('join-form'),
+  tagline: $('tagline'),
   name: $('name'),
   room: $('room'),
   menuError: $('menu-error'),
@@ -164,16 +174,49 @@ const params = new URLSearchParams(location.search);
 ui.name.value = params.get('name') ?? localStorage.getItem('tickroom.name') ?? '';
 ui.room.value = params.get('room') ?? '';
 
+/** The game chosen in the menu: a key of GAMES. */
+function chosenGame() {
+  return ui.form.elements.game.value;
+}
+
+function showChosenGame() {
+  const game = GAMES[chosenGame()];
+  ui.tagline.textContent = game.tagline;
+  ui.room.placeholder = game.quickRoom;
+}
+
+ui.form.elements.game.value = GAMES[localStorage.getItem('tickroom.game')] ? localStorage.getItem('tickroom.game') : 'arena';
+showChosenGame();
+ui.form.addEventListener('change', (ev) => {
+  if (ev.target.name !== 'game') return;
+  localStorage.setItem('tickroom.game', chosenGame());
+  showChosenGame();
+});
+
 ui.form.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const room = ui.room.value.trim() || QUICK_ROOM;
+  const room = ui.room.value.trim() || GAMES[chosenGame()].quickRoom;
   if (!validRoomId(room)) {
     ui.menuError.textContent = 'Room ids are 1–64 letters, digits, "-", "_" or ".".';
     return;
   }
-  join(room);
+  play(room);
 });
-ui.quick.addEventListener('click', () => join(QUICK_ROOM));
+ui.quick.addEventListener('click', () => play(GAMES[chosenGame()].quickRoom));
+
+/** Plays the chosen game in `room`: the arena here, skirmish on its page. */
+function play(room) {
+  if (chosenGame() === 'arena') {
+    join(room);
+    return;
+  }
+  const name = truncateName(ui.name.value.trim());
+  localStorage.setItem('tickroom.name', name);
+  const url = new URL('skirmish/', location.href);
+  url.searchParams.set('room', room);
+  url.searchParams.set('name', name);
+  location.assign(url);
+}
 ui.leave.addEventListener('click', () => leaveToMenu());
 ui.bannerRetry.addEventListener('click', () => session?.retryNow());
 ui.bannerMenu.addEventListener('click', () => leaveToMenu());
