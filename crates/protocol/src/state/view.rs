@@ -371,7 +371,9 @@ mod tests {
     }
 
     fn random_view(seed: &mut u64, n: usize) -> Vec<u32> {
-        (0..n as u32).filter(|_| !rng(seed).is_multiple_of(3)).collect()
+        (0..n as u32)
+            .filter(|_| !rng(seed).is_multiple_of(3))
+            .collect()
     }
 
     #[test]
