@@ -22,6 +22,11 @@ pub struct SwarmConfig {
     pub placement: Placement,
     /// Room ids are `{room_prefix}-{n}`.
     pub room_prefix: String,
+    /// When set, each room is created before its bots join, through the
+    /// room API (`POST /rooms` with this `config`, the game, and the room's
+    /// bot count as its capacity), instead of by the first bot's join with
+    /// the game's defaults.
+    pub room_config: Option<serde_json::Value>,
     /// Bot names are `{name_prefix}-{n}` (at most 24 bytes in total).
     pub name_prefix: String,
     /// New connections per second while the swarm ramps up.
@@ -69,6 +74,7 @@ impl Default for SwarmConfig {
                 per_room: 50,
             },
             room_prefix: "bots".to_owned(),
+            room_config: None,
             name_prefix: "bot".to_owned(),
             ramp_per_sec: 200.0,
             input_hz: 30,
@@ -335,8 +341,30 @@ impl SwarmConfig {
     }
 }
 
+/// Parses `--room-config`: a JSON object (the game checks its fields when
+/// the room is created).
+pub fn parse_room_config(input: &str) -> Result<serde_json::Value, Error> {
+    match serde_json::from_str(input) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Error::parse("room config", input, "not a JSON object")),
+        Err(e) => Err(Error::parse("room config", input, e.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_room_config_is_a_json_object() {
+        assert_eq!(
+            super::parse_room_config(r#"{"view_radius": 20000}"#).unwrap(),
+            serde_json::json!({"view_radius": 20000})
+        );
+        for bad in ["[1]", "7", "{", ""] {
+            let e = super::parse_room_config(bad).unwrap_err().to_string();
+            assert!(e.contains("room config"), "{bad}: {e}");
+        }
+    }
+
     use super::*;
 
     /// How many of the assigned bots have behaviour `name`.

@@ -11,7 +11,9 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
-use tickroom_bots::{FailIf, Mix, Placement, SwarmConfig, duration::parse_duration, games};
+use tickroom_bots::{
+    FailIf, Mix, Placement, SwarmConfig, config::parse_room_config, duration::parse_duration, games,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Headless bot swarm for tickroom: thousands of real WebSocket players in
@@ -43,6 +45,12 @@ struct Args {
     /// Room ids are PREFIX-0, PREFIX-1, ...
     #[arg(long, default_value = "bots")]
     room_prefix: String,
+    /// Create each room before its bots join, through `POST /rooms` with
+    /// this game config (JSON, e.g. '{"view_radius": 20000}') and the
+    /// room's bot count as its capacity; without it, the first bot's join
+    /// creates the room with the game's defaults.
+    #[arg(long, value_parser = parse_room_config)]
+    room_config: Option<serde_json::Value>,
     /// Bot names are PREFIX-0, PREFIX-1, ... (at most 24 bytes).
     #[arg(long, default_value = "bot")]
     name_prefix: String,
@@ -130,6 +138,7 @@ impl From<&Args> for SwarmConfig {
             game: a.game.clone(),
             placement,
             room_prefix: a.room_prefix.clone(),
+            room_config: a.room_config.clone(),
             name_prefix: a.name_prefix.clone(),
             ramp_per_sec: a.ramp,
             input_hz: a.input_hz,

@@ -21,6 +21,52 @@ use crate::{
     url,
 };
 
+/// How long one `POST /rooms` of [`create_rooms`] may take.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Creates every room of the run through the room API with `room_config`
+/// (entries taken in turn; a cluster places each room where it belongs), so
+/// the bots join rooms of that config rather than the game's defaults.
+async fn create_rooms(
+    config: &SwarmConfig,
+    entries: &[Entry],
+    room_config: &serde_json::Value,
+    tls: &Tls,
+) -> Result<(), Error> {
+    for (r, size) in config.placement.room_sizes().into_iter().enumerate() {
+        let entry = &entries[r % entries.len()];
+        let id = format!("{}-{r}", config.room_prefix);
+        let body = serde_json::json!({
+            "id": id,
+            "game": config.game,
+            "config": room_config,
+            "capacity": size.max(1),
+        });
+        let secure = entry.target.secure;
+        let tls = secure.then_some((tls, entry.target.host.as_str()));
+        let path = entry.target.http_path("/rooms");
+        let request = crate::http::request_over(
+            entry.addr,
+            tls,
+            "POST",
+            &path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        );
+        let response = time::timeout(CREATE_TIMEOUT, request)
+            .await
+            .map_err(|_| Error::InvalidConfig(format!("POST {path} for room {id}: timed out")))??;
+        if response.status != 201 {
+            return Err(Error::InvalidConfig(format!(
+                "--room-config: creating room {id} got HTTP {}: {}",
+                response.status,
+                response.text()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Bots per shard of the shared measurements (more shards, less contention;
 /// fewer, less memory).
 const BOTS_PER_SHARD: usize = 64;
@@ -60,6 +106,9 @@ pub async fn run(config: SwarmConfig, shutdown: impl Future<Output = ()>) -> Res
     }
     let rooms = config.placement.room_sizes().len();
     tracing::info!(bots, rooms, game = %config.game, %endpoint, entries = entries.len(), "starting swarm");
+    if let Some(room_config) = &config.room_config {
+        create_rooms(&config, &entries, room_config, &tls).await?;
+    }
 
     let shards = bots.div_ceil(BOTS_PER_SHARD).clamp(1, MAX_SHARDS);
     let shared = Arc::new(Shared::new(shards, config.progress, kinds.len()));

@@ -70,6 +70,10 @@ pub struct Metrics {
     pub events_overflow: Counter,
     /// Ticks whose frame could not be built (a game past a frame limit).
     pub frame_errors: Counter,
+    /// Interest management: entity pieces coded for players' views (each
+    /// entity once per frame and baseline), and reuses of one by another view.
+    pub view_pieces: Counter,
+    pub view_pieces_reused: Counter,
     /// Snapshot frames written to sockets.
     pub snapshots_sent: Counter,
     /// Encoded snapshot sizes.
@@ -351,6 +355,16 @@ impl Metrics {
             &[],
             "Room ticks whose frame could not be built (a game past a frame limit).",
         );
+        let view_pieces = r.counter(
+            "tickroom_view_pieces_total",
+            &[],
+            "Interest management: entity pieces coded for players' views (once per entity, frame and baseline).",
+        );
+        let view_pieces_reused = r.counter(
+            "tickroom_view_pieces_reused_total",
+            &[],
+            "Interest management: entity pieces a view reused instead of coding them again.",
+        );
         let snapshots_sent = r.counter(
             "tickroom_snapshots_sent_total",
             &[],
@@ -588,6 +602,8 @@ impl Metrics {
             events,
             events_overflow,
             frame_errors,
+            view_pieces,
+            view_pieces_reused,
             snapshots_sent,
             snapshot_bytes,
             frames_dropped_stale,

@@ -70,6 +70,8 @@ pub struct BenchConfig {
     pub game: String,
     /// Behaviour mix of the bots.
     pub mix: Mix,
+    /// Each room is created with this game config first (`--room-config`).
+    pub room_config: Option<serde_json::Value>,
     /// Connections per second while ramping.
     pub ramp_per_sec: f64,
     /// Time after the ramp before measuring.
@@ -408,6 +410,7 @@ async fn run_level(
         input_hz: config.input_hz,
         game: config.game.clone(),
         mix: config.mix.clone(),
+        room_config: config.room_config.clone(),
         duration: Some(measure_after + config.window),
         measure_after: Some(measure_after),
         progress: false,

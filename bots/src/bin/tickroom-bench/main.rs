@@ -8,7 +8,7 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use tickroom_bots::{Mix, SwarmConfig, duration::parse_duration, games};
+use tickroom_bots::{Mix, SwarmConfig, config::parse_room_config, duration::parse_duration, games};
 
 mod ceiling;
 mod fleet;
@@ -43,6 +43,11 @@ struct Args {
     /// is wander=90,chase=10), else its default behaviour].
     #[arg(long)]
     mix: Option<Mix>,
+    /// Create each room first with this game config (JSON; the room's
+    /// capacity is --per-room), e.g. skirmish's '{"view_radius": 20000}'
+    /// to measure it with everything visible.
+    #[arg(long, value_parser = parse_room_config)]
+    room_config: Option<serde_json::Value>,
     /// New connections per second while ramping.
     #[arg(long, default_value_t = 1000.0)]
     ramp: f64,
@@ -133,6 +138,7 @@ fn main() -> anyhow::Result<()> {
         input_hz: args.input_hz,
         game: args.game.clone(),
         mix,
+        room_config: args.room_config.clone(),
         ramp_per_sec: args.ramp,
         warmup: args.warmup,
         window: args.window,

@@ -68,16 +68,16 @@ fn header(r: &mut Reader<'_>) -> Result<DeltaHeader, DecodeError> {
 pub struct Encoder {
     /// Shape key (removed, changed, field masks...) -> index, past the few
     /// shapes the linear search covers.
-    shape_ids: HashMap<Vec<u64>, u32>,
+    pub(crate) shape_ids: HashMap<Vec<u64>, u32>,
     /// The shapes' keys, back to back, and where each one ends.
-    shapes: Vec<u64>,
-    shape_ends: Vec<u32>,
-    key: Vec<u64>,
+    pub(crate) shapes: Vec<u64>,
+    pub(crate) shape_ends: Vec<u32>,
+    pub(crate) key: Vec<u64>,
     /// Per changed base entity, in order: (its index in `new`, shape).
-    changed: Vec<(usize, u32)>,
-    spawned: Vec<(usize, u32)>,
-    despawned: Vec<u32>,
-    bitmap: Vec<u8>,
+    pub(crate) changed: Vec<(usize, u32)>,
+    pub(crate) spawned: Vec<(usize, u32)>,
+    pub(crate) despawned: Vec<u32>,
+    pub(crate) bitmap: Vec<u8>,
 }
 
 /// Shapes looked up by a linear search before the hash map is used.
@@ -165,7 +165,7 @@ impl Encoder {
 
     /// Puts the shape of `new` against `base` in `self.key`; whether
     /// anything changed.
-    fn shape_of(&mut self, base: Option<EntityRef<'_>>, new: EntityRef<'_>) -> bool {
+    pub(crate) fn shape_of(&mut self, base: Option<EntityRef<'_>>, new: EntityRef<'_>) -> bool {
         let mut removed = 0u64;
         let mut changed = 0u64;
         self.key.clear();
@@ -200,7 +200,7 @@ impl Encoder {
         removed != 0 || changed != 0
     }
 
-    fn intern(&mut self) -> u32 {
+    pub(crate) fn intern(&mut self) -> u32 {
         let n = self.shape_ends.len();
         if n <= LINEAR_SHAPES {
             let mut start = 0;
@@ -261,11 +261,11 @@ fn zero_mask(new: Values<'_>) -> u64 {
     mask
 }
 
-fn gap(prev: Option<u32>, id: u32) -> u32 {
+pub(crate) fn gap(prev: Option<u32>, id: u32) -> u32 {
     prev.map_or(id, |p| id - p - 1)
 }
 
-fn put_ids(out: &mut Vec<u8>, ids: impl ExactSizeIterator<Item = u32>) {
+pub(crate) fn put_ids(out: &mut Vec<u8>, ids: impl ExactSizeIterator<Item = u32>) {
     put_varint(out, ids.len() as u64);
     let mut prev = None;
     for id in ids {
@@ -275,7 +275,12 @@ fn put_ids(out: &mut Vec<u8>, ids: impl ExactSizeIterator<Item = u32>) {
 }
 
 /// The changed slots' values of `new` against `base` (or zeros).
-fn put_values(out: &mut Vec<u8>, schema: &Schema, base: Option<EntityRef<'_>>, new: EntityRef<'_>) {
+pub(crate) fn put_values(
+    out: &mut Vec<u8>,
+    schema: &Schema,
+    base: Option<EntityRef<'_>>,
+    new: EntityRef<'_>,
+) {
     for (c, values) in new.components() {
         let layout = schema.layout(c).unwrap_or_default();
         let old = base.and_then(|b| b.get(c));

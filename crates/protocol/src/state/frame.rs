@@ -325,26 +325,19 @@ impl Frame {
         put_varint(scratch, self.tick.into());
         put_varint(scratch, self.ids.len() as u64);
         for e in self.entities() {
-            put_varint(scratch, e.id().into());
-            put_varint(scratch, e.len() as u64);
-            for (c, values) in e.components() {
-                scratch.push(c);
-                put_varint(scratch, values.len() as u64);
-                if values.has_text() {
-                    for v in values.iter() {
-                        match v {
-                            ValueRef::Int(n) => put_varint(scratch, zigzag(n)),
-                            ValueRef::Text(t) => put_str(scratch, t),
-                        }
-                    }
-                } else {
-                    for &n in values.ints() {
-                        put_varint(scratch, zigzag(n));
-                    }
-                }
-            }
+            e.put_canonical(scratch);
         }
         crc32fast::hash(scratch)
+    }
+
+    /// The frame made of entities `indices` (ascending positions in this
+    /// frame) at this frame's tick, into `out` (cleared first): what a
+    /// client whose view is `indices` holds.
+    pub fn subset(&self, indices: &[u32], out: &mut Frame) {
+        out.clear(self.tick);
+        for &i in indices {
+            out.copy_entity(self.entity(i as usize));
+        }
     }
 
     /// Rebuilds in place (keeping the allocations) the frame whose canonical
@@ -460,6 +453,28 @@ impl<'a> EntityRef<'a> {
             end: f.comp_ends[k],
             text: f.comp_text[k],
         })
+    }
+
+    /// Appends its canonical bytes (see [`Frame::checksum`]).
+    pub(crate) fn put_canonical(self, out: &mut Vec<u8>) {
+        put_varint(out, self.id().into());
+        put_varint(out, self.len() as u64);
+        for (c, values) in self.components() {
+            out.push(c);
+            put_varint(out, values.len() as u64);
+            if values.has_text() {
+                for v in values.iter() {
+                    match v {
+                        ValueRef::Int(n) => put_varint(out, zigzag(n)),
+                        ValueRef::Text(t) => put_str(out, t),
+                    }
+                }
+            } else {
+                for &n in values.ints() {
+                    put_varint(out, zigzag(n));
+                }
+            }
+        }
     }
 
     /// Component presence as a mask (bit = component id).

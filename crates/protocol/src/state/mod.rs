@@ -16,6 +16,7 @@ mod frame;
 pub mod message;
 mod replica;
 pub mod schema;
+mod view;
 mod wire;
 
 pub use delta::{DeltaHeader, Encoder, apply, apply_into, read_header};
@@ -25,6 +26,7 @@ pub use message::{
 };
 pub use replica::{Applied, Replica};
 pub use schema::{Field, FieldType, Scalar, Schema, Shape, Slot};
+pub use view::{Canonical, ViewCache};
 pub(crate) use wire::put_varint;
 
 /// Why a game's declarations cannot be a schema.

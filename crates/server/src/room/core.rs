@@ -45,7 +45,7 @@ use tickroom_game::{Audience, Catalogue, Departure, OutEvent, PlayerId, Room};
 use tickroom_protocol::{
     Checksum, encode_state_tail,
     record::{AppliedInput, RoomEvent, TickRecord},
-    state::{Encoder, Frame, FrameError},
+    state::{Canonical, Encoder, Frame, FrameError, ViewCache},
 };
 
 use crate::net::close::{CloseRequest, RESUMED_ELSEWHERE};
@@ -196,6 +196,10 @@ pub struct TickStats {
     /// The frame could not be built (a game past a frame limit): no frame
     /// went out this tick.
     pub frame_error: Option<FrameError>,
+    /// Interest management: entity pieces coded this tick (each entity once
+    /// per base it is coded against), and how many times a view reused one.
+    pub view_pieces: u32,
+    pub view_pieces_reused: u32,
 }
 
 impl TickStats {
@@ -228,6 +232,10 @@ struct Player {
     last_seq: u32,
     /// `last_seq` as of the last recorded input (recordings store advances).
     recorded_seq: u32,
+    /// Interest management: the views this connection was handed, newest
+    /// last, as (tick, network ids), from its baseline on (a baseline names
+    /// one of them).
+    sent: VecDeque<(u32, Arc<[u32]>)>,
 }
 
 /// One room's state machine (see the module docs).
@@ -258,12 +266,39 @@ pub struct RoomCore {
     events: Vec<OutEvent>,
     bytes: Vec<u8>,
     /// The frame being published's canonical bytes.
-    canonical: Vec<u8>,
+    canonical: Canonical,
+    /// Interest management: entity pieces shared by this tick's views, and
+    /// the messages encoded so far this tick.
+    view_cache: ViewCache,
+    view_msgs: Vec<ViewMsg>,
+    base_view: Vec<u32>,
+    spare_view: Vec<u8>,
     /// A frame older than `newest`, read back to encode against (emptied
     /// after each tick).
     older: Frame,
     /// Storage for the next history entry.
     spare_bytes: Vec<u8>,
+}
+
+/// A view's message, encoded once per tick for every client with the same
+/// view and the same baseline view.
+#[derive(Debug)]
+struct ViewMsg {
+    /// The baseline's tick and view (none: a whole view).
+    base: Option<(u32, Arc<[u32]>)>,
+    /// A player whose view this is, and the view's hash.
+    player: PlayerId,
+    hash: u64,
+    /// The view's network ids, shared by every connection it goes to.
+    ids: Arc<[u32]>,
+    tail: Bytes,
+}
+
+/// FNV-1a over a view's indices: a quick filter before comparing views.
+fn view_hash(view: &[u32]) -> u64 {
+    view.iter().fold(0xcbf2_9ce4_8422_2325, |h, &i| {
+        (h ^ u64::from(i)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A frame of the history, as [`Frame::checksum`]'s canonical bytes.
@@ -300,7 +335,11 @@ impl RoomCore {
             encoded: Vec::new(),
             events: Vec::new(),
             bytes: Vec::new(),
-            canonical: Vec::new(),
+            canonical: Canonical::default(),
+            view_cache: ViewCache::default(),
+            view_msgs: Vec::new(),
+            base_view: Vec::new(),
+            spare_view: Vec::new(),
             older: Frame::default(),
             spare_bytes: Vec::new(),
         }
@@ -386,6 +425,7 @@ impl RoomCore {
             p.gone_since = None;
             p.needs_full = true;
             p.acked = None;
+            p.sent.clear();
             self.conns.insert(conn, claim.player);
             self.game.resumed(PlayerId(claim.player));
             note(&mut self.record, || RoomEvent::Resumed {
@@ -426,6 +466,7 @@ impl RoomCore {
                 acked: None,
                 last_seq: 0,
                 recorded_seq: 0,
+                sent: VecDeque::new(),
             },
         );
         self.conns.insert(conn, id);
@@ -521,9 +562,13 @@ impl RoomCore {
                 .map_or_else(Frame::default, Frame::with_capacity_of);
             match self.game.build_frame(self.tick_number(), &mut frame) {
                 Ok(()) => {
-                    let sum = Checksum(frame.checksum(&mut self.canonical));
+                    let sum = Checksum(self.canonical.write(&frame));
                     checksum = Some(sum);
-                    self.publish(frame, sum, &mut baseline);
+                    if self.game.views().is_some() {
+                        self.publish_views(frame, &mut baseline);
+                    } else {
+                        self.publish(frame, sum, &mut baseline);
+                    }
                 }
                 Err(e) => {
                     self.stats.frame_error = Some(e);
@@ -658,10 +703,8 @@ impl RoomCore {
         for p in self.players.values_mut() {
             let Some(conn) = p.conn else { continue };
             let base = baseline(conn).filter(|_| !p.needs_full);
-            if let (Some(b), Some((acked, at))) = (base, p.acked)
-                && window > 0
-                && tick.saturating_sub(at) <= window
-                && b.saturating_sub(acked) >= window
+            if let Some(b) = base
+                && link_full(window, tick, b, p.acked)
             {
                 // Its link is full: more frames would only queue, older and older.
                 self.stats.held += 1;
@@ -720,13 +763,18 @@ impl RoomCore {
                 tail,
             });
         }
-        // Keep what a connection may still name as its baseline: frames from
-        // the oldest baseline in use on (baselines only move forward), at
-        // most `history` of them. (Ticks only grow within a room's life, far
-        // below u32::MAX at 20-60 Hz.)
+        self.keep(frame, oldest_in_use);
+    }
+
+    /// Keeps `frame` as the newest, and in the history what a connection may
+    /// still name as its baseline: frames from the oldest baseline in use on
+    /// (baselines only move forward), at most `history` of them. (Ticks only
+    /// grow within a room's life, far below u32::MAX at 20-60 Hz.)
+    fn keep(&mut self, frame: Frame, oldest_in_use: u32) {
+        let tick = frame.tick;
         let mut bytes = std::mem::take(&mut self.spare_bytes);
         bytes.clear();
-        bytes.extend_from_slice(&self.canonical);
+        bytes.extend_from_slice(self.canonical.bytes());
         self.history.push_back(Past { tick, bytes });
         self.newest = Some(frame);
         if self.older.slots() > 0 {
@@ -741,6 +789,124 @@ impl RoomCore {
         }
     }
 
+    /// [`RoomCore::publish`] for a game with interest management: each
+    /// connection gets its own view (the entities the game's [`tickroom_game::Views`] give
+    /// its player) as a delta against the view it was last sent, or whole.
+    /// Messages are shared between connections whose view and baseline view
+    /// are the same, and every entity is coded once per baseline tick
+    /// ([`ViewCache`]), however many views have it.
+    fn publish_views(&mut self, frame: Frame, baseline: &mut impl FnMut(ConnId) -> Option<u32>) {
+        let Some(views) = self.game.views() else {
+            return;
+        };
+        let tick = frame.tick;
+        let schema = self.catalogue.schema();
+        let window = self.settings.max_unacked;
+        let history = self.settings.history;
+        let mut oldest_in_use = tick;
+        self.view_cache.reset();
+        self.view_msgs.clear();
+        for (&id, p) in self.players.iter_mut() {
+            let Some(conn) = p.conn else { continue };
+            let base = baseline(conn).filter(|_| !p.needs_full);
+            if let Some(b) = base {
+                // Baselines only move forward: older views are no use.
+                while p.sent.front().is_some_and(|&(t, _)| t < b) {
+                    p.sent.pop_front();
+                }
+                oldest_in_use = oldest_in_use.min(b);
+                if link_full(window, tick, b, p.acked) {
+                    self.stats.held += 1;
+                    continue;
+                }
+            }
+            p.needs_full = false;
+            let view = views.of(PlayerId(id)).unwrap_or_default();
+            let hash = view_hash(view);
+            // The view it holds: the one sent at its baseline's tick.
+            let held = base.and_then(|b| {
+                let (_, ids) = p.sent.iter().find(|&&(t, _)| t == b)?;
+                Some((b, ids.clone()))
+            });
+            let same = |m: &ViewMsg| {
+                m.hash == hash
+                    && match (&m.base, &held) {
+                        (None, None) => true,
+                        (Some((t, a)), Some((u, b))) => t == u && (Arc::ptr_eq(a, b) || a == b),
+                        _ => false,
+                    }
+                    && views.of(m.player) == Some(view)
+            };
+            let k = match self.view_msgs.iter().position(same) {
+                Some(k) => k,
+                None => {
+                    // Its baseline frame, and where its view's entities are in it
+                    // (a view naming an entity the frame lacks would be a bug:
+                    // the connection then gets its view whole).
+                    let from = held.as_ref().and_then(|(b, ids)| {
+                        let f = match &self.newest {
+                            Some(newest) if newest.tick == *b => newest,
+                            _ => {
+                                let past = self.history.iter().rev().find(|p| p.tick == *b)?;
+                                self.older.read_canonical(schema, &past.bytes).ok()?;
+                                &self.older
+                            }
+                        };
+                        self.base_view.clear();
+                        for id in ids.iter() {
+                            self.base_view.push(f.ids().binary_search(id).ok()? as u32);
+                        }
+                        Some(f)
+                    });
+                    self.bytes.clear();
+                    self.encoder.encode_view(
+                        schema,
+                        from.map(|f| (f, &self.base_view[..])),
+                        &frame,
+                        view,
+                        &mut self.view_cache,
+                        &mut self.bytes,
+                    );
+                    let sum = self.canonical.view_checksum(view, &mut self.spare_view);
+                    let tail = Bytes::from(encode_state_tail(Checksum(sum), &self.bytes));
+                    if from.is_some() {
+                        self.stats.deltas_encoded += 1;
+                    } else {
+                        self.stats.snapshots_encoded += 1;
+                    }
+                    self.stats.encoded_sizes.push(tail.len());
+                    self.view_msgs.push(ViewMsg {
+                        base: held.filter(|_| from.is_some()),
+                        player: PlayerId(id),
+                        hash,
+                        ids: view.iter().map(|&i| frame.ids()[i as usize]).collect(),
+                        tail,
+                    });
+                    self.view_msgs.len() - 1
+                }
+            };
+            let msg = &self.view_msgs[k];
+            if msg.base.is_none() {
+                self.stats.full_frames += 1;
+            }
+            p.sent.push_back((tick, msg.ids.clone()));
+            while p.sent.len() > history {
+                p.sent.pop_front();
+            }
+            self.stats.frames += 1;
+            self.out.push_back(Output::Frame {
+                conn,
+                tick,
+                ack: p.last_seq,
+                tail: msg.tail.clone(),
+            });
+        }
+        let (made, reused) = self.view_cache.counts();
+        self.stats.view_pieces = made;
+        self.stats.view_pieces_reused = reused;
+        self.keep(frame, oldest_in_use);
+    }
+
     fn idle_status(&mut self, now: Instant) -> Status {
         if !self.players.is_empty() {
             self.empty_since = None;
@@ -753,6 +919,15 @@ impl RoomCore {
             Status::Running
         }
     }
+}
+
+/// Flow control: whether a connection whose baseline is `base` and whose
+/// client last acknowledged `acked` (tick received, room tick then) should
+/// be held back (see [`CoreSettings::max_unacked`]).
+fn link_full(window: u32, tick: u32, base: u32, acked: Option<(u32, u32)>) -> bool {
+    acked.is_some_and(|(acked, at)| {
+        window > 0 && tick.saturating_sub(at) <= window && base.saturating_sub(acked) >= window
+    })
 }
 
 /// Notes an event in the step being recorded.

@@ -1,7 +1,7 @@
 //! A deterministic harness for [`RoomCore`]: a manual clock and in-memory
 //! connections (a real [`Mailbox`] each, and a client [`Replica`] that applies
 //! exactly what its connection took), stepped explicitly, with the arena as
-//! the room's game. Every room rule is tested here in milliseconds, with no
+//! the room's game (or any room: [`Harness::with_room`]). Every room rule is tested here in milliseconds, with no
 //! socket, thread or sleep.
 
 use std::{
@@ -28,7 +28,7 @@ const PERIOD: Duration = Duration::from_millis(50);
 
 /// What one read of a connection got.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Got {
+pub(super) enum Got {
     Nothing,
     Full {
         tick: u32,
@@ -51,14 +51,14 @@ struct Client {
     closed: Option<CloseRequest>,
 }
 
-struct Harness {
-    core: RoomCore,
+pub(super) struct Harness {
+    pub(super) core: RoomCore,
     now: Instant,
     clients: BTreeMap<ConnId, Client>,
     last_status: Status,
 }
 
-fn settings(capacity: usize) -> CoreSettings {
+pub(super) fn settings(capacity: usize) -> CoreSettings {
     CoreSettings {
         capacity,
         idle_timeout: Duration::from_secs(30),
@@ -81,10 +81,15 @@ fn arena(rate_hz: u32) -> Box<dyn Room> {
 
 impl Harness {
     fn new(settings: CoreSettings) -> Harness {
-        let now = Instant::now();
         let rate = 20 * settings.steps_per_frame.max(1);
+        Harness::with_room(settings, arena(rate))
+    }
+
+    /// A harness around a room of any game.
+    pub(super) fn with_room(settings: CoreSettings, room: Box<dyn Room>) -> Harness {
+        let now = Instant::now();
         Harness {
-            core: RoomCore::new(settings, arena(rate), now, 42),
+            core: RoomCore::new(settings, room, now, 42),
             now,
             clients: BTreeMap::new(),
             last_status: Status::Running,
@@ -92,7 +97,17 @@ impl Harness {
     }
 
     fn join(&mut self, conn: ConnId, resume: Option<ResumeClaim>) -> Result<Joined, JoinRefused> {
-        let joined = self.core.join(conn, format!("c{conn}"), resume)?;
+        self.join_as(conn, &format!("c{conn}"), resume)
+    }
+
+    /// Joins `conn` with a display name.
+    pub(super) fn join_as(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        resume: Option<ResumeClaim>,
+    ) -> Result<Joined, JoinRefused> {
+        let joined = self.core.join(conn, name.to_owned(), resume)?;
         self.clients.insert(
             conn,
             Client {
@@ -106,7 +121,7 @@ impl Harness {
         Ok(joined)
     }
 
-    fn claim(joined: &Joined) -> Option<ResumeClaim> {
+    pub(super) fn claim(joined: &Joined) -> Option<ResumeClaim> {
         Some(ResumeClaim {
             player: joined.player_id,
             session: joined.session,
@@ -137,18 +152,29 @@ impl Harness {
         self.core.input(conn, seq, ack, &data);
     }
 
+    /// Input bytes of the room's game from `conn`'s client, acknowledging
+    /// the newest tick it holds.
+    pub(super) fn input_data(&mut self, conn: ConnId, seq: u32, data: &[u8]) {
+        let ack = self
+            .clients
+            .get(&conn)
+            .and_then(|c| c.replica.frame())
+            .map_or(0, |f| f.tick);
+        self.core.input(conn, seq, ack, data);
+    }
+
     /// An input that acknowledges tick `ack`.
     fn input_acking(&mut self, conn: ConnId, seq: u32, ack: u32) {
         let data = self.steer([0, 0]);
         self.core.input(conn, seq, ack, &data);
     }
 
-    fn leave(&mut self, conn: ConnId, explicit: bool) {
+    pub(super) fn leave(&mut self, conn: ConnId, explicit: bool) {
         self.core.leave(self.now, conn, explicit);
     }
 
     /// Advances the clock one period and runs a tick.
-    fn step(&mut self) -> Status {
+    pub(super) fn step(&mut self) -> Status {
         self.now += PERIOD;
         let clients = &self.clients;
         self.last_status = self.core.tick(self.now, |conn| {
@@ -158,7 +184,7 @@ impl Harness {
         self.last_status
     }
 
-    fn steps(&mut self, n: usize) {
+    pub(super) fn steps(&mut self, n: usize) {
         for _ in 0..n {
             self.step();
         }
@@ -191,9 +217,15 @@ impl Harness {
 
     /// The client of `conn` reads what its mailbox holds and applies it.
     fn read(&mut self, conn: ConnId) -> Got {
+        self.read_raw(conn).0
+    }
+
+    /// [`Harness::read`], with the message's bytes as they went on the wire
+    /// and the events that came with it.
+    pub(super) fn read_raw(&mut self, conn: ConnId) -> (Got, Vec<u8>, Vec<Vec<u8>>) {
         let c = self.clients.get_mut(&conn).expect("known connection");
         let Some(Next::Frame(bytes)) = c.mailbox.try_take() else {
-            return Got::Nothing;
+            return (Got::Nothing, Vec::new(), Vec::new());
         };
         let ServerMsg::State(state) = decode_server(&bytes).expect("decodes") else {
             panic!("conn {conn}: not a state");
@@ -215,7 +247,7 @@ impl Harness {
         );
         c.ack = state.ack_seq;
         let after = player_ids(c.replica.schema(), c.replica.frame().expect("a frame"));
-        match header.base_tick {
+        let got = match header.base_tick {
             None => Got::Full { tick: applied.tick },
             Some(base) => Got::Delta {
                 tick: applied.tick,
@@ -223,10 +255,12 @@ impl Harness {
                 added: after.iter().filter(|p| !before.contains(p)).count(),
                 removed: before.iter().filter(|p| !after.contains(p)).count(),
             },
-        }
+        };
+        let events = state.events.clone();
+        (got, bytes.to_vec(), events)
     }
 
-    fn read_all(&mut self) {
+    pub(super) fn read_all(&mut self) {
         let conns: Vec<ConnId> = self.clients.keys().copied().collect();
         for conn in conns {
             self.read(conn);
@@ -240,7 +274,7 @@ impl Harness {
             .expect("an arena frame")
     }
 
-    fn frame(&self, conn: ConnId) -> &Frame {
+    pub(super) fn frame(&self, conn: ConnId) -> &Frame {
         self.clients[&conn].replica.frame().expect("a frame")
     }
 
@@ -253,12 +287,15 @@ impl Harness {
     }
 }
 
+/// The ids of the players in a frame (the engine's `player` component, of
+/// any game).
 fn player_ids(schema: &tickroom_protocol::state::Schema, f: &Frame) -> Vec<u32> {
-    ArenaView::read(schema, f)
-        .expect("an arena frame")
-        .players
-        .iter()
-        .map(|p| p.id)
+    let player = schema
+        .component_id("player")
+        .expect("every game has players");
+    f.entities()
+        .filter_map(|e| e.get(player)?.int(0))
+        .map(|id| id as u32)
         .collect()
 }
 

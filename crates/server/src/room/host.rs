@@ -174,6 +174,12 @@ impl RoomHost {
         if stats.events > 0 {
             self.metrics.events.increment(u64::from(stats.events));
         }
+        if stats.view_pieces > 0 {
+            let m = &self.metrics;
+            m.view_pieces.increment(u64::from(stats.view_pieces));
+            m.view_pieces_reused
+                .increment(u64::from(stats.view_pieces_reused));
+        }
         if let Some(e) = &stats.frame_error {
             self.metrics.frame_errors.increment(1);
             tracing::error!(room = %self.id, error = %e, "the frame could not be built; no frame this tick");

@@ -30,6 +30,8 @@ pub mod placement;
 mod record_tests;
 pub mod registry;
 pub mod room_limits;
+#[cfg(test)]
+mod view_tests;
 pub mod worker;
 
 use std::{
