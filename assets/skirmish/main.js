@@ -323,6 +323,7 @@ function draw(now) {
     now,
     config: cfg,
     camera,
+    eye: own,
     walls: world.walls,
     pickups,
     bullets,

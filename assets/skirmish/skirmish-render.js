@@ -54,9 +54,10 @@ export class SkirmishRenderer {
   }
 
   /**
-   * Draws `scene`: `{ now, config, camera: { x, y }, walls, pickups,
+   * Draws `scene`: `{ now, config, camera: { x, y }, eye, walls, pickups,
    * bullets: [{ x, y, owner }], ships: [{ owner, name, x, y, aim, health,
-   * alive, own }], booms: [{ x, y, at }], dim }` (dim: 0..1, fades the field
+   * alive, own }], booms: [{ x, y, at }], dim }` (eye: the own ship's
+   * position, or null before it is in a frame; dim: 0..1, fades the field
    * while not connected).
    */
   draw(scene) {
@@ -99,13 +100,15 @@ export class SkirmishRenderer {
     ctx.strokeRect(0, 0, config.size, config.size);
 
     // How far the server shows this player: beyond the ring, nothing is sent.
-    ctx.strokeStyle = 'rgba(120, 160, 255, 0.16)';
-    ctx.setLineDash([12 / k, 10 / k]);
-    ctx.lineWidth = 2 / k;
-    ctx.beginPath();
-    ctx.arc(scene.camera.x, scene.camera.y, config.view_radius, 0, 2 * Math.PI);
-    ctx.stroke();
-    ctx.setLineDash([]);
+    if (scene.eye) {
+      ctx.strokeStyle = 'rgba(120, 160, 255, 0.16)';
+      ctx.setLineDash([12 / k, 10 / k]);
+      ctx.lineWidth = 2 / k;
+      ctx.beginPath();
+      ctx.arc(scene.eye.x, scene.eye.y, config.view_radius, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
 
     ctx.fillStyle = '#26314f';
     ctx.strokeStyle = '#4a5a88';
