@@ -1,6 +1,6 @@
 //! The behaviours the bots know, by game: the play behaviours
 //! ([`crate::Play`]) of the games that have their own ([`GAMES`]: the
-//! arena's in `arena.rs`), the two that play any game from its schema
+//! arena's in `arena.rs`, skirmish's in `skirmish.rs`), the two that play any game from its schema
 //! alone ([`GENERIC`]: `random`, `idle`), and the connection behaviours
 //! that play a game's default ([`CONNECTIONS`]: `slow-reader`, `churn`).
 //!
@@ -13,6 +13,7 @@ mod arena;
 #[cfg(test)]
 mod arena_tests;
 mod generic;
+mod skirmish;
 
 use crate::{
     Error,
@@ -43,7 +44,7 @@ pub struct GameBehaviours {
 }
 
 /// The games with behaviours of their own.
-pub const GAMES: &[GameBehaviours] = &[arena::GAME];
+pub const GAMES: &[GameBehaviours] = &[arena::GAME, skirmish::GAME];
 
 /// The game `--game` defaults to: the demo the `tickroom` binary serves.
 pub const DEFAULT_GAME: &str = arena::GAME.game;
@@ -159,6 +160,17 @@ mod tests {
             names("arena"),
             ["wander", "chase", "random", "idle", "slow-reader", "churn"]
         );
+        assert_eq!(
+            names("skirmish"),
+            [
+                "hunter",
+                "wanderer",
+                "random",
+                "idle",
+                "slow-reader",
+                "churn"
+            ]
+        );
     }
 
     #[test]
@@ -166,6 +178,8 @@ mod tests {
         assert_eq!(default_play("arena").name, "wander");
         assert_eq!(default_play("cards").name, "random");
         assert_eq!(bench_mix("arena"), "wander=90,chase=10");
+        assert_eq!(default_play("skirmish").name, "hunter");
+        assert_eq!(bench_mix("skirmish"), "hunter");
         assert_eq!(bench_mix("cards"), "random");
     }
 

@@ -211,7 +211,15 @@ impl Encoder {
                 (Some(x), Some(y)) if x == y => {
                     let (b, n) = (bv[i] as usize, view[j] as usize);
                     let set = changes.unwrap_or(spawns);
-                    let k = self.piece(schema, cache, set, bf.map(|f| f.entity(b)), new, n);
+                    // Most entities in a view were coded for an earlier
+                    // view already: look the piece up without the call.
+                    let k = match cache.sets[set].slot[n] {
+                        NONE => self.piece(schema, cache, set, bf.map(|f| f.entity(b)), new, n),
+                        k => {
+                            cache.reused += 1;
+                            k as usize
+                        }
+                    };
                     let p = cache.sets[set].pieces[k];
                     if p.changed {
                         self.bitmap[i / 8] |= 1 << (i % 8);
