@@ -46,6 +46,14 @@ pub struct SkirmishConfig {
     pub pickup_respawn_s: f32,
     /// Walls on the map.
     pub walls: u32,
+    /// Where ships spawn when their players join, `[x, y]` each, taken in
+    /// join order: the n-th player to join gets the n-th point. Players
+    /// past the end of the list, and every respawn, get a free spot; empty
+    /// (the default) means every ship spawns at a free spot. Walls are
+    /// drawn clear of these points, as of the map's centre, so a ship never
+    /// spawns inside one (another ship may be there). For tests, tutorials
+    /// and staged matches.
+    pub spawn_points: Vec<[f32; 2]>,
 }
 
 impl Default for SkirmishConfig {
@@ -61,6 +69,7 @@ impl Default for SkirmishConfig {
             pickups: 40,
             pickup_respawn_s: 10.0,
             walls: 12,
+            spawn_points: Vec::new(),
         }
     }
 }
@@ -82,6 +91,32 @@ fn positive(field: &str, value: f32, hi: f32) -> Result<(), String> {
         Err(format!(
             "`{field}` must be more than 0 and at most {hi}, got {value}"
         ))
+    }
+}
+
+/// Spawn points a config may list (more than a room's players, with room
+/// for staged matches).
+const MAX_SPAWN_POINTS: usize = 1000;
+
+/// `Ok` if every spawn point is on a map of side `size` where a ship fits:
+/// `[r, size − r]` on both axes.
+fn spawn_points(points: &[[f32; 2]], size: f32) -> Result<(), String> {
+    if points.len() > MAX_SPAWN_POINTS {
+        return Err(format!(
+            "`spawn_points` may list at most {MAX_SPAWN_POINTS} points, got {}",
+            points.len()
+        ));
+    }
+    let (lo, hi) = (SHIP_RADIUS, size - SHIP_RADIUS);
+    match points
+        .iter()
+        .position(|p| !p.iter().all(|v| (lo..=hi).contains(v)))
+    {
+        Some(i) => Err(format!(
+            "`spawn_points[{i}]` must be on the map, each coordinate in [{lo}, {hi}] for `size` {size}, got {:?}",
+            points[i]
+        )),
+        None => Ok(()),
     }
 }
 
@@ -110,7 +145,8 @@ impl RoomConfig for SkirmishConfig {
         positive("respawn_s", self.respawn_s, 60.0)?;
         count("pickups", self.pickups, 0, 1000)?;
         positive("pickup_respawn_s", self.pickup_respawn_s, 3600.0)?;
-        count("walls", self.walls, 0, 100)
+        count("walls", self.walls, 0, 100)?;
+        spawn_points(&self.spawn_points, self.size)
     }
 }
 

@@ -15,12 +15,14 @@
 //!   position).
 //! - [`Bullet`]s fly on a fixed path; [`Pickup`]s sit at places drawn at
 //!   setup; walls are drawn at setup too (rounded to tenths, as the wire
-//!   carries them), none covering the centre.
+//!   carries them), none covering the centre or a spawn point.
 //!
 //! A *free spot* is the first of up to 32 candidates uniform in
 //! `[r, size − r]²` (`x` drawn before `y`) clear of every wall and two
-//! radii from every live ship, or else the map's centre. Ships join and
-//! respawn at one; pickup places are drawn the same way at setup.
+//! radii from every live ship, or else the map's centre. Ships join at the
+//! config's `spawn_points` in join order while it has points left, else at
+//! a free spot; they respawn at one; pickup places are drawn the same way
+//! at setup.
 //!
 //! # One step
 //! All randomness comes from the room's `RoomRng`, time from `StepInfo`
@@ -88,7 +90,9 @@ pub use ships::PressesInCooldown;
 use bullets::{Impacts, apply_hits, fly_bullets};
 use map::Map;
 use pickups::{place_pickups, take_and_refill_pickups};
-use ships::{Controls, OwnShip, fire, hold_controls, move_ships, respawn_ships, spawn_ship};
+use ships::{
+    Controls, OwnShip, SpawnPointsTaken, fire, hold_controls, move_ships, respawn_ships, spawn_ship,
+};
 
 /// The game (see the crate docs for its rules).
 #[derive(Debug, Clone, Copy, Default)]
@@ -119,6 +123,7 @@ impl Game for Skirmish {
             &mut world.resource_mut::<RoomRng>(),
             config.size,
             config.walls,
+            &config.spawn_points,
         );
         for &wall in &map.walls {
             world.spawn((wall, tickroom::Replicated));
@@ -127,6 +132,7 @@ impl Game for Skirmish {
         place_pickups(world, config);
         world.init_resource::<Impacts>();
         world.init_resource::<PressesInCooldown>();
+        world.init_resource::<SpawnPointsTaken>();
         room.add_systems(
             (
                 hold_controls,

@@ -46,15 +46,22 @@ impl Wall {
 impl Map {
     /// A map of side `size` with up to `walls` walls from `rng`. Each wall
     /// is a bar, horizontal or vertical, placed uniformly inside the map; a
-    /// draw that would cover the centre (grown by a ship's radius) is drawn
-    /// again, so the centre is always a free spot.
-    pub fn generate(rng: &mut RoomRng, size: f32, walls: u32) -> Self {
+    /// draw that would cover the centre or one of `spawn_points` (grown by
+    /// a ship's radius) is drawn again, so the centre is always a free spot
+    /// and a ship never spawns inside a wall.
+    pub fn generate(rng: &mut RoomRng, size: f32, walls: u32, spawn_points: &[[f32; 2]]) -> Self {
         let centre = size / 2.0;
+        let clear = |w: &Wall| {
+            !w.contains(centre, centre, SHIP_RADIUS)
+                && !spawn_points
+                    .iter()
+                    .any(|&[x, y]| w.contains(x, y, SHIP_RADIUS))
+        };
         let walls = (0..walls)
             .filter_map(|_| {
                 (0..WALL_ATTEMPTS)
                     .map(|_| random_wall(rng, size))
-                    .find(|w| !w.contains(centre, centre, SHIP_RADIUS))
+                    .find(clear)
             })
             .collect();
         Self { size, walls }
@@ -116,7 +123,7 @@ mod tests {
         for seed in 0..50 {
             let mut rng = RoomRng::new(seed);
             let size = [1000.0, 6000.0][seed as usize % 2];
-            let map = Map::generate(&mut rng, size, 30);
+            let map = Map::generate(&mut rng, size, 30, &[]);
             assert!(!map.walls.is_empty());
             for w in &map.walls {
                 assert!(w.x >= 0.0 && w.y >= 0.0, "{w:?}");
@@ -133,7 +140,7 @@ mod tests {
     #[test]
     fn a_free_spot_is_clear_of_walls_and_ships_or_the_centre() {
         let mut rng = RoomRng::new(9);
-        let map = Map::generate(&mut rng, 6000.0, 40);
+        let map = Map::generate(&mut rng, 6000.0, 40, &[]);
         let ships = [[3000.0, 3000.0], [1000.0, 1000.0]];
         for _ in 0..200 {
             let [x, y] = map.free_spot(&mut rng, &ships);

@@ -47,14 +47,30 @@ fn live_centres(ships: impl Iterator<Item = Ship>) -> Vec<[f32; 2]> {
     ships.filter(|s| s.alive).map(|s| [s.x, s.y]).collect()
 }
 
-/// Spawns `player`'s ship at a free spot and links it to the player's
-/// entity `entity`.
+/// How many of the config's `spawn_points` joining players have taken.
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub(crate) struct SpawnPointsTaken(pub usize);
+
+/// Spawns `player`'s ship at the next of the config's spawn points, or at
+/// a free spot once they are all taken, and links it to the player's entity
+/// `entity`.
 pub(crate) fn spawn_ship(world: &mut World, player: PlayerId, entity: Entity) {
-    let view_radius = world.resource::<SkirmishConfig>().view_radius;
-    let others = live_centres(world.query::<&Ship>().iter(world).copied());
-    let [x, y] = world.resource_scope(|world, mut rng: Mut<RoomRng>| {
-        world.resource::<Map>().free_spot(&mut rng, &others)
-    });
+    let config = world.resource::<SkirmishConfig>();
+    let view_radius = config.view_radius;
+    let taken = world.resource::<SpawnPointsTaken>().0;
+    let point = config.spawn_points.get(taken).copied();
+    let [x, y] = match point {
+        Some(point) => {
+            world.resource_mut::<SpawnPointsTaken>().0 += 1;
+            point
+        }
+        None => {
+            let others = live_centres(world.query::<&Ship>().iter(world).copied());
+            world.resource_scope(|world, mut rng: Mut<RoomRng>| {
+                world.resource::<Map>().free_spot(&mut rng, &others)
+            })
+        }
+    };
     let ship = Ship {
         owner: player.0,
         x,

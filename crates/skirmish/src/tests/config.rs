@@ -22,6 +22,7 @@ fn the_defaults_are_the_specs_and_every_field_is_shown() {
             "size": 6000.0, "view_radius": 900.0, "ship_speed": 300.0,
             "bullet_speed": 900.0, "bullet_range": 1200.0, "fire_cooldown_steps": 4,
             "respawn_s": 3.0, "pickups": 40, "pickup_respawn_s": 10.0, "walls": 12,
+            "spawn_points": [],
         })
     );
 }
@@ -61,6 +62,22 @@ fn bad_configs_are_refused_with_the_field_and_the_bounds() {
             "`walls` must be in [0, 100], got 101",
         ),
         (json!({"walls": "many"}), "walls: invalid type"),
+        (
+            json!({"spawn_points": [[100, 100], [10, 3000]]}),
+            "`spawn_points[1]` must be on the map, each coordinate in [20, 5980] for `size` 6000, got [10.0, 3000.0]",
+        ),
+        (
+            json!({"size": 1000, "spawn_points": [[990, 500]]}),
+            "`spawn_points[0]` must be on the map, each coordinate in [20, 980]",
+        ),
+        (
+            json!({"spawn_points": vec![[100, 100]; 1001]}),
+            "`spawn_points` may list at most 1000 points, got 1001",
+        ),
+        (
+            json!({"spawn_points": [[1, 2, 3]]}),
+            "spawn_points[0]: invalid length 3",
+        ),
         (json!({"tick_rate_hz": 60}), "unknown field `tick_rate_hz`"),
     ] {
         let message = refusal(config.clone());

@@ -10,6 +10,7 @@ mod fire;
 mod movement;
 mod pickups;
 mod schema;
+mod spawn;
 
 use bevy_ecs::prelude::Entity;
 use tickroom::protocol::state::decode_event;
