@@ -314,7 +314,7 @@ function draw(now) {
     }
     // Bullets at the current tick: the newest frame's plus the time since.
     const step = g.clock.renderTick(now, 0) * (g.simRate / g.tickRate);
-    for (const b of world.bullets.values()) bullets.push({ ...bulletAt(b, step, g.simRate, cfg.bullet_range), owner: b.owner });
+    for (const b of world.bullets.values()) bullets.push({ ...bulletAt(b, step, g.simRate, cfg.bullet_range), vx: b.vx, vy: b.vy, owner: b.owner });
   }
   while (booms.length > 0 && now - booms[0].at > BOOM_MS) booms.shift();
   const camera = own ? { x: own.x, y: own.y } : { x: cfg.size / 2, y: cfg.size / 2 };

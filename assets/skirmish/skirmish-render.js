@@ -14,6 +14,10 @@ export function playerColor(id, lightness = 62) {
 
 /** Map units between two grid lines of the play field. */
 const GRID = 250;
+/** The share of the view radius the play field's shorter side shows on each side of the own ship. */
+const VIEW_SHOWN = 0.6;
+/** How far behind a bullet its streak reaches, in seconds of its flight. */
+const STREAK_S = 0.04;
 /** How long a hit's burst lasts, ms. */
 export const BOOM_MS = 350;
 
@@ -55,7 +59,7 @@ export class SkirmishRenderer {
 
   /**
    * Draws `scene`: `{ now, config, camera: { x, y }, eye, walls, pickups,
-   * bullets: [{ x, y, owner }], ships: [{ owner, name, x, y, aim, health,
+   * bullets: [{ x, y, vx, vy, owner }], ships: [{ owner, name, x, y, aim, health,
    * alive, own }], booms: [{ x, y, at }], dim }` (eye: the own ship's
    * position, or null before it is in a frame; dim: 0..1, fades the field
    * while not connected).
@@ -66,9 +70,9 @@ export class SkirmishRenderer {
     const { config } = scene;
     this.w = w;
     this.h = h;
-    // The shorter side shows most of the view radius: what lies beyond it is
-    // on the minimap.
-    this.scale = Math.min(w, h) / (2 * 0.85 * config.view_radius);
+    // The shorter side shows the nearer part of the view radius, so ships
+    // are big enough to aim at: the rest is on the minimap.
+    this.scale = Math.min(w, h) / (2 * VIEW_SHOWN * config.view_radius);
     this.camera = scene.camera;
     const k = this.scale;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -120,11 +124,14 @@ export class SkirmishRenderer {
 
     for (const p of scene.pickups) drawPickup(ctx, p, scene.now);
 
+    ctx.lineCap = 'round';
     for (const b of scene.bullets) {
-      ctx.fillStyle = playerColor(b.owner, 80);
+      ctx.strokeStyle = playerColor(b.owner, 80);
+      ctx.lineWidth = Math.max(5, 3 / k);
       ctx.beginPath();
-      ctx.arc(b.x, b.y, 4, 0, 2 * Math.PI);
-      ctx.fill();
+      ctx.moveTo(b.x - b.vx * STREAK_S, b.y - b.vy * STREAK_S);
+      ctx.lineTo(b.x, b.y);
+      ctx.stroke();
     }
 
     // Others first, the own ship on top.
@@ -228,15 +235,17 @@ function drawShip(ctx, s, k) {
   }
   ctx.restore();
 
-  // Health bar and name stay upright and the same size on screen.
-  const barW = 44 / k;
-  const barH = 5 / k;
-  const y = s.y - r - 12 / k;
-  ctx.fillStyle = 'rgba(0, 0, 0, 0.6)';
-  ctx.fillRect(s.x - barW / 2, y, barW, barH);
-  const share = Math.max(0, Math.min(1, s.health / MAX_HEALTH));
-  ctx.fillStyle = share > 0.5 ? '#5fe39a' : share > 0.25 ? '#ffd166' : '#ff5d73';
-  ctx.fillRect(s.x - barW / 2, y, barW * share, barH);
+  // Health bar (not on a wreck) and name stay upright and the same size on screen.
+  if (s.alive) {
+    const barW = 44 / k;
+    const barH = 5 / k;
+    const y = s.y - r - 12 / k;
+    ctx.fillStyle = 'rgba(0, 0, 0, 0.6)';
+    ctx.fillRect(s.x - barW / 2, y, barW, barH);
+    const share = Math.max(0, Math.min(1, s.health / MAX_HEALTH));
+    ctx.fillStyle = share > 0.5 ? '#5fe39a' : share > 0.25 ? '#ffd166' : '#ff5d73';
+    ctx.fillRect(s.x - barW / 2, y, barW * share, barH);
+  }
   ctx.font = `${12 / k}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
