@@ -18,7 +18,12 @@
 //! fourth (`tests/browser/dots.mjs`) plays a game that is not the arena: the
 //! dots example's own page (`crates/tickroom/examples/dots/www/`, served
 //! with `assets_dir` as `--assets-dir` would), two pages moving and waving in
-//! one room (screenshot `target/browser/dots.png`).
+//! one room (screenshot `target/browser/dots.png`). A fifth
+//! (`tests/browser/skirmish.mjs`) plays skirmish, the second bundled game, on
+//! its page (`assets/skirmish/`): three players in a room made through the
+//! room API with fixed spawn points, one shooting another down while the
+//! third, far away, must be sent nothing of it (screenshot
+//! `target/browser/skirmish.png`).
 //!
 //! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
@@ -559,4 +564,66 @@ async fn headless_chromium_plays_a_game_that_is_not_the_arena() {
         screenshot.display()
     );
     eprintln!("dots screenshot: {}", screenshot.display());
+}
+
+/// skirmish on its page (`assets/skirmish/`, embedded like the rest of the
+/// demo). `tests/browser/skirmish.mjs` makes a room with `POST /rooms`
+/// (spawn points: two players 100 units apart at the map's centre, a third
+/// in a corner), joins two pages from the page's URL and the third through
+/// the games menu at `/`; one shoots the other until his page shows his
+/// health dropping and then his ship destroyed, and both kill feeds show
+/// the kill; no page's copy of the room fails its checksum; and the far
+/// player's client never had either ship nor any bullet (interest
+/// management). Screenshot: `target/browser/skirmish.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_skirmish_and_a_far_player_is_sent_nothing_of_the_fight() {
+    let test = "headless_chromium_plays_skirmish_and_a_far_player_is_sent_nothing_of_the_fight";
+    let root = workspace_root();
+    let Some(chromium) = chromium_or_skip(test, &root) else {
+        return;
+    };
+    let _turn = CHROMIUM_TURN.lock().await;
+    let mut games = crate::util::games();
+    games
+        .register::<tickroom_skirmish::Skirmish>()
+        .expect("skirmish registers");
+    let server = tickroom_server::Server::start(test_config(), games)
+        .await
+        .expect("the server starts");
+    let addr = server.local_addr();
+    let screenshot = target_dir().join("browser/skirmish.png");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/skirmish.mjs")
+        .arg(format!("http://{addr}/"))
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(100)))
+            .await
+            .expect("runner thread");
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/skirmish.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out {
+            ", killed after 100 s"
+        } else {
+            ""
+        }
+    );
+    let (status, _, body) = request(addr, "GET", "/rooms/skirmish-browser", "", "").await;
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        (status, body["game"].as_str()),
+        (200, Some("skirmish")),
+        "{body}"
+    );
+    server.shutdown().await;
+    assert!(
+        screenshot.exists(),
+        "screenshot {} written",
+        screenshot.display()
+    );
+    eprintln!("skirmish screenshot: {}", screenshot.display());
 }
