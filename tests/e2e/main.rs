@@ -81,6 +81,9 @@ mod client_package;
 // A game that is not the arena, on the public API, end to end.
 mod second_game;
 
+// skirmish, the second bundled game (interest management), end to end.
+mod skirmish;
+
 /// The docs' example game, `dots` (`crates/tickroom/examples/dots/game.rs`),
 /// compiled in for the tests that host a game that is not the arena.
 #[path = "../../crates/tickroom/examples/dots/game.rs"]
