@@ -14,7 +14,7 @@ export const SHIP_RADIUS = 20;
 /** A ship's health when it spawns (MAX_HEALTH). */
 export const MAX_HEALTH = 100;
 /** Full deflection of the input's movement axes. */
-export const AXIS = 127;
+const AXIS = 127;
 
 /** The room's settings until its Welcome says otherwise (SkirmishConfig's defaults). */
 export const DEFAULT_CONFIG = {
@@ -45,7 +45,7 @@ export function skirmishInput(dx, dy, aim, fire = false) {
 }
 
 /** An input's movement direction: (mx, my) / 127 with its length clamped to 1. */
-export function direction(input) {
+function direction(input) {
   if (!input) return [0, 0];
   let x = f(input.mx / AXIS);
   let y = f(input.my / AXIS);
@@ -58,7 +58,7 @@ export function direction(input) {
 }
 
 /** Whether point (x, y) is inside `wall` grown by `r` on every side. */
-export function insideWall(wall, x, y, r) {
+function insideWall(wall, x, y, r) {
   return x > wall.x - r && x < wall.x + wall.w + r && y > wall.y - r && y < wall.y + wall.h + r;
 }
 
