@@ -136,10 +136,13 @@ impl ViewBuilder {
         self.eyes.sort_by_key(|e| e.0);
         self.grants.sort_unstable();
         let (mut e, mut g) = (0, 0);
+        // Frame indices ascend as entities are read, so the global ones are
+        // sorted already: each view sorts only what it sees near, then
+        // merges the two.
+        debug_assert!(self.global.is_sorted());
         for p in players {
             let s = &mut self.scratch;
             s.clear();
-            s.extend_from_slice(&self.global);
             while e < self.eyes.len() && self.eyes[e].0 < p {
                 e += 1;
             }
@@ -180,10 +183,34 @@ impl ViewBuilder {
             }
             s.sort_unstable();
             s.dedup();
-            out.indices.extend_from_slice(s);
+            merge_sorted(&self.global, s, &mut out.indices);
             out.players.push((p, out.indices.len() as u32));
         }
     }
+}
+
+/// Appends the union of two ascending, duplicate-free lists, ascending.
+fn merge_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
 }
 
 #[cfg(test)]

@@ -121,26 +121,35 @@ enum Contact {
 }
 
 /// The first wall or live enemy ship `s` meets (a wall first on a tie,
-/// then the lowest owner), and where along it.
+/// then the lowest owner), and where along it. `targets` are sorted by `x`,
+/// so only the ships whose `x` is within a radius of the segment's are
+/// tried (a bullet's step is short: a few ships at most, not all of them).
 fn first_contact(s: &Segment, owner: u32, map: &Map, targets: &[Target]) -> Option<(f32, Contact)> {
     let walls = map
         .walls
         .iter()
         .filter_map(|w| wall_contact(s, w))
         .map(|t| (t, Contact::Wall));
-    let ships = targets
+    let (x0, x1) = (s.from[0], s.from[0] + s.delta[0]);
+    let (lo, hi) = (x0.min(x1) - SHIP_RADIUS, x0.max(x1) + SHIP_RADIUS);
+    let first = targets.partition_point(|t| t.centre[0] < lo);
+    let ships = targets[first..]
         .iter()
+        .take_while(|t| t.centre[0] <= hi)
         .enumerate()
         .filter(|(_, target)| target.owner != owner && target.health > 0)
         .filter_map(|(k, target)| {
-            circle_contact(s, target.centre, SHIP_RADIUS).map(|t| (t, Contact::Ship(k)))
+            circle_contact(s, target.centre, SHIP_RADIUS).map(|t| (t, Contact::Ship(first + k)))
         });
-    walls
-        .chain(ships)
-        .fold(None, |best: Option<(f32, Contact)>, c| match best {
-            Some(b) if b.0 <= c.0 => Some(b),
-            _ => Some(c),
-        })
+    // Earliest first; on a tie a wall, then the lowest owner.
+    let rank = |(t, c): &(f32, Contact)| match c {
+        Contact::Wall => (*t, 0),
+        Contact::Ship(k) => (*t, u64::from(targets[*k].owner) + 1),
+    };
+    walls.chain(ships).fold(None, |best, c| match best {
+        Some(b) if rank(&b) <= rank(&c) => Some(b),
+        _ => Some(c),
+    })
 }
 
 /// Moves every bullet fired before this step along its path, in network-id
@@ -220,7 +229,8 @@ fn strike(target: &mut Target, shooter: u32) -> ShipHit {
     }
 }
 
-/// Fills `targets` with the live ships, in owner order.
+/// Fills `targets` with the live ships, by `x` (then owner: the order is
+/// the same in every replay).
 fn collect_targets(ships: &Query<(Entity, &Ship)>, targets: &mut Vec<Target>) {
     targets.clear();
     targets.extend(
@@ -234,7 +244,11 @@ fn collect_targets(ships: &Query<(Entity, &Ship)>, targets: &mut Vec<Target>) {
                 health: s.health,
             }),
     );
-    targets.sort_unstable_by_key(|t| t.owner);
+    targets.sort_unstable_by(|a, b| {
+        a.centre[0]
+            .total_cmp(&b.centre[0])
+            .then(a.owner.cmp(&b.owner))
+    });
 }
 
 /// Whether `(x, y)` is on the map (its edge included).

@@ -233,8 +233,10 @@ struct Player {
     /// `last_seq` as of the last recorded input (recordings store advances).
     recorded_seq: u32,
     /// Interest management: the views this connection was handed, newest
-    /// last, as (tick, network ids), from its baseline on (a baseline names
-    /// one of them).
+    /// last, as (tick, the entities' places in that tick's frame), from its
+    /// baseline on (a baseline names one of them). Places, not network ids:
+    /// the baseline's frame (kept whole, or read back from its canonical
+    /// bytes in the same order) is indexed by them directly.
     sent: VecDeque<(u32, Arc<[u32]>)>,
 }
 
@@ -271,7 +273,6 @@ pub struct RoomCore {
     /// the messages encoded so far this tick.
     view_cache: ViewCache,
     view_msgs: Vec<ViewMsg>,
-    base_view: Vec<u32>,
     spare_view: Vec<u8>,
     /// A frame older than `newest`, read back to encode against (emptied
     /// after each tick).
@@ -289,8 +290,8 @@ struct ViewMsg {
     /// A player whose view this is, and the view's hash.
     player: PlayerId,
     hash: u64,
-    /// The view's network ids, shared by every connection it goes to.
-    ids: Arc<[u32]>,
+    /// The view (places in the frame), shared by every connection it goes to.
+    view: Arc<[u32]>,
     tail: Bytes,
 }
 
@@ -338,7 +339,6 @@ impl RoomCore {
             canonical: Canonical::default(),
             view_cache: ViewCache::default(),
             view_msgs: Vec::new(),
-            base_view: Vec::new(),
             spare_view: Vec::new(),
             older: Frame::default(),
             spare_bytes: Vec::new(),
@@ -825,8 +825,8 @@ impl RoomCore {
             let hash = view_hash(view);
             // The view it holds: the one sent at its baseline's tick.
             let held = base.and_then(|b| {
-                let (_, ids) = p.sent.iter().find(|&&(t, _)| t == b)?;
-                Some((b, ids.clone()))
+                let (_, places) = p.sent.iter().find(|&&(t, _)| t == b)?;
+                Some((b, places.clone()))
             });
             let same = |m: &ViewMsg| {
                 m.hash == hash
@@ -840,10 +840,9 @@ impl RoomCore {
             let k = match self.view_msgs.iter().position(same) {
                 Some(k) => k,
                 None => {
-                    // Its baseline frame, and where its view's entities are in it
-                    // (a view naming an entity the frame lacks would be a bug:
-                    // the connection then gets its view whole).
-                    let from = held.as_ref().and_then(|(b, ids)| {
+                    // Its baseline frame (a view past the frame's end would be
+                    // a bug: the connection then gets its view whole).
+                    let from = held.as_ref().and_then(|(b, places)| {
                         let f = match &self.newest {
                             Some(newest) if newest.tick == *b => newest,
                             _ => {
@@ -852,16 +851,13 @@ impl RoomCore {
                                 &self.older
                             }
                         };
-                        self.base_view.clear();
-                        for id in ids.iter() {
-                            self.base_view.push(f.ids().binary_search(id).ok()? as u32);
-                        }
-                        Some(f)
+                        let fits = places.last().is_none_or(|&l| (l as usize) < f.len());
+                        fits.then_some((f, &places[..]))
                     });
                     self.bytes.clear();
                     self.encoder.encode_view(
                         schema,
-                        from.map(|f| (f, &self.base_view[..])),
+                        from,
                         &frame,
                         view,
                         &mut self.view_cache,
@@ -869,17 +865,18 @@ impl RoomCore {
                     );
                     let sum = self.canonical.view_checksum(view, &mut self.spare_view);
                     let tail = Bytes::from(encode_state_tail(Checksum(sum), &self.bytes));
-                    if from.is_some() {
+                    let delta = from.is_some();
+                    if delta {
                         self.stats.deltas_encoded += 1;
                     } else {
                         self.stats.snapshots_encoded += 1;
                     }
                     self.stats.encoded_sizes.push(tail.len());
                     self.view_msgs.push(ViewMsg {
-                        base: held.filter(|_| from.is_some()),
+                        base: held.filter(|_| delta),
                         player: PlayerId(id),
                         hash,
-                        ids: view.iter().map(|&i| frame.ids()[i as usize]).collect(),
+                        view: view.into(),
                         tail,
                     });
                     self.view_msgs.len() - 1
@@ -889,7 +886,7 @@ impl RoomCore {
             if msg.base.is_none() {
                 self.stats.full_frames += 1;
             }
-            p.sent.push_back((tick, msg.ids.clone()));
+            p.sent.push_back((tick, msg.view.clone()));
             while p.sent.len() > history {
                 p.sent.pop_front();
             }
