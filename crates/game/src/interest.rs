@@ -91,18 +91,127 @@ pub(crate) struct ViewBuilder {
     pub eyes: Vec<(PlayerId, u32, f32, f32, f32)>,
     /// `SeenBy` grants: (player, frame index).
     pub grants: Vec<(PlayerId, u32)>,
-    /// The grid: (cell key, placed index), sorted.
-    cells: Vec<(u64, u32)>,
+    grid: Grid,
     scratch: Vec<u32>,
+}
+
+/// A uniform grid of the placed entities, as a dense block of cells
+/// (row-major from `origin`) holding the entities cell by cell: a query
+/// reads its cells' entities directly, with no search and no hashing.
+#[derive(Debug, Default)]
+struct Grid {
+    /// A cell's side: at least the widest eye's radius, so a disc overlaps
+    /// at most 3 × 3 cells.
+    cell: f32,
+    origin: (i64, i64),
+    width: i64,
+    height: i64,
+    /// Per cell, where its entities start in `by_cell` (one more at the end).
+    starts: Vec<u32>,
+    by_cell: Vec<Placed>,
+}
+
+impl Grid {
+    /// Most cells per placed entity (plus a constant) before the cells are
+    /// made wider: entities spread over a huge area cost no huge block.
+    const CELLS_PER_ENTITY: i64 = 4;
+
+    fn cell_of(&self, x: f32, y: f32) -> (i64, i64) {
+        (
+            i64::from(cell_of(x, self.cell)),
+            i64::from(cell_of(y, self.cell)),
+        )
+    }
+
+    /// Rebuilds it over `placed` (finite positions) with cells at least
+    /// `widest` wide.
+    fn fill(&mut self, placed: &[Placed], widest: f32) {
+        self.cell = widest;
+        let limit = Self::CELLS_PER_ENTITY * placed.len() as i64 + 64;
+        loop {
+            let (mut lo, mut hi) = ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
+            for p in placed {
+                let (cx, cy) = self.cell_of(p.x, p.y);
+                lo = (lo.0.min(cx), lo.1.min(cy));
+                hi = (hi.0.max(cx), hi.1.max(cy));
+            }
+            if placed.is_empty() {
+                (lo, hi) = ((0, 0), (0, 0));
+            }
+            self.origin = lo;
+            (self.width, self.height) = (hi.0 - lo.0 + 1, hi.1 - lo.1 + 1);
+            if self.width.saturating_mul(self.height) <= limit || !self.cell.is_finite() {
+                break;
+            }
+            self.cell *= 2.0;
+        }
+        let cells = (self.width * self.height) as usize;
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
+        for p in placed {
+            let k = self.index(self.cell_of(p.x, p.y));
+            self.starts[k + 1] += 1;
+        }
+        for k in 0..cells {
+            self.starts[k + 1] += self.starts[k];
+        }
+        self.by_cell.clear();
+        self.by_cell.resize(
+            placed.len(),
+            Placed {
+                index: 0,
+                x: 0.0,
+                y: 0.0,
+            },
+        );
+        // Counting sort (stable); `starts[k]` walks to the cell's end and
+        // is put back after.
+        for p in placed {
+            let k = self.index(self.cell_of(p.x, p.y));
+            self.by_cell[self.starts[k] as usize] = *p;
+            self.starts[k] += 1;
+        }
+        for k in (1..=cells).rev() {
+            self.starts[k] = self.starts[k - 1];
+        }
+        self.starts[0] = 0;
+    }
+
+    fn index(&self, (cx, cy): (i64, i64)) -> usize {
+        ((cy - self.origin.1) * self.width + (cx - self.origin.0)) as usize
+    }
+
+    /// Appends the frame index of every entity within `r` of (`x`, `y`).
+    fn near(&self, x: f32, y: f32, r: f32, out: &mut Vec<u32>) {
+        let r2 = r * r;
+        let (x0, y0) = self.cell_of(x - r, y - r);
+        let (x1, y1) = self.cell_of(x + r, y + r);
+        let clamp_x = |c: i64| c.clamp(self.origin.0, self.origin.0 + self.width - 1);
+        let clamp_y = |c: i64| c.clamp(self.origin.1, self.origin.1 + self.height - 1);
+        if x1 < self.origin.0
+            || y1 < self.origin.1
+            || x0 >= self.origin.0 + self.width
+            || y0 >= self.origin.1 + self.height
+        {
+            return;
+        }
+        for cy in clamp_y(y0)..=clamp_y(y1) {
+            let row = self.index((clamp_x(x0), cy));
+            let end = self.index((clamp_x(x1), cy)) + 1;
+            let (from, to) = (self.starts[row] as usize, self.starts[end] as usize);
+            for q in &self.by_cell[from..to] {
+                let (dx, dy) = (q.x - x, q.y - y);
+                if dx * dx + dy * dy <= r2 {
+                    out.push(q.index);
+                }
+            }
+        }
+    }
 }
 
 fn cell_of(v: f32, cell: f32) -> i32 {
     // Saturating float-to-int: far or infinite positions land in the edge cells.
     (v / cell).floor() as i32
-}
-
-fn key(cx: i32, cy: i32) -> u64 {
-    (u64::from(cx as u32) << 32) | u64::from(cy as u32)
 }
 
 impl ViewBuilder {
@@ -119,20 +228,13 @@ impl ViewBuilder {
         out.players.clear();
         out.indices.clear();
         self.placed.retain(|p| p.x.is_finite() && p.y.is_finite());
-        let cell = self
+        let widest = self
             .eyes
             .iter()
             .map(|e| e.4)
             .filter(|r| r.is_finite())
             .fold(1.0f32, f32::max);
-        self.cells.clear();
-        self.cells.extend(
-            self.placed
-                .iter()
-                .enumerate()
-                .map(|(k, p)| (key(cell_of(p.x, cell), cell_of(p.y, cell)), k as u32)),
-        );
-        self.cells.sort_unstable();
+        self.grid.fill(&self.placed, widest);
         self.eyes.sort_by_key(|e| e.0);
         self.grants.sort_unstable();
         let (mut e, mut g) = (0, 0);
@@ -150,28 +252,8 @@ impl ViewBuilder {
                 let (_, own, x, y, r) = self.eyes[e];
                 s.push(own);
                 e += 1;
-                if !(x.is_finite() && y.is_finite() && r >= 0.0) {
-                    continue;
-                }
-                let r = r.min(f32::MAX / 4.0);
-                let r2 = r * r;
-                let (x0, x1) = (cell_of(x - r, cell), cell_of(x + r, cell));
-                let (y0, y1) = (cell_of(y - r, cell), cell_of(y + r, cell));
-                for cx in x0..=x1 {
-                    for cy in y0..=y1 {
-                        let k = key(cx, cy);
-                        let from = self.cells.partition_point(|&(c, _)| c < k);
-                        for &(c, i) in &self.cells[from..] {
-                            if c != k {
-                                break;
-                            }
-                            let q = self.placed[i as usize];
-                            let (dx, dy) = (q.x - x, q.y - y);
-                            if dx * dx + dy * dy <= r2 {
-                                s.push(q.index);
-                            }
-                        }
-                    }
+                if x.is_finite() && y.is_finite() && r >= 0.0 {
+                    self.grid.near(x, y, r.min(f32::MAX / 4.0), s);
                 }
             }
             while g < self.grants.len() && self.grants[g].0 < p {
@@ -281,6 +363,12 @@ mod tests {
                 let y = rng.range_f32(-3000.0, 3000.0);
                 let (x, y) = if i % 17 == 0 {
                     (x.round(), 0.0)
+                } else {
+                    (x, y)
+                };
+                // Some rounds spread far apart: the grid widens its cells.
+                let (x, y) = if round % 5 == 0 && i % 2 == 0 {
+                    (x * 1e6, y * 1e4)
                 } else {
                     (x, y)
                 };

@@ -432,12 +432,6 @@ impl<G: Game> Room for GameRoom<G> {
             eyes.push((eye.player, entity, x, y, eye.radius));
         }
         eyes.sort_by_key(|e| e.0);
-        let sees = |p: PlayerId, x: f32, y: f32| {
-            eyes.iter().filter(|e| e.0 == p).any(|&(_, _, ex, ey, r)| {
-                let (dx, dy) = (x - ex, y - ey);
-                dx * dx + dy * dy <= r * r
-            })
-        };
         let players: Vec<PlayerId> = self
             .world
             .resource::<Players>()
@@ -445,13 +439,24 @@ impl<G: Game> Room for GameRoom<G> {
             .keys()
             .copied()
             .collect();
+        // The players (in the room, in id order, once each) with an eye that
+        // sees (`x`, `y`), or that is on `entity`.
+        let seeing = |x: f32, y: f32, entity: Option<Entity>, to: &mut Vec<PlayerId>| {
+            for &(p, e, ex, ey, r) in &eyes {
+                let (dx, dy) = (x - ex, y - ey);
+                if (entity == Some(e) || dx * dx + dy * dy <= r * r)
+                    && to.last() != Some(&p)
+                    && players.binary_search(&p).is_ok()
+                {
+                    to.push(p);
+                }
+            }
+        };
+        let mut to = Vec::new();
         for event in queued {
-            let to: Vec<PlayerId> = match event.to {
-                Audience::Near { x, y } => players
-                    .iter()
-                    .copied()
-                    .filter(|&p| sees(p, x as f32, y as f32))
-                    .collect(),
+            to.clear();
+            match event.to {
+                Audience::Near { x, y } => seeing(x as f32, y as f32, None, &mut to),
                 Audience::Seeing(entity) => {
                     let Ok(e) = self.world.get_entity(entity) else {
                         continue;
@@ -463,16 +468,12 @@ impl<G: Game> Room for GameRoom<G> {
                         });
                         continue;
                     };
-                    let seen_by = e.get::<SeenBy>();
-                    players
-                        .iter()
-                        .copied()
-                        .filter(|&p| {
-                            eyes.iter().any(|eye| eye.0 == p && eye.1 == entity)
-                                || seen_by.is_some_and(|s| s.0.contains(&p))
-                                || sees(p, x, y)
-                        })
-                        .collect()
+                    seeing(x, y, Some(entity), &mut to);
+                    if let Some(seen) = e.get::<SeenBy>() {
+                        to.extend(seen.0.iter().filter(|p| players.binary_search(p).is_ok()));
+                        to.sort_unstable();
+                        to.dedup();
+                    }
                 }
                 to => {
                     out.push(OutEvent {
@@ -482,7 +483,7 @@ impl<G: Game> Room for GameRoom<G> {
                     continue;
                 }
             };
-            for p in to {
+            for &p in &to {
                 out.push(OutEvent {
                     to: Audience::Only(p),
                     bytes: event.bytes.clone(),

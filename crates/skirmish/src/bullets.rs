@@ -91,6 +91,15 @@ fn circle_contact(s: &Segment, centre: [f32; 2], r: f32) -> Option<f32> {
 /// The fraction of `s` at which it enters `wall` (0 if it starts inside),
 /// if it does: the slab test.
 fn wall_contact(s: &Segment, wall: &Wall) -> Option<f32> {
+    // Most walls are nowhere near: their boxes do not even overlap.
+    let (x1, y1) = (s.from[0] + s.delta[0], s.from[1] + s.delta[1]);
+    if s.from[0].max(x1) < wall.x
+        || s.from[0].min(x1) > wall.x + wall.w
+        || s.from[1].max(y1) < wall.y
+        || s.from[1].min(y1) > wall.y + wall.h
+    {
+        return None;
+    }
     let (mut enter, mut exit) = (0.0f32, 1.0f32);
     for (from, delta, lo, hi) in [
         (s.from[0], s.delta[0], wall.x, wall.x + wall.w),
