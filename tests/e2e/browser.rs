@@ -138,6 +138,10 @@ async fn the_demo_client_is_served_with_the_right_content_types() {
         assert_eq!(status, 404, "{path}");
         assert_eq!(header(&headers, "content-type"), Some("application/json"));
     }
+    // A folder named without its slash goes to its page, the query kept.
+    let (status, headers, _) = request(addr, "GET", "/skirmish?room=r1", "", "").await;
+    assert_eq!(status, 308);
+    assert_eq!(header(&headers, "location"), Some("/skirmish/?room=r1"));
     let (status, headers, _) = request(addr, "POST", "/", "Content-Length: 0\r\n", "").await;
     assert_eq!(status, 405);
     assert_eq!(header(&headers, "allow"), Some("GET, HEAD"));

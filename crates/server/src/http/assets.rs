@@ -149,6 +149,26 @@ pub fn from_dir(dir: &Path, rel: &str) -> Option<Asset> {
     })
 }
 
+/// The asset `rel` (as [`asset_path`] returns it): from `dir` when serving
+/// one (the client package falls back to the embedded copy), else embedded.
+async fn find(dir: Option<PathBuf>, rel: String) -> Option<Asset> {
+    let Some(dir) = dir else {
+        return embedded(&rel);
+    };
+    let from_disk = {
+        let rel = rel.clone();
+        tokio::task::spawn_blocking(move || from_dir(&dir, &rel))
+            .await
+            .ok()
+            .flatten()
+    };
+    from_disk.or_else(|| {
+        rel.starts_with(CLIENT_PREFIX)
+            .then(|| embedded(&rel))
+            .flatten()
+    })
+}
+
 /// The fallback route: serves the demo client's files.
 pub async fn serve(
     State(shared): State<Arc<Shared>>,
@@ -167,24 +187,19 @@ pub async fn serve(
         return not_found();
     };
     let dir: Option<PathBuf> = shared.config.assets_dir.clone();
-    let asset = match dir {
-        Some(dir) => {
-            let from_disk = {
-                let rel = rel.clone();
-                tokio::task::spawn_blocking(move || from_dir(&dir, &rel))
-                    .await
-                    .ok()
-                    .flatten()
-            };
-            from_disk.or_else(|| {
-                rel.starts_with(CLIENT_PREFIX)
-                    .then(|| embedded(&rel))
-                    .flatten()
-            })
+    let Some(asset) = find(dir.clone(), rel.clone()).await else {
+        // A folder named without its slash (`/skirmish`): where its page is.
+        if !uri.path().ends_with('/') && find(dir, format!("{rel}/index.html")).await.is_some() {
+            let query = uri.query().map_or(String::new(), |q| format!("?{q}"));
+            let location = format!("{}/{query}", uri.path());
+            if let Ok(location) = HeaderValue::from_str(&location) {
+                return (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response();
+            }
         }
-        None => embedded(&rel),
-    };
-    let Some(asset) = asset else {
         return not_found();
     };
     let cache = if asset.etag.is_some() {
