@@ -19,8 +19,8 @@
 // the replay on the server up to its page, so at most two are in flight.
 //
 // Drawing: the viewer knows no game. The summary's game name picks a replay
-// renderer from REPLAY_RENDERERS (the arena's, replay-arena.js), made on
-// main.js's arena Renderer (its canvas,
+// renderer from REPLAY_RENDERERS (the arena's, replay-arena.js; skirmish's,
+// skirmish/skirmish-replay.js), made on main.js's arena Renderer (its canvas,
 // sized to the window); until the summary is in, the arena's draws the empty
 // backdrop. A game without one shows "no viewer for game X" and plays
 // nothing. A replay renderer has:
@@ -50,10 +50,11 @@
 //
 // `?page=N` (20–600) sets the ticks per request.
 // `replayState()` is main.js's `window.__tickroom.replay`, for the browser
-// test in tests/browser/replay.mjs.
+// tests in tests/browser/replay.mjs and replay_skirmish.mjs.
 
 import { Replica, decodeSchema, decodeServer, frameView } from 'tickroom-client';
 import { ArenaReplay } from './replay-arena.js';
+import { SkirmishReplay } from './skirmish/skirmish-replay.js';
 
 /** Ticks fetched per request (10 s at 20 Hz); the server allows at most 600. */
 export const PAGE_TICKS = 200;
@@ -70,6 +71,7 @@ const MAX_STEP_MS = 250;
 /** The replay renderer of each game the viewer can draw, by game name, made on main.js's Renderer. */
 const REPLAY_RENDERERS = {
   arena: (renderer) => new ArenaReplay(renderer),
+  skirmish: (renderer) => new SkirmishReplay(renderer),
 };
 const TOKEN_KEY = 'tickroom.operatorToken';
 
@@ -758,7 +760,7 @@ class Viewer {
       pageTicks: this.pageTicks,
       pagesLoaded: [...this.pages.entries()].filter(([, p]) => p.frames).map(([q]) => q),
       fetches: this.fetches, // frame requests made
-      // The frame drawn last: its player ids and names, and what its game adds.
+      // The frame drawn last: its player ids and names, and what its game adds (skirmish: ships, …).
       ...(this.shown ? this.game.describe(this.shown) : { players: [], names: {} }),
       divergence: this.summary?.divergence ?? null,
       warning: this.ui.warning.hidden ? null : this.ui.warning.textContent,
