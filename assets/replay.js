@@ -1,5 +1,5 @@
 // The recordings viewer, `/?replay=<file>`: plays a room recording in the
-// game's own renderer (render.js), with no player of its own: it never opens
+// game's own renderer, with no player of its own: it never opens
 // a WebSocket and never shows the join menu. It exists so an operator can
 // watch what happened in a room (a bug report, a dispute, a divergence) the
 // way the players saw it, from the server's replay of the file
@@ -13,17 +13,33 @@
 // decoded with tickroom-client's Replica from the summary's schema into
 // entities with named components; a JSON body of such entities, `{ frames:
 // [{ tick, entities: [{ id, components: { name: { field: value } } }] }] }`,
-// is read too). The viewer draws the entities with `player` and `pos` as
-// players and those with `pellet` (or any other with `pos`) as pellets. The
-// page under the playhead is fetched first, then the next one, so playback
-// reaches it already loaded; a seek fetches the page around its target.
-// Pages far from the playhead are dropped. Each request re-runs the replay
-// on the server up to its page, so at most two are in flight.
+// is read too). The page under the playhead is fetched first, then the next
+// one, so playback reaches it already loaded; a seek fetches the page around
+// its target. Pages far from the playhead are dropped. Each request re-runs
+// the replay on the server up to its page, so at most two are in flight.
+//
+// Drawing: the viewer knows no game. The summary's game name picks a replay
+// renderer from REPLAY_RENDERERS (the arena's, replay-arena.js; skirmish's,
+// skirmish/skirmish-replay.js), made on main.js's arena Renderer (its canvas,
+// sized to the window); until the summary is in, the arena's draws the empty
+// backdrop. A game without one shows "no viewer for game X" and plays
+// nothing. A replay renderer has:
+// - `configure(summary)`: the recorded room's config, rates and players;
+// - `prepare(frame)`: a decoded frame (entities with named components) as
+//   it draws it, with its `tick`;
+// - `draw(scene)`: `{ now, frame, next, at, shown, live, jumped, speed, dim
+//   }`: `frame` the prepared frame at or before the playhead (null: none
+//   yet), `next` the one after it if loaded, `at` the fractional tick to
+//   draw, `shown` the frame drawn last, `live` whether `frame` is the
+//   playhead's (not the last one shown while a page loads), `jumped` a seek
+//   since the last frame drawn, `dim` 0..1 to fade the picture;
+// - `scoreboard(frame)`: `{ title, rows: [{ id, name, score, color }] }`;
+// - `describe(frame)`: what `window.__tickroom.replay` adds of it (at least
+//   `players`, their ids, and `names`).
 //
 // Playback: the playhead is a fractional tick advanced by elapsed time ×
 // tick rate × speed; each animation frame draws the two recorded frames
-// around it interpolated (players joining or leaving switch halfway, as in
-// tickroom-client's Interpolator), so 20 Hz frames look smooth at 60 fps. Where
+// around it interpolated, so 20 Hz frames look smooth at 60 fps. Where
 // the next page is not loaded yet, playback waits ("buffering…").
 //
 // The endpoints are behind the operator token (`--api-token`), sent as
@@ -32,13 +48,13 @@
 // bar once read), else from this tab's sessionStorage, else a prompt; a
 // refused or missing token shows a form to enter another.
 //
-// `?page=N` (20–600) sets the ticks per request. The arena's size and radii
-// come from the summary (the recorded room's config).
+// `?page=N` (20–600) sets the ticks per request.
 // `replayState()` is main.js's `window.__tickroom.replay`, for the browser
-// test in tests/browser/replay.mjs.
+// tests in tests/browser/replay.mjs and replay_skirmish.mjs.
 
 import { Replica, decodeSchema, decodeServer, frameView } from 'tickroom-client';
-import { playerColor } from './render.js';
+import { ArenaReplay } from './replay-arena.js';
+import { SkirmishReplay } from './skirmish/skirmish-replay.js';
 
 /** Ticks fetched per request (10 s at 20 Hz); the server allows at most 600. */
 export const PAGE_TICKS = 200;
@@ -52,8 +68,11 @@ const MAX_IN_FLIGHT = 2;
 const PAGE_RETRY_MS = 1500;
 /** Longest playback step of one animation frame, ms (a hidden tab pauses time). */
 const MAX_STEP_MS = 250;
-/** Until the summary names the recorded room's config: tickroom_sim::SimConfig::default(). */
-const DEFAULT_ARENA = { width: 1600, height: 1000, player_radius: 18, pellet_radius: 6 };
+/** The replay renderer of each game the viewer can draw, by game name, made on main.js's Renderer. */
+const REPLAY_RENDERERS = {
+  arena: (renderer) => new ArenaReplay(renderer),
+  skirmish: (renderer) => new SkirmishReplay(renderer),
+};
 const TOKEN_KEY = 'tickroom.operatorToken';
 
 const $ = (id) => document.getElementById(id);
@@ -107,27 +126,6 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
-/**
- * A recorded frame (entities with named components) as the viewer draws it:
- * players (entities with `player` and `pos`) by player id, their names, and
- * pellets (entities with `pellet`, or any other with `pos`) by entity id.
- */
-export function prepare(frame, page = 0, index = 0) {
-  const players = new Map();
-  const names = new Map();
-  const pellets = new Map();
-  for (const { id, components: c } of frame.entities) {
-    if (!c?.pos) continue;
-    if (c.player) {
-      players.set(c.player.id, { x: c.pos.x, y: c.pos.y, score: c.score?.points ?? 0 });
-      names.set(c.player.id, c.player.name);
-    } else {
-      pellets.set(id, { id: c.pellet?.slot ?? id, x: c.pos.x, y: c.pos.y });
-    }
-  }
-  return { tick: frame.tick, players, pellets, names, page, index };
-}
-
 /** The schema a summary carries (`schema`: its bytes as an array, or hex), decoded; null without one. */
 export function summarySchema(summary) {
   const raw = summary?.schema;
@@ -139,9 +137,11 @@ export function summarySchema(summary) {
 /**
  * The frames of one `frames` answer body: length-prefixed State messages
  * decoded with `schema` (each page starts from a whole frame), or JSON
- * (`{ frames }` or a list) of frames with named components.
+ * (`{ frames }` or a list) of frames with named components; each made ready
+ * to draw by `prepare` (the game's replay renderer's) and marked with its
+ * page and index there.
  */
-export function decodeFrames(body, page = 0, schema = null) {
+export function decodeFrames(body, page, schema, prepare) {
   let named;
   if (typeof body === 'string' || (body !== null && typeof body === 'object' && !(body instanceof ArrayBuffer) && !ArrayBuffer.isView(body))) {
     const json = typeof body === 'string' ? JSON.parse(body) : body;
@@ -171,26 +171,9 @@ export function decodeFrames(body, page = 0, schema = null) {
   for (const f of named) {
     if (!Number.isInteger(f?.tick) || !Array.isArray(f.entities)) throw new Error(`frame ${frames.length}: not a frame`);
     if (frames.length && f.tick <= frames[frames.length - 1].tick) throw new Error(`frame ${frames.length}: tick ${f.tick} out of order`);
-    frames.push(prepare(f, page, frames.length));
+    frames.push({ ...prepare(f), page, index: frames.length });
   }
   return frames;
-}
-
-/** Player positions between frames `a` and `b` at tick `t` (b may be null). */
-function sample(a, b, t) {
-  const out = [];
-  if (!b || b.tick <= a.tick) {
-    for (const [id, p] of a.players) out.push({ id, x: p.x, y: p.y });
-    return out;
-  }
-  const f = Math.min(1, Math.max(0, (t - a.tick) / (b.tick - a.tick)));
-  for (const [id, pb] of b.players) {
-    const pa = a.players.get(id);
-    if (pa) out.push({ id, x: pa.x + (pb.x - pa.x) * f, y: pa.y + (pb.y - pa.y) * f });
-    else if (f >= 0.5) out.push({ id, x: pb.x, y: pb.y });
-  }
-  if (f < 0.5) for (const [id, pa] of a.players) if (!b.players.has(id)) out.push({ id, x: pa.x, y: pa.y });
-  return out;
 }
 
 class Viewer {
@@ -205,9 +188,8 @@ class Viewer {
     this.firstTick = null;
     this.lastTick = null;
     this.rate = 20;
-    this.arena = DEFAULT_ARENA;
+    this.game = null; // the replay renderer: the arena's until the summary names the game
     this.schema = null; // the recorded game's schema, from the summary
-    this.names = new Map(); // from the summary: everyone who joined
     this.pages = new Map(); // index -> { frames: [...] (null while loading), failedAt }
     this.inFlight = 0;
     this.fetches = 0;
@@ -223,7 +205,7 @@ class Viewer {
     this.tick = null; // its tick
     this.framesDrawn = 0;
     this.scrubbing = false;
-    this.jumped = false; // seeked since the last frame drawn (no pellet bursts for the jump)
+    this.jumped = false; // seeked since the last frame drawn (no bursts nor streaks for the jump)
     this.lastNow = performance.now();
     this.lastUi = 0;
     this.uiKey = '';
@@ -233,7 +215,9 @@ class Viewer {
       menu: $('menu'),
       scoreboard: $('scoreboard'),
       scores: $('scores'),
+      scoresTitle: $('scoreboard').querySelector('h2'),
       room: $('replay-room'),
+      game: $('replay-game'),
       node: $('replay-node'),
       started: $('replay-started'),
       length: $('replay-length'),
@@ -263,7 +247,7 @@ class Viewer {
     document.body.classList.add('replaying');
     document.title = `replay · tickroom`;
     setText(ui.room, this.file);
-    this.renderer.setArena(this.arena.width, this.arena.height);
+    this.game = REPLAY_RENDERERS.arena(this.renderer);
     ui.speed.value = String(this.speed);
 
     ui.play.addEventListener('click', () => this.togglePlay());
@@ -389,19 +373,15 @@ class Viewer {
         config = null;
       }
     }
-    if (config?.width > 0 && config?.height > 0) {
-      this.arena = { ...DEFAULT_ARENA, ...config };
-      this.renderer.setArena(this.arena.width, this.arena.height);
-    }
     try {
       this.schema = summarySchema(s);
     } catch (e) {
       this.fail({ kind: 'unreadable', status: 200, code: null, message: `the recording's game schema does not decode (${e.message})` });
       return;
     }
-    for (const p of s.players ?? []) this.names.set(p.id, p.name);
     document.title = `replay: ${s.room} · tickroom`;
     setText(ui.room, s.room);
+    setText(ui.game, s.game ? `${s.game} v${s.game_version}` : '–');
     setText(ui.node, s.node || '–');
     setText(ui.started, s.started_unix_ms ? new Date(s.started_unix_ms).toLocaleString() : '–');
     setText(ui.length, `${clock(s.duration_secs)} · ${s.ticks} ticks at ${this.rate} Hz`);
@@ -418,6 +398,14 @@ class Viewer {
     ui.warning.hidden = warnings.length === 0;
     ui.warning.dataset.level = s.divergence || s.read_error ? 'warn' : 'info';
     setText(ui.warning, warnings.join(' '));
+    const makeRenderer = Object.hasOwn(REPLAY_RENDERERS, s.game) ? REPLAY_RENDERERS[s.game] : null;
+    if (!makeRenderer) {
+      const message = `no viewer for game "${s.game}": the recording can still be checked with \`tickroom replay ${this.file}\``;
+      this.fail({ kind: 'no-viewer', status: 200, code: null, message });
+      return;
+    }
+    this.game = makeRenderer(this.renderer);
+    this.game.configure({ ...s, config });
     if (!Number.isInteger(s.first_tick) || !Number.isInteger(s.last_tick)) {
       this.fail({ kind: 'empty', status: 200, code: null, message: 'The recording has no ticks to play.' });
       return;
@@ -464,6 +452,7 @@ class Viewer {
       'not-found': 'No such recording',
       unreadable: 'Unreadable recording',
       empty: 'Nothing to play',
+      'no-viewer': 'No viewer for this game',
       network: 'Server unreachable',
       failed: 'The replay failed',
     };
@@ -513,7 +502,6 @@ class Viewer {
     if (this.firstTick === null || !Number.isFinite(tick)) return;
     this.pos = Math.min(this.lastTick, Math.max(this.firstTick, Math.round(tick)));
     this.ended = false;
-    this.renderer.trails.clear(); // no streak across the jump
     this.jumped = true;
     this.updateUi(performance.now(), true);
   }
@@ -561,7 +549,7 @@ class Viewer {
         const resp = await this.api(`${this.base}/frames?from=${from}&count=${this.pageTicks}`);
         const json = /json/.test(resp.headers.get('content-type') ?? '');
         const body = json ? await resp.json() : await resp.arrayBuffer();
-        const frames = decodeFrames(body, p, this.schema);
+        const frames = decodeFrames(body, p, this.schema, (f) => this.game.prepare(f));
         const announced = Number(resp.headers.get('x-tickroom-frames'));
         if (resp.headers.has('x-tickroom-frames') && announced !== frames.length) {
           throw new Error(`the server announced ${announced} frames and sent ${frames.length}`);
@@ -678,31 +666,17 @@ class Viewer {
   draw(now) {
     const a = this.summary ? this.frameAt(this.pos) : null;
     const frame = a ?? this.shown;
-    const view = {
+    this.game.draw({
       now,
-      pellets: [],
-      pelletRadius: this.arena.pellet_radius,
-      playerRadius: this.arena.player_radius,
-      players: [],
+      frame,
+      next: a ? this.frameAfter(a) : null,
+      at: a ? this.pos : (frame?.tick ?? 0),
+      shown: this.shown,
+      live: a !== null,
+      jumped: this.jumped,
+      speed: this.speed,
       dim: this.error ? 0.55 : a ? 0 : 0.3,
-    };
-    if (frame) {
-      // Eaten pellets burst, as in the game, when playback moves on by a step.
-      const prev = this.shown;
-      if (a && prev && a !== prev && !this.jumped && a.tick > prev.tick && a.tick - prev.tick <= 4 * this.speed + 2) {
-        for (const [id, old] of prev.pellets) {
-          const cur = a.pellets.get(id);
-          if (!cur || cur.x !== old.x || cur.y !== old.y) this.renderer.pop(old.x, old.y, now);
-        }
-      }
-      const b = a ? this.frameAfter(a) : null;
-      const at = a ? this.pos : frame.tick;
-      view.pellets = frame.pellets.values();
-      for (const p of sample(frame, b, at)) {
-        view.players.push({ id: p.id, x: p.x, y: p.y, name: frame.names.get(p.id) ?? this.names.get(p.id), own: false });
-      }
-    }
-    this.renderer.draw(view);
+    });
     if (a) {
       this.framesDrawn++;
       this.shown = a;
@@ -713,24 +687,24 @@ class Viewer {
   }
 
   updateScoreboard(f) {
-    const rows = [...f.players].map(([id, p]) => [id, p.score]).sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, 10);
-    const name = (id) => f.names.get(id) || this.names.get(id) || `player-${id}`;
-    const key = rows.map(([id, score]) => `${id}:${score}:${name(id)}`).join('|');
+    const { title, rows } = this.game.scoreboard(f);
+    const key = `${title}|${rows.map(({ id, name, score }) => `${id}:${score}:${name}`).join('|')}`;
     const list = this.ui.scores;
     if (list.dataset.key === key) return;
     list.dataset.key = key;
+    setText(this.ui.scoresTitle, title);
     list.replaceChildren(
-      ...rows.map(([id, score]) => {
+      ...rows.map(({ name, score, color }) => {
         const li = document.createElement('li');
         const sw = document.createElement('span');
         sw.className = 'swatch';
-        sw.style.background = playerColor(id);
+        sw.style.background = color;
         const nm = document.createElement('span');
         nm.className = 'who';
-        nm.textContent = name(id);
+        nm.textContent = name;
         const sc = document.createElement('span');
         sc.className = 'score';
-        sc.textContent = String(score);
+        sc.textContent = score;
         li.append(sw, nm, sc);
         return li;
       }),
@@ -786,8 +760,8 @@ class Viewer {
       pageTicks: this.pageTicks,
       pagesLoaded: [...this.pages.entries()].filter(([, p]) => p.frames).map(([q]) => q),
       fetches: this.fetches, // frame requests made
-      players: this.shown ? [...this.shown.players.keys()] : [],
-      names: this.shown ? Object.fromEntries(this.shown.names) : {},
+      // The frame drawn last: its player ids and names, and what its game adds (skirmish: ships, …).
+      ...(this.shown ? this.game.describe(this.shown) : { players: [], names: {} }),
       divergence: this.summary?.divergence ?? null,
       warning: this.ui.warning.hidden ? null : this.ui.warning.textContent,
       hasToken: this.token !== null,

@@ -3,7 +3,9 @@
 // their aim, health bar and name, bursts where bullets hit, and the ring of
 // how far the server shows this player) and the minimap (the whole map, with
 // exactly the entities of the newest frame: what the server sent). Knows
-// nothing of the network: main.js hands it a scene in map units.
+// nothing of the network: main.js hands it a scene in map units. The
+// recordings viewer draws with it too (skirmish-replay.js): the field only,
+// the whole map fitted to it.
 
 import { SHIP_RADIUS, MAX_HEALTH } from './skirmish.js';
 
@@ -20,6 +22,8 @@ const VIEW_SHOWN = 0.6;
 const STREAK_S = 0.04;
 /** How long a hit's burst lasts, ms. */
 export const BOOM_MS = 350;
+/** A ship's hull is never drawn smaller than this many CSS pixels across its radius (a whole map seen at once). */
+const MIN_SHIP_PX = 6;
 
 /** Sizes `canvas`'s backing store to its CSS box times devicePixelRatio; returns [cssWidth, cssHeight, dpr]. */
 function fit(canvas) {
@@ -36,11 +40,12 @@ function fit(canvas) {
 }
 
 export class SkirmishRenderer {
-  constructor(field, minimap) {
+  /** `minimap`: its canvas, or null for the field alone (drawMinimap is then not to be called). */
+  constructor(field, minimap = null) {
     this.field = field;
     this.minimap = minimap;
     this.ctx = field.getContext('2d', { alpha: false });
-    this.mini = minimap.getContext('2d');
+    this.mini = minimap?.getContext('2d') ?? null;
     /** CSS pixels per map unit of the play field (set by draw). */
     this.scale = 1;
     this.camera = { x: 0, y: 0 };
@@ -60,9 +65,10 @@ export class SkirmishRenderer {
   /**
    * Draws `scene`: `{ now, config, camera: { x, y }, eye, walls, pickups,
    * bullets: [{ x, y, vx, vy, owner }], ships: [{ owner, name, x, y, aim, health,
-   * alive, own }], booms: [{ x, y, at }], dim }` (eye: the own ship's
+   * alive, own }], booms: [{ x, y, at }], dim, span }` (eye: the own ship's
    * position, or null before it is in a frame; dim: 0..1, fades the field
-   * while not connected).
+   * while not connected; span: the map units the field's shorter side
+   * shows, by default the nearer part of the view radius).
    */
   draw(scene) {
     const [w, h, dpr] = fit(this.field);
@@ -72,7 +78,7 @@ export class SkirmishRenderer {
     this.h = h;
     // The shorter side shows the nearer part of the view radius, so ships
     // are big enough to aim at: the rest is on the minimap.
-    this.scale = Math.min(w, h) / (2 * VIEW_SHOWN * config.view_radius);
+    this.scale = Math.min(w, h) / (scene.span ?? 2 * VIEW_SHOWN * config.view_radius);
     this.camera = scene.camera;
     const k = this.scale;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -207,7 +213,7 @@ function drawPickup(ctx, p, now) {
 
 /** A ship: a hull pointing along its aim, a health bar above, the name below; a wreck while destroyed. */
 function drawShip(ctx, s, k) {
-  const r = SHIP_RADIUS;
+  const r = Math.max(SHIP_RADIUS, MIN_SHIP_PX / k);
   ctx.save();
   ctx.translate(s.x, s.y);
   if (!s.alive) {

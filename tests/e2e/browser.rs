@@ -23,7 +23,10 @@
 //! its page (`assets/skirmish/`): three players in a room made through the
 //! room API with fixed spawn points, one shooting another down while the
 //! third, far away, must be sent nothing of it (screenshot
-//! `target/browser/skirmish.png`).
+//! `target/browser/skirmish.png`). A sixth
+//! (`tests/browser/replay_skirmish.mjs`) watches a skirmish room's recording
+//! in the viewer, drawn with skirmish's own renderer (screenshot
+//! `target/browser/replay-skirmish.png`).
 //!
 //! Needs Debian's `/usr/bin/chromium` (or `$CHROMIUM`) and
 //! `tests/browser/node_modules` (`npm ci --prefix tests/browser`);
@@ -630,4 +633,128 @@ async fn headless_chromium_plays_skirmish_and_a_far_player_is_sent_nothing_of_th
         screenshot.display()
     );
     eprintln!("skirmish screenshot: {}", screenshot.display());
+}
+
+/// A skirmish recording in the viewer (`/?replay=<file>`, drawn with
+/// skirmish's own renderer through `assets/skirmish/skirmish-replay.js`):
+/// three hunter bots fight in a room on a small map, the server shuts down
+/// (ending the file), a second server on the same directory serves it, and
+/// `tests/browser/replay_skirmish.mjs` plays it: the summary, the game named,
+/// the three ships of the recording, play, pause, seek, the scoreboard, and a
+/// game the viewer cannot draw said so. Screenshot:
+/// `target/browser/replay-skirmish.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_plays_a_skirmish_recording() {
+    const ROOM_PREFIX: &str = "fight";
+    const SHIPS: usize = 3;
+    let test = "headless_chromium_plays_a_skirmish_recording";
+    let root = workspace_root();
+    let Some(chromium) = chromium_or_skip(test, &root) else {
+        return;
+    };
+    let _turn = CHROMIUM_TURN.lock().await;
+    let temp = crate::util::TempDir::new("browser-replay-skirmish");
+    let dir = temp.0.clone();
+    let mut games = crate::util::games();
+    games
+        .register::<tickroom_skirmish::Skirmish>()
+        .expect("skirmish registers");
+    let recording_server = || tickroom_server::Config {
+        record_dir: Some(dir.clone()),
+        api_token: Some(REPLAY_TOKEN.parse().expect("token")),
+        ..test_config()
+    };
+    let auth = format!("Authorization: Bearer {REPLAY_TOKEN}\r\n");
+
+    // The room, on a small map so the hunters meet; then they fight for 4 s.
+    let server = tickroom_server::Server::start(recording_server(), games.clone())
+        .await
+        .expect("the server starts");
+    let addr = server.local_addr();
+    let room = format!("{ROOM_PREFIX}-0");
+    let body = serde_json::json!({
+        "id": room,
+        "game": "skirmish",
+        "config": {"size": 1600, "view_radius": 450},
+    });
+    let (status, _, answer) = request(
+        addr,
+        "POST",
+        "/rooms",
+        &format!("{auth}Content-Type: application/json\r\n"),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&answer));
+    let report = tickroom_bots::run(
+        tickroom_bots::SwarmConfig {
+            url: format!("http://{addr}"),
+            game: "skirmish".into(),
+            placement: tickroom_bots::Placement::Rooms {
+                rooms: 1,
+                per_room: SHIPS,
+            },
+            room_prefix: ROOM_PREFIX.into(),
+            duration: Some(Duration::from_secs(4)),
+            connect_timeout: Duration::from_secs(30),
+            seed: 11,
+            ..tickroom_bots::SwarmConfig::default()
+        },
+        std::future::pending::<()>(),
+    )
+    .await
+    .expect("the swarm runs");
+    let counts = &report.all.counts;
+    assert_eq!(
+        counts.connect_errors, 0,
+        "{:?}",
+        report.all.connect_error_reasons
+    );
+    // Shutting down closes the room: its recording gets its End block.
+    server.shutdown().await;
+    let file = std::fs::read_dir(&dir)
+        .expect("read the record dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with(&format!("{room}@")) && name.ends_with(".tickrec"))
+        .expect("the room was recorded");
+
+    // A second server on the same directory serves the recording.
+    let server = tickroom_server::Server::start(recording_server(), games)
+        .await
+        .expect("the server starts");
+    let addr = server.local_addr();
+    let (status, _, body) = request(addr, "GET", &format!("/recordings/{file}"), &auth, "").await;
+    let summary: serde_json::Value = serde_json::from_slice(&body).expect("summary JSON");
+    assert_eq!(status, 200, "{summary}");
+    assert!(
+        summary["game"] == "skirmish"
+            && summary["ticks"].as_u64().is_some_and(|t| t >= 40)
+            && summary["players"].as_array().map(Vec::len) == Some(SHIPS)
+            && summary["divergence"].is_null(),
+        "a skirmish recording of {SHIPS} players, replayed cleanly: {summary}"
+    );
+
+    let screenshot = target_dir().join("browser/replay-skirmish.png");
+    let mut cmd = Command::new(crate::js::node());
+    cmd.arg("tests/browser/replay_skirmish.mjs")
+        .arg(format!("http://{addr}/"))
+        .arg(&file)
+        .arg(REPLAY_TOKEN)
+        .arg(SHIPS.to_string())
+        .arg(&screenshot)
+        .env("CHROMIUM", &chromium)
+        .current_dir(&root);
+    let (code, stdout, stderr, timed_out) =
+        tokio::task::spawn_blocking(move || run_with_limit(cmd, Duration::from_secs(90)))
+            .await
+            .expect("runner thread");
+    server.shutdown().await;
+    drop(temp);
+    println!("{stdout}");
+    assert!(
+        code == Some(0) && !timed_out,
+        "tests/browser/replay_skirmish.mjs failed (exit {code:?}{}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        if timed_out { ", killed after 90 s" } else { "" }
+    );
+    eprintln!("skirmish replay screenshot: {}", screenshot.display());
 }
