@@ -14,10 +14,7 @@ use tickroom_protocol::{
     ClientMsg, ServerMsg,
     state::{Replica, Value, decode_event},
 };
-use tickroom_server::{
-    Config, Server,
-    recording::replay::{Replay, ReplayOptions},
-};
+use tickroom_server::{Config, Server};
 
 use crate::{
     dots,
@@ -25,7 +22,10 @@ use crate::{
         client::{json, lists_members, try_json, until},
         redis::{self, RedisServer},
     },
-    util::{TempDir, expect_close, games, join_msg, open, recv, send, test_config, within},
+    util::{
+        TempDir, expect_close, games, join_msg, open, recv, replay_all_clean, send, test_config,
+        within,
+    },
 };
 
 /// Bound on membership changes showing in `/cluster` (a few leases).
@@ -239,22 +239,12 @@ async fn a_game_that_is_not_the_arena_is_hosted_played_swarmed_recorded_and_repl
     server.shutdown().await;
 
     // Every room's recording replays to its End, each frame's checksum matched.
-    let mut files: Vec<_> = std::fs::read_dir(&dir.0)
-        .expect("the record dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 3, "d1 and the bots' two rooms: {files:?}");
-    let mut dots_rooms = 0;
-    for file in files {
-        let f = std::fs::File::open(&file).expect("open");
-        let summary = Replay::open(std::io::BufReader::new(f), &hosted)
-            .expect("the header reads")
-            .run(ReplayOptions::default(), |_, _| {});
-        assert!(summary.is_clean(), "{}:\n{summary}", file.display());
-        assert!(summary.ticks > 0);
-        dots_rooms += usize::from(summary.game == "dots");
-    }
+    let recorded = replay_all_clean(&dir.0, &hosted);
+    assert!(
+        recorded.len() >= 3,
+        "d1 and the bots' two rooms: {recorded:?}"
+    );
+    let dots_rooms = recorded.iter().filter(|g| *g == "dots").count();
     assert!(dots_rooms >= 3, "every room here ran dots");
 }
 

@@ -9,12 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tickroom_bots::{Placement, SwarmConfig};
-use tickroom_server::{
-    Config, Server,
-    recording::replay::{Replay, ReplayOptions},
-};
+use tickroom_server::{Config, Server};
 
-use crate::util::{TempDir, games, metric, test_config};
+use crate::util::{TempDir, games, metric, replay_all_clean, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_play_skirmish_and_its_recordings_replay_bit_for_bit() {
@@ -80,24 +77,7 @@ async fn bots_play_skirmish_and_its_recordings_replay_bit_for_bit() {
     assert!(events > 0.0, "two rooms of hunters for 5 s sent no event");
 
     server.shutdown().await;
-    let mut files: Vec<_> = std::fs::read_dir(&dir.0)
-        .expect("the record dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 2, "one recording per room: {files:?}");
-    for file in files {
-        let f = std::fs::File::open(&file).expect("open");
-        let summary = Replay::open(std::io::BufReader::new(f), &hosted)
-            .expect("the header reads")
-            .run(ReplayOptions::default(), |_, _| {});
-        assert!(summary.is_clean(), "{}:\n{summary}", file.display());
-        assert_eq!(summary.game, "skirmish");
-        assert!(
-            summary.ticks > 20,
-            "{}: {} ticks",
-            file.display(),
-            summary.ticks
-        );
-    }
+    // Each room's recording replays bit for bit (every frame's checksum).
+    let recorded = replay_all_clean(&dir.0, &hosted);
+    assert_eq!(recorded, ["skirmish", "skirmish"], "one recording per room");
 }

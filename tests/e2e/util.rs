@@ -513,6 +513,30 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Replays every recording in `dir` (in name order) with `games`; each must
+/// end clean (every frame's checksum matched, ending as recorded) and have
+/// ticks. Returns each one's game.
+pub fn replay_all_clean(dir: &std::path::Path, games: &tickroom_server::Games) -> Vec<String> {
+    use tickroom_server::recording::replay::{Replay, ReplayOptions};
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the record dir {}: {e}", dir.display()))
+        .map(|e| e.expect("a dir entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let f = std::fs::File::open(file).expect("open a recording");
+            let summary = Replay::open(std::io::BufReader::new(f), games)
+                .expect("the header reads")
+                .run(ReplayOptions::default(), |_, _| {});
+            assert!(summary.is_clean(), "{}:\n{summary}", file.display());
+            assert!(summary.ticks > 0, "{}: no ticks", file.display());
+            summary.game
+        })
+        .collect()
+}
+
 /// A [`temp_dir`] removed when dropped (a failing test's too).
 pub struct TempDir(pub PathBuf);
 

@@ -34,8 +34,8 @@ pub enum InputMode {
     /// steps is never lost). The default.
     #[default]
     Every,
-    /// Only each player's newest input at the next step (for held state
-    /// like steering, where an older input is stale).
+    /// Only each player's newest input at the next step (for held
+    /// controls, where an older input is stale).
     Newest,
 }
 

@@ -85,7 +85,7 @@ impl<G: Game> Entry<G> {
         };
         let config: G::Config = match json {
             None | Some(serde_json::Value::Null) => G::Config::default(),
-            // The error names the field (`pellet_count: invalid type ...`).
+            // The error names the field (`speed: invalid type ...`).
             Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
