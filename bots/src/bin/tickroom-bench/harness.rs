@@ -56,6 +56,9 @@ pub const LIMIT_LATENESS_P99_MS: f64 = 2.0;
 pub const LIMIT_MISSED: f64 = 0.001;
 /// Input-to-ack p99 limit.
 pub const LIMIT_ACK_P99_MS: f64 = 60.0;
+/// The bots' CPU (of their cores) from which they, not the server, may be
+/// what limits a level: their latency and bytes then measure the bench.
+pub const BOTS_SATURATED_CPU: f64 = 95.0;
 
 /// What to sweep and how.
 #[derive(Debug, Clone)]
@@ -511,6 +514,11 @@ async fn run_level(
     }
     if over(ack_ms[1], LIMIT_ACK_P99_MS) {
         broken.push(format!("input-to-ack p99 ≥ {LIMIT_ACK_P99_MS} ms"));
+    }
+    if let Some(cpu) = sample.bots_cpu.filter(|&c| c >= BOTS_SATURATED_CPU) {
+        broken.push(format!(
+            "bots saturated ({cpu:.0}% of their core: the bench, not the server, may be the limit)"
+        ));
     }
     if bots.all.counts.connect_errors > 0 {
         broken.push("connect errors".into());
