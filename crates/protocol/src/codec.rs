@@ -13,6 +13,10 @@
 //! claim. bincode releases a list's claim item by item as the items decode,
 //! so at peak the items already decoded (at most a few dozen bytes each per
 //! input byte) come on top of that limit.
+//!
+//! A room's saved state (a game's serde types, see `tickroom_game::persist`)
+//! goes through the same configuration ([`encode_serde`], [`decode_serde`]),
+//! bounded by [`MAX_ROOM_STATE_BYTES`].
 
 use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 
@@ -25,6 +29,11 @@ use crate::{
 /// Largest payload one recording block may have (a keyframe of a
 /// 1,000-player room is about 20 KiB); [`crate::record`] re-exports it.
 pub const MAX_RECORD_BLOCK_BYTES: usize = 1 << 20;
+
+/// Largest saved room state ([`encode_serde`] refuses to write more,
+/// [`decode_serde`] to read more): a skirmish room of 100 players with its
+/// bullets in flight takes a few tens of KiB.
+pub const MAX_ROOM_STATE_BYTES: usize = 16 << 20;
 
 type ClientConfig = Configuration<LittleEndian, Varint, Limit<MAX_CLIENT_MESSAGE_BYTES>>;
 type ServerConfig = Configuration<LittleEndian, Varint, Limit<MAX_SERVER_MESSAGE_BYTES>>;
@@ -159,6 +168,53 @@ pub fn decode_record_block<B: bincode::Decode<()>>(bytes: &[u8]) -> Result<B> {
         });
     }
     decode_whole(bytes, RECORD)
+}
+
+type StateConfig = Configuration<LittleEndian, Varint, Limit<MAX_ROOM_STATE_BYTES>>;
+
+/// Saved room states: the same layout, their own limit.
+const STATE: StateConfig = config::standard()
+    .with_little_endian()
+    .with_variable_int_encoding()
+    .with_limit::<MAX_ROOM_STATE_BYTES>();
+
+/// Appends `value` (any serde type: a game's persisted state) in the
+/// codec's layout. Fails, appending nothing, if its `Serialize` does
+/// ([`Error::Malformed`]: a sequence of unknown length, a custom error) or
+/// it takes more than [`MAX_ROOM_STATE_BYTES`] ([`Error::TooLarge`]).
+pub fn encode_serde<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<()> {
+    let start = out.len();
+    if let Err(e) = bincode::serde::encode_into_std_write(value, out, STATE) {
+        out.truncate(start);
+        return Err(Error::Malformed(e.to_string()));
+    }
+    let len = out.len() - start;
+    if len > MAX_ROOM_STATE_BYTES {
+        out.truncate(start);
+        return Err(Error::TooLarge {
+            len,
+            max: MAX_ROOM_STATE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes exactly one `T` from the whole of `bytes` (what
+/// [`encode_serde`] wrote): refuses more than [`MAX_ROOM_STATE_BYTES`],
+/// a malformed or truncated encoding and trailing bytes. Never panics.
+pub fn decode_serde<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    if bytes.len() > MAX_ROOM_STATE_BYTES {
+        return Err(Error::TooLarge {
+            len: bytes.len(),
+            max: MAX_ROOM_STATE_BYTES,
+        });
+    }
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, STATE)
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(Error::TrailingBytes(bytes.len() - used));
+    }
+    Ok(value)
 }
 
 fn decode_whole<T, C>(bytes: &[u8], config: C) -> Result<T>
@@ -347,6 +403,119 @@ mod tests {
             assert!(ok(&err), "{what}: unexpected {err:?}");
         }
         assert!(decode_client(&join(&"x".repeat(MAX_NAME_BYTES))).is_ok());
+    }
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Saved {
+        step: u64,
+        name: String,
+        at: Option<(f32, f32)>,
+        list: Vec<(u16, Vec<u8>)>,
+        kind: Kind,
+    }
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    enum Kind {
+        Live,
+        Dead { respawn_in: u32 },
+    }
+
+    fn arb_saved() -> impl Strategy<Value = Saved> {
+        (
+            any::<u64>(),
+            "[a-zA-Z0-9 é]{0,12}",
+            any::<Option<(f32, f32)>>(),
+            prop::collection::vec(
+                (any::<u16>(), prop::collection::vec(any::<u8>(), 0..20)),
+                0..10,
+            ),
+            prop::option::of(any::<u32>()),
+        )
+            .prop_map(|(step, name, at, list, dead)| Saved {
+                step,
+                name,
+                at,
+                list,
+                kind: dead.map_or(Kind::Live, |respawn_in| Kind::Dead { respawn_in }),
+            })
+    }
+
+    /// Equal, with floats compared bit for bit (a NaN is kept exactly).
+    fn same(a: &Saved, b: &Saved) -> bool {
+        let bits = |s: &Saved| s.at.map(|(x, y)| (x.to_bits(), y.to_bits()));
+        bits(a) == bits(b)
+            && Saved {
+                at: None,
+                ..a.clone()
+            } == Saved {
+                at: None,
+                ..b.clone()
+            }
+    }
+
+    proptest! {
+        #[test]
+        fn serde_values_round_trip_and_append(value in arb_saved()) {
+            let mut bytes = vec![0xAA];
+            encode_serde(&value, &mut bytes).unwrap();
+            prop_assert_eq!(bytes[0], 0xAA);
+            let back: Saved = decode_serde(&bytes[1..]).unwrap();
+            prop_assert!(same(&back, &value), "{back:?} != {value:?}");
+        }
+
+        #[test]
+        fn serde_decoding_refuses_cut_and_trailing_bytes(value in arb_saved(), cut in 1usize..6) {
+            let mut bytes = Vec::new();
+            encode_serde(&value, &mut bytes).unwrap();
+            let keep = bytes.len().saturating_sub(cut);
+            prop_assert!(decode_serde::<Saved>(&bytes[..keep]).is_err());
+            bytes.push(0);
+            prop_assert_eq!(decode_serde::<Saved>(&bytes), Err(Error::TrailingBytes(1)));
+        }
+
+        #[test]
+        fn serde_decoding_arbitrary_bytes_never_panics(
+            bytes in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let _ = decode_serde::<Saved>(&bytes);
+            let _ = decode_serde::<Vec<String>>(&bytes);
+            let _ = decode_serde::<(u64, Vec<Kind>)>(&bytes);
+        }
+    }
+
+    #[test]
+    fn serde_values_take_the_documented_layout() {
+        let mut out = Vec::new();
+        encode_serde(
+            &(300u32, -1i16, "é", Kind::Dead { respawn_in: 7 }),
+            &mut out,
+        )
+        .unwrap();
+        // varint 300, zig-zag -1, length-prefixed UTF-8, variant index then field.
+        assert_eq!(out, vec![251, 0x2C, 0x01, 1, 2, 0xC3, 0xA9, 1, 7]);
+    }
+
+    #[test]
+    fn serde_decoding_refuses_claims_past_the_limit() {
+        // A `Vec<u8>` claiming 2^31 - 1 bytes in 5 bytes of input.
+        let claim = [0xFCu8, 0xFF, 0xFF, 0xFF, 0x7F];
+        assert!(matches!(
+            decode_serde::<Vec<u8>>(&claim),
+            Err(Error::Malformed(_))
+        ));
+        let huge = vec![0u8; MAX_ROOM_STATE_BYTES + 1];
+        assert!(matches!(
+            decode_serde::<Vec<u8>>(&huge),
+            Err(Error::TooLarge { .. })
+        ));
+        // Writing more than the limit appends nothing.
+        let mut out = vec![1, 2];
+        let big = vec![7u8; MAX_ROOM_STATE_BYTES];
+        assert!(matches!(
+            encode_serde(&big, &mut out),
+            Err(Error::TooLarge { .. })
+        ));
+        assert_eq!(out, vec![1, 2]);
     }
 
     #[test]
