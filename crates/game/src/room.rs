@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bevy_ecs::prelude::{Entity, Schedule, With, World};
+use bevy_ecs::prelude::{Entity, Schedule, World};
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_values};
 
@@ -19,8 +19,8 @@ use crate::game::{Departure, Game, InputMode, Refusal, Setup};
 use crate::interest::{Eye, Placed, SeenBy, ViewBuilder, Views};
 use crate::wire::{EntityMap, WireError};
 use crate::world::{
-    Audience, Inputs, NetId, OutEvent, Outbox, Player, PlayerId, PlayerInput, Players, Replicated,
-    RoomRng, StepInfo,
+    Audience, Inputs, NetId, NewlyReplicated, OutEvent, Outbox, Player, PlayerId, PlayerInput,
+    Players, Replicated, RoomRng, StepInfo,
 };
 
 /// The label of every room's step schedule.
@@ -129,6 +129,7 @@ impl<G: Game> GameRoom<G> {
         world.insert_resource(Players::default());
         world.insert_resource(Inputs::<G::Input> { list: Vec::new() });
         world.insert_resource(Outbox::new(catalogue.clone()));
+        world.init_resource::<NewlyReplicated>();
         world.insert_resource(config.clone());
         let mut schedule = Schedule::new(RoomStep);
         schedule.set_executor(SingleThreadedExecutor::new());
@@ -182,9 +183,14 @@ impl<G: Game> GameRoom<G> {
         self.world.resource::<Players>().entity(player)
     }
 
-    /// Gives new replicated entities their network ids (in entity order,
-    /// which a replay reproduces) and forgets the ones gone or no longer
-    /// replicated.
+    /// Gives new replicated entities their network ids and forgets the ones
+    /// gone or no longer replicated. New ids go in the reverse of the order
+    /// `Replicated` was added: a replay and a room restored from a save
+    /// reproduce that order, where entity ids (which a restored room does
+    /// not have) play no part. Reversed, because for entities on fresh
+    /// entity indices (every entity until bevy reuses an index) it is the
+    /// entity order earlier builds gave ids in (bevy orders entities by
+    /// their index's inverted bits), so their frames are unchanged.
     fn assign_net_ids(&mut self) {
         let world = &self.world;
         let stripped = &mut self.fresh;
@@ -205,16 +211,20 @@ impl<G: Game> GameRoom<G> {
             }
         }
         self.fresh.clear();
-        let mut q = self
-            .world
-            .query_filtered::<(Entity, &NetId), With<Replicated>>();
-        self.fresh.extend(
-            q.iter(&self.world)
-                .filter(|(_, id)| id.0 == 0)
-                .map(|(e, _)| e),
+        std::mem::swap(
+            &mut self.fresh,
+            &mut self.world.resource_mut::<NewlyReplicated>().0,
         );
-        self.fresh.sort_unstable();
-        for &e in &self.fresh {
+        for &e in self.fresh.iter().rev() {
+            // Gone again, no longer replicated, or already given its id
+            // (replicated twice in one step).
+            let fresh = self
+                .world
+                .get_entity(e)
+                .is_ok_and(|r| r.contains::<Replicated>() && r.get::<NetId>() == Some(&NetId(0)));
+            if !fresh {
+                continue;
+            }
             let id = self.next_net_id;
             self.next_net_id = self.next_net_id.saturating_add(1);
             if let Some(mut n) = self.world.get_mut::<NetId>(e) {
@@ -222,6 +232,7 @@ impl<G: Game> GameRoom<G> {
             }
             self.net.insert(id, e);
         }
+        self.fresh.clear();
     }
 }
 

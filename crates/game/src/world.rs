@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bevy_ecs::lifecycle::HookContext;
 use bevy_ecs::prelude::{Component, Entity, Resource};
+use bevy_ecs::world::DeferredWorld;
 use tickroom_protocol::state::{Field, FieldType, Scalar, Value};
 
 use crate::declare::Catalogue;
@@ -32,14 +34,28 @@ impl std::fmt::Display for PlayerId {
 /// [`NetId`] along (0 until the engine gives the entity its id).
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[require(NetId)]
+#[component(on_add = replicated_added)]
 pub struct Replicated;
 
+/// The entities [`Replicated`] was added to since the engine last gave out
+/// network ids, in that order.
+#[derive(Resource, Debug, Default)]
+pub(crate) struct NewlyReplicated(pub(crate) Vec<Entity>);
+
+fn replicated_added(mut world: DeferredWorld<'_>, hook: HookContext) {
+    if let Some(mut newly) = world.get_resource_mut::<NewlyReplicated>() {
+        newly.0.push(hook.entity);
+    }
+}
+
 /// The id clients know a replicated entity by: given by the engine after
-/// the step in which [`Replicated`] was added (in entity order, so a replay
-/// gives the same ids), never reused within a room; 0 before that, and
-/// again once `Replicated` is removed (a later `Replicated` earns a new id).
-/// It comes with `Replicated` and is set in place, so replicating an entity
-/// moves it between archetypes once, not twice.
+/// the step in which [`Replicated`] was added, the last added first (so it
+/// follows the order of the game's spawns and inserts: a replay, or a room
+/// restored from a save, gives the same ids), never reused within a room;
+/// 0 before that, and again once `Replicated` is removed (a later
+/// `Replicated` earns a new id). It comes with `Replicated` and is set in
+/// place, so replicating an entity moves it between archetypes once, not
+/// twice.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NetId(pub u32);
 
