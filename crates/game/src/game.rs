@@ -7,17 +7,37 @@
 //! # Determinism
 //! A room's whole state must follow from its seed, its config and the calls
 //! the engine makes (joins, leaves, inputs, steps), in order: recordings
-//! replay on that, and so will hand-offs. So a game:
+//! replay on that, and hand-offs restore on it. So a game:
 //! - draws randomness only from [`crate::RoomRng`], never `rand::thread_rng`
 //!   or a `HashMap` with a random hasher it iterates;
 //! - reads time only from [`crate::StepInfo`] (steps, not the clock);
 //! - gets inputs only from [`crate::Inputs`];
 //! - orders anything whose order matters by a stable key ([`crate::NetId`],
-//!   [`crate::PlayerId`]) when it must not depend on spawn order.
+//!   [`crate::PlayerId`], its own ids), never by `Entity` or query order: a
+//!   replay reproduces those, but a restored room has other entity ids and
+//!   another storage order;
+//! - persists the state a hand-off must carry (below).
 //!
 //! The engine runs the room's schedule with the single-threaded executor, so
 //! systems run in the order their `.chain()` and `.before()` say and never in
 //! parallel.
+//!
+//! # Hand-offs and snapshots
+//! A room saves to bytes ([`crate::Room::save`]) and restores into a new
+//! room of the same game, config, seed and step rate, in another process
+//! ([`crate::Room::restore`]): a live room handed off between nodes, or one
+//! brought back after a crash from its last periodic snapshot. The engine
+//! saves its own state (the step, the [`crate::RoomRng`], network ids,
+//! players, eyes), every replicated component as its wire values (quantized
+//! as clients see them, entity references as network ids) and, exactly
+//! (serde), what the game persists with [`Declare::persist`] and
+//! [`Declare::persist_resource`]. Setup runs again on a restore, so what it
+//! derives from the config and seed and never changes needs nothing. The
+//! rule: persist every component and resource that changes in play and is
+//! not exactly replicated (timers, velocities, held controls, positions the
+//! wire quantizes, links between entities), and mark its entity fields
+//! `#[entities]` so they follow the restored entities. A restored room then
+//! goes on exactly as the saved one would have. See [`crate::persist`].
 
 use bevy_ecs::prelude::{IntoScheduleConfigs, Resource, Schedule, World};
 use bevy_ecs::system::ScheduleSystem;

@@ -11,7 +11,8 @@
 //! without being compiled for the game.
 //!
 //! This crate is sans-IO: rooms are stepped by calls ([`Room`]), with time
-//! and randomness as arguments.
+//! and randomness as arguments. A room saves to bytes and restores from
+//! them in another process ([`persist`]).
 
 // The derive names `::tickroom::...`; inside this crate that is this crate.
 extern crate self as tickroom;
@@ -24,6 +25,7 @@ pub use tickroom_protocol as protocol;
 mod declare;
 mod game;
 pub mod interest;
+pub mod persist;
 mod registry;
 mod room;
 pub mod wire;
@@ -32,6 +34,7 @@ mod world;
 pub use declare::{Catalogue, Declare};
 pub use game::{Departure, Game, InputMode, Refusal, RoomConfig, Setup};
 pub use interest::{Eye, SeenBy, Views};
+pub use persist::PersistError;
 pub use registry::{ConfigError, GameEntry, Games, RegisterError};
 pub use room::{GameRoom, InputError, Room, RoomStep};
 pub use world::{

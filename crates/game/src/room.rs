@@ -17,6 +17,7 @@ use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_val
 use crate::declare::Catalogue;
 use crate::game::{Departure, Game, InputMode, Refusal, Setup};
 use crate::interest::{Eye, Placed, SeenBy, ViewBuilder, Views};
+use crate::persist::PersistError;
 use crate::wire::{EntityMap, WireError};
 use crate::world::{
     Audience, Inputs, NetId, NewlyReplicated, OutEvent, Outbox, Player, PlayerId, PlayerInput,
@@ -84,20 +85,37 @@ pub trait Room: Send + std::fmt::Debug {
     fn drain_events(&mut self, out: &mut Vec<OutEvent>);
     /// The room's world, for tests and tools that look inside.
     fn world(&self) -> &World;
+    /// The room's whole state as bytes (see [`crate::persist`]): what
+    /// [`Room::restore`] needs on a new room of the same game, config and
+    /// seed. Save between two steps, after [`Room::drain_events`]: inputs
+    /// queued for the next step and events not drained are not saved.
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), PersistError>;
+    /// Restores `bytes` from [`Room::save`] into this room, which must be
+    /// new (made by [`crate::GameEntry::new_room`] with the same config,
+    /// seed and step rate; no player joined, no step run). On error the room
+    /// is unchanged (still new): everything is decoded and checked before
+    /// its world is touched.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), PersistError>;
 }
 
 /// One room of game `G` (see the module docs).
 pub struct GameRoom<G: Game> {
-    catalogue: Arc<Catalogue>,
-    world: World,
+    pub(crate) catalogue: Arc<Catalogue>,
+    pub(crate) world: World,
     schedule: Schedule,
     /// Inputs queued for the next step.
-    pending: Vec<PlayerInput<G::Input>>,
+    pub(crate) pending: Vec<PlayerInput<G::Input>>,
     /// Replicated entities by network id.
-    net: BTreeMap<u32, Entity>,
-    next_net_id: u32,
+    pub(crate) net: BTreeMap<u32, Entity>,
+    pub(crate) next_net_id: u32,
     /// The last frame's views, when the game declared interest.
-    views: Option<Views>,
+    pub(crate) views: Option<Views>,
+    /// A hash of the config, seed and step rate setup ran with (a save
+    /// restores only into a room set up alike).
+    pub(crate) setup_hash: u64,
+    /// Whether the room is as setup left it: no player joined, no step run,
+    /// nothing restored (only such a room restores a save).
+    pub(crate) pristine: bool,
     view_builder: ViewBuilder,
     // Scratch reused every call.
     values: Vec<Value>,
@@ -142,6 +160,8 @@ impl<G: Game> GameRoom<G> {
             net: BTreeMap::new(),
             next_net_id: 1,
             views: None,
+            setup_hash: crate::persist::setup_hash(config, seed, rate_hz),
+            pristine: true,
             view_builder: ViewBuilder::default(),
             values: Vec::new(),
             fresh: Vec::new(),
@@ -284,6 +304,7 @@ impl<G: Game> Room for GameRoom<G> {
             .resource_mut::<Players>()
             .by_id
             .insert(player, entity);
+        self.pristine = false;
         G::joined(&mut self.world, player, entity);
         self.assign_net_ids();
         Ok(())
@@ -350,6 +371,7 @@ impl<G: Game> Room for GameRoom<G> {
     }
 
     fn step(&mut self) {
+        self.pristine = false;
         {
             let mut inputs = self.world.resource_mut::<Inputs<G::Input>>();
             std::mem::swap(&mut inputs.list, &mut self.pending);
@@ -505,5 +527,13 @@ impl<G: Game> Room for GameRoom<G> {
 
     fn world(&self) -> &World {
         &self.world
+    }
+
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), PersistError> {
+        crate::persist::save(self, out)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), PersistError> {
+        crate::persist::restore(self, bytes)
     }
 }

@@ -323,6 +323,12 @@ impl RoomRng {
         Self { state: seed }
     }
 
+    /// Its whole state (a saved room carries it; [`RoomRng::new`] of it
+    /// goes on with the same numbers).
+    pub(crate) fn state(&self) -> u64 {
+        self.state
+    }
+
     /// The next 64 random bits (SplitMix64, Steele, Lea & Flood 2014).
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);

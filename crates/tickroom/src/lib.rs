@@ -4,7 +4,9 @@
 //! [`Game`]: its replicated components, input and events derive [`Wire`],
 //! its rules are ordinary bevy_ecs systems, and the engine steps each room
 //! at a fixed rate and sends every client what changed since the frame that
-//! client last received. See `docs/game-api.md` for a whole game.
+//! client last received. A room saves to bytes and restores in another
+//! process ([`persist`]: hand-offs between nodes, crash restores). See
+//! `docs/game-api.md` for a whole game.
 
 pub use tickroom_derive::Wire;
 pub use tickroom_game::*;
@@ -30,6 +32,9 @@ pub fn serve(games: Games) -> std::process::ExitCode {
 
 /// What a game's files usually import.
 pub mod prelude {
+    /// For entity links in persisted resources (`#[derive(Resource,
+    /// MapEntities)]`, see [`crate::persist`]).
+    pub use crate::bevy_ecs::entity::MapEntities;
     pub use crate::bevy_ecs::prelude::*;
     pub use crate::{
         Declare, Departure, Eye, Game, InputMode, Inputs, NetId, Outbox, Player, PlayerId, Players,
