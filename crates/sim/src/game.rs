@@ -3,7 +3,8 @@
 //! reaches clients: every player's `player` (the engine's), `pos` and
 //! `score`, and every live pellet's `pellet` and `pos`; steering is held per
 //! player and only the newest input of a step counts. Velocities are not
-//! sent (see [`Arena::declare`]).
+//! sent (see [`Arena::declare`]), but a saved room carries them, with the
+//! exact positions and the pellets' timers (`tickroom::persist`).
 
 use bevy_ecs::prelude::{Entity, IntoScheduleConfigs, Resource, With, World};
 use glam::Vec2;
@@ -112,6 +113,16 @@ impl Game for Arena {
         game.replicate::<Position>()
             .replicate::<Score>()
             .replicate::<Pellet>();
+        // What a saved room must carry besides the wire's exact `score` and
+        // `pellet`: exact positions (the wire's are in quarter units),
+        // velocities, held steering, dead pellets' countdowns and the
+        // pellet slots (entity links). `Config` and `Motion` are setup's.
+        game.persist::<Position>()
+            .persist::<Velocity>()
+            .persist::<Steer>()
+            .persist::<PelletState>()
+            .persist_resource::<PelletsChanged>()
+            .persist_resource::<PelletSlots>();
     }
 
     fn setup(room: &mut Setup<'_>, config: &ArenaConfig) {

@@ -5,10 +5,12 @@
 //! ECS layout can change without touching its callers. The arithmetic lives in
 //! [`crate::kinematics`]; systems only gather, order and write back.
 
+use bevy_ecs::entity::MapEntities;
 use bevy_ecs::prelude::{
     Commands, Component, Entity, Local, Query, Res, ResMut, Resource, With, Without,
 };
 use glam::Vec2;
+use serde::{Deserialize, Serialize};
 use tickroom::{Inputs, Player, Replicated, RoomRng};
 
 use crate::input::SteerInput;
@@ -17,16 +19,19 @@ use crate::{PlayerId, SimConfig};
 
 // ---- components ------------------------------------------------------------
 
+// The state a saved room carries exactly (see `Arena::declare`) derives
+// serde; `Score` and `Pellet` travel exactly on the wire, so they need not.
+
 /// Circle centre of a player or pellet.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Position(pub(crate) Vec2);
 
 /// Player velocity, units/s.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Velocity(pub(crate) Vec2);
 
 /// Held steering direction (already sanitised); persists until the next input.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Steer(pub(crate) Vec2);
 
 /// Pellets eaten.
@@ -40,7 +45,7 @@ pub(crate) struct Pellet {
 }
 
 /// Whether a pellet can be eaten, or how many steps until it respawns.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PelletState {
     Live,
     Dead { respawn_in: u32 },
@@ -57,12 +62,14 @@ pub(crate) struct Config(pub(crate) SimConfig);
 pub(crate) struct Motion(pub(crate) Kinematics);
 
 /// Whether any pellet was eaten or respawned during the last step.
-#[derive(Resource, Debug, Clone, Copy, Default)]
+#[derive(Resource, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct PelletsChanged(pub(crate) bool);
 
 /// Pellet entities indexed by pellet id, so pellets are visited in id order.
-#[derive(Resource, Debug, Clone, Default)]
-pub(crate) struct PelletSlots(pub(crate) Vec<Entity>);
+/// Saved with the room, its entities mapped to the restored ones.
+#[derive(Resource, MapEntities, Serialize, Deserialize, Debug, Clone, Default)]
+#[component(map_entities)]
+pub(crate) struct PelletSlots(#[entities] pub(crate) Vec<Entity>);
 
 /// A uniformly random centre for a circle of radius `r` inside the arena:
 /// `x` is drawn first, then `y`.
