@@ -5,13 +5,14 @@
 //! `VERSION` with any change that alters frames.
 
 use bevy_ecs::prelude::Component;
+use serde::{Deserialize, Serialize};
 use tickroom::Wire;
 
 /// Where a ship, bullet or pickup is, for interest management
 /// (`Declare::interest`). Not replicated: clients read positions from each
 /// entity's own component. Walls and players have none, so everyone is sent
-/// them.
-#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+/// them. Saved with the room (exact, unlike the wire's tenths).
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pos {
     /// Map units, `0` at the left edge.
     pub x: f32,
@@ -20,7 +21,8 @@ pub struct Pos {
 }
 
 /// A player's ship (schema `ship`): one per player, on its own entity.
-#[derive(Component, Wire, Debug, Clone, Copy, PartialEq)]
+/// Saved with the room exactly (serde), not as the wire's tenths.
+#[derive(Component, Wire, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub struct Ship {
     /// The owner's player id.
     pub owner: u32,

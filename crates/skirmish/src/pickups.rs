@@ -2,7 +2,9 @@
 //! entity or counting down to the next one. A taken pickup is despawned
 //! (clients see it go) and a new entity spawns at the same place later.
 
+use bevy_ecs::entity::MapEntities;
 use bevy_ecs::prelude::{Commands, Entity, Local, Mut, Query, Res, ResMut, Resource, World};
+use serde::{Deserialize, Serialize};
 use tickroom::{Replicated, RoomRng, StepInfo};
 
 use crate::components::{Pickup, Pos, Ship};
@@ -12,26 +14,29 @@ use crate::config::{
 use crate::map::{Map, to_tenths};
 
 /// One pickup place.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(MapEntities, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Slot {
     /// Where its pickups spawn (in tenths, as the wire carries it).
     pub at: [f32; 2],
+    #[entities]
     pub state: SlotState,
 }
 
 /// Whether a place holds a pickup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(MapEntities, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SlotState {
-    Holding(Entity),
+    Holding(#[entities] Entity),
     /// Empty until this step.
     Empty {
         refill_at: u64,
     },
 }
 
-/// The pickup places, in the order they were drawn.
-#[derive(Resource, Debug, Clone, Default)]
-pub(crate) struct Slots(pub Vec<Slot>);
+/// The pickup places, in the order they were drawn. Saved with the room,
+/// the pickups' entities mapped to the restored ones.
+#[derive(Resource, MapEntities, Serialize, Deserialize, Debug, Clone, Default)]
+#[component(map_entities)]
+pub(crate) struct Slots(#[entities] pub Vec<Slot>);
 
 /// Places `config.pickups` pickups at free spots of the map (drawn from
 /// the room's RNG after the walls), each with its entity.

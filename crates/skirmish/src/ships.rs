@@ -5,31 +5,35 @@
 use bevy_ecs::prelude::{
     Commands, Component, Entity, Local, Mut, Query, Res, ResMut, Resource, World,
 };
+use serde::{Deserialize, Serialize};
 use tickroom::{Eye, Inputs, Outbox, PlayerId, Replicated, RoomRng, StepInfo};
 
 use crate::components::{Bullet, Pos, Respawn, Ship, SkirmishInput};
 use crate::config::{MAX_HEALTH, MUZZLE_DISTANCE, SHIP_RADIUS, SkirmishConfig};
 use crate::map::{Map, to_tenths};
 
+// Everything here but `live_centres` is saved with the room (serde; see
+// `Skirmish::declare`), the ship link mapped to the restored entity.
+
 /// On a player's entity: its ship.
-#[derive(Component, Debug, Clone, Copy)]
-pub(crate) struct OwnShip(pub Entity);
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy)]
+pub(crate) struct OwnShip(#[entities] pub Entity);
 
 /// A ship's held movement, from its player's newest input.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Controls {
     pub mx: i8,
     pub my: i8,
 }
 
 /// A ship's gun: the first step it may fire at.
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Gun {
     pub ready_at: u64,
 }
 
 /// A destroyed ship's respawn timer (meaningless while it is alive).
-#[derive(Component, Debug, Clone, Copy, Default)]
+#[derive(Component, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct Life {
     /// The step it respawns during.
     pub respawn_at: u64,
@@ -39,7 +43,7 @@ pub(crate) struct Life {
 
 /// Fire presses ignored because their ship's gun was cooling down, since
 /// the room began (not an error: a client may press as often as it likes).
-#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Resource, Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PressesInCooldown(pub u64);
 
 /// Centres of the live ships, for a free spot away from them.
@@ -48,7 +52,7 @@ fn live_centres(ships: impl Iterator<Item = Ship>) -> Vec<[f32; 2]> {
 }
 
 /// How many of the config's `spawn_points` joining players have taken.
-#[derive(Resource, Debug, Clone, Copy, Default)]
+#[derive(Resource, Serialize, Deserialize, Debug, Clone, Copy, Default)]
 pub(crate) struct SpawnPointsTaken(pub usize);
 
 /// Spawns `player`'s ship at the next of the config's spawn points, or at

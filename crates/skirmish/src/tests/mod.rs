@@ -8,6 +8,7 @@ mod config;
 mod determinism;
 mod fire;
 mod movement;
+mod persist;
 mod pickups;
 mod schema;
 mod spawn;
