@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use tickroom::prelude::*;
 
 /// Where a player's dot is: sent to clients as two fixed-point numbers
-/// (tenths of a unit, in an i32 each).
-#[derive(Component, Wire, Clone, Copy, Default, Debug, PartialEq)]
+/// (tenths of a unit, in an i32 each), saved with the room exactly.
+#[derive(Component, Wire, Serialize, Deserialize, Clone, Copy, Default, Debug, PartialEq)]
 pub struct Dot {
     #[wire(fixed(i32, 10))]
     pub x: f32,
@@ -73,7 +73,8 @@ impl Game for Dots {
     type Config = DotsConfig;
 
     fn declare(game: &mut Declare) {
-        game.replicate::<Dot>().event::<Waved>();
+        // Dots move by fractions of a tenth: a hand-off carries them exactly.
+        game.replicate::<Dot>().event::<Waved>().persist::<Dot>();
     }
 
     fn setup(room: &mut Setup<'_>, _: &DotsConfig) {
