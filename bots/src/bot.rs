@@ -660,6 +660,15 @@ impl Bot {
         if matches!(end, End::Lost | End::Moved { .. }) {
             self.dropped_at = Some(Instant::now());
         }
+        if let End::Moved {
+            to: Move::Owner(_),
+            joined: true,
+        } = &end
+        {
+            // A playing bot sent to a named node: its room was handed there
+            // (a draining owner), so its token must take the player back.
+            self.pending_resume = self.resume_token.is_some();
+        }
         self.seq = s.seq;
         let c = &mut self.pending.c;
         c.connected_us += connected_at.elapsed().as_micros() as u64;

@@ -175,6 +175,18 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_CLUSTER_LEASE", default_value = "3s", value_parser = humantime::parse_duration)]
     pub cluster_lease: Duration,
 
+    /// On a drain (SIGTERM, `POST /admin/drain`), hand each room, live, to the node
+    /// placement picks among the others (Redis mode, with `--secret`): players resume
+    /// there with their ids and scores. `false`: rooms run until empty or `--drain`.
+    #[arg(long, env = "TICKROOM_HANDOFF", default_value_t = true, action = clap::ArgAction::Set)]
+    pub handoff: bool,
+
+    /// Redis mode: every this often each room writes its state to Redis, so when this
+    /// node dies its rooms come back on a survivor from their newest snapshot (at most
+    /// this much play is lost). Off by default.
+    #[arg(long, env = "TICKROOM_ROOM_SNAPSHOTS", value_parser = humantime::parse_duration)]
+    pub room_snapshots: Option<Duration>,
+
     /// This node's share of new rooms against the others (Redis mode), at least 1.
     #[arg(long, env = "TICKROOM_NODE_WEIGHT", default_value_t = 1)]
     pub node_weight: u32,
@@ -469,6 +481,8 @@ impl Config {
             redis: None,
             redis_prefix: "tickroom".to_owned(),
             cluster_lease: Duration::from_secs(3),
+            handoff: true,
+            room_snapshots: None,
             node_weight: 1,
             api_token: None,
             // ----- rooms and API access (issue 13) -----
@@ -551,6 +565,14 @@ impl Config {
         }
         if !(Duration::from_secs(5)..=HOUR).contains(&self.resume_grace) {
             return bad("--resume-grace must be between 5s and 1h");
+        }
+        if let Some(every) = self.room_snapshots {
+            if self.redis.is_none() {
+                return bad("--room-snapshots needs --redis (snapshots are kept in Redis)");
+            }
+            if !(Duration::from_millis(100)..=HOUR).contains(&every) {
+                return bad("--room-snapshots must be between 100ms and 1h");
+            }
         }
         if !(Duration::from_millis(300)..=Duration::from_secs(600)).contains(&self.cluster_lease) {
             return bad("--cluster-lease must be between 300ms and 10m");

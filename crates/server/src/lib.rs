@@ -26,6 +26,8 @@
 //!   [`recording`] (the room's records onto disk, and `replay`);
 //! - [`cluster`]: which node runs a room, over the registry;
 //! - [`state`]: what every connection and route reads;
+//! - [`handoff`]: a draining node's rooms to the fleet, and a dead node's
+//!   rooms back from their snapshots (over `state`, `cluster` and `room`);
 //! - [`http`]: what a client reaches on the port (`http_error` and `conn`,
 //!   then `api`, `admin`, `assets` and `recordings_http`, then the router);
 //! - [`server`]; and the command line, [`cli`] with its `replay` subcommand.
@@ -42,6 +44,7 @@ mod cli_replay;
 pub mod cluster;
 pub mod config;
 mod error;
+pub mod handoff;
 pub mod http;
 pub mod metrics;
 pub mod net;

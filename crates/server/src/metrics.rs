@@ -34,6 +34,12 @@ const INPUT_DELAY_BUCKETS: &[f64] = &[
 ];
 
 /// Bucket bounds for encoded snapshot size, in bytes.
+/// Room states (hand-offs, snapshots): 1 KiB to 4 MiB.
+const ROOM_STATE_BYTES_BUCKETS: &[f64] = &[
+    1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+];
+/// Freeze to first frame across a hand-off: 10 ms to 10 s.
+const HANDOFF_GAP_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 const SNAPSHOT_BYTES_BUCKETS: &[f64] = &[
     64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
 ];
@@ -262,7 +268,79 @@ pub struct ClusterMetrics {
     pub forwarded_requests: Counter,
     /// Peers that did not answer a forwarded request or a fleet-wide listing.
     pub peer_errors: Counter,
+    /// Room hand-offs and snapshots (issue 25).
+    pub handoff: HandoffMetrics,
     changes: Arc<[(&'static str, Counter)]>,
+}
+
+/// Why a hand-off failed (the `reason` label of
+/// `tickroom_handoffs_failed_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoffFailure {
+    /// No other live node hosts the room's game.
+    NoTarget,
+    /// The room did not answer the freeze (it ended meanwhile).
+    Freeze,
+    /// The target refused the room or could not be reached in time.
+    Refused,
+}
+
+impl HandoffFailure {
+    const ALL: [HandoffFailure; 3] = [Self::NoTarget, Self::Freeze, Self::Refused];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::NoTarget => "no_target",
+            Self::Freeze => "freeze",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// Hand-offs of a draining node's rooms and crash-restore snapshots.
+#[derive(Clone)]
+pub struct HandoffMetrics {
+    /// Hand-offs this node started (as the draining owner).
+    pub started: Counter,
+    /// Hand-offs that completed (the target took the room and its claim).
+    pub completed: Counter,
+    failed: Arc<[Counter]>,
+    /// Size of each hand-off's room state.
+    pub bytes: Histogram,
+    /// Rooms this node took over from a draining node.
+    pub adopted: Counter,
+    /// From the freeze on the old owner to the first frame sent here.
+    pub gap: Histogram,
+    /// Inputs that reached a frozen room after its last tick (dropped; the
+    /// clients resend what was not acknowledged).
+    pub inputs_dropped: Counter,
+    /// Room snapshots written to Redis (`--room-snapshots`).
+    pub snapshots_written: Counter,
+    /// Snapshots that could not be written (Redis down, too large).
+    pub snapshot_errors: Counter,
+    /// Size of each snapshot written.
+    pub snapshot_bytes: Histogram,
+    /// Rooms started here from a dead owner's snapshot.
+    pub restored: Counter,
+}
+
+impl std::fmt::Debug for HandoffMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandoffMetrics { .. }")
+    }
+}
+
+impl HandoffMetrics {
+    /// Counts one failed hand-off.
+    pub fn failed(&self, why: HandoffFailure) {
+        if let Some(c) = HandoffFailure::ALL
+            .iter()
+            .position(|&w| w == why)
+            .and_then(|i| self.failed.get(i))
+        {
+            c.increment(1);
+        }
+    }
 }
 
 impl std::fmt::Debug for ClusterMetrics {
@@ -294,6 +372,9 @@ impl Metrics {
             ("tickroom_tick_duration_seconds", TICK_BUCKETS),
             ("tickroom_tick_lateness_seconds", LATENESS_BUCKETS),
             ("tickroom_snapshot_bytes", SNAPSHOT_BYTES_BUCKETS),
+            ("tickroom_handoff_bytes", ROOM_STATE_BYTES_BUCKETS),
+            ("tickroom_room_snapshot_bytes", ROOM_STATE_BYTES_BUCKETS),
+            ("tickroom_handoff_gap_seconds", HANDOFF_GAP_BUCKETS),
         ]
         .into_iter()
         .fold(builder, |b, (name, buckets)| {
@@ -469,6 +550,68 @@ impl Metrics {
                 &[],
                 "Peers that did not answer a forwarded request or a fleet-wide listing.",
             ),
+            handoff: HandoffMetrics {
+                started: r.counter(
+                    "tickroom_handoffs_started_total",
+                    &[],
+                    "Rooms this draining node began to hand to another node.",
+                ),
+                completed: r.counter(
+                    "tickroom_handoffs_completed_total",
+                    &[],
+                    "Rooms handed to another node with their claim.",
+                ),
+                failed: HandoffFailure::ALL
+                    .iter()
+                    .map(|w| {
+                        r.counter(
+                            "tickroom_handoffs_failed_total",
+                            &[("reason", w.label())],
+                            "Hand-offs that failed, by reason (the room stays and drains as without hand-off).",
+                        )
+                    })
+                    .collect(),
+                bytes: r.histogram(
+                    "tickroom_handoff_bytes",
+                    Unit::Bytes,
+                    "Size of a handed-off room's state.",
+                ),
+                adopted: r.counter(
+                    "tickroom_handoffs_adopted_total",
+                    &[],
+                    "Rooms this node took over from a draining node.",
+                ),
+                gap: r.histogram(
+                    "tickroom_handoff_gap_seconds",
+                    Unit::Seconds,
+                    "From a room's freeze on its old owner to its first frame on this node.",
+                ),
+                inputs_dropped: r.counter(
+                    "tickroom_handoff_inputs_dropped_total",
+                    &[],
+                    "Inputs that reached a frozen room after its last tick (clients resend them).",
+                ),
+                snapshots_written: r.counter(
+                    "tickroom_room_snapshots_written_total",
+                    &[],
+                    "Room snapshots written to Redis (--room-snapshots).",
+                ),
+                snapshot_errors: r.counter(
+                    "tickroom_room_snapshot_errors_total",
+                    &[],
+                    "Room snapshots not written (Redis unreachable, or over the size bound).",
+                ),
+                snapshot_bytes: r.histogram(
+                    "tickroom_room_snapshot_bytes",
+                    Unit::Bytes,
+                    "Size of a room snapshot written to Redis.",
+                ),
+                restored: r.counter(
+                    "tickroom_rooms_restored_total",
+                    &[],
+                    "Rooms started from a dead owner's snapshot.",
+                ),
+            },
             changes: MEMBERSHIP_CHANGE_KINDS
                 .iter()
                 .map(|&kind| {

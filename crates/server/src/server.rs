@@ -43,7 +43,9 @@ use crate::{
         tls::Tls,
     },
     recording::{RecordConfig, Recorder, RecorderThread},
-    room::{RoomSettings, core::RecordSettings, registry::Registry, worker::WorkerPool},
+    room::{
+        RoomSettings, SnapshotSink, core::RecordSettings, registry::Registry, worker::WorkerPool,
+    },
     signing::Signer,
     state::Shared,
 };
@@ -114,6 +116,17 @@ impl Server {
         // --sim-rate).
         let period = config.step_period();
         let steps_per_frame = config.steps_per_frame();
+        // --room-snapshots: rooms queue their snapshots for one writer task.
+        let (snapshots, snapshot_rx) = match config.room_snapshots {
+            Some(every) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(crate::handoff::SNAPSHOT_QUEUE);
+                let every_steps = (every.as_secs_f64() * f64::from(config.sim_rate()))
+                    .round()
+                    .max(1.0) as u64;
+                (Some(SnapshotSink { every_steps, tx }), Some((rx, every)))
+            }
+            None => (None, None),
+        };
         let settings = RoomSettings {
             capacity: config.room_capacity,
             input_queue: config.input_queue,
@@ -126,6 +139,9 @@ impl Server {
                 keyframe_every: config.record_keyframe_ticks(),
             }),
             steps_per_frame,
+            snapshots,
+            public: true,
+            metadata: Arc::default(),
         };
         let (recorder, recorder_thread) = match &config.record_dir {
             Some(dir) => {
@@ -197,6 +213,9 @@ impl Server {
             games.names().map(str::to_owned).collect(),
         )?;
         cluster.start(Arc::clone(&registry)).await;
+        if let (Some((rx, every)), Some(m)) = (snapshot_rx, cluster.membership()) {
+            crate::handoff::write_snapshots(Arc::clone(m), rx, every, metrics.clone());
+        }
         let (drain_tx, drain) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
@@ -299,6 +318,8 @@ impl Server {
             // No new rooms or joins here; the rooms run on until they empty.
             registry.begin_drain();
             self.shared.cluster.set_draining().await;
+            // Hand each room, live, to another node; what stays drains as before.
+            crate::handoff::hand_off_rooms(&self.shared, deadline).await;
             while registry.players() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

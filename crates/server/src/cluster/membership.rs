@@ -84,6 +84,29 @@ end
 return out
 "#;
 
+/// Moves a claim from one holder to another in one step (a hand-off).
+/// KEYS[1]: the claim key. ARGV: the holder it must have now, the new
+/// holder, the claim lease in ms. Returns 1 if moved, else 0 (the claim is
+/// not the old holder's any more: nothing changes).
+const MOVE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// Deletes a room snapshot if this node wrote it. KEYS[1]: the snapshot
+/// key. ARGV[1]: `<node>#<inc>` (a snapshot starts with it and a newline).
+const FORGET_SNAPSHOT: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"#;
+
 /// Drops claims that are still ours. KEYS: claim keys. ARGV: `<node>#<inc>`.
 const RELEASE: &str = r#"
 local n = 0
@@ -172,10 +195,14 @@ pub struct Membership {
     nodes_key: String,
     node_prefix: String,
     room_prefix: String,
+    snap_prefix: String,
     conn: ConnectionManager,
     view: RwLock<View>,
     /// Claims taken here: room → when first taken.
     owned: Mutex<HashMap<Arc<str>, Instant>>,
+    /// Rooms being handed to another node: their claims are neither renewed
+    /// nor fenced here until the hand-off ends.
+    handing: Mutex<std::collections::HashSet<Arc<str>>>,
     up: AtomicBool,
     draining: AtomicBool,
     /// Set by [`Membership::leave`]: the heartbeat stops writing.
@@ -187,6 +214,8 @@ pub struct Membership {
     beating: tokio::sync::Mutex<()>,
     metrics: Metrics,
     claim: Script,
+    moving: Script,
+    forget_snapshot: Script,
     release: Script,
     heartbeat: Script,
     deregister: Script,
@@ -240,6 +269,7 @@ impl Membership {
             nodes_key: format!("{p}:nodes"),
             node_prefix: format!("{p}:node:"),
             room_prefix: format!("{p}:room:"),
+            snap_prefix: format!("{p}:snap:"),
             conn,
             view: RwLock::new(View {
                 dir,
@@ -247,6 +277,7 @@ impl Membership {
                 clock: None,
             }),
             owned: Mutex::new(HashMap::new()),
+            handing: Mutex::new(std::collections::HashSet::new()),
             up: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             left: AtomicBool::new(false),
@@ -254,6 +285,8 @@ impl Membership {
             beating: tokio::sync::Mutex::new(()),
             metrics,
             claim: Script::new(CLAIM),
+            moving: Script::new(MOVE),
+            forget_snapshot: Script::new(FORGET_SNAPSHOT),
             release: Script::new(RELEASE),
             heartbeat: Script::new(HEARTBEAT),
             deregister: Script::new(DEREGISTER),
@@ -627,7 +660,12 @@ impl Membership {
             for id in &stale {
                 owned.remove(id);
             }
-            let keep: Vec<Arc<str>> = owned.keys().cloned().collect();
+            let handing = self.handing.lock().unwrap_or_else(|e| e.into_inner());
+            let keep: Vec<Arc<str>> = owned
+                .keys()
+                .filter(|id| !handing.contains(*id))
+                .cloned()
+                .collect();
             (keep, stale)
         };
         self.release_claims(&stale).await?;
@@ -671,6 +709,138 @@ impl Membership {
             let _: i64 = call.invoke_async(&mut conn).await?;
         }
         Ok(())
+    }
+
+    /// Where room `room` of `game` goes when this node hands it off: the
+    /// node placement picks among the other live `Up` members, with its
+    /// claim value. `None` when no other member hosts the game (or Redis
+    /// has not been heard from).
+    pub fn handoff_target(&self, room: &str, game: &str) -> Option<(Peer, String)> {
+        let now = self.now().filter(|_| self.up())?;
+        let view = self.view();
+        let placed = view.dir.place_game(room, Some(game), now).ok()?;
+        let Target::Remote { node, .. } = placed.target else {
+            return None;
+        };
+        let (peer, inc) = view.peers.get(&node)?;
+        Some((peer.clone(), format!("{node}#{inc}")))
+    }
+
+    /// This node's claim value, `<node>#<incarnation>`.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Marks `room` as being handed off (`true`) or not any more: while
+    /// marked, heartbeats leave its claim alone.
+    pub fn set_handing(&self, room: &str, on: bool) {
+        let mut handing = self.handing.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            handing.insert(Arc::from(room));
+        } else {
+            handing.remove(room);
+        }
+    }
+
+    /// The room was handed off: it is not this node's any more.
+    pub fn forget(&self, room: &str) {
+        self.owned().remove(room);
+        self.set_handing(room, false);
+    }
+
+    /// Takes over `room`'s claim from `from` (the draining owner's claim
+    /// value) in one step. `Ok(false)`: the claim is not `from`'s (it
+    /// lapsed, or another node holds it): nothing changed.
+    pub async fn take_over(&self, room: &str, from: &str) -> redis::RedisResult<bool> {
+        let mut conn = self.conn.clone();
+        let moved: i64 = self
+            .moving
+            .key(self.claim_key(room))
+            .arg(from)
+            .arg(&self.holder)
+            .arg(self.claim_lease.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .inspect_err(|e| self.failed(e))?;
+        if moved == 1 {
+            self.owned().insert(Arc::from(room), Instant::now());
+            self.metrics.cluster.rooms_owned.increment(1.0);
+        }
+        Ok(moved == 1)
+    }
+
+    /// Gives `room`'s claim back to `to` after a take-over whose room could
+    /// not start here.
+    pub async fn give_back(&self, room: &str, to: &str) {
+        let mut conn = self.conn.clone();
+        let res: redis::RedisResult<i64> = self
+            .moving
+            .key(self.claim_key(room))
+            .arg(&self.holder)
+            .arg(to)
+            .arg(self.claim_lease.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = res {
+            self.failed(&e);
+        }
+        self.owned().remove(room);
+    }
+
+    /// Writes room `room`'s snapshot (`p:snap:<room>`: this node's claim
+    /// value, a newline, the bytes), expiring after `ttl`.
+    pub async fn put_snapshot(
+        &self,
+        room: &str,
+        bytes: &[u8],
+        ttl: Duration,
+    ) -> redis::RedisResult<()> {
+        let mut value = Vec::with_capacity(self.holder.len() + 1 + bytes.len());
+        value.extend_from_slice(self.holder.as_bytes());
+        value.push(b'\n');
+        value.extend_from_slice(bytes);
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let res: redis::RedisResult<()> = conn
+            .pset_ex(format!("{}{room}", self.snap_prefix), value, ttl_ms)
+            .await;
+        res.inspect_err(|e| self.failed(e))
+    }
+
+    /// Deletes room `room`'s snapshot if this node wrote it (the room ended
+    /// here; a newer owner's snapshot stays).
+    pub async fn drop_snapshot(&self, room: &str) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .forget_snapshot
+            .key(format!("{}{room}", self.snap_prefix))
+            .arg(&self.holder)
+            .invoke_async(&mut conn)
+            .await
+            .inspect_err(|e| self.failed(e))?;
+        Ok(())
+    }
+
+    /// Room `room`'s newest snapshot, if one is kept: who wrote it (its
+    /// claim value) and the bytes.
+    pub async fn get_snapshot(&self, room: &str) -> redis::RedisResult<Option<(String, Vec<u8>)>> {
+        let mut conn = self.conn.clone();
+        let value: Option<Vec<u8>> = conn
+            .get(format!("{}{room}", self.snap_prefix))
+            .await
+            .inspect_err(|e| self.failed(e))?;
+        Ok(value.and_then(|v| {
+            let nl = v.iter().position(|&b| b == b'\n')?;
+            let holder = String::from_utf8(v[..nl].to_vec()).ok()?;
+            Some((holder, v[nl + 1..].to_vec()))
+        }))
+    }
+
+    /// How long a snapshot written every `every` is kept: past the claim
+    /// lease (a dead owner's rooms are placed afresh within it) and two
+    /// intervals, so the newest is always there while it matters.
+    pub fn snapshot_ttl(&self, every: Duration) -> Duration {
+        self.claim_lease + every * 2
     }
 
     /// The live members, sorted by id.

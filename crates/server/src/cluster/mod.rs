@@ -331,6 +331,21 @@ impl Cluster {
         }
     }
 
+    /// Whether this node can hand its rooms to others on a drain (Redis
+    /// mode: claims can move; a static list places a room on the same node
+    /// whatever its state, so a static node does not hand off).
+    pub fn hands_off(&self) -> bool {
+        matches!(self.mode, Mode::Redis(_))
+    }
+
+    /// The Redis membership (Redis mode).
+    pub fn membership(&self) -> Option<&Arc<Membership>> {
+        match &self.mode {
+            Mode::Redis(m) => Some(m),
+            _ => None,
+        }
+    }
+
     /// Marks this node draining: no new rooms are placed on it.
     pub async fn set_draining(&self) {
         if let Mode::Redis(m) = &self.mode {

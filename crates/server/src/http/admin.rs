@@ -1,7 +1,9 @@
 //! Cluster and operator endpoints: `GET /cluster` (who is in this node's
 //! cluster and where players reach them: how a client resolves the node id a
 //! 4001 close names) and `POST /admin/drain` (drain this node as SIGTERM
-//! would; needs `Authorization: Bearer <--api-token>`, disabled without one).
+//! would; needs `Authorization: Bearer <--api-token>`, disabled without one)
+//! and `POST /internal/handoff` (a draining node hands this node a room,
+//! signed with the fleet's `--secret`: [`crate::handoff`]).
 
 use std::sync::Arc;
 
@@ -18,7 +20,28 @@ use crate::{cluster::MemberView, http::http_error::error, state::Shared};
 
 /// The cluster route, for players and peers (mounted by [`crate::http::router`]).
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/cluster", get(cluster))
+    Router::new().route("/cluster", get(cluster)).route(
+        crate::handoff::HANDOFF_PATH,
+        post(handoff).layer(axum::extract::DefaultBodyLimit::max(
+            tickroom_protocol::codec::MAX_ROOM_STATE_BYTES,
+        )),
+    )
+}
+
+/// `POST /internal/handoff`: a draining node hands this node one of its
+/// rooms (signed with the fleet's `--secret`; see [`crate::handoff`]).
+async fn handoff(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match crate::handoff::adopt(&shared, &headers, body).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
+        Err(r) => {
+            tracing::warn!(code = r.code, message = r.message, "hand-off refused");
+            error(r.status, r.code, r.message)
+        }
+    }
 }
 
 /// The operator routes under `/admin/` (on `--admin-bind` when set, see

@@ -764,6 +764,8 @@ async fn join_room(
     resume: Option<ResumeClaim>,
     mailbox: &Arc<Mailbox>,
 ) -> Result<(RoomHandle, Joined), JoinError> {
+    // A dead node's room comes back from its snapshot (--room-snapshots).
+    crate::handoff::restore_from_snapshot(shared, room).await;
     // A room may close between lookup and join; then a fresh one is created.
     for _ in 0..3 {
         let handle = match shared.registry.get_or_create(room, game) {

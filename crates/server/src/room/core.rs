@@ -48,6 +48,7 @@ use tickroom_protocol::{
     state::{Canonical, Encoder, Frame, FrameError, ViewCache},
 };
 
+use super::snapshot::SavedSession;
 use crate::net::close::{CloseRequest, RESUMED_ELSEWHERE};
 
 /// Identifies one WebSocket connection to the core (unique per process).
@@ -343,6 +344,59 @@ impl RoomCore {
             older: Frame::default(),
             spare_bytes: Vec::new(),
         }
+    }
+
+    /// A room of `game`, already restored to a snapshot's state, taking back
+    /// the snapshot's players: each waits for its resume (its grace starts
+    /// `now`), and its first frame is whole. `seed` feeds new session nonces.
+    pub fn restored(
+        settings: CoreSettings,
+        game: Box<dyn Room>,
+        now: Instant,
+        seed: u64,
+        sessions: &[SavedSession],
+        next_player_id: u32,
+    ) -> RoomCore {
+        let mut core = RoomCore::new(settings, game, now, seed);
+        core.next_player_id = next_player_id.max(1);
+        for s in sessions {
+            core.players.insert(
+                s.player,
+                Player {
+                    conn: None,
+                    session: s.session,
+                    gone_since: Some(now),
+                    needs_full: true,
+                    acked: None,
+                    last_seq: s.last_seq,
+                    recorded_seq: s.last_seq,
+                    sent: VecDeque::new(),
+                },
+            );
+            core.game.disconnected(PlayerId(s.player));
+            note(&mut core.record, || RoomEvent::Disconnected {
+                player: s.player,
+            });
+        }
+        if !core.players.is_empty() {
+            core.empty_since = None;
+        }
+        core
+    }
+
+    /// Every player's session as a snapshot keeps it, and the next player
+    /// id. Taken between ticks, `last_seq` is what the last frame acked.
+    pub fn sessions(&self) -> (Vec<SavedSession>, u32) {
+        let sessions = self
+            .players
+            .iter()
+            .map(|(&player, p)| SavedSession {
+                player,
+                session: p.session,
+                last_seq: p.last_seq,
+            })
+            .collect();
+        (sessions, self.next_player_id)
     }
 
     /// The room's newest tick (0 before the first): steps ÷ steps per frame.

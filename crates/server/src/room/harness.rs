@@ -71,7 +71,7 @@ pub(super) fn settings(capacity: usize) -> CoreSettings {
 }
 
 /// An arena room stepping `rate_hz` times a second.
-fn arena(rate_hz: u32) -> Box<dyn Room> {
+pub(super) fn arena(rate_hz: u32) -> Box<dyn Room> {
     let mut games = Games::new();
     games.register::<Arena>().expect("the arena registers");
     let entry = games.get("arena").expect("registered");
@@ -80,7 +80,7 @@ fn arena(rate_hz: u32) -> Box<dyn Room> {
 }
 
 impl Harness {
-    fn new(settings: CoreSettings) -> Harness {
+    pub(super) fn new(settings: CoreSettings) -> Harness {
         let rate = 20 * settings.steps_per_frame.max(1);
         Harness::with_room(settings, arena(rate))
     }
@@ -88,15 +88,24 @@ impl Harness {
     /// A harness around a room of any game.
     pub(super) fn with_room(settings: CoreSettings, room: Box<dyn Room>) -> Harness {
         let now = Instant::now();
+        Harness::with_core(RoomCore::new(settings, room, now, 42), now)
+    }
+
+    /// A harness around a core made at `now` (a restored one).
+    pub(super) fn with_core(core: RoomCore, now: Instant) -> Harness {
         Harness {
-            core: RoomCore::new(settings, room, now, 42),
+            core,
             now,
             clients: BTreeMap::new(),
             last_status: Status::Running,
         }
     }
 
-    fn join(&mut self, conn: ConnId, resume: Option<ResumeClaim>) -> Result<Joined, JoinRefused> {
+    pub(super) fn join(
+        &mut self,
+        conn: ConnId,
+        resume: Option<ResumeClaim>,
+    ) -> Result<Joined, JoinRefused> {
         self.join_as(conn, &format!("c{conn}"), resume)
     }
 
@@ -142,7 +151,7 @@ impl Harness {
     }
 
     /// An input from `conn`'s client, acknowledging the newest tick it holds.
-    fn input(&mut self, conn: ConnId, seq: u32, steer: [i8; 2]) {
+    pub(super) fn input(&mut self, conn: ConnId, seq: u32, steer: [i8; 2]) {
         let ack = self
             .clients
             .get(&conn)
@@ -216,7 +225,7 @@ impl Harness {
     }
 
     /// The client of `conn` reads what its mailbox holds and applies it.
-    fn read(&mut self, conn: ConnId) -> Got {
+    pub(super) fn read(&mut self, conn: ConnId) -> Got {
         self.read_raw(conn).0
     }
 
@@ -268,7 +277,7 @@ impl Harness {
     }
 
     /// What `conn`'s client holds, as the arena's view.
-    fn view(&self, conn: ConnId) -> ArenaView {
+    pub(super) fn view(&self, conn: ConnId) -> ArenaView {
         let c = &self.clients[&conn];
         ArenaView::read(c.replica.schema(), c.replica.frame().expect("a frame"))
             .expect("an arena frame")
@@ -278,11 +287,11 @@ impl Harness {
         self.clients[&conn].replica.frame().expect("a frame")
     }
 
-    fn ack(&self, conn: ConnId) -> u32 {
+    pub(super) fn ack(&self, conn: ConnId) -> u32 {
         self.clients[&conn].ack
     }
 
-    fn closed(&self, conn: ConnId) -> Option<CloseRequest> {
+    pub(super) fn closed(&self, conn: ConnId) -> Option<CloseRequest> {
         self.clients[&conn].closed
     }
 }

@@ -22,8 +22,9 @@ use std::{
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::{
-    InputMsg, InputSender, RoomCmd, RoomHandle, RoomSettings, RoomShared,
+    InputMsg, InputSender, RoomCmd, RoomGame, RoomHandle, RoomSettings, RoomShared, SnapshotSink,
     core::{ConnId, JoinRefused, Output, RoomCore, Status},
+    snapshot::RoomSnapshot,
 };
 use crate::{
     metrics::Metrics,
@@ -55,6 +56,28 @@ pub struct RoomHost {
     /// Where the core's records go, while recording.
     recorder: Option<RoomRecorder>,
     finished: bool,
+    /// What a snapshot of this room names besides its state.
+    origin: Origin,
+    /// Frozen for a hand-off: no steps until thawed or shut down.
+    frozen: bool,
+    /// A restored room: when its snapshot was taken (Unix ms), until its
+    /// first frame goes out (the hand-off gap).
+    restored_at_ms: Option<u64>,
+    /// `--room-snapshots`: where they go, and steps since the last one.
+    snapshots: Option<SnapshotSink>,
+    since_snapshot: u64,
+}
+
+/// How a room was made, for its snapshots.
+#[derive(Debug, Clone)]
+struct Origin {
+    game: RoomGame,
+    game_seed: u64,
+    capacity: usize,
+    step_rate_hz: u32,
+    steps_per_frame: u32,
+    public: bool,
+    metadata: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl std::fmt::Debug for RoomHost {
@@ -96,13 +119,64 @@ impl RoomHost {
             core_settings.recording = None;
         }
         let recorder = recorder.filter(|_| core_settings.recording.is_some());
+        let core = RoomCore::new(core_settings, game, now, seed);
+        Ok(Self::around(
+            id, serial, settings, metrics, core, game_seed, recorder,
+        ))
+    }
+
+    /// A room restored from `snap` (its game already restored: `game`),
+    /// whose players wait for their resumes. It does not record: a
+    /// recording starts with a fresh room.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a room's identity, rules, seed, clock and the state it resumes: each its own"
+    )]
+    pub fn restored(
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+        metrics: Metrics,
+        now: Instant,
+        seed: u64,
+        snap: &RoomSnapshot,
+        game: Box<dyn tickroom_game::Room>,
+    ) -> (RoomHost, RoomHandle) {
+        let mut core_settings = settings.core();
+        core_settings.recording = None;
+        let core = RoomCore::restored(
+            core_settings,
+            game,
+            now,
+            seed,
+            &snap.sessions,
+            snap.next_player_id,
+        );
+        let (mut host, handle) =
+            Self::around(id, serial, settings, metrics, core, snap.game_seed, None);
+        host.restored_at_ms = Some(snap.taken_unix_ms);
+        // Its first snapshot here goes out on its first tick.
+        host.since_snapshot = u64::MAX / 2;
+        host.publish();
+        (host, handle)
+    }
+
+    fn around(
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+        metrics: Metrics,
+        core: RoomCore,
+        game_seed: u64,
+        recorder: Option<RoomRecorder>,
+    ) -> (RoomHost, RoomHandle) {
         let (control_tx, control) = crossbeam_channel::unbounded();
         let (inputs_tx, inputs) = InputSender::queue(settings.input_queue);
         let shared = Arc::new(RoomShared::default());
         metrics.rooms.increment(1.0);
         let host = RoomHost {
             id: Arc::clone(&id),
-            core: RoomCore::new(core_settings, game, now, seed),
+            core,
             control,
             inputs,
             mailboxes: HashMap::new(),
@@ -111,6 +185,19 @@ impl RoomHost {
             counted_players: 0,
             recorder,
             finished: false,
+            origin: Origin {
+                game: settings.game.clone(),
+                game_seed,
+                capacity: settings.capacity,
+                step_rate_hz: settings.step_rate_hz,
+                steps_per_frame: settings.steps_per_frame.max(1),
+                public: settings.public,
+                metadata: Arc::clone(&settings.metadata),
+            },
+            frozen: false,
+            restored_at_ms: None,
+            snapshots: settings.snapshots.clone(),
+            since_snapshot: 0,
         };
         let handle = RoomHandle {
             id,
@@ -120,7 +207,7 @@ impl RoomHost {
             shared,
             game: settings.game.clone(),
         };
-        Ok((host, handle))
+        (host, handle)
     }
 
     /// The room's id.
@@ -135,6 +222,18 @@ impl RoomHost {
         }
         if self.drain_commands(now) == Status::Closed {
             return self.finish();
+        }
+        if self.frozen {
+            // Handed off or about to be: what arrives now is not played here.
+            let dropped = self.inputs.try_iter().count();
+            if dropped > 0 {
+                self.metrics
+                    .cluster
+                    .handoff
+                    .inputs_dropped
+                    .increment(dropped as u64);
+            }
+            return RoomStatus::Running;
         }
         // Only what was queued before this tick started: later inputs belong to the next tick.
         let queued = self.inputs.len();
@@ -186,10 +285,64 @@ impl RoomHost {
         }
         self.deliver();
         self.publish();
+        self.maybe_snapshot();
         if status == Status::Idle && self.may_close() {
             return self.close_idle();
         }
         RoomStatus::Running
+    }
+
+    /// `--room-snapshots`: every `every_steps` steps a room with players
+    /// sends its snapshot to the writer (dropped, and counted, when the
+    /// writer's queue is full).
+    fn maybe_snapshot(&mut self) {
+        let Some(sink) = &self.snapshots else {
+            return;
+        };
+        self.since_snapshot = self.since_snapshot.saturating_add(1);
+        if self.since_snapshot < sink.every_steps || self.core.player_count() == 0 {
+            return;
+        }
+        self.since_snapshot = 0;
+        let bytes = self.snapshot().encode();
+        if sink
+            .tx
+            .try_send((Arc::clone(&self.id), Some(bytes)))
+            .is_err()
+        {
+            self.metrics.cluster.handoff.snapshot_errors.increment(1);
+        }
+    }
+
+    /// The room as a snapshot (see [`super::snapshot`]).
+    fn snapshot(&self) -> RoomSnapshot {
+        let mut state = Vec::new();
+        let saved = self.core.game().save(&mut state);
+        if let Err(e) = &saved {
+            tracing::error!(room = %self.id, error = %e, "the game could not save the room");
+        }
+        let (sessions, next_player_id) = self.core.sessions();
+        let o = &self.origin;
+        RoomSnapshot {
+            format: super::snapshot::FORMAT,
+            room: self.id.to_string(),
+            game: o.game.name().to_owned(),
+            game_version: o.game.entry.version(),
+            config: o.game.config.to_string(),
+            game_seed: o.game_seed,
+            step_rate_hz: o.step_rate_hz,
+            steps_per_frame: o.steps_per_frame,
+            capacity: u32::try_from(o.capacity).unwrap_or(u32::MAX),
+            public: o.public,
+            metadata: serde_json::Value::Object((*o.metadata).clone()).to_string(),
+            tick: self.core.tick_number(),
+            steps: self.core.step_number(),
+            taken_unix_ms: unix_ms(),
+            next_player_id,
+            sessions,
+            // An empty state is refused by the new owner: the hand-off fails.
+            state: if saved.is_ok() { state } else { Vec::new() },
+        }
     }
 
     /// Ends the room now: every player gets `req`, pending joins are refused.
@@ -201,6 +354,10 @@ impl RoomHost {
     fn drain_commands(&mut self, now: Instant) -> Status {
         loop {
             match self.control.try_recv() {
+                Ok(RoomCmd::Join { reply, .. }) if self.frozen => {
+                    // Sent elsewhere: the join comes back through its entry.
+                    let _ = reply.send(Err(JoinRefused::Closing));
+                }
                 Ok(RoomCmd::Join {
                     conn,
                     name,
@@ -227,6 +384,15 @@ impl RoomHost {
                     self.mailboxes.remove(&conn);
                 }
                 Ok(RoomCmd::Shutdown(req)) => return self.core.shutdown(req),
+                Ok(RoomCmd::Freeze { reply }) => {
+                    // Between two ticks: every input given so far has been
+                    // stepped, and the last frame acked each player's newest.
+                    self.frozen = true;
+                    let _ = reply.send(self.snapshot());
+                    // Later commands (joins) wait for the thaw or the end.
+                    return Status::Running;
+                }
+                Ok(RoomCmd::Thaw) => self.frozen = false,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Status::Running,
             }
         }
@@ -243,6 +409,10 @@ impl RoomHost {
                 } => {
                     if let Some(m) = self.mailboxes.get(&conn) {
                         m.put(tick, ack, tail);
+                        if let Some(taken) = self.restored_at_ms.take() {
+                            let gap = unix_ms().saturating_sub(taken);
+                            self.metrics.cluster.handoff.gap.record(gap as f64 / 1000.0);
+                        }
                     }
                 }
                 Output::Event { conn, bytes } => {
@@ -312,6 +482,13 @@ impl RoomHost {
         }
         self.finished = true;
         self.shared.closed.store(true, Ordering::Release);
+        // Its snapshot goes with it, unless it was handed off (frozen).
+        if let Some(sink) = &self.snapshots
+            && !self.frozen
+            && sink.tx.try_send((Arc::clone(&self.id), None)).is_err()
+        {
+            self.metrics.cluster.handoff.snapshot_errors.increment(1);
+        }
         self.deliver();
         while let Ok(cmd) = self.control.try_recv() {
             if let RoomCmd::Join { reply, .. } = cmd {

@@ -23,6 +23,8 @@
 
 pub mod core;
 #[cfg(test)]
+mod handoff_tests;
+#[cfg(test)]
 mod harness;
 pub mod host;
 pub mod placement;
@@ -30,6 +32,7 @@ pub mod placement;
 mod record_tests;
 pub mod registry;
 pub mod room_limits;
+pub mod snapshot;
 #[cfg(test)]
 mod view_tests;
 pub mod worker;
@@ -76,6 +79,15 @@ pub enum RoomCmd {
     },
     /// Close every player with this request and end the room.
     Shutdown(CloseRequest),
+    /// Stop between two ticks and answer with the room's snapshot. The room
+    /// stays, frozen (no steps, inputs dropped and counted, joins refused),
+    /// until [`RoomCmd::Thaw`] or [`RoomCmd::Shutdown`].
+    Freeze {
+        /// The answer.
+        reply: oneshot::Sender<snapshot::RoomSnapshot>,
+    },
+    /// Carry on after a freeze (its hand-off failed).
+    Thaw,
 }
 
 /// One input on its way from a reader task to a room.
@@ -294,6 +306,27 @@ pub struct RoomSettings {
     pub recording: Option<core::RecordSettings>,
     /// Simulation steps per frame (`--sim-rate` ÷ `--tick-rate`).
     pub steps_per_frame: u32,
+    /// Where rooms send their periodic snapshots (`--room-snapshots`).
+    pub snapshots: Option<SnapshotSink>,
+    /// Listed and matchmade (the room API's; kept in snapshots).
+    pub public: bool,
+    /// The room API's metadata (kept in snapshots).
+    pub metadata: Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A room snapshot on its way to Redis: `Some` bytes to keep, `None` when
+/// the room ended here (its snapshot goes).
+pub type SnapshotWrite = (Arc<str>, Option<Vec<u8>>);
+
+/// Where rooms send their periodic snapshots (`--room-snapshots`): a
+/// bounded queue a writer task empties into Redis. A full queue drops the
+/// snapshot (counted): the next one follows an interval later.
+#[derive(Debug, Clone)]
+pub struct SnapshotSink {
+    /// Steps between two snapshots of a room.
+    pub every_steps: u64,
+    /// The writer's queue.
+    pub tx: tokio::sync::mpsc::Sender<SnapshotWrite>,
 }
 
 impl RoomSettings {

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use crate::room::{RoomHandle, RoomSettings};
+use tickroom_game::Room;
+
+use crate::room::{RoomHandle, RoomSettings, snapshot::RoomSnapshot};
 
 /// Why a room could not be started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +32,18 @@ pub trait Placement: Send + Sync + std::fmt::Debug {
         id: Arc<str>,
         serial: u64,
         settings: &RoomSettings,
+    ) -> Result<RoomHandle, PlacementError>;
+
+    /// Starts room `id` from a snapshot whose game state `game` was already
+    /// restored (a hand-off or a crash restore): its players wait for their
+    /// resumes.
+    fn adopt(
+        &self,
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+        snap: &RoomSnapshot,
+        game: Box<dyn Room>,
     ) -> Result<RoomHandle, PlacementError>;
 
     /// Stops every room runner once its rooms are gone (at shutdown).

@@ -39,6 +39,7 @@ use std::{
 };
 
 use serde_json::{Map, Value};
+use tokio::sync::oneshot;
 
 use crate::{
     metrics::RoomLimitMetrics,
@@ -47,6 +48,7 @@ use crate::{
         RoomCmd, RoomGame, RoomHandle, RoomSettings,
         placement::{Placement, PlacementError},
         room_limits::{CreationLimiter, DEFAULT_TABLE_CAP},
+        snapshot::RoomSnapshot,
     },
     signing::random_u64,
     tickets::{Ticket, TicketBook, TicketError},
@@ -376,6 +378,8 @@ impl Registry {
         let settings = RoomSettings {
             capacity: info.capacity,
             game: info.game.clone(),
+            public: info.public,
+            metadata: Arc::clone(&info.metadata),
             ..self.settings.clone()
         };
         let handle = self.placement.start(Arc::clone(&id), serial, &settings)?;
@@ -623,6 +627,89 @@ impl Registry {
         }
     }
 
+    /// Asks room `id` to freeze for a hand-off: the answer is its snapshot,
+    /// once its thread gets to it. `None` if the room is not live here.
+    pub fn freeze(&self, id: &str) -> Option<oneshot::Receiver<RoomSnapshot>> {
+        let (tx, rx) = oneshot::channel();
+        let rooms = self.lock();
+        let entry = rooms.get(id)?;
+        entry
+            .handle
+            .control
+            .send(RoomCmd::Freeze { reply: tx })
+            .ok()?;
+        Some(rx)
+    }
+
+    /// Lets a frozen room carry on (its hand-off failed).
+    pub fn thaw(&self, id: &str) {
+        if let Some(entry) = self.lock().get(id) {
+            let _ = entry.handle.control.send(RoomCmd::Thaw);
+        }
+    }
+
+    /// Starts room `snap.room` from its snapshot, whose game state `game` was
+    /// restored already (with `room_game`, this node's entry of its game):
+    /// a hand-off from a draining node, or a dead node's room. Refused while
+    /// draining, when the room is live here, or at `--max-rooms`.
+    pub fn adopt(
+        &self,
+        snap: &RoomSnapshot,
+        room_game: RoomGame,
+        game: Box<dyn tickroom_game::Room>,
+    ) -> Result<RoomHandle, RoomError> {
+        if self.is_draining() {
+            return Err(RoomError::Draining);
+        }
+        let mut rooms = self.lock();
+        if rooms.contains_key(snap.room.as_str()) {
+            return Err(RoomError::Exists);
+        }
+        if rooms.len() >= self.max_rooms {
+            self.limit_metrics.refused_max_rooms.increment(1);
+            return Err(RoomError::TooManyRooms);
+        }
+        let metadata = match serde_json::from_str::<Value>(&snap.metadata) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let info = RoomInfo {
+            game: room_game,
+            capacity: snap.capacity as usize,
+            public: snap.public,
+            metadata: Arc::new(metadata),
+            created: Instant::now(),
+        };
+        let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
+        let settings = RoomSettings {
+            capacity: info.capacity,
+            game: info.game.clone(),
+            public: info.public,
+            metadata: Arc::clone(&info.metadata),
+            ..self.settings.clone()
+        };
+        let id: Arc<str> = Arc::from(snap.room.as_str());
+        let handle = self
+            .placement
+            .adopt(Arc::clone(&id), serial, &settings, snap, game)
+            .map_err(RegistryError::from)?;
+        rooms.insert(
+            id,
+            Entry {
+                handle: handle.clone(),
+                info,
+                reservations: Vec::new(),
+            },
+        );
+        Ok(handle)
+    }
+
+    /// This node's settings for rooms (the new owner checks a snapshot's
+    /// step rate against them).
+    pub fn settings(&self) -> &RoomSettings {
+        &self.settings
+    }
+
     /// Stops new joins and rooms but lets the live rooms run (a cluster
     /// node's drain: its players finish before [`Registry::drain`] closes
     /// the rest).
@@ -698,6 +785,28 @@ mod tests {
             Ok(handle)
         }
 
+        fn adopt(
+            &self,
+            id: Arc<str>,
+            serial: u64,
+            settings: &RoomSettings,
+            snap: &RoomSnapshot,
+            game: Box<dyn tickroom_game::Room>,
+        ) -> Result<RoomHandle, PlacementError> {
+            let (host, handle) = RoomHost::restored(
+                id,
+                serial,
+                settings,
+                Metrics::new(),
+                Instant::now(),
+                serial,
+                snap,
+                game,
+            );
+            self.hosts.lock().expect("hosts").push(host);
+            Ok(handle)
+        }
+
         fn stop(&self) {}
     }
 
@@ -712,6 +821,9 @@ mod tests {
             step_rate_hz: 20,
             recording: None,
             steps_per_frame: 1,
+            snapshots: None,
+            public: true,
+            metadata: Arc::default(),
         };
         let parked = Arc::new(Parked::default());
         (Arc::new(Registry::new(parked.clone(), settings)), parked)

@@ -22,6 +22,7 @@ use std::{
 };
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use tickroom_game::Room;
 
 use crate::{
     metrics::Metrics,
@@ -30,6 +31,7 @@ use crate::{
         RoomHandle, RoomSettings,
         host::{RoomHost, RoomStatus},
         placement::{Placement, PlacementError},
+        snapshot::RoomSnapshot,
     },
     signing,
     tickets::unix_ms,
@@ -130,6 +132,24 @@ impl WorkerPool {
     }
 }
 
+impl WorkerPool {
+    fn least_busy(&self) -> Option<&WorkerSlot> {
+        self.slots
+            .iter()
+            .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
+    }
+
+    fn run_on(&self, worker: &WorkerSlot, host: RoomHost) -> Result<(), PlacementError> {
+        // Counted before it is sent, so a burst of creations spreads out.
+        worker.rooms.fetch_add(1, Ordering::Relaxed);
+        if worker.tx.send(WorkerMsg::AddRoom(Box::new(host))).is_err() {
+            worker.rooms.fetch_sub(1, Ordering::Relaxed);
+            return Err(PlacementError::NoWorker);
+        }
+        Ok(())
+    }
+}
+
 impl Placement for WorkerPool {
     fn start(
         &self,
@@ -137,11 +157,7 @@ impl Placement for WorkerPool {
         serial: u64,
         settings: &RoomSettings,
     ) -> Result<RoomHandle, PlacementError> {
-        let worker = self
-            .slots
-            .iter()
-            .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
-            .ok_or(PlacementError::NoWorker)?;
+        let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
         let game_seed = signing::random_u64();
         let recorder = match (&self.recorder, settings.recording) {
             (Some(r), Some(rec)) => Some(r.room(RoomToRecord {
@@ -168,12 +184,30 @@ impl Placement for WorkerPool {
             recorder,
         )
         .map_err(|e| PlacementError::Game(e.to_string()))?;
-        // Counted before it is sent, so a burst of creations spreads out.
-        worker.rooms.fetch_add(1, Ordering::Relaxed);
-        if worker.tx.send(WorkerMsg::AddRoom(Box::new(host))).is_err() {
-            worker.rooms.fetch_sub(1, Ordering::Relaxed);
-            return Err(PlacementError::NoWorker);
-        }
+        self.run_on(worker, host)?;
+        Ok(handle)
+    }
+
+    fn adopt(
+        &self,
+        id: Arc<str>,
+        serial: u64,
+        settings: &RoomSettings,
+        snap: &RoomSnapshot,
+        game: Box<dyn Room>,
+    ) -> Result<RoomHandle, PlacementError> {
+        let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
+        let (host, handle) = RoomHost::restored(
+            id,
+            serial,
+            settings,
+            self.metrics.clone(),
+            Instant::now(),
+            signing::random_u64(),
+            snap,
+            game,
+        );
+        self.run_on(worker, host)?;
         Ok(handle)
     }
 
