@@ -491,11 +491,9 @@ impl Bot {
             Ok(Err(Refused::Closed(code, reason))) => {
                 tracing::debug!(bot = self.plan.index, code, %reason, "closed before the Welcome");
                 let moved = End::moved(code, &reason, false);
-                if moved.is_some() {
-                    // Sent elsewhere before a Welcome: the node did not run
-                    // the room, so the player (if any) is still the owner's.
-                    self.resume_token = token;
-                }
+                // Refused before a Welcome: the server took no player back,
+                // so the token still names the player's session.
+                self.resume_token = token;
                 return match moved {
                     // A redirect is the way in, not a failure.
                     Some(
@@ -510,7 +508,12 @@ impl Bot {
                     None => self.connect_failed(format!("close-{code}")),
                 };
             }
-            Ok(Err(Refused::Failed(reason))) => return self.connect_failed(reason),
+            Ok(Err(Refused::Failed(reason))) => {
+                // No Welcome came: the token was not spent.
+                self.resume_token = token;
+                return self.connect_failed(reason);
+            }
+            // The Welcome may have been sent: the token may be spent.
             Err(_) => return self.connect_failed("timeout".to_owned()),
         };
         // The room must be of the bots' game, with a schema that decodes and

@@ -341,6 +341,7 @@ async fn the_readme_example_follows_its_room_to_another_node() {
             "--assets-dir".to_owned(),
             installed.project.to_string_lossy().into_owned(),
         ],
+        port: 0,
     };
     let a = Node::start(&node("a", "1")).await;
     let b = Node::start(&node("b", "1000000")).await;

@@ -78,6 +78,7 @@ impl Fleet {
             extra: ["--room-idle", "10m", "--drain", "3s"]
                 .map(String::from)
                 .to_vec(),
+            port: 0,
         })
         .await;
         self.log(&format!(
@@ -138,7 +139,7 @@ impl Fleet {
 }
 
 /// A `--redis-prefix` no other run shares.
-fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -158,12 +159,22 @@ fn spread(owners: &BTreeMap<String, String>) -> BTreeMap<String, usize> {
 /// nodes disagree while membership changes, `misrouted`) is retried, bounded
 /// by [`MEMBERSHIP`]; the retries are printed.
 async fn create_room(addr: SocketAddr, room: &str) -> String {
+    create_room_with(addr, &json!({ "id": room })).await
+}
+
+/// `POST /rooms` with `body` (which names the room's `id`) at `addr`,
+/// retried like [`create_room`]: the owner it names.
+pub(crate) async fn create_room_with(addr: SocketAddr, body: &Value) -> String {
+    let room = body["id"]
+        .as_str()
+        .expect("the body names the room")
+        .to_owned();
     let refusals = std::sync::Mutex::new(Vec::new());
     let body = until(
         format!("POST /rooms {room} at {addr} to answer 201"),
         MEMBERSHIP,
         || async {
-            match try_json(addr, "POST", "/rooms", Some(&json!({ "id": room }))).await {
+            match try_json(addr, "POST", "/rooms", Some(body)).await {
                 Ok((201, body)) => Ok(body),
                 Ok((503, body)) => {
                     let code = body["code"].as_str().unwrap_or("?").to_owned();

@@ -45,6 +45,10 @@ mod support;
 /// node death and drain, a node joining, Redis going away and coming back.
 mod cluster;
 
+/// Deploys that end no match: a rolling restart hands every room on, and a
+/// killed node's rooms come back from their Redis snapshots.
+mod handoff;
+
 /// Hand-built WebSocket frames over plain TCP: every RFC 6455 violation gets its close code.
 mod raw_ws;
 

@@ -23,8 +23,6 @@ use tickroom_protocol::{self as proto, ClientMsg, ServerMsg, state::Replica};
 use tokio::{net::TcpStream, task::JoinHandle};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
 
-use crate::util::join_msg;
-
 /// Bound on one HTTP request or one WebSocket connect-and-join attempt.
 pub const STEP: Duration = Duration::from_secs(5);
 
@@ -139,14 +137,25 @@ pub enum Attempt {
 /// server already closed: the contract allows a Join before a 4001) and
 /// reads the answer, all within [`STEP`].
 pub async fn attempt(addr: SocketAddr, room: &str, name: &str) -> Attempt {
+    attempt_resuming(addr, room, name, "").await
+}
+
+/// [`attempt`] with a resume token (empty: a fresh join).
+pub async fn attempt_resuming(addr: SocketAddr, room: &str, name: &str, resume: &str) -> Attempt {
     let url = format!("ws://{addr}/ws?room={room}&name={name}");
     let run = async {
         let mut ws = match connect_async(url.as_str()).await {
             Ok((ws, _)) => ws,
             Err(e) => return Attempt::Failed(format!("connect: {e}")),
         };
-        let join = Bytes::from(proto::encode_client(&join_msg(name)));
-        let _ = ws.send(Message::Binary(join)).await;
+        let join = ClientMsg::Join(proto::Join {
+            version: proto::PROTOCOL_VERSION,
+            name: name.into(),
+            resume: resume.into(),
+        });
+        let _ = ws
+            .send(Message::Binary(Bytes::from(proto::encode_client(&join))))
+            .await;
         loop {
             match ws.next().await {
                 Some(Ok(Message::Binary(b))) => match proto::decode_server(&b) {
@@ -305,7 +314,7 @@ pub async fn join_via(
 }
 
 /// The WebSocket address of member `id` in the entry node's `GET /cluster`.
-async fn resolve(entry: SocketAddr, id: &str) -> Result<SocketAddr, String> {
+pub async fn resolve(entry: SocketAddr, id: &str) -> Result<SocketAddr, String> {
     let list = members(entry).await?;
     list.iter()
         .find(|(member, _)| member == id)

@@ -98,6 +98,9 @@ pub struct NodeArgs {
     pub lease: String,
     /// More flags, appended as they are.
     pub extra: Vec<String>,
+    /// The loopback port to listen on (0: any free one); a restarted node
+    /// keeps its port so clients holding its URL reach it again.
+    pub port: u16,
 }
 
 /// A running `tickroom` node; killed on drop.
@@ -117,7 +120,8 @@ impl Node {
         cmd.env_clear()
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .args(["--bind", "127.0.0.1:0", "--workers", "1"])
+            .args(["--bind", &format!("127.0.0.1:{}", args.port)])
+            .args(["--workers", "1"])
             .args(["--node-id", &args.id])
             .args(["--redis", &args.redis_url])
             .args(["--redis-prefix", &args.prefix])
