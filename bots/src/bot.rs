@@ -239,6 +239,10 @@ struct Bot {
     next_flush: Instant,
     /// The resume token from the last Welcome, used after a churn drop.
     resume_token: Option<String>,
+    /// When the last frame arrived on a connection a 4001 `node=<id>` moved
+    /// (its room was handed there), until the first frame after it: the
+    /// player's gap across the hand-off.
+    moved_at: Option<Instant>,
     /// The next connect is a reconnect after a churn drop.
     pending_resume: bool,
     /// The last input sequence number sent; numbering continues across
@@ -262,6 +266,7 @@ pub(crate) async fn run_bot(plan: BotPlan, ctx: Arc<Ctx>, mut stop: watch::Recei
         behaviour,
         pending: Pending::new(),
         resume_token: None,
+        moved_at: None,
         pending_resume: false,
         seq: 0,
         next_flush,
@@ -671,6 +676,7 @@ impl Bot {
             // A playing bot sent to a named node: its room was handed there
             // (a draining owner), so its token must take the player back.
             self.pending_resume = self.resume_token.is_some();
+            self.moved_at = s.last_arrival;
         }
         self.seq = s.seq;
         let c = &mut self.pending.c;
@@ -765,6 +771,9 @@ impl Bot {
         if let Some(prev) = s.last_arrival {
             p.interarrival_us
                 .push(us32((now - prev).as_micros() as u64));
+        } else if let Some(moved) = self.moved_at.take() {
+            p.handoff_gap_us
+                .push(us32((now - moved).as_micros() as u64));
         }
         s.last_arrival = Some(now);
         p.frame_age_us

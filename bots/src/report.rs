@@ -70,6 +70,10 @@ pub struct GroupReport {
     /// drained, moved elsewhere) to the next Welcome, wherever it came from.
     #[serde(default)]
     pub rejoin_ms: Option<Summary>,
+    /// Per hand-off (a 4001 `node=<id>` move), the player's gap between its
+    /// last frame before and its first frame after.
+    #[serde(default)]
+    pub handoff_gap_ms: Option<Summary>,
     /// Time between two consecutive frames of one connection.
     pub interarrival_ms: Option<Summary>,
     /// How much later than its connection's freshest frame each frame
@@ -102,6 +106,7 @@ impl GroupReport {
             connect_ms: Summary::from_option(&t.connect),
             resume_ms: Summary::from_option(&t.resume),
             rejoin_ms: Summary::from_option(&t.rejoin),
+            handoff_gap_ms: Summary::from_option(&t.handoff_gap),
             interarrival_ms: Summary::from_option(&t.interarrival),
             frame_age_ms: Summary::from_option(&t.frame_age),
             ack_latency_ms: Summary::from_option(&t.latency),
@@ -251,6 +256,15 @@ impl fmt::Display for Report {
         row(f, "rejoin p50 ms", &|g| ms(&g.rejoin_ms, |s| s.p50))?;
         row(f, "rejoin p99 ms", &|g| ms(&g.rejoin_ms, |s| s.p99))?;
         row(f, "rejoin max ms", &|g| ms(&g.rejoin_ms, |s| s.max))?;
+        row(f, "hand-off gap p50 ms", &|g| {
+            ms(&g.handoff_gap_ms, |s| s.p50)
+        })?;
+        row(f, "hand-off gap p99 ms", &|g| {
+            ms(&g.handoff_gap_ms, |s| s.p99)
+        })?;
+        row(f, "hand-off gap max ms", &|g| {
+            ms(&g.handoff_gap_ms, |s| s.max)
+        })?;
         writeln!(f)?;
         writeln!(
             f,

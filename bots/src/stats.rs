@@ -236,6 +236,9 @@ pub(crate) struct Pending {
     /// Time from the end of a connection the server or network ended (lost,
     /// drained, moved) to the next Welcome.
     pub rejoin_us: Vec<u32>,
+    /// From the last frame before a 4001 `node=<id>` move (a hand-off) to
+    /// the first frame after it.
+    pub handoff_gap_us: Vec<u32>,
     pub interarrival_us: Vec<u32>,
     /// Per frame: how much later than its connection's freshest frame it
     /// arrived, on the tick grid (see [`FrameAge`]).
@@ -260,6 +263,7 @@ impl Pending {
         self.connect_us.clear();
         self.resume_us.clear();
         self.rejoin_us.clear();
+        self.handoff_gap_us.clear();
         self.interarrival_us.clear();
         self.frame_age_us.clear();
         self.latency_us.clear();
@@ -280,6 +284,7 @@ pub(crate) struct KindTotals {
     pub connect: Option<Histogram<u64>>,
     pub resume: Option<Histogram<u64>>,
     pub rejoin: Option<Histogram<u64>>,
+    pub handoff_gap: Option<Histogram<u64>>,
     pub interarrival: Option<Histogram<u64>>,
     pub frame_age: Option<Histogram<u64>>,
     pub latency: Option<Histogram<u64>>,
@@ -317,6 +322,7 @@ impl KindTotals {
         record_all(&mut self.connect, &p.connect_us);
         record_all(&mut self.resume, &p.resume_us);
         record_all(&mut self.rejoin, &p.rejoin_us);
+        record_all(&mut self.handoff_gap, &p.handoff_gap_us);
         record_all(&mut self.interarrival, &p.interarrival_us);
         record_all(&mut self.frame_age, &p.frame_age_us);
         record_all(&mut self.latency, &p.latency_us);
@@ -351,6 +357,7 @@ impl KindTotals {
         merge_hist(&mut self.connect, &other.connect);
         merge_hist(&mut self.resume, &other.resume);
         merge_hist(&mut self.rejoin, &other.rejoin);
+        merge_hist(&mut self.handoff_gap, &other.handoff_gap);
         merge_hist(&mut self.interarrival, &other.interarrival);
         merge_hist(&mut self.frame_age, &other.frame_age);
         merge_hist(&mut self.latency, &other.latency);
