@@ -419,10 +419,33 @@ impl Bot {
         }
     }
 
-    /// Resolves node `node` with the entry's `GET /cluster`: the destination
-    /// of a connect to its room, or a short reason key.
+    /// Resolves node `node` with the entry's `GET /cluster` (then, if the
+    /// entry does not answer, each other entry's: a draining entry that just
+    /// handed the room off may be gone): the destination of a connect to its
+    /// room, or the entry's short reason key.
     async fn follow(&self, node: &str) -> Result<Dest, String> {
-        let entry = &self.ctx.entries[self.entry];
+        let n = self.ctx.entries.len();
+        let mut first = None;
+        for i in 0..n {
+            match self.follow_via((self.entry + i) % n, node).await {
+                Ok(dest) => return Ok(dest),
+                // The entry answered: what it says stands.
+                Err(reason)
+                    if !reason.starts_with("cluster-error")
+                        && !reason.starts_with("cluster-timeout") =>
+                {
+                    return Err(first.unwrap_or(reason));
+                }
+                Err(reason) => {
+                    first.get_or_insert(reason);
+                }
+            }
+        }
+        Err(first.unwrap_or_else(|| "cluster-error".to_owned()))
+    }
+
+    async fn follow_via(&self, entry: usize, node: &str) -> Result<Dest, String> {
+        let entry = &self.ctx.entries[entry];
         let limit = self.ctx.connect_timeout.min(FOLLOW_TIMEOUT);
         let path = entry.target.http_path("/cluster");
         let tls = entry
