@@ -375,13 +375,7 @@ impl Registry {
             self.take_creation(ip)?;
         }
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        let settings = RoomSettings {
-            capacity: info.capacity,
-            game: info.game.clone(),
-            public: info.public,
-            metadata: Arc::clone(&info.metadata),
-            ..self.settings.clone()
-        };
+        let settings = self.settings_for(&info);
         let handle = self.placement.start(Arc::clone(&id), serial, &settings)?;
         let entry = Entry {
             handle,
@@ -389,6 +383,17 @@ impl Registry {
             reservations: Vec::new(),
         };
         Ok(rooms.entry(id).insert_entry(entry).into_mut())
+    }
+
+    /// This node's room settings with `info`'s capacity, game and listing.
+    fn settings_for(&self, info: &RoomInfo) -> RoomSettings {
+        RoomSettings {
+            capacity: info.capacity,
+            game: info.game.clone(),
+            public: info.public,
+            metadata: Arc::clone(&info.metadata),
+            ..self.settings.clone()
+        }
     }
 
     /// What a room created by a WebSocket join (or by matchmaking) gets.
@@ -681,13 +686,7 @@ impl Registry {
             created: Instant::now(),
         };
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        let settings = RoomSettings {
-            capacity: info.capacity,
-            game: info.game.clone(),
-            public: info.public,
-            metadata: Arc::clone(&info.metadata),
-            ..self.settings.clone()
-        };
+        let settings = self.settings_for(&info);
         let id: Arc<str> = Arc::from(snap.room.as_str());
         let handle = self
             .placement
