@@ -15,7 +15,10 @@
 //!
 //! Every payload is one [`Block`] encoded by [`crate::codec`] (bincode 2,
 //! little-endian varints, as on the wire). The first block is a
-//! [`Block::Header`]; then come [`Block::Tick`]s, one per simulation step in
+//! [`Block::Header`]; a recording that continues another (the room was
+//! handed to this node by a draining one, or restored here from a dead
+//! node's snapshot) has a [`Block::Continues`] second, with the game's whole
+//! state at the step it starts from; then come [`Block::Tick`]s, one per simulation step in
 //! strictly increasing step order (with `steps_per_frame` > 1, every
 //! `steps_per_frame`-th step builds a frame and carries its checksum), a
 //! [`Block::Keyframe`] (the whole frame) after every `keyframe_every`-th
@@ -27,7 +30,10 @@
 //!
 //! - `format` (the u16 after the magic) changes when this layout or these
 //!   types change; readers refuse other formats with
-//!   [`RecordError::UnsupportedFormat`] before decoding anything.
+//!   [`RecordError::UnsupportedFormat`] before decoding anything. Format 3
+//!   added [`Block::Continues`] and [`EndReason::HandedOff`] (new variants
+//!   at the end), so this build also reads format 2 files, which have
+//!   neither.
 //! - [`RecordHeader::game`] and [`RecordHeader::game_version`] name the
 //!   game's rules; a replay refuses a recording of another game version
 //!   instead of diverging silently.
@@ -47,7 +53,11 @@ use crate::{Checksum, codec};
 pub const RECORD_MAGIC: [u8; 8] = *b"TICKREC\n";
 
 /// The version of this layout and these types.
-pub const RECORD_FORMAT_VERSION: u16 = 2;
+pub const RECORD_FORMAT_VERSION: u16 = 3;
+
+/// The oldest format this build reads (format 2 is format 3 without its
+/// new variants).
+pub const OLDEST_READ_FORMAT: u16 = 2;
 
 /// Largest payload one block may have (a keyframe of a 1,000-player room is
 /// about 20 KiB); the codec's decode limit.
@@ -72,6 +82,59 @@ pub enum Block {
     Keyframe(Vec<u8>),
     /// The recording ended cleanly.
     End(EndRecord),
+    /// This recording continues a room from a saved state (format 3); only
+    /// ever the second block.
+    Continues(Continuation),
+}
+
+/// Where a continued recording starts: the room's game state at a step,
+/// and the recording of the room up to there.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Continuation {
+    /// How the room came to this node.
+    pub cause: ContinueCause,
+    /// The recording this one continues, if the room was being recorded
+    /// where it was before.
+    pub from: Option<PreviousRecording>,
+    /// The simulation step the state is at: this file's first tick is the
+    /// next step.
+    pub step: u32,
+    /// What the room applied after `step` and before it was saved (joins,
+    /// leaves and resumes between two ticks, in order): the state includes
+    /// them, the recording it continues has them in no tick.
+    pub pending: Vec<RoomEvent>,
+    /// The game's whole state at `step` (the game API's `Room::save`), so
+    /// this file replays on its own.
+    pub state: Vec<u8>,
+}
+
+/// How a room came to the node that continues its recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum ContinueCause {
+    /// A draining node handed it over between two ticks: nothing was played
+    /// after `step` on the old node.
+    HandOff,
+    /// It was restored from the periodic snapshot of a node that died: the
+    /// old node may have played on past `step`; that play is lost.
+    Restored,
+}
+
+impl std::fmt::Display for ContinueCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ContinueCause::HandOff => "handed off",
+            ContinueCause::Restored => "restored from a snapshot",
+        })
+    }
+}
+
+/// The recording a continued one follows.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct PreviousRecording {
+    /// The node that recorded it.
+    pub node: String,
+    /// Its file name in that node's recording directory.
+    pub file: String,
 }
 
 /// Who and what a recording is of.
@@ -124,7 +187,7 @@ pub struct TickRecord {
 }
 
 /// A change to who is in the room.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, serde::Serialize, serde::Deserialize)]
 pub enum RoomEvent {
     /// A new player entered (the simulation spawned its entity).
     Joined {
@@ -205,6 +268,9 @@ pub enum EndReason {
     /// The recording directory reached its cap with nothing older left to
     /// remove; the room went on unrecorded.
     DirectoryCap,
+    /// The room was handed to another node (format 3), whose recording
+    /// continues this one.
+    HandedOff,
 }
 
 impl std::fmt::Display for EndReason {
@@ -215,6 +281,7 @@ impl std::fmt::Display for EndReason {
             EndReason::QueueFull => "recorder queue full: recording stopped",
             EndReason::Abandoned => "room ended while the recorder queue was full",
             EndReason::DirectoryCap => "recording directory cap reached",
+            EndReason::HandedOff => "handed off to another node (its recording continues this one)",
         })
     }
 }
@@ -227,7 +294,7 @@ pub enum RecordError {
     BadMagic,
     /// The file is of another format version.
     #[error(
-        "recording format {found} is not supported by this build (it reads format {supported})"
+        "recording format {found} is not supported by this build (it reads formats {OLDEST_READ_FORMAT} to {supported})"
     )]
     UnsupportedFormat {
         /// The file's format.
@@ -336,7 +403,7 @@ impl<R: Read> RecordReader<R> {
             });
         }
         let found = u16::from_le_bytes([pre[8], pre[9]]);
-        if found != RECORD_FORMAT_VERSION {
+        if !(OLDEST_READ_FORMAT..=RECORD_FORMAT_VERSION).contains(&found) {
             return Err(RecordError::UnsupportedFormat {
                 found,
                 supported: RECORD_FORMAT_VERSION,
@@ -424,6 +491,10 @@ impl<R: Read> RecordReader<R> {
             (Block::Header(_), 0) => {}
             (Block::Header(_), _) => return misplaced("a second header"),
             (_, 0) => return misplaced("the first block is not the header"),
+            (Block::Continues(c), 1) => self.last_tick = Some(c.step),
+            (Block::Continues(_), _) => {
+                return misplaced("a continuation that is not the second block");
+            }
             (Block::Tick(t), _) => {
                 if self.last_tick.is_some_and(|last| t.tick <= last) {
                     return misplaced("ticks out of order");
@@ -622,6 +693,71 @@ mod tests {
             read_all(&after_end),
             Err(RecordError::OutOfOrder { .. })
         ));
+    }
+
+    fn continued() -> Vec<Block> {
+        vec![
+            Block::Header(header()),
+            Block::Continues(Continuation {
+                cause: ContinueCause::HandOff,
+                from: Some(PreviousRecording {
+                    node: "n1".into(),
+                    file: "lobby@1-1.tickrec".into(),
+                }),
+                step: 40,
+                pending: vec![RoomEvent::Joined {
+                    player: 2,
+                    name: "bo".into(),
+                }],
+                state: vec![1, 2, 3],
+            }),
+            Block::Tick(TickRecord {
+                tick: 41,
+                events: vec![RoomEvent::Disconnected { player: 1 }],
+                inputs: vec![],
+                checksum: Some(Checksum(9)),
+            }),
+            Block::End(EndRecord {
+                last_tick: 41,
+                reason: EndReason::HandedOff,
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_continued_recording_round_trips() {
+        let blocks = continued();
+        assert_eq!(read_all(&file(&blocks)).unwrap(), blocks);
+    }
+
+    #[test]
+    fn a_continuation_comes_second_and_ticks_follow_its_step() {
+        let c = continued();
+        let late = file(&[c[0].clone(), c[2].clone(), c[1].clone()]);
+        let err = read_all(&late).unwrap_err();
+        assert!(err.to_string().contains("continuation"), "{err}");
+        let mut early_tick = c.clone();
+        if let Block::Tick(t) = &mut early_tick[2] {
+            t.tick = 40;
+        }
+        assert!(matches!(
+            read_all(&file(&early_tick)),
+            Err(RecordError::OutOfOrder {
+                message: "ticks out of order",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn format_2_files_still_read() {
+        let blocks = sample();
+        let mut bytes = file(&blocks);
+        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+        assert_eq!(read_all(&bytes).unwrap(), blocks);
+        bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
+        let err = read_all(&bytes).unwrap_err();
+        assert!(err.to_string().contains("formats 2 to 3"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use axum::{
     body::Bytes,
     http::{HeaderMap, Method, StatusCode},
 };
+use tickroom_protocol::record::ContinueCause;
 use tokio::{sync::Semaphore, task::JoinSet};
 
 use crate::{
@@ -303,7 +304,10 @@ pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Re
             ));
         }
     }
-    match shared.registry.adopt(&snap, room_game, game) {
+    match shared
+        .registry
+        .adopt(&snap, room_game, game, ContinueCause::HandOff)
+    {
         Ok(_) => {
             shared.metrics.cluster.handoff.adopted.increment(1);
             tracing::info!(
@@ -435,7 +439,10 @@ pub async fn restore_from_snapshot(shared: &Shared, room: &str) {
             return;
         }
     };
-    match shared.registry.adopt(&snap, room_game, game) {
+    match shared
+        .registry
+        .adopt(&snap, room_game, game, ContinueCause::Restored)
+    {
         Ok(_) => {
             shared.metrics.cluster.handoff.restored.increment(1);
             let age_ms = crate::tickets::unix_ms().saturating_sub(snap.taken_unix_ms);

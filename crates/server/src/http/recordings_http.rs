@@ -198,7 +198,10 @@ async fn frames(
         let mut whole = Vec::new();
         let mut body = Vec::new();
         let mut frames = 0u32;
-        let options = ReplayOptions { until: Some(until) };
+        let options = ReplayOptions {
+            until: Some(until),
+            ..ReplayOptions::default()
+        };
         while let Some(frame) = replay.next_frame(options) {
             if frame.tick < from {
                 continue;

@@ -35,7 +35,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
 use tickroom_protocol::{
     PROTOCOL_VERSION,
-    record::{EndReason, RecordHeader, TickRecord},
+    record::{Continuation, EndReason, PreviousRecording, RecordHeader, TickRecord},
 };
 
 use crate::{metrics::RecordMetrics, room::RoomGame};
@@ -74,7 +74,7 @@ pub struct RecordConfig {
 }
 
 /// A room about to be recorded.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RoomToRecord<'a> {
     /// Unique per process (the room's serial).
     pub key: u64,
@@ -94,6 +94,9 @@ pub struct RoomToRecord<'a> {
     pub keyframe_every: u32,
     /// Simulation steps per frame.
     pub steps_per_frame: u32,
+    /// Set when the room continues from a saved state (handed over, or
+    /// restored from a snapshot): written after the header.
+    pub continues: Option<Continuation>,
 }
 
 /// A message to the writer thread.
@@ -102,6 +105,7 @@ enum WriterMsg {
     Start {
         key: u64,
         header: Box<RecordHeader>,
+        continues: Option<Box<Continuation>>,
         /// Set when the room's recorder is gone (its End may have been lost).
         gone: Arc<AtomicBool>,
     },
@@ -189,10 +193,15 @@ impl Recorder {
             room: room.into(),
             state: State::Recording,
             gone: Arc::clone(&gone),
+            name: PreviousRecording {
+                node: self.node.clone(),
+                file: file_name(room, r.started_unix_ms, key),
+            },
         };
         rec.send(WriterMsg::Start {
             key,
             header: Box::new(header),
+            continues: r.continues.map(Box::new),
             gone,
         });
         rec
@@ -237,9 +246,26 @@ pub struct RoomRecorder {
     room: Arc<str>,
     state: State,
     gone: Arc<AtomicBool>,
+    /// This node and the file's name, for a recording that continues it.
+    name: PreviousRecording,
 }
 
 impl RoomRecorder {
+    /// The recording's node and file name (what a continuation names).
+    pub fn name(&self) -> &PreviousRecording {
+        &self.name
+    }
+
+    /// Ends the recording now with `reason` (never waits).
+    pub fn end(mut self, reason: EndReason) {
+        if self.state == State::Recording {
+            let key = self.key;
+            self.send(WriterMsg::End { key, reason });
+            // Sent (or the queue was full and the writer ends it as abandoned).
+            self.state = State::Stopped;
+        }
+    }
+
     /// Hands a tick's record to the writer (never waits).
     pub fn tick(&mut self, record: TickRecord) {
         let key = self.key;

@@ -6,6 +6,12 @@
 //! ([`Summary`]). Used by `tickroom replay FILE` and by the recordings
 //! endpoints that feed the browser viewer. Sans-IO apart from reading the
 //! given reader.
+//!
+//! A recording that continues another (a hand-off, or a restore from a dead
+//! node's snapshot: [`tickroom_protocol::record::Continuation`]) replays on
+//! its own from the state it starts with; [`check_continuation`] checks it
+//! against the recording it continues, replayed up to the step it starts
+//! from (`tickroom replay A B`).
 
 use std::io::Read;
 
@@ -13,7 +19,10 @@ use serde::Serialize;
 use tickroom_game::{Departure, GameEntry, Games, PlayerId, Room};
 use tickroom_protocol::{
     Checksum,
-    record::{Block, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent, TickRecord},
+    record::{
+        Block, Continuation, EndRecord, RecordError, RecordHeader, RecordReader, RoomEvent,
+        TickRecord,
+    },
     state::{self, FieldType, Frame, Scalar, Schema, ValueRef, ValuesIter},
 };
 
@@ -67,6 +76,9 @@ pub enum ReplayError {
     /// The recorded rules are not valid rules.
     #[error("the recording's rules are invalid: {0}")]
     Rules(String),
+    /// The state a continued recording starts from cannot be restored.
+    #[error("the recording continues from a state the game cannot restore: {0}")]
+    State(String),
 }
 
 /// The first tick where the replay and the recording part.
@@ -96,6 +108,23 @@ pub struct SeenPlayer {
     pub joined_tick: u32,
 }
 
+/// Where a continued recording starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContinuedFrom {
+    /// How the room came to the recording node: `handed off` or `restored
+    /// from a snapshot`.
+    pub cause: String,
+    /// The node that recorded the room before, when it was recorded there.
+    pub node: Option<String>,
+    /// The recording this one continues (a file name in that node's
+    /// recording directory).
+    pub file: Option<String>,
+    /// The step it starts from (its first tick is the next).
+    pub step: u32,
+    /// Players in the room at that step.
+    pub players: usize,
+}
+
 /// What a replay found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -119,6 +148,8 @@ pub struct Summary {
     pub config: serde_json::Value,
     /// The game's schema ([`Schema::encode`]), for a viewer's decoder.
     pub schema: Vec<u8>,
+    /// Set when the recording continues another from a saved state.
+    pub continues: Option<ContinuedFrom>,
     /// Ticks (frames) replayed.
     pub ticks: u64,
     /// Simulation steps replayed.
@@ -151,6 +182,9 @@ pub struct Summary {
     pub divergence: Option<Divergence>,
     /// Why reading stopped early (truncated, corrupt), if it did.
     pub read_error: Option<String>,
+    /// The file ended, whole, without its End block (the server died, or
+    /// the room is still being recorded); `read_error` says so.
+    pub cut_short: bool,
     /// Stopped at `--until`.
     pub stopped_at_until: bool,
 }
@@ -185,6 +219,9 @@ impl Summary {
 pub struct ReplayOptions {
     /// Stop after this tick.
     pub until: Option<u32>,
+    /// Stop after this simulation step (where a recording that continues
+    /// this one starts).
+    pub until_step: Option<u32>,
 }
 
 /// A recording being replayed.
@@ -193,6 +230,13 @@ pub struct Replay<R> {
     reader: RecordReader<R>,
     header: RecordHeader,
     game: Box<dyn Room>,
+    /// The game's entry and the room's config, to make the room again.
+    entry: std::sync::Arc<dyn GameEntry>,
+    config: serde_json::Value,
+    /// Where this recording starts, when it continues another.
+    continues: Option<Continuation>,
+    /// The block read after the header that was not a continuation.
+    peeked: Option<Result<Option<Block>, RecordError>>,
     schema: Schema,
     prev: Option<Frame>,
     scratch: Vec<u8>,
@@ -243,9 +287,24 @@ impl<R: Read> Replay<R> {
                 header.step_rate_hz
             )));
         }
-        let game = entry
+        let mut game = entry
             .new_room(&config, header.seed, header.step_rate_hz)
             .map_err(|e| ReplayError::Rules(e.to_string()))?;
+        let (continues, peeked) = match reader.next_block() {
+            Ok(Some(Block::Continues(c))) => {
+                game.restore(&c.state)
+                    .map_err(|e| ReplayError::State(e.to_string()))?;
+                if game.steps() != u64::from(c.step) {
+                    return Err(ReplayError::State(format!(
+                        "the state is at step {}, the continuation says step {}",
+                        game.steps(),
+                        c.step
+                    )));
+                }
+                (Some(c), None)
+            }
+            other => (None, Some(other)),
+        };
         let schema = entry.catalogue().schema().clone();
         let summary = Summary {
             room: header.room.clone(),
@@ -258,6 +317,13 @@ impl<R: Read> Replay<R> {
             game_version: header.game_version,
             config,
             schema: entry.catalogue().schema_bytes().to_vec(),
+            continues: continues.as_ref().map(|c| ContinuedFrom {
+                cause: c.cause.to_string(),
+                node: c.from.as_ref().map(|f| f.node.clone()),
+                file: c.from.as_ref().map(|f| f.file.clone()),
+                step: c.step,
+                players: game.player_count(),
+            }),
             ticks: 0,
             steps: 0,
             first_tick: None,
@@ -274,11 +340,16 @@ impl<R: Read> Replay<R> {
             end: None,
             divergence: None,
             read_error: None,
+            cut_short: false,
             stopped_at_until: false,
         };
         Ok(Replay {
             reader,
             game,
+            entry: std::sync::Arc::clone(entry),
+            config: serde_json::Value::clone(&summary.config),
+            continues,
+            peeked,
             schema,
             header,
             prev: None,
@@ -299,29 +370,27 @@ impl<R: Read> Replay<R> {
         &self.schema
     }
 
+    /// The frame the last [`Replay::next_frame`] returned.
+    pub fn frame(&self) -> Option<&Frame> {
+        self.prev.as_ref()
+    }
+
+    /// Where the recording starts, when it continues another.
+    pub fn continuation(&self) -> Option<&Continuation> {
+        self.continues.as_ref()
+    }
+
+    /// The simulation steps the replayed room has run (from the
+    /// continuation's step, for a continued recording).
+    pub fn steps(&self) -> u64 {
+        self.game.steps()
+    }
+
     /// Replays one recorded step: its events, its inputs, the step; returns
     /// the frame when the step built one.
     fn replay_step(&mut self, record: &TickRecord) -> Result<Option<Frame>, EventMismatch> {
         let game = &mut self.game;
-        for event in &record.events {
-            let known = match event {
-                RoomEvent::Joined { player, name } => {
-                    game.join(PlayerId(*player), name)
-                        .map_err(|r| EventMismatch::JoinRefused {
-                            player: *player,
-                            reason: r.0,
-                        })?;
-                    true
-                }
-                RoomEvent::Resumed { player } => game.resumed(PlayerId(*player)),
-                RoomEvent::Disconnected { player } => game.disconnected(PlayerId(*player)),
-                RoomEvent::Left { player } => game.leave(PlayerId(*player), Departure::Left),
-                RoomEvent::Expired { player } => game.leave(PlayerId(*player), Departure::Expired),
-            };
-            if !known {
-                return Err(EventMismatch::UnknownPlayer(event.player()));
-            }
-        }
+        apply_events(&mut **game, &record.events)?;
         for input in &record.inputs {
             if let Err(tickroom_game::InputError::UnknownPlayer(p)) =
                 game.input(PlayerId(input.player), &input.data)
@@ -347,10 +416,15 @@ impl<R: Read> Replay<R> {
     /// described). A read error or divergence is in the summary.
     pub fn next_frame(&mut self, options: ReplayOptions) -> Option<&Frame> {
         while !self.done {
-            let block = match self.reader.next_block() {
+            let next = match self.peeked.take() {
+                Some(peeked) => peeked,
+                None => self.reader.next_block(),
+            };
+            let block = match next {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     if self.summary.end.is_none() {
+                        self.summary.cut_short = true;
                         self.summary.read_error = Some(format!(
                             "the file ends at byte {} without its End block: the server stopped abruptly, or the room is still being recorded",
                             self.reader.offset()
@@ -366,14 +440,17 @@ impl<R: Read> Replay<R> {
                 }
             };
             match block {
-                Block::Header(_) => {} // Refused by the reader.
+                // Refused by the reader (a second header, a late continuation).
+                Block::Header(_) | Block::Continues(_) => {}
                 Block::End(end) => self.summary.end = Some(EndSummary::from(&end)),
                 Block::Keyframe(k) => self.check_keyframe(&k),
                 Block::Tick(record) => {
                     let k = u64::from(self.header.steps_per_frame.max(1));
                     // The frame this step belongs to (built at its last step).
                     let frame_of = u64::from(record.tick).div_ceil(k) as u32;
-                    if options.until.is_some_and(|u| frame_of > u) {
+                    if options.until.is_some_and(|u| frame_of > u)
+                        || options.until_step.is_some_and(|u| record.tick > u)
+                    {
                         self.summary.stopped_at_until = true;
                         self.finish();
                         return None;
@@ -568,6 +645,184 @@ impl<R: Read> Replay<R> {
             }
         }
     }
+}
+
+/// How a continued recording meets the recording it continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContinuationCheck {
+    /// The step the second recording starts from.
+    pub step: u32,
+    /// How the room came to the second recording's node.
+    pub cause: String,
+    /// The saved state's size, bytes.
+    pub state_bytes: usize,
+    /// Whether the first recording, replayed to `step`, is in exactly the
+    /// state the second starts from.
+    pub matched: bool,
+    /// What differs, when it does not match.
+    pub detail: Vec<String>,
+}
+
+/// Checks that `next` continues `prev` where `prev`'s replay stands: the
+/// same room, game and rules, `prev` replayed exactly to the step `next`
+/// starts from (run `prev` with [`ReplayOptions::until_step`] at
+/// [`Continuation::step`]), and its whole saved state, once the
+/// continuation's pending events are applied to it, byte for byte the state
+/// `next` starts from. Call it once `prev` is done and before `next`
+/// replays any tick (it gives `prev`'s room those events). On a mismatch,
+/// `detail` names the entities whose replicated values differ (or says the
+/// difference is in state that is not replicated).
+pub fn check_continuation<A: Read, B: Read>(
+    prev: &mut Replay<A>,
+    next: &Replay<B>,
+) -> ContinuationCheck {
+    let Some(c) = next.continuation() else {
+        return ContinuationCheck {
+            step: 0,
+            cause: String::new(),
+            state_bytes: 0,
+            matched: false,
+            detail: vec!["the second recording does not continue another".into()],
+        };
+    };
+    let mut check = ContinuationCheck {
+        step: c.step,
+        cause: c.cause.to_string(),
+        state_bytes: c.state.len(),
+        matched: false,
+        detail: Vec::new(),
+    };
+    let (a, b) = (&prev.header, &next.header);
+    let same = [
+        ("room", a.room == b.room),
+        ("game", a.game == b.game && a.game_version == b.game_version),
+        ("config", prev.config == next.config),
+        ("seed", a.seed == b.seed),
+        (
+            "step rate",
+            a.step_rate_hz == b.step_rate_hz && a.steps_per_frame == b.steps_per_frame,
+        ),
+    ];
+    for (what, ok) in same {
+        if !ok {
+            check
+                .detail
+                .push(format!("the recordings are of another {what}"));
+        }
+    }
+    if !check.detail.is_empty() {
+        return check;
+    }
+    if let Some(d) = &prev.summary.divergence {
+        check.detail.push(format!(
+            "the first recording diverged at tick {} before the hand-off",
+            d.tick
+        ));
+        return check;
+    }
+    if prev.game.steps() != u64::from(c.step) {
+        check.detail.push(format!(
+            "the first recording replays to step {}; the second starts from step {}",
+            prev.game.steps(),
+            c.step
+        ));
+        return check;
+    }
+    if let Err(e) = apply_events(&mut *prev.game, &c.pending) {
+        check.detail.push(format!(
+            "the events between the last tick and the hand-off do not apply: {e}"
+        ));
+        return check;
+    }
+    let mut saved = Vec::new();
+    if let Err(e) = prev.game.save(&mut saved) {
+        check
+            .detail
+            .push(format!("the replayed room cannot be saved: {e}"));
+        return check;
+    }
+    if saved == c.state {
+        check.matched = true;
+        return check;
+    }
+    check.detail = state_differences(prev, c);
+    check
+}
+
+/// How `prev`'s replayed room differs from the state `c` starts from, by
+/// their frames at the continuation's step.
+fn state_differences<A: Read>(prev: &Replay<A>, c: &Continuation) -> Vec<String> {
+    let rebuilt = prev
+        .entry
+        .new_room(&prev.config, prev.header.seed, prev.header.step_rate_hz)
+        .map_err(|e| e.to_string())
+        .and_then(|mut room| {
+            room.restore(&c.state)
+                .map(|()| room)
+                .map_err(|e| e.to_string())
+        });
+    let mut theirs = match rebuilt {
+        Ok(room) => room,
+        Err(e) => return vec![format!("the continuation's state does not restore: {e}")],
+    };
+    let mut ours =
+        match prev
+            .entry
+            .new_room(&prev.config, prev.header.seed, prev.header.step_rate_hz)
+        {
+            Ok(room) => room,
+            Err(e) => return vec![format!("the game cannot make the room: {e}")],
+        };
+    let mut saved = Vec::new();
+    if let Err(e) = prev
+        .game
+        .save(&mut saved)
+        .map_err(|e| e.to_string())
+        .and_then(|()| ours.restore(&saved).map_err(|e| e.to_string()))
+    {
+        return vec![format!("the replayed state does not restore: {e}")];
+    }
+    let tick = (u64::from(c.step) / u64::from(prev.header.steps_per_frame.max(1))) as u32;
+    let (mut mine, mut other) = (Frame::default(), Frame::default());
+    let built = ours
+        .build_frame(tick, &mut mine)
+        .and_then(|()| theirs.build_frame(tick, &mut other));
+    if let Err(e) = built {
+        return vec![format!("the frames at the hand-off cannot be built: {e}")];
+    }
+    let diffs = differences(&prev.schema, &other, &mine);
+    if diffs.is_empty() {
+        vec![format!(
+            "the replicated state matches at step {}; the saved state that is not replicated differs",
+            c.step
+        )]
+    } else {
+        diffs
+    }
+}
+
+/// Gives the game `events`, as the live room did.
+fn apply_events(game: &mut dyn Room, events: &[RoomEvent]) -> Result<(), EventMismatch> {
+    for event in events {
+        let known = match event {
+            RoomEvent::Joined { player, name } => {
+                game.join(PlayerId(*player), name)
+                    .map_err(|r| EventMismatch::JoinRefused {
+                        player: *player,
+                        reason: r.0,
+                    })?;
+                true
+            }
+            RoomEvent::Resumed { player } => game.resumed(PlayerId(*player)),
+            RoomEvent::Disconnected { player } => game.disconnected(PlayerId(*player)),
+            RoomEvent::Left { player } => game.leave(PlayerId(*player), Departure::Left),
+            RoomEvent::Expired { player } => game.leave(PlayerId(*player), Departure::Expired),
+        };
+        if !known {
+            return Err(EventMismatch::UnknownPlayer(event.player()));
+        }
+    }
+    Ok(())
 }
 
 /// Most differences listed for one keyframe.
@@ -772,6 +1027,17 @@ impl std::fmt::Display for Summary {
                 }
             )?,
             _ => writeln!(f, "ticks       0")?,
+        }
+        if let Some(c) = &self.continues {
+            let from = match (&c.file, &c.node) {
+                (Some(file), Some(node)) => format!("{file} (node {node})"),
+                _ => "a room that was not recorded".to_owned(),
+            };
+            writeln!(
+                f,
+                "continues   {from} from step {}, {}; {} players then",
+                c.step, c.cause, c.players
+            )?;
         }
         let names: Vec<String> = self
             .players

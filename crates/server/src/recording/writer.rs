@@ -19,7 +19,7 @@ use std::{
 };
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use tickroom_protocol::record::{self, Block, EndReason, EndRecord, RecordHeader};
+use tickroom_protocol::record::{self, Block, Continuation, EndReason, EndRecord, RecordHeader};
 
 use super::{DRAIN_EVERY, FLUSH_EVERY, RecordConfig, WriterMsg, file_name, list};
 use crate::metrics::RecordMetrics;
@@ -116,7 +116,12 @@ pub(super) fn run(config: RecordConfig, rx: Receiver<WriterMsg>, metrics: Record
 impl Writer {
     fn handle(&mut self, msg: WriterMsg) {
         match msg {
-            WriterMsg::Start { key, header, gone } => self.start(key, *header, gone),
+            WriterMsg::Start {
+                key,
+                header,
+                continues,
+                gone,
+            } => self.start(key, *header, continues.map(|c| *c), gone),
             WriterMsg::Tick { key, record } => {
                 let tick = record.tick;
                 if self.append(key, &Block::Tick(record)) {
@@ -134,9 +139,29 @@ impl Writer {
         }
     }
 
-    fn start(&mut self, key: u64, header: RecordHeader, gone: Arc<AtomicBool>) {
+    fn start(
+        &mut self,
+        key: u64,
+        header: RecordHeader,
+        continues: Option<Continuation>,
+        gone: Arc<AtomicBool>,
+    ) {
         let name = file_name(&header.room, header.started_unix_ms, key);
         let path = self.path(&name);
+        let started = header.started_unix_ms;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&record::preamble());
+        record::append_block(&Block::Header(header), &mut self.scratch);
+        if let Some(c) = continues {
+            let at = self.scratch.len();
+            record::append_block(&Block::Continues(c), &mut self.scratch);
+            let len = self.scratch.len() - at - record::BLOCK_HEAD_BYTES;
+            if len == 0 || len > record::MAX_RECORD_BLOCK_BYTES {
+                self.metrics.stopped_io_error.increment(1);
+                tracing::error!(file = %name, bytes = len, limit = record::MAX_RECORD_BLOCK_BYTES, "the room's saved state is too large for a recording block; the room goes unrecorded");
+                return;
+            }
+        }
         let file = match File::options().write(true).create_new(true).open(&path) {
             Ok(f) => f,
             Err(e) => {
@@ -147,7 +172,6 @@ impl Writer {
         };
         self.metrics.started.increment(1);
         self.metrics.active.increment(1.0);
-        let started = header.started_unix_ms;
         self.open.insert(
             key,
             OpenFile {
@@ -159,9 +183,7 @@ impl Writer {
                 gone,
             },
         );
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&record::preamble());
-        record::append_block(&Block::Header(header), &mut self.scratch);
+        // The header (and continuation) built above are still in `scratch`.
         self.write_scratch(key);
     }
 

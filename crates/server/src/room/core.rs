@@ -434,6 +434,12 @@ impl RoomCore {
         self.newest.as_ref()
     }
 
+    /// When recording, the joins, leaves and resumes applied since the last
+    /// step (in no record yet; a snapshot taken now includes them).
+    pub fn pending_events(&self) -> &[RoomEvent] {
+        self.record.as_ref().map_or(&[], |r| r.events.as_slice())
+    }
+
     /// Stops recording (the shell could not keep up): no more
     /// [`Output::Record`]s.
     pub fn stop_recording(&mut self) {

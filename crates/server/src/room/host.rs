@@ -20,11 +20,12 @@ use std::{
 };
 
 use crossbeam_channel::{Receiver, TryRecvError};
+use tickroom_protocol::record::EndReason;
 
 use super::{
     InputMsg, InputSender, RoomCmd, RoomGame, RoomHandle, RoomSettings, RoomShared, SnapshotSink,
     core::{ConnId, JoinRefused, Output, RoomCore, Status},
-    snapshot::RoomSnapshot,
+    snapshot::{RoomSnapshot, SnapshotRecording},
 };
 use crate::{
     metrics::Metrics,
@@ -126,8 +127,9 @@ impl RoomHost {
     }
 
     /// A room restored from `snap` (its game already restored: `game`),
-    /// whose players wait for their resumes. It does not record: a
-    /// recording starts with a fresh room.
+    /// whose players wait for their resumes. With a `recorder` (one whose
+    /// header is followed by the snapshot's state, see
+    /// [`tickroom_protocol::record::Continuation`]) it records from there.
     #[expect(
         clippy::too_many_arguments,
         reason = "a room's identity, rules, seed, clock and the state it resumes: each its own"
@@ -141,9 +143,13 @@ impl RoomHost {
         seed: u64,
         snap: &RoomSnapshot,
         game: Box<dyn tickroom_game::Room>,
+        recorder: Option<RoomRecorder>,
     ) -> (RoomHost, RoomHandle) {
         let mut core_settings = settings.core();
-        core_settings.recording = None;
+        if recorder.is_none() {
+            core_settings.recording = None;
+        }
+        let recorder = recorder.filter(|_| core_settings.recording.is_some());
         let core = RoomCore::restored(
             core_settings,
             game,
@@ -152,8 +158,15 @@ impl RoomHost {
             &snap.sessions,
             snap.next_player_id,
         );
-        let (mut host, handle) =
-            Self::around(id, serial, settings, metrics, core, snap.game_seed, None);
+        let (mut host, handle) = Self::around(
+            id,
+            serial,
+            settings,
+            metrics,
+            core,
+            snap.game_seed,
+            recorder,
+        );
         host.restored_at_ms = Some(snap.taken_unix_ms);
         // Its first snapshot here goes out on its first tick.
         host.since_snapshot = u64::MAX / 2;
@@ -342,6 +355,15 @@ impl RoomHost {
             sessions,
             // An empty state is refused by the new owner: the hand-off fails.
             state: if saved.is_ok() { state } else { Vec::new() },
+            recording: self
+                .recorder
+                .as_ref()
+                .filter(|r| r.is_recording())
+                .map(|r| SnapshotRecording {
+                    node: r.name().node.clone(),
+                    file: r.name().file.clone(),
+                    pending: self.core.pending_events().to_vec(),
+                }),
         }
     }
 
@@ -496,8 +518,15 @@ impl RoomHost {
             }
         }
         self.mailboxes.clear();
-        // Its End goes to the writer now, not when the host is dropped.
-        self.recorder = None;
+        // Its End goes to the writer now, not when the host is dropped; a
+        // room that ends frozen was handed off (a failed hand-off thaws it).
+        if let Some(r) = self.recorder.take() {
+            r.end(if self.frozen {
+                EndReason::HandedOff
+            } else {
+                EndReason::RoomClosed
+            });
+        }
         self.shared.players.store(0, Ordering::Relaxed);
         self.metrics.players.decrement(self.counted_players as f64);
         self.counted_players = 0;

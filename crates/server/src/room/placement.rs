@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use tickroom_game::Room;
+use tickroom_protocol::record::ContinueCause;
 
 use crate::room::{RoomHandle, RoomSettings, snapshot::RoomSnapshot};
 
@@ -36,7 +37,8 @@ pub trait Placement: Send + Sync + std::fmt::Debug {
 
     /// Starts room `id` from a snapshot whose game state `game` was already
     /// restored (a hand-off or a crash restore): its players wait for their
-    /// resumes.
+    /// resumes. When recording, its recording continues the snapshot's,
+    /// for `cause`.
     fn adopt(
         &self,
         id: Arc<str>,
@@ -44,6 +46,7 @@ pub trait Placement: Send + Sync + std::fmt::Debug {
         settings: &RoomSettings,
         snap: &RoomSnapshot,
         game: Box<dyn Room>,
+        cause: ContinueCause,
     ) -> Result<RoomHandle, PlacementError>;
 
     /// Stops every room runner once its rooms are gone (at shutdown).

@@ -15,7 +15,10 @@ use std::{
 use proptest::prelude::*;
 use tickroom_game::Games;
 use tickroom_protocol::{
-    record::{self, Block, EndReason, EndRecord, RecordHeader},
+    record::{
+        self, Block, Continuation, ContinueCause, EndReason, EndRecord, PreviousRecording,
+        RecordHeader,
+    },
     state::Frame,
 };
 use tickroom_sim::{Arena, SteerInput};
@@ -121,143 +124,232 @@ fn record_room_at(
     keyframe_every: u32,
     steps_per_frame: u32,
 ) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
-    let settings = settings(keyframe_every, steps_per_frame);
-    let mut now = Instant::now();
-    let games = games();
-    let entry = games.get(game).expect("a game");
-    let config = entry.config(Some(&config(game))).expect("a valid config");
-    let (seed, rate) = (5, 20 * steps_per_frame);
-    let room = entry.new_room(&config, seed, rate).expect("a room");
-    let mut core = RoomCore::new(settings.clone(), room, now, 9);
-    let mut file = record::preamble().to_vec();
-    let header = RecordHeader {
-        protocol_version: tickroom_protocol::PROTOCOL_VERSION,
-        game: game.into(),
-        game_version: entry.version(),
-        schema_hash: entry.catalogue().schema().hash(),
-        config: config.to_string(),
-        seed,
-        step_rate_hz: rate,
-        server_version: "test".into(),
-        room: "prop".into(),
-        node: "n".into(),
-        started_unix_ms: 1,
-        capacity: 12,
-        keyframe_every,
-        steps_per_frame,
-    };
-    record::append_block(&Block::Header(header), &mut file);
-    let mut live: Vec<ConnId> = Vec::new();
-    let mut sessions: Vec<ResumeClaim> = Vec::new();
-    let mut taken: BTreeMap<ConnId, u32> = BTreeMap::new();
-    let mut next_conn = 1;
-    let mut ticks = Vec::new();
-    let mut joins = 0;
-    // Joins a tick recorded (the events after the last tick are in no record).
-    let mut joins_recorded = 0;
-    let mut last_tick = 0;
-    let drain = |core: &mut RoomCore,
-                 file: &mut Vec<u8>,
-                 live: &mut Vec<ConnId>,
-                 taken: &mut BTreeMap<ConnId, u32>,
-                 ticks: &mut Vec<(u32, u32)>,
-                 mask: u32| {
-        while let Some(out) = core.poll_output() {
+    let mut live = Live::new(game, keyframe_every, steps_per_frame);
+    live.run(ops);
+    live.end(EndReason::RoomClosed)
+}
+
+/// A recording room run live: its core, the recording so far, and what the
+/// test's clients hold.
+struct Live {
+    game: String,
+    steps_per_frame: u32,
+    header: RecordHeader,
+    core: RoomCore,
+    now: Instant,
+    file: Vec<u8>,
+    live: Vec<ConnId>,
+    sessions: Vec<ResumeClaim>,
+    taken: BTreeMap<ConnId, u32>,
+    next_conn: ConnId,
+    /// Each frame's (tick, checksum).
+    ticks: Vec<(u32, u32)>,
+    joins: usize,
+    /// Joins a tick recorded (the events after the last tick are in no record).
+    joins_recorded: usize,
+    last_tick: u32,
+}
+
+impl Live {
+    fn new(game: &str, keyframe_every: u32, steps_per_frame: u32) -> Live {
+        let settings = settings(keyframe_every, steps_per_frame);
+        let now = Instant::now();
+        let games = games();
+        let entry = games.get(game).expect("a game");
+        let config = entry.config(Some(&config(game))).expect("a valid config");
+        let (seed, rate) = (5, 20 * steps_per_frame);
+        let room = entry.new_room(&config, seed, rate).expect("a room");
+        let core = RoomCore::new(settings, room, now, 9);
+        let header = RecordHeader {
+            protocol_version: tickroom_protocol::PROTOCOL_VERSION,
+            game: game.into(),
+            game_version: entry.version(),
+            schema_hash: entry.catalogue().schema().hash(),
+            config: config.to_string(),
+            seed,
+            step_rate_hz: rate,
+            server_version: "test".into(),
+            room: "prop".into(),
+            node: "n".into(),
+            started_unix_ms: 1,
+            capacity: 12,
+            keyframe_every,
+            steps_per_frame,
+        };
+        let mut file = record::preamble().to_vec();
+        record::append_block(&Block::Header(header.clone()), &mut file);
+        Live {
+            game: game.into(),
+            steps_per_frame,
+            header,
+            core,
+            now,
+            file,
+            live: Vec::new(),
+            sessions: Vec::new(),
+            taken: BTreeMap::new(),
+            next_conn: 1,
+            ticks: Vec::new(),
+            joins: 0,
+            joins_recorded: 0,
+            last_tick: 0,
+        }
+    }
+
+    /// The room as a new owner takes it over between two ticks (a hand-off
+    /// when `cause` says so, a restore from a snapshot otherwise): a core
+    /// restored from the game's save and the sessions, its recording
+    /// starting with the continuation. The clients keep their sessions.
+    fn continued(&self, cause: ContinueCause, file: &str) -> Live {
+        let games = games();
+        let entry = games.get(&self.game).expect("a game");
+        let config = entry.config(Some(&config(&self.game))).expect("a config");
+        let mut state = Vec::new();
+        self.core.game().save(&mut state).expect("the room saves");
+        let mut room = entry
+            .new_room(&config, self.header.seed, self.header.step_rate_hz)
+            .expect("a room");
+        room.restore(&state).expect("the state restores");
+        let (sessions, next_player_id) = self.core.sessions();
+        let now = self.now + PERIOD;
+        let settings = settings(self.header.keyframe_every, self.steps_per_frame);
+        let core = RoomCore::restored(settings, room, now, 11, &sessions, next_player_id);
+        let mut header = self.header.clone();
+        header.node = "m".into();
+        let mut out = record::preamble().to_vec();
+        record::append_block(&Block::Header(header.clone()), &mut out);
+        record::append_block(
+            &Block::Continues(Continuation {
+                cause,
+                from: Some(PreviousRecording {
+                    node: "n".into(),
+                    file: file.into(),
+                }),
+                step: self.core.step_number() as u32,
+                pending: self.core.pending_events().to_vec(),
+                state,
+            }),
+            &mut out,
+        );
+        Live {
+            game: self.game.clone(),
+            steps_per_frame: self.steps_per_frame,
+            header,
+            core,
+            now,
+            file: out,
+            live: Vec::new(),
+            sessions: self.sessions.clone(),
+            taken: BTreeMap::new(),
+            next_conn: self.next_conn,
+            ticks: Vec::new(),
+            joins: 0,
+            joins_recorded: 0,
+            last_tick: self.core.step_number() as u32,
+        }
+    }
+
+    fn drain(&mut self, mask: u32) {
+        while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Frame { conn, tick, .. } => {
                     let bit = (conn % 32) as u32;
                     if mask & (1 << bit) == 0 {
-                        taken.insert(conn, tick);
+                        self.taken.insert(conn, tick);
                     }
                 }
                 Output::Close { conn, .. } => {
-                    live.retain(|c| *c != conn);
-                    taken.remove(&conn);
+                    self.live.retain(|c| *c != conn);
+                    self.taken.remove(&conn);
                 }
                 Output::Record(r) => {
                     if let Some(sum) = r.checksum {
-                        ticks.push((r.tick / steps_per_frame, sum.0));
+                        self.ticks.push((r.tick / self.steps_per_frame, sum.0));
                     }
-                    record::append_block(&Block::Tick(r), file);
+                    record::append_block(&Block::Tick(r), &mut self.file);
                 }
-                Output::Keyframe(k) => record::append_block(&Block::Keyframe(k), file),
+                Output::Keyframe(k) => record::append_block(&Block::Keyframe(k), &mut self.file),
                 Output::Event { .. } => {}
             }
         }
-    };
-    for op in ops {
-        match *op {
-            Op::Join => {
-                let conn = next_conn;
-                next_conn += 1;
-                if let Ok(j) = core.join(
-                    conn,
-                    if conn % 3 == 0 {
+    }
+
+    fn run(&mut self, ops: &[Op]) {
+        for op in ops {
+            match *op {
+                Op::Join => {
+                    let conn = self.next_conn;
+                    self.next_conn += 1;
+                    let name = if conn.is_multiple_of(3) {
                         String::new()
                     } else {
                         format!("p{conn}")
-                    },
-                    None,
-                ) {
-                    live.push(conn);
-                    joins += 1;
-                    sessions.push(ResumeClaim {
-                        player: j.player_id,
-                        session: j.session,
-                    });
-                }
-            }
-            Op::Resume(n) if !sessions.is_empty() => {
-                let conn = next_conn;
-                next_conn += 1;
-                let claim = sessions[n % sessions.len()];
-                if let Ok(j) = core.join(conn, format!("r{conn}"), Some(claim)) {
-                    live.push(conn);
-                    if !j.resumed {
-                        joins += 1;
+                    };
+                    if let Ok(j) = self.core.join(conn, name, None) {
+                        self.live.push(conn);
+                        self.joins += 1;
+                        self.sessions.push(ResumeClaim {
+                            player: j.player_id,
+                            session: j.session,
+                        });
                     }
-                    sessions.push(ResumeClaim {
-                        player: j.player_id,
-                        session: j.session,
-                    });
                 }
+                Op::Resume(n) if !self.sessions.is_empty() => {
+                    let conn = self.next_conn;
+                    self.next_conn += 1;
+                    let claim = self.sessions[n % self.sessions.len()];
+                    if let Ok(j) = self.core.join(conn, format!("r{conn}"), Some(claim)) {
+                        self.live.push(conn);
+                        if !j.resumed {
+                            self.joins += 1;
+                        }
+                        self.sessions.push(ResumeClaim {
+                            player: j.player_id,
+                            session: j.session,
+                        });
+                    }
+                }
+                Op::Resume(_) => {}
+                Op::Leave(n, explicit) if !self.live.is_empty() => {
+                    let conn = self.live.remove(n % self.live.len());
+                    self.taken.remove(&conn);
+                    self.core.leave(self.now, conn, explicit);
+                }
+                Op::Leave(..) => {}
+                Op::Input(n, step, steer) if !self.live.is_empty() => {
+                    let conn = self.live[n % self.live.len()];
+                    let ack = self.taken.get(&conn).copied().unwrap_or(0);
+                    let seq = self.core.tick_number() * 4 + u32::from(step);
+                    self.core
+                        .input(conn, seq, ack, &input_data(&self.game, steer));
+                }
+                Op::Input(..) => {}
+                Op::Tick(mask) => {
+                    self.now += PERIOD;
+                    let t = self.taken.clone();
+                    self.core.tick(self.now, |conn| t.get(&conn).copied());
+                    self.last_tick = self.core.step_number() as u32;
+                    self.joins_recorded = self.joins;
+                    self.drain(mask);
+                }
+                Op::Wait(ms) => self.now += Duration::from_millis(u64::from(ms) * 4),
             }
-            Op::Resume(_) => {}
-            Op::Leave(n, explicit) if !live.is_empty() => {
-                let conn = live.remove(n % live.len());
-                taken.remove(&conn);
-                core.leave(now, conn, explicit);
-            }
-            Op::Leave(..) => {}
-            Op::Input(n, step, steer) if !live.is_empty() => {
-                let conn = live[n % live.len()];
-                let ack = taken.get(&conn).copied().unwrap_or(0);
-                let seq = core.tick_number() * 4 + u32::from(step);
-                core.input(conn, seq, ack, &input_data(game, steer));
-            }
-            Op::Input(..) => {}
-            Op::Tick(mask) => {
-                now += PERIOD;
-                let t = taken.clone();
-                core.tick(now, |conn| t.get(&conn).copied());
-                last_tick = core.step_number() as u32;
-                joins_recorded = joins;
-                drain(
-                    &mut core, &mut file, &mut live, &mut taken, &mut ticks, mask,
-                );
-            }
-            Op::Wait(ms) => now += Duration::from_millis(u64::from(ms) * 4),
+            self.drain(0);
         }
-        drain(&mut core, &mut file, &mut live, &mut taken, &mut ticks, 0);
     }
-    record::append_block(
-        &Block::End(EndRecord {
-            last_tick,
-            reason: EndReason::RoomClosed,
-        }),
-        &mut file,
-    );
-    (file, ticks, joins_recorded)
+
+    /// The recording, ended with `reason`, each frame's (tick, checksum)
+    /// and the joins recorded.
+    fn end(mut self, reason: EndReason) -> (Vec<u8>, Vec<(u32, u32)>, usize) {
+        record::append_block(
+            &Block::End(EndRecord {
+                last_tick: self.last_tick,
+                reason,
+            }),
+            &mut self.file,
+        );
+        (self.file, self.ticks, self.joins_recorded)
+    }
 }
 
 proptest! {
@@ -340,6 +432,123 @@ proptest! {
     }
 }
 
+/// Replays `a` to where `b` starts, checks the pair there, then replays
+/// `b`: the check and `b`'s summary, and `b`'s replayed (tick, checksum)s.
+fn replay_pair(
+    a: &[u8],
+    b: &[u8],
+) -> (
+    crate::recording::replay::ContinuationCheck,
+    crate::recording::replay::Summary,
+    Vec<(u32, u32)>,
+) {
+    let games = games();
+    let mut first = Replay::open(a, &games).expect("the first header");
+    let second = Replay::open(b, &games).expect("the second header and state");
+    let step = second.continuation().expect("a continuation").step;
+    let options = ReplayOptions {
+        until_step: Some(step),
+        ..ReplayOptions::default()
+    };
+    while first.next_frame(options).is_some() {}
+    let check = crate::recording::replay::check_continuation(&mut first, &second);
+    let mut replayed = Vec::new();
+    let mut scratch = Vec::new();
+    let summary = second.run(ReplayOptions::default(), |_, f: &Frame| {
+        replayed.push((f.tick, f.checksum(&mut scratch)))
+    });
+    (check, summary, replayed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
+
+    /// A room handed to a new owner between two ticks (or restored there
+    /// from a snapshot while the old owner played on) is recorded there in
+    /// a file that starts from its state: that file replays bit for bit on
+    /// its own, and the first file replayed to the hand-off step, with the
+    /// joins, leaves and resumes applied after its last tick, is in exactly
+    /// that state.
+    #[test]
+    fn a_continued_recording_replays_and_meets_the_one_it_continues(
+        game in prop_oneof![Just("arena"), Just("drops")],
+        before in prop::collection::vec(op(), 1..200),
+        after in prop::collection::vec(op(), 1..200),
+        lost in prop::collection::vec(op(), 0..40),
+        steps_per_frame in prop_oneof![Just(1u32), Just(3u32)],
+        handed_off in any::<bool>(),
+    ) {
+        let mut a = Live::new(game, 4, steps_per_frame);
+        a.run(&before);
+        let cause = if handed_off { ContinueCause::HandOff } else { ContinueCause::Restored };
+        let mut b = a.continued(cause, "prop@1-1.tickrec");
+        let step = a.core.step_number() as u32;
+        let a_file = if handed_off {
+            a.end(EndReason::HandedOff).0
+        } else {
+            // The old owner played on after its snapshot, then died: no End.
+            a.run(&lost);
+            a.file
+        };
+        b.run(&after);
+        let (b_file, b_ticks, _) = b.end(EndReason::RoomClosed);
+        let (check, summary, replayed) = replay_pair(&a_file, &b_file);
+        prop_assert!(check.matched, "{:?}", check.detail);
+        prop_assert_eq!(check.step, step);
+        prop_assert!(summary.divergence.is_none(), "{:?}", summary.divergence);
+        prop_assert!(summary.read_error.is_none(), "{:?}", summary.read_error);
+        prop_assert_eq!(&replayed, &b_ticks);
+        let from = summary.continues.expect("continues");
+        prop_assert_eq!(from.step, step);
+        prop_assert_eq!(from.file.as_deref(), Some("prop@1-1.tickrec"));
+    }
+}
+
+#[test]
+fn a_continuation_from_another_state_is_named_at_the_hand_off() {
+    let mut ops = vec![Op::Join, Op::Join, Op::Tick(0)];
+    for i in 0..20 {
+        ops.push(Op::Input(i, 1, [90, -40]));
+        ops.push(Op::Tick(0));
+    }
+    // Two rooms played alike, then steered apart for two steps.
+    let mut a = Live::new("arena", 4, 1);
+    a.run(&ops);
+    a.run(&[Op::Input(0, 1, [-90, 40]), Op::Tick(0), Op::Tick(0)]);
+    let mut other = Live::new("arena", 4, 1);
+    other.run(&ops);
+    other.run(&[Op::Input(0, 1, [90, -40]), Op::Tick(0), Op::Tick(0)]);
+    let b = other.continued(ContinueCause::HandOff, "prop@1-1.tickrec");
+    let b_file = b.end(EndReason::RoomClosed).0;
+    let (check, ..) = replay_pair(&a.end(EndReason::HandedOff).0, &b_file);
+    assert!(!check.matched);
+    assert_eq!(check.step, 23);
+    assert!(
+        check.detail.iter().any(|d| d.starts_with("entity ")),
+        "{:?}",
+        check.detail
+    );
+    // A continuation whose step is not its state's is refused when opened.
+    let mut bad = record::preamble().to_vec();
+    let mut reader = record::RecordReader::new(&b_file[..]).expect("valid");
+    while let Some(block) = reader.next_block().expect("valid") {
+        let block = match block {
+            Block::Continues(mut c) => {
+                c.step = 21;
+                Block::Continues(c)
+            }
+            Block::Tick(_) | Block::Keyframe(_) | Block::End(_) => continue,
+            other => other,
+        };
+        record::append_block(&block, &mut bad);
+    }
+    let err = Replay::open(&bad[..], &games()).unwrap_err().to_string();
+    assert!(err.contains("step 23") && err.contains("step 21"), "{err}");
+}
+
 #[test]
 fn a_changed_input_is_caught_with_the_entity_that_differs() {
     let mut ops = vec![Op::Join, Op::Join, Op::Tick(0)];
@@ -389,9 +598,13 @@ fn until_stops_early_and_a_truncated_file_says_so() {
     let mut ops = vec![Op::Join];
     ops.extend((0..20).map(|_| Op::Tick(0)));
     let (file, _, _) = record_room(&ops, 0);
-    let s = Replay::open(&file[..], &games())
-        .unwrap()
-        .run(ReplayOptions { until: Some(7) }, |_, _| {});
+    let s = Replay::open(&file[..], &games()).unwrap().run(
+        ReplayOptions {
+            until: Some(7),
+            ..ReplayOptions::default()
+        },
+        |_, _| {},
+    );
     assert_eq!(
         (s.ticks, s.last_tick, s.stopped_at_until),
         (7, Some(7), true)

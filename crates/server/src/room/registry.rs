@@ -39,6 +39,7 @@ use std::{
 };
 
 use serde_json::{Map, Value};
+use tickroom_protocol::record::ContinueCause;
 use tokio::sync::oneshot;
 
 use crate::{
@@ -656,12 +657,14 @@ impl Registry {
     /// Starts room `snap.room` from its snapshot, whose game state `game` was
     /// restored already (with `room_game`, this node's entry of its game):
     /// a hand-off from a draining node, or a dead node's room. Refused while
-    /// draining, when the room is live here, or at `--max-rooms`.
+    /// draining, when the room is live here, or at `--max-rooms`. `cause`
+    /// goes into its recording's continuation.
     pub fn adopt(
         &self,
         snap: &RoomSnapshot,
         room_game: RoomGame,
         game: Box<dyn tickroom_game::Room>,
+        cause: ContinueCause,
     ) -> Result<RoomHandle, RoomError> {
         if self.is_draining() {
             return Err(RoomError::Draining);
@@ -690,7 +693,7 @@ impl Registry {
         let id: Arc<str> = Arc::from(snap.room.as_str());
         let handle = self
             .placement
-            .adopt(Arc::clone(&id), serial, &settings, snap, game)
+            .adopt(Arc::clone(&id), serial, &settings, snap, game, cause)
             .map_err(RegistryError::from)?;
         rooms.insert(
             id,
@@ -791,6 +794,7 @@ mod tests {
             settings: &RoomSettings,
             snap: &RoomSnapshot,
             game: Box<dyn tickroom_game::Room>,
+            _cause: ContinueCause,
         ) -> Result<RoomHandle, PlacementError> {
             let (host, handle) = RoomHost::restored(
                 id,
@@ -801,6 +805,7 @@ mod tests {
                 serial,
                 snap,
                 game,
+                None,
             );
             self.hosts.lock().expect("hosts").push(host);
             Ok(handle)

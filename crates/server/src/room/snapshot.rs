@@ -21,7 +21,20 @@ use tickroom_game::Room;
 use super::{RoomGame, RoomSettings};
 
 /// The layout version of [`RoomSnapshot`]; bump it with any change.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+
+/// The recording of the room on the node that took the snapshot, so the new
+/// owner's recording can name the one it continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecording {
+    /// The recording node.
+    pub node: String,
+    /// The file's name in its recording directory.
+    pub file: String,
+    /// What the room applied after its last recorded step (see
+    /// [`tickroom_protocol::record::Continuation::pending`]).
+    pub pending: Vec<tickroom_protocol::record::RoomEvent>,
+}
 
 /// One player's session, as the new owner takes it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +79,9 @@ pub struct RoomSnapshot {
     pub sessions: Vec<SavedSession>,
     /// The game's state ([`Room::save`]).
     pub state: Vec<u8>,
+    /// The room's recording where the snapshot was taken, if it was being
+    /// recorded (format 2).
+    pub recording: Option<SnapshotRecording>,
 }
 
 /// Why a snapshot cannot be made into a room here.

@@ -23,6 +23,7 @@ use std::{
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tickroom_game::Room;
+use tickroom_protocol::record::{Continuation, ContinueCause, PreviousRecording};
 
 use crate::{
     metrics::Metrics,
@@ -170,6 +171,7 @@ impl Placement for WorkerPool {
                 step_rate_hz: settings.step_rate_hz,
                 keyframe_every: rec.keyframe_every,
                 steps_per_frame: settings.steps_per_frame,
+                continues: None,
             })),
             _ => None,
         };
@@ -195,8 +197,39 @@ impl Placement for WorkerPool {
         settings: &RoomSettings,
         snap: &RoomSnapshot,
         game: Box<dyn Room>,
+        cause: ContinueCause,
     ) -> Result<RoomHandle, PlacementError> {
         let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
+        let recorder = match (&self.recorder, settings.recording) {
+            (Some(r), Some(rec)) => Some(
+                r.room(RoomToRecord {
+                    key: serial,
+                    room: &id,
+                    started_unix_ms: unix_ms(),
+                    capacity: snap.capacity as usize,
+                    game: &settings.game,
+                    seed: snap.game_seed,
+                    step_rate_hz: settings.step_rate_hz,
+                    keyframe_every: rec.keyframe_every,
+                    steps_per_frame: settings.steps_per_frame,
+                    continues: Some(Continuation {
+                        cause,
+                        from: snap.recording.as_ref().map(|r| PreviousRecording {
+                            node: r.node.clone(),
+                            file: r.file.clone(),
+                        }),
+                        step: u32::try_from(snap.steps).unwrap_or(u32::MAX),
+                        pending: snap
+                            .recording
+                            .as_ref()
+                            .map(|r| r.pending.clone())
+                            .unwrap_or_default(),
+                        state: snap.state.clone(),
+                    }),
+                }),
+            ),
+            _ => None,
+        };
         let (host, handle) = RoomHost::restored(
             id,
             serial,
@@ -206,6 +239,7 @@ impl Placement for WorkerPool {
             signing::random_u64(),
             snap,
             game,
+            recorder,
         );
         self.run_on(worker, host)?;
         Ok(handle)
