@@ -12,13 +12,20 @@
 //!   (`kill -9`); its players come back (through a survivor) into the room
 //!   restored from its newest snapshot: same ids, scores at least those seen
 //!   two snapshot intervals before the kill, ticks not reset.
+//! - **Recordings** (`--record-dir`, one directory per node): every room's
+//!   recordings across the nodes form one chain, each file continuing the
+//!   one before it, and `tickroom replay` of the chain matches every tick and
+//!   every hand-off point (the state the new owner started from is the old
+//!   recording's, replayed to that step).
 //!
 //! Counts and order only; every wait is bounded and says what it waited
 //! for. Needs `redis-server` (skipped loudly without it, failed under
 //! `CI=true`).
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -36,10 +43,10 @@ use crate::{
     cluster::{create_room_with, unique_prefix},
     support::{
         client::{Attempt, attempt_resuming, lists_members, resolve, until},
-        node::{Node, NodeArgs},
+        node::{Node, NodeArgs, tickroom_bin},
         redis::{self, RedisServer},
     },
-    util::metric,
+    util::{TempDir, games, metric},
 };
 
 /// The fleet's shared secret (resume tokens and hand-offs verify anywhere).
@@ -65,7 +72,16 @@ fn room_body(id: &str) -> serde_json::Value {
     })
 }
 
-fn node_args(redis: &RedisServer, prefix: &str, id: &str, snapshots: bool, port: u16) -> NodeArgs {
+/// A node's arguments; it records into `records/<id>` (kept across its
+/// restarts).
+fn node_args(
+    redis: &RedisServer,
+    prefix: &str,
+    id: &str,
+    snapshots: bool,
+    port: u16,
+    records: &Path,
+) -> NodeArgs {
     let mut extra: Vec<String> = [
         "--secret",
         SECRET,
@@ -81,6 +97,10 @@ fn node_args(redis: &RedisServer, prefix: &str, id: &str, snapshots: bool, port:
     if snapshots {
         extra.extend(["--room-snapshots".to_owned(), "1s".to_owned()]);
     }
+    extra.extend([
+        "--record-dir".to_owned(),
+        records.join(id).display().to_string(),
+    ]);
     NodeArgs {
         id: id.to_owned(),
         redis_url: redis.url(),
@@ -411,10 +431,11 @@ async fn a_rolling_restart_hands_every_room_on_and_loses_no_player() {
     let say = |what: &str| eprintln!("handoff [{:>7.2?}] {what}", started.elapsed());
     let redis = RedisServer::start();
     let prefix = unique_prefix();
+    let records = TempDir::new("handoff-records");
     let ids = ["ha", "hb", "hc"];
     let mut nodes = Vec::new();
     for id in ids {
-        nodes.push(Node::start(&node_args(&redis, &prefix, id, false, 0)).await);
+        nodes.push(Node::start(&node_args(&redis, &prefix, id, false, 0, &records.0)).await);
     }
     wait_members(&nodes, "start").await;
     let mut owners = Vec::new();
@@ -485,7 +506,7 @@ async fn a_rolling_restart_hands_every_room_on_and_loses_no_player() {
         // On its old port: the bots' entry list still names it.
         let port = node.addr.port();
         drop(node);
-        let again = Node::start(&node_args(&redis, &prefix, id, false, port)).await;
+        let again = Node::start(&node_args(&redis, &prefix, id, false, port, &records.0)).await;
         nodes.push(again);
         set_entries(&entries, &nodes);
         wait_members(&nodes, &format!("{id} back")).await;
@@ -551,6 +572,116 @@ async fn a_rolling_restart_hands_every_room_on_and_loses_no_player() {
     say(&format!(
         "{redirects} hand-offs followed, {adopted} rooms adopted by the nodes up now"
     ));
+    stop_all(nodes).await;
+    let chains = replay_chains(&records.0);
+    say(&format!("recordings replayed as chains: {chains:?}"));
+    assert_eq!(chains.len(), ROOMS, "one chain of recordings per room");
+    let hand_offs: usize = chains.values().map(|n| n - 1).sum();
+    assert!(
+        chains.values().all(|&n| n >= 2),
+        "every room was handed off, so it has a recording on at least two nodes: {chains:?}"
+    );
+    assert!(
+        hand_offs as f64 >= adopted,
+        "{hand_offs} hand-off points checked, fewer than the {adopted} adoptions"
+    );
+}
+
+/// Drains every node at once and waits for their exits: with no node left
+/// to take their rooms, the rooms close and their recordings end.
+async fn stop_all(mut nodes: Vec<Node>) {
+    for n in &nodes {
+        n.sigterm();
+    }
+    for n in &mut nodes {
+        n.wait_exit(EXIT).await;
+    }
+}
+
+/// Every room's recordings in `root`'s node directories as one chain per
+/// room (the first continuing nothing, each next one naming the one before
+/// it), each chain replayed by `tickroom replay` with every tick and every
+/// hand-off point matching; returns each room's number of files.
+fn replay_chains(root: &Path) -> BTreeMap<String, usize> {
+    struct Rec {
+        path: PathBuf,
+        node: String,
+        file: String,
+        from: Option<(String, String)>,
+    }
+    let games = games();
+    let mut by_room: BTreeMap<String, Vec<Rec>> = BTreeMap::new();
+    for dir in std::fs::read_dir(root).expect("the recordings root") {
+        let dir = dir.expect("a node directory").path();
+        for f in std::fs::read_dir(&dir).expect("a node's recordings") {
+            let path = f.expect("a recording").path();
+            let file = std::fs::File::open(&path).expect("open a recording");
+            let replay = tickroom_server::recording::replay::Replay::open(
+                std::io::BufReader::new(file),
+                &games,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let from = replay
+                .continuation()
+                .and_then(|c| c.from.as_ref())
+                .map(|f| (f.node.clone(), f.file.clone()));
+            by_room
+                .entry(replay.header().room.clone())
+                .or_default()
+                .push(Rec {
+                    node: replay.header().node.clone(),
+                    file: path
+                        .file_name()
+                        .expect("a file name")
+                        .to_string_lossy()
+                        .into_owned(),
+                    path,
+                    from,
+                });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (room, mut recs) in by_room {
+        let names: Vec<String> = recs
+            .iter()
+            .map(|r| format!("{}/{}", r.node, r.file))
+            .collect();
+        let first = recs
+            .iter()
+            .position(|r| r.from.is_none())
+            .unwrap_or_else(|| panic!("room {room}: no recording starts it: {names:?}"));
+        let mut chain = vec![recs.swap_remove(first)];
+        while let Some(at) = recs.iter().position(|r| {
+            let last = chain.last().expect("a file");
+            r.from.as_ref() == Some(&(last.node.clone(), last.file.clone()))
+        }) {
+            chain.push(recs.swap_remove(at));
+        }
+        assert!(
+            recs.is_empty(),
+            "room {room}: recordings outside its one chain ({:?}); all: {names:?}",
+            recs.iter().map(|r| &r.file).collect::<Vec<_>>()
+        );
+        let out_put = std::process::Command::new(tickroom_bin())
+            .arg("replay")
+            .args(chain.iter().map(|r| &r.path))
+            .output()
+            .expect("run tickroom replay");
+        let text = String::from_utf8_lossy(&out_put.stdout);
+        assert!(
+            out_put.status.success(),
+            "room {room}: tickroom replay of {names:?} exited {}:\n{text}{}",
+            out_put.status,
+            String::from_utf8_lossy(&out_put.stderr)
+        );
+        assert_eq!(
+            text.matches("the state matches").count(),
+            chain.len() - 1,
+            "room {room}: every hand-off point checked:\n{text}"
+        );
+        out.insert(room, chain.len());
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -562,9 +693,10 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
     let say = |what: &str| eprintln!("handoff [{:>7.2?}] {what}", started.elapsed());
     let redis = RedisServer::start();
     let prefix = unique_prefix();
+    let records = TempDir::new("crash-records");
     let mut nodes = Vec::new();
     for id in ["ka", "kb"] {
-        nodes.push(Node::start(&node_args(&redis, &prefix, id, true, 0)).await);
+        nodes.push(Node::start(&node_args(&redis, &prefix, id, true, 0, &records.0)).await);
     }
     wait_members(&nodes, "start").await;
     let owner = create_room_with(nodes[0].addr, &room_body("crash")).await;
@@ -659,4 +791,13 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
         );
         p.task.abort();
     }
+    // The dead node's recording stops where it died; the survivor's starts
+    // from the snapshot and names it.
+    stop_all(nodes).await;
+    let chains = replay_chains(&records.0);
+    assert_eq!(
+        chains.get("crash"),
+        Some(&2),
+        "the room's recording continues on the survivor: {chains:?}"
+    );
 }

@@ -207,14 +207,18 @@ fn run(cli: &ReplayCli, games: &Games) -> Result<i32, String> {
         print!("{text}");
     }
     let diverged = done.iter().any(|d| {
-        d.summary.divergence.is_some() || d.continues_check.as_ref().is_some_and(|c| !c.matched)
+        d.summary.divergence.is_some()
+            || d.continues_check
+                .as_ref()
+                .is_some_and(|c| !c.matched && !c.unchecked)
     });
     // A file a later one continues may end without its End block (its node
-    // died after the snapshot the next one starts from).
-    let unreadable = done
-        .iter()
-        .enumerate()
-        .any(|(i, d)| d.summary.read_error.is_some() && !(i < last && d.summary.cut_short));
+    // died after the snapshot the next one starts from), unless it ends
+    // before that snapshot's step.
+    let unreadable = done.iter().enumerate().any(|(i, d)| {
+        (d.summary.read_error.is_some() && !(i < last && d.summary.cut_short))
+            || d.continues_check.as_ref().is_some_and(|c| c.unchecked)
+    });
     Ok(if diverged {
         DIVERGED
     } else if unreadable {
@@ -231,7 +235,12 @@ fn hand_off_line(c: &ContinuationCheck) -> String {
             c.step, c.cause, c.state_bytes
         )
     } else {
-        let mut s = format!("\nhand-off    at step {} ({}): MISMATCH\n", c.step, c.cause);
+        let what = if c.unchecked {
+            "NOT CHECKED"
+        } else {
+            "MISMATCH"
+        };
+        let mut s = format!("\nhand-off    at step {} ({}): {what}\n", c.step, c.cause);
         for line in &c.detail {
             s += &format!("            {line}\n");
         }

@@ -650,11 +650,17 @@ where
                         m.inputs_dropped_queue_full.increment(1);
                     }
                     Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-                        return Some(ReadEnd::Violation(if self.shared.registry.is_draining() {
-                            going_away(self.shared)
-                        } else {
-                            ROOM_GONE
-                        }));
+                        // The room ended. It closed this connection first (a
+                        // hand-off's 4001 `node=`, a drain's 1001): that close
+                        // goes out, not a guess made here.
+                        let req = self.mailbox.close_request().unwrap_or_else(|| {
+                            if self.shared.registry.is_draining() {
+                                going_away(self.shared)
+                            } else {
+                                ROOM_GONE
+                            }
+                        });
+                        return Some(ReadEnd::Violation(req));
                     }
                 }
                 None

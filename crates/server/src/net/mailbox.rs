@@ -154,6 +154,12 @@ impl Mailbox {
         }
     }
 
+    /// The close request the room (or the reader) made, if any; it stays
+    /// for the writer to take.
+    pub fn close_request(&self) -> Option<CloseRequest> {
+        self.lock().close
+    }
+
     /// Takes what is there without waiting: a close request first, then a
     /// reply, then a frame (whose tick becomes the baseline).
     pub fn try_take(&self) -> Option<Next> {
@@ -283,8 +289,11 @@ mod tests {
             reason: "later",
         });
         assert!(!m.put(2, 0, frame(2)), "frames after close are ignored");
+        assert_eq!(m.close_request(), Some(going_away), "the reader sees it");
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
         assert_eq!(m.try_take(), Some(Next::Close(going_away)));
+        assert_eq!(m.close_request(), Some(going_away), "taking leaves it");
+        assert_eq!(Mailbox::new().close_request(), None);
     }
 
     #[test]

@@ -121,8 +121,22 @@ enum WriterMsg {
         key: u64,
         reason: EndReason,
     },
+    /// Flush the file, then run `then` (on the writer thread).
+    FlushThen {
+        key: u64,
+        then: AfterFlush,
+    },
     /// End everything and exit.
     Stop,
+}
+
+/// Work to run once a recording's blocks so far are written out.
+pub struct AfterFlush(pub Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for AfterFlush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterFlush")
+    }
 }
 
 /// The process's recorder: starts room recordings. Cheap to clone.
@@ -198,7 +212,7 @@ impl Recorder {
                 file: file_name(room, r.started_unix_ms, key),
             },
         };
-        rec.send(WriterMsg::Start {
+        let _ = rec.send(WriterMsg::Start {
             key,
             header: Box::new(header),
             continues: r.continues.map(Box::new),
@@ -260,7 +274,7 @@ impl RoomRecorder {
     pub fn end(mut self, reason: EndReason) {
         if self.state == State::Recording {
             let key = self.key;
-            self.send(WriterMsg::End { key, reason });
+            let _ = self.send(WriterMsg::End { key, reason });
             // Sent (or the queue was full and the writer ends it as abandoned).
             self.state = State::Stopped;
         }
@@ -269,13 +283,13 @@ impl RoomRecorder {
     /// Hands a tick's record to the writer (never waits).
     pub fn tick(&mut self, record: TickRecord) {
         let key = self.key;
-        self.send(WriterMsg::Tick { key, record });
+        let _ = self.send(WriterMsg::Tick { key, record });
     }
 
     /// Hands a keyframe (a whole frame, encoded) to the writer (never waits).
     pub fn keyframe(&mut self, frame: Vec<u8>) {
         let key = self.key;
-        self.send(WriterMsg::Keyframe { key, frame });
+        let _ = self.send(WriterMsg::Keyframe { key, frame });
     }
 
     /// Whether this room is still being recorded.
@@ -283,13 +297,27 @@ impl RoomRecorder {
         self.state == State::Recording
     }
 
-    fn send(&mut self, msg: WriterMsg) {
+    /// Runs `then` on the writer thread once every block handed over so
+    /// far is written to the file (in the kernel's hands: a process killed
+    /// after that loses none of it). Hands `then` back when the room is not
+    /// being recorded any more (the caller runs it).
+    pub fn after_flush(&mut self, then: AfterFlush) -> Result<(), AfterFlush> {
+        let key = self.key;
+        match self.send(WriterMsg::FlushThen { key, then }) {
+            Ok(()) => Ok(()),
+            Err(WriterMsg::FlushThen { then, .. }) => Err(then),
+            // `send` hands back the message it was given.
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn send(&mut self, msg: WriterMsg) -> Result<(), WriterMsg> {
         if self.state != State::Recording {
-            return;
+            return Err(msg);
         }
         match self.tx.try_send(msg) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(msg)) => {
                 self.state = State::Stopped;
                 self.metrics.stopped_queue_full.increment(1);
                 tracing::error!(
@@ -301,8 +329,12 @@ impl RoomRecorder {
                     key: self.key,
                     reason: EndReason::QueueFull,
                 });
+                Err(msg)
             }
-            Err(TrySendError::Disconnected(_)) => self.state = State::Stopped,
+            Err(TrySendError::Disconnected(msg)) => {
+                self.state = State::Stopped;
+                Err(msg)
+            }
         }
     }
 }

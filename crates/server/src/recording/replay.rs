@@ -659,6 +659,9 @@ pub struct ContinuationCheck {
     /// Whether the first recording, replayed to `step`, is in exactly the
     /// state the second starts from.
     pub matched: bool,
+    /// The point could not be checked: the first recording was cut short
+    /// (its node died) before `step`.
+    pub unchecked: bool,
     /// What differs, when it does not match.
     pub detail: Vec<String>,
 }
@@ -682,6 +685,7 @@ pub fn check_continuation<A: Read, B: Read>(
             cause: String::new(),
             state_bytes: 0,
             matched: false,
+            unchecked: false,
             detail: vec!["the second recording does not continue another".into()],
         };
     };
@@ -690,6 +694,7 @@ pub fn check_continuation<A: Read, B: Read>(
         cause: c.cause.to_string(),
         state_bytes: c.state.len(),
         matched: false,
+        unchecked: false,
         detail: Vec::new(),
     };
     let (a, b) = (&prev.header, &next.header);
@@ -717,6 +722,15 @@ pub fn check_continuation<A: Read, B: Read>(
         check.detail.push(format!(
             "the first recording diverged at tick {} before the hand-off",
             d.tick
+        ));
+        return check;
+    }
+    if prev.game.steps() < u64::from(c.step) && prev.summary.cut_short {
+        check.unchecked = true;
+        check.detail.push(format!(
+            "the first recording ends at step {}, cut short (its node died before writing the rest), before step {}: the hand-off point cannot be checked",
+            prev.game.steps(),
+            c.step
         ));
         return check;
     }

@@ -135,6 +135,18 @@ impl Writer {
                 self.append(key, &Block::Keyframe(frame));
             }
             WriterMsg::End { key, reason } => self.end(key, reason),
+            WriterMsg::FlushThen { key, then } => {
+                let failed = self
+                    .open
+                    .get_mut(&key)
+                    .is_some_and(|f| f.out.flush().is_err());
+                if failed {
+                    self.metrics.stopped_io_error.increment(1);
+                    tracing::error!(key, "recording flush failed; recording ended");
+                    self.close(key);
+                }
+                (then.0)();
+            }
             WriterMsg::Stop => {}
         }
     }

@@ -30,7 +30,7 @@ use super::{
 use crate::{
     metrics::Metrics,
     net::{close::CloseRequest, mailbox::Mailbox},
-    recording::RoomRecorder,
+    recording::{AfterFlush, RoomRecorder},
     tickets::unix_ms,
 };
 
@@ -318,12 +318,31 @@ impl RoomHost {
         }
         self.since_snapshot = 0;
         let bytes = self.snapshot().encode();
-        if sink
-            .tx
-            .try_send((Arc::clone(&self.id), Some(bytes)))
-            .is_err()
-        {
-            self.metrics.cluster.handoff.snapshot_errors.increment(1);
+        self.send_snapshot(Some(bytes));
+    }
+
+    /// Hands a snapshot (or its deletion: `None`) to the snapshot writer.
+    /// While recording, only once the recording's ticks up to here are
+    /// written out: a snapshot in Redis is never ahead of the recording a
+    /// restore will continue (a killed node's file reaches its step).
+    fn send_snapshot(&mut self, bytes: Option<Vec<u8>>) {
+        let Some(sink) = &self.snapshots else {
+            return;
+        };
+        let tx = sink.tx.clone();
+        let errors = self.metrics.cluster.handoff.snapshot_errors.clone();
+        let id = Arc::clone(&self.id);
+        let send = AfterFlush(Box::new(move || {
+            if tx.try_send((id, bytes)).is_err() {
+                errors.increment(1);
+            }
+        }));
+        let send = match &mut self.recorder {
+            Some(r) => r.after_flush(send).err(),
+            None => Some(send),
+        };
+        if let Some(send) = send {
+            (send.0)();
         }
     }
 
@@ -504,12 +523,10 @@ impl RoomHost {
         }
         self.finished = true;
         self.shared.closed.store(true, Ordering::Release);
-        // Its snapshot goes with it, unless it was handed off (frozen).
-        if let Some(sink) = &self.snapshots
-            && !self.frozen
-            && sink.tx.try_send((Arc::clone(&self.id), None)).is_err()
-        {
-            self.metrics.cluster.handoff.snapshot_errors.increment(1);
+        // Its snapshot goes with it (after any still on its way), unless it
+        // was handed off (frozen).
+        if !self.frozen {
+            self.send_snapshot(None);
         }
         self.deliver();
         while let Ok(cmd) = self.control.try_recv() {

@@ -550,6 +550,35 @@ fn a_continuation_from_another_state_is_named_at_the_hand_off() {
 }
 
 #[test]
+fn a_first_recording_cut_before_the_snapshot_leaves_the_point_unchecked() {
+    let mut ops = vec![Op::Join, Op::Tick(0)];
+    for i in 0..10 {
+        ops.push(Op::Input(i, 1, [60, 30]));
+        ops.push(Op::Tick(0));
+    }
+    let mut a = Live::new("drops", 0, 1);
+    a.run(&ops);
+    let b = a.continued(ContinueCause::Restored, "prop@1-1.tickrec");
+    // The old node died with only its first five ticks on disk.
+    let mut cut = record::preamble().to_vec();
+    let mut reader = record::RecordReader::new(&a.file[..]).expect("valid");
+    while let Some(block) = reader.next_block().expect("valid") {
+        if matches!(&block, Block::Tick(t) if t.tick > 5) {
+            break;
+        }
+        record::append_block(&block, &mut cut);
+    }
+    let (check, summary, _) = replay_pair(&cut, &b.end(EndReason::RoomClosed).0);
+    assert!(!check.matched && check.unchecked, "{check:?}");
+    assert!(
+        check.detail[0].contains("ends at step 5") && check.detail[0].contains("step 11"),
+        "{:?}",
+        check.detail
+    );
+    assert!(summary.divergence.is_none(), "the second still replays alone");
+}
+
+#[test]
 fn a_changed_input_is_caught_with_the_entity_that_differs() {
     let mut ops = vec![Op::Join, Op::Join, Op::Tick(0)];
     for i in 0..30u8 {
