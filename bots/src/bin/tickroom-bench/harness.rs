@@ -23,6 +23,11 @@
 //! level's server figures are the fleet's sums (rates, counts, CPU, RSS)
 //! and the worst node's quantiles, so the capacity limits hold the worst
 //! node to them, and efficiency is against the summed server CPU.
+//!
+//! With `rolling_restart` each fleet level also restarts every node in turn
+//! during its window (see `rolling.rs`): a node's figures then add up the
+//! processes that held its slot (its [`Span`]s), and the level carries the
+//! hand-off figures the bots measured.
 
 use std::{
     collections::BTreeMap,
@@ -43,6 +48,7 @@ use tickroom_bots::{
 use crate::{
     ceiling::{self, Ceiling, CeilingConfig},
     fleet::{self, RedisProcess},
+    rolling::{self, RollingFigures},
     svg,
 };
 
@@ -102,6 +108,11 @@ pub struct BenchConfig {
     pub nodes: usize,
     /// The `redis-server` binary the fleet shares when `nodes > 1`.
     pub redis_bin: PathBuf,
+    /// Restart every node in turn during each level's window (`nodes > 1`
+    /// only; see `rolling.rs`).
+    pub rolling_restart: bool,
+    /// The pause after each restart before the next node drains.
+    pub rolling_settle: Duration,
 }
 
 /// The server's side of one level, over the window.
@@ -217,6 +228,10 @@ pub struct Level {
     /// Per node, with several (empty, and absent from JSON, for one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeLevel>,
+    /// The rolling restart of the fleet in the window, and the hand-offs the
+    /// bots saw (absent without `--rolling-restart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling: Option<RollingFigures>,
 }
 
 /// The whole sweep.
@@ -239,6 +254,9 @@ pub struct BenchReport {
     /// Server nodes per level (absent from JSON when 1).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub nodes: usize,
+    /// Whether every level restarted its nodes in turn (absent when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolling_restart: bool,
 }
 
 fn one() -> usize {
@@ -279,6 +297,9 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         }
         let level = run_level(config, rooms, ceilings.get(&players), redis.as_ref()).await?;
         eprintln!("{}", rows(&level));
+        if let Some(line) = rolling_line(&level) {
+            eprintln!("{line}");
+        }
         let ok = level.within_capacity;
         levels.push(level);
         if !ok && !config.keep_going {
@@ -306,6 +327,7 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         levels,
         capacity_players,
         nodes: config.nodes.max(1),
+        rolling_restart: config.rolling_restart,
     })
 }
 
@@ -358,10 +380,23 @@ async fn run_level(
     let n = config.nodes.max(1);
     let ids: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
     let prefix = format!("bench-{rooms}-{}", std::process::id());
+    let roll = match redis {
+        Some(_) if n > 1 && config.rolling_restart => Some(rolling::RollingArgs::new(
+            &config.server_args,
+            &rolling::bench_secret(),
+        )?),
+        _ => None,
+    };
+    let log_filter = if roll.is_some() {
+        rolling::LOG_FILTER
+    } else {
+        LOG_FILTER
+    };
     let mut servers = Vec::with_capacity(n);
     let mut logs = Vec::with_capacity(n);
+    let mut node_args = Vec::with_capacity(n);
     for id in &ids {
-        let (log, cluster_args) = match redis {
+        let (log, mut cluster_args) = match redis {
             Some(redis) if n > 1 => (
                 config
                     .out_dir
@@ -380,9 +415,19 @@ async fn run_level(
                 Vec::new(),
             ),
         };
+        if let Some(roll) = &roll {
+            cluster_args.extend(roll.extra.iter().cloned());
+        }
         // The server binds port 0 itself and logs the address: no free-port race.
-        servers.push(ServerProcess::start(config, &log, &cluster_args)?);
+        servers.push(ServerProcess::start(
+            config,
+            &log,
+            &cluster_args,
+            "127.0.0.1:0",
+            log_filter,
+        )?);
         logs.push(log);
+        node_args.push(cluster_args);
     }
     let pids: Vec<u32> = servers.iter().map(ServerProcess::pid).collect();
     let mut addrs = Vec::with_capacity(n);
@@ -414,62 +459,122 @@ async fn run_level(
         game: config.game.clone(),
         mix: config.mix.clone(),
         room_config: config.room_config.clone(),
-        duration: Some(measure_after + config.window),
+        // A rolling level's window lasts as long as its restarts need: the
+        // sampler ends the swarm (below).
+        duration: if roll.is_some() {
+            None
+        } else {
+            Some(measure_after + config.window)
+        },
         measure_after: Some(measure_after),
         progress: false,
         ..SwarmConfig::default()
     };
     let window = config.window;
-    let mut targets: Vec<Target> = addrs
-        .iter()
-        .zip(&pids)
-        .map(|(&addr, &pid)| Target {
-            addr: Some(addr),
-            pid,
-        })
-        .collect();
-    if let Some(redis) = redis {
-        targets.push(Target {
-            addr: None,
-            pid: redis.pid(),
-        });
-    }
     eprintln!(
-        "level: {rooms} rooms × {} = {players} players{} (ramp {ramp:.1?}, warm-up {:?}, window {window:?})",
+        "level: {rooms} rooms × {} = {players} players{} (ramp {ramp:.1?}, warm-up {:?}, window {window:?}{})",
         config.per_room,
         if n > 1 {
             format!(" on {n} nodes")
         } else {
             String::new()
         },
-        config.warmup
+        config.warmup,
+        if roll.is_some() {
+            ", rolling restart: at least as long as the restarts"
+        } else {
+            ""
+        },
     );
-    let (bots, sample) = tokio::join!(
-        tickroom_bots::run(swarm, std::future::pending::<()>()),
-        sample_window(&targets, measure_after, window)
-    );
-    let bots = bots?;
-    stop_all(&mut servers);
+    let (bots, sample, restarts) = if let Some(roll) = &roll {
+        let mut slots: Vec<rolling::Slot> = servers
+            .into_iter()
+            .zip(ids.iter().cloned())
+            .zip(addrs.iter().copied())
+            .zip(node_args)
+            .zip(logs.iter().cloned())
+            .map(|((((process, id), addr), args), log)| rolling::Slot {
+                id,
+                addr,
+                args,
+                log,
+                process,
+            })
+            .collect();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let plan = rolling::Plan {
+            config,
+            redis_pid: redis.map(RedisProcess::pid),
+            after: measure_after,
+            window,
+            players,
+            drain: roll.drain,
+            settle: config.rolling_settle,
+        };
+        let (bots, sample) = tokio::join!(
+            tickroom_bots::run(swarm, async {
+                // Sent or dropped: either way the window is over.
+                let _ = stop_rx.await;
+            }),
+            async {
+                let sample = rolling::measure(&plan, &mut slots).await;
+                drop(stop_tx);
+                sample
+            }
+        );
+        servers = slots.into_iter().map(|s| s.process).collect();
+        stop_all(&mut servers);
+        let bots = bots?;
+        let sample = sample?;
+        let restarts = Some((sample.restarts, sample.restarts_s));
+        (bots, sample.window, restarts)
+    } else {
+        let mut targets: Vec<Target> = addrs
+            .iter()
+            .zip(&pids)
+            .map(|(&addr, &pid)| Target {
+                addr: Some(addr),
+                pid,
+            })
+            .collect();
+        if let Some(redis) = redis {
+            targets.push(Target {
+                addr: None,
+                pid: redis.pid(),
+            });
+        }
+        let (bots, sample) = tokio::join!(
+            tickroom_bots::run(swarm, std::future::pending::<()>()),
+            sample_window(&targets, measure_after, window)
+        );
+        let bots = bots?;
+        stop_all(&mut servers);
+        (bots, LevelSample::from_window(sample, n)?, None)
+    };
     let secs = sample.secs;
-    let mut procs = sample.procs.into_iter();
     let mut nodes = Vec::with_capacity(n);
-    for (i, p) in procs.by_ref().take(n).enumerate() {
-        let (m0, m1) = (p.m0.context("no scrape")??, p.m1.context("no scrape")??);
+    for (i, w) in sample.nodes.iter().enumerate() {
+        let m1 = &w.spans.last().context("no scrape")?.end;
         let held = m1.value("tickroom_players").unwrap_or(0.0).max(0.0) as u64;
         let node_rooms = m1.value("tickroom_rooms").unwrap_or(0.0).max(0.0) as u64;
         // A single server's KiB/player is per planned player, as always.
         let per = if n == 1 { players } else { held as usize };
-        let figures = server_figures(&m0, &m1, secs, p.cpu_percent, rss_idle[i], p.rss_mib, per);
+        let figures = server_figures(&w.spans, secs, w.cpu_percent, rss_idle[i], w.rss_mib, per);
         nodes.push(NodeLevel {
             node: ids[i].clone(),
             addr: addrs[i].to_string(),
             players: held,
             rooms: node_rooms,
-            redirects_sent: m1.get("tickroom_cluster_misrouted_joins_total").max(0.0) as u64,
+            // Each process's count since its start, summed over the slot's.
+            redirects_sent: w
+                .spans
+                .iter()
+                .map(|s| s.end.get("tickroom_cluster_misrouted_joins_total").max(0.0))
+                .sum::<f64>() as u64,
             server: figures,
         });
     }
-    let redis_cpu_percent = procs.next().and_then(|p| p.cpu_percent);
+    let redis_cpu_percent = sample.redis_cpu;
     let server = if n == 1 {
         nodes[0].server.clone()
     } else {
@@ -523,6 +628,20 @@ async fn run_level(
     if bots.all.counts.connect_errors > 0 {
         broken.push("connect errors".into());
     }
+    let rolling = restarts.map(|(restarts, restarts_s)| {
+        RollingFigures::new(&bots, restarts, restarts_s, window, secs)
+    });
+    if let Some(r) = &rolling {
+        if r.resume_misses > 0 {
+            broken.push("resume misses".into());
+        }
+        if r.handoffs == 0 {
+            tracing::warn!(
+                rooms,
+                "rolling restart: the bots saw no hand-off (see the nodes' logs for `drain:` lines)"
+            );
+        }
+    }
     let ceiling_writes_per_core_s = ceiling.map(|c| c.writes_per_core_s);
     let efficiency = efficiency(
         server.frames_per_s + server.inputs_per_s,
@@ -548,45 +667,60 @@ async fn run_level(
         players_held: fleet.then(|| nodes.iter().map(|node| node.players).sum()),
         redis_cpu_percent: if fleet { redis_cpu_percent } else { None },
         nodes: if fleet { nodes } else { Vec::new() },
+        rolling,
     })
 }
 
-/// One server's figures over a window between scrapes `m0` and `m1`,
-/// `secs` apart; `players` divides the RSS growth.
+/// One server's figures over a window made of `spans` (one for a node that
+/// ran through it, one per process for a restarted one), `secs` long in
+/// all; `players` divides the RSS growth.
 fn server_figures(
-    m0: &Scrape,
-    m1: &Scrape,
+    spans: &[Span],
     secs: f64,
     cpu_percent: Option<f64>,
     rss_idle: Option<f64>,
     rss_loaded: Option<f64>,
     players: usize,
 ) -> ServerFigures {
-    let tick = WindowHistogram::between(m0, m1, "tickroom_tick_duration_seconds");
-    let late = WindowHistogram::between(m0, m1, "tickroom_tick_lateness_seconds");
+    let histogram = |name: &str| {
+        merge_histograms(
+            spans
+                .iter()
+                .map(|s| WindowHistogram::between(&s.start, &s.end, name)),
+        )
+    };
+    let delta = |series: &str| {
+        spans
+            .iter()
+            .map(|s| s.end.delta(&s.start, series))
+            .sum::<f64>()
+    };
+    let tick = histogram("tickroom_tick_duration_seconds");
+    let late = histogram("tickroom_tick_lateness_seconds");
     let ms = |v: Option<f64>| v.map(|s| s * 1e3);
     let three = |name: &str| {
-        let h = WindowHistogram::between(m0, m1, name);
+        let h = histogram(name);
         [
             ms(h.quantile(0.50)),
             ms(h.quantile(0.99)),
             ms(h.max_bound()),
         ]
     };
+    let last = spans.last().map(|s| &s.end);
     ServerFigures {
         tick_p50_ms: ms(tick.quantile(0.50)),
         tick_p99_ms: ms(tick.quantile(0.99)),
         tick_max_bound_ms: ms(tick.max_bound()),
         lateness_p99_ms: ms(late.quantile(0.99)),
-        ticks: m1.delta(m0, "tickroom_ticks_total"),
-        overrun: m1.delta(m0, "tickroom_ticks_overrun_total"),
-        skipped: m1.delta(m0, "tickroom_ticks_skipped_total"),
-        frames_dropped_stale: m1.delta(m0, "tickroom_frames_dropped_total{reason=\"stale\"}"),
-        frames_dropped_closed: m1.delta(m0, "tickroom_frames_dropped_total{reason=\"closed\"}"),
-        inputs_dropped: m1.delta(m0, "tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
-        bytes_out_per_s: m1.delta(m0, "tickroom_bytes_sent_total") / secs,
-        frames_per_s: m1.delta(m0, "tickroom_snapshots_sent_total") / secs,
-        inputs_per_s: m1.delta(m0, "tickroom_inputs_received_total") / secs,
+        ticks: delta("tickroom_ticks_total"),
+        overrun: delta("tickroom_ticks_overrun_total"),
+        skipped: delta("tickroom_ticks_skipped_total"),
+        frames_dropped_stale: delta("tickroom_frames_dropped_total{reason=\"stale\"}"),
+        frames_dropped_closed: delta("tickroom_frames_dropped_total{reason=\"closed\"}"),
+        inputs_dropped: delta("tickroom_inputs_dropped_total{reason=\"queue_full\"}"),
+        bytes_out_per_s: delta("tickroom_bytes_sent_total") / secs,
+        frames_per_s: delta("tickroom_snapshots_sent_total") / secs,
+        inputs_per_s: delta("tickroom_inputs_received_total") / secs,
         cpu_percent,
         rss_idle_mib: rss_idle,
         rss_loaded_mib: rss_loaded,
@@ -595,8 +729,44 @@ fn server_figures(
             .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
         input_queue_ms: three("tickroom_input_queue_delay_seconds"),
         input_apply_ms: three("tickroom_input_apply_delay_seconds"),
-        connection_task_bytes: Some(m1.get("tickroom_connection_task_bytes")).filter(|b| *b > 0.0),
+        connection_task_bytes: last
+            .map(|m1| m1.get("tickroom_connection_task_bytes"))
+            .filter(|b| *b > 0.0),
     }
+}
+
+/// Adds up the histograms of successive processes over one node's window
+/// (bucket by bucket, matched by upper bound). One histogram comes back as
+/// it went in; none gives an empty one.
+pub fn merge_histograms(parts: impl IntoIterator<Item = WindowHistogram>) -> WindowHistogram {
+    let mut parts = parts.into_iter();
+    let Some(mut acc) = parts.next() else {
+        return WindowHistogram {
+            buckets: Vec::new(),
+            count: 0.0,
+        };
+    };
+    for h in parts {
+        for (lo, hi, n) in h.buckets {
+            match acc
+                .buckets
+                .iter_mut()
+                .find(|b| b.1.to_bits() == hi.to_bits())
+            {
+                Some(b) => b.2 += n,
+                None => acc.buckets.push((lo, hi, n)),
+            }
+        }
+        acc.count += h.count;
+    }
+    acc.buckets.sort_by(|a, b| a.1.total_cmp(&b.1));
+    // Each bucket starts where the one below ends, as `between` builds them.
+    let mut lower = 0.0;
+    for b in &mut acc.buckets {
+        b.0 = lower;
+        lower = b.1;
+    }
+    acc
 }
 
 /// A fleet's figures: sums of rates, counts, CPU and RSS (`None` when a
@@ -668,6 +838,61 @@ struct WindowSample {
     secs: f64,
 }
 
+/// One process's part of a node's window: its `/metrics` at the part's
+/// start (an empty scrape for a process started inside the window: its
+/// counters began at zero) and at its end.
+pub struct Span {
+    /// Scrape at the start.
+    pub start: Scrape,
+    /// Scrape at the end (the window's, or just before the process's SIGTERM).
+    pub end: Scrape,
+}
+
+/// What the window saw of one node slot.
+pub struct NodeWindow {
+    /// One span per process that held the slot in the window, in order.
+    pub spans: Vec<Span>,
+    /// CPU of those processes over the window, summed (100 = one core).
+    pub cpu_percent: Option<f64>,
+    /// RSS of the slot's last process at the end of the window, MiB.
+    pub rss_mib: Option<f64>,
+}
+
+/// A level's measured window, whichever way it was sampled.
+pub struct LevelSample {
+    /// Per node, in order.
+    pub nodes: Vec<NodeWindow>,
+    /// The fleet's `redis-server` CPU (100 = one core).
+    pub redis_cpu: Option<f64>,
+    /// This process's CPU (the bots).
+    pub bots_cpu: Option<f64>,
+    /// Length of the window, s.
+    pub secs: f64,
+}
+
+impl LevelSample {
+    /// The first `nodes` targets of a fixed-pid window are the nodes, the
+    /// next (if any) Redis; a failed scrape fails the level.
+    fn from_window(sample: WindowSample, nodes: usize) -> Result<LevelSample> {
+        let mut procs = sample.procs.into_iter();
+        let mut out = Vec::with_capacity(nodes);
+        for p in procs.by_ref().take(nodes) {
+            let (start, end) = (p.m0.context("no scrape")??, p.m1.context("no scrape")??);
+            out.push(NodeWindow {
+                spans: vec![Span { start, end }],
+                cpu_percent: p.cpu_percent,
+                rss_mib: p.rss_mib,
+            });
+        }
+        Ok(LevelSample {
+            nodes: out,
+            redis_cpu: procs.next().and_then(|p| p.cpu_percent),
+            bots_cpu: sample.bots_cpu,
+            secs: sample.secs,
+        })
+    }
+}
+
 /// Waits `after`, then scrapes and reads `/proc` for every target (and this
 /// process) at the start and the end of `window`.
 async fn sample_window(targets: &[Target], after: Duration, window: Duration) -> WindowSample {
@@ -719,13 +944,13 @@ async fn sample_window(targets: &[Target], after: Duration, window: Duration) ->
 }
 
 /// Resident memory of `pid`, MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
+pub(crate) fn rss_mib(pid: u32) -> Option<f64> {
     process::memory_of(pid).map(|m| m.rss_kib as f64 / 1024.0)
 }
 
 /// Stops every server: SIGTERM to all first, so they drain at once, then
 /// waits for each.
-fn stop_all(servers: &mut [ServerProcess]) {
+pub(crate) fn stop_all(servers: &mut [ServerProcess]) {
     for s in servers.iter_mut() {
         s.terminate();
     }
@@ -734,14 +959,26 @@ fn stop_all(servers: &mut [ServerProcess]) {
     }
 }
 
+/// The servers' `RUST_LOG`: warnings, and the one info line that says where
+/// each listens.
+const LOG_FILTER: &str = "warn,tickroom_server::server=info";
+
 /// The child server process; stopped with SIGTERM (then SIGKILL) on drop.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Option<Child>,
     terminated: bool,
 }
 
 impl ServerProcess {
-    fn start(config: &BenchConfig, log: &Path, extra: &[String]) -> Result<ServerProcess> {
+    /// Starts the server on `bind` (`127.0.0.1:0` lets it pick the port)
+    /// with the bench's flags, then `extra`, logging to `log` at `log_filter`.
+    pub(crate) fn start(
+        config: &BenchConfig,
+        log: &Path,
+        extra: &[String],
+        bind: &str,
+        log_filter: &str,
+    ) -> Result<ServerProcess> {
         let log = std::fs::File::create(log)?;
         let mut cmd = match &config.server_cpus {
             Some(cpus) => {
@@ -752,15 +989,14 @@ impl ServerProcess {
             None => Command::new(&config.server_bin),
         };
         cmd.arg("--bind")
-            .arg("127.0.0.1:0")
+            .arg(bind)
             .arg("--workers")
             .arg(config.server_workers.to_string())
             .arg("--room-capacity")
             .arg(config.per_room.to_string())
             .args(&config.server_args)
             .args(extra)
-            // Warnings, and the one info line that says where it listens.
-            .env("RUST_LOG", "warn,tickroom_server::server=info")
+            .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -773,12 +1009,22 @@ impl ServerProcess {
         })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Its exit status once it has exited (reaping it), `None` while it runs.
+    pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait(),
+            None => Err(std::io::Error::other(
+                "the server process was already stopped",
+            )),
+        }
+    }
+
     /// Sends SIGTERM (once) without waiting.
-    fn terminate(&mut self) {
+    pub(crate) fn terminate(&mut self) {
         if let Some(child) = &self.child
             && !self.terminated
         {
@@ -815,7 +1061,7 @@ impl Drop for ServerProcess {
 
 /// The address the server logged as listening on, read from its log file
 /// (bounded: a server that never says fails the level).
-async fn listening_addr_in(log: &Path) -> Result<SocketAddr> {
+pub(crate) async fn listening_addr_in(log: &Path) -> Result<SocketAddr> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -835,7 +1081,7 @@ async fn listening_addr_in(log: &Path) -> Result<SocketAddr> {
 /// Limit for one request to the server under test.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn wait_ready(addr: SocketAddr) -> Result<()> {
+pub(crate) async fn wait_ready(addr: SocketAddr) -> Result<()> {
     for _ in 0..200 {
         if let Ok(Ok(r)) = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/healthz")).await
             && r.status == 200
@@ -847,7 +1093,7 @@ async fn wait_ready(addr: SocketAddr) -> Result<()> {
     anyhow::bail!("server at {addr} did not become healthy")
 }
 
-async fn scrape(addr: SocketAddr) -> Result<Scrape> {
+pub(crate) async fn scrape(addr: SocketAddr) -> Result<Scrape> {
     let r = tokio::time::timeout(HTTP_TIMEOUT, http::get(addr, "/metrics")).await??;
     anyhow::ensure!(r.status == 200, "/metrics answered {}", r.status);
     Ok(Scrape::parse(&r.text()))
@@ -1097,6 +1343,51 @@ pub fn rows(l: &Level) -> String {
     out
 }
 
+/// The line printed below a rolling level's table lines: the hand-offs the
+/// bots saw, each node's drain, and how long the window ran (`None` for a
+/// level without restarts).
+pub fn rolling_line(l: &Level) -> Option<String> {
+    let r = l.rolling.as_ref()?;
+    let gap = r.handoff_gap_ms;
+    let drains: Vec<String> = r
+        .restarts
+        .iter()
+        .map(|x| {
+            let handed = match (x.rooms_handed, x.rooms_kept) {
+                (Some(h), Some(k)) => format!(", {h} rooms handed off, {k} kept"),
+                _ => String::new(),
+            };
+            let reconnected = x
+                .reconnected_ms
+                .map_or("not all within 20 s".to_owned(), |ms| format!("{ms:.0} ms"));
+            format!(
+                "{} {:.0} ms ({} rooms, {} players{handed}; fleet up again {:.0} ms, bots reconnected {reconnected} after its start)",
+                x.node, x.drain_ms, x.rooms_before, x.players_before, x.up_ms
+            )
+        })
+        .collect();
+    let window = if r.extended {
+        format!(
+            "window {:.1} s, extended past the planned {:.0} s: the restarts took {:.1} s",
+            r.window_s, r.planned_window_s, r.restarts_s
+        )
+    } else {
+        format!(
+            "window {:.1} s (restarts done after {:.1} s)",
+            r.window_s, r.restarts_s
+        )
+    };
+    Some(format!(
+        "rolling restart, {} players: {} hand-offs seen by the bots, gap p50/p99/max {} ms, resume misses {}; \
+         drain (SIGTERM to exit) {}; {window}; server CPU % sums each node's old and new process",
+        l.players,
+        r.handoffs,
+        triple(&gap),
+        r.resume_misses,
+        drains.join(", "),
+    ))
+}
+
 /// The plot of a sweep: latency, tick cost and CPU against players.
 pub fn plot(report: &BenchReport) -> String {
     let pts = |g: &dyn Fn(&Level) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -1201,6 +1492,57 @@ mod tests {
         let mut unknown = nodes.clone();
         unknown[0].server.cpu_percent = None;
         assert_eq!(fleet_figures(&unknown, 1).cpu_percent, None);
+    }
+
+    fn scrape_of(counts: [f64; 3]) -> Scrape {
+        let [a, b, inf] = counts;
+        Scrape::parse(&format!(
+            "# TYPE h histogram\nh_bucket{{le=\"0.001\"}} {a}\nh_bucket{{le=\"0.01\"}} {b}\n\
+             h_bucket{{le=\"+Inf\"}} {inf}\nh_sum 0\nh_count {inf}\n\
+             # TYPE tickroom_ticks_total counter\ntickroom_ticks_total {inf}\n"
+        ))
+    }
+
+    #[test]
+    fn one_span_is_the_plain_window() {
+        let (a, b) = (scrape_of([1.0, 2.0, 3.0]), scrape_of([5.0, 10.0, 11.0]));
+        let plain = WindowHistogram::between(&a, &b, "h");
+        assert_eq!(merge_histograms([plain.clone()]), plain);
+        assert_eq!(merge_histograms([]).count, 0.0);
+        assert_eq!(merge_histograms([]).quantile(0.5), None);
+    }
+
+    #[test]
+    fn spans_of_a_restarted_node_add_up() {
+        // The old process from the window's start to its SIGTERM, the new
+        // one from its start (empty scrape) to the window's end.
+        let spans = [
+            Span {
+                start: scrape_of([1.0, 2.0, 3.0]),
+                end: scrape_of([5.0, 10.0, 11.0]),
+            },
+            Span {
+                start: Scrape::parse(""),
+                end: scrape_of([2.0, 2.0, 4.0]),
+            },
+        ];
+        let h = merge_histograms(
+            spans
+                .iter()
+                .map(|s| WindowHistogram::between(&s.start, &s.end, "h")),
+        );
+        assert_eq!(h.count, 12.0);
+        assert_eq!(
+            h.buckets,
+            vec![
+                (0.0, 0.001, 6.0),
+                (0.001, 0.01, 4.0),
+                (0.01, f64::INFINITY, 2.0)
+            ]
+        );
+        // Counters add up the same way.
+        let f = server_figures(&spans, 2.0, None, None, None, 1);
+        assert_eq!(f.ticks, 12.0);
     }
 
     #[test]

@@ -2,17 +2,20 @@
 //! sweeps load levels with the bot swarm (server and bots pinned to different
 //! cores), prints a table, and writes JSON and an SVG plot under
 //! `target/bench/`. See `harness.rs` for what is measured. With
-//! `--nodes N` each level runs N nodes sharing a private Redis (`fleet.rs`).
+//! `--nodes N` each level runs N nodes sharing a private Redis (`fleet.rs`);
+//! with `--rolling-restart` as well, each level restarts them one by one in
+//! its window and reports the hand-offs the players saw (`rolling.rs`).
 
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tickroom_bots::{Mix, SwarmConfig, config::parse_room_config, duration::parse_duration, games};
 
 mod ceiling;
 mod fleet;
 mod harness;
+mod rolling;
 mod svg;
 
 use harness as bench;
@@ -96,10 +99,43 @@ struct Args {
     /// The `redis-server` binary for --nodes > 1.
     #[arg(long, default_value = "redis-server")]
     redis_server: PathBuf,
+    /// In each level's window, restart every node in turn (SIGTERM, wait
+    /// for its exit, start it again on its port, wait for the fleet and for
+    /// every bot to be connected again, pause --rolling-settle), as
+    /// `scripts/rolling-restart` does, and report the hand-offs the bots
+    /// saw: count, gap p50/p99/max, resume misses, and each node's drain
+    /// time. The window lasts at least as long as the restarts. The nodes
+    /// get a shared --secret and --drain 20s unless --server-arg sets them.
+    /// The capacity limits are judged as usual, restarts included (add
+    /// --keep-going to measure every level). Needs --nodes 2 or more.
+    #[arg(long)]
+    rolling_restart: bool,
+    /// With --rolling-restart: the pause after a node is back (and every bot
+    /// connected again) before the next node drains.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    rolling_settle: Duration,
+}
+
+impl Args {
+    /// Checks what clap cannot say alone.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.rolling_restart && self.nodes < 2 {
+            bail!(
+                "--rolling-restart needs a fleet to hand rooms to: pass --nodes 2 or more (got --nodes {})",
+                self.nodes
+            );
+        }
+        Ok(())
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Err(e) = args.validate() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, format!("{e:#}"))
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -152,6 +188,8 @@ fn main() -> anyhow::Result<()> {
         keep_going: args.keep_going,
         nodes: usize::from(args.nodes),
         redis_bin: args.redis_server.clone(),
+        rolling_restart: args.rolling_restart,
+        rolling_settle: args.rolling_settle,
     };
     // Pinned to one core, the bots run on a current-thread runtime: it saves
     // the cross-thread wake-ups of a one-worker multi-thread runtime.
@@ -177,6 +215,14 @@ fn main() -> anyhow::Result<()> {
     println!("{}", bench::header_for(report.nodes));
     for level in &report.levels {
         println!("{}", bench::rows(level));
+    }
+    let rolling: Vec<String> = report
+        .levels
+        .iter()
+        .filter_map(bench::rolling_line)
+        .collect();
+    if !rolling.is_empty() {
+        println!("\n{}", rolling.join("\n"));
     }
     println!("\n{}", bench::summary(&report));
     std::fs::create_dir_all(&args.out)?;
@@ -216,4 +262,32 @@ fn build_server() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("tickroom-bench").chain(args.iter().copied()))
+            .expect("flags parse")
+    }
+
+    #[test]
+    fn rolling_restart_needs_a_fleet() {
+        let err = parse(&["--rolling-restart"]).validate().unwrap_err();
+        assert!(err.to_string().contains("--nodes 2 or more"), "{err}");
+        assert!(
+            parse(&["--nodes", "1", "--rolling-restart"])
+                .validate()
+                .is_err()
+        );
+        assert!(
+            parse(&["--nodes", "2", "--rolling-restart"])
+                .validate()
+                .is_ok()
+        );
+        assert!(parse(&["--nodes", "3"]).validate().is_ok());
+        assert!(parse(&[]).validate().is_ok());
+    }
 }
