@@ -11,7 +11,11 @@
 //! - **Crash**: `--room-snapshots 1s`; the node running a room is killed
 //!   (`kill -9`); its players come back (through a survivor) into the room
 //!   restored from its newest snapshot: same ids, scores at least those seen
-//!   two snapshot intervals before the kill, ticks not reset.
+//!   two snapshot intervals before the kill, ticks not reset. A second room
+//!   of the dead node, whose player had left (its seat within the resume
+//!   grace), is brought back by the room API alone: `POST
+//!   /rooms/{id}/join` on the survivor answers a ticket for the restored
+//!   room (not 404), and `GET /rooms/{id}` shows its player and its tick.
 //! - **Recordings** (`--record-dir`, one directory per node): every room's
 //!   recordings across the nodes form one chain, each file continuing the
 //!   one before it, and `tickroom replay` of the chain matches every tick and
@@ -42,7 +46,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::{
     cluster::{create_room_with, unique_prefix},
     support::{
-        client::{Attempt, attempt_resuming, lists_members, resolve, until},
+        client::{Attempt, attempt_resuming, lists_members, resolve, try_json, until},
         node::{Node, NodeArgs, tickroom_bin},
         redis::{self, RedisServer},
     },
@@ -701,9 +705,21 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
     wait_members(&nodes, "start").await;
     let owner = create_room_with(nodes[0].addr, &room_body("crash")).await;
     say(&format!("room on {owner}"));
+    // A room on the same node that only the room API will bring back.
+    let mut api_room = None;
+    for i in 0..32 {
+        let id = format!("api-{i}");
+        if create_room_with(nodes[0].addr, &room_body(&id)).await == owner {
+            api_room = Some(id);
+            break;
+        }
+    }
+    let api_room = api_room.expect("one of 32 rooms lands on the crash room's node");
     let entries: Entries = Arc::default();
     set_entries(&entries, &nodes);
     let (stop_tx, stop) = watch::channel(false);
+    let (api_stop_tx, api_stop) = watch::channel(false);
+    let api_player = spawn_player(&api_room, "api", Arc::clone(&entries), api_stop);
     let players: Vec<Player> = (0..2)
         .map(|j| {
             spawn_player(
@@ -723,6 +739,12 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
         }
     })
     .await;
+    // The API room's player goes quiet (its connection drops; its seat waits
+    // the 30 s resume grace), so only the room API can bring the room back.
+    let api_seen = api_player.log().tick;
+    assert!(api_seen > 0, "the API room's player got frames");
+    let _ = api_stop_tx.send(true);
+    api_player.task.abort();
     // What a snapshot taken after this holds at least (one is written every
     // second; wait two before the kill).
     let seen: Vec<(u32, u32, Option<u32>)> = players
@@ -767,6 +789,34 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
         "{} restored the room from its snapshot",
         survivor.id
     );
+    // The room API brings the other room back: a join ticket, not a 404,
+    // and the room holds its player's seat (a fresh room would be empty)
+    // (while the dead node's lease runs, the survivor may still relay to it).
+    let join = format!("/rooms/{api_room}/join");
+    let ticket = until(
+        format!("POST {join} on the survivor to grant a ticket"),
+        BACK,
+        || async {
+            match try_json(survivor.addr, "POST", &join, None).await {
+                Ok((200, body)) => Ok(body),
+                Ok((status, body)) => Err(format!("{status} {body}")),
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await;
+    assert_eq!(ticket["room"], api_room.as_str(), "{ticket}");
+    assert_eq!(
+        metric(survivor.addr, "tickroom_rooms_restored_total").await,
+        2.0,
+        "the API join restored {api_room} from its snapshot"
+    );
+    let (status, room) = try_json(survivor.addr, "GET", &format!("/rooms/{api_room}"), None)
+        .await
+        .expect("GET the restored room");
+    assert_eq!(status, 200, "{room}");
+    assert_eq!(room["players"], 1, "its player's seat came back: {room}");
+    assert_eq!(room["node"], survivor.id.as_str(), "{room}");
     for (p, (tick, score, id)) in players.iter().zip(&seen) {
         let l = p.log();
         let who = format!("{} (player {:?}): trail {:?}", p.name, l.player, l.trail);
@@ -799,5 +849,10 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
         chains.get("crash"),
         Some(&2),
         "the room's recording continues on the survivor: {chains:?}"
+    );
+    assert_eq!(
+        chains.get(&api_room),
+        Some(&2),
+        "{api_room}'s recording continues on the survivor: {chains:?}"
     );
 }

@@ -392,6 +392,19 @@ pub fn write_snapshots(
     });
 }
 
+/// The game of room `room`'s snapshot, when `--room-snapshots` is on, the
+/// room is not live here and Redis keeps a readable snapshot of it (its
+/// owner died): what a lookup needs to place the room again.
+pub async fn snapshot_game(shared: &Shared, room: &str) -> Option<String> {
+    if shared.config.room_snapshots.is_none() || shared.registry.contains(room) {
+        return None;
+    }
+    let m = shared.cluster.membership()?;
+    let (_, bytes) = m.get_snapshot(room).await.ok()??;
+    let snap = RoomSnapshot::decode(&bytes).ok()?;
+    (snap.room == room).then_some(snap.game)
+}
+
 /// Before a join starts room `room` here: when `--room-snapshots` is on and
 /// Redis keeps a snapshot of it (its owner died: this node holds its claim
 /// now), the room starts from that snapshot instead of empty, and its

@@ -783,6 +783,35 @@ async fn owner_of(
     }
 }
 
+/// [`owner_of`] for a caller about to use the room (look it up, join it):
+/// with `--room-snapshots`, a room whose owner died and whose snapshot
+/// Redis still keeps is placed again (claimed by the node placement picks
+/// among those hosting its game) and, when that is this node, restored from
+/// the snapshot before the caller goes on, as a WebSocket join does.
+async fn owner_restoring(
+    shared: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Peer>, ApiError> {
+    match owner_of(shared, id, headers).await {
+        Ok(Some(peer)) => return Ok(Some(peer)),
+        Ok(None) => {}
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            let Some(game) = crate::handoff::snapshot_game(shared, id).await else {
+                return Err(e);
+            };
+            match shared.cluster.route(id, Some(&game)).await {
+                Route::Local => {}
+                Route::Remote(peer) => return Ok(Some(peer)),
+                Route::Unavailable => return Err(cluster_unavailable()),
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    crate::handoff::restore_from_snapshot(shared, id).await;
+    Ok(None)
+}
+
 async fn get_room(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
@@ -792,7 +821,7 @@ async fn get_room(
         return Ok(refusal);
     }
     let id = room_id(id)?;
-    if let Some(peer) = owner_of(&shared, &id, &headers).await? {
+    if let Some(peer) = owner_restoring(&shared, &id, &headers).await? {
         let path = format!("/rooms/{id}");
         let method = axum::http::Method::GET;
         return Ok(relay(
@@ -823,7 +852,7 @@ async fn join_room(
         return Ok(refusal);
     }
     let id = room_id(id)?;
-    if let Some(peer) = owner_of(&shared, &id, &headers).await? {
+    if let Some(peer) = owner_restoring(&shared, &id, &headers).await? {
         let path = format!("/rooms/{id}/join");
         let method = axum::http::Method::POST;
         return Ok(relay(

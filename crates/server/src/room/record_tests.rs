@@ -575,7 +575,10 @@ fn a_first_recording_cut_before_the_snapshot_leaves_the_point_unchecked() {
         "{:?}",
         check.detail
     );
-    assert!(summary.divergence.is_none(), "the second still replays alone");
+    assert!(
+        summary.divergence.is_none(),
+        "the second still replays alone"
+    );
 }
 
 #[test]
