@@ -79,9 +79,7 @@ use tickroom_protocol::codec::{self, MAX_ROOM_STATE_BYTES};
 use tickroom_protocol::state::{Value, decode_values, encode_values};
 
 use crate::declare::{Catalogue, LoadedComponent, LoadedResource};
-use crate::game::Game;
 use crate::interest::{Eye, SeenBy};
-use crate::room::GameRoom;
 use crate::wire::EntityMap;
 use crate::world::{
     NetId, NewlyReplicated, Outbox, Player, PlayerId, Players, Replicated, RoomRng, StepInfo,
@@ -298,10 +296,33 @@ impl EntityMap for NetIds<'_> {
     }
 }
 
-/// [`crate::Room::save`].
-pub(crate) fn save<G: Game>(room: &GameRoom<G>, out: &mut Vec<u8>) -> Result<(), PersistError> {
-    let world = &room.world;
-    let catalogue = &room.catalogue;
+/// What a room's save reads besides its world (the room's own fields).
+pub(crate) struct RoomState<'a> {
+    /// The game's declarations.
+    pub catalogue: &'a Catalogue,
+    /// Replicated entities by network id.
+    pub net: &'a BTreeMap<u32, Entity>,
+    /// The next network id the room gives.
+    pub next_net_id: u32,
+    /// The hash of the config, seed and step rate the room was made with.
+    pub setup_hash: u64,
+}
+
+/// What a restore gives the room besides its world.
+pub(crate) struct Restored {
+    /// Replicated entities by network id.
+    pub net: BTreeMap<u32, Entity>,
+    /// The next network id the room gives.
+    pub next_net_id: u32,
+}
+
+/// [`crate::Room::save`] of a room whose world is `world`.
+pub(crate) fn save(
+    world: &World,
+    room: RoomState<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), PersistError> {
+    let catalogue = room.catalogue;
     let schema = catalogue.schema();
     let entities = saved_entities(world, catalogue);
     let places: HashMap<Entity, usize> =
@@ -312,7 +333,7 @@ pub(crate) fn save<G: Game>(room: &GameRoom<G>, out: &mut Vec<u8>) -> Result<(),
     };
     let net = NetIds {
         world,
-        net: &room.net,
+        net: room.net,
     };
     let mut values = Vec::new();
     let mut records = Vec::with_capacity(entities.len());
@@ -403,8 +424,17 @@ struct Loading {
     wire: Vec<(u8, Vec<Value>)>,
 }
 
-/// [`crate::Room::restore`].
-pub(crate) fn restore<G: Game>(room: &mut GameRoom<G>, bytes: &[u8]) -> Result<(), PersistError> {
+/// [`crate::Room::restore`] into `world`, of a room made with `catalogue`
+/// and `setup_hash`; `pristine` is whether the room has neither stepped nor
+/// been restored. The caller keeps the returned ids and drops what it held
+/// for the old world (queued inputs, views).
+pub(crate) fn restore(
+    world: &mut World,
+    catalogue: &Catalogue,
+    setup_hash: u64,
+    pristine: bool,
+    bytes: &[u8],
+) -> Result<Restored, PersistError> {
     if bytes.len() > MAX_ROOM_STATE_BYTES {
         return Err(PersistError::TooLarge {
             len: bytes.len(),
@@ -413,15 +443,14 @@ pub(crate) fn restore<G: Game>(room: &mut GameRoom<G>, bytes: &[u8]) -> Result<(
     }
     let saved: Saved =
         codec::decode_serde(bytes).map_err(|e| PersistError::Undecodable(e.to_string()))?;
-    let catalogue = room.catalogue.clone();
-    check_header(&saved.header, &catalogue, room.setup_hash)?;
-    if !room.pristine || room.world.resource::<StepInfo>().step != 0 {
+    check_header(&saved.header, catalogue, setup_hash)?;
+    if !pristine || world.resource::<StepInfo>().step != 0 {
         return Err(PersistError::NotNew("it has run a step or was restored"));
     }
-    if !room.world.resource::<Players>().is_empty() {
+    if !world.resource::<Players>().is_empty() {
         return Err(PersistError::NotNew("a player joined it"));
     }
-    let loading = decode_entities(&saved, &catalogue)?;
+    let loading = decode_entities(&saved, catalogue)?;
     let mut resources: Vec<Box<dyn LoadedResource>> = Vec::with_capacity(saved.resources.len());
     for (n, (i, bytes)) in saved.resources.iter().enumerate() {
         let r = catalogue
@@ -434,8 +463,7 @@ pub(crate) fn restore<G: Game>(room: &mut GameRoom<G>, bytes: &[u8]) -> Result<(
         resources.push((r.load)(bytes).map_err(|e| PersistError::component(r.name, e))?);
     }
     // Everything decoded: from here on nothing fails.
-    apply(room, &saved, loading, resources);
-    Ok(())
+    Ok(apply(world, catalogue, &saved, loading, resources))
 }
 
 fn check_header(h: &Header, catalogue: &Catalogue, setup_hash: u64) -> Result<(), PersistError> {
@@ -549,17 +577,16 @@ fn decode_entities(saved: &Saved, catalogue: &Catalogue) -> Result<Vec<Loading>,
 }
 
 /// Puts the decoded save into the room's world (see the module docs).
-fn apply<G: Game>(
-    room: &mut GameRoom<G>,
+fn apply(
+    world: &mut World,
+    catalogue: &Catalogue,
     saved: &Saved,
     loading: Vec<Loading>,
     mut resources: Vec<Box<dyn LoadedResource>>,
-) {
-    let catalogue = room.catalogue.clone();
-    let world = &mut room.world;
+) -> Restored {
     // Setup's replicated and persisted entities go; its others stay (the
     // same entities, with the same ids, as in the saved room's world).
-    for e in saved_entities(world, &catalogue) {
+    for e in saved_entities(world, catalogue) {
         world.despawn(e);
     }
     let kept: HashSet<Entity> = world.iter_entities().map(|e| e.id()).collect();
@@ -624,11 +651,10 @@ fn apply<G: Game>(
     // Restored with their ids: none is new.
     world.resource_mut::<NewlyReplicated>().0.clear();
     world.clear_trackers();
-    room.net = by_net;
-    room.next_net_id = saved.next_net_id;
-    room.pending.clear();
-    room.views = None;
-    room.pristine = false;
+    Restored {
+        net: by_net,
+        next_net_id: saved.next_net_id,
+    }
 }
 
 /// Every `Player` and its entity.

@@ -530,10 +530,28 @@ impl<G: Game> Room for GameRoom<G> {
     }
 
     fn save(&self, out: &mut Vec<u8>) -> Result<(), PersistError> {
-        crate::persist::save(self, out)
+        let room = crate::persist::RoomState {
+            catalogue: &self.catalogue,
+            net: &self.net,
+            next_net_id: self.next_net_id,
+            setup_hash: self.setup_hash,
+        };
+        crate::persist::save(&self.world, room, out)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), PersistError> {
-        crate::persist::restore(self, bytes)
+        let restored = crate::persist::restore(
+            &mut self.world,
+            &self.catalogue,
+            self.setup_hash,
+            self.pristine,
+            bytes,
+        )?;
+        self.net = restored.net;
+        self.next_net_id = restored.next_net_id;
+        self.pending.clear();
+        self.views = None;
+        self.pristine = false;
+        Ok(())
     }
 }
