@@ -25,6 +25,7 @@ pub use tickroom_protocol as protocol;
 mod declare;
 mod game;
 pub mod interest;
+mod outbox;
 pub mod persist;
 mod registry;
 mod room;
@@ -34,10 +35,11 @@ mod world;
 pub use declare::{Catalogue, Declare};
 pub use game::{Departure, Game, InputMode, Refusal, RoomConfig, Setup};
 pub use interest::{Eye, SeenBy, Views};
+pub use outbox::{Audience, OutEvent, Outbox};
 pub use persist::PersistError;
 pub use registry::{ConfigError, GameEntry, Games, RegisterError};
 pub use room::{GameRoom, InputError, Room, RoomStep};
 pub use world::{
-    Audience, Inputs, MAX_PLAYER_NAME_BYTES, NetId, OutEvent, Outbox, Player, PlayerId,
-    PlayerInput, Players, Replicated, RoomRng, StepInfo,
+    Inputs, MAX_PLAYER_NAME_BYTES, NetId, Player, PlayerId, PlayerInput, Players, Replicated,
+    RoomRng, StepInfo,
 };

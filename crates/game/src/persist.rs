@@ -80,9 +80,10 @@ use tickroom_protocol::state::{Value, decode_values, encode_values};
 
 use crate::declare::{Catalogue, LoadedComponent, LoadedResource};
 use crate::interest::{Eye, SeenBy};
+use crate::outbox::Outbox;
 use crate::wire::EntityMap;
 use crate::world::{
-    NetId, NewlyReplicated, Outbox, Player, PlayerId, Players, Replicated, RoomRng, StepInfo,
+    NetId, NewlyReplicated, Player, PlayerId, Players, Replicated, RoomRng, StepInfo,
 };
 
 /// Why a room could not be saved or restored.

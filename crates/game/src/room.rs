@@ -17,11 +17,12 @@ use tickroom_protocol::state::{DecodeError, Frame, FrameError, Value, decode_val
 use crate::declare::Catalogue;
 use crate::game::{Departure, Game, InputMode, Refusal, Setup};
 use crate::interest::{Eye, Placed, SeenBy, ViewBuilder, Views};
+use crate::outbox::{Audience, OutEvent, Outbox};
 use crate::persist::PersistError;
 use crate::wire::{EntityMap, WireError};
 use crate::world::{
-    Audience, Inputs, NetId, NewlyReplicated, OutEvent, Outbox, Player, PlayerId, PlayerInput,
-    Players, Replicated, RoomRng, StepInfo,
+    Inputs, NetId, NewlyReplicated, Player, PlayerId, PlayerInput, Players, Replicated, RoomRng,
+    StepInfo,
 };
 
 /// The label of every room's step schedule.
