@@ -13,9 +13,11 @@ use clap::{CommandFactory, Parser};
 use tickroom_bots::{Mix, SwarmConfig, config::parse_room_config, duration::parse_duration, games};
 
 mod ceiling;
+mod config;
 mod fleet;
 mod harness;
 mod rolling;
+mod servers;
 mod svg;
 
 use harness as bench;

@@ -39,14 +39,15 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::{Context, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use tickroom_bots::{Report, duration::parse_duration, process, prom::Scrape};
 
 use crate::{
+    config::BenchConfig,
     fleet,
-    harness::{self, BenchConfig, LevelSample, NodeWindow, Result, ServerProcess, Span},
+    servers::{self, LevelSample, NodeWindow, ServerProcess, Span},
 };
 
 /// `--drain` given to every node unless `--server-arg` sets one: ample for
@@ -289,7 +290,7 @@ pub async fn measure(plan: &Plan<'_>, slots: &mut [Slot]) -> Result<RollingSampl
     let redis0 = plan.redis_pid.and_then(process::cpu_times_of);
     let mut tracks = Vec::with_capacity(slots.len());
     for slot in slots.iter() {
-        let open_start = harness::scrape(slot.addr)
+        let open_start = servers::scrape(slot.addr)
             .await
             .with_context(|| format!("scraping node {} at the start of the window", slot.id))?;
         tracks.push(Track {
@@ -342,14 +343,14 @@ pub async fn measure(plan: &Plan<'_>, slots: &mut [Slot]) -> Result<RollingSampl
     }
     let mut nodes = Vec::with_capacity(slots.len());
     for (slot, mut track) in slots.iter().zip(tracks) {
-        let end = harness::scrape(slot.addr)
+        let end = servers::scrape(slot.addr)
             .await
             .with_context(|| format!("scraping node {} at the end of the window", slot.id))?;
         let pid = slot.process.pid();
         track.cpu.push((track.open_cpu, process::cpu_times_of(pid)));
         let start = std::mem::replace(&mut track.open_start, Scrape::parse(""));
         track.spans.push(Span { start, end });
-        nodes.push((track, harness::rss_mib(pid)));
+        nodes.push((track, servers::rss_mib(pid)));
     }
     let (redis1, bots1) = (
         plan.redis_pid.and_then(process::cpu_times_of),
@@ -388,7 +389,7 @@ async fn drain_and_start(
     track: &mut Track,
     t0: Instant,
 ) -> Result<(Restart, Instant)> {
-    let before = harness::scrape(slot.addr)
+    let before = servers::scrape(slot.addr)
         .await
         .with_context(|| format!("scraping node {} before its SIGTERM", slot.id))?;
     let gauge = |name: &str| before.value(name).unwrap_or(0.0).max(0.0) as u64;
@@ -448,7 +449,7 @@ async fn drain_and_start(
         &slot.addr.to_string(),
         LOG_FILTER,
     )?;
-    let addr = harness::listening_addr_in(&slot.log).await?;
+    let addr = servers::listening_addr_in(&slot.log).await?;
     if addr != slot.addr {
         bail!(
             "rolling restart: node {} came back on {addr}, not {} (its log: {})",
@@ -457,7 +458,7 @@ async fn drain_and_start(
             slot.log.display()
         );
     }
-    harness::wait_ready(addr).await?;
+    servers::wait_ready(addr).await?;
     let restart = Restart {
         node: slot.id.clone(),
         at_s,
@@ -497,7 +498,7 @@ async fn wait_for_connections(addrs: &[SocketAddr], players: usize) -> bool {
     loop {
         let mut open = 0.0;
         for &addr in addrs {
-            if let Ok(m) = harness::scrape(addr).await {
+            if let Ok(m) = servers::scrape(addr).await {
                 open += m.get("tickroom_connections").max(0.0);
             }
         }
