@@ -671,9 +671,12 @@ fn server_figures(
         cpu_percent,
         rss_idle_mib: rss_idle,
         rss_loaded_mib: rss_loaded,
+        // Per player held: none for a node that holds none (a node
+        // restarted last in a rolling level may end empty).
         kib_per_player: rss_idle
             .zip(rss_loaded)
-            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+            .filter(|_| players > 0)
+            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players as f64),
         input_queue_ms: three("tickroom_input_queue_delay_seconds"),
         input_apply_ms: three("tickroom_input_apply_delay_seconds"),
         connection_task_bytes: last
@@ -750,9 +753,12 @@ pub fn fleet_figures(nodes: &[NodeLevel], players: usize) -> ServerFigures {
         cpu_percent: sum_opt(&|s| s.cpu_percent),
         rss_idle_mib: rss_idle,
         rss_loaded_mib: rss_loaded,
+        // Per player held: none for a node that holds none (a node
+        // restarted last in a rolling level may end empty).
         kib_per_player: rss_idle
             .zip(rss_loaded)
-            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players.max(1) as f64),
+            .filter(|_| players > 0)
+            .map(|(idle, loaded)| (loaded - idle) * 1024.0 / players as f64),
         input_queue_ms: std::array::from_fn(|i| worst(&|s| s.input_queue_ms[i])),
         input_apply_ms: std::array::from_fn(|i| worst(&|s| s.input_apply_ms[i])),
         connection_task_bytes: worst(&|s| s.connection_task_bytes),
