@@ -76,8 +76,10 @@ use crate::{
 const MAX_FRAGMENT: usize = 512;
 
 /// The most bytes the future of one connection's task ([`accept`]) may
-/// take: it lives as long as its player (checked by a unit test).
-pub const CONNECTION_FUTURE_BUDGET: usize = 4096;
+/// take: it lives as long as its player (checked by a unit test). It was
+/// 1,920 before the upgrade's and the handshake's state moved into boxes
+/// freed at the first frame (896 since; docs/perf/memory.md).
+pub const CONNECTION_FUTURE_BUDGET: usize = 1024;
 
 /// How long a closing connection waits for each step of the close handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -176,6 +178,17 @@ pub enum Admission {
     Elsewhere(String),
 }
 
+/// What a connection was upgraded with: everything its start needs and its
+/// play does not. Boxed, so a connection's task holds one pointer for it,
+/// not its fields, for the player's whole life.
+struct Opening<S> {
+    io: S,
+    room: String,
+    game: Option<RoomGame>,
+    url_name: Option<String>,
+    admission: Admission,
+}
+
 /// Serves one upgraded connection as a WebSocket until it closes. `room` is
 /// validated; `url_name` is the optional `name` query parameter.
 pub async fn serve<S>(
@@ -188,11 +201,25 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let opening = Box::new(Opening {
+        io,
+        room,
+        game,
+        url_name,
+        admission,
+    });
+    serve_opening(opening, &shared).await;
+}
+
+async fn serve_opening<S>(opening: Box<Opening<S>>, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let m = &shared.metrics;
     m.connections.increment(1.0);
     m.connections_opened.increment(1);
     shared.live_connections.fetch_add(1, Ordering::AcqRel);
-    let code = run(io, &room, game, url_name, admission, &shared).await;
+    let code = run(opening, shared).await;
     m.connection_closed(code);
     m.connections.decrement(1.0);
     shared.live_connections.fetch_sub(1, Ordering::AcqRel);
@@ -200,8 +227,10 @@ pub async fn serve<S>(
 
 /// Completes a WebSocket upgrade and serves the connection: the whole of a
 /// connection's task. `slot` (its places in the connection caps) is held
-/// until the connection ends.
-pub async fn accept(
+/// until the connection ends. The task's future keeps only the upgrade, the
+/// slot and boxes for the rest: its size is a player's for as long as it
+/// plays (see [`task_bytes`]).
+pub fn accept(
     on_upgrade: hyper::upgrade::OnUpgrade,
     room: String,
     game: Option<RoomGame>,
@@ -209,24 +238,28 @@ pub async fn accept(
     admission: Admission,
     shared: Arc<Shared>,
     slot: crate::net::limits::Slot,
-) {
-    let _slot = slot;
-    let upgraded = match on_upgrade.await {
-        Ok(upgraded) => upgraded,
-        Err(e) => {
-            tracing::debug!(error = %e, "WebSocket upgrade failed");
-            return;
-        }
-    };
-    serve(
-        hyper_util::rt::TokioIo::new(upgraded),
-        room,
-        game,
-        url_name,
-        admission,
-        shared,
-    )
-    .await;
+) -> impl Future<Output = ()> + Send + 'static {
+    let start = Box::new((room, game, url_name, admission));
+    async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade failed");
+                return;
+            }
+        };
+        let (room, game, url_name, admission) = *start;
+        let opening = Box::new(Opening {
+            io: hyper_util::rt::TokioIo::new(upgraded),
+            room,
+            game,
+            url_name,
+            admission,
+        });
+        serve_opening(opening, &shared).await;
+        // Held until here (and dropped with the task on any early return).
+        drop(slot);
+    }
 }
 
 /// What a joined connection plays with.
@@ -237,43 +270,38 @@ struct Session {
     bucket: TokenBucket,
 }
 
-async fn run<S>(
-    io: S,
-    room: &str,
-    game: Option<RoomGame>,
-    url_name: Option<String>,
-    admission: Admission,
-    shared: &Shared,
-) -> u16
+/// A connection that joined its room: its WebSocket and its session.
+struct Playing<S> {
+    ws: WebSocketStream<S>,
+    session: Session,
+}
+
+async fn run<S>(opening: Box<Opening<S>>, shared: &Shared) -> u16
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // Made here, so the stream lives in this one frame of the task's state.
-    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config)).await;
-    // The handshake's and the close's state (timers, the join round trip,
-    // close frames) live in boxes freed when each is done: a playing
-    // connection's task holds only what play needs (see docs/perf).
-    let session = match Box::pin(handshake(&mut ws, room, game, url_name, admission, shared)).await
-    {
-        Ok(session) => session,
+    // The upgrade's and the handshake's state (the opening, timers, the
+    // join round trip) live in a box freed once the player plays, and the
+    // close's in another: a playing connection's task holds only what play
+    // needs (see docs/perf).
+    // Used in place, never destructured: a moved-out copy would take its
+    // own bytes in the task's state beside the original.
+    let mut joined = match Box::pin(open(opening, shared)).await {
+        Ok(joined) => joined,
         Err(code) => return code,
     };
-    let Session {
-        conn,
-        mailbox,
-        handle,
-        mut bucket,
-    } = session;
+    let conn = joined.session.conn;
     let idle_timeout = shared.config.idle_timeout;
     let heard = Instant::now();
     // Inline in this task's state: no allocation per connection.
     let idle = tokio::time::sleep_until((heard + idle_timeout / 2).into());
     tokio::pin!(idle);
+    let Playing { ws, session } = &mut joined;
     let mut play = Play {
-        ws: &mut ws,
-        mailbox: &mailbox,
-        bucket: &mut bucket,
-        room: &handle,
+        ws,
+        mailbox: &session.mailbox,
+        bucket: &mut session.bucket,
+        room: &session.handle,
         conn,
         shared,
         slow: shared.config.slow_client,
@@ -287,7 +315,33 @@ where
         ping_due: false,
     };
     let end = std::future::poll_fn(|cx| play.poll(cx)).await;
-    Box::pin(finish(&mut ws, end, conn, &mailbox, &handle, shared)).await
+    let Playing { ws, session } = &mut joined;
+    Box::pin(finish(
+        ws,
+        end,
+        conn,
+        &session.mailbox,
+        &session.handle,
+        shared,
+    ))
+    .await
+}
+
+/// The WebSocket over the upgraded stream, then the handshake.
+async fn open<S>(opening: Box<Opening<S>>, shared: &Shared) -> Result<Playing<S>, u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Opening {
+        io,
+        room,
+        game,
+        url_name,
+        admission,
+    } = *opening;
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config)).await;
+    let session = handshake(&mut ws, &room, game, url_name, admission, shared).await?;
+    Ok(Playing { ws, session })
 }
 
 /// Join, resume, room and Welcome: from the upgrade to a playing connection.
