@@ -856,3 +856,99 @@ async fn a_killed_nodes_rooms_come_back_from_their_snapshots() {
         "{api_room}'s recording continues on the survivor: {chains:?}"
     );
 }
+
+/// A raw HTTP/1.1 request on a fresh connection; the status line and body of
+/// the answer, which must come within `PROMPT` (the body need not be sent).
+async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PROMPT: Duration = Duration::from_secs(5);
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write the head");
+    s.write_all(body).await.expect("write the body");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answer = tokio::time::timeout(PROMPT, async {
+        loop {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if let Some((h, b)) = text.split_once("\r\n\r\n")
+                && b.contains('}')
+            {
+                return (h.to_owned(), b.to_owned());
+            }
+            if n == 0 {
+                return (text.into_owned(), String::new());
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no answer within {PROMPT:?} to {head:?}"));
+    let status = answer
+        .0
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer.1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_hand_off_is_refused_and_an_unsigned_one_before_its_body() {
+    if !redis::required_by("handoff::forged") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let records = TempDir::new("forged-records");
+    let node = Node::start(&node_args(&redis, &prefix, "fa", false, 0, &records.0)).await;
+    let path = tickroom_server::handoff::HANDOFF_PATH;
+    let holder = tickroom_server::handoff::HOLDER_HEADER;
+    let signature = tickroom_server::handoff::SIGNATURE_HEADER;
+    let t0 = Instant::now();
+    // No signature, 8 MB promised and never sent: refused from the headers.
+    let (status, body) = raw(
+        node.addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\nContent-Length: 8000000\r\n\r\n"
+        ),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("bad_signature"), "{body}");
+    // A signature that is not the fleet's.
+    let junk = b"not a room";
+    let (status, body) = raw(
+        node.addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\n{signature}: AAAA\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            junk.len()
+        ),
+        junk,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("bad_signature"), "{body}");
+    // Signed with the fleet's secret but not a snapshot: a clear 400.
+    let signer = tickroom_server::signing::Signer::new(SECRET.as_bytes()).expect("a secret");
+    let tag = signer.tag(tickroom_server::handoff::DOMAIN, junk);
+    let (status, body) = raw(
+        node.addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\n{signature}: {tag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            junk.len()
+        ),
+        junk,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("bad_snapshot"), "{body}");
+    eprintln!("forged hand-offs refused in {:?}", t0.elapsed());
+    // The node took no room and still serves.
+    assert_eq!(metric(node.addr, "tickroom_rooms").await, 0.0);
+    assert_eq!(
+        metric(node.addr, "tickroom_handoffs_adopted_total").await,
+        0.0
+    );
+}

@@ -51,7 +51,7 @@ pub const SIGNATURE_HEADER: &str = "x-tickroom-signature";
 /// The header carrying the old owner's claim value (`<node>#<incarnation>`).
 pub const HOLDER_HEADER: &str = "x-tickroom-holder";
 /// The signing domain of a handed-off snapshot.
-const DOMAIN: &str = "tickroom-handoff-v1";
+pub const DOMAIN: &str = "tickroom-handoff-v1";
 /// Rooms handed off at once.
 const PARALLEL: usize = 8;
 /// Longest wait for a room to answer its freeze (it does on its next tick).
@@ -241,17 +241,23 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
     }
 }
 
-/// Takes over a room handed off by a draining node (see the module docs):
-/// `body` is its snapshot, `headers` carry the signature and the old
-/// owner's claim value.
-pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Result<(), Refusal> {
-    let Some(m) = shared.cluster.membership() else {
+/// Hand-offs whose bodies are read and restored at once: a bound on the
+/// memory senders can make a node hold (each body up to
+/// `MAX_ROOM_STATE_BYTES`); later ones wait, their bodies unread.
+pub const ADOPTING_AT_ONCE: usize = 8;
+
+/// The refusals a hand-off request gets from its headers alone, before its
+/// body (up to 16 MiB) is read: this node cannot take rooms (not in a Redis
+/// cluster, no `--secret`, draining), or the request is not a hand-off (no
+/// signature, no holder).
+pub fn admissible(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
+    if shared.cluster.membership().is_none() {
         return Err(refuse(
             StatusCode::CONFLICT,
             "not_clustered",
             "this node is not in a Redis cluster",
         ));
-    };
+    }
     if shared.config.secret.is_none() {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -259,6 +265,42 @@ pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Re
             "this node has no --secret: it cannot verify a handed-off room",
         ));
     }
+    if headers.get(SIGNATURE_HEADER).is_none() {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "the room is not signed with this fleet's --secret",
+        ));
+    }
+    if headers.get(HOLDER_HEADER).is_none() {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "no_holder",
+            format!("missing {HOLDER_HEADER}"),
+        ));
+    }
+    if shared.registry.is_draining() {
+        return Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this node is draining too",
+        ));
+    }
+    Ok(())
+}
+
+/// Takes over a room handed off by a draining node (see the module docs):
+/// `body` is its snapshot, `headers` carry the signature and the old
+/// owner's claim value.
+pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Result<(), Refusal> {
+    admissible(shared, headers)?;
+    let Some(m) = shared.cluster.membership() else {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            "not_clustered",
+            "this node is not in a Redis cluster",
+        ));
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let signed =
         header(SIGNATURE_HEADER).is_some_and(|t| shared.signer.check_tag(DOMAIN, &body, t));
@@ -276,13 +318,6 @@ pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Re
             format!("missing {HOLDER_HEADER}"),
         ));
     };
-    if shared.registry.is_draining() {
-        return Err(refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "draining",
-            "this node is draining too",
-        ));
-    }
     let snap = RoomSnapshot::decode(&body)
         .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_snapshot", e.to_string()))?;
     let (room_game, game) = restore(shared, snap.clone()).await?;

@@ -20,27 +20,47 @@ use crate::{cluster::MemberView, http::http_error::error, state::Shared};
 
 /// The cluster route, for players and peers (mounted by [`crate::http::router`]).
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/cluster", get(cluster)).route(
-        crate::handoff::HANDOFF_PATH,
-        post(handoff).layer(axum::extract::DefaultBodyLimit::max(
-            tickroom_protocol::codec::MAX_ROOM_STATE_BYTES,
-        )),
-    )
+    Router::new()
+        .route("/cluster", get(cluster))
+        .route(crate::handoff::HANDOFF_PATH, post(handoff))
 }
 
 /// `POST /internal/handoff`: a draining node hands this node one of its
-/// rooms (signed with the fleet's `--secret`; see [`crate::handoff`]).
+/// rooms (signed with the fleet's `--secret`; see [`crate::handoff`]). What
+/// the headers alone refuse is refused before the body is read; at most
+/// [`crate::handoff::ADOPTING_AT_ONCE`] bodies are read and restored at once.
 async fn handoff(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    static ADOPTING: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(crate::handoff::ADOPTING_AT_ONCE);
+    let refused = |r: crate::handoff::Refusal| {
+        tracing::warn!(code = r.code, message = r.message, "hand-off refused");
+        error(r.status, r.code, r.message)
+    };
+    if let Err(r) = crate::handoff::admissible(&shared, &headers) {
+        return refused(r);
+    }
+    // The semaphore is never closed.
+    let Ok(_turn) = ADOPTING.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "busy", "retry");
+    };
+    let limit = tickroom_protocol::codec::MAX_ROOM_STATE_BYTES;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "unreadable_body",
+                format!("the snapshot could not be read within {limit} bytes: {e}"),
+            );
+        }
+    };
     match crate::handoff::adopt(&shared, &headers, body).await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
-        Err(r) => {
-            tracing::warn!(code = r.code, message = r.message, "hand-off refused");
-            error(r.status, r.code, r.message)
-        }
+        Err(r) => refused(r),
     }
 }
 
