@@ -759,43 +759,31 @@ pub fn check_continuation<A: Read, B: Read>(
         check.matched = true;
         return check;
     }
-    check.detail = state_differences(prev, c);
+    check.detail = state_differences(prev, &saved, c);
     check
 }
 
-/// How `prev`'s replayed room differs from the state `c` starts from, by
-/// their frames at the continuation's step.
-fn state_differences<A: Read>(prev: &Replay<A>, c: &Continuation) -> Vec<String> {
-    let rebuilt = prev
-        .entry
-        .new_room(&prev.config, prev.header.seed, prev.header.step_rate_hz)
-        .map_err(|e| e.to_string())
-        .and_then(|mut room| {
-            room.restore(&c.state)
-                .map(|()| room)
-                .map_err(|e| e.to_string())
-        });
-    let mut theirs = match rebuilt {
+/// How `prev`'s replayed room (saved as `saved`) differs from the state `c`
+/// starts from, by their frames at the continuation's step.
+fn state_differences<A: Read>(prev: &Replay<A>, saved: &[u8], c: &Continuation) -> Vec<String> {
+    // Both states in fresh rooms of the recording's rules (`prev`'s own
+    // room is left as it is).
+    let room_at = |state: &[u8]| -> Result<Box<dyn Room>, String> {
+        let mut room = prev
+            .entry
+            .new_room(&prev.config, prev.header.seed, prev.header.step_rate_hz)
+            .map_err(|e| e.to_string())?;
+        room.restore(state).map_err(|e| e.to_string())?;
+        Ok(room)
+    };
+    let mut theirs = match room_at(&c.state) {
         Ok(room) => room,
         Err(e) => return vec![format!("the continuation's state does not restore: {e}")],
     };
-    let mut ours =
-        match prev
-            .entry
-            .new_room(&prev.config, prev.header.seed, prev.header.step_rate_hz)
-        {
-            Ok(room) => room,
-            Err(e) => return vec![format!("the game cannot make the room: {e}")],
-        };
-    let mut saved = Vec::new();
-    if let Err(e) = prev
-        .game
-        .save(&mut saved)
-        .map_err(|e| e.to_string())
-        .and_then(|()| ours.restore(&saved).map_err(|e| e.to_string()))
-    {
-        return vec![format!("the replayed state does not restore: {e}")];
-    }
+    let mut ours = match room_at(saved) {
+        Ok(room) => room,
+        Err(e) => return vec![format!("the replayed state does not restore: {e}")],
+    };
     let tick = (u64::from(c.step) / u64::from(prev.header.steps_per_frame.max(1))) as u32;
     let (mut mine, mut other) = (Frame::default(), Frame::default());
     let built = ours
