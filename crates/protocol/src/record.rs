@@ -129,7 +129,7 @@ impl std::fmt::Display for ContinueCause {
 }
 
 /// The recording a continued one follows.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, serde::Serialize, serde::Deserialize)]
 pub struct PreviousRecording {
     /// The node that recorded it.
     pub node: String,

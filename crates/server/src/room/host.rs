@@ -81,6 +81,20 @@ struct Origin {
     metadata: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The core's settings and the recorder a room keeps: it records only with
+/// both a recorder and recording settings.
+fn core_and_recorder(
+    settings: &RoomSettings,
+    recorder: Option<RoomRecorder>,
+) -> (super::core::CoreSettings, Option<RoomRecorder>) {
+    let mut core = settings.core();
+    if recorder.is_none() {
+        core.recording = None;
+    }
+    let recorder = recorder.filter(|_| core.recording.is_some());
+    (core, recorder)
+}
+
 impl std::fmt::Debug for RoomHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoomHost")
@@ -115,11 +129,7 @@ impl RoomHost {
             game_seed,
             settings.step_rate_hz,
         )?;
-        let mut core_settings = settings.core();
-        if recorder.is_none() {
-            core_settings.recording = None;
-        }
-        let recorder = recorder.filter(|_| core_settings.recording.is_some());
+        let (core_settings, recorder) = core_and_recorder(settings, recorder);
         let core = RoomCore::new(core_settings, game, now, seed);
         Ok(Self::around(
             id, serial, settings, metrics, core, game_seed, recorder,
@@ -145,11 +155,7 @@ impl RoomHost {
         game: Box<dyn tickroom_game::Room>,
         recorder: Option<RoomRecorder>,
     ) -> (RoomHost, RoomHandle) {
-        let mut core_settings = settings.core();
-        if recorder.is_none() {
-            core_settings.recording = None;
-        }
-        let recorder = recorder.filter(|_| core_settings.recording.is_some());
+        let (core_settings, recorder) = core_and_recorder(settings, recorder);
         let core = RoomCore::restored(
             core_settings,
             game,
@@ -379,8 +385,7 @@ impl RoomHost {
                 .as_ref()
                 .filter(|r| r.is_recording())
                 .map(|r| SnapshotRecording {
-                    node: r.name().node.clone(),
-                    file: r.name().file.clone(),
+                    from: r.name().clone(),
                     pending: self.core.pending_events().to_vec(),
                 }),
         }

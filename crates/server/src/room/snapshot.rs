@@ -27,10 +27,8 @@ pub const FORMAT: u32 = 2;
 /// owner's recording can name the one it continues.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotRecording {
-    /// The recording node.
-    pub node: String,
-    /// The file's name in its recording directory.
-    pub file: String,
+    /// The recording node and the file's name in its recording directory.
+    pub from: tickroom_protocol::record::PreviousRecording,
     /// What the room applied after its last recorded step (see
     /// [`tickroom_protocol::record::Continuation::pending`]).
     pub pending: Vec<tickroom_protocol::record::RoomEvent>,

@@ -23,11 +23,11 @@ use std::{
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tickroom_game::Room;
-use tickroom_protocol::record::{Continuation, ContinueCause, PreviousRecording};
+use tickroom_protocol::record::{Continuation, ContinueCause};
 
 use crate::{
     metrics::Metrics,
-    recording::{Recorder, RoomToRecord},
+    recording::{Recorder, RoomRecorder, RoomToRecord},
     room::{
         RoomHandle, RoomSettings,
         host::{RoomHost, RoomStatus},
@@ -134,6 +134,33 @@ impl WorkerPool {
 }
 
 impl WorkerPool {
+    /// The recorder of a room starting now, when this pool records and
+    /// `settings` ask for it; `continues` for a room taken over from a
+    /// snapshot.
+    fn recorder_for(
+        &self,
+        id: &str,
+        serial: u64,
+        settings: &RoomSettings,
+        capacity: usize,
+        seed: u64,
+        continues: Option<Continuation>,
+    ) -> Option<RoomRecorder> {
+        let (recorder, rec) = self.recorder.as_ref().zip(settings.recording)?;
+        Some(recorder.room(RoomToRecord {
+            key: serial,
+            room: id,
+            started_unix_ms: unix_ms(),
+            capacity,
+            game: &settings.game,
+            seed,
+            step_rate_hz: settings.step_rate_hz,
+            keyframe_every: rec.keyframe_every,
+            steps_per_frame: settings.steps_per_frame,
+            continues,
+        }))
+    }
+
     fn least_busy(&self) -> Option<&WorkerSlot> {
         self.slots
             .iter()
@@ -160,21 +187,7 @@ impl Placement for WorkerPool {
     ) -> Result<RoomHandle, PlacementError> {
         let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
         let game_seed = signing::random_u64();
-        let recorder = match (&self.recorder, settings.recording) {
-            (Some(r), Some(rec)) => Some(r.room(RoomToRecord {
-                key: serial,
-                room: &id,
-                started_unix_ms: unix_ms(),
-                capacity: settings.capacity,
-                game: &settings.game,
-                seed: game_seed,
-                step_rate_hz: settings.step_rate_hz,
-                keyframe_every: rec.keyframe_every,
-                steps_per_frame: settings.steps_per_frame,
-                continues: None,
-            })),
-            _ => None,
-        };
+        let recorder = self.recorder_for(&id, serial, settings, settings.capacity, game_seed, None);
         let (host, handle) = RoomHost::new(
             id,
             serial,
@@ -200,36 +213,26 @@ impl Placement for WorkerPool {
         cause: ContinueCause,
     ) -> Result<RoomHandle, PlacementError> {
         let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
-        let recorder = match (&self.recorder, settings.recording) {
-            (Some(r), Some(rec)) => Some(
-                r.room(RoomToRecord {
-                    key: serial,
-                    room: &id,
-                    started_unix_ms: unix_ms(),
-                    capacity: snap.capacity as usize,
-                    game: &settings.game,
-                    seed: snap.game_seed,
-                    step_rate_hz: settings.step_rate_hz,
-                    keyframe_every: rec.keyframe_every,
-                    steps_per_frame: settings.steps_per_frame,
-                    continues: Some(Continuation {
-                        cause,
-                        from: snap.recording.as_ref().map(|r| PreviousRecording {
-                            node: r.node.clone(),
-                            file: r.file.clone(),
-                        }),
-                        step: u32::try_from(snap.steps).unwrap_or(u32::MAX),
-                        pending: snap
-                            .recording
-                            .as_ref()
-                            .map(|r| r.pending.clone())
-                            .unwrap_or_default(),
-                        state: snap.state.clone(),
-                    }),
-                }),
-            ),
-            _ => None,
+        let continues = Continuation {
+            cause,
+            from: snap.recording.as_ref().map(|r| r.from.clone()),
+            step: u32::try_from(snap.steps).unwrap_or(u32::MAX),
+            pending: snap
+                .recording
+                .as_ref()
+                .map(|r| r.pending.clone())
+                .unwrap_or_default(),
+            state: snap.state.clone(),
         };
+        let capacity = snap.capacity as usize;
+        let recorder = self.recorder_for(
+            &id,
+            serial,
+            settings,
+            capacity,
+            snap.game_seed,
+            Some(continues),
+        );
         let (host, handle) = RoomHost::restored(
             id,
             serial,
