@@ -246,6 +246,41 @@ impl RawWs {
         .await
     }
 
+    /// Reads frames until a state acknowledges input `seq`; fails on a
+    /// close, the end of the stream, or an acknowledgement past `seq`.
+    async fn await_ack(&mut self, seq: u32, what: &str) {
+        within(format!("{what}: input {seq} acknowledged"), async {
+            let mut message = Vec::new();
+            loop {
+                let f = self
+                    .next_frame()
+                    .await
+                    .unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"))
+                    .unwrap_or_else(|| panic!("{what}: the stream ended"));
+                assert_ne!(f.opcode, OP_CLOSE, "{what}: closed: {f:?}");
+                assert!(matches!(f.opcode, OP_BINARY | OP_CONTINUE), "{what}: {f:?}");
+                message.extend_from_slice(&f.payload);
+                if !f.fin {
+                    continue;
+                }
+                let whole = std::mem::take(&mut message);
+                if let ServerMsg::State(state) =
+                    proto::decode_server(&whole).expect("a server message decodes")
+                {
+                    assert!(
+                        state.ack_seq <= seq,
+                        "{what}: acknowledged {}",
+                        state.ack_seq
+                    );
+                    if state.ack_seq == seq {
+                        return;
+                    }
+                }
+            }
+        })
+        .await
+    }
+
     /// A close frame from the server, then the end of the TCP stream.
     async fn expect_close_then_eof(&mut self, what: &str) -> (u16, String) {
         self.close_then_eof(what)
@@ -523,6 +558,45 @@ async fn a_message_over_the_limit_in_small_fragments_is_too_big() {
         bad.extend(masked(OP_CONTINUE, &[2; PIECE]));
     }
     assert_rejected(config, bad, 1009, "fragments over --max-message-bytes").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_inputs_longer_than_the_read_buffer_is_read_whole() {
+    // A client catching up after a stall sends its inputs back to back: here
+    // in one write, longer than the default read buffer, so frames straddle
+    // the server's reads. Every input is read and the newest applied, and
+    // the connection stays open.
+    const INPUTS: u32 = 30;
+    let config = test_config();
+    let server = start(config.clone()).await;
+    let mut raw = RawWs::join(server.local_addr(), "burst").await;
+    let mut burst = Vec::new();
+    for seq in 1..=INPUTS {
+        burst.extend(masked(FIN | OP_BINARY, &steer_input(seq)));
+    }
+    assert!(
+        burst.len() > config.ws_read_buffer,
+        "the burst ({} bytes) takes more than one read of {}",
+        burst.len(),
+        config.ws_read_buffer
+    );
+    raw.send(&burst).await;
+    raw.await_ack(INPUTS, "the burst's newest input").await;
+    // Still open and reading: one more input is applied.
+    raw.send(&masked(FIN | OP_BINARY, &steer_input(INPUTS + 1)))
+        .await;
+    raw.await_ack(INPUTS + 1, "an input after the burst").await;
+}
+
+/// The arena input `seq` steering right, as a client message.
+fn steer_input(seq: u32) -> Vec<u8> {
+    let mut data = Vec::new();
+    tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 0 }, &mut data);
+    proto::encode_client(&proto::ClientMsg::Input(proto::Input {
+        seq,
+        ack_tick: 0,
+        data,
+    }))
 }
 
 /// A frame header promising 100 bytes, and 10 of them.

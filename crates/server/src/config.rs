@@ -89,9 +89,10 @@ pub struct Config {
     pub input_queue: usize,
 
     /// Per-connection WebSocket read buffer, in bytes (tungstenite's 128 KiB default costs ~100 KB per
-    /// idle client; a client message is at most 256 bytes and an input about 13 framed, so 512
-    /// bytes hold the largest message or a burst of ~40 inputs; it grows for a larger frame).
-    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 512)]
+    /// idle client). An input is about 13 bytes framed, so 256 bytes hold a burst of ~19 inputs
+    /// (a client at 30 Hz sends one per read); the buffer grows for a larger message (at most
+    /// 256 bytes of payload) and reads happen in chunks of this size.
+    #[arg(long, env = "TICKROOM_WS_READ_BUFFER", default_value_t = 256)]
     pub ws_read_buffer: usize,
 
     /// Secret for signing join tickets and resume tokens (at least 16 bytes; share it
@@ -463,7 +464,7 @@ impl Config {
             max_msgs_per_sec: 80.0,
             msg_burst: 40.0,
             input_queue: 1024,
-            ws_read_buffer: 512,
+            ws_read_buffer: 256,
             secret: None,
             auth: AuthMode::Optional,
             ticket_ttl: Duration::from_secs(30),

@@ -248,7 +248,12 @@ pub fn accept(
                 return;
             }
         };
-        let (room, game, url_name, admission) = *start;
+        // Moved out of and freed here: a box only moved out of would be
+        // freed with the task, its bytes held for the player's whole life.
+        let (room, game, url_name, admission) = {
+            let start = start;
+            *start
+        };
         let opening = Box::new(Opening {
             io: hyper_util::rt::TokioIo::new(upgraded),
             room,
