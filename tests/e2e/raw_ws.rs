@@ -160,25 +160,10 @@ impl RawWs {
         let mut ws = RawWs::upgrade(addr, &format!("room={room}&name=raw")).await;
         let join = proto::encode_client(&join_msg("raw"));
         ws.send(&masked(FIN | OP_BINARY, &join)).await;
-        let welcome = within("the Welcome on the raw connection", async {
-            let mut message = Vec::new();
-            loop {
-                let f = ws
-                    .next_frame()
-                    .await
-                    .expect("no error before the Welcome")
-                    .expect("a frame before the end of the stream");
-                match f.opcode {
-                    OP_BINARY | OP_CONTINUE => {
-                        message.extend_from_slice(&f.payload);
-                        if f.fin {
-                            break proto::decode_server(&message).expect("the Welcome decodes");
-                        }
-                    }
-                    other => panic!("expected the Welcome, got opcode {other:#x}: {f:?}"),
-                }
-            }
-        })
+        let welcome = within(
+            "the Welcome on the raw connection",
+            ws.next_message("the Welcome"),
+        )
         .await;
         assert!(
             matches!(welcome, ServerMsg::Welcome(_)),
@@ -246,27 +231,36 @@ impl RawWs {
         .await
     }
 
-    /// Reads frames until a state acknowledges input `seq`; fails on a
-    /// close, the end of the stream, or an acknowledgement past `seq`.
+    /// The next whole server message (its fragments joined); fails on a
+    /// close, a frame that is not data, or the end of the stream. Not
+    /// bounded: callers wrap it.
+    async fn next_message(&mut self, what: &str) -> ServerMsg {
+        let mut message = Vec::new();
+        loop {
+            let f = self
+                .next_frame()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"))
+                .unwrap_or_else(|| panic!("{what}: the stream ended"));
+            assert!(
+                matches!(f.opcode, OP_BINARY | OP_CONTINUE),
+                "{what}: expected a data frame, got opcode {:#x}: {f:?}",
+                f.opcode
+            );
+            message.extend_from_slice(&f.payload);
+            if f.fin {
+                return proto::decode_server(&message)
+                    .unwrap_or_else(|e| panic!("{what}: the message does not decode: {e}"));
+            }
+        }
+    }
+
+    /// Reads messages until a state acknowledges input `seq`; fails as
+    /// [`Self::next_message`] does, or on an acknowledgement past `seq`.
     async fn await_ack(&mut self, seq: u32, what: &str) {
         within(format!("{what}: input {seq} acknowledged"), async {
-            let mut message = Vec::new();
             loop {
-                let f = self
-                    .next_frame()
-                    .await
-                    .unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"))
-                    .unwrap_or_else(|| panic!("{what}: the stream ended"));
-                assert_ne!(f.opcode, OP_CLOSE, "{what}: closed: {f:?}");
-                assert!(matches!(f.opcode, OP_BINARY | OP_CONTINUE), "{what}: {f:?}");
-                message.extend_from_slice(&f.payload);
-                if !f.fin {
-                    continue;
-                }
-                let whole = std::mem::take(&mut message);
-                if let ServerMsg::State(state) =
-                    proto::decode_server(&whole).expect("a server message decodes")
-                {
+                if let ServerMsg::State(state) = self.next_message(what).await {
                     assert!(
                         state.ack_seq <= seq,
                         "{what}: acknowledged {}",
