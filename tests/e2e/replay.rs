@@ -371,7 +371,17 @@ async fn recorded_rooms_replay_to_exactly_the_frames_their_players_saw() {
     // Damaged files: exit 1, a clear message, no panic.
     let bytes = std::fs::read(&rec).expect("read the recording");
     let cut = dir.join("cut.tickrec");
+    // Cut in the middle: inside a block ("truncated"), or by chance on a
+    // block's boundary (then only the End block is missing).
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let (code, out, err) = replay(vec![cut.display().to_string()]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("truncated at byte") || out.contains("without its End block"),
+        "{out}"
+    );
+    // One byte short: always inside the End block.
+    std::fs::write(&cut, &bytes[..bytes.len() - 1]).expect("write");
     let (code, out, err) = replay(vec![cut.display().to_string()]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("truncated at byte"), "{out}");
