@@ -196,7 +196,18 @@ async function roomMoved(a, welcome, first) {
   await a.page.evaluate(() => window.__sockets.at(-1).close()); // no Leave: the owner keeps the player
   const again = await until('a second Welcome on page a', () => a.seen.welcomes[1]);
   const retries = a.seen.sockets.slice(socketsBefore).map((u) => new URL(u));
-  check(retries.length === 2 && retries[0].host === entryHost && retries[1].host === ownerHost, `reconnected through the entry, then followed its 4001 to the owner (${retries.map((u) => u.host).join(' -> ')})`);
+  // Each socket's close (code, host), in order: the entry's last answer must
+  // be the 4001 that names the owner. An entry attempt before it may fail
+  // on a loaded machine (the client retries the entry); at most two do.
+  const closes = (await a.page.evaluate(() => window.__closes)).map((c) => ({ ...c, host: new URL(c.url).host }));
+  const trail = `${retries.map((u) => u.host).join(' -> ')}; closes ${closes.map((c) => `${c.host} ${c.code} ${c.reason}`).join(', ')}`;
+  const viaEntry = retries.slice(0, -1);
+  const redirect = closes.filter((c) => c.host === entryHost).at(-1);
+  check(
+    retries.length >= 2 && retries.length <= 4 && viaEntry.every((u) => u.host === entryHost) && retries.at(-1).host === ownerHost,
+    `reconnected through the entry, then went to the owner (${trail})`,
+  );
+  check(redirect?.code === 4001 && redirect.reason.startsWith('node='), `the entry's last answer was 4001 naming the owner's node (${trail})`);
   check(retries.every((u) => !u.searchParams.has('ticket') && u.searchParams.get('room') === welcome.room), 'neither attempt carries the spent ticket; both name the room');
   check(again.resumed === true && again.player_id === welcome.player_id, `the owner took back player ${again.player_id} (resumed)`);
   const spot = await until("page a's own player on the canvas after the move", () => blob(a.page, OWN));

@@ -47,10 +47,12 @@ export function recordSockets(context) {
   return context.addInitScript(() => {
     const Native = window.WebSocket;
     window.__sockets = [];
+    window.__closes = [];
     window.WebSocket = class extends Native {
       constructor(...args) {
         super(...args);
         window.__sockets.push(this);
+        this.addEventListener('close', (e) => window.__closes.push({ url: this.url, code: e.code, reason: e.reason }));
       }
     };
   });
