@@ -246,18 +246,28 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
 /// `MAX_ROOM_STATE_BYTES`); later ones wait, their bodies unread.
 pub const ADOPTING_AT_ONCE: usize = 8;
 
+/// A hand-off request its headers admit: what [`adopt`] needs of them.
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    membership: &'a Arc<Membership>,
+    /// The signature over the body, not yet checked.
+    tag: &'a str,
+    /// The old owner's claim value.
+    holder: &'a str,
+}
+
 /// The refusals a hand-off request gets from its headers alone, before its
 /// body (up to 16 MiB) is read: this node cannot take rooms (not in a Redis
 /// cluster, no `--secret`, draining), or the request is not a hand-off (no
 /// signature, no holder).
-pub fn admissible(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
-    if shared.cluster.membership().is_none() {
+pub fn admissible<'a>(shared: &'a Shared, headers: &'a HeaderMap) -> Result<Admitted<'a>, Refusal> {
+    let Some(membership) = shared.cluster.membership() else {
         return Err(refuse(
             StatusCode::CONFLICT,
             "not_clustered",
             "this node is not in a Redis cluster",
         ));
-    }
+    };
     if shared.config.secret.is_none() {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -265,20 +275,17 @@ pub fn admissible(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
             "this node has no --secret: it cannot verify a handed-off room",
         ));
     }
-    if headers.get(SIGNATURE_HEADER).is_none() {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "the room is not signed with this fleet's --secret",
-        ));
-    }
-    if headers.get(HOLDER_HEADER).is_none() {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(tag) = header(SIGNATURE_HEADER) else {
+        return Err(bad_signature());
+    };
+    let Some(holder) = header(HOLDER_HEADER) else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "no_holder",
             format!("missing {HOLDER_HEADER}"),
         ));
-    }
+    };
     if shared.registry.is_draining() {
         return Err(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -286,38 +293,37 @@ pub fn admissible(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
             "this node is draining too",
         ));
     }
-    Ok(())
+    Ok(Admitted {
+        membership,
+        tag,
+        holder,
+    })
+}
+
+fn bad_signature() -> Refusal {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "bad_signature",
+        "the room is not signed with this fleet's --secret",
+    )
 }
 
 /// Takes over a room handed off by a draining node (see the module docs):
-/// `body` is its snapshot, `headers` carry the signature and the old
-/// owner's claim value.
-pub async fn adopt(shared: &Arc<Shared>, headers: &HeaderMap, body: Bytes) -> Result<(), Refusal> {
-    admissible(shared, headers)?;
-    let Some(m) = shared.cluster.membership() else {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "not_clustered",
-            "this node is not in a Redis cluster",
-        ));
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let signed =
-        header(SIGNATURE_HEADER).is_some_and(|t| shared.signer.check_tag(DOMAIN, &body, t));
-    if !signed {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "the room is not signed with this fleet's --secret",
-        ));
+/// `body` is its snapshot, `admitted` what its headers said.
+pub async fn adopt(
+    shared: &Arc<Shared>,
+    admitted: Admitted<'_>,
+    body: Bytes,
+) -> Result<(), Refusal> {
+    let Admitted {
+        membership: m,
+        tag,
+        holder,
+    } = admitted;
+    if !shared.signer.check_tag(DOMAIN, &body, tag) {
+        return Err(bad_signature());
     }
-    let Some(from) = header(HOLDER_HEADER).map(str::to_owned) else {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "no_holder",
-            format!("missing {HOLDER_HEADER}"),
-        ));
-    };
+    let from = holder.to_owned();
     let snap = RoomSnapshot::decode(&body)
         .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_snapshot", e.to_string()))?;
     let (room_game, game) = restore(shared, snap.clone()).await?;

@@ -40,9 +40,10 @@ async fn handoff(
         tracing::warn!(code = r.code, message = r.message, "hand-off refused");
         error(r.status, r.code, r.message)
     };
-    if let Err(r) = crate::handoff::admissible(&shared, &headers) {
-        return refused(r);
-    }
+    let admitted = match crate::handoff::admissible(&shared, &headers) {
+        Ok(admitted) => admitted,
+        Err(r) => return refused(r),
+    };
     // The semaphore is never closed.
     let Ok(_turn) = ADOPTING.acquire().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "busy", "retry");
@@ -58,7 +59,7 @@ async fn handoff(
             );
         }
     };
-    match crate::handoff::adopt(&shared, &headers, body).await {
+    match crate::handoff::adopt(&shared, admitted, body).await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ok": true}))).into_response(),
         Err(r) => refused(r),
     }
