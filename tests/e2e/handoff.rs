@@ -917,31 +917,22 @@ async fn a_forged_hand_off_is_refused_and_an_unsigned_one_before_its_body() {
     .await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("bad_signature"), "{body}");
-    // A signature that is not the fleet's.
+    // Whole requests carrying `junk` under the signature `tag`.
     let junk = b"not a room";
-    let (status, body) = raw(
-        node.addr,
-        &format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\n{signature}: AAAA\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let post_junk = |tag: String| {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\n{signature}: {tag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             junk.len()
-        ),
-        junk,
-    )
-    .await;
+        );
+        async move { raw(node.addr, &head, junk).await }
+    };
+    // A signature that is not the fleet's.
+    let (status, body) = post_junk("AAAA".to_owned()).await;
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("bad_signature"), "{body}");
     // Signed with the fleet's secret but not a snapshot: a clear 400.
     let signer = tickroom_server::signing::Signer::new(SECRET.as_bytes()).expect("a secret");
-    let tag = signer.tag(tickroom_server::handoff::DOMAIN, junk);
-    let (status, body) = raw(
-        node.addr,
-        &format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\n{holder}: fz#1\r\n{signature}: {tag}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            junk.len()
-        ),
-        junk,
-    )
-    .await;
+    let (status, body) = post_junk(signer.tag(tickroom_server::handoff::DOMAIN, junk)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("bad_snapshot"), "{body}");
     eprintln!("forged hand-offs refused in {:?}", t0.elapsed());
