@@ -135,8 +135,8 @@ impl WorkerPool {
 
 impl WorkerPool {
     /// The recorder of a room starting now, when this pool records and
-    /// `settings` ask for it; `continues` for a room taken over from a
-    /// snapshot.
+    /// `settings` ask for it; `continues` (made only then) for a room taken
+    /// over from a snapshot.
     fn recorder_for(
         &self,
         id: &str,
@@ -144,9 +144,10 @@ impl WorkerPool {
         settings: &RoomSettings,
         capacity: usize,
         seed: u64,
-        continues: Option<Continuation>,
+        continues: impl FnOnce() -> Option<Continuation>,
     ) -> Option<RoomRecorder> {
         let (recorder, rec) = self.recorder.as_ref().zip(settings.recording)?;
+        let continues = continues();
         Some(recorder.room(RoomToRecord {
             key: serial,
             room: id,
@@ -187,7 +188,8 @@ impl Placement for WorkerPool {
     ) -> Result<RoomHandle, PlacementError> {
         let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
         let game_seed = signing::random_u64();
-        let recorder = self.recorder_for(&id, serial, settings, settings.capacity, game_seed, None);
+        let recorder =
+            self.recorder_for(&id, serial, settings, settings.capacity, game_seed, || None);
         let (host, handle) = RoomHost::new(
             id,
             serial,
@@ -213,26 +215,23 @@ impl Placement for WorkerPool {
         cause: ContinueCause,
     ) -> Result<RoomHandle, PlacementError> {
         let worker = self.least_busy().ok_or(PlacementError::NoWorker)?;
-        let continues = Continuation {
-            cause,
-            from: snap.recording.as_ref().map(|r| r.from.clone()),
-            step: u32::try_from(snap.steps).unwrap_or(u32::MAX),
-            pending: snap
-                .recording
-                .as_ref()
-                .map(|r| r.pending.clone())
-                .unwrap_or_default(),
-            state: snap.state.clone(),
+        // The saved state is copied into the recording only when it records.
+        let continues = || {
+            Some(Continuation {
+                cause,
+                from: snap.recording.as_ref().map(|r| r.from.clone()),
+                step: u32::try_from(snap.steps).unwrap_or(u32::MAX),
+                pending: snap
+                    .recording
+                    .as_ref()
+                    .map(|r| r.pending.clone())
+                    .unwrap_or_default(),
+                state: snap.state.clone(),
+            })
         };
         let capacity = snap.capacity as usize;
-        let recorder = self.recorder_for(
-            &id,
-            serial,
-            settings,
-            capacity,
-            snap.game_seed,
-            Some(continues),
-        );
+        let recorder =
+            self.recorder_for(&id, serial, settings, capacity, snap.game_seed, continues);
         let (host, handle) = RoomHost::restored(
             id,
             serial,
