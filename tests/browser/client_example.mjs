@@ -208,7 +208,7 @@ async function roomMoved(a, welcome, first) {
     `reconnected through the entry, then went to the owner (${trail})`,
   );
   check(redirect?.code === 4001 && redirect.reason.startsWith('node='), `the entry's last answer was 4001 naming the owner's node (${trail})`);
-  check(retries.every((u) => !u.searchParams.has('ticket') && u.searchParams.get('room') === welcome.room), 'neither attempt carries the spent ticket; both name the room');
+  check(retries.every((u) => !u.searchParams.has('ticket') && u.searchParams.get('room') === welcome.room), 'no attempt carries the spent ticket; every one names the room');
   check(again.resumed === true && again.player_id === welcome.player_id, `the owner took back player ${again.player_id} (resumed)`);
   const spot = await until("page a's own player on the canvas after the move", () => blob(a.page, OWN));
   await a.page.click('#arena');

@@ -374,20 +374,27 @@ async fn assert_rejected(config: Config, bad: Vec<u8>, want: u16, what: &str) {
     server.shutdown().await;
 }
 
-/// An encoded Input message carrying `data` as the game's input.
-fn input_msg(data: Vec<u8>) -> Vec<u8> {
+/// An encoded Input message `seq` carrying `data` as the game's input.
+fn input_msg(seq: u32, data: Vec<u8>) -> Vec<u8> {
     proto::encode_client(&proto::ClientMsg::Input(proto::Input {
-        seq: 1,
+        seq,
         ack_tick: 0,
         data,
     }))
+}
+
+/// The arena input `seq` steering right, as a client message.
+fn steer_input(seq: u32) -> Vec<u8> {
+    let mut data = Vec::new();
+    tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 0 }, &mut data);
+    input_msg(seq, data)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unmasked_client_frame_is_a_protocol_error() {
     let mut steer = Vec::new();
     tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 1 }, &mut steer);
-    let bad = frame(FIN | OP_BINARY, None, &input_msg(steer));
+    let bad = frame(FIN | OP_BINARY, None, &input_msg(1, steer));
     assert_rejected(test_config(), bad, 1002, "unmasked binary frame").await;
 }
 
@@ -395,7 +402,7 @@ async fn an_unmasked_client_frame_is_a_protocol_error() {
 async fn an_input_that_is_not_the_games_input_is_1007() {
     // A well-formed Input message whose data does not decode as the
     // arena's input (two bytes).
-    let bad = masked(FIN | OP_BINARY, &input_msg(vec![0xFF; 5]));
+    let bad = masked(FIN | OP_BINARY, &input_msg(1, vec![0xFF; 5]));
     assert_rejected(test_config(), bad, 1007, "input data not the game's").await;
 }
 
@@ -580,17 +587,6 @@ async fn a_burst_of_inputs_longer_than_the_read_buffer_is_read_whole() {
     raw.send(&masked(FIN | OP_BINARY, &steer_input(INPUTS + 1)))
         .await;
     raw.await_ack(INPUTS + 1, "an input after the burst").await;
-}
-
-/// The arena input `seq` steering right, as a client message.
-fn steer_input(seq: u32) -> Vec<u8> {
-    let mut data = Vec::new();
-    tickroom_sim::catalogue().encode_input(&tickroom_sim::SteerInput { x: 1, y: 0 }, &mut data);
-    proto::encode_client(&proto::ClientMsg::Input(proto::Input {
-        seq,
-        ack_tick: 0,
-        data,
-    }))
 }
 
 /// A frame header promising 100 bytes, and 10 of them.
